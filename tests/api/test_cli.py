@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.cli import build_parser, main
+from api.settings import get_settings
+
+
+def test_help_is_fast_and_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from api.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "heavy = [m for m in ('torch', 'ultralytics', 'easyocr', 'onnxruntime') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout
+    assert "doctor" in proc.stdout and "serve" in proc.stdout
+    assert elapsed < 5.0
+
+
+def test_every_command_has_help() -> None:
+    parser = build_parser()
+    for command in ("config show", "doctor", "serve"):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args([*command.split(), "--help"])
+        assert exc.value.code == 0
+
+
+@pytest.fixture
+def env_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model: Path) -> Iterator[None]:
+    monkeypatch.setenv("HGV_LANE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HGV_LANE_MODELS__DIR", str(tiny_model.parent))
+    monkeypatch.delenv("HGV_LANE_CONFIG", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("env_settings")
+def test_config_show_prints_effective_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["config", "show"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["data_dir"] == str(tmp_path / "data")
+    assert data["server"]["port"] == 8000
+    assert data["database_url"].startswith("sqlite:///")
+    assert main(["config", "show", "--schema"]) == 0
+    schema = capsys.readouterr().out
+    assert "server.port (HGV_LANE_SERVER__PORT)" in schema and "le=65535" in schema.replace(" ", "")
+
+
+@pytest.mark.usefixtures("env_settings")
+def test_doctor_passes_then_fails_on_a_broken_model(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path
+) -> None:
+    assert main(["doctor", "--skip-ocr", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["ok"] is True
+    (model,) = report["models"]
+    assert model["name"] == "tiny.onnx" and len(model["sha256"]) == 64
+    (tiny_model.parent / "zz-truncated.onnx").write_bytes(tiny_model.read_bytes()[:40])
+    assert main(["doctor", "--skip-ocr", "--json"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "zz-truncated.onnx" in out
+    assert json.loads(out.strip().splitlines()[-1])["ok"] is False
+
+
+def test_config_flag_sets_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text("[server]\nport = 8111\n")
+    monkeypatch.delenv("HGV_LANE_CONFIG", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert main(["--config", str(f), "config", "show"]) == 0
+        assert json.loads(capsys.readouterr().out)["server"]["port"] == 8111
+    finally:
+        os.environ.pop("HGV_LANE_CONFIG", None)
+        get_settings.cache_clear()

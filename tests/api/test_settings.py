@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from api.settings import Settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HGV_LANE_CONFIG", raising=False)
+    s = Settings()
+    assert s.server.port == 8000 and s.server.host == "127.0.0.1"
+    assert s.data_dir == tmp_path / "data"
+    assert s.database_url == f"sqlite:///{tmp_path / 'data' / 'hgv-lane.sqlite3'}"
+    assert s.runtime.providers == "auto"
+
+
+def test_environment_overrides_nested(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HGV_LANE_SERVER__PORT", "8123")
+    monkeypatch.setenv("HGV_LANE_STORE__URL", "postgresql+psycopg://u@localhost/hgv")
+    s = Settings()
+    assert s.server.port == 8123
+    assert s.database_url == "postgresql+psycopg://u@localhost/hgv"
+
+
+def test_bounds_are_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HGV_LANE_SERVER__PORT", "70000")
+    with pytest.raises(ValidationError, match="port"):
+        Settings()
+    monkeypatch.delenv("HGV_LANE_SERVER__PORT")
+    monkeypatch.setenv("HGV_LANE_RUNTIME__PROVIDERS", "tpu")
+    with pytest.raises(ValidationError, match="providers"):
+        Settings()
+
+
+def test_unknown_keys_rejected() -> None:
+    with pytest.raises(ValidationError):
+        Settings(no_such_setting=1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("s.toml", "[server]\nport = 9001\n[reader]\ntop_n = 3\n"),
+        ("s.yaml", "server:\n  port: 9001\nreader:\n  top_n: 3\n"),
+    ],
+)
+def test_settings_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, body: str) -> None:
+    f = tmp_path / name
+    f.write_text(body)
+    monkeypatch.setenv("HGV_LANE_CONFIG", str(f))
+    s = Settings()
+    assert s.server.port == 9001 and s.reader.top_n == 3
+    monkeypatch.setenv("HGV_LANE_SERVER__PORT", "9002")  # environment beats the file
+    assert Settings().server.port == 9002
+
+
+def test_missing_or_wrong_settings_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HGV_LANE_CONFIG", str(tmp_path / "absent.toml"))
+    with pytest.raises(FileNotFoundError, match=r"absent\.toml"):
+        Settings()
+    ini = tmp_path / "s.ini"
+    ini.write_text("[server]\n")
+    monkeypatch.setenv("HGV_LANE_CONFIG", str(ini))
+    with pytest.raises(ValueError, match=r"\.toml, \.yaml"):
+        Settings()
