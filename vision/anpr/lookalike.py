@@ -42,7 +42,7 @@ def normalise(text: str) -> str:
 
 def lookalike_key(text: str) -> str:
     """The canonical look-alike form of a normalised mark: each character replaced by its
-    class representative (``"AB12CDE"`` -> ``"4812560E"``)."""
+    class representative (``"AB12CDE"`` -> ``"481260E"``)."""
     return "".join(_KEY.get(ch, ch) for ch in text)
 
 
