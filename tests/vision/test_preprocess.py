@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision.preprocess import PAD_VALUE, as_bgr, center_crop_square, letterbox, to_tensor, undo_letterbox
+
+
+def test_letterbox_geometry_and_undo() -> None:
+    img = np.zeros((720, 1280, 3), np.uint8)
+    img[100:200, 300:500] = (0, 0, 255)  # a red rectangle (BGR)
+    tensor, lb = letterbox(img, (320, 320))
+    assert tensor.shape == (1, 3, 320, 320) and tensor.dtype == np.float32
+    assert lb.scale == pytest.approx(0.25)
+    assert (lb.pad_x_px, lb.pad_y_px) == (0.0, 70.0)
+    # padding rows are grey; the rectangle is red in RGB order (channel 0)
+    assert tensor[0, :, 0, 0] == pytest.approx([PAD_VALUE / 255] * 3)
+    assert tensor[0, 0, 70 + 37, 100] == pytest.approx(1.0) and tensor[0, 2, 70 + 37, 100] == pytest.approx(
+        0.0
+    )
+    boxes = np.array([[300 * 0.25, 100 * 0.25 + 70, 500 * 0.25, 200 * 0.25 + 70]], np.float32)
+    np.testing.assert_allclose(undo_letterbox(boxes, lb), [[300, 100, 500, 200]], atol=1e-3)
+    clipped = undo_letterbox(np.array([[-10, -10, 400, 400]], np.float32), lb)
+    assert clipped[0].tolist() == [0.0, 0.0, 1280.0, 720.0]
+
+
+def test_center_crop_square_takes_the_middle() -> None:
+    img = np.zeros((100, 400, 3), np.uint8)
+    img[:, 180:220] = 255  # 115..141 px after resizing to 64 px high; the crop spans 96..160
+    t = center_crop_square(img, 64)
+    assert t.shape == (1, 3, 64, 64)
+    assert t[0, :, 32, 32].min() == pytest.approx(1.0)
+    assert t[0, :, 32, 0].max() == pytest.approx(0.0)
+
+
+def test_to_tensor_swaps_to_rgb() -> None:
+    img = np.zeros((2, 2, 3), np.uint8)
+    img[..., 0] = 255  # blue in BGR
+    t = to_tensor(img)
+    assert t[0, 2].min() == 1.0 and t[0, 0].max() == 0.0
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((10, 12), 7, np.uint8),
+        np.full((10, 12, 1), 7, np.uint8),
+        np.full((10, 12, 4), 7, np.uint8),
+        np.full((10, 12, 3), 7 * 256, np.uint16),
+        np.full((10, 12, 3), 7 / 255, np.float32),
+    ],
+)
+def test_as_bgr_normalises_layouts(image: np.ndarray) -> None:
+    out = as_bgr(image)
+    assert out.shape == (10, 12, 3) and out.dtype == np.uint8
+    assert int(out[0, 0, 0]) == 7
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((0, 0, 3), np.uint8), "not an image"),
+        (np.zeros((1, 1, 3), np.uint8), "too small"),
+        (np.zeros((4, 4, 2), np.uint8), "channel"),
+        (np.zeros((4,), np.uint8), "not an image"),
+    ],
+)
+def test_as_bgr_rejects_bad_images(image: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        as_bgr(image)
