@@ -1,0 +1,181 @@
+"""``hgv-lane dataset ...``, ``hgv-lane train ...`` and ``hgv-lane export ...``: make the models.
+
+The shipped models are made by exactly these commands (see ``make models`` and each
+model card in ``models/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from api.settings import get_settings
+
+if TYPE_CHECKING:
+    from vision.types import BBox, ImageBGR
+
+log = logging.getLogger(__name__)
+
+KINDS = {
+    # kind: (task, default architecture, default image size)
+    "plates": ("detect", "vision/train/cfg/hgv-det-pico.yaml", 320),
+    "vehicles": ("detect", "vision/train/cfg/hgv-det-pico.yaml", 320),
+    "trailer": ("classify", "yolov8n-cls.yaml", 128),
+}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``dataset``, ``train`` and ``export``."""
+    p = sub.add_parser("dataset", help="prepare training data sets")
+    dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+    d = dsub.add_parser(
+        "plate-tiles", help="one-class plate tiles (320 px) from YOLO sets and plate manifests"
+    )
+    d.add_argument("--out", type=Path, required=True, help="output folder (a YOLO data set)")
+    d.add_argument("--yolo", type=Path, action="append", default=[], help="YOLO set whose class 0 is plate")
+    d.add_argument("--manifest", type=Path, action="append", default=[], help="plate manifest with boxes")
+    d.add_argument("--val-fraction", type=float, default=0.2, help="share of sources held out (by name)")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=plate_tiles)
+    d = dsub.add_parser("vehicles", help="the vehicle/body classes of a synthetic YOLO set")
+    d.add_argument("--yolo", type=Path, required=True, help="YOLO set with classes plate, vehicle, body")
+    d.add_argument("--out", type=Path, required=True)
+    d.set_defaults(func=vehicle_subset)
+
+    p = sub.add_parser("train", help="train a model (ultralytics, offline, on the CPU)")
+    p.add_argument("kind", choices=sorted(KINDS), help="which model")
+    p.add_argument("--data", type=Path, required=True, help="data.yaml (detectors) or folder-per-class root")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--imgsz", type=int, default=None, help="training image size (default per kind)")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument(
+        "--from", dest="start_from", type=Path, default=None, help=".pt to fine-tune (default: scratch)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.set_defaults(func=train)
+
+    p = sub.add_parser(
+        "export", help="export a training run to ONNX (with metadata) and check it numerically"
+    )
+    p.add_argument("run", type=Path, help="run folder made by 'hgv-lane train'")
+    p.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    p.add_argument(
+        "--imgsz", type=int, nargs="+", default=None, help="export size: S or H W (default: training)"
+    )
+    p.add_argument("--check-dir", type=Path, default=None, help="images to compare torch and ONNX outputs on")
+    p.set_defaults(func=export)
+
+
+def plate_tiles(args: argparse.Namespace) -> int:
+    """Build the plate detector's tile set."""
+    from vision.train.datasets import (  # noqa: PLC0415
+        load_image,
+        read_plate_manifest,
+        read_yolo_dataset,
+        write_plate_tiles,
+    )
+
+    sources: list[tuple[str, Callable[[], ImageBGR], Sequence[BBox]]] = []
+    for root in args.yolo:
+        for split in ("train", "val"):
+            for item in read_yolo_dataset(root, split):
+                plates = [b for c, b in item.boxes if c == 0]
+                sources.append((f"{root.name}/{item.path.name}", partial(load_image, item.path), plates))
+    for manifest in args.manifest:
+        by_image: dict[Path, list[BBox]] = {}
+        for path, _text, box in read_plate_manifest(manifest):
+            if box is not None:
+                by_image.setdefault(path, []).append(box)
+        for path, boxes in by_image.items():
+            sources.append(
+                (f"{manifest.stem}/{path.parent.name}_{path.name}", partial(load_image, path), boxes)
+            )
+    t0 = time.perf_counter()
+    counts = write_plate_tiles(
+        sources, args.out, val_fraction=args.val_fraction, seed=args.seed, group_of=_group
+    )
+    print(
+        json.dumps({"sources": len(sources), "tiles": counts, "seconds": round(time.perf_counter() - t0, 1)})
+    )
+    return 0
+
+
+def _group(name: str) -> str:
+    """Frames of one synthetic vehicle share the prefix before the last ``_``."""
+    stem = Path(name).stem
+    return stem.rsplit("_", 1)[0] if stem.count("_") >= 2 else stem
+
+
+def vehicle_subset(args: argparse.Namespace) -> int:
+    """The vehicle/body detector's set: classes 1, 2 of the synthetic set as 0, 1."""
+    from vision.train.datasets import write_class_subset  # noqa: PLC0415
+
+    counts = write_class_subset(args.yolo, args.out, {1: 0, 2: 1}, ("vehicle", "body"))
+    print(json.dumps({"images": counts}))
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train one model; prints the run's metrics and time as JSON on the last line."""
+    from vision.train.yolo import train as run_training  # noqa: PLC0415
+
+    task, arch, default_size = KINDS[args.kind]
+    settings = get_settings()
+    result = run_training(
+        task,  # type: ignore[arg-type]
+        args.data,
+        epochs=args.epochs,
+        imgsz=args.imgsz or default_size,
+        run_dir=args.out,
+        data_dir=settings.data_dir,
+        start_from=args.start_from or Path(arch),
+        batch=args.batch,
+        resume=args.resume,
+    )
+    print(
+        json.dumps(
+            {
+                "run": str(result.run_dir),
+                "best": str(result.best_weights),
+                "train_seconds": round(result.train_seconds, 1),
+                **result.metrics,
+            }
+        )
+    )
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Export a run's best weights to ONNX, checked against torch on sample images."""
+    from vision.train.datasets import load_image  # noqa: PLC0415
+    from vision.train.yolo import export_onnx  # noqa: PLC0415
+
+    weights = args.run / "weights" / "best.pt"
+    if not weights.is_file():
+        raise SystemExit(f"no trained weights at {weights}")
+    run_args = (
+        json.loads((args.run / "train_result.json").read_text())
+        if (args.run / "train_result.json").is_file()
+        else {}
+    )
+    imgsz = args.imgsz or [int(run_args.get("imgsz", 320))]
+    checks = []
+    if args.check_dir:
+        files = sorted(p for p in args.check_dir.rglob("*") if p.suffix.lower() in (".jpg", ".png"))[:4]
+        checks = [load_image(p) for p in files]
+    out = export_onnx(
+        weights,
+        args.out,
+        imgsz=imgsz[0] if len(imgsz) == 1 else (imgsz[0], imgsz[1]),
+        data_dir=get_settings().data_dir,
+        check_images=checks,
+    )
+    print(json.dumps({"onnx": str(out), "checked_images": len(checks)}))
+    return 0

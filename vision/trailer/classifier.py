@@ -1,0 +1,63 @@
+"""Trailer body-type classifier: a YOLO classification model on ONNX Runtime."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vision.postprocess import softmax
+from vision.preprocess import center_crop_square
+from vision.runtime import ModelLoadError, OnnxModel, Providers
+from vision.types import BodyType, ImageBGR, TrailerVerdict
+
+TEMPERATURE_KEY = "temperature"
+"""ONNX metadata key of the calibration temperature written at export (1.0 when absent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BodyTypeScores:
+    """One look's verdict and the calibrated probability of every class (model order)."""
+
+    verdict: TrailerVerdict
+    probabilities: tuple[tuple[BodyType, float], ...]
+
+
+class TrailerClassifier:
+    """Names the body type of a trailer (or vehicle) crop.
+
+    The model's class names must be :class:`vision.types.BodyType` values (folder names of
+    the training set). Probabilities are temperature-calibrated with the temperature stored
+    in the model's metadata by the export command.
+    """
+
+    def __init__(
+        self, path: str | Path, providers: Providers = "auto", *, intra_op_threads: int | None = None
+    ):
+        self.model = OnnxModel(path, providers, intra_op_threads=intra_op_threads)
+        if self.model.info.task not in (None, "classify"):
+            raise ModelLoadError(f"{path}: task is {self.model.info.task!r}, expected 'classify'")
+        try:
+            self.classes = tuple(BodyType(n) for n in self.model.info.class_names)
+        except ValueError as e:
+            raise ModelLoadError(
+                f"{path}: class names {self.model.info.class_names} are not body types"
+            ) from e
+        if not self.classes or self.model.info.imgsz is None:
+            raise ModelLoadError(f"{path}: metadata lacks class names or input size")
+        self.size_px = self.model.info.imgsz[0]
+        raw_t = self.model.info.metadata.get(TEMPERATURE_KEY, "1.0")
+        self.temperature = float(raw_t)
+        if not math.isfinite(self.temperature) or self.temperature <= 0:
+            raise ModelLoadError(f"{path}: bad calibration temperature {raw_t!r}")
+
+    def classify(self, crop: ImageBGR) -> BodyTypeScores:
+        """Body type of one crop (H, W, 3) uint8 BGR."""
+        (probs,) = self.model.run(center_crop_square(crop, self.size_px))[:1]
+        logits = np.log(np.clip(probs.astype(np.float32), 1e-9, 1.0))
+        p = softmax(logits, self.temperature)[0]
+        best = int(p.argmax())
+        verdict = TrailerVerdict(self.classes[best], float(p[best]))
+        return BodyTypeScores(verdict, tuple((c, float(v)) for c, v in zip(self.classes, p, strict=True)))

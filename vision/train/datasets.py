@@ -1,0 +1,215 @@
+"""Data-set preparation for the detectors: plate manifests to YOLO labels, and the plate
+detector's training tiles.
+
+The plate detector runs on the whole frame scaled so its long side is
+:data:`PLATE_WORK_PX` (640: a 1280x720 frame becomes 640x360 padded to 640x384). It is
+trained at 320 px on tiles cut from frames at that same scale, so a plate has the same
+size in pixels in training and in service while a training step costs a quarter of a
+full-frame one. Splits are deterministic: a file's side is decided by a hash of its name,
+so frames of one vehicle (named by the generator ``<vehicle>_<frame>``) can be kept
+together by passing ``group_of``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.preprocess import as_bgr
+from vision.types import BBox, ImageBGR
+
+log = logging.getLogger(__name__)
+
+PLATE_WORK_PX = 640
+"""Long side, in pixels, of the frame the plate detector sees."""
+
+TILE_PX = 320
+"""Side of the square training tiles of the plate detector."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledImage:
+    """An image file and its boxes (pixels, xyxy) with class ids."""
+
+    path: Path
+    boxes: tuple[tuple[int, BBox], ...]
+
+
+def split_of(name: str, val_fraction: float, salt: str = "hgv-lane") -> str:
+    """``"val"`` or ``"train"``, decided by a hash of ``name`` (stable across runs and machines)."""
+    digest = hashlib.sha256(f"{salt}:{name}".encode()).digest()
+    return "val" if int.from_bytes(digest[:4], "big") / 2**32 < val_fraction else "train"
+
+
+def read_plate_manifest(manifest: Path) -> Iterator[tuple[Path, str, BBox | None]]:
+    """Rows of a plate manifest (``../shared/data/README.md`` format): image path (resolved
+    against the manifest's folder), plate text, and the plate box or ``None`` for crops."""
+    with manifest.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            path = (manifest.parent / row["image_path"]).resolve()
+            box = None
+            if row.get("bbox_w"):
+                box = BBox.from_xywh(
+                    float(row["bbox_x"]), float(row["bbox_y"]), float(row["bbox_w"]), float(row["bbox_h"])
+                )
+            yield path, row["plate_text"], box
+
+
+def read_yolo_dataset(root: Path, split: str) -> Iterator[LabelledImage]:
+    """Images and boxes of a YOLO detection set laid out as ``images/<split>``, ``labels/<split>``."""
+    for img_path in sorted((root / "images" / split).glob("*")):
+        if img_path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        label = root / "labels" / split / (img_path.stem + ".txt")
+        size = cv2.imread(str(img_path), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+        if size is None:
+            raise ValueError(f"unreadable image {img_path}")
+        h, w = size.shape[0] * 8, size.shape[1] * 8
+        boxes: list[tuple[int, BBox]] = []
+        if label.is_file():
+            for line in label.read_text().splitlines():
+                if not line.strip():
+                    continue
+                c, cx, cy, bw, bh = line.split()[:5]
+                x, y, ww, hh = float(cx) * w, float(cy) * h, float(bw) * w, float(bh) * h
+                boxes.append((int(c), BBox(x - ww / 2, y - hh / 2, x + ww / 2, y + hh / 2)))
+        yield LabelledImage(img_path, tuple(boxes))
+
+
+def _scaled(image: ImageBGR, work_px: int) -> tuple[ImageBGR, float]:
+    h, w = image.shape[:2]
+    s = work_px / max(h, w)
+    if abs(s - 1.0) < 1e-6:
+        return image, 1.0
+    resized: ImageBGR = np.asarray(
+        cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    )
+    return resized, s
+
+
+def _yolo_line(cls: int, box: BBox, w: int, h: int) -> str:
+    cx, cy = (box.x1 + box.x2) / 2 / w, (box.y1 + box.y2) / 2 / h
+    return f"{cls} {cx:.6f} {cy:.6f} {box.width_px / w:.6f} {box.height_px / h:.6f}"
+
+
+def plate_tiles(
+    image: ImageBGR,
+    plates: Sequence[BBox],
+    rng: np.random.Generator,
+    *,
+    n_negative: int = 1,
+    min_visible: float = 0.7,
+) -> list[tuple[ImageBGR, list[BBox]]]:
+    """Cut :data:`TILE_PX` tiles from ``image`` scaled to :data:`PLATE_WORK_PX`: one tile
+    placed at random around each plate, plus ``n_negative`` random tiles. Boxes come back
+    in tile pixels; a plate less than ``min_visible`` inside a tile is greyed out there so
+    no half plate is left unlabelled."""
+    scaled, s = _scaled(image, PLATE_WORK_PX)
+    h, w = scaled.shape[:2]
+    boxes = [BBox(b.x1 * s, b.y1 * s, b.x2 * s, b.y2 * s) for b in plates]
+    origins: list[tuple[int, int]] = []
+    for b in boxes:
+        lo_x, hi_x = max(0, int(b.x2) - TILE_PX), min(w - TILE_PX, int(b.x1))
+        lo_y, hi_y = max(0, int(b.y2) - TILE_PX), min(h - TILE_PX, int(b.y1))
+        x0 = int(rng.integers(lo_x, hi_x + 1)) if hi_x >= lo_x else max(0, min(w - TILE_PX, int(b.x1)))
+        y0 = int(rng.integers(lo_y, hi_y + 1)) if hi_y >= lo_y else max(0, min(h - TILE_PX, int(b.y1)))
+        origins.append((x0, y0))
+    for _ in range(n_negative):
+        origins.append(
+            (int(rng.integers(0, max(1, w - TILE_PX + 1))), int(rng.integers(0, max(1, h - TILE_PX + 1))))
+        )
+    tiles: list[tuple[ImageBGR, list[BBox]]] = []
+    for x0, y0 in origins:
+        tile = np.full((TILE_PX, TILE_PX, 3), 114, np.uint8)
+        crop = scaled[y0 : y0 + TILE_PX, x0 : x0 + TILE_PX]
+        tile[: crop.shape[0], : crop.shape[1]] = crop
+        kept: list[BBox] = []
+        for b in boxes:
+            moved = BBox(b.x1 - x0, b.y1 - y0, b.x2 - x0, b.y2 - y0)
+            inside = moved.clip(crop.shape[1], crop.shape[0])
+            if inside.area_px <= 0:
+                continue
+            if inside.area_px / max(moved.area_px, 1e-6) >= min_visible:
+                kept.append(inside)
+            else:
+                x1, y1, x2, y2 = inside.as_int()
+                tile[y1:y2, x1:x2] = 114
+        tiles.append((tile, kept))
+    return tiles
+
+
+def write_plate_tiles(
+    sources: Sequence[tuple[str, Callable[[], ImageBGR], Sequence[BBox]]],
+    out: Path,
+    *,
+    val_fraction: float,
+    seed: int = 0,
+    group_of: Callable[[str], str] = lambda name: name,
+) -> dict[str, int]:
+    """Write a one-class (``plate``) YOLO set of tiles to ``out`` from ``(name, load, plates)``
+    sources; returns the number of tiles per split. Validation tiles come from whole groups."""
+    counts = {"train": 0, "val": 0}
+    for split in counts:
+        (out / "images" / split).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    for i, (name, load, plates) in enumerate(sources):
+        split = split_of(group_of(name), val_fraction)
+        rng = np.random.default_rng([seed, i])
+        for j, (tile, boxes) in enumerate(plate_tiles(load(), plates, rng)):
+            stem = f"{Path(name).stem}_{j}"
+            cv2.imwrite(str(out / "images" / split / f"{stem}.jpg"), tile, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            lines = [_yolo_line(0, b, TILE_PX, TILE_PX) for b in boxes]
+            (out / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+            counts[split] += 1
+    (out / "data.yaml").write_text(
+        f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: plate\n"
+    )
+    return counts
+
+
+def load_image(path: Path) -> ImageBGR:
+    """Read an image file as (H, W, 3) uint8 BGR; raises ``ValueError`` naming the file."""
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise ValueError(f"not a readable image: {path}")
+    return as_bgr(raw)
+
+
+def write_class_subset(src: Path, out: Path, keep: dict[int, int], names: Sequence[str]) -> dict[str, int]:
+    """A YOLO set at ``out`` with only the classes in ``keep`` (old id -> new id); images are
+    hard-linked (copied across file systems), labels rewritten. Returns images per split."""
+    counts: dict[str, int] = {}
+    for split in ("train", "val"):
+        img_dir, lbl_dir = out / "images" / split, out / "labels" / split
+        img_dir.mkdir(parents=True, exist_ok=True)
+        lbl_dir.mkdir(parents=True, exist_ok=True)
+        n = 0
+        for img in sorted((src / "images" / split).glob("*")):
+            target = img_dir / img.name
+            if not target.exists():
+                try:
+                    target.hardlink_to(img)
+                except OSError:
+                    target.write_bytes(img.read_bytes())
+            label = src / "labels" / split / (img.stem + ".txt")
+            lines = label.read_text().splitlines() if label.is_file() else []
+            kept = [
+                f"{keep[int(ln.split()[0])]} {ln.split(maxsplit=1)[1]}"
+                for ln in lines
+                if ln.strip() and int(ln.split()[0]) in keep
+            ]
+            (lbl_dir / (img.stem + ".txt")).write_text("\n".join(kept) + ("\n" if kept else ""))
+            n += 1
+        counts[split] = n
+    names_yaml = "".join(f"  {i}: {n}\n" for i, n in enumerate(names))
+    (out / "data.yaml").write_text(
+        f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n{names_yaml}"
+    )
+    return counts
