@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.settings import Settings, get_settings
-from api.store import make_engine, ping
+from api.db.session import open_store
+from api.store import ping
 from vision.runtime import OnnxModel
 from vision.shipped import onnx_files
 
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.database_url)
+        engine = open_store(settings.database_url)  # upgrades the schema to head
         backend = ping(engine)
         log.info("store: %s (%s)", backend, engine.url.render_as_string(hide_password=True))
         models = {

@@ -19,6 +19,9 @@ COMMANDS: tuple[str, ...] = (
     "api.commands.config",
     "api.commands.doctor",
     "api.commands.serve",
+    "api.commands.train",
+    "api.commands.actionlist",
+    "api.commands.db",
 )
 """Modules that register sub-commands, in the order ``--help`` lists them."""
 

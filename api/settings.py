@@ -72,6 +72,64 @@ class ServerSettings(BaseModel):
     demo: bool = Field(False, description="Run the bundled demo lane (synthetic clip) inside the service.")
 
 
+class FlagSettings(BaseModel):
+    """Action-list matching, flag rules (risk points add up to a score capped at 100) and retention."""
+
+    max_edit_distance: int = Field(
+        1,
+        ge=0,
+        le=2,
+        description="Largest edit distance (characters inserted, deleted or replaced, after look-alike "
+        "characters are treated as equal) at which a read still matches an action-list mark; 0 turns "
+        "edit matching off.",
+    )
+    edit_min_length: int = Field(
+        5, ge=2, le=10, description="Shortest mark (characters) that may match by edit distance."
+    )
+    threshold: int = Field(
+        20, ge=1, le=100, description="Risk score (0-100) at or above which a passage becomes a flag."
+    )
+    hit_exact_points: int = Field(80, ge=0, le=100, description="Risk points for an exact action-list hit.")
+    hit_lookalike_points: int = Field(
+        70, ge=0, le=100, description="Risk points for an action-list hit through look-alike characters."
+    )
+    hit_edit_points: int = Field(
+        50, ge=0, le=100, description="Risk points for an action-list hit within the edit distance."
+    )
+    soft_sided_points: int = Field(
+        25, ge=0, le=100, description="Risk points for a soft-sided trailer (curtainsider, tilt)."
+    )
+    soft_min_confidence: float = Field(
+        0.5, ge=0.0, le=1.0, description="Body-type confidence (0-1) needed before soft-sided counts."
+    )
+    unread_points: int = Field(
+        30, ge=0, le=100, description="Risk points when a lorry's plate is unread (or it shows no plate)."
+    )
+    low_confidence_points: int = Field(
+        20, ge=0, le=100, description="Risk points when a lorry's plate is read with low confidence."
+    )
+    low_confidence_below: float = Field(
+        0.6, ge=0.0, le=1.0, description="A plate read below this confidence (0-1) counts as low confidence."
+    )
+    repeat_points: int = Field(
+        20, ge=0, le=100, description="Risk points when the same vehicle passed within the repeat window."
+    )
+    repeat_window_min: int = Field(
+        30,
+        ge=1,
+        le=1440,
+        description="Minutes within which the same vehicle again updates its open flag instead of "
+        "making a new one (and counts as a repeat).",
+    )
+    unflagged_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days after which passages without a flag are deleted with their evidence crops "
+        "(flags and the audit log are kept).",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the lane service and its commands."""
 
@@ -90,6 +148,7 @@ class Settings(BaseSettings):
     reader: ReaderSettings = Field(default_factory=lambda: ReaderSettings())
     store: StoreSettings = Field(default_factory=lambda: StoreSettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
+    flags: FlagSettings = Field(default_factory=lambda: FlagSettings())
 
     @field_validator("data_dir")
     @classmethod

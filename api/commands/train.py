@@ -98,19 +98,11 @@ def plate_tiles(args: argparse.Namespace) -> int:
                 (f"{manifest.stem}/{path.parent.name}_{path.name}", partial(load_image, path), boxes)
             )
     t0 = time.perf_counter()
-    counts = write_plate_tiles(
-        sources, args.out, val_fraction=args.val_fraction, seed=args.seed, group_of=_group
-    )
+    counts = write_plate_tiles(sources, args.out, val_fraction=args.val_fraction, seed=args.seed)
     print(
         json.dumps({"sources": len(sources), "tiles": counts, "seconds": round(time.perf_counter() - t0, 1)})
     )
     return 0
-
-
-def _group(name: str) -> str:
-    """Frames of one synthetic vehicle share the prefix before the last ``_``."""
-    stem = Path(name).stem
-    return stem.rsplit("_", 1)[0] if stem.count("_") >= 2 else stem
 
 
 def vehicle_subset(args: argparse.Namespace) -> int:

@@ -1,0 +1,97 @@
+"""Retention: passages without a flag are deleted after a number of days, with their crop files.
+
+Flags (and the passages that belong to them), flag events and the audit log are kept.
+Rows go first, in one transaction; the files are removed only after it commits, so a
+failed prune leaves both the rows and their evidence in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from api.db import repository as repo
+from api.db.session import session_scope
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What a prune deleted (or, for a dry run, would delete)."""
+
+    cutoff_ts_ms: int
+    passages: int
+    files: int
+    bytes: int
+    missing_files: int = 0
+    dry_run: bool = False
+
+
+def _crop_paths(data_dir: Path, rel_paths: list[str | None]) -> list[Path]:
+    """Absolute crop paths, ignoring any that would point outside ``data_dir``."""
+    root = data_dir.resolve()
+    out = []
+    for rel in rel_paths:
+        if not rel:
+            continue
+        path = (root / rel).resolve()
+        if path.is_relative_to(root):
+            out.append(path)
+        else:
+            log.warning("not deleting %s: outside the data dir", rel)
+    return out
+
+
+def prune_passages(
+    engine: Engine,
+    data_dir: Path,
+    *,
+    older_than_days: int,
+    now_ms: int | None = None,
+    dry_run: bool = False,
+    actor: str = "system",
+) -> PruneReport:
+    """Delete passages without a flag last seen more than ``older_than_days`` ago, and their crops."""
+    if older_than_days < 0:
+        raise ValueError("older_than_days must be >= 0")
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    cutoff = now - older_than_days * DAY_MS
+    with session_scope(engine) as session:
+        rows = repo.unflagged_passages_before(session, cutoff)
+        paths = _crop_paths(
+            data_dir, [r.body_crop_path for r in rows] + [p.crop_path for r in rows for p in r.plates]
+        )
+        existing = [p for p in paths if p.is_file()]
+        size = sum(p.stat().st_size for p in existing)
+        if not dry_run and rows:
+            repo.delete_passages(session, [r.id for r in rows])
+            repo.audit(
+                session,
+                ts_ms=now,
+                actor=actor,
+                action="db.prune",
+                detail={"cutoff_ts_ms": cutoff, "passages": len(rows), "files": len(existing), "bytes": size},
+            )
+    report = PruneReport(cutoff, len(rows), len(existing), size, len(paths) - len(existing), dry_run)
+    if dry_run:
+        return report
+    folders = set()
+    for path in existing:
+        path.unlink(missing_ok=True)
+        folders.add(path.parent)
+    evidence = (data_dir / "evidence").resolve()
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        while folder != evidence and folder.is_relative_to(evidence):  # remove emptied folders upwards
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+    return report
