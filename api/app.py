@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api.settings import Settings, get_settings
 from api.db.session import open_store
+from api.settings import Settings, get_settings
 from api.store import ping
 from vision.runtime import OnnxModel
 from vision.shipped import onnx_files

@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "api.commands.doctor",
     "api.commands.serve",
     "api.commands.train",
+    "vision.synth.cli",
     "api.commands.actionlist",
     "api.commands.db",
 )

@@ -27,13 +27,13 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
-    assert "doctor" in proc.stdout and "serve" in proc.stdout
+    assert "doctor" in proc.stdout and "serve" in proc.stdout and "synth" in proc.stdout
     assert elapsed < 5.0
 
 
 def test_every_command_has_help() -> None:
     parser = build_parser()
-    for command in ("config show", "doctor", "serve"):
+    for command in ("config show", "doctor", "serve", "synth", "train", "dataset", "export"):
         with pytest.raises(SystemExit) as exc:
             parser.parse_args([*command.split(), "--help"])
         assert exc.value.code == 0

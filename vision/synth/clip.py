@@ -1,0 +1,364 @@
+"""Passage clips: a queue of vehicles driving through a static lane camera, with ground truth.
+
+Front clips: vehicles approach a front-oblique camera (front plates readable for a run of
+frames, trailer sides in perspective). Rear clips: vehicles pass the camera and drive away
+(rear plates and trailer marks readable). Every frame is rendered by the scene renderer,
+so per-frame boxes are exact; per-frame sensor noise differs, textures stay fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from .camera import Camera, CameraSpec
+from .randomize import random_background, random_body_type, random_condition, random_vehicle
+from .render import StaticTextures, TextureCache, compose, moved, render_spec
+from .scene import Box, Scene, SceneSpec
+from .taxonomy import CROP_CLASS_OF, SIDE_OF, BodyType
+from .vehicles import Geometry, VehicleModel, build_model, geometry
+
+ClipView = Literal["front", "rear"]
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """A clip: a scene at t = 0 plus per-vehicle speeds (m/s along the lane), frame rate and length."""
+
+    scene: SceneSpec
+    speeds_mps: tuple[float, ...]
+    fps: float
+    n_frames: int
+
+    def at(self, frame: int) -> SceneSpec:
+        """The scene at ``frame`` (vehicles moved; a gentle speed wobble keeps motion natural)."""
+        t = frame / self.fps
+        dx = tuple(v * t + 0.15 * v * math.sin(0.7 * t + i) for i, v in enumerate(self.speeds_mps))
+        return moved(self.scene, dx)
+
+
+@dataclass(frozen=True)
+class ClipPlate:
+    """A plate of a clip vehicle and the frames in which it is labelled (readable)."""
+
+    role: str
+    text: str
+    country: str
+    two_line: bool
+    first_frame: int | None
+    last_frame: int | None
+    n_frames: int
+
+
+@dataclass(frozen=True)
+class ClipVehicle:
+    """A vehicle of a clip and the span of frames in which it is labelled."""
+
+    vehicle_id: int
+    body_type: BodyType
+    side: str
+    crop_class: str
+    country: str
+    plates: tuple[ClipPlate, ...]
+    first_frame: int | None
+    last_frame: int | None
+
+
+@dataclass(frozen=True)
+class FramePlate:
+    """A labelled plate in one frame (box in pixels)."""
+
+    role: str
+    text: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class FrameObject:
+    """A labelled vehicle in one frame: whole box, body box (or None when not labelled), plates."""
+
+    vehicle_id: int
+    box: Box
+    body_box: Box | None
+    plates: tuple[FramePlate, ...]
+
+
+@dataclass(frozen=True)
+class ClipTruth:
+    """Ground truth of a clip: vehicles with spans and every frame's labelled boxes."""
+
+    seed: int
+    view: ClipView
+    fps: float
+    width_px: int
+    height_px: int
+    n_frames: int
+    vehicles: tuple[ClipVehicle, ...]
+    frames: tuple[tuple[FrameObject, ...], ...]
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-serialisable dict (boxes as [x0, y0, x1, y1] rounded to 0.01 px)."""
+
+        def b(box: Box | None) -> list[float] | None:
+            return (
+                None
+                if box is None
+                else [round(box.x0, 2), round(box.y0, 2), round(box.x1, 2), round(box.y1, 2)]
+            )
+
+        return {
+            "format": "hgv-lane-synth-clip/1",
+            "seed": self.seed,
+            "view": self.view,
+            "fps": self.fps,
+            "width": self.width_px,
+            "height": self.height_px,
+            "n_frames": self.n_frames,
+            "vehicles": [
+                {
+                    "vehicle_id": v.vehicle_id,
+                    "body_type": v.body_type,
+                    "side": v.side,
+                    "crop_class": v.crop_class,
+                    "country": v.country,
+                    "first_frame": v.first_frame,
+                    "last_frame": v.last_frame,
+                    "plates": [
+                        {
+                            "role": p.role,
+                            "text": p.text,
+                            "country": p.country,
+                            "two_line": p.two_line,
+                            "first_frame": p.first_frame,
+                            "last_frame": p.last_frame,
+                            "n_frames": p.n_frames,
+                        }
+                        for p in v.plates
+                    ],
+                }
+                for v in self.vehicles
+            ],
+            "frames": [
+                {
+                    "frame": i,
+                    "objects": [
+                        {
+                            "vehicle_id": o.vehicle_id,
+                            "box": b(o.box),
+                            "body_box": b(o.body_box),
+                            "plates": [{"role": p.role, "text": p.text, "box": b(p.box)} for p in o.plates],
+                        }
+                        for o in objs
+                    ],
+                }
+                for i, objs in enumerate(self.frames)
+            ],
+        }
+
+
+def random_clip_spec(
+    seed: int,
+    *,
+    view: ClipView = "front",
+    n_vehicles: int = 2,
+    seconds: float = 8.0,
+    fps: float = 25.0,
+    size: tuple[int, int] = (1280, 720),
+    lorries_only: bool = True,
+) -> ClipSpec:
+    """A queue of ``n_vehicles`` (lorries by default) passing a static ``view`` camera within ``seconds``."""
+    rng = np.random.default_rng([seed, 4242])
+    bg = random_background(rng, seed)
+    side = -1.0 if rng.random() < 0.7 else 1.0
+    x_cam = 0.0
+    bts: list[BodyType] = [random_body_type(rng, lorries_only=lorries_only) for _ in range(n_vehicles)]
+    geos: list[Geometry] = [geometry(bt, 0, seed * 97 + k) for k, bt in enumerate(bts)]
+    gaps = [float(rng.uniform(3.0, 9.0)) for _ in bts]
+    queue = sum(g.length for g in geos) + sum(gaps[:-1])
+    n_frames = max(2, round(seconds * fps))
+    cam_h = float(rng.uniform(3.0, 5.0))
+    if view == "front":
+        cam = CameraSpec(
+            position_m=(x_cam, side * float(rng.uniform(2.4, 3.6)), cam_h),
+            target_m=(x_cam - float(rng.uniform(11.0, 15.0)), -side * 0.5, 1.3),
+            hfov_deg=float(rng.uniform(45, 58)),
+            roll_deg=float(rng.normal(0, 0.7)),
+            width_px=size[0],
+            height_px=size[1],
+        )
+        start = x_cam - 40.0
+        travel = queue + 40.0 - 6.0
+        xs, x = [], start
+        for g, gap in zip(geos, gaps, strict=False):
+            xs.append(x)
+            x -= g.length + gap
+    else:
+        cam = CameraSpec(
+            position_m=(x_cam, side * float(rng.uniform(2.4, 3.6)), cam_h),
+            target_m=(x_cam + float(rng.uniform(11.0, 15.0)), -side * 0.5, 1.3),
+            hfov_deg=float(rng.uniform(45, 58)),
+            roll_deg=float(rng.normal(0, 0.7)),
+            width_px=size[0],
+            height_px=size[1],
+        )
+        xs, x = [], x_cam + geos[0].length + 4.0
+        for g, gap in zip(geos, gaps, strict=False):
+            xs.append(x)
+            x -= g.length + gap
+        travel = queue + 22.0 - geos[0].length
+    speed = travel / (n_frames / fps)
+    vehicles = tuple(
+        random_vehicle(rng, k + 1, bt, xs[k], float(rng.normal(0, 0.1)), detail_seed=seed * 97 + k)
+        for k, bt in enumerate(bts)
+    )
+    vehicles = tuple(replace(v, variant=0, yaw_deg=float(rng.normal(0, 0.4))) for v in vehicles)
+    cond = random_condition(
+        rng, lighting="day" if rng.random() < 0.6 else ("dusk" if rng.random() < 0.5 else "night_ir")
+    )
+    cond = replace(
+        cond,
+        rain=False,
+        glare=False,
+        motion_blur_px=float(rng.uniform(0, 3)),
+        jpeg_quality=0,
+        defocus_sigma_px=float(rng.uniform(0.0, 0.8)),
+    )
+    scene = SceneSpec(
+        seed=seed, view=view, camera=cam, vehicles=vehicles, occluders=(), background=bg, condition=cond
+    )
+    return ClipSpec(scene=scene, speeds_mps=tuple(speed for _ in vehicles), fps=fps, n_frames=n_frames)
+
+
+def _warm(clip: ClipSpec, cache: TextureCache) -> None:
+    """Make each vehicle's textures at its closest useful approach so they stay sharp in every frame."""
+    cam_x = clip.scene.camera.position_m[0]
+    cam = Camera.from_spec(clip.scene.camera)
+    for v in clip.scene.vehicles:
+        g = geometry(v.body_type, v.variant, v.detail_seed)
+        x = cam_x - 8.0 if clip.scene.view == "front" else cam_x + 7.0 + g.length
+        solo = replace(clip.scene, vehicles=(replace(v, x_front_m=x),))
+        models: tuple[VehicleModel, ...] = (build_model(solo.vehicles[0]),)
+        compose(solo, cam, models, cache)
+
+
+def iter_clip(clip: ClipSpec, *, static: StaticTextures | None = None) -> Iterator[Scene]:
+    """Render the frames of ``clip`` one by one (BGR uint8 images with per-frame truth)."""
+    cache = TextureCache(static)
+    _warm(clip, cache)
+    for i in range(clip.n_frames):
+        yield render_spec(clip.at(i), cache=cache, frame=i)
+
+
+def frame_objects(scene: Scene) -> tuple[FrameObject, ...]:
+    """Labelled vehicles (with labelled plates) of one frame."""
+    out = []
+    for v in scene.vehicles:
+        if not v.labelled:
+            continue
+        plates = tuple(
+            FramePlate(p.role, p.text, p.box)
+            for p in scene.plates
+            if p.vehicle_id == v.vehicle_id and p.labelled
+        )
+        out.append(FrameObject(v.vehicle_id, v.box, v.body_box if v.body_labelled else None, plates))
+    return tuple(out)
+
+
+def render_clip(
+    clip: ClipSpec,
+    out_dir: Path,
+    *,
+    video: bool = True,
+    frames: bool = False,
+    jpeg_quality: int = 90,
+    static: StaticTextures | None = None,
+    progress: bool = False,
+) -> ClipTruth:
+    """Render ``clip`` into ``out_dir``: ``clip.mp4`` (mp4v) and/or ``frames/NNNNNN.jpg`` and ``truth.json``.
+
+    Returns the ground truth that was written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    W, H = clip.scene.camera.width_px, clip.scene.camera.height_px
+    writer = None
+    if video:
+        writer = cv2.VideoWriter(str(out_dir / "clip.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), clip.fps, (W, H))
+        if not writer.isOpened():
+            raise RuntimeError("cv2.VideoWriter could not open an mp4v writer")
+    if frames:
+        (out_dir / "frames").mkdir(exist_ok=True)
+    per_frame: list[tuple[FrameObject, ...]] = []
+    spans: dict[int, list[int]] = {}
+    plate_frames: dict[tuple[int, str], list[int]] = {}
+    try:
+        for i, scene in enumerate(iter_clip(clip, static=static)):
+            objs = frame_objects(scene)
+            per_frame.append(objs)
+            for o in objs:
+                spans.setdefault(o.vehicle_id, []).append(i)
+                for fp in o.plates:
+                    plate_frames.setdefault((o.vehicle_id, fp.role), []).append(i)
+            if writer is not None:
+                writer.write(scene.image)
+            if frames:
+                cv2.imwrite(
+                    str(out_dir / "frames" / f"{i:06d}.jpg"),
+                    scene.image,
+                    [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality],
+                )
+            if progress:
+                print(f"\rclip frame {i + 1}/{clip.n_frames}", end="", file=sys.stderr, flush=True)
+    finally:
+        if writer is not None:
+            writer.release()
+        if progress:
+            print(file=sys.stderr)
+    vehicles = []
+    for v in clip.scene.vehicles:
+        fr = spans.get(v.vehicle_id, [])
+        plates = []
+        for p in v.plates:
+            pf = plate_frames.get((v.vehicle_id, p.role), [])
+            plates.append(
+                ClipPlate(
+                    p.role,
+                    p.text,
+                    p.country,
+                    p.two_line,
+                    min(pf) if pf else None,
+                    max(pf) if pf else None,
+                    len(pf),
+                )
+            )
+        vehicles.append(
+            ClipVehicle(
+                v.vehicle_id,
+                v.body_type,
+                SIDE_OF[v.body_type],
+                CROP_CLASS_OF[v.body_type],
+                v.country,
+                tuple(plates),
+                min(fr) if fr else None,
+                max(fr) if fr else None,
+            )
+        )
+    truth = ClipTruth(
+        seed=clip.scene.seed,
+        view=clip.scene.view if clip.scene.view in ("front", "rear") else "front",
+        fps=clip.fps,
+        width_px=W,
+        height_px=H,
+        n_frames=clip.n_frames,
+        vehicles=tuple(vehicles),
+        frames=tuple(per_frame),
+    )
+    (out_dir / "truth.json").write_text(json.dumps(truth.to_json(), indent=1) + "\n")
+    return truth
