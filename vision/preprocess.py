@@ -82,6 +82,19 @@ def center_crop_square(image: ImageBGR, size_px: int) -> Tensor:
     return to_tensor(square)
 
 
+def squash_square(image: ImageBGR, size_px: int) -> ImageBGR:
+    """Resize the whole image to ``size_px`` x ``size_px`` regardless of aspect ratio.
+
+    The trailer classifier's input: a side view of a trailer is 3-4 times wider than high,
+    and a centre crop would cut off what tells body types apart (a reefer's refrigeration
+    unit sits at the front end), so crops are squashed, in training and in service alike.
+    """
+    out: ImageBGR = np.asarray(
+        cv2.resize(image, (size_px, size_px), interpolation=cv2.INTER_AREA), dtype=np.uint8
+    )
+    return out
+
+
 def to_tensor(image: ImageBGR) -> Tensor:
     """(H, W, 3) uint8 BGR -> (1, 3, H, W) float32 RGB in [0, 1]."""
     rgb = image[:, :, ::-1].transpose(2, 0, 1)

@@ -48,6 +48,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--out", type=Path, required=True)
     d.set_defaults(func=vehicle_subset)
 
+    d = dsub.add_parser(
+        "trailer-squares", help="folder-per-class crops squashed to the classifier's square input"
+    )
+    d.add_argument("--src", type=Path, required=True, help="folder-per-class set: <split>/<class>/*.jpg")
+    d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--size", type=int, default=128, help="side in pixels (the classifier's input size)")
+    d.set_defaults(func=trailer_squares)
+
     p = sub.add_parser("train", help="train a model (ultralytics, offline, on the CPU)")
     p.add_argument("kind", choices=sorted(KINDS), help="which model")
     p.add_argument("--data", type=Path, required=True, help="data.yaml (detectors) or folder-per-class root")
@@ -111,6 +119,14 @@ def vehicle_subset(args: argparse.Namespace) -> int:
 
     counts = write_class_subset(args.yolo, args.out, {1: 0, 2: 1}, ("vehicle", "body"))
     print(json.dumps({"images": counts}))
+    return 0
+
+
+def trailer_squares(args: argparse.Namespace) -> int:
+    """Squash a folder-per-class crop set to the classifier's input size."""
+    from vision.train.datasets import write_square_crops  # noqa: PLC0415
+
+    print(json.dumps({"crops": write_square_crops(args.src, args.out, args.size)}))
     return 0
 
 

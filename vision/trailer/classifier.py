@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from vision.postprocess import softmax
-from vision.preprocess import center_crop_square
+from vision.preprocess import squash_square, to_tensor
 from vision.runtime import ModelLoadError, OnnxModel, Providers
 from vision.types import BodyType, ImageBGR, TrailerVerdict
 
@@ -28,9 +28,10 @@ class BodyTypeScores:
 class TrailerClassifier:
     """Names the body type of a trailer (or vehicle) crop.
 
-    The model's class names must be :class:`vision.types.BodyType` values (folder names of
-    the training set). Probabilities are temperature-calibrated with the temperature stored
-    in the model's metadata by the export command.
+    Crops are squashed to the model's square input (:func:`vision.preprocess.squash_square`),
+    as the training set was. The model's class names must be :class:`vision.types.BodyType`
+    values (folder names of the training set). Probabilities are temperature-calibrated
+    with the temperature stored in the model's metadata by the export command.
     """
 
     def __init__(
@@ -55,7 +56,7 @@ class TrailerClassifier:
 
     def classify(self, crop: ImageBGR) -> BodyTypeScores:
         """Body type of one crop (H, W, 3) uint8 BGR."""
-        (probs,) = self.model.run(center_crop_square(crop, self.size_px))[:1]
+        (probs,) = self.model.run(to_tensor(squash_square(crop, self.size_px)))[:1]
         logits = np.log(np.clip(probs.astype(np.float32), 1e-9, 1.0))
         p = softmax(logits, self.temperature)[0]
         best = int(p.argmax())

@@ -174,6 +174,36 @@ def write_plate_tiles(
     return counts
 
 
+def write_square_crops(src: Path, out: Path, size_px: int) -> dict[str, dict[str, int]]:
+    """Copy a folder-per-class set (``<split>/<class>/*.jpg``) to ``out`` with every crop
+    squashed to ``size_px`` square (the classifier's input); returns counts per split and
+    class. Unreadable files are reported and skipped, never silently dropped."""
+    from vision.preprocess import squash_square  # noqa: PLC0415 - keeps this module's import light
+
+    counts: dict[str, dict[str, int]] = {}
+    for split_dir in sorted(p for p in src.iterdir() if p.is_dir()):
+        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            target = out / split_dir.name / class_dir.name
+            target.mkdir(parents=True, exist_ok=True)
+            n = 0
+            for f in sorted(class_dir.iterdir()):
+                if f.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+                    continue
+                try:
+                    img = load_image(f)
+                except ValueError as e:
+                    log.warning("skipped %s", e)
+                    continue
+                cv2.imwrite(
+                    str(target / (f.stem + ".jpg")),
+                    squash_square(img, size_px),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95],
+                )
+                n += 1
+            counts.setdefault(split_dir.name, {})[class_dir.name] = n
+    return counts
+
+
 def load_image(path: Path) -> ImageBGR:
     """Read an image file as (H, W, 3) uint8 BGR; raises ``ValueError`` naming the file."""
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

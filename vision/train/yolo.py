@@ -149,7 +149,7 @@ def export_onnx(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(out_path))
     if check_images:
-        from vision.preprocess import center_crop_square, letterbox  # noqa: PLC0415
+        from vision.preprocess import letterbox, squash_square, to_tensor  # noqa: PLC0415
         from vision.runtime import OnnxModel  # noqa: PLC0415
 
         ort_model = OnnxModel(out_path, "cpu", warmup=False)
@@ -157,7 +157,7 @@ def export_onnx(
         net = net.eval().float()
         for img in check_images:
             if model.task == "classify":
-                x = center_crop_square(img, size_hw[0])
+                x = to_tensor(squash_square(img, size_hw[0]))
             else:
                 x, _ = letterbox(img, size_hw)
             with torch.no_grad():
