@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "write_detect": "datasets",
     "write_plates": "datasets",
     "write_sheet": "datasets",
+    "write_trailer_scenes": "datasets",
     "write_fixtures": "fixtures",
     "GRAMMARS": "plates",
     "PlateSpec": "plates",
@@ -55,7 +56,7 @@ _EXPORTS: dict[str, str] = {
 
 if TYPE_CHECKING:
     from .clip import ClipSpec, ClipTruth, iter_clip, random_clip_spec, render_clip
-    from .datasets import write_crops, write_detect, write_plates, write_sheet
+    from .datasets import write_crops, write_detect, write_plates, write_sheet, write_trailer_scenes
     from .fixtures import write_fixtures
     from .plates import GRAMMARS, PlateSpec, matches_country
     from .randomize import random_spec, render_scene
@@ -110,4 +111,5 @@ __all__ = [
     "write_fixtures",
     "write_plates",
     "write_sheet",
+    "write_trailer_scenes",
 ]

@@ -83,6 +83,16 @@ def _crops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trailers(args: argparse.Namespace) -> int:
+    from .datasets import write_trailer_scenes  # noqa: PLC0415
+
+    n = write_trailer_scenes(
+        Path(args.out), args.n_per_class, seed=args.seed, workers=args.workers, progress=not args.quiet
+    )
+    print(f"wrote {n} trailer scenes and manifest.csv to {args.out}")
+    return 0
+
+
 def _plates(args: argparse.Namespace) -> int:
     from .datasets import write_plates  # noqa: PLC0415
 
@@ -150,6 +160,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _workers(s)
     _quiet(s)
     s.set_defaults(func=_crops)
+
+    s = sub.add_parser(
+        "trailers", help="whole lane photographs with a trailer manifest (image_path,label,body_type,notes)"
+    )
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--n-per-class", type=_positive, required=True, help="photographs per body-type class")
+    s.add_argument("--seed", type=int, default=0)
+    _workers(s)
+    _quiet(s)
+    s.set_defaults(func=_trailers)
 
     s = sub.add_parser("plates", help="plate crops with manifest.csv (the eval command's format)")
     s.add_argument("--out", required=True, help="output folder")

@@ -24,7 +24,7 @@ from .plates import PlateSpec
 from .randomize import SIZES, random_spec
 from .render import StaticTextures, TextureCache, render_spec
 from .scene import VIEWS, Box, Lighting, PlateTruth, Scene, View
-from .taxonomy import BODY_TYPES, CROP_CLASSES, DETECT_CLASSES, BodyType
+from .taxonomy import BODY_TYPES, CROP_CLASSES, DETECT_CLASSES, SIDE_OF, BodyType
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -283,6 +283,62 @@ def write_crops(
         (out / rel).write_bytes(data)
         pr.step()
     pr.close()
+    return total
+
+
+@dataclass(frozen=True)
+class _TrailerSceneJob:
+    """Whole lane photographs for ``eval trailers``: one vehicle whose body type can be told."""
+
+    seed: int
+
+    def __call__(self, block: tuple[int, int]) -> list[tuple[str, str, str, str, bytes]]:
+        static = StaticTextures()
+        out: list[tuple[str, str, str, str, bytes]] = []
+        n_cls = len(CROP_CLASSES)
+        for j in range(*block):
+            cls_i, i = j % n_cls, j // n_cls
+            cls = CROP_CLASSES[cls_i]
+            for attempt in range(12):
+                rng = np.random.default_rng([self.seed, cls_i, i, attempt, 5])
+                sources = CROP_SOURCES[cls]
+                bt = sources[int(rng.integers(len(sources)))]
+                view: View = ("side", "high_side", "front", "rear")[
+                    int(rng.choice(4, p=[0.35, 0.3, 0.25, 0.1]))
+                ]
+                spec = random_spec(rng, view=view, body_type=bt, size=SIZES[int(rng.integers(len(SIZES)))])
+                scene = render_spec(spec, cache=TextureCache(static))
+                v = scene.vehicles[0]
+                identifiable = v.body_side_visible or cls in ("tractor_only", "other")
+                if not (v.body_labelled and identifiable and v.body_box.height >= 40):
+                    continue
+                name = f"images/{cls}_{self.seed}_{i:05d}.jpg"
+                q = spec.condition.jpeg_quality or 90
+                out.append((name, SIDE_OF[bt], cls, scene.caption(), encode_jpeg(scene.image, q)))
+                break
+            else:
+                raise RuntimeError(f"no usable {cls} scene after 12 attempts (seed {self.seed}, index {i})")
+        return out
+
+
+def write_trailer_scenes(
+    out: Path, n_per_class: int, *, seed: int = 0, workers: int = 1, progress: bool = True
+) -> int:
+    """Write whole lane photographs and ``manifest.csv`` (``image_path,label,body_type,notes``,
+    label ``hard|soft|other``): the trailer evaluation set format of ``../shared/data/README.md``."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    total = n_per_class * len(CROP_CLASSES)
+    pr = Progress("trailer scenes", total, progress)
+    rows: list[tuple[str, ...]] = []
+    for name, label, body_type, notes, data in _run_blocks(_TrailerSceneJob(seed), total, workers, block=11):
+        (out / name).write_bytes(data)
+        rows.append((name, label, body_type, notes))
+        pr.step()
+    pr.close()
+    with (out / "manifest.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(("image_path", "label", "body_type", "notes"))
+        w.writerows(sorted(rows))
     return total
 
 
