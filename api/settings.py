@@ -43,6 +43,19 @@ class ModelSettings(BaseModel):
     """Where the shipped models are."""
 
     dir: Path = Field(PROJECT_ROOT / "models", description="Folder of shipped ONNX models and model cards.")
+    plate_detector: str = Field(
+        "plate_detector.onnx", description="Plate detector file in the models folder."
+    )
+    vehicle_detector: str = Field(
+        "vehicle_detector.onnx", description="Vehicle and trailer-body detector file in the models folder."
+    )
+    trailer_classifier: str = Field(
+        "trailer_classifier.onnx", description="Trailer body-type classifier file in the models folder."
+    )
+
+    def path(self, name: str) -> Path:
+        """A model file's path: ``name`` resolved against :attr:`dir`."""
+        return self.dir / name
 
 
 class ReaderSettings(BaseModel):
@@ -70,6 +83,16 @@ class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the service listens on.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port the service listens on.")
     demo: bool = Field(False, description="Run the bundled demo lane (synthetic clip) inside the service.")
+    demo_replay: bool = Field(
+        False,
+        description="With demo: replay the demo clip's GROUND-TRUTH passages through the flag rules "
+        "(no vision; for trying the officers' page before the pipeline runs). Implies demo.",
+    )
+    demo_lane_runner: str = Field(
+        "",
+        description="'module:callable' of the demo lane runner started in the lifespan with the app "
+        "state (the pipeline's demo lane); empty: none registered.",
+    )
 
 
 class FlagSettings(BaseModel):
@@ -130,6 +153,62 @@ class FlagSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """Officers' sessions, API tokens and passwords."""
+
+    session_ttl_min: int = Field(
+        720, ge=5, le=7 * 24 * 60, description="Minutes a web session (cookie) stays valid after log-in."
+    )
+    cookie_secure: bool = Field(
+        False,
+        description="Mark the session cookie Secure (only sent over HTTPS); turn on behind TLS. Off by "
+        "default so that the demo works on http://127.0.0.1.",
+    )
+    min_password_len: int = Field(10, ge=6, le=128, description="Shortest accepted password (characters).")
+    token_last_used_resolution_s: int = Field(
+        60, ge=0, le=3600, description="Seconds between writes of a token's last-used time (0: every use)."
+    )
+
+
+class FrameSettings(BaseModel):
+    """JPEG frames pushed by lane cameras (``POST /v1/lanes/{lane}/frames``)."""
+
+    max_bytes: int = Field(
+        8_000_000, ge=1_000, le=100_000_000, description="Largest accepted JPEG body (bytes)."
+    )
+    max_pixels: int = Field(
+        16_000_000,
+        ge=64,
+        le=200_000_000,
+        description="Largest accepted image (width x height pixels), checked before decoding.",
+    )
+    queue_per_lane: int = Field(
+        32,
+        ge=1,
+        le=10_000,
+        description="Frames the default sink keeps per lane; when full the oldest is dropped and counted.",
+    )
+
+
+class LiveSettings(BaseModel):
+    """The officers' live flag queue (Server-Sent Events)."""
+
+    poll_s: float = Field(
+        1.0,
+        ge=0.1,
+        le=10.0,
+        description="Seconds between store checks of a live stream when no in-process notification "
+        "arrives (catches flags written by other processes).",
+    )
+    ping_s: int = Field(15, ge=1, le=300, description="Seconds between keep-alive comments on a live stream.")
+    replay_max: int = Field(
+        5000,
+        ge=10,
+        le=1_000_000,
+        description="Most missed events replayed to a client reconnecting with Last-Event-ID.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the lane service and its commands."""
 
@@ -149,6 +228,9 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=lambda: StoreSettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     flags: FlagSettings = Field(default_factory=lambda: FlagSettings())
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
+    frames: FrameSettings = Field(default_factory=lambda: FrameSettings())
+    live: LiveSettings = Field(default_factory=lambda: LiveSettings())
 
     @field_validator("data_dir")
     @classmethod

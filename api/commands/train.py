@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -78,6 +79,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--imgsz", type=int, nargs="+", default=None, help="export size: S or H W (default: training)"
     )
     p.add_argument("--check-dir", type=Path, default=None, help="images to compare torch and ONNX outputs on")
+    p.add_argument(
+        "--calibrate",
+        type=Path,
+        default=None,
+        help="classifiers: folder-per-class held-out set to fit the temperature",
+    )
+    p.add_argument(
+        "--card", type=Path, default=None, help="model card to write (default: next to --out, .md)"
+    )
     p.set_defaults(func=export)
 
 
@@ -178,12 +188,57 @@ def export(args: argparse.Namespace) -> int:
     if args.check_dir:
         files = sorted(p for p in args.check_dir.rglob("*") if p.suffix.lower() in (".jpg", ".png"))[:4]
         checks = [load_image(p) for p in files]
-    out = export_onnx(
-        weights,
-        args.out,
-        imgsz=imgsz[0] if len(imgsz) == 1 else (imgsz[0], imgsz[1]),
-        data_dir=get_settings().data_dir,
-        check_images=checks,
-    )
-    print(json.dumps({"onnx": str(out), "checked_images": len(checks)}))
+    size = imgsz[0] if len(imgsz) == 1 else (imgsz[0], imgsz[1])
+    out = export_onnx(weights, args.out, imgsz=size, data_dir=get_settings().data_dir, check_images=checks)
+    calibration: dict[str, float] = {}
+    if args.calibrate:
+        from vision.trailer.calibrate import calibrate_onnx  # noqa: PLC0415
+
+        cal = calibrate_onnx(out, args.calibrate)
+        calibration = {
+            "temperature": cal.temperature,
+            "ece_before": cal.ece_before,
+            "ece_after": cal.ece_after,
+            "calibration_images": cal.n,
+        }
+    card = write_card(args, out, run_args, size, calibration, len(checks))
+    print(json.dumps({"onnx": str(out), "card": str(card), "checked_images": len(checks), **calibration}))
     return 0
+
+
+def write_card(
+    args: argparse.Namespace,
+    onnx_path: Path,
+    run_args: dict[str, object],
+    size: int | tuple[int, int],
+    calibration: dict[str, float],
+    n_checked: int,
+) -> Path:
+    """The model card next to the ONNX file: classes, input, data, metrics, commands, time."""
+    from vision.runtime import OnnxModel  # noqa: PLC0415
+    from vision.train.yolo import data_fingerprint, write_model_card  # noqa: PLC0415
+
+    model = OnnxModel(onnx_path, "cpu", warmup=False)
+    data = Path(str(run_args.get("data", "")))
+    fingerprint, n_files = data_fingerprint(data) if data.exists() else ("(data not present)", 0)
+    card = args.card or onnx_path.with_suffix(".md")
+    metrics = run_args.get("metrics") or {}
+    write_model_card(
+        card,
+        {
+            "name": onnx_path.name,
+            "task": model.info.task,
+            "classes": ", ".join(model.info.class_names),
+            "input": f"{model.info.input_shape} float32 RGB in [0, 1] ({size} px)",
+            "sha256": model.info.sha256,
+            "training data": f"{data} ({n_files} files, sha256 {fingerprint[:16]}...)",
+            "training command": run_args.get("command", "(unknown)"),
+            "export command": "hgv-lane " + " ".join(sys.argv[1:]) if sys.argv else "",
+            "epochs / image size": f"{run_args.get('epochs')} / {run_args.get('imgsz')}",
+            "training time": f"{float(str(run_args.get('train_seconds', 0))) / 60:.1f} min on 2 CPU cores",
+            "export check": f"torch and ONNX outputs agree within 1e-3 on {n_checked} images",
+            "validation metrics (ultralytics, last epoch)": metrics,
+            **({"calibration": calibration} if calibration else {}),
+        },
+    )
+    return card

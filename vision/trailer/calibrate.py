@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -63,3 +64,34 @@ def fit_temperature(probs: npt.NDArray[np.float32], labels: npt.NDArray[np.int64
         ece_after=expected_calibration_error(softmax(logits, best), labels),
         n=len(labels),
     )
+
+
+def calibrate_onnx(model_path: Path, folder: Path) -> Calibration:
+    """Fit the temperature of a classifier ONNX file on a folder-per-class set
+    (``<class>/*.jpg`` named like the model's classes) and store it in the file's metadata
+    under ``temperature``; the images go through the classifier's own pre-processing."""
+    import onnx  # noqa: PLC0415 - export-time only
+
+    from vision.preprocess import squash_square, to_tensor  # noqa: PLC0415
+    from vision.runtime import OnnxModel  # noqa: PLC0415
+    from vision.train.datasets import load_image  # noqa: PLC0415
+
+    model = OnnxModel(model_path, "cpu", warmup=False)
+    names = model.info.class_names
+    size = model.info.imgsz[0] if model.info.imgsz else 128
+    probs, labels = [], []
+    for idx, name in enumerate(names):
+        for f in sorted((folder / name).glob("*.jpg")):
+            (p,) = model.run(to_tensor(squash_square(load_image(f), size)))[:1]
+            probs.append(p[0])
+            labels.append(idx)
+    if not probs:
+        raise ValueError(f"no images under {folder}/<class>/ for classes {names}")
+    cal = fit_temperature(np.asarray(probs, np.float32), np.asarray(labels, np.int64))
+    proto = onnx.load(str(model_path))
+    entry = (
+        next((m for m in proto.metadata_props if m.key == "temperature"), None) or proto.metadata_props.add()
+    )
+    entry.key, entry.value = "temperature", f"{cal.temperature:.4f}"
+    onnx.save(proto, str(model_path))
+    return cal

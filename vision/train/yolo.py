@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -43,6 +44,8 @@ class TrainResult:
     imgsz: int
     train_seconds: float
     metrics: dict[str, float]
+    data: str = ""
+    command: str = ""
 
 
 def data_fingerprint(data: Path) -> tuple[str, int]:
@@ -113,7 +116,8 @@ def train(
     if not best.is_file():
         raise RuntimeError(f"training finished without {best}")
     metrics = {k: float(v) for k, v in (getattr(results, "results_dict", None) or {}).items()}
-    result = TrainResult(run_dir, best, task, epochs, imgsz, seconds, metrics)
+    command = "hgv-lane " + " ".join(sys.argv[1:]) if sys.argv and "hgv-lane" in sys.argv[0] else ""
+    result = TrainResult(run_dir, best, task, epochs, imgsz, seconds, metrics, str(data), command)
     (run_dir / "train_result.json").write_text(json.dumps(asdict(result), default=str, indent=2))
     return result
 
