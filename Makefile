@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest install doctor clean-venv
+.PHONY: run test lint typecheck pytest install doctor clean-venv models
 
 install: $(STAMP)
 
@@ -42,3 +42,37 @@ doctor: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The shipped models, made by the project's own commands (about an hour on 2 CPU cores).
+# Each model card in models/ repeats the exact commands and the measured figures.
+TRAIN := data/train
+SHARED ?= ../shared/data/plates-dev
+TRAILER_EPOCHS ?= 30
+DETECT_EPOCHS ?= 35
+
+models: models/trailer_classifier.onnx models/plate_detector.onnx models/vehicle_detector.onnx
+
+$(TRAIN)/crops/.done: $(STAMP)
+	$(BIN)/hgv-lane synth crops --out $(TRAIN)/crops --n-per-class 250 --seed 100 --workers 2 --quiet
+	$(BIN)/hgv-lane synth crops --out $(TRAIN)/crops_cal --n-per-class 40 --seed 101 --val-fraction 0 --workers 2 --quiet
+	@touch $@
+
+models/trailer_classifier.onnx: $(TRAIN)/crops/.done
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --out $(TRAIN)/crops128 --size 128
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --out $(TRAIN)/crops_cal128 --size 128
+	$(BIN)/hgv-lane train trailer --data $(TRAIN)/crops128 --epochs $(TRAILER_EPOCHS) --imgsz 128 --batch 64 --out runs/trailer
+	$(BIN)/hgv-lane export runs/trailer --out $@ --check-dir $(TRAIN)/crops_cal128/train --calibrate $(TRAIN)/crops_cal128/train
+
+$(TRAIN)/detect/.done: $(STAMP)
+	$(BIN)/hgv-lane synth detect --out $(TRAIN)/detect --n 1500 --seed 200 --size mixed --workers 2 --quiet
+	@touch $@
+
+models/plate_detector.onnx: $(TRAIN)/detect/.done
+	$(BIN)/hgv-lane dataset plate-tiles --out $(TRAIN)/plate_tiles --yolo $(TRAIN)/detect --manifest $(SHARED)/scenes.csv
+	$(BIN)/hgv-lane train plates --data $(TRAIN)/plate_tiles/data.yaml --epochs $(DETECT_EPOCHS) --imgsz 320 --out runs/plates
+	$(BIN)/hgv-lane export runs/plates --out $@ --imgsz 384 640 --check-dir $(TRAIN)/detect/images/val
+
+models/vehicle_detector.onnx: $(TRAIN)/detect/.done
+	$(BIN)/hgv-lane dataset vehicles --yolo $(TRAIN)/detect --out $(TRAIN)/vehicles
+	$(BIN)/hgv-lane train vehicles --data $(TRAIN)/vehicles/data.yaml --epochs $(DETECT_EPOCHS) --imgsz 320 --out runs/vehicles
+	$(BIN)/hgv-lane export runs/vehicles --out $@ --imgsz 320 --check-dir $(TRAIN)/detect/images/val

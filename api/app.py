@@ -2,34 +2,75 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.db.session import open_store
+from api.events import EventHub, FrameSink, LaneRegistry, PassageRecorder, QueueFrameSink
 from api.settings import Settings, get_settings
 from api.store import ping
 from vision.runtime import OnnxModel
 from vision.shipped import onnx_files
 
+if TYPE_CHECKING:
+    from api.auth import LoginThrottle
+
 log = logging.getLogger(__name__)
+
+DemoLaneRunner = Callable[["AppState"], Coroutine[Any, Any, None]]
+"""A demo lane: started as a task in the lifespan with the app state, cancelled at shutdown.
+It feeds passages through ``state.recorder.record`` and lane health through ``state.lanes``."""
 
 
 @dataclass
 class AppState:
-    """What the lifespan opens once and every request shares."""
+    """What the lifespan opens once and every request shares.
+
+    ``hub``, ``lanes``, ``frame_sink`` and ``recorder`` are the seams the lane pipeline uses
+    (:mod:`api.events`); the pipeline may replace ``frame_sink`` with its own.
+    """
 
     settings: Settings
     engine: Engine
     models: dict[str, OnnxModel] = field(default_factory=dict)
+    hub: EventHub = field(default_factory=EventHub)
+    lanes: LaneRegistry = field(default_factory=LaneRegistry)
+    frame_sink: FrameSink = field(default_factory=lambda: QueueFrameSink(32))
+    recorder: PassageRecorder | None = None
+    login_throttle: LoginThrottle | None = None
+    demo_lane: DemoLaneRunner | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def passage_recorder(self) -> PassageRecorder:
+        """The recorder (set in the lifespan)."""
+        if self.recorder is None:
+            raise RuntimeError("the service is not started: no passage recorder")
+        return self.recorder
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the lane service. ``settings`` defaults to :func:`api.settings.get_settings`."""
+def _load_runner(path: str) -> DemoLaneRunner:
+    module, _, name = path.partition(":")
+    if not module or not name:
+        raise ValueError(f"server.demo_lane_runner {path!r}: expected 'module:callable'")
+    runner: DemoLaneRunner = getattr(importlib.import_module(module), name)
+    return runner
+
+
+def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | None = None) -> FastAPI:
+    """Build the lane service. ``settings`` defaults to :func:`api.settings.get_settings`.
+
+    ``demo_lane`` (or the setting ``server.demo_lane_runner``) is the demo lane started in the
+    lifespan when ``server.demo`` is on.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -44,10 +85,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             for p in onnx_files(settings.models.dir)
         }
-        app.state.lane = AppState(settings=settings, engine=engine, models=models)
+        from api.auth import LoginThrottle  # noqa: PLC0415 - auth imports this module
+
+        hub, lanes = EventHub(), LaneRegistry()
+        recorder = PassageRecorder(engine=engine, settings=settings, hub=hub, lanes=lanes)
+        recorder.rebuild_matcher()
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            models=models,
+            hub=hub,
+            lanes=lanes,
+            frame_sink=QueueFrameSink(settings.frames.queue_per_lane),
+            recorder=recorder,
+            login_throttle=LoginThrottle(),
+            demo_lane=demo_lane,
+        )
+        app.state.lane = state
+        if settings.server.demo or settings.server.demo_replay:
+            await _start_demo(state)
         try:
             yield
         finally:
+            for task in state.tasks:
+                task.cancel()
+            for task in state.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             engine.dispose()
 
     app = FastAPI(
@@ -56,7 +120,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Plates, trailer body type, action list and the officers' flag queue.",
         lifespan=lifespan,
     )
-    from api.routers import health  # noqa: PLC0415 - routers import the app state types
+    from api.routers import (  # noqa: PLC0415 - routers import the app state types
+        actionlist,
+        audit,
+        auth,
+        flags,
+        health,
+        lanes,
+        metrics,
+        passages,
+        users,
+        web,
+    )
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    for module in (auth, lanes, flags, passages, actionlist, users, audit):
+        app.include_router(module.router, prefix="/v1")
+    web.mount(app)
     return app
+
+
+async def _start_demo(state: AppState) -> None:
+    """Demo mode: demo users and action list, then the demo lane (if one is registered)."""
+    from api.demo import replay_ground_truth, setup_demo  # noqa: PLC0415
+
+    await asyncio.to_thread(setup_demo, state)
+    runner = state.demo_lane
+    if runner is None and state.settings.server.demo_lane_runner:
+        runner = _load_runner(state.settings.server.demo_lane_runner)
+    if state.settings.server.demo_replay:
+        if runner is not None:
+            log.warning("demo: demo_replay is on, so the registered demo lane runner is not started")
+        runner = replay_ground_truth
+        log.warning("demo: REPLAYING THE DEMO CLIP'S GROUND TRUTH as passages (no vision runs)")
+    if runner is None:
+        log.warning(
+            "demo: no demo lane runner registered (server.demo_lane_runner is empty), so no lane feeds "
+            "passages; set HGV_LANE_SERVER__DEMO_REPLAY=1 to replay the demo clip's ground truth instead"
+        )
+        return
+    log.info("demo: starting demo lane %s", getattr(runner, "__qualname__", runner))
+    state.tasks.append(asyncio.create_task(_supervise(runner, state), name="demo-lane"))
+
+
+async def _supervise(runner: DemoLaneRunner, state: AppState) -> None:
+    try:
+        await runner(state)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("demo lane stopped with an error")
+        raise

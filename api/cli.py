@@ -23,6 +23,8 @@ COMMANDS: tuple[str, ...] = (
     "vision.synth.cli",
     "api.commands.actionlist",
     "api.commands.db",
+    "api.commands.users",
+    "api.commands.tokens",
 )
 """Modules that register sub-commands, in the order ``--help`` lists them."""
 

@@ -209,6 +209,70 @@ class LiveSettings(BaseModel):
     )
 
 
+class LaneSettings(BaseModel):
+    """One lane camera of the pipeline."""
+
+    lane_id: str = Field(
+        ..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Lane id (letters, digits, _ . -)."
+    )
+    camera_id: str = Field("cam1", min_length=1, max_length=64, description="Camera id within the lane.")
+    view: Literal["front", "rear"] = Field(
+        "front", description="front: sees tractors' front plates; rear: trailers' rear plates and UK marks."
+    )
+    source: str = Field(
+        "",
+        description="Video file, image folder or stream URL (rtsp://, http://); empty: the camera pushes "
+        "JPEG frames to POST /v1/lanes/{lane}/frames.",
+    )
+    roi: list[tuple[float, float]] = Field(
+        default_factory=list,
+        description="Region of interest: polygon of (x, y) points normalised to [0, 1] of the frame; "
+        "empty: the whole frame.",
+    )
+    motion_gate: bool = Field(False, description="Skip frames where nothing moves inside the region.")
+
+
+class PipelineSettings(BaseModel):
+    """The lane pipeline: tracking, which crops are read, queues, and the lanes."""
+
+    detect_interval_ms: int = Field(
+        80,
+        ge=0,
+        le=2000,
+        description="Run the detectors at most this often per lane (ms; 0: every frame). 80 ms is every "
+        "second frame at 25 fps; frames in between are counted, not detected.",
+    )
+    close_after_ms: int = Field(
+        1500, ge=100, le=60_000, description="A vehicle unseen this long (ms) has left: its passage closes."
+    )
+    min_hits: int = Field(3, ge=1, le=100, description="Detections a vehicle needs to count as a passage.")
+    min_plate_height_px: float = Field(
+        12.0, ge=4.0, le=200.0, description="Plate crops shorter than this (pixels) are not read."
+    )
+    max_reads_per_plate: int = Field(8, ge=1, le=100, description="Most reads per plate track.")
+    max_body_looks: int = Field(8, ge=0, le=100, description="Most body-type looks per vehicle.")
+    queue_size: int = Field(
+        32,
+        ge=1,
+        le=10_000,
+        description="Frames queued per lane; when full the oldest is dropped and counted.",
+    )
+    max_pushed_lanes: int = Field(
+        16,
+        ge=0,
+        le=256,
+        description="Lanes started on demand for pushed frames of lanes not listed in lanes.",
+    )
+    demo_clip: Path = Field(
+        PROJECT_ROOT / "fixtures" / "synth" / "clip" / "clip.mp4",
+        description="Video the demo lane plays in a loop at its frame rate.",
+    )
+    demo_lane_id: str = Field("demo", description="Lane id of the demo lane.")
+    lanes: list[LaneSettings] = Field(
+        default_factory=list, description="The lane cameras (see LaneSettings)."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the lane service and its commands."""
 
@@ -231,6 +295,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     frames: FrameSettings = Field(default_factory=lambda: FrameSettings())
     live: LiveSettings = Field(default_factory=lambda: LiveSettings())
+    pipeline: PipelineSettings = Field(default_factory=lambda: PipelineSettings())
 
     @field_validator("data_dir")
     @classmethod

@@ -200,3 +200,173 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     eng = open_store(sqlite_url)
     yield eng
     eng.dispose()
+
+
+# --- the HTTP API: app, users with tokens, passages that raise flags ----------------------------
+
+DEMO_LIST_CSV = (
+    "mark,kind,haulier,penalty_ref,amount_gbp,date,notes\n"
+    "WGM1034,trailer,Haulier X,CP-2024-0183,2000,2024-03-01,\n"
+    "AB12CDE,vehicle,Acme Ltd,CP-2024-0001,1500.50,2024-01-05,\n"
+)
+"""A two-entry action list the API tests import."""
+
+
+class ApiEnv:
+    """A running app (TestClient), its state, and helpers to add users, tokens and passages."""
+
+    def __init__(self, client: object, state: object) -> None:
+        from fastapi.testclient import TestClient
+
+        from api.app import AppState
+
+        assert isinstance(client, TestClient) and isinstance(state, AppState)
+        self.client: TestClient = client
+        self.state: AppState = state
+        self.tokens: dict[str, str] = {}
+        self._n = 0
+
+    def user(self, name: str, role: str, password: str | None = None) -> str:
+        """Add a user with a bearer token; returns the token (also in ``tokens[name]``)."""
+        from api.auth import create_user, issue_token
+        from api.db.models import UserRole
+        from api.db.session import session_scope
+
+        with session_scope(self.state.engine) as session:
+            user = create_user(session, name, UserRole(role), password, min_password_len=1)
+            token, _ = issue_token(session, user, "test")
+        self.tokens[name] = token
+        return token
+
+    def auth(self, name: str) -> dict[str, str]:
+        """The Authorization header of ``name``'s token."""
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def import_list(self, csv_text: str = DEMO_LIST_CSV) -> None:
+        """Import an action list straight into the store and rebuild the matcher."""
+        from api.actionlist import import_action_list
+        from api.db.session import session_scope
+
+        with session_scope(self.state.engine) as session:
+            import_action_list(session, csv_text.encode(), source_name="list.csv", actor="test")
+        self.state.passage_recorder().rebuild_matcher()
+
+    def passage(
+        self,
+        mark: str = "AB12CDE",
+        *,
+        lane: str = "L1",
+        body: str = "curtainsider",
+        conf: float = 0.95,
+        at_ms: int | None = None,
+        jpeg: bytes | None = None,
+    ) -> object:
+        """Record one passage (front plate ``mark``) through the flag rules; returns the FlagOutcome."""
+        import time
+
+        import cv2
+
+        from vision.types import (
+            BodyType,
+            Passage,
+            PassagePlate,
+            PlateCandidate,
+            PlateRole,
+            ReadStatus,
+            TrailerVerdict,
+        )
+
+        self._n += 1
+        if jpeg is None:
+            img = np.full((40, 120, 3), 255, np.uint8)
+            cv2.putText(img, mark[:8], (2, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2)
+            jpeg = bytes(cv2.imencode(".jpg", img)[1])
+        at = at_ms if at_ms is not None else int(time.time() * 1000)
+        plate = PassagePlate(
+            PlateRole.FRONT,
+            mark,
+            conf,
+            ReadStatus.COMMITTED,
+            (PlateCandidate(mark, conf, country="UK"),),
+            country="UK",
+            format_valid=True,
+            n_looks=3,
+            crop_jpeg=jpeg,
+        )
+        p = Passage(
+            f"test-{self._n}-{mark}",
+            lane,
+            at - 5000,
+            at,
+            (plate,),
+            TrailerVerdict(BodyType(body), 0.9, 4),
+            body_crop_jpeg=jpeg,
+        )
+        return self.state.passage_recorder().record(p)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[ApiEnv]:
+    """The app on a fresh SQLite store with users ``officer``, ``officer2``, ``supervisor``,
+    ``admin`` and ``camera`` (bearer tokens only) and the two-entry action list."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(settings)) as client:
+        env = ApiEnv(client, client.app.state.lane)  # type: ignore[attr-defined]
+        for name, role in (
+            ("officer", "officer"),
+            ("officer2", "officer"),
+            ("supervisor", "supervisor"),
+            ("admin", "admin"),
+            ("camera", "camera"),
+        ):
+            env.user(name, role)
+        env.import_list()
+        yield env
+
+
+class LiveServer:
+    """The app served by uvicorn in a thread on a free port (for SSE and the browser)."""
+
+    def __init__(self, url: str, state: object, env: ApiEnv) -> None:
+        self.url = url
+        self.env = env
+        self.state = state
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """``api``'s users and action list, but served over real HTTP by uvicorn in a thread."""
+    import threading
+    import time
+
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    app = create_app(settings)
+    port = _free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    state = app.state.lane
+    env = ApiEnv(TestClient(app), state)  # helpers only: requests go to the live server
+    for name, role in (("officer", "officer"), ("supervisor", "supervisor"), ("camera", "camera")):
+        env.user(name, role, password=f"{name}-password" if role != "camera" else None)
+    env.import_list()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", state, env)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)

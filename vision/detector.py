@@ -29,6 +29,7 @@ class YoloDetector:
         intra_op_threads: int | None = None,
     ) -> None:
         self.model = OnnxModel(path, providers, intra_op_threads=intra_op_threads)
+        self.name = self.model.path.stem
         if self.model.info.task not in (None, "detect"):
             raise ModelLoadError(f"{path}: task is {self.model.info.task!r}, expected 'detect'")
         if not self.model.info.class_names or self.model.info.imgsz is None:

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KINDS = {
-    # kind: (task, default architecture, default image size)
-    "plates": ("detect", "vision/train/cfg/hgv-det-pico.yaml", 320),
-    "vehicles": ("detect", "vision/train/cfg/hgv-det-pico.yaml", 320),
-    "trailer": ("classify", "yolov8n-cls.yaml", 128),
+    # kind: (task, architecture file in vision/train/cfg, default image size)
+    "plates": ("detect", "hgv-det-pico.yaml", 320),
+    "vehicles": ("detect", "hgv-det-pico.yaml", 320),
+    "trailer": ("classify", "hgv-cls-pico.yaml", 128),
 }
 
 
@@ -68,6 +68,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="detectors: train on a seeded random sample of N training images (validation: N/5)",
+    )
+    p.add_argument(
+        "--cache",
+        choices=("ram", "disk", "none"),
+        default="ram",
+        help="keep decoded (resized) images in RAM between epochs (default: ram; saves most of the CPU time)",
+    )
     p.set_defaults(func=train)
 
     p = sub.add_parser(
@@ -106,21 +118,60 @@ def plate_tiles(args: argparse.Namespace) -> int:
             for item in read_yolo_dataset(root, split):
                 plates = [b for c, b in item.boxes if c == 0]
                 sources.append((f"{root.name}/{item.path.name}", partial(load_image, item.path), plates))
+    heldout: dict[str, list[dict[str, str]]] = {}
     for manifest in args.manifest:
         by_image: dict[Path, list[BBox]] = {}
         for path, _text, box in read_plate_manifest(manifest):
             if box is not None:
                 by_image.setdefault(path, []).append(box)
         for path, boxes in by_image.items():
-            sources.append(
-                (f"{manifest.stem}/{path.parent.name}_{path.name}", partial(load_image, path), boxes)
-            )
+            sources.append((_source_name(manifest, path), partial(load_image, path), boxes))
+        heldout[manifest.stem] = held_out_rows(manifest, args.val_fraction)
     t0 = time.perf_counter()
     counts = write_plate_tiles(sources, args.out, val_fraction=args.val_fraction, seed=args.seed)
-    print(
-        json.dumps({"sources": len(sources), "tiles": counts, "seconds": round(time.perf_counter() - t0, 1)})
-    )
+    for stem, rows in heldout.items():
+        write_manifest_rows(args.out / "heldout" / f"{stem}.csv", rows)
+    summary = {
+        "sources": len(sources),
+        "tiles": counts,
+        "heldout_rows": {k: len(v) for k, v in heldout.items()},
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    print(json.dumps(summary))
     return 0
+
+
+def _source_name(manifest: Path, image: Path) -> str:
+    """The name a manifest image is split by (stable: manifest stem, folder, file)."""
+    return f"{manifest.stem}/{image.parent.name}_{image.name}"
+
+
+def held_out_rows(manifest: Path, val_fraction: float) -> list[dict[str, str]]:
+    """The manifest's rows whose image went to the validation side (never trained on), with
+    absolute image paths, for evaluating on real images the detector has not seen."""
+    import csv  # noqa: PLC0415
+
+    from vision.train.datasets import split_of  # noqa: PLC0415
+
+    rows = []
+    with manifest.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            path = (manifest.parent / row["image_path"]).resolve()
+            if row.get("bbox_w") and split_of(_source_name(manifest, path), val_fraction) == "val":
+                rows.append({**row, "image_path": str(path)})
+    return rows
+
+
+def write_manifest_rows(path: Path, rows: list[dict[str, str]]) -> None:
+    """Write plate-manifest rows (the ``../shared/data/README.md`` columns)."""
+    import csv  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = ["image_path", "plate_text", "country", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "notes"]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
 
 
 def vehicle_subset(args: argparse.Namespace) -> int:
@@ -142,20 +193,28 @@ def trailer_squares(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """Train one model; prints the run's metrics and time as JSON on the last line."""
+    from vision.train import CFG_DIR  # noqa: PLC0415
     from vision.train.yolo import train as run_training  # noqa: PLC0415
 
     task, arch, default_size = KINDS[args.kind]
     settings = get_settings()
+    data = args.data
+    if args.subset:
+        if task != "detect":
+            raise SystemExit("--subset applies to the detectors' data.yaml sets")
+        data = subset_yaml(args.data, args.out, args.subset)
     result = run_training(
         task,  # type: ignore[arg-type]
-        args.data,
+        data,
         epochs=args.epochs,
         imgsz=args.imgsz or default_size,
         run_dir=args.out,
         data_dir=settings.data_dir,
-        start_from=args.start_from or Path(arch),
+        start_from=args.start_from or CFG_DIR / arch,
         batch=args.batch,
         resume=args.resume,
+        extra={"cache": False if args.cache == "none" else args.cache},
+        command="hgv-lane " + " ".join(sys.argv[1:]),
     )
     print(
         json.dumps(
@@ -168,6 +227,29 @@ def train(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def subset_yaml(data_yaml: Path, run_dir: Path, n_train: int, seed: int = 0) -> Path:
+    """A data.yaml in ``run_dir`` listing a seeded random sample of ``n_train`` training images
+    (and ``n_train // 5`` validation images) of ``data_yaml``'s set."""
+    import numpy as np  # noqa: PLC0415
+    import yaml  # noqa: PLC0415
+
+    spec = yaml.safe_load(data_yaml.read_text())
+    root = Path(spec.get("path") or data_yaml.parent)
+    if not root.is_absolute():
+        root = (data_yaml.parent / root).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("val", max(1, n_train // 5))):
+        images = sorted(p for p in (root / spec[split]).glob("*") if p.suffix.lower() in (".jpg", ".png"))
+        chosen = sorted(rng.choice(len(images), size=min(n, len(images)), replace=False))
+        (run_dir / f"{split}.txt").write_text("".join(f"{images[i]}\n" for i in chosen))
+        spec[split] = str((run_dir / f"{split}.txt").resolve())
+    spec["path"] = str(root)
+    out = run_dir / "data.yaml"
+    out.write_text(yaml.safe_dump(spec))
+    return out
 
 
 def export(args: argparse.Namespace) -> int:

@@ -76,6 +76,25 @@ class FlagStatus(enum.StrEnum):
 OPEN_FLAG_STATUSES: tuple[FlagStatus, ...] = tuple(s for s in FlagStatus if s.is_open)
 
 
+class UserRole(enum.StrEnum):
+    """What a user may do: cameras push frames, officers work flags, supervisors also manage the
+    action list and read the audit log, admins also manage users and tokens."""
+
+    CAMERA = "camera"
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class Outcome(enum.StrEnum):
+    """How a disposed flag ended."""
+
+    NO_FIND = "no_find"
+    ENTRANTS_FOUND = "entrants_found"
+    SECURITY_BREACH = "security_breach"  # the load was breached, no entrants found
+    NOT_STOPPED = "not_stopped"
+
+
 def _str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
     """A portable string enum column (VARCHAR + CHECK), storing the values."""
     return Enum(
@@ -152,6 +171,17 @@ class Flag(Base):
     action_list_version_id: Mapped[int | None] = mapped_column(ForeignKey("action_list_versions.id"))
     created_ts_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    # officers' workflow (api/workflow.py); ``version`` grows with every transition, so that a
+    # conditional UPDATE ... WHERE status = ? AND version = ? lets exactly one of two racing officers win
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+    read_mark: Mapped[str | None] = mapped_column(String(MARK_LEN))  # the machine read an officer rejected
+    corrected_mark: Mapped[str | None] = mapped_column(String(MARK_LEN))
+    outcome: Mapped[Outcome | None] = mapped_column(_str_enum(Outcome, "flag_outcome"))
+    entrants_found: Mapped[int | None] = mapped_column(Integer)
+    detection_methods: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    disposed_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
 
     reasons: Mapped[list[FlagReason]] = relationship(
         back_populates="flag", cascade="all, delete-orphan", order_by="FlagReason.id"
@@ -206,6 +236,57 @@ class AuditLog(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    client_ip: Mapped[str | None] = mapped_column(String(64))  # requests only (from where)
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+
+
+class User(Base):
+    """A person or a machine (camera, integration) that uses the service."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[UserRole] = mapped_column(_str_enum(UserRole, "user_role"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id; None: tokens only
+    active: Mapped[bool] = mapped_column(default=True)
+    created_ts_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiToken(Base):
+    """A bearer token of a user (cameras, integrations). Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the token's first characters, to tell tokens apart
+    created_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    user: Mapped[User] = relationship()
+
+
+class WebSession(Base):
+    """A logged-in browser (HttpOnly cookie). Only the SHA-256 of the cookie value is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+    revoked_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    user: Mapped[User] = relationship()
 
 
 class PassageRow(Base):

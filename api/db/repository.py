@@ -16,10 +16,17 @@ from api.db.models import (
     OPEN_FLAG_STATUSES,
     ActionListEntry,
     ActionListVersion,
+    ApiToken,
     AuditLog,
     Flag,
+    FlagEvent,
+    FlagStatus,
     PassagePlateRow,
     PassageRow,
+    PlateCandidateRow,
+    User,
+    UserRole,
+    WebSession,
 )
 
 CHUNK = 500
@@ -106,9 +113,54 @@ def insert_entries(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
 # --- audit -------------------------------------------------------------------------------------
 
 
-def audit(session: Session, *, ts_ms: int, actor: str, action: str, detail: Mapping[str, Any]) -> None:
-    """Append one row to the store-wide audit log."""
-    session.add(AuditLog(ts_ms=ts_ms, actor=actor, action=action, detail=dict(detail)))
+def audit(
+    session: Session,
+    *,
+    ts_ms: int,
+    actor: str,
+    action: str,
+    detail: Mapping[str, Any],
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+) -> None:
+    """Append one row to the store-wide audit log (``client_ip``/``user_agent``: where a request
+    came from)."""
+    session.add(
+        AuditLog(
+            ts_ms=ts_ms,
+            actor=actor,
+            action=action,
+            detail=dict(detail),
+            client_ip=client_ip[:64] if client_ip else None,
+            user_agent=user_agent[:256] if user_agent else None,
+        )
+    )
+
+
+def search_audit(
+    session: Session,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    since_ts_ms: int | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditLog]:
+    """The audit log, newest first, filtered (``action`` ending in ``.`` matches a prefix)."""
+    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    if actor is not None:
+        query = query.where(AuditLog.actor == actor)
+    if action is not None:
+        query = query.where(
+            AuditLog.action.startswith(action, autoescape=True)
+            if action.endswith(".")
+            else AuditLog.action == action
+        )
+    if since_ts_ms is not None:
+        query = query.where(AuditLog.ts_ms >= since_ts_ms)
+    if before_id is not None:
+        query = query.where(AuditLog.id < before_id)
+    return list(session.scalars(query))
 
 
 def audit_entries(session: Session, action: str | None = None) -> list[AuditLog]:
@@ -194,3 +246,225 @@ def delete_passages(session: Session, passage_ids: Sequence[int]) -> int:
 def count_passages(session: Session) -> int:
     """How many passages are stored."""
     return int(session.scalar(select(func.count()).select_from(PassageRow)) or 0)
+
+
+def search_passages(
+    session: Session,
+    *,
+    mark: str | None = None,
+    lane_id: str | None = None,
+    from_ts_ms: int | None = None,
+    to_ts_ms: int | None = None,
+    flagged: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[PassageRow]:
+    """Passages, newest first: ``mark`` (normalised) equals a plate's voted text or any of its reader
+    candidates; times overlap ``[from_ts_ms, to_ts_ms]``."""
+    query = select(PassageRow).options(
+        selectinload(PassageRow.plates).selectinload(PassagePlateRow.candidates)
+    )
+    if mark:
+        by_text = select(PassagePlateRow.passage_id).where(PassagePlateRow.text == mark)
+        by_candidate = (
+            select(PassagePlateRow.passage_id)
+            .join(PlateCandidateRow, PlateCandidateRow.plate_id == PassagePlateRow.id)
+            .where(PlateCandidateRow.text == mark)
+        )
+        query = query.where(or_(PassageRow.id.in_(by_text), PassageRow.id.in_(by_candidate)))
+    if lane_id:
+        query = query.where(PassageRow.lane_id == lane_id)
+    if from_ts_ms is not None:
+        query = query.where(PassageRow.last_seen_ts_ms >= from_ts_ms)
+    if to_ts_ms is not None:
+        query = query.where(PassageRow.first_seen_ts_ms <= to_ts_ms)
+    if flagged is not None:
+        query = query.where(PassageRow.flag_id.is_not(None) if flagged else PassageRow.flag_id.is_(None))
+    query = (
+        query.order_by(PassageRow.last_seen_ts_ms.desc(), PassageRow.id.desc()).limit(limit).offset(offset)
+    )
+    return list(session.scalars(query))
+
+
+def get_passage(session: Session, passage_id: int) -> PassageRow | None:
+    """One passage with its plates and their candidates."""
+    return session.get(
+        PassageRow,
+        passage_id,
+        options=[selectinload(PassageRow.plates).selectinload(PassagePlateRow.candidates)],
+    )
+
+
+# --- officers' flag queue ----------------------------------------------------------------------
+
+
+def search_flags(
+    session: Session,
+    *,
+    statuses: Sequence[FlagStatus] | None = None,
+    lane_id: str | None = None,
+    mark: str | None = None,
+    min_risk: int | None = None,
+    claimed_by: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Flag]:
+    """Flags with their reasons, highest risk first (then the latest sighting)."""
+    query = select(Flag).options(selectinload(Flag.reasons))
+    if statuses:
+        query = query.where(Flag.status.in_(list(statuses)))
+    if lane_id:
+        query = query.where(Flag.lane_id == lane_id)
+    if mark:
+        query = query.where(or_(Flag.vehicle_mark == mark, Flag.corrected_mark == mark))
+    if min_risk is not None:
+        query = query.where(Flag.risk_score >= min_risk)
+    if claimed_by is not None:
+        query = query.where(Flag.claimed_by == claimed_by)
+    query = query.order_by(Flag.risk_score.desc(), Flag.last_seen_ts_ms.desc(), Flag.id.desc())
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def flags_by_ids(session: Session, flag_ids: Sequence[int]) -> dict[int, Flag]:
+    """Flags (with reasons) by id."""
+    out: dict[int, Flag] = {}
+    for chunk in _chunks(list(flag_ids)):
+        for flag in session.scalars(
+            select(Flag).where(Flag.id.in_(chunk)).options(selectinload(Flag.reasons))
+        ):
+            out[flag.id] = flag
+    return out
+
+
+def get_flag_detail(session: Session, flag_id: int) -> Flag | None:
+    """One flag with its reasons, events and passages (with plates and candidates)."""
+    return session.get(
+        Flag,
+        flag_id,
+        options=[
+            selectinload(Flag.reasons),
+            selectinload(Flag.events),
+            selectinload(Flag.passages)
+            .selectinload(PassageRow.plates)
+            .selectinload(PassagePlateRow.candidates),
+        ],
+    )
+
+
+def apply_transition(
+    session: Session, flag_id: int, *, from_status: FlagStatus, version: int, values: Mapping[str, Any]
+) -> bool:
+    """Conditionally move a flag on: ``UPDATE flags SET ..., version = version + 1 WHERE id = ? AND
+    status = ? AND version = ?``. False when another transaction moved it first (nothing changed).
+
+    Holds on SQLite and PostgreSQL alike: the row is re-checked by the UPDATE itself.
+    """
+    result = session.execute(
+        update(Flag)
+        .where(Flag.id == flag_id, Flag.status == from_status, Flag.version == version)
+        .values(**values, version=Flag.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def add_flag_event(session: Session, **values: Any) -> FlagEvent:
+    """Insert a flag event (``values`` are its columns) and return it with its id."""
+    event = FlagEvent(**values)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def events_after(session: Session, after_id: int, limit: int) -> list[FlagEvent]:
+    """Flag events with an id above ``after_id``, oldest first."""
+    return list(
+        session.scalars(select(FlagEvent).where(FlagEvent.id > after_id).order_by(FlagEvent.id).limit(limit))
+    )
+
+
+def last_event_id(session: Session) -> int:
+    """The newest flag event's id (0 before any)."""
+    return int(session.scalar(select(func.max(FlagEvent.id))) or 0)
+
+
+def count_flags_by_status(session: Session) -> dict[str, int]:
+    """How many flags are in each status."""
+    rows = session.execute(select(Flag.status, func.count()).group_by(Flag.status))
+    return {str(status): int(n) for status, n in rows}
+
+
+# --- users, tokens, sessions -------------------------------------------------------------------
+
+
+def get_user_by_name(session: Session, name: str) -> User | None:
+    """A user by name."""
+    return session.scalars(select(User).where(User.name == name)).first()
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by name."""
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def add_user(
+    session: Session, *, name: str, role: UserRole, password_hash: str | None, created_ts_ms: int
+) -> User:
+    """Insert a user (names are unique: a duplicate raises ``IntegrityError`` at flush)."""
+    user = User(name=name, role=role, password_hash=password_hash, active=True, created_ts_ms=created_ts_ms)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def add_token(session: Session, **values: Any) -> ApiToken:
+    """Insert an API token row (``values`` are its columns)."""
+    token = ApiToken(**values)
+    session.add(token)
+    session.flush()
+    return token
+
+
+def token_by_sha256(session: Session, digest: str) -> ApiToken | None:
+    """A token (with its user) by the SHA-256 of its value."""
+    return session.scalars(
+        select(ApiToken).where(ApiToken.token_sha256 == digest).options(selectinload(ApiToken.user))
+    ).first()
+
+
+def list_tokens(session: Session, user_id: int | None = None) -> list[ApiToken]:
+    """Tokens (with their users), oldest first; one user's when ``user_id`` is given."""
+    query = select(ApiToken).options(selectinload(ApiToken.user)).order_by(ApiToken.id)
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def get_token(session: Session, token_id: int) -> ApiToken | None:
+    """One token by id."""
+    return session.get(ApiToken, token_id, options=[selectinload(ApiToken.user)])
+
+
+def add_web_session(session: Session, **values: Any) -> WebSession:
+    """Insert a web session row (``values`` are its columns)."""
+    row = WebSession(**values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def web_session_by_sha256(session: Session, digest: str) -> WebSession | None:
+    """A web session (with its user) by the SHA-256 of the cookie value."""
+    return session.scalars(
+        select(WebSession).where(WebSession.token_sha256 == digest).options(selectinload(WebSession.user))
+    ).first()
+
+
+def delete_expired_web_sessions(session: Session, now_ms: int) -> int:
+    """Remove sessions that expired (or were revoked) before ``now_ms``; returns how many."""
+    result = session.execute(
+        delete(WebSession).where(
+            or_(WebSession.expires_ts_ms < now_ms, WebSession.revoked_ts_ms.is_not(None))
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

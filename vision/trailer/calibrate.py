@@ -56,7 +56,7 @@ def fit_temperature(probs: npt.NDArray[np.float32], labels: npt.NDArray[np.int64
 
     grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
     best = float(grid[int(np.argmin([nll(float(t)) for t in grid]))])
-    fine = best * np.exp(np.linspace(-0.1, 0.1, 21))
+    fine = np.clip(best * np.exp(np.linspace(-0.1, 0.1, 21)), 0.05, 20.0)
     best = float(fine[int(np.argmin([nll(float(t)) for t in fine]))])
     return Calibration(
         temperature=best,

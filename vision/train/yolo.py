@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -74,13 +73,16 @@ def train(
     resume: bool = False,
     seed: int = 0,
     extra: dict[str, Any] | None = None,
+    command: str = "",
 ) -> TrainResult:
     """Train a YOLO model on ``data`` (a ``data.yaml`` for detect, a folder-per-class root
     for classify) and leave the run in ``run_dir``.
 
     ``start_from`` is a ``.pt`` to fine-tune (our own shipped run's weights); ``None``
     trains from scratch from :data:`ARCHITECTURES`. ``resume`` continues ``run_dir``'s
-    ``last.pt``. Progress goes to the log and to ultralytics' own console output.
+    ``last.pt``. ``command`` (the command line that asked for this run) goes into the run's
+    ``train_result.json`` and from there into the model card. Progress goes to the log and
+    to ultralytics' own console output.
     """
     configure_ultralytics(data_dir)
     from ultralytics import YOLO  # noqa: PLC0415 - training only
@@ -116,7 +118,6 @@ def train(
     if not best.is_file():
         raise RuntimeError(f"training finished without {best}")
     metrics = {k: float(v) for k, v in (getattr(results, "results_dict", None) or {}).items()}
-    command = "hgv-lane " + " ".join(sys.argv[1:]) if sys.argv and "hgv-lane" in sys.argv[0] else ""
     result = TrainResult(run_dir, best, task, epochs, imgsz, seconds, metrics, str(data), command)
     (run_dir / "train_result.json").write_text(json.dumps(asdict(result), default=str, indent=2))
     return result

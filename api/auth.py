@@ -1,0 +1,312 @@
+"""Authentication, roles and the audit trail of requests.
+
+- **Passwords** are hashed with argon2id (``argon2-cffi``'s defaults); hashes that the library
+  would now make stronger are re-hashed at the next log-in.
+- **Bearer tokens** (cameras, integrations): ``hgv_`` + 43 random URL-safe characters; only their
+  SHA-256 is stored (a token has 256 bits of entropy, so a fast hash is enough), printed once.
+- **Web sessions**: ``POST /v1/auth/login`` sets the ``hgv_session`` cookie (HttpOnly,
+  SameSite=Strict, Secure when ``auth.cookie_secure``), stored server-side as a SHA-256, with an
+  expiry and revocable at log-out. Cookie-authenticated requests that change anything must carry
+  ``X-CSRF-Token`` equal to the token given at log-in (SameSite=Strict plus a custom header).
+- **Roles** are checked on the server by the ``Annotated`` dependencies below: ``OfficerUser``
+  (officer, supervisor, admin), ``SupervisorUser`` (supervisor, admin), ``AdminUser``,
+  ``CameraUser`` (camera, admin), ``AnyUser``.
+
+Every route depends on one of them unless its docstring says why not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from api.app import AppState
+from api.db import repository as repo
+from api.db.models import User, UserRole
+from api.db.session import session_factory, session_scope
+
+SESSION_COOKIE = "hgv_session"
+CSRF_HEADER = "X-CSRF-Token"
+TOKEN_PREFIX = "hgv_"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+"""User names: lower-case letters, digits, dot, underscore, hyphen; 1-64 characters."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; a user without a password (tokens only) never matches."""
+    if not password_hash:
+        _dummy_verify(password)
+        return False
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def _dummy_verify(password: str) -> None:
+    """Spend the time of a real check, so that unknown names cannot be told apart by timing."""
+    with contextlib.suppress(VerificationError):
+        _hasher().verify(_dummy_hash(), password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher().check_needs_rehash(password_hash)
+
+
+def new_token() -> str:
+    """A new bearer token (shown once)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def sha256_hex(value: str) -> str:
+    """How tokens and session cookies are stored."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def check_password_policy(password: str, min_len: int) -> None:
+    """Raise ``ValueError`` with the reason when ``password`` is too weak."""
+    if len(password) < min_len:
+        raise ValueError(f"password too short: at least {min_len} characters")
+    if len(password) > 1024:
+        raise ValueError("password too long: at most 1024 characters")
+
+
+# --- principal ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who makes a request, and how they proved it."""
+
+    user_id: int
+    name: str
+    role: UserRole
+    via: str  # "token" or "session"
+    credential_id: int  # the token's or the web session's id
+    csrf_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a request came from (for the audit log)."""
+
+    ip: str | None
+    user_agent: str | None
+
+    @classmethod
+    def of(cls, request: Request) -> ClientInfo:
+        return cls(request.client.host if request.client else None, request.headers.get("user-agent"))
+
+
+def get_state(request: Request) -> AppState:
+    """The shared state the lifespan opened."""
+    state: AppState = request.app.state.lane
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_db(state: StateDep) -> Iterator[Session]:
+    """A session for one request. Routes commit explicitly; anything uncommitted is rolled back."""
+    with session_factory(state.engine)() as session:
+        yield session
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _from_token(state: AppState, raw: str) -> Principal:
+    now = now_ms()
+    with session_scope(state.engine) as session:
+        token = repo.token_by_sha256(session, sha256_hex(raw))
+        if token is None or token.revoked_ts_ms is not None:
+            raise _unauthorized("invalid or revoked token")
+        if token.expires_ts_ms is not None and token.expires_ts_ms <= now:
+            raise _unauthorized("token expired")
+        if not token.user.active:
+            raise _unauthorized("the token's user is disabled")
+        resolution = state.settings.auth.token_last_used_resolution_s * 1000
+        if token.last_used_ts_ms is None or now - token.last_used_ts_ms >= resolution:
+            token.last_used_ts_ms = now
+        return Principal(token.user.id, token.user.name, UserRole(token.user.role), "token", token.id)
+
+
+def _from_cookie(state: AppState, raw: str, request: Request) -> Principal:
+    with session_scope(state.engine) as session:
+        row = repo.web_session_by_sha256(session, sha256_hex(raw))
+        if row is None or row.revoked_ts_ms is not None or row.expires_ts_ms <= now_ms():
+            raise _unauthorized("session expired or logged out: log in again")
+        if not row.user.active:
+            raise _unauthorized("user disabled")
+        principal = Principal(
+            row.user.id, row.user.name, UserRole(row.user.role), "session", row.id, row.csrf_token
+        )
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, principal.csrf_token or ""):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing or wrong {CSRF_HEADER} header")
+    return principal
+
+
+def authenticate(request: Request, state: StateDep) -> Principal:
+    """The request's principal: a bearer token (``Authorization: Bearer ...``) or the session
+    cookie; 401 when neither is valid, 403 when a cookie request lacks the CSRF header."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise _unauthorized("use 'Authorization: Bearer <token>'")
+        return _from_token(state, value.strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return _from_cookie(state, cookie, request)
+    raise _unauthorized("not authenticated: log in, or send 'Authorization: Bearer <token>'")
+
+
+def require(*roles: UserRole) -> Callable[[Principal], Principal]:
+    """A dependency that admits only ``roles`` (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may not do this (needs {names})"
+            )
+        return principal
+
+    return dependency
+
+
+R = UserRole
+AnyUser = Annotated[Principal, Depends(authenticate)]
+OfficerUser = Annotated[Principal, Depends(require(R.OFFICER, R.SUPERVISOR, R.ADMIN))]
+SupervisorUser = Annotated[Principal, Depends(require(R.SUPERVISOR, R.ADMIN))]
+AdminUser = Annotated[Principal, Depends(require(R.ADMIN))]
+CameraUser = Annotated[Principal, Depends(require(R.CAMERA, R.ADMIN))]
+Client = Annotated[ClientInfo, Depends(ClientInfo.of)]
+
+
+def audit(
+    session: Session, actor: Principal | str, action: str, client: ClientInfo, detail: Mapping[str, Any]
+) -> None:
+    """Add one audit row (who, what, when, from where); the caller commits."""
+    repo.audit(
+        session,
+        ts_ms=now_ms(),
+        actor=actor.name if isinstance(actor, Principal) else actor,
+        action=action,
+        detail=detail,
+        client_ip=client.ip,
+        user_agent=client.user_agent,
+    )
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session, name: str, role: UserRole, password: str | None, *, min_password_len: int
+) -> User:
+    """Add a user (password optional: token-only users such as cameras). Raises ``ValueError``
+    for a bad name, a weak password or a name in use."""
+    import re  # noqa: PLC0415
+
+    if not re.match(NAME_PATTERN, name):
+        raise ValueError(f"user name {name!r}: lower-case letters, digits, '.', '_' or '-', at most 64")
+    if repo.get_user_by_name(session, name) is not None:
+        raise ValueError(f"user {name!r} exists already")
+    if password is not None:
+        check_password_policy(password, min_password_len)
+    return repo.add_user(
+        session,
+        name=name,
+        role=role,
+        password_hash=hash_password(password) if password is not None else None,
+        created_ts_ms=now_ms(),
+    )
+
+
+def issue_token(
+    session: Session, user: User, name: str, *, expires_ts_ms: int | None = None
+) -> tuple[str, int]:
+    """A new bearer token for ``user``: ``(token, token id)``; only its hash is stored."""
+    token = new_token()
+    row = repo.add_token(
+        session,
+        user_id=user.id,
+        name=name[:100],
+        token_sha256=sha256_hex(token),
+        prefix=token[: len(TOKEN_PREFIX) + 6],
+        created_ts_ms=now_ms(),
+        expires_ts_ms=expires_ts_ms,
+    )
+    return token, row.id
+
+
+class LoginThrottle:
+    """Refuses log-ins for a name from an address after ``limit`` failures within ``window_s``."""
+
+    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        self._failures[key] = times
+        return times
+
+    def blocked(self, name: str, ip: str) -> bool:
+        with self._lock:
+            return len(self._recent((name, ip), time.monotonic())) >= self.limit
+
+    def failed(self, name: str, ip: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._recent((name, ip), now).append(now)
+
+    def succeeded(self, name: str, ip: str) -> None:
+        with self._lock:
+            self._failures.pop((name, ip), None)

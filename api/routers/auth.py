@@ -1,0 +1,108 @@
+"""``/v1/auth``: log in (session cookie for the web page), log out, who am I."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+
+from api.auth import (
+    SESSION_COOKIE,
+    AnyUser,
+    Client,
+    DbDep,
+    StateDep,
+    audit,
+    hash_password,
+    needs_rehash,
+    now_ms,
+    sha256_hex,
+    verify_password,
+)
+from api.db import repository as repo
+from api.db.models import UserRole
+from api.schemas.users import LoginRequest, Me
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post(
+    "/auth/login",
+    response_model=Me,
+    summary="Log in (sets the session cookie)",
+    responses={401: {"description": "Wrong name or password"}, 429: {"description": "Too many failures"}},
+)
+def login(body: LoginRequest, response: Response, db: DbDep, state: StateDep, client: Client) -> Me:
+    """No authentication (this is how you get it). Sets ``hgv_session`` (HttpOnly,
+    SameSite=Strict) and returns the CSRF token to send as ``X-CSRF-Token`` on every request that
+    changes something. Cameras log in with tokens, not here. Failures are audited; five failures
+    for a name from one address within five minutes block further tries for a while."""
+    throttle = state.login_throttle
+    ip = client.ip or "?"
+    if throttle is not None and throttle.blocked(body.name, ip):
+        audit(db, body.name[:64], "auth.login_blocked", client, {})
+        db.commit()
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes")
+    user = repo.get_user_by_name(db, body.name)
+    ok = verify_password(user.password_hash if user is not None else None, body.password)
+    if user is None or not ok or not user.active or user.role is UserRole.CAMERA:
+        if throttle is not None:
+            throttle.failed(body.name, ip)
+        audit(db, body.name[:64], "auth.login_failed", client, {})
+        db.commit()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong name or password")
+    if throttle is not None:
+        throttle.succeeded(body.name, ip)
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(body.password)
+    raw, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    ttl_ms = state.settings.auth.session_ttl_min * 60_000
+    now = now_ms()
+    repo.delete_expired_web_sessions(db, now)
+    repo.add_web_session(
+        db,
+        user_id=user.id,
+        token_sha256=sha256_hex(raw),
+        csrf_token=csrf,
+        created_ts_ms=now,
+        expires_ts_ms=now + ttl_ms,
+        client_ip=client.ip,
+        user_agent=(client.user_agent or "")[:256] or None,
+    )
+    audit(db, user.name, "auth.login", client, {"role": user.role})
+    db.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        raw,
+        max_age=ttl_ms // 1000,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.auth.cookie_secure,
+        path="/",
+    )
+    return Me(
+        name=user.name, role=UserRole(user.role), via="session", csrf_token=csrf, expires_ts_ms=now + ttl_ms
+    )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Log out (ends the session)")
+def logout(user: AnyUser, request: Request, response: Response, db: DbDep, client: Client) -> None:
+    """Revokes the session of the cookie (a token caller: nothing to end) and clears the cookie."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if user.via == "session" and raw:
+        row = repo.web_session_by_sha256(db, sha256_hex(raw))
+        if row is not None:
+            row.revoked_ts_ms = now_ms()
+    audit(db, user, "auth.logout", client, {})
+    db.commit()
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+@router.get("/auth/me", response_model=Me, summary="Who am I")
+def me(user: AnyUser, db: DbDep, request: Request) -> Me:
+    """The caller; for a browser session also the CSRF token (readable only by same-origin pages)."""
+    expires = None
+    if user.via == "session":
+        row = repo.web_session_by_sha256(db, sha256_hex(request.cookies.get(SESSION_COOKIE, "")))
+        expires = row.expires_ts_ms if row is not None else None
+    return Me(name=user.name, role=user.role, via=user.via, csrf_token=user.csrf_token, expires_ts_ms=expires)

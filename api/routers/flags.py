@@ -1,0 +1,496 @@
+"""``/v1/flags``: the officers' queue (list, detail, live stream) and the workflow actions.
+
+Every route needs an officer, supervisor or admin. Views of a flag's detail and every action
+are written to the audit log with the officer, the time, the client address and user agent.
+Transitions are checked by :mod:`api.workflow` and applied with a conditional UPDATE, so two
+officers claiming the same flag at once get one 200 and one 409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from sqlalchemy.orm import Session
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.app import AppState
+from api.auth import Client, DbDep, OfficerUser, Principal, StateDep, audit, now_ms
+from api.db import repository as repo
+from api.db.models import Flag, FlagReason, FlagStatus
+from api.db.session import session_scope
+from api.flags import PlateMatch, Reason, ReasonCode, hit_reason, score_of
+from api.routers.convert import flag_detail, flag_summary
+from api.schemas.flags import (
+    ClaimRequest,
+    DirectRequest,
+    DisposeRequest,
+    FlagDetail,
+    FlagEventMessage,
+    FlagList,
+    RejectRequest,
+    ReleaseRequest,
+    TransitionBase,
+    VerifyRequest,
+)
+from api.workflow import (
+    Action,
+    Actor,
+    Disposition,
+    FlagState,
+    InvalidDetails,
+    NotPermitted,
+    TransitionRefused,
+    check,
+    check_disposition,
+    check_rejection,
+)
+from vision.anpr.lookalike import normalise
+from vision.types import PlateRole
+
+router = APIRouter(tags=["flags"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such flag"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The workflow does not allow this now (the reason says why)"}
+}
+
+
+@router.get("/flags", response_model=FlagList, summary="The flag queue, highest risk first")
+def list_flags(
+    user: OfficerUser,
+    db: DbDep,
+    status_: Annotated[list[FlagStatus] | None, Query(alias="status")] = None,
+    include_disposed: bool = False,
+    lane: Annotated[str | None, Query(max_length=64)] = None,
+    mark: Annotated[str | None, Query(max_length=32)] = None,
+    min_risk: Annotated[int | None, Query(ge=0, le=100)] = None,
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> FlagList:
+    """Flags filtered by status (default: every status but ``disposed`` unless ``include_disposed``),
+    lane, mark, minimum risk or your own claims. ``last_event_id`` is where the live stream
+    (``GET /v1/flags/stream?after=...``) should continue from."""
+    statuses = status_ or [s for s in FlagStatus if include_disposed or s is not FlagStatus.DISPOSED]
+    last = repo.last_event_id(db)
+    flags = repo.search_flags(
+        db,
+        statuses=statuses,
+        lane_id=lane,
+        mark=normalise(mark) if mark else None,
+        min_risk=min_risk,
+        claimed_by=user.name if mine else None,
+        limit=limit,
+        offset=offset,
+    )
+    return FlagList(items=[flag_summary(f) for f in flags], last_event_id=last)
+
+
+def _events_after(state: AppState, after: int, limit: int) -> list[FlagEventMessage]:
+    with session_scope(state.engine) as session:
+        events = repo.events_after(session, after, limit)
+        flags = repo.flags_by_ids(session, sorted({e.flag_id for e in events}))
+        return [
+            FlagEventMessage(
+                event_id=e.id, kind=e.kind, ts_ms=e.ts_ms, actor=e.actor, flag=flag_summary(flags[e.flag_id])
+            )
+            for e in events
+            if e.flag_id in flags
+        ]
+
+
+def _latest_event_id(state: AppState) -> int:
+    with session_scope(state.engine) as session:
+        return repo.last_event_id(session)
+
+
+@router.get(
+    "/flags/stream",
+    summary="Live queue (Server-Sent Events)",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_flags(
+    user: OfficerUser,
+    state: StateDep,
+    request: Request,
+    after: Annotated[int | None, Query(ge=0, description="Continue after this event id")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """New and changed flags as they happen: SSE events named ``flag`` whose ``id`` is the flag
+    event's id and whose ``data`` is a :class:`FlagEventMessage` (JSON). A browser that reconnects
+    sends ``Last-Event-ID`` and gets every event it missed (replayed from the store); without it
+    the stream starts after ``after`` or, without that, with the next event. When more than
+    ``live.replay_max`` events were missed, a ``reset`` event tells the client to reload the list."""
+    live = state.settings.live
+    start: int | None = None
+    if last_event_id and last_event_id.strip().isdigit():
+        start = int(last_event_id.strip())
+    elif after is not None:
+        start = after
+    latest = await asyncio.to_thread(_latest_event_id, state)
+    reset = False
+    if start is None:
+        start = latest
+    elif latest - start > live.replay_max:
+        start, reset = latest, True
+    batch = 200
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        last = start
+        if reset:
+            yield ServerSentEvent(data=json.dumps({"last_event_id": last}), event="reset", id=str(last))
+        yield ServerSentEvent(data=json.dumps({"user": user.name, "after": last}), event="hello")
+        async with state.hub.subscribe() as sub:
+            while True:
+                messages = await asyncio.to_thread(_events_after, state, last, batch)
+                for m in messages:
+                    yield ServerSentEvent(data=m.model_dump_json(), event="flag", id=str(m.event_id))
+                    last = max(last, m.event_id)
+                if len(messages) == batch:
+                    continue
+                if await request.is_disconnected():
+                    return
+                await sub.wait(live.poll_s)
+
+    return EventSourceResponse(events(), ping=live.ping_s, headers={"Cache-Control": "no-store"})
+
+
+def _load(db: Session, flag_id: int) -> Flag:
+    flag = repo.get_flag_detail(db, flag_id)
+    if flag is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flag {flag_id}")
+    return flag
+
+
+def _actor(user: Principal) -> Actor:
+    return Actor(user.name, user.role)
+
+
+@router.get("/flags/{flag_id}", response_model=FlagDetail, responses=NOT_FOUND, summary="One flag in full")
+def get_flag(flag_id: int, user: OfficerUser, db: DbDep, client: Client) -> FlagDetail:
+    """The flag with its reasons, the action-list entries it matched and how, its passages with
+    plates, candidates and evidence links, its history, and the actions you may take now.
+    Audited (``flag.view``)."""
+    flag = _load(db, flag_id)
+    audit(db, user, "flag.view", client, {"flag": flag_id, "mark": flag.vehicle_mark})
+    db.commit()
+    return flag_detail(flag, _actor(user))
+
+
+def _transition(
+    db: Session,
+    state: AppState,
+    user: Principal,
+    client: Client,
+    flag_id: int,
+    action: Action,
+    body: TransitionBase,
+    values: dict[str, Any],
+    detail: dict[str, Any],
+    after: Any = None,
+) -> FlagDetail:
+    """Check and apply one workflow action; 404 / 403 / 409 with the reason."""
+    flag = _load(db, flag_id)
+    if body.version is not None and body.version != flag.version:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the flag changed since you loaded it (your version {body.version}, now {flag.version}: "
+            f"{flag.status}{', claimed by ' + flag.claimed_by if flag.claimed_by else ''}); reload it",
+        )
+    from_status = FlagStatus(flag.status)
+    try:
+        target = check(FlagState(from_status, flag.claimed_by), action, _actor(user))
+    except NotPermitted as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from exc
+    except TransitionRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from exc
+    now = now_ms()
+    ok = repo.apply_transition(
+        db,
+        flag.id,
+        from_status=from_status,
+        version=flag.version,
+        values={"status": target, "updated_ts_ms": now, **values},
+    )
+    if not ok:
+        db.rollback()
+        fresh = _load(db, flag_id)
+        who = f", claimed by {fresh.claimed_by}" if fresh.claimed_by else ""
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"another officer acted first: the flag is now {fresh.status}{who}"
+        )
+    db.refresh(flag)
+    if after is not None:
+        detail = {**detail, **after(flag)}
+    repo.add_flag_event(
+        db,
+        flag_id=flag.id,
+        ts_ms=now,
+        actor=user.name,
+        kind=action.value,
+        from_status=from_status,
+        to_status=target,
+        detail=detail,
+    )
+    audit(
+        db,
+        user,
+        f"flag.{action.value}",
+        client,
+        {"flag": flag.id, "from": from_status, "to": target, **detail},
+    )
+    db.commit()
+    state.hub.notify()
+    db.expire_all()
+    return flag_detail(_load(db, flag_id), _actor(user))
+
+
+@router.post(
+    "/flags/{flag_id}/claim",
+    response_model=FlagDetail,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Take a flag",
+)
+def claim(
+    flag_id: int,
+    user: OfficerUser,
+    db: DbDep,
+    state: StateDep,
+    client: Client,
+    body: ClaimRequest | None = None,
+) -> FlagDetail:
+    """``new`` -> ``claimed`` by you. If another officer claimed it first: 409."""
+    return _transition(
+        db,
+        state,
+        user,
+        client,
+        flag_id,
+        Action.CLAIM,
+        body or ClaimRequest(),
+        {"claimed_by": user.name, "claimed_ts_ms": now_ms()},
+        {},
+    )
+
+
+@router.post(
+    "/flags/{flag_id}/release",
+    response_model=FlagDetail,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Give a claimed flag back to the queue",
+)
+def release(
+    flag_id: int, body: ReleaseRequest, user: OfficerUser, db: DbDep, state: StateDep, client: Client
+) -> FlagDetail:
+    """``claimed`` -> ``new`` (the claiming officer, or a supervisor)."""
+    return _transition(
+        db,
+        state,
+        user,
+        client,
+        flag_id,
+        Action.RELEASE,
+        body,
+        {"claimed_by": None, "claimed_ts_ms": None},
+        {"note": body.note} if body.note else {},
+    )
+
+
+@router.post(
+    "/flags/{flag_id}/verify",
+    response_model=FlagDetail,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="The read matches the evidence",
+)
+def verify(
+    flag_id: int, body: VerifyRequest, user: OfficerUser, db: DbDep, state: StateDep, client: Client
+) -> FlagDetail:
+    """``claimed`` -> ``read_verified``."""
+    return _transition(
+        db,
+        state,
+        user,
+        client,
+        flag_id,
+        Action.VERIFY_READ,
+        body,
+        {},
+        {"note": body.note} if body.note else {},
+    )
+
+
+def _rematch(state: AppState, db: Session, corrected: str, position: int | None) -> Any:
+    """A step after the rejection: match the corrected mark against the action list and replace
+    the flag's action-list reasons (those came from the wrong read); recompute the risk."""
+    recorder = state.passage_recorder()
+    matcher, rules = recorder.matcher, recorder.rules
+
+    def step(flag: Flag) -> dict[str, Any]:
+        latest = max(flag.passages, key=lambda p: (p.last_seen_ts_ms, p.id), default=None)
+        plates = list(latest.plates) if latest is not None else []
+        plate = None
+        if position is not None and position < len(plates):
+            plate = plates[position]
+        if plate is None:
+            plate = next(
+                (p for p in plates if p.text and p.text == flag.vehicle_mark), plates[0] if plates else None
+            )
+        role = PlateRole(plate.role) if plate is not None else PlateRole.UNKNOWN
+        index = plate.position if plate is not None else -1
+        reasons: list[Reason] = []
+        for m in matcher.match([corrected]):
+            r = hit_reason(PlateMatch(index, role, plate.country if plate else None, corrected, m), rules)
+            reasons.append(
+                Reason(
+                    r.code,
+                    r.points,
+                    f"Officer's corrected read: {r.text}",
+                    {**r.details, "source": "officer_correction"},
+                )
+            )
+        before = flag.risk_score
+        for old in [r for r in flag.reasons if r.code == ReasonCode.ACTION_LIST.value]:
+            flag.reasons.remove(old)
+        flag.reasons.extend(
+            FlagReason(
+                passage_id=latest.id if latest is not None else None,
+                code=r.code.value,
+                points=r.points,
+                text=r.text,
+                details=r.details,
+            )
+            for r in reasons
+        )
+        flag.risk_score = score_of(Reason(ReasonCode(fr.code), fr.points, fr.text) for fr in flag.reasons)
+        if reasons and matcher.version_id is not None:
+            flag.action_list_version_id = matcher.version_id
+        db.flush()
+        return {
+            "corrected_mark": corrected,
+            "plate_position": index,
+            "passage": latest.passage_uid if latest is not None else None,
+            "score_before": before,
+            "score_after": flag.risk_score,
+            "matches": [r.details["mark"] for r in reasons],
+            "action_list_version": matcher.version_id,
+        }
+
+    return step
+
+
+@router.post(
+    "/flags/{flag_id}/reject",
+    response_model=FlagDetail,
+    responses={
+        **NOT_FOUND,
+        **CONFLICT,
+        422: {"description": "No reason, or a corrected mark that is not plate-like"},
+    },
+    summary="The read is wrong (optionally with the corrected mark)",
+)
+def reject(
+    flag_id: int, body: RejectRequest, user: OfficerUser, db: DbDep, state: StateDep, client: Client
+) -> FlagDetail:
+    """``claimed`` -> ``read_rejected``. With ``corrected_mark`` the flag's mark becomes the
+    officer's reading and it is matched against the action list again: the action-list reasons
+    are replaced by those of the corrected mark and the risk is recomputed."""
+    try:
+        reason, corrected_raw = check_rejection(body.reason, body.corrected_mark)
+    except InvalidDetails as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.reason) from exc
+    corrected = normalise(corrected_raw) if corrected_raw else None
+    if corrected_raw is not None and not (corrected and 2 <= len(corrected) <= 10):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"corrected mark {corrected_raw!r} is not plate-like (2 to 10 letters and digits)",
+        )
+    flag = _load(db, flag_id)
+    values: dict[str, Any] = {}
+    if corrected:
+        values = {"read_mark": flag.vehicle_mark, "corrected_mark": corrected, "vehicle_mark": corrected}
+    return _transition(
+        db,
+        state,
+        user,
+        client,
+        flag_id,
+        Action.REJECT_READ,
+        body,
+        values,
+        {"reason": reason, "read_mark": flag.vehicle_mark},
+        after=_rematch(state, db, corrected, body.plate_position) if corrected else None,
+    )
+
+
+@router.post(
+    "/flags/{flag_id}/direct",
+    response_model=FlagDetail,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Direct the lorry to search",
+)
+def direct(
+    flag_id: int, body: DirectRequest, user: OfficerUser, db: DbDep, state: StateDep, client: Client
+) -> FlagDetail:
+    """``read_verified`` or ``read_rejected`` -> ``directed_to_search``."""
+    return _transition(
+        db,
+        state,
+        user,
+        client,
+        flag_id,
+        Action.DIRECT_TO_SEARCH,
+        body,
+        {},
+        {"note": body.note} if body.note else {},
+    )
+
+
+@router.post(
+    "/flags/{flag_id}/dispose",
+    response_model=FlagDetail,
+    responses={**NOT_FOUND, **CONFLICT, 422: {"description": "Outcome details that do not fit"}},
+    summary="Record the outcome and close the flag",
+)
+def dispose(
+    flag_id: int, body: DisposeRequest, user: OfficerUser, db: DbDep, state: StateDep, client: Client
+) -> FlagDetail:
+    """-> ``disposed`` with the outcome: after a search ``no_find``, ``entrants_found`` (how many),
+    ``security_breach`` (no entrants) or ``not_stopped``; without one only ``not_stopped`` (say why
+    in ``note``). Searches name their detection methods."""
+    flag = _load(db, flag_id)
+    try:
+        d = check_disposition(
+            FlagStatus(flag.status),
+            Disposition(body.outcome, body.entrants_found, tuple(body.detection_methods), body.note),
+        )
+    except TransitionRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from exc
+    except InvalidDetails as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.reason) from exc
+    now = now_ms()
+    return _transition(
+        db,
+        state,
+        user,
+        client,
+        flag_id,
+        Action.DISPOSE,
+        body,
+        {
+            "outcome": d.outcome,
+            "entrants_found": d.entrants_found if d.outcome.value == "entrants_found" else None,
+            "detection_methods": [m.value for m in d.methods],
+            "disposed_ts_ms": now,
+        },
+        {
+            "outcome": d.outcome.value,
+            "entrants_found": d.entrants_found,
+            "detection_methods": [m.value for m in d.methods],
+            "note": d.note,
+        },
+    )

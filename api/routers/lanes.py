@@ -1,0 +1,151 @@
+"""``/v1/lanes``: lane status and health, and JPEG frames pushed by lane cameras."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import warnings
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Header, HTTPException, Path, Request, status
+from PIL import Image, UnidentifiedImageError
+
+from api.auth import AnyUser, CameraUser, StateDep
+from api.schemas.lanes import FrameAccepted, LaneHealth
+from api.settings import FrameSettings
+from vision.types import Frame
+
+router = APIRouter(tags=["lanes"])
+
+LANE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+LaneId = Annotated[str, Path(pattern=LANE_ID, description="Lane id: letters, digits, '_', '.', '-'")]
+
+
+@router.get("/lanes", response_model=list[LaneHealth], summary="Every lane's status and health")
+def list_lanes(user: AnyUser, state: StateDep) -> list[LaneHealth]:
+    """What the pipeline reported for each lane, and the frames pushed to it."""
+    return state.lanes.all()
+
+
+@router.get("/lanes/{lane_id}", response_model=LaneHealth, summary="One lane's status and health")
+def get_lane(lane_id: LaneId, user: AnyUser, state: StateDep) -> LaneHealth:
+    lane = state.lanes.get(lane_id)
+    if lane is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lane {lane_id!r} has reported or received frames")
+    return lane
+
+
+class FrameError(ValueError):
+    """A pushed body that is not an acceptable JPEG (``code`` is the HTTP status)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        self.code, self.reason = code, reason
+        super().__init__(reason)
+
+
+def decode_jpeg(data: bytes, limits: FrameSettings) -> np.ndarray:
+    """A pushed body as a (H, W, 3) uint8 BGR image; raises :class:`FrameError` when it is empty,
+    not a JPEG, larger than ``limits.max_pixels`` (checked from the header, before decoding), or
+    does not decode completely."""
+    if not data:
+        raise FrameError(status.HTTP_400_BAD_REQUEST, "empty body: send the JPEG bytes")
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise FrameError(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "not a JPEG (no JPEG start-of-image marker)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if img.format != "JPEG":
+                raise FrameError(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"not a JPEG ({img.format})")
+            width, height = img.size
+            if width * height > limits.max_pixels:
+                raise FrameError(
+                    status.HTTP_413_CONTENT_TOO_LARGE,
+                    f"image too large: {width}x{height} = {width * height} pixels "
+                    f"(at most {limits.max_pixels})",
+                )
+            img.load()  # the whole image: a truncated or corrupt file raises here
+            rgb = img.convert("RGB")
+    except FrameError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        raise FrameError(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the JPEG does not decode: {exc}") from exc
+    bgr: np.ndarray = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
+    return bgr
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise FrameError(status.HTTP_413_CONTENT_TOO_LARGE, f"body of {length} bytes is over {max_bytes}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FrameError(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/lanes/{lane_id}/frames",
+    response_model=FrameAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Push one camera frame (image/jpeg body)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    responses={
+        400: {"description": "Empty body"},
+        413: {"description": "Too many bytes or pixels"},
+        415: {"description": "Not image/jpeg"},
+        422: {"description": "The JPEG does not decode"},
+    },
+)
+async def push_frame(
+    lane_id: LaneId,
+    request: Request,
+    user: CameraUser,
+    state: StateDep,
+    content_type: Annotated[str | None, Header()] = None,
+    x_camera_id: Annotated[str | None, Header(max_length=64)] = None,
+    x_frame_ts_ms: Annotated[int | None, Header(ge=0)] = None,
+) -> FrameAccepted:
+    """A lane camera (role ``camera``) pushes one JPEG frame. The body is checked (not empty, at
+    most ``frames.max_bytes`` bytes and ``frames.max_pixels`` pixels, a JPEG that decodes) and the
+    decoded image handed to the lane's frame sink, which never blocks: when the lane is behind,
+    its oldest queued frame is dropped and counted. A refused frame is not stored or queued.
+    ``X-Camera-Id`` names the camera (default: the token's user), ``X-Frame-Ts-Ms`` the capture
+    time (default: arrival)."""
+    limits = state.settings.frames
+    try:
+        media = (content_type or "").split(";")[0].strip().lower()
+        if media != "image/jpeg":
+            raise FrameError(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                f"Content-Type must be image/jpeg, not {media or 'missing'}",
+            )
+        data = await _read_body(request, limits.max_bytes)
+        image = await asyncio.to_thread(decode_jpeg, data, limits)
+    except FrameError as exc:
+        raise HTTPException(exc.code, exc.reason) from exc
+    ts = x_frame_ts_ms if x_frame_ts_ms is not None else int(time.time() * 1000)
+    camera = x_camera_id or user.name
+    frame = Frame(lane_id=lane_id, camera_id=camera, ts_ms=ts, image=image)
+    queued = state.frame_sink.submit(frame)
+    lane = state.lanes.record_frame(lane_id, ts, dropped=not queued)
+    return FrameAccepted(
+        lane_id=lane_id,
+        camera_id=camera,
+        ts_ms=ts,
+        width_px=frame.width_px,
+        height_px=frame.height_px,
+        bytes=len(data),
+        queued=queued,
+        frames_dropped=lane.frames_dropped,
+    )

@@ -1,0 +1,133 @@
+"""``/v1/users`` and ``/v1/tokens``: people and machines that use the service (admins), and bearer
+tokens (admins for anyone; every user for their own)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from api.auth import (
+    AdminUser,
+    AnyUser,
+    Client,
+    DbDep,
+    StateDep,
+    audit,
+    check_password_policy,
+    create_user,
+    hash_password,
+    issue_token,
+    now_ms,
+)
+from api.db import repository as repo
+from api.db.models import ApiToken, User, UserRole
+from api.schemas.users import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserPublic, UserUpdate
+
+router = APIRouter(tags=["users"])
+
+
+def user_public(u: User) -> UserPublic:
+    return UserPublic(
+        id=u.id,
+        name=u.name,
+        role=UserRole(u.role),
+        active=u.active,
+        has_password=bool(u.password_hash),
+        created_ts_ms=u.created_ts_ms,
+    )
+
+
+def token_public(t: ApiToken) -> TokenPublic:
+    return TokenPublic(
+        id=t.id,
+        user=t.user.name,
+        name=t.name,
+        prefix=t.prefix,
+        created_ts_ms=t.created_ts_ms,
+        expires_ts_ms=t.expires_ts_ms,
+        last_used_ts_ms=t.last_used_ts_ms,
+        revoked_ts_ms=t.revoked_ts_ms,
+    )
+
+
+@router.get("/users", response_model=list[UserPublic], summary="Every user")
+def list_users(user: AdminUser, db: DbDep) -> list[UserPublic]:
+    return [user_public(u) for u in repo.list_users(db)]
+
+
+@router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED, summary="Add a user")
+def add_user(body: UserCreate, user: AdminUser, db: DbDep, state: StateDep, client: Client) -> UserPublic:
+    """A person (officer, supervisor, admin: with a password) or a machine (camera: tokens only)."""
+    try:
+        new = create_user(
+            db, body.name, body.role, body.password, min_password_len=state.settings.auth.min_password_len
+        )
+    except ValueError as exc:
+        code = status.HTTP_409_CONFLICT if "exists" in str(exc) else status.HTTP_422_UNPROCESSABLE_CONTENT
+        raise HTTPException(code, str(exc)) from exc
+    audit(db, user, "user.add", client, {"user": new.name, "role": new.role})
+    db.commit()
+    return user_public(new)
+
+
+@router.patch("/users/{name}", response_model=UserPublic, summary="Change a user's role, password or state")
+def update_user(
+    name: str, body: UserUpdate, user: AdminUser, db: DbDep, state: StateDep, client: Client
+) -> UserPublic:
+    target = repo.get_user_by_name(db, name)
+    if target is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {name!r}")
+    changes: dict[str, object] = {}
+    if body.role is not None:
+        target.role = body.role
+        changes["role"] = body.role
+    if body.active is not None:
+        target.active = body.active
+        changes["active"] = body.active
+    if body.password is not None:
+        try:
+            check_password_policy(body.password, state.settings.auth.min_password_len)
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        target.password_hash = hash_password(body.password)
+        changes["password"] = "changed"
+    audit(db, user, "user.update", client, {"user": name, **changes})
+    db.commit()
+    return user_public(target)
+
+
+@router.get("/tokens", response_model=list[TokenPublic], summary="Tokens (admins: all; others: their own)")
+def list_tokens(user: AnyUser, db: DbDep) -> list[TokenPublic]:
+    rows = repo.list_tokens(db, None if user.role is UserRole.ADMIN else user.user_id)
+    return [token_public(t) for t in rows]
+
+
+@router.post(
+    "/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, summary="Make a bearer token"
+)
+def create_token(body: TokenCreate, user: AnyUser, db: DbDep, client: Client) -> TokenCreated:
+    """A new token for yourself, or (admins) for any user, e.g. a camera. The value is returned
+    this once; only its SHA-256 is stored."""
+    name = body.user or user.name
+    if name != user.name and user.role is not UserRole.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins make tokens for other users")
+    owner = repo.get_user_by_name(db, name)
+    if owner is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {name!r}")
+    expires = now_ms() + body.expires_days * 86_400_000 if body.expires_days else None
+    value, token_id = issue_token(db, owner, body.name, expires_ts_ms=expires)
+    audit(db, user, "token.create", client, {"user": owner.name, "token": token_id, "name": body.name})
+    db.commit()
+    row = repo.get_token(db, token_id)
+    assert row is not None
+    return TokenCreated(**token_public(row).model_dump(), token=value)
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a token")
+def revoke_token(token_id: int, user: AnyUser, db: DbDep, client: Client) -> None:
+    row = repo.get_token(db, token_id)
+    if row is None or (row.user_id != user.user_id and user.role is not UserRole.ADMIN):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id}")
+    if row.revoked_ts_ms is None:
+        row.revoked_ts_ms = now_ms()
+    audit(db, user, "token.revoke", client, {"token": token_id, "user": row.user.name})
+    db.commit()

@@ -1,0 +1,1 @@
+"""Pydantic schemas of the HTTP API: separate create / update / public models per resource."""

@@ -1,0 +1,57 @@
+"""The action list over HTTP: CSV upload (rebuilds the matcher), list, versions, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CSV = "mark,kind,haulier,penalty_ref,amount_gbp,date\nZZ99ZZZ,vehicle,New Haulier,CP-9,100,2025-01-01\n"
+
+
+def test_upload_creates_a_version_and_the_next_passage_matches_it(api: Any) -> None:
+    h = {**api.auth("supervisor"), "Content-Type": "text/csv"}
+    r = api.client.post("/v1/actionlist/imports?source_name=new.csv", content=CSV, headers=h)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["version"] == 2 and body["diff"]["added"] == ["ZZ99ZZZ"]
+    assert body["diff"]["removed"] == ["AB12CDE", "WGM1034"]
+    assert api.passage("ZZ99ZZZ", body="box").risk_score == 80  # the matcher was rebuilt
+    versions = api.client.get("/v1/actionlist/versions", headers=api.auth("officer")).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    detail = api.client.get("/v1/actionlist/versions/2", headers=api.auth("officer")).json()
+    assert detail["diff"]["added"] == ["ZZ99ZZZ"]
+    entries = api.client.get("/v1/actionlist", headers=api.auth("officer")).json()
+    assert entries["version"] == 2 and [e["mark"] for e in entries["entries"]] == ["ZZ99ZZZ"]
+    old = api.client.get("/v1/actionlist?version=1", headers=api.auth("officer")).json()
+    assert len(old["entries"]) == 2
+
+
+def test_a_bad_file_is_rejected_row_by_row_and_nothing_changes(api: Any) -> None:
+    h = {**api.auth("supervisor"), "Content-Type": "text/csv"}
+    bad = (
+        "mark,kind,haulier,penalty_ref,amount_gbp,date\n=cmd,vehicle,X,P,1,2025-01-01\nAB1,lorry,X,P,1,2025\n"
+    )
+    r = api.client.post("/v1/actionlist/imports", content=bad, headers=h)
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert {e["line"] for e in errors} == {2, 3} and any("not plate-like" in e["reason"] for e in errors)
+    assert len(api.client.get("/v1/actionlist/versions", headers=h).json()) == 1
+
+
+def test_dry_run_and_roles(api: Any) -> None:
+    r = api.client.post(
+        "/v1/actionlist/imports?dry_run=true",
+        content=CSV,
+        headers={**api.auth("supervisor"), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 201 and r.json()["dry_run"] is True and r.json()["version"] is None
+    r = api.client.post(
+        "/v1/actionlist/imports", content=CSV, headers={**api.auth("officer"), "Content-Type": "text/csv"}
+    )
+    assert r.status_code == 403
+
+
+def test_search_reports_how_a_read_matched(api: Any) -> None:
+    r = api.client.get("/v1/actionlist/search", params={"mark": "WGM1O34"}, headers=api.auth("officer"))
+    assert r.status_code == 200
+    (m,) = r.json()["matches"]
+    assert m["mark"] == "WGM1034" and m["match_type"] == "lookalike" and "O/0" in m["how"]

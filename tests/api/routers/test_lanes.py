@@ -1,0 +1,102 @@
+"""Lane health and pushed JPEG frames: validation, the non-blocking sink, roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from api.events import QueueFrameSink
+from api.schemas.lanes import LaneStatus
+
+
+def _jpeg(w: int = 64, h: int = 48) -> bytes:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, : w // 2] = (0, 0, 255)  # red left half (BGR)
+    return bytes(cv2.imencode(".jpg", img)[1])
+
+
+def _push(
+    api: Any, body: bytes, who: str = "camera", ctype: str = "image/jpeg", lane: str = "L1", **h: str
+) -> Any:
+    return api.client.post(
+        f"/v1/lanes/{lane}/frames", content=body, headers={**api.auth(who), "Content-Type": ctype, **h}
+    )
+
+
+def test_a_camera_pushes_a_frame_into_the_sink(api: Any) -> None:
+    r = _push(api, _jpeg(), **{"X-Camera-Id": "cam-front", "X-Frame-Ts-Ms": "1700000000000"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["width_px"] == 64 and body["height_px"] == 48 and body["queued"] is True
+    assert body["camera_id"] == "cam-front" and body["ts_ms"] == 1_700_000_000_000
+    sink = api.state.frame_sink
+    assert isinstance(sink, QueueFrameSink)
+    frame = sink.get("L1")
+    assert frame is not None and frame.image.shape == (48, 64, 3) and frame.image.dtype == np.uint8
+    assert frame.image[24, 5, 2] > 200 and frame.image[24, 5, 0] < 60  # BGR: red is channel 2
+    lanes = api.client.get("/v1/lanes", headers=api.auth("officer")).json()
+    assert lanes[0]["lane_id"] == "L1" and lanes[0]["frames_received"] == 1 and lanes[0]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "code", "fragment"),
+    [
+        (b"", "image/jpeg", 400, "empty"),
+        (b"GIF89a......", "image/jpeg", 415, "not a JPEG"),
+        (b"\x89PNG\r\n\x1a\n", "image/jpeg", 415, "not a JPEG"),
+        (None, "image/png", 415, "Content-Type must be image/jpeg"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image/jpeg", 422, "does not decode"),
+    ],
+)
+def test_bad_frames_are_refused_with_a_reason_and_nothing_is_queued(
+    api: Any, body: bytes | None, ctype: str, code: int, fragment: str
+) -> None:
+    r = _push(api, _jpeg() if body is None else body, ctype=ctype)
+    assert r.status_code == code and fragment in r.json()["detail"], r.text
+    sink = api.state.frame_sink
+    assert isinstance(sink, QueueFrameSink) and sink.queued("L1") == 0
+    assert api.state.lanes.get("L1") is None
+
+
+def test_truncated_jpeg_is_refused(api: Any) -> None:
+    data = _jpeg(200, 200)
+    r = _push(api, data[: len(data) // 2])
+    assert r.status_code == 422 and "does not decode" in r.json()["detail"]
+
+
+def test_huge_frames_are_refused_by_bytes_and_by_pixels(api: Any) -> None:
+    api.state.settings.frames.max_bytes = 2000
+    r = _push(api, _jpeg(400, 400) + b"\x00" * 3000)
+    assert r.status_code == 413 and "over 2000" in r.json()["detail"]
+    api.state.settings.frames.max_bytes = 8_000_000
+    api.state.settings.frames.max_pixels = 100 * 100
+    r = _push(api, _jpeg(200, 100))
+    assert r.status_code == 413 and "200x100" in r.json()["detail"]
+
+
+def test_only_cameras_and_admins_push_and_bad_lane_ids_are_refused(api: Any) -> None:
+    assert _push(api, _jpeg(), who="officer").status_code == 403
+    assert _push(api, _jpeg(), who="admin").status_code == 202
+    r = api.client.post("/v1/lanes/L1/frames", content=_jpeg(), headers={"Content-Type": "image/jpeg"})
+    assert r.status_code == 401
+    assert _push(api, _jpeg(), lane="..%2Fetc").status_code in (404, 422)
+
+
+def test_the_default_sink_drops_the_oldest_and_counts(api: Any) -> None:
+    sink = QueueFrameSink(2)
+    api.state.frame_sink = sink
+    results = [_push(api, _jpeg(), **{"X-Frame-Ts-Ms": str(i)}).json() for i in range(4)]
+    assert [r["queued"] for r in results] == [True, True, False, False]
+    assert results[-1]["frames_dropped"] == 2 and sink.dropped("L1") == 2
+    kept = [sink.get("L1"), sink.get("L1")]
+    assert [f.ts_ms for f in kept if f is not None] == [2, 3]
+
+
+def test_the_pipeline_updates_lane_health(api: Any) -> None:
+    api.state.lanes.update("L7", name="Lane 7", status=LaneStatus.DEGRADED, fps=4.5, message="camera dirty")
+    r = api.client.get("/v1/lanes/L7", headers=api.auth("officer"))
+    assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["fps"] == 4.5
+    assert api.client.get("/v1/lanes/L9", headers=api.auth("officer")).status_code == 404

@@ -1,0 +1,200 @@
+"""Passwords, tokens, sessions, CSRF and roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.auth import hash_password, new_token, sha256_hex, verify_password
+from api.db import repository as repo
+from api.db.session import session_scope
+
+
+def test_password_hashing_is_argon2id_and_salted() -> None:
+    a, b = hash_password("correct horse"), hash_password("correct horse")
+    assert a.startswith("$argon2id$") and a != b
+    assert verify_password(a, "correct horse") and not verify_password(a, "wrong")
+    assert not verify_password(None, "anything") and not verify_password("not-a-hash", "x")
+
+
+def test_tokens_are_random_and_only_their_hash_is_stored(api: Any) -> None:
+    assert new_token() != new_token() and new_token().startswith("hgv_")
+    token = api.tokens["officer"]
+    with session_scope(api.state.engine) as s:
+        rows = repo.list_tokens(s)
+        assert all(token not in (r.token_sha256, r.prefix, r.name) for r in rows)
+        assert any(r.token_sha256 == sha256_hex(token) for r in rows)
+
+
+def _login(api: Any, name: str = "alice", password: str = "alice-password-1") -> Any:
+    return api.client.post("/v1/auth/login", json={"name": name, "password": password})
+
+
+def test_login_sets_a_strict_httponly_cookie_and_csrf_is_enforced(api: Any) -> None:
+    api.user("alice", "officer", "alice-password-1")
+    flag = api.passage("AB12CDE").flag_id
+    r = _login(api)
+    assert r.status_code == 200, r.text
+    me = r.json()
+    assert me["name"] == "alice" and me["role"] == "officer" and me["csrf_token"]
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "hgv_session=" in cookie
+    # the cookie alone reads ...
+    assert api.client.get("/v1/flags").status_code == 200
+    assert api.client.get("/v1/auth/me").json()["csrf_token"] == me["csrf_token"]
+    # ... but changes nothing without the CSRF header
+    r = api.client.post(f"/v1/flags/{flag}/claim")
+    assert r.status_code == 403 and "X-CSRF-Token" in r.json()["detail"]
+    r = api.client.post(f"/v1/flags/{flag}/claim", headers={"X-CSRF-Token": "forged"})
+    assert r.status_code == 403
+    r = api.client.post(f"/v1/flags/{flag}/claim", headers={"X-CSRF-Token": me["csrf_token"]})
+    assert r.status_code == 200 and r.json()["claimed_by"] == "alice"
+    # log out ends the session server-side
+    assert api.client.post("/v1/auth/logout", headers={"X-CSRF-Token": me["csrf_token"]}).status_code == 204
+    assert api.client.get("/v1/flags").status_code == 401
+
+
+def test_a_stolen_cookie_value_after_logout_is_useless(api: Any) -> None:
+    api.user("alice", "officer", "alice-password-1")
+    r = _login(api)
+    raw = api.client.cookies.get("hgv_session")
+    api.client.post("/v1/auth/logout", headers={"X-CSRF-Token": r.json()["csrf_token"]})
+    api.client.cookies.clear()
+    api.client.cookies.set("hgv_session", raw)
+    assert api.client.get("/v1/flags").status_code == 401
+
+
+def test_wrong_password_unknown_user_and_cameras_cannot_log_in(api: Any) -> None:
+    api.user("alice", "officer", "alice-password-1")
+    api.user("cam9", "camera", "camera-password")
+    assert _login(api, password="nope").status_code == 401
+    assert _login(api, name="nobody").status_code == 401
+    assert _login(api, name="cam9", password="camera-password").status_code == 401
+    with session_scope(api.state.engine) as s:
+        failed = repo.audit_entries(s, "auth.login_failed")
+    assert len(failed) == 3 and failed[0].client_ip
+
+
+def test_repeated_failures_are_throttled(api: Any) -> None:
+    api.user("alice", "officer", "alice-password-1")
+    codes = [_login(api, password="nope").status_code for _ in range(5)]
+    assert codes == [401] * 5
+    assert _login(api).status_code == 429  # even the right password, for a while
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "code"),
+    [
+        ("get", "/v1/flags", "camera", 403),
+        ("get", "/v1/audit", "officer", 403),
+        ("get", "/v1/audit", "supervisor", 200),
+        ("get", "/v1/users", "supervisor", 403),
+        ("get", "/v1/users", "admin", 200),
+        ("get", "/v1/passages", "camera", 403),
+        ("get", "/v1/lanes", "camera", 200),
+        ("get", "/v1/actionlist", "officer", 200),
+    ],
+)
+def test_roles_are_checked_on_the_server(api: Any, method: str, path: str, who: str, code: int) -> None:
+    r = getattr(api.client, method)(path, headers=api.auth(who))
+    assert r.status_code == code, r.text
+
+
+def test_every_v1_route_needs_authentication(api: Any) -> None:
+    spec = api.client.get("/openapi.json").json()
+    open_routes = []
+    for path, ops in spec["paths"].items():
+        for method in ops:
+            if not path.startswith("/v1"):
+                continue
+            url = path.replace("{flag_id}", "1").replace("{passage_id}", "1").replace("{position}", "0")
+            url = url.replace("{lane_id}", "L1").replace("{version}", "1").replace("{name}", "x")
+            url = url.replace("{token_id}", "1")
+            r = api.client.request(method.upper(), url)
+            if r.status_code != 401:
+                open_routes.append((method, path, r.status_code))
+    assert open_routes == [("post", "/v1/auth/login", 422)]
+
+
+def test_revoked_and_expired_tokens_are_refused(api: Any) -> None:
+    r = api.client.post("/v1/tokens", json={"name": "cam"}, headers=api.auth("officer"))
+    assert r.status_code == 201
+    created = r.json()
+    h = {"Authorization": f"Bearer {created['token']}"}
+    assert api.client.get("/v1/flags", headers=h).status_code == 200
+    assert api.client.delete(f"/v1/tokens/{created['id']}", headers=api.auth("officer")).status_code == 204
+    r = api.client.get("/v1/flags", headers=h)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    with session_scope(api.state.engine) as s:
+        row = repo.token_by_sha256(s, sha256_hex(api.tokens["officer2"]))
+        assert row is not None
+        row.expires_ts_ms = 1
+    r = api.client.get("/v1/flags", headers=api.auth("officer2"))
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+    assert api.client.get("/v1/flags", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_users_and_tokens_over_the_api(api: Any) -> None:
+    h = api.auth("admin")
+    r = api.client.post("/v1/users", json={"name": "lane3-cam", "role": "camera"}, headers=h)
+    assert r.status_code == 201 and r.json()["has_password"] is False
+    assert (
+        api.client.post("/v1/users", json={"name": "lane3-cam", "role": "camera"}, headers=h).status_code
+        == 409
+    )
+    r = api.client.post("/v1/users", json={"name": "bob", "role": "officer", "password": "short"}, headers=h)
+    assert r.status_code == 422 and "too short" in r.json()["detail"]
+    r = api.client.post("/v1/tokens", json={"user": "lane3-cam", "name": "lane 3"}, headers=h)
+    assert r.status_code == 201 and r.json()["token"].startswith("hgv_")
+    assert "token" not in api.client.get("/v1/tokens", headers=h).json()[0]
+    r = api.client.post("/v1/tokens", json={"user": "admin"}, headers=api.auth("officer"))
+    assert r.status_code == 403
+    r = api.client.patch("/v1/users/officer2", json={"active": False}, headers=h)
+    assert r.status_code == 200 and r.json()["active"] is False
+    assert api.client.get("/v1/flags", headers=api.auth("officer2")).status_code == 401
+    with session_scope(api.state.engine) as s:
+        assert {"user.add", "token.create", "user.update"} <= {a.action for a in repo.audit_entries(s)}
+
+
+def test_cli_users_add_and_tokens_create(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    import io
+    import json
+
+    from api.cli import main
+
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
+    assert main(["users", "add", "alice", "--role", "officer", "--password-stdin", "--db", db]) == 0
+    assert main(["users", "add", "gate-cam", "--role", "camera", "--db", db]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "add", "bob", "--role", "officer", "--password-stdin", "--db", db]) == 1
+    assert "too short" in capsys.readouterr().out
+    assert main(["users", "add", "alice", "--role", "admin", "--db", db, "--password-stdin"]) == 1
+    assert main(["tokens", "create", "--user", "gate-cam", "--name", "gate", "--json", "--db", db]) == 0
+    out = capsys.readouterr().out
+    token = json.loads(out.strip().splitlines()[-1])["token"]
+    assert "shown only now" in out and token.startswith("hgv_")
+    assert main(["tokens", "create", "--user", "nobody", "--db", db]) == 1
+    assert main(["tokens", "list", "--json", "--db", db]) == 0
+    listed = capsys.readouterr().out
+    assert token not in listed and "gate-cam" in listed
+    assert main(["users", "list", "--json", "--db", db]) == 0
+    users = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["users"]
+    assert {(u["name"], u["role"], u["password"]) for u in users} == {
+        ("alice", "officer", True),
+        ("gate-cam", "camera", False),
+    }
+    from api.db.session import open_store
+
+    engine = open_store(db)
+    try:
+        with session_scope(engine) as s:
+            user = repo.get_user_by_name(s, "alice")
+            assert user is not None and verify_password(user.password_hash, "a-long-password")
+            assert repo.token_by_sha256(s, sha256_hex(token)) is not None
+    finally:
+        engine.dispose()
+    assert main(["tokens", "revoke", "1", "--db", db]) == 0

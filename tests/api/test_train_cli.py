@@ -1,0 +1,87 @@
+"""The model-making commands end to end on a tiny set: train (1 epoch), export, calibrate, card."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.trailer.classifier import TrailerClassifier
+from vision.types import BodyType
+
+
+def _tiny_set(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for cls, stripes in (("box", False), ("curtainsider", True)):
+            d = root / split / cls
+            d.mkdir(parents=True)
+            for i in range(6):
+                img = np.full((40, 120, 3), 180, np.uint8)
+                if stripes:
+                    img[:, ::6] = 60
+                img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+                cv2.imwrite(str(d / f"{cls}_{i}.jpg"), img)
+
+
+def _hgv(*args: str, cwd: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env={**os.environ, "HGV_LANE_DATA_DIR": str(cwd / "data")},
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_train_export_calibrate_card(tmp_path: Path) -> None:
+    _tiny_set(tmp_path / "raw")
+    out = _hgv("dataset", "trailer-squares", "--src", "raw", "--out", "sq", "--size", "32", cwd=tmp_path)
+    assert json.loads(out)["crops"]["train"] == {"box": 6, "curtainsider": 6}
+    out = _hgv(
+        "train",
+        "trailer",
+        "--data",
+        "sq",
+        "--epochs",
+        "1",
+        "--imgsz",
+        "32",
+        "--batch",
+        "4",
+        "--out",
+        "runs/t",
+        cwd=tmp_path,
+    )
+    assert json.loads(out.strip().splitlines()[-1])["train_seconds"] > 0
+    out = _hgv(
+        "export",
+        "runs/t",
+        "--out",
+        "models/trailer_classifier.onnx",
+        "--check-dir",
+        "sq/val",
+        "--calibrate",
+        "sq/val",
+        cwd=tmp_path,
+    )
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["checked_images"] == 4 and report["calibration_images"] == 12
+    assert 0.05 <= report["temperature"] <= 20
+    clf = TrailerClassifier(tmp_path / "models" / "trailer_classifier.onnx", "cpu")
+    assert clf.classes == (BodyType.BOX, BodyType.CURTAINSIDER)
+    assert clf.temperature == pytest.approx(report["temperature"], rel=1e-3)
+    scores = clf.classify(np.full((40, 120, 3), 180, np.uint8))
+    assert sum(p for _, p in scores.probabilities) == pytest.approx(1.0, abs=1e-4)
+    card = (tmp_path / "models" / "trailer_classifier.md").read_text()
+    assert "box, curtainsider" in card and "hgv-lane train trailer" in card and "temperature" in card
