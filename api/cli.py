@@ -18,6 +18,7 @@ from pathlib import Path
 COMMANDS: tuple[str, ...] = (
     "api.commands.config",
     "api.commands.doctor",
+    "api.commands.eval",
     "api.commands.serve",
     "api.commands.train",
     "vision.synth.cli",

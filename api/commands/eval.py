@@ -1,0 +1,150 @@
+"""``hgv-lane eval``: measure models on labelled sets. ``eval plates`` reads plate manifests.
+
+``eval`` is a group: each kind of evaluation is a sub-command registered by a function in
+:data:`SUBCOMMANDS` (``plates`` here; others add theirs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeAlias
+
+from api.commands.eval_trailers import add_trailers_parser
+from api.settings import get_settings
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def add_parser(sub: SubParsers) -> None:
+    """Register the ``eval`` group and its sub-commands."""
+    p = sub.add_parser("eval", help="measure models on labelled sets (plates, ...)")
+    group = p.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
+    for register in SUBCOMMANDS:
+        register(group)
+
+
+def add_plates_parser(group: SubParsers) -> None:
+    """Register ``eval plates``."""
+    p = group.add_parser(
+        "plates",
+        help="plate reading (and detection) on a manifest of crops and/or scenes",
+        description="Evaluate the plate reader on a manifest (CSV: image_path, plate_text, country, "
+        "bbox_x, bbox_y, bbox_w, bbox_h, notes). Rows without a box are crops (read only); rows with "
+        "a box are scenes. Until a plate detector model exists, scenes are read from their true box "
+        "and detection_recall is null.",
+    )
+    p.add_argument("manifest", type=Path, help="manifest CSV")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--out", type=Path, default=None, help="folder for per-image CSV and misses contact sheet")
+    p.add_argument("--engine", default=None, help="reader engine (default: settings reader.engine)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N rows")
+    p.add_argument(
+        "--countries",
+        default=None,
+        help="comma-separated grammar countries to rank with (default: all in the grammar table; "
+        "'none' for no grammars)",
+    )
+    p.add_argument(
+        "--raw", action="store_true", help="baseline: engine on the whole crop, no rectify/grammars"
+    )
+    p.set_defaults(func=run_plates)
+
+
+SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (add_plates_parser, add_trailers_parser)
+
+
+def _progress(done: int, total: int) -> None:
+    if done == total or done % 50 == 0:
+        print(f"  {done}/{total}", file=sys.stderr, flush=True)
+
+
+def run_plates(args: argparse.Namespace) -> int:
+    """Run ``eval plates``; exit 2 for a bad manifest or option, 1 if the reader cannot load."""
+    from vision.anpr.detector import PlateDetector, plate_detector_models  # noqa: PLC0415 - heavy imports
+    from vision.anpr.engines import ENGINE_NAMES  # noqa: PLC0415
+    from vision.anpr.evaluate import evaluate, load_manifest, write_contact_sheet, write_csv  # noqa: PLC0415
+    from vision.anpr.reader import ReaderOptions, build_reader  # noqa: PLC0415
+    from vision.runtime import ModelLoadError  # noqa: PLC0415
+
+    settings = get_settings()
+    engine = args.engine or settings.reader.engine
+    if engine not in ENGINE_NAMES:
+        print(f"error: unknown engine {engine!r}; choose from {', '.join(ENGINE_NAMES)}", file=sys.stderr)
+        return 2
+    if args.limit is not None and args.limit < 1:
+        print("error: --limit must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        rows = load_manifest(args.manifest)
+    except (OSError, ValueError) as e:
+        print(f"error: cannot read manifest: {e}", file=sys.stderr)
+        return 2
+    if args.limit is not None:
+        rows = rows[: args.limit]
+    countries: list[str] | None = None
+    if args.countries:
+        countries = [] if args.countries.lower() == "none" else [c for c in args.countries.split(",") if c]
+    try:
+        reader = build_reader(
+            engine,
+            work_dir=settings.data_dir,
+            providers=settings.runtime.providers,
+            intra_op_threads=settings.runtime.intra_op_threads or 1,
+            countries=countries,
+            options=ReaderOptions(top_n=settings.reader.top_n, raw=args.raw),
+        )
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ModelLoadError as e:
+        print(f"error: reader could not load: {e}", file=sys.stderr)
+        return 1
+    n_scenes = sum(r.is_scene for r in rows)
+    detector: PlateDetector | None = None
+    if n_scenes:
+        found = plate_detector_models(settings.models.dir)
+        if found:
+            from vision.detector import YoloDetector  # noqa: PLC0415
+
+            try:
+                detector = YoloDetector(found[0], settings.runtime.providers)
+            except ModelLoadError as e:
+                print(f"error: plate detector could not load: {e}", file=sys.stderr)
+                return 1
+            print(f"scenes: plates found by {found[0].name}", file=sys.stderr)
+        else:
+            print(
+                f"note: no plate detector model (*plate*.onnx) in {settings.models.dir}: the {n_scenes} "
+                "scene(s) are read from their TRUE plate box; detection_recall is null (not measured)",
+                file=sys.stderr,
+            )
+    print(f"evaluating {len(rows)} image(s) with engine {reader.name}", file=sys.stderr)
+    results, summary = evaluate(rows, reader, detector=detector, progress=_progress)
+    for r in results:
+        if r.error is not None:
+            print(f"  bad image {r.row.image_path}: {r.error}", file=sys.stderr)
+    recall = "null (no detector)" if summary.detection_recall is None else f"{summary.detection_recall:.3f}"
+    kinds = f"{summary.n_crops} crops, {summary.n_scenes} scenes"
+    print(f"images: {summary.n} ({kinds}), errors: {summary.n_errors}")
+    print(f"engine: {summary.engine}")
+    print(f"detection recall: {recall}")
+    print(f"exact match: {summary.exact_match:.4f} (up to look-alikes: {summary.exact_match_lookalike:.4f})")
+    print(f"char accuracy: {summary.char_accuracy:.4f}")
+    print(
+        f"ms per image: p50 {summary.ms_per_image_p50:.1f}, p95 {summary.ms_per_image_p95:.1f} (wall); "
+        f"CPU p50 {summary.cpu_ms_per_image_p50:.1f}"
+    )
+    if args.out is not None:
+        csv_path = args.out / "plates.csv"
+        write_csv(results, csv_path)
+        print(f"per-image results: {csv_path}")
+        sheet = args.out / "plates_misses.png"
+        if write_contact_sheet(results, sheet):
+            print(f"misses contact sheet: {sheet}")
+    if args.json:
+        print(json.dumps(summary.as_json()))
+    return 0

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from api.cli import build_parser, main
+from api.settings import get_settings
+
+DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "plates-dev"
+
+
+@pytest.fixture(autouse=True)
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("HGV_LANE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HGV_LANE_MODELS__DIR", str(tmp_path / "models"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _plate(text: str) -> np.ndarray:
+    img = np.full((100, 380, 3), 255, np.uint8)
+    cv2.putText(img, text, (20, 75), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (0, 0, 0), 6, cv2.LINE_AA)
+    return img
+
+
+def test_eval_is_a_group_with_plates() -> None:
+    parser = build_parser()
+    for argv in (["eval", "--help"], ["eval", "plates", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args(argv)
+        assert exc.value.code == 0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["eval"])
+
+
+def test_bad_manifest_and_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "plates", str(tmp_path / "nope.csv")]) == 2
+    m = tmp_path / "m.csv"
+    m.write_text("image_path,plate_text\n")
+    assert main(["eval", "plates", str(m), "--engine", "tesseract"]) == 2
+    assert "unknown engine" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_plates_json_out_and_bad_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cv2.imwrite(str(tmp_path / "good.png"), _plate("AB12 CDE"))
+    scene = np.full((300, 600, 3), 90, np.uint8)
+    scene[100:200, 100:480] = _plate("XY34 ZZZ")
+    cv2.imwrite(str(tmp_path / "scene.png"), scene)
+    cv2.imwrite(str(tmp_path / "tiny.png"), np.zeros((1, 1, 3), np.uint8))
+    (tmp_path / "text.jpg").write_text("hello")
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "image_path,plate_text,country,bbox_x,bbox_y,bbox_w,bbox_h,notes\n"
+        "good.png,AB12CDE,UK,,,,,\n"
+        "scene.png,XY34ZZZ,UK,100,100,380,100,\n"
+        "tiny.png,A1,UK,,,,,\n"
+        "text.jpg,A1,UK,,,,,\n"
+    )
+    out = tmp_path / "out"
+    code = main(["eval", "plates", str(m), "--json", "--out", str(out), "--engine", "rapidocr"])
+    captured = capsys.readouterr()
+    assert code == 0
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert {"n", "detection_recall", "exact_match", "char_accuracy", "ms_per_image_p50"} <= set(summary)
+    assert summary["n"] == 4 and summary["n_errors"] == 2
+    assert summary["detection_recall"] is None
+    assert summary["exact_match"] == pytest.approx(0.5)
+    assert "TRUE plate box" in captured.err and "detection_recall is null" in captured.err
+    assert "too small" in captured.err
+    assert (out / "plates.csv").read_text().count("\n") == 5
+    assert (out / "plates_misses.png").is_file() is False  # no readable misses to show
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason="shared dev data not present")
+@pytest.mark.slow
+def test_eval_on_a_few_dev_crops(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "plates", str(DEV / "crops.csv"), "--limit", "10", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n"] == 10 and summary["exact_match"] >= 0.5

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.anpr.evaluate import (
+    char_accuracy,
+    char_errors,
+    contact_sheet,
+    evaluate,
+    exact_match,
+    load_manifest,
+    write_csv,
+)
+from vision.anpr.imageio import to_bgr8
+from vision.types import BBox, Detection, DetectionSet, ImageBGR, PlateCandidate, PlateRead
+
+
+def test_masked_characters_score_as_any_or_none() -> None:
+    assert exact_match("AB?12", "ABX12")
+    assert exact_match("AB?12", "AB12")
+    assert not exact_match("AB?12", "ABXY12")
+    assert not exact_match("AB?12", "AC012")
+    assert exact_match("AB12", "AB12") and not exact_match("AB12", "AB13")
+    assert char_errors("AB?12", "AB12") == 0
+    assert char_errors("AB?12", "ABZ12") == 0
+    assert char_errors("AB12", "AB1") == 1
+    assert char_accuracy("AB?12", "AB?13") == pytest.approx(0.75)
+    assert char_accuracy("ABCD", "") == 0.0
+
+
+class FakeReader:
+    """Reads the text it was told for each crop width (tests the evaluation, not OCR)."""
+
+    name = "fake"
+
+    def __init__(self, by_width: dict[int, str]) -> None:
+        self.by_width = by_width
+
+    def read(self, crop_bgr: ImageBGR) -> PlateRead:
+        crop = to_bgr8(crop_bgr)
+        text = self.by_width.get(crop.shape[1], "")
+        cands = (PlateCandidate(text, 0.9),) if text else ()
+        return PlateRead(BBox(0, 0, crop.shape[1], crop.shape[0]), cands, "fake")
+
+
+def test_evaluate_counts_bad_inputs_and_reads_true_boxes(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 40), 255, np.uint8))  # greyscale crop
+    cv2.imwrite(str(tmp_path / "b.png"), np.full((20, 41, 3), 255, np.uint8))
+    cv2.imwrite(str(tmp_path / "scene.png"), np.full((100, 200, 3), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "tiny.png"), np.zeros((1, 1, 3), np.uint8))
+    (tmp_path / "junk.jpg").write_text("not an image")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "image_path,plate_text,country,bbox_x,bbox_y,bbox_w,bbox_h,notes\n"
+        "a.png,AB12CDE,UK,,,,,\n"
+        "b.png,AB?2CDE,UK,,,,,\n"
+        "scene.png,XY34ZZZ,UK,10,20,50,12,\n"
+        "tiny.png,A1,UK,,,,,\n"
+        "junk.jpg,A1,UK,,,,,\n"
+        "empty.jpg,A1,UK,,,,,\n"
+        "missing.jpg,A1,UK,,,,,\n"
+    )
+    rows = load_manifest(manifest)
+    assert rows[2].box == BBox(10, 20, 60, 32) and rows[0].box is None
+    reader = FakeReader({40: "AB12CDE", 41: "ABQ2CDE", 50: "XY34ZZ"})
+    results, s = evaluate(rows, reader)
+    assert s.n == 7 and s.n_errors == 4 and s.n_scenes == 1 and s.n_crops == 6
+    assert [r.exact for r in results[:3]] == [True, True, False]
+    assert s.exact_match == pytest.approx(2 / 7)
+    assert s.detection_recall is None
+    assert results[3].error is not None and "too small" in results[3].error
+    write_csv(results, tmp_path / "out" / "plates.csv")
+    lines = (tmp_path / "out" / "plates.csv").read_text().splitlines()
+    assert len(lines) == 8 and lines[0].startswith("image_path,truth,prediction")
+    sheet = contact_sheet(results)
+    assert sheet is not None and sheet.ndim == 3
+
+
+def test_bad_manifest(tmp_path: Path) -> None:
+    m = tmp_path / "m.csv"
+    m.write_text("image,text\na.png,AB\n")
+    with pytest.raises(ValueError, match="missing column"):
+        load_manifest(m)
+    m.write_text("image_path,plate_text\na.png,ab-12\n")
+    with pytest.raises(ValueError, match="plate_text"):
+        load_manifest(m)
+
+
+class BoxDetector:
+    """A fake plate detector returning fixed boxes."""
+
+    name = "fake-detector"
+
+    def __init__(self, boxes: list[BBox]) -> None:
+        self.boxes = boxes
+
+    def detect(self, image: ImageBGR) -> DetectionSet:
+        dets = tuple(Detection(b, 0, "plate", 0.9) for b in self.boxes)
+        return DetectionSet(dets, image.shape[1], image.shape[0])
+
+
+def test_detection_recall_with_a_detector(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "s.png"), np.full((100, 200, 3), 128, np.uint8))
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "image_path,plate_text,bbox_x,bbox_y,bbox_w,bbox_h\ns.png,AB12,10,20,50,12\ns.png,AB12,100,60,40,20\n"
+    )
+    rows = load_manifest(m)
+    reader = FakeReader({50: "AB12", 52: "AB12"})
+    results, s = evaluate(rows, reader, BoxDetector([BBox(9, 20, 61, 32)]))
+    assert s.detection_recall == pytest.approx(0.5)
+    assert [r.detected for r in results] == [True, False]
+    assert results[0].exact  # the detected box (52 px wide) was read
+    _, none = evaluate(rows, reader, BoxDetector([]))
+    assert none.detection_recall == 0.0

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vision.anpr.ctc import RawString
+from vision.anpr.grammars import expand_shape, load_grammars, lookalike_options
+
+
+@pytest.fixture(scope="module")
+def grammars():  # type: ignore[no-untyped-def]
+    return load_grammars()
+
+
+def test_expand_shape() -> None:
+    assert expand_shape("L D{1,2}") == ("LD", "LDD")
+    assert expand_shape("L{2}D{2}L{3}") == ("LLDDLLL",)
+    with pytest.raises(ValueError):
+        expand_shape("L X")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("AB12CDE", "UK current"),
+        ("A1234567", "UK trailer mark"),
+        ("AB123CD", "F SIV"),
+        ("1234BCD", "E current"),
+        ("R1234BCD", "E trailer"),
+        ("IS12ABC", "RO county"),  # CJ12ABC would be UK current: the first row wins
+        ("B123ABC", "RO Bucharest"),
+        ("CA1234AB", "BG current"),
+        ("BX123Z", "NL side-code"),
+        ("ABC123", "LT current"),
+        ("AABC123", "H current"),
+        ("A123BCD", "UK prefix"),
+        ("ABC123D", "UK suffix"),
+        ("WGM12345", "PL current"),
+        ("MAB12", "D current"),
+        ("A1", "UK dateless"),
+        ("191D12345", "IRL current"),
+    ],
+)
+def test_every_format_fits(grammars, text: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    g = grammars.match(text)
+    assert g is not None and g.name == name
+
+
+def test_every_shape_in_the_table_is_valid(grammars) -> None:  # type: ignore[no-untyped-def]
+    for g in grammars.grammars:
+        assert g.shapes and all(set(s) <= set("LDA") for s in g.shapes)
+
+
+def test_lookalike_options_use_the_classes() -> None:
+    assert lookalike_options("0", want_digit=False) == "ODQ"
+    assert lookalike_options("O", want_digit=True) == "0"
+    assert lookalike_options("8", want_digit=False) == "B"
+    assert lookalike_options("T", want_digit=True) == "71"
+    assert lookalike_options("W", want_digit=True) == ""
+    assert lookalike_options("A", want_digit=False) == "A"
+
+
+def test_correction_by_position(grammars) -> None:  # type: ignore[no-untyped-def]
+    # UK current: positions 3-4 must be digits, the rest letters
+    fixes = {c.text: c for c in grammars.corrections("A812CDE")}
+    assert "AB12CDE" in fixes
+    assert fixes["AB12CDE"].grammar.name == "UK current"
+    assert fixes["AB12CDE"].positions == (1,)
+    fixes = {c.text: c for c in grammars.corrections("AB1ZCDE")}
+    assert fixes["AB1ZCDE"].positions == ()  # fits PL as read (the PL grammar is broad)
+    assert fixes["AB12CDE"].positions == (3,)
+
+
+def test_rank_prefers_the_alternative_the_grammar_wants() -> None:
+    uk = load_grammars(countries=["UK"])
+    # position 3 read as "Z" (0.6) or "2" (0.4): no UK format fits "AB1ZCDE", UK current
+    # needs a digit there, so "2" wins
+    alts = (*(((c, 0.99),) for c in "AB1"), (("Z", 0.6), ("2", 0.4)), *(((c, 0.99),) for c in "CDE"))
+    raw = RawString("AB1ZCDE", 0.5, (0.99, 0.99, 0.99, 0.6, 0.99, 0.99, 0.99), alts)
+    cands = uk.rank([raw], 3)
+    best = cands[0]
+    assert best.text == "AB12CDE"
+    assert best.country == "UK" and best.format_name == "UK current"
+    assert best.char_confidences[3] == pytest.approx(0.4)
+    assert cands[1].text == "AB1ZCDE" and cands[1].format_name is None  # kept, ranked lower
+
+
+def test_a_confident_character_is_not_swapped() -> None:
+    uk = load_grammars(countries=["UK"])
+    raw = RawString("AB1ZCDE", 0.9, (0.99,) * 7, tuple(((c, 0.99),) for c in "AB1ZCDE"))
+    best = uk.rank([raw], 3)[0]
+    assert best.text == "AB1ZCDE"
+    assert best.format_name is None
+
+
+def test_a_plate_that_fits_nothing_is_kept_unforced(grammars) -> None:  # type: ignore[no-untyped-def]
+    raw = RawString("12XY34ZW9", 0.8, (0.97,) * 9)
+    cands = grammars.rank([raw], 5)
+    assert [c.text for c in cands] == ["12XY34ZW9"]
+    assert cands[0].format_name is None and cands[0].country is None and not cands[0].format_valid
+
+
+def test_country_filter_and_errors(tmp_path: Path) -> None:
+    uk = load_grammars(countries=["uk"])
+    assert uk.countries == ("UK",)
+    assert load_grammars(countries=[]).grammars == ()
+    with pytest.raises(ValueError, match="XX"):
+        load_grammars(countries=["XX"])
+    bad = tmp_path / "g.toml"
+    bad.write_text('[[grammar]]\ncountry = "UK"\nformat = "x"\npattern = "("\nshape = "L"\n')
+    with pytest.raises(ValueError, match="grammar #1"):
+        load_grammars(bad)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.anpr.ctc import CharSlot
+from vision.anpr.grammars import load_grammars
+from vision.anpr.imageio import BadImageError
+from vision.anpr.reader import PipelineReader, ReaderOptions, build_reader
+from vision.types import ImageBGR
+
+
+def plate(lines: list[str]) -> np.ndarray:
+    """Black-on-white plate text (H, W, 3) uint8 BGR, Hershey simplex, with a border."""
+    h = 70 * len(lines) + 30
+    img = np.full((h, 380, 3), 255, np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(img, text, (20, 75 + 70 * i), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (0, 0, 0), 6, cv2.LINE_AA)
+    cv2.rectangle(img, (1, 1), (378, h - 2), (0, 0, 0), 3)
+    return img
+
+
+class LineEcho:
+    """A fake engine that reads each line as the next text of a script, to test line order."""
+
+    name = "echo"
+
+    def __init__(self, script: list[str]) -> None:
+        self.script = script
+        self.calls: list[int] = []
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        self.calls.append(len(lines))
+        out = []
+        for text in self.script[: len(lines)]:
+            out.append(tuple(CharSlot(((ch, 0.95),), i, i + 1) for i, ch in enumerate(text)))
+        return out
+
+
+def test_two_line_plate_is_read_top_then_bottom() -> None:
+    engine = LineEcho(["A123", "4567"])
+    reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions())
+    read = reader.read(plate(["A123", "4567"]))
+    assert engine.calls == [2]
+    assert read.two_line
+    assert read.best is not None and read.best.text == "A1234567"
+    assert read.best.format_name == "UK trailer mark"
+
+
+def test_bad_crops_raise_a_clear_error() -> None:
+    reader = PipelineReader(LineEcho(["X"]), load_grammars(), ReaderOptions())
+    with pytest.raises(BadImageError):
+        reader.read(np.zeros((1, 1, 3), np.uint8))
+    with pytest.raises(BadImageError):
+        reader.read(np.zeros((0, 10, 3), np.uint8))
+
+
+@pytest.mark.slow
+def test_rapidocr_reads_a_clean_uk_plate(tmp_path: Path) -> None:
+    reader = build_reader("rapidocr", work_dir=tmp_path, providers="cpu")
+    read = reader.read(plate(["AB12 CDE"]))
+    assert read.best is not None
+    assert read.best.text == "AB12CDE"
+    assert read.best.format_name == "UK current"
+    assert len(read.best.char_confidences) == 7
+    assert len(read.candidates) >= 2
+    grey16 = (cv2.cvtColor(plate(["AB12 CDE"]), cv2.COLOR_BGR2GRAY).astype(np.uint16)) * 257
+    assert reader.read(grey16).best is not None  # 16-bit greyscale works too
+    two = reader.read(plate(["A123", "4567"]))
+    assert two.two_line and two.best is not None and two.best.text == "A1234567"
+
+
+@pytest.mark.slow
+def test_easyocr_engine_reads_through_the_same_pipeline(tmp_path: Path) -> None:
+    reader = build_reader("easyocr", work_dir=tmp_path, providers="cpu", countries=["UK"])
+    read = reader.read(plate(["AB12 CDE"]))
+    assert read.engine == "easyocr"
+    assert read.best is not None and read.best.text == "AB12CDE"
+    assert read.best.format_name == "UK current"
+
+
+def test_unknown_engine(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown reader engine"):
+        build_reader("tesseract", work_dir=tmp_path)

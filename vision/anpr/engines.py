@@ -1,0 +1,184 @@
+"""Recognition engines: one text line image in, per-character slots out.
+
+An engine reads one already-rectified line ``(H, W, 3)`` uint8 BGR and returns its
+characters as :class:`vision.anpr.ctc.CharSlot` (each with alternatives and their
+probabilities), restricted to the plate alphabet A-Z 0-9. Rectification, two-line
+handling, grammar ranking and the :class:`vision.types.PlateRead` are the reader's job
+(:mod:`vision.anpr.reader`), the same for every engine.
+
+- :class:`PpOcrRecogniser` (engine ``rapidocr``): RapidOCR's bundled PP-OCRv4 recogniser
+  run through :class:`vision.runtime.OnnxModel`, with our own CTC decoding: its 6,625
+  classes are folded into the plate alphabet (lower case and full-width forms join their
+  upper-case letter; everything else becomes "other", read as a gap), which gives
+  per-character confidences and alternatives.
+- :class:`EasyOcrRecogniser` (engine ``easyocr``): EasyOCR's English recogniser from the
+  packaged weights, with its ``allowlist`` set to the plate alphabet. EasyOCR reports one
+  confidence per line, so each character gets the per-character probability that line
+  confidence implies (:func:`easyocr_char_confidence`) and no alternatives.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from vision.anpr.ctc import (
+    PLATE_ALPHABET,
+    CharSlot,
+    FloatArray,
+    fold_map,
+    fold_probs,
+    greedy_slots,
+    make_fold,
+)
+from vision.runtime import ModelLoadError, OnnxModel, Providers
+from vision.types import ImageBGR
+
+ENGINE_NAMES: tuple[str, ...] = ("rapidocr", "easyocr")
+"""Engine names accepted by :func:`build_engine` (and ``Settings.reader.engine``)."""
+
+
+class RecognitionEngine(Protocol):
+    """Reads text lines. ``recognise`` takes line images ``(H, W, 3)`` uint8 BGR and returns,
+    for each, its character slots left to right (empty when nothing was read)."""
+
+    name: str
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]: ...
+
+
+def ppocr_rec_model_path() -> Path:
+    """Path of the PP-OCRv4 recogniser ONNX file bundled in the ``rapidocr-onnxruntime`` wheel."""
+    import rapidocr_onnxruntime  # noqa: PLC0415 - only to locate the wheel's files
+
+    return Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_rec_infer.onnx"
+
+
+def ppocr_preprocess(
+    lines: Sequence[ImageBGR], height_px: int = 48, min_width_px: int = 64, stretch: float = 1.0
+) -> FloatArray:
+    """Line images to the PP-OCR recogniser's input ``(N, 3, height_px, W)`` float32.
+
+    Each line is resized to ``height_px``, its width scaled by the aspect ratio times
+    ``stretch`` (> 1 gives narrow characters more CTC frames), scaled to [-1, 1]
+    (BGR order, as PaddleOCR feeds it) and right-padded with zeros to the batch's width
+    ``W = max(min_width_px, widest line)``, rounded up to a multiple of 8.
+    """
+    widths = [max(1, math.ceil(stretch * height_px * ln.shape[1] / max(1, ln.shape[0]))) for ln in lines]
+    width = max(min_width_px, *widths) if widths else min_width_px
+    width = int(math.ceil(width / 8) * 8)
+    batch = np.zeros((len(lines), 3, height_px, width), np.float32)
+    for i, (ln, w) in enumerate(zip(lines, widths, strict=True)):
+        resized = cv2.resize(ln, (w, height_px), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        batch[i, :, :, :w] = resized.transpose(2, 0, 1) / 127.5 - 1.0
+    return batch
+
+
+class PpOcrRecogniser:
+    """PP-OCRv4 recogniser (RapidOCR's bundled ONNX model) with plate-alphabet CTC decoding."""
+
+    name = "rapidocr"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        providers: Providers = "auto",
+        *,
+        intra_op_threads: int | None = None,
+        n_alternatives: int = 3,
+        stretch: float = 1.3,
+    ) -> None:
+        path = model_path or ppocr_rec_model_path()
+        self.model = OnnxModel(path, providers, warmup=False, intra_op_threads=intra_op_threads)
+        raw = self.model.info.metadata.get("character")
+        if not raw:
+            raise ModelLoadError(f"{path}: no 'character' dictionary in the model's metadata")
+        characters = raw.splitlines()
+        # PP-OCR classes: 0 blank, 1..len(dict) the dictionary, then a space class.
+        self.fold = make_fold(fold_map([*characters, " "]))
+        self.n_alternatives = n_alternatives
+        self.stretch = stretch
+        self.model.run(ppocr_preprocess([np.zeros((48, 320, 3), np.uint8)]))  # warm-up once
+
+    def probabilities(self, lines: Sequence[ImageBGR]) -> list[FloatArray]:
+        """Folded per-frame probabilities ``(T, 38)`` for each line (padding frames removed)."""
+        if not lines:
+            return []
+        batch = ppocr_preprocess(lines, stretch=self.stretch)
+        (out,) = self.model.run(batch)[:1]
+        probs = np.asarray(out, np.float32)  # (N, T, C) softmax already applied by the model
+        if probs.shape[-1] != self.fold.n_classes:
+            expected = self.fold.n_classes
+            raise ModelLoadError(
+                f"{self.model.path}: {probs.shape[-1]} output classes, its dictionary implies {expected}"
+            )
+        frames_per_px = probs.shape[1] / batch.shape[3]
+        result = []
+        for i, ln in enumerate(lines):
+            w = math.ceil(self.stretch * 48 * ln.shape[1] / max(1, ln.shape[0]))
+            t = min(probs.shape[1], max(1, math.ceil(w * frames_per_px) + 1))
+            result.append(fold_probs(probs[i, :t], self.fold))
+        return result
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        return [greedy_slots(p, self.n_alternatives) for p in self.probabilities(lines)]
+
+
+def easyocr_char_confidence(line_confidence: float, n_chars: int) -> float:
+    """Per-character confidence implied by EasyOCR's line confidence.
+
+    EasyOCR reports ``prod(p_i) ** (2 / sqrt(n))`` over the ``n`` characters' probabilities;
+    with equal ``p`` that is ``p ** (2 sqrt(n))``, so ``p = conf ** (1 / (2 sqrt(n)))``.
+    """
+    if n_chars <= 0 or line_confidence <= 0.0:
+        return 0.0
+    return float(min(1.0, line_confidence ** (1.0 / (2.0 * math.sqrt(n_chars)))))
+
+
+class EasyOcrRecogniser:
+    """EasyOCR's English recogniser (packaged weights, no download) restricted to A-Z 0-9."""
+
+    name = "easyocr"
+
+    def __init__(self, work_dir: Path, *, gpu: bool = False) -> None:
+        from vision.offline import build_easyocr_reader  # noqa: PLC0415 - imports torch
+
+        self.reader: Any = build_easyocr_reader(work_dir / "easyocr", gpu=gpu)
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        out: list[tuple[CharSlot, ...]] = []
+        for ln in lines:
+            gray = cv2.cvtColor(ln, cv2.COLOR_BGR2GRAY)
+            with warnings.catch_warnings():  # torch's CPU data loader warns on every call
+                warnings.filterwarnings("ignore", message=".*pin_memory.*", category=UserWarning)
+                results = self.reader.recognize(gray, detail=1, allowlist=PLATE_ALPHABET, paragraph=False)
+            text = "".join(ch for ch in "".join(str(r[1]) for r in results).upper() if ch in PLATE_ALPHABET)
+            line_conf = float(np.mean([float(r[2]) for r in results])) if results else 0.0
+            conf = easyocr_char_confidence(line_conf, len(text))
+            out.append(tuple(CharSlot(((ch, conf),), i, i + 1) for i, ch in enumerate(text)))
+        return out
+
+
+def build_engine(
+    name: str,
+    *,
+    work_dir: Path,
+    providers: Providers = "auto",
+    intra_op_threads: int | None = None,
+) -> RecognitionEngine:
+    """The engine called ``name`` (one of :data:`ENGINE_NAMES`), loaded once.
+
+    ``work_dir`` is a writable folder (EasyOCR wants one). Raises ``ValueError`` for an
+    unknown name and :class:`vision.runtime.ModelLoadError` when the model cannot load.
+    """
+    if name == "rapidocr":
+        return PpOcrRecogniser(providers=providers, intra_op_threads=intra_op_threads)
+    if name == "easyocr":
+        return EasyOcrRecogniser(work_dir, gpu=providers == "cuda")
+    raise ValueError(f"unknown reader engine {name!r}: use one of {', '.join(ENGINE_NAMES)}")

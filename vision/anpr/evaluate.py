@@ -1,0 +1,371 @@
+"""Evaluation of plate reading (and, when a detector exists, detection) on a labelled manifest.
+
+Manifest format (``../shared/data/README.md``): CSV with ``image_path`` (relative to the
+manifest), ``plate_text`` (A-Z 0-9, ``?`` = a character masked by the source), ``country``,
+``bbox_x,bbox_y,bbox_w,bbox_h`` (pixels; empty for a crop, where the whole image is the
+plate) and ``notes``.
+
+Scoring:
+- *exact*: the prediction equals the truth on every unmasked position; each ``?`` in the
+  truth matches one character or none (``"AB?12"`` accepts ``"ABX12"`` and ``"AB12"``).
+- *char accuracy* per image: ``max(0, 1 - edit_distance / unmasked_length)``, the edit
+  distance letting each ``?`` match any one character or nothing at no cost; averaged over
+  images.
+- an image that cannot be read (not an image, empty, too small or too large) counts as a
+  miss with char accuracy 0, and is counted in ``n_errors``.
+- scenes (rows with a box): with a detector, the plate is found by the detector (a hit is
+  IoU >= 0.5 with the true box) and the best-matching detection is read; without one, the
+  true box is read and ``detection_recall`` is ``None``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.anpr.detector import PLATE_CLASS, PlateDetector
+from vision.anpr.imageio import BadImageError, load_image
+from vision.anpr.lookalike import lookalike_key
+from vision.anpr.reader import PlateReader
+from vision.types import BBox, ImageBGR, PlateRead
+
+MATCH_IOU = 0.5
+"""IoU with the true box at which a detection counts as finding the plate."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    """One labelled image. ``box`` is the true plate box for a scene, ``None`` for a crop."""
+
+    image_path: Path
+    plate_text: str
+    country: str = ""
+    box: BBox | None = None
+    notes: str = ""
+
+    @property
+    def is_scene(self) -> bool:
+        return self.box is not None
+
+
+_TRUTH = re.compile(r"^[A-Z0-9?]*$")
+
+
+def load_manifest(path: Path) -> list[ManifestRow]:
+    """Read a plate manifest. Raises ``ValueError`` naming the line for a malformed row."""
+    rows: list[ManifestRow] = []
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = {"image_path", "plate_text"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        for line, rec in enumerate(reader, start=2):
+            text = (rec.get("plate_text") or "").strip().upper()
+            if not _TRUTH.match(text):
+                raise ValueError(f"{path}:{line}: plate_text {text!r} is not A-Z, 0-9 and ?")
+            raw_box = [(rec.get(k) or "").strip() for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")]
+            box: BBox | None = None
+            if any(raw_box):
+                try:
+                    x, y, w, h = (float(v) for v in raw_box)
+                    box = BBox.from_xywh(x, y, w, h)
+                except ValueError as e:
+                    raise ValueError(f"{path}:{line}: bad box {raw_box}: {e}") from e
+            rows.append(
+                ManifestRow(
+                    image_path=path.parent / (rec.get("image_path") or "").strip(),
+                    plate_text=text,
+                    country=(rec.get("country") or "").strip(),
+                    box=box,
+                    notes=(rec.get("notes") or "").strip(),
+                )
+            )
+    return rows
+
+
+def exact_match(truth: str, prediction: str) -> bool:
+    """True when ``prediction`` equals ``truth`` on every position but the masked ``?`` ones
+    (each of which may be any one character or left out)."""
+    pattern = "".join(".?" if ch == "?" else re.escape(ch) for ch in truth)
+    return re.fullmatch(pattern, prediction) is not None
+
+
+def char_errors(truth: str, prediction: str) -> int:
+    """Edit distance where each ``?`` of ``truth`` matches any one character or none at no cost."""
+    n, m = len(truth), len(prediction)
+    prev = list(range(m + 1))
+    for i in range(1, n + 1):
+        t = truth[i - 1]
+        masked = t == "?"
+        cur = [prev[0] + (0 if masked else 1)] + [0] * m
+        for j in range(1, m + 1):
+            sub = prev[j - 1] + (0 if masked or t == prediction[j - 1] else 1)
+            cur[j] = min(sub, prev[j] + (0 if masked else 1), cur[j - 1] + 1)
+        prev = cur
+    return prev[m]
+
+
+def char_accuracy(truth: str, prediction: str) -> float:
+    """``max(0, 1 - char_errors / unmasked length)`` in [0, 1]."""
+    n = sum(ch != "?" for ch in truth)
+    if n == 0:
+        return 1.0 if exact_match(truth, prediction) else 0.0
+    return max(0.0, 1.0 - char_errors(truth, prediction) / n)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ImageResult:
+    """The outcome for one manifest row.
+
+    ``crop`` is the image that was read ``(H, W, 3)`` uint8 BGR (kept for misses only, for
+    the contact sheet). ``detected`` is ``None`` for crops and when there is no detector.
+    ``error`` says why the image could not be read (then ``read`` is ``None``). ``ms`` is
+    the wall time of detection (if any) and reading; ``cpu_ms`` the CPU time of the process (all
+    its threads) over the same span (what the read costs on an idle core, when other processes
+    share the machine).
+    """
+
+    row: ManifestRow
+    read: PlateRead | None
+    ms: float
+    detected: bool | None = None
+    error: str | None = None
+    crop: ImageBGR | None = None
+    cpu_ms: float = 0.0
+
+    @property
+    def prediction(self) -> str:
+        best = self.read.best if self.read else None
+        return best.text if best else ""
+
+    @property
+    def confidence(self) -> float:
+        best = self.read.best if self.read else None
+        return best.confidence if best else 0.0
+
+    @property
+    def exact(self) -> bool:
+        return self.error is None and exact_match(self.row.plate_text, self.prediction)
+
+    @property
+    def char_accuracy(self) -> float:
+        return 0.0 if self.error is not None else char_accuracy(self.row.plate_text, self.prediction)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalSummary:
+    """Figures of one evaluation run; fractions in [0, 1], ``None`` when not measured.
+
+    ``exact_match_lookalike`` counts a prediction as right when it equals the truth up to
+    look-alike characters (0/O, 1/I, ...): how far the miss rate is only look-alikes.
+    """
+
+    n: int
+    n_crops: int
+    n_scenes: int
+    n_errors: int
+    detection_recall: float | None
+    exact_match: float
+    exact_match_lookalike: float
+    char_accuracy: float
+    ms_per_image_p50: float
+    ms_per_image_p95: float
+    cpu_ms_per_image_p50: float
+    engine: str
+
+    def as_json(self) -> dict[str, object]:
+        """The fields, rounded, for the one-line JSON summary."""
+        return {
+            "n": self.n,
+            "detection_recall": None if self.detection_recall is None else round(self.detection_recall, 4),
+            "exact_match": round(self.exact_match, 4),
+            "char_accuracy": round(self.char_accuracy, 4),
+            "ms_per_image_p50": round(self.ms_per_image_p50, 2),
+            "ms_per_image_p95": round(self.ms_per_image_p95, 2),
+            "cpu_ms_per_image_p50": round(self.cpu_ms_per_image_p50, 2),
+            "exact_match_lookalike": round(self.exact_match_lookalike, 4),
+            "n_crops": self.n_crops,
+            "n_scenes": self.n_scenes,
+            "n_errors": self.n_errors,
+            "engine": self.engine,
+        }
+
+
+def _lookalike_exact(truth: str, prediction: str) -> bool:
+    if "?" in truth:
+        return exact_match(truth, prediction)
+    return lookalike_key(truth) == lookalike_key(prediction)
+
+
+def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector | None) -> ImageResult:
+    """Load, (detect,) read and score one row; bad images become an error result."""
+    try:
+        image = load_image(row.image_path)
+    except BadImageError as e:
+        return ImageResult(row, None, 0.0, error=str(e))
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    detected: bool | None = None
+    box = row.box
+    if box is not None:
+        h, w = image.shape[:2]
+        truth_box = box.clip(w, h)
+        if detector is not None:
+            found = detector.detect(image).of_class(PLATE_CLASS)
+            best = max(found, key=lambda d: d.box.iou(truth_box), default=None)
+            detected = best is not None and best.box.iou(truth_box) >= MATCH_IOU
+            if best is None:
+                return ImageResult(row, None, (time.perf_counter() - t0) * 1000.0, detected=False)
+            box = best.box.clip(w, h)
+        else:
+            box = truth_box
+        x1, y1, x2, y2 = box.as_int()
+        crop = image[y1:y2, x1:x2]
+    else:
+        crop = image
+    try:
+        read = reader.read(crop)
+    except BadImageError as e:
+        return ImageResult(row, None, 0.0, detected=detected, error=str(e))
+    ms = (time.perf_counter() - t0) * 1000.0
+    cpu_ms = (time.process_time() - c0) * 1000.0
+    exact = exact_match(row.plate_text, read.best.text if read.best else "")
+    return ImageResult(row, read, ms, detected=detected, crop=None if exact else crop, cpu_ms=cpu_ms)
+
+
+def summarise(results: Sequence[ImageResult], engine: str, with_detector: bool) -> EvalSummary:
+    """Aggregate per-image results (see the module doc for the definitions)."""
+    n = len(results)
+    scenes = [r for r in results if r.row.is_scene]
+    timed = [r.ms for r in results if r.error is None]
+    cpu = [r.cpu_ms for r in results if r.error is None]
+    recall: float | None = None
+    if with_detector and scenes:
+        recall = sum(bool(r.detected) for r in scenes) / len(scenes)
+    return EvalSummary(
+        n=n,
+        n_crops=n - len(scenes),
+        n_scenes=len(scenes),
+        n_errors=sum(r.error is not None for r in results),
+        detection_recall=recall,
+        exact_match=sum(r.exact for r in results) / n if n else 0.0,
+        exact_match_lookalike=(
+            sum(r.error is None and _lookalike_exact(r.row.plate_text, r.prediction) for r in results) / n
+            if n
+            else 0.0
+        ),
+        char_accuracy=sum(r.char_accuracy for r in results) / n if n else 0.0,
+        ms_per_image_p50=statistics.median(timed) if timed else 0.0,
+        ms_per_image_p95=float(np.percentile(timed, 95)) if timed else 0.0,
+        cpu_ms_per_image_p50=statistics.median(cpu) if cpu else 0.0,
+        engine=engine,
+    )
+
+
+def evaluate(
+    rows: Sequence[ManifestRow],
+    reader: PlateReader,
+    detector: PlateDetector | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[ImageResult], EvalSummary]:
+    """Evaluate ``reader`` (and ``detector``, if any) on ``rows``; per-image results and summary."""
+    results: list[ImageResult] = []
+    for i, row in enumerate(rows):
+        results.append(evaluate_row(row, reader, detector))
+        if progress is not None:
+            progress(i + 1, len(rows))
+    return results, summarise(results, reader.name, detector is not None)
+
+
+CSV_COLUMNS = (
+    "image_path",
+    "truth",
+    "prediction",
+    "exact",
+    "char_accuracy",
+    "confidence",
+    "country",
+    "format",
+    "two_line",
+    "detected",
+    "ms",
+    "cpu_ms",
+    "candidates",
+    "error",
+)
+
+
+def write_csv(results: Sequence[ImageResult], path: Path) -> None:
+    """One row per image: truth, prediction, confidence, candidates (``TEXT:conf`` joined by ``|``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for r in results:
+            best = r.read.best if r.read else None
+            cands = "|".join(f"{c.text}:{c.confidence:.3f}" for c in (r.read.candidates if r.read else ()))
+            w.writerow(
+                [
+                    str(r.row.image_path),
+                    r.row.plate_text,
+                    r.prediction,
+                    int(r.exact),
+                    f"{r.char_accuracy:.3f}",
+                    f"{r.confidence:.3f}",
+                    best.country or "" if best else "",
+                    best.format_name or "" if best else "",
+                    int(r.read.two_line) if r.read else "",
+                    "" if r.detected is None else int(r.detected),
+                    f"{r.ms:.1f}",
+                    f"{r.cpu_ms:.1f}",
+                    cands,
+                    r.error or "",
+                ]
+            )
+
+
+def contact_sheet(
+    results: Sequence[ImageResult], *, tile_w: int = 240, crop_h: int = 80, columns: int = 5, limit: int = 100
+) -> ImageBGR | None:
+    """A ``(H, W, 3)`` uint8 BGR grid of the misses that have a crop (at most ``limit``):
+    each tile is the crop read, the truth (green) and the prediction (red). ``None`` when
+    there is no miss to show."""
+    misses = [r for r in results if not r.exact and r.crop is not None][:limit]
+    if not misses:
+        return None
+    tile_h = crop_h + 44
+    rows_n = (len(misses) + columns - 1) // columns
+    sheet = np.full((rows_n * tile_h, columns * tile_w, 3), 255, np.uint8)
+    for k, r in enumerate(misses):
+        assert r.crop is not None
+        ch, cw = r.crop.shape[:2]
+        scale = min((tile_w - 8) / max(1, cw), crop_h / max(1, ch))
+        img = cv2.resize(r.crop, (max(1, int(cw * scale)), max(1, int(ch * scale))))
+        y0, x0 = (k // columns) * tile_h, (k % columns) * tile_w
+        sheet[y0 + 2 : y0 + 2 + img.shape[0], x0 + 4 : x0 + 4 + img.shape[1]] = img
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        cv2.putText(sheet, f"T {r.row.plate_text}", (x0 + 4, y0 + crop_h + 20), font, 0.55, (0, 140, 0), 1)
+        pred = r.prediction or "-"
+        cv2.putText(
+            sheet, f"P {pred} {r.confidence:.2f}", (x0 + 4, y0 + crop_h + 40), font, 0.55, (0, 0, 200), 1
+        )
+    return sheet
+
+
+def write_contact_sheet(results: Sequence[ImageResult], path: Path) -> bool:
+    """Write :func:`contact_sheet` as PNG; False (and no file) when there are no misses."""
+    sheet = contact_sheet(results)
+    if sheet is None:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), sheet):
+        raise OSError(f"cannot write {path}")
+    return True

@@ -1,0 +1,300 @@
+"""Plate-crop rectification before reading. Pure functions (OpenCV + NumPy).
+
+Given a plate crop ``(H, W, 3)`` uint8 BGR, :func:`rectify` finds the plate's characters
+as connected components of a locally thresholded image (dark-on-light and light-on-dark
+both tried), groups them into text lines of similar character height, and:
+
+- **deskews**: rotates the crop so the main line's character centres lie on a horizontal
+  line (the slant of the characters' baseline is the plate's own edge direction, and it
+  is found even when the plate border is cut off or hidden);
+- **drops the EU blue band**: components inside a saturated blue strip at the left are
+  ignored (the band's country letters would otherwise be read as part of the mark);
+- **trims the border** and livery text: each line is cropped to its characters (with a
+  small margin), so plate frames, state names, slogans and dealer text are not read;
+- **detects two-line plates**: a second line whose characters are nearly as tall as the
+  main line's, above or below it, makes the plate two-line; lines come top then bottom.
+
+The result, :class:`Rectified`, carries the 2x3 affine ``matrix`` from crop pixels to
+rectified pixels and each line's box in rectified pixels, so a box can be mapped back to
+the crop with :func:`invert_affine`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from vision.types import ImageBGR
+
+ANALYSIS_HEIGHT_PX = 100
+"""Crops are analysed at this height (the line boxes are mapped back to full resolution)."""
+
+LINE_PAD_X = 1.5
+"""Margin left and right of a line's characters, in character heights."""
+
+Box = tuple[int, int, int, int]
+"""``(x1, y1, x2, y2)`` in pixels, end-exclusive."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One line of plate characters.
+
+    ``box`` is the line's crop (characters plus margin) and ``char_boxes`` the characters,
+    both in pixels of :attr:`Rectified.image`.
+    """
+
+    box: Box
+    char_boxes: tuple[Box, ...]
+
+    @property
+    def char_height_px(self) -> float:
+        return float(np.median([b[3] - b[1] for b in self.char_boxes])) if self.char_boxes else 0.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rectified:
+    """A deskewed crop and its text lines, top first.
+
+    ``image`` is ``(H, W, 3)`` uint8 BGR, same size as the input crop. ``matrix`` is the
+    2x3 float64 affine transform from input-crop pixels to ``image`` pixels.
+    ``angle_deg`` is the rotation applied (counter-clockwise positive, OpenCV's
+    convention). ``band_width_px`` is the width of the EU blue band found at the left
+    (0 when none). ``lines`` is empty when no characters were found: read the whole image.
+    """
+
+    image: ImageBGR
+    matrix: npt.NDArray[np.float64]
+    angle_deg: float
+    band_width_px: int
+    lines: tuple[TextLine, ...]
+
+    @property
+    def two_line(self) -> bool:
+        return len(self.lines) == 2
+
+    def line_images(self) -> list[ImageBGR]:
+        """The crop of each line (top first); the whole image when no line was found."""
+        if not self.lines:
+            return [self.image]
+        return [self.image[y1:y2, x1:x2] for (x1, y1, x2, y2) in (ln.box for ln in self.lines)]
+
+
+def invert_affine(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The inverse of a 2x3 affine transform (rectified pixels -> crop pixels)."""
+    return np.asarray(cv2.invertAffineTransform(matrix), np.float64)
+
+
+def blue_band_width(image: ImageBGR, *, max_fraction: float = 0.2) -> int:
+    """Width in pixels of an EU blue band at the left edge of a plate crop, 0 if none.
+
+    A column belongs to the band when at least 40% of its pixels are saturated blue
+    (HSV hue 95-130 on OpenCV's 0-180 scale, saturation >= 90, value >= 50). The band is
+    the run of such columns starting within the first 8% of the width and at most
+    ``max_fraction`` of the width wide.
+    """
+    w = image.shape[1]
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    blue = (hsv[:, :, 0] >= 95) & (hsv[:, :, 0] <= 130) & (hsv[:, :, 1] >= 90) & (hsv[:, :, 2] >= 50)
+    cols = blue.mean(axis=0) >= 0.4
+    limit = max(1, int(w * max_fraction))
+    start_limit = max(1, int(w * 0.08))
+    first = next((x for x in range(min(start_limit, w)) if cols[x]), None)
+    if first is None:
+        return 0
+    x = first
+    while x < w and cols[x]:
+        x += 1
+    run = x - first
+    if run < max(2, int(w * 0.03)) or x > limit + first:
+        return 0
+    return int(x)
+
+
+def _char_components(gray: npt.NDArray[np.uint8], dark_text: bool, x_min: int) -> list[Box]:
+    """Character-like connected components of one polarity, in ``gray``'s pixels."""
+    h = gray.shape[0]
+    block = max(3, (h // 3) | 1)
+    mode = cv2.THRESH_BINARY_INV if dark_text else cv2.THRESH_BINARY
+    c = 7 if dark_text else -7
+    binary = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, c)
+    # thin links (screws, frame text, underlines touching a character) break under erosion
+    binary = cv2.erode(binary, np.ones((3, 3), np.uint8), iterations=1)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    boxes: list[Box] = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if bh < 0.2 * h or bh > 0.95 * h:
+            continue
+        if bw > 1.3 * bh or bh > 12 * bw:
+            continue
+        fill = area / float(bw * bh)
+        if fill < 0.12 or fill > 0.95:
+            continue
+        if x < x_min:
+            continue
+        boxes.append((x, y, x + bw, y + bh))
+    return boxes
+
+
+def _group_lines(boxes: list[Box]) -> list[list[Box]]:
+    """Group character boxes into lines: similar height, vertically aligned centres."""
+    groups: list[list[Box]] = []
+    for b in sorted(boxes, key=lambda b: -(b[3] - b[1])):
+        bh = b[3] - b[1]
+        cy = (b[1] + b[3]) / 2.0
+        for g in groups:
+            gh = float(np.median([q[3] - q[1] for q in g]))
+            gcy = float(np.median([(q[1] + q[3]) / 2.0 for q in g]))
+            overlaps = any(not (b[2] <= q[0] or q[2] <= b[0]) for q in g)
+            if abs(cy - gcy) < 0.35 * gh and 0.7 * gh <= bh <= 1.3 * gh and not overlaps:
+                g.append(b)
+                break
+        else:
+            groups.append([b])
+    return [sorted(g) for g in groups]
+
+
+def _line_score(group: list[Box]) -> float:
+    heights = [b[3] - b[1] for b in group]
+    return len(group) * float(np.median(heights))
+
+
+def _find_lines(gray: npt.NDArray[np.uint8], x_min: int) -> tuple[list[list[Box]], list[Box]]:
+    """The main character line and, for a two-line plate, the other one (top first), and
+    every character-like component of the polarity they were found in."""
+    best: list[list[Box]] = []
+    best_components: list[Box] = []
+    best_score = 0.0
+    for dark in (True, False):
+        components = _char_components(gray, dark, x_min)
+        groups = [g for g in _group_lines(components) if len(g) >= 2]
+        if not groups:
+            continue
+        groups.sort(key=_line_score, reverse=True)
+        main = groups[0]
+        score = _line_score(main)
+        lines = [main]
+        main_h = float(np.median([b[3] - b[1] for b in main]))
+        main_y1 = min(b[1] for b in main)
+        main_y2 = max(b[3] for b in main)
+        main_x1 = min(b[0] for b in main)
+        main_x2 = max(b[2] for b in main)
+        for g in groups[1:]:
+            gh = float(np.median([b[3] - b[1] for b in g]))
+            gy1 = min(b[1] for b in g)
+            gy2 = max(b[3] for b in g)
+            gx1 = min(b[0] for b in g)
+            gx2 = max(b[2] for b in g)
+            separate = gy2 <= main_y1 + 0.15 * main_h or gy1 >= main_y2 - 0.15 * main_h
+            x_overlap = min(gx2, main_x2) - max(gx1, main_x1)
+            if gh >= 0.75 * main_h and separate and x_overlap > 0.5 * min(gx2 - gx1, main_x2 - main_x1):
+                lines.append(g)
+                score += _line_score(g)
+                break
+        if score > best_score:
+            best, best_score, best_components = lines, score, components
+    return sorted(best, key=lambda g: min(b[1] for b in g)), best_components
+
+
+def _skew_angle_deg(line: list[Box]) -> float:
+    """Slope of the line through the characters' centres, in degrees (y down)."""
+    if len(line) < 3:
+        return 0.0
+    xs = np.array([(b[0] + b[2]) / 2.0 for b in line])
+    ys = np.array([(b[1] + b[3]) / 2.0 for b in line])
+    if np.ptp(xs) <= 0:
+        return 0.0
+    slope = float(np.polyfit(xs, ys, 1)[0])
+    return math.degrees(math.atan(slope))
+
+
+def _line_box(
+    line: list[Box], others: list[Box], scale: float, w: int, h: int
+) -> tuple[Box, tuple[Box, ...]]:
+    ch = float(np.median([b[3] - b[1] for b in line]))
+    y_lo = min(b[1] for b in line)
+    y_hi = max(b[3] for b in line)
+    # characters the grouping missed (a different size, touching an emblem) but in the same band
+    same_band = [
+        b
+        for b in others
+        if y_lo - 0.3 * ch <= (b[1] + b[3]) / 2.0 <= y_hi + 0.3 * ch and b[3] - b[1] >= 0.5 * ch
+    ]
+    xs = [*line, *same_band]
+    pad_y = 0.18 * ch
+    pad_x = LINE_PAD_X * ch
+    x1 = min(b[0] for b in xs) - pad_x
+    y1 = min(b[1] for b in line) - pad_y
+    x2 = max(b[2] for b in xs) + pad_x
+    y2 = max(b[3] for b in line) + pad_y
+    box = (
+        max(0, int(x1 / scale)),
+        max(0, int(y1 / scale)),
+        min(w, math.ceil(x2 / scale)),
+        min(h, math.ceil(y2 / scale)),
+    )
+    chars = tuple(
+        (int(b[0] / scale), int(b[1] / scale), math.ceil(b[2] / scale), math.ceil(b[3] / scale)) for b in line
+    )
+    return box, chars
+
+
+def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float = 1.0) -> Rectified:
+    """Deskew a plate crop ``(H, W, 3)`` uint8 BGR, drop its blue band and find its text lines.
+
+    Rotations smaller than ``min_angle_deg`` are not applied; larger than ``max_angle_deg``
+    are taken as a mis-grouping and ignored. See the module docstring.
+    """
+    h, w = crop.shape[:2]
+    scale = ANALYSIS_HEIGHT_PX / float(h)
+    small: ImageBGR = np.asarray(
+        cv2.resize(crop, (max(8, round(w * scale)), ANALYSIS_HEIGHT_PX), interpolation=cv2.INTER_AREA),
+        np.uint8,
+    )
+    band = blue_band_width(small)
+    gray = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
+    lines, components = _find_lines(gray, band)
+    matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float64)
+    image = crop
+    angle = 0.0
+    if lines:
+        main = max(lines, key=len)
+        angle = _skew_angle_deg(main)
+        if min_angle_deg <= abs(angle) <= max_angle_deg:
+            centre = (w / 2.0, h / 2.0)
+            matrix = np.asarray(cv2.getRotationMatrix2D(centre, angle, 1.0), np.float64)
+            image = np.asarray(
+                cv2.warpAffine(crop, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+                np.uint8,
+            )
+            small_m = np.asarray(
+                cv2.getRotationMatrix2D((small.shape[1] / 2.0, small.shape[0] / 2.0), angle, 1.0)
+            )
+            small = np.asarray(
+                cv2.warpAffine(
+                    small, small_m, (small.shape[1], small.shape[0]), borderMode=cv2.BORDER_REPLICATE
+                ),
+                np.uint8,
+            )
+            gray = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
+            rotated, rotated_components = _find_lines(gray, band)
+            if rotated:
+                lines, components = rotated, rotated_components
+        else:
+            angle = 0.0
+    text_lines = []
+    for line in lines:
+        box, chars = _line_box(line, components, scale, w, h)
+        text_lines.append(TextLine(box, chars))
+    return Rectified(
+        image=np.ascontiguousarray(image),
+        matrix=matrix,
+        angle_deg=angle,
+        band_width_px=int(band / scale),
+        lines=tuple(text_lines),
+    )

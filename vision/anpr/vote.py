@@ -1,0 +1,110 @@
+"""Voting across the frames of one plate track: a consensus read, committed only when stable.
+
+Each look (one :class:`vision.types.PlateRead`) spreads one vote over its candidates in
+proportion to their confidences (a look's candidates share at most one vote, so a
+confident look counts more than an unsure one, and a look cannot outvote another by
+listing many candidates). Texts are summed across looks; the consensus is the text with
+the most support. It is **committed** only when
+
+- at least ``min_looks`` looks had a reading,
+- its support is at least ``min_share`` of the looks (e.g. 0.5: half the frames agree),
+- it leads the runner-up by at least ``min_margin`` of the looks,
+
+otherwise it is reported as **low confidence**; with no reading at all it is **unread**.
+The support share is the reported confidence. Country and format come from the consensus
+text's best candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vision.types import PlateCandidate, PlateRead, ReadStatus
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRule:
+    """When a consensus is committed (see the module doc). Fractions are of the looks read."""
+
+    min_looks: int = 3
+    min_share: float = 0.5
+    min_margin: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.min_looks < 1 or not (0.0 <= self.min_share <= 1.0) or not (0.0 <= self.min_margin <= 1.0):
+            raise ValueError(f"invalid vote rule {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class PlateVote:
+    """The consensus of one plate track.
+
+    ``confidence`` is the consensus text's share of the votes of the looks that had a
+    reading, in [0, 1]; ``margin`` is its lead over the runner-up in the same units.
+    ``candidates`` are the texts with the most support, best first, with their shares as
+    confidences. ``n_looks`` counts every look, ``n_read`` those with a candidate.
+    """
+
+    text: str
+    confidence: float
+    status: ReadStatus
+    margin: float
+    n_looks: int
+    n_read: int
+    candidates: tuple[PlateCandidate, ...]
+    country: str | None = None
+    format_name: str | None = None
+
+    @property
+    def format_valid(self) -> bool:
+        return self.format_name is not None
+
+
+def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 5) -> PlateVote:
+    """The consensus of the reads of one plate track (any order). See the module doc."""
+    rule = rule or VoteRule()
+    support: dict[str, float] = {}
+    best_of: dict[str, PlateCandidate] = {}
+    n_read = 0
+    for read in reads:
+        cands = [c for c in read.candidates if c.text]
+        if not cands:
+            continue
+        n_read += 1
+        total = sum(max(c.confidence, 0.0) for c in cands)
+        for c in cands:
+            share = max(c.confidence, 0.0) / total if total > 0 else 1.0 / len(cands)
+            support[c.text] = support.get(c.text, 0.0) + share
+            if c.text not in best_of or best_of[c.text].confidence < c.confidence:
+                best_of[c.text] = c
+    if n_read == 0:
+        return PlateVote("", 0.0, ReadStatus.UNREAD, 0.0, len(reads), 0, ())
+    ranked = sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))
+    text, top = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    share = top / n_read
+    margin = (top - runner_up) / n_read
+    stable = n_read >= rule.min_looks and share >= rule.min_share and margin >= rule.min_margin
+    best = best_of[text]
+    candidates = tuple(
+        PlateCandidate(
+            text=t,
+            confidence=s / n_read,
+            char_confidences=best_of[t].char_confidences,
+            country=best_of[t].country,
+            format_name=best_of[t].format_name,
+        )
+        for t, s in ranked[:top_n]
+    )
+    return PlateVote(
+        text=text,
+        confidence=share,
+        status=ReadStatus.COMMITTED if stable else ReadStatus.LOW_CONFIDENCE,
+        margin=margin,
+        n_looks=len(reads),
+        n_read=n_read,
+        candidates=candidates,
+        country=best.country,
+        format_name=best.format_name,
+    )
