@@ -104,6 +104,11 @@ def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | 
         app.state.lane = state
         if settings.server.demo or settings.server.demo_replay:
             await _start_demo(state)
+        elif settings.pipeline.lanes:
+            from api.lane_runner import run_lanes  # noqa: PLC0415 - loads the models
+
+            log.info("starting %d configured lane(s)", len(settings.pipeline.lanes))
+            state.tasks.append(asyncio.create_task(_supervise(run_lanes, state), name="lanes"))
         try:
             yield
         finally:
@@ -170,5 +175,5 @@ async def _supervise(runner: DemoLaneRunner, state: AppState) -> None:
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("demo lane stopped with an error")
+        log.exception("lane runner stopped with an error")
         raise

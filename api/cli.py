@@ -26,6 +26,8 @@ COMMANDS: tuple[str, ...] = (
     "api.commands.db",
     "api.commands.users",
     "api.commands.tokens",
+    "api.commands.process",
+    "api.commands.bench",
 )
 """Modules that register sub-commands, in the order ``--help`` lists them."""
 

@@ -89,9 +89,9 @@ class ServerSettings(BaseModel):
         "(no vision; for trying the officers' page before the pipeline runs). Implies demo.",
     )
     demo_lane_runner: str = Field(
-        "",
+        "api.lane_runner:run_demo_lane",
         description="'module:callable' of the demo lane runner started in the lifespan with the app "
-        "state (the pipeline's demo lane); empty: none registered.",
+        "state (default: the lane pipeline playing the bundled synthetic clip); empty: none.",
     )
 
 

@@ -215,6 +215,7 @@ def train(args: argparse.Namespace) -> int:
         resume=args.resume,
         extra={"cache": False if args.cache == "none" else args.cache},
         command="hgv-lane " + " ".join(sys.argv[1:]),
+        source_data=args.data,
     )
     print(
         json.dumps(

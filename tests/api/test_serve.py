@@ -35,7 +35,7 @@ def test_serve_answers_health(tmp_path: Path, tiny_model: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         status = None
         while time.monotonic() < deadline and proc.poll() is None:
             try:

@@ -74,6 +74,7 @@ def train(
     seed: int = 0,
     extra: dict[str, Any] | None = None,
     command: str = "",
+    source_data: Path | None = None,
 ) -> TrainResult:
     """Train a YOLO model on ``data`` (a ``data.yaml`` for detect, a folder-per-class root
     for classify) and leave the run in ``run_dir``.
@@ -81,7 +82,8 @@ def train(
     ``start_from`` is a ``.pt`` to fine-tune (our own shipped run's weights); ``None``
     trains from scratch from :data:`ARCHITECTURES`. ``resume`` continues ``run_dir``'s
     ``last.pt``. ``command`` (the command line that asked for this run) goes into the run's
-    ``train_result.json`` and from there into the model card. Progress goes to the log and
+    ``train_result.json`` and from there into the model card, with ``source_data`` (the set
+    ``data`` was sampled from, when it is a subset). Progress goes to the log and
     to ultralytics' own console output.
     """
     configure_ultralytics(data_dir)
@@ -118,7 +120,9 @@ def train(
     if not best.is_file():
         raise RuntimeError(f"training finished without {best}")
     metrics = {k: float(v) for k, v in (getattr(results, "results_dict", None) or {}).items()}
-    result = TrainResult(run_dir, best, task, epochs, imgsz, seconds, metrics, str(data), command)
+    result = TrainResult(
+        run_dir, best, task, epochs, imgsz, seconds, metrics, str(source_data or data), command
+    )
     (run_dir / "train_result.json").write_text(json.dumps(asdict(result), default=str, indent=2))
     return result
 
@@ -183,7 +187,7 @@ def write_model_card(path: Path, fields: dict[str, Any]) -> None:
         if key == "name":
             continue
         if isinstance(value, dict):
-            lines += [f"## {key}", "", "| key | value |", "|---|---|"]
+            lines += ["", f"## {key}", "", "| key | value |", "|---|---|"]
             lines += [f"| {k} | {v} |" for k, v in value.items()]
             lines.append("")
         else:

@@ -15,7 +15,7 @@ from api.settings import ServerSettings, Settings
 
 
 def test_demo_creates_users_imports_the_list_and_says_no_runner(settings: Settings, caplog: Any) -> None:
-    demo = settings.model_copy(update={"server": ServerSettings(demo=True)})
+    demo = settings.model_copy(update={"server": ServerSettings(demo=True, demo_lane_runner="")})
     with TestClient(create_app(demo)) as client:
         r = client.post("/v1/auth/login", json={"name": "officer", "password": "officer-demo"})
         assert r.status_code == 200 and r.json()["role"] == "officer"
@@ -36,7 +36,7 @@ def test_a_registered_demo_lane_runner_starts_with_the_state(settings: Settings)
         started.append(state)
         await asyncio.sleep(3600)
 
-    demo = settings.model_copy(update={"server": ServerSettings(demo=True)})
+    demo = settings.model_copy(update={"server": ServerSettings(demo=True, demo_lane_runner="")})
     with TestClient(create_app(demo, demo_lane=runner)) as client:
         for _ in range(100):
             if started:
@@ -50,7 +50,7 @@ def test_ground_truth_replay_passages_raise_the_demo_flags(settings: Settings) -
     assert [v.plates[0].text for v in vehicles] == ["EM59PPL", "NFS369L"]
     assert all(v.body_crop_jpeg.startswith(b"\xff\xd8") for v in vehicles)
     assert all(p.crop_jpeg.startswith(b"\xff\xd8") for v in vehicles for p in v.plates)
-    demo = settings.model_copy(update={"server": ServerSettings(demo=True)})
+    demo = settings.model_copy(update={"server": ServerSettings(demo=True, demo_lane_runner="")})
     with TestClient(create_app(demo)) as client:
         state = client.app.state.lane  # type: ignore[attr-defined]
         outcomes = [

@@ -1,0 +1,274 @@
+"""Lanes inside the service: the demo lane (the bundled clip in a loop, at its frame rate) and
+the real lanes (a camera URL or file from ``pipeline.lanes``, or JPEG frames pushed to
+``POST /v1/lanes/{lane}/frames``), each a :class:`vision.pipeline.worker.LaneWorker` whose
+passages go through the flag rules into the store and wake the officers' live queue.
+
+Hooks for the app (:mod:`api.app`):
+
+- ``server.demo_lane_runner = "api.lane_runner:run_demo_lane"``: the demo lane plus the
+  configured lanes, started in the lifespan with the app state, stopped when cancelled;
+- :func:`run_lanes` (same, without the demo lane) for a service with real lanes only.
+
+Either replaces ``state.frame_sink`` with the runner's :class:`PushedFrameRouter`, so pushed
+frames reach a pipeline (a lane not listed in ``pipeline.lanes`` gets one on its first frame,
+up to ``pipeline.max_pushed_lanes``), and publishes each lane's health into ``state.lanes``
+every second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from api.schemas.lanes import LaneStatus
+from api.settings import LaneSettings, PipelineSettings, Settings
+from vision.pipeline.config import (
+    CameraView,
+    LaneConfig,
+    MotionGateConfig,
+    ReadPolicy,
+    RegionOfInterest,
+    TrackingConfig,
+)
+from vision.pipeline.lane import LanePipeline
+from vision.pipeline.protocols import EventSink, FrameSource, LaneModels
+from vision.pipeline.sources import PushedFrameRouter, PushedFrames, VideoFileSource, open_source
+from vision.pipeline.worker import LaneHealth, LaneWorker
+
+if TYPE_CHECKING:
+    from api.app import AppState
+    from api.events import LaneRegistry
+
+log = logging.getLogger(__name__)
+
+STALE_MS = 5_000
+"""A running lane with no frame for this long is shown as down."""
+
+
+def lane_config(
+    p: PipelineSettings,
+    lane_id: str,
+    *,
+    camera_id: str = "cam1",
+    view: CameraView = "front",
+    roi: tuple[tuple[float, float], ...] = (),
+    motion_gate: bool = False,
+) -> LaneConfig:
+    """The vision :class:`LaneConfig` of one lane from the ``pipeline`` settings."""
+    return LaneConfig(
+        lane_id=lane_id,
+        camera_id=camera_id,
+        view=view,
+        roi=RegionOfInterest(tuple(roi)),
+        motion_gate=MotionGateConfig(enabled=motion_gate),
+        tracking=TrackingConfig(
+            detect_interval_ms=p.detect_interval_ms, close_after_ms=p.close_after_ms, min_hits=p.min_hits
+        ),
+        reads=ReadPolicy(
+            min_plate_height_px=p.min_plate_height_px,
+            max_reads_per_plate=p.max_reads_per_plate,
+            max_body_looks=p.max_body_looks,
+        ),
+    )
+
+
+def lane_config_for(p: PipelineSettings, lane: LaneSettings) -> LaneConfig:
+    """The :class:`LaneConfig` of a lane listed in ``pipeline.lanes``."""
+    return lane_config(
+        p,
+        lane.lane_id,
+        camera_id=lane.camera_id,
+        view=lane.view,
+        roi=tuple(lane.roi),
+        motion_gate=lane.motion_gate,
+    )
+
+
+ModelsForRoi = Callable[[RegionOfInterest], LaneModels]
+"""Gives a lane its models for its region of interest (e.g. ``SharedModels.for_lane``)."""
+
+
+@dataclass
+class _Published:
+    frames: int
+    dropped: int
+    at: float
+
+
+class LaneRunner:
+    """Starts, watches and stops the service's lane workers (see the module doc)."""
+
+    def __init__(self, settings: Settings, models_for: ModelsForRoi, sink: EventSink) -> None:
+        self.settings = settings
+        self.models_for = models_for
+        self.sink = sink
+        self.workers: dict[str, LaneWorker] = {}
+        self._pushed: set[str] = set()
+        self._lock = threading.Lock()
+        self._published: dict[str, _Published] = {}
+        self.router = PushedFrameRouter(on_new_lane=self._new_pushed_lane)
+
+    # --- starting lanes -------------------------------------------------------------------
+
+    def _start(self, config: LaneConfig, source: FrameSource) -> LaneWorker:
+        with self._lock:
+            if config.lane_id in self.workers:
+                raise ValueError(f"lane {config.lane_id!r} is already running")
+            pipeline = LanePipeline(config, self.models_for(config.roi))
+            worker = LaneWorker(source, pipeline, self.sink, queue_size=self.settings.pipeline.queue_size)
+            self.workers[config.lane_id] = worker
+        worker.start()
+        log.info("lane %s: started on %s (%s view)", config.lane_id, source.name, config.view)
+        return worker
+
+    def start_demo(self, *, realtime: bool = True, loop: bool = True) -> LaneWorker:
+        """The demo lane: ``pipeline.demo_clip`` played at its frame rate, in a loop, with
+        wall-clock times (every loop makes new passages)."""
+        p = self.settings.pipeline
+        source = VideoFileSource(
+            p.demo_clip, lane_id=p.demo_lane_id, camera_id="demo", realtime=realtime, loop=loop
+        )
+        return self._start(lane_config(p, p.demo_lane_id, camera_id="demo"), source)
+
+    def start_lane(self, lane: LaneSettings) -> LaneWorker:
+        """A lane from ``pipeline.lanes``: its ``source`` (file, folder, URL) or pushed frames."""
+        config = lane_config_for(self.settings.pipeline, lane)
+        source: FrameSource
+        if lane.source:
+            source = open_source(lane.source, lane_id=lane.lane_id, camera_id=lane.camera_id, realtime=True)
+        else:
+            pushed = PushedFrames(lane.lane_id)
+            self.router.add(pushed)
+            with self._lock:
+                self._pushed.add(lane.lane_id)
+            source = pushed
+        return self._start(config, source)
+
+    def _new_pushed_lane(self, lane_id: str) -> PushedFrames | None:
+        """A pipeline for pushed frames of a lane not configured (called by the router)."""
+        with self._lock:
+            n_pushed = len(self._pushed)
+            running = lane_id in self.workers
+        if running or n_pushed >= self.settings.pipeline.max_pushed_lanes:
+            log.warning(
+                "lane %s: pushed frames refused (lane runs another source, or too many lanes)", lane_id
+            )
+            return None
+        pushed = PushedFrames(lane_id)
+        with self._lock:
+            self._pushed.add(lane_id)
+        self._start(lane_config(self.settings.pipeline, lane_id, camera_id="pushed"), pushed)
+        return pushed
+
+    def start_configured(self) -> None:
+        """Every lane of ``pipeline.lanes``."""
+        for lane in self.settings.pipeline.lanes:
+            self.start_lane(lane)
+
+    # --- health and stopping --------------------------------------------------------------
+
+    def health(self) -> list[LaneHealth]:
+        with self._lock:
+            workers = list(self.workers.values())
+        return [w.health() for w in workers]
+
+    def publish(self, registry: LaneRegistry) -> None:
+        """Write every lane's health into the service's lane registry."""
+        now = time.monotonic()
+        for h in self.health():
+            prev = self._published.get(h.lane_id)
+            fps = None
+            if prev is not None and now > prev.at:
+                fps = round((h.frames_processed - prev.frames) / (now - prev.at), 2)
+            new_drops = prev is not None and h.frames_dropped > prev.dropped
+            self._published[h.lane_id] = _Published(h.frames_processed, h.frames_dropped, now)
+            if h.state in ("failed", "stopped", "reconnecting") or (
+                h.state == "running" and h.last_frame_age_ms is not None and h.last_frame_age_ms > STALE_MS
+            ):
+                status = LaneStatus.DOWN
+            elif h.last_frame_age_ms is None:
+                status = LaneStatus.UNKNOWN
+            elif new_drops:
+                status = LaneStatus.DEGRADED
+            else:
+                status = LaneStatus.OK
+            read = "n/a" if h.plate_read_rate is None else f"{h.plate_read_rate:.0%}"
+            latency = "n/a" if h.mean_latency_ms is None else f"{h.mean_latency_ms:.0f} ms"
+            message = h.error or (
+                f"{h.state}: {h.frames_processed} frames, {h.frames_dropped} dropped, {h.passages} passages, "
+                f"plates read {read}, latency {latency}"
+                + (f", {h.reconnects} reconnects" if h.reconnects else "")
+            )
+            fields: dict[str, object] = {"status": status, "message": message, "source": h.source, "fps": fps}
+            if h.lane_id not in self._pushed:  # the frames endpoint counts pushed frames itself
+                fields.update(frames_received=h.frames_in, frames_dropped=h.frames_dropped)
+            registry.update(h.lane_id, **fields)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop every lane (open tracks are flushed into passages)."""
+        with self._lock:
+            workers = list(self.workers.values())
+        for w in workers:
+            w.source.close()
+        for w in workers:
+            w.stop(timeout_s)
+
+
+# --- the app's hooks ----------------------------------------------------------------------------
+
+
+def load_shared_models(settings: Settings) -> ModelsForRoi:
+    """The shipped models, loaded once for every lane (raises ``ModelLoadError`` when one is missing)."""
+    from vision.pipeline.factory import load_models  # noqa: PLC0415 - ONNX Runtime, OCR engine
+
+    shared = load_models(
+        settings.models.dir,
+        reader_engine=settings.reader.engine,
+        work_dir=settings.data_dir,
+        providers=settings.runtime.providers,
+        intra_op_threads=settings.runtime.intra_op_threads or None,
+    )
+    return shared.for_lane
+
+
+async def run_lanes(
+    state: AppState, *, demo: bool = False, models_for: ModelsForRoi | None = None, publish_s: float = 1.0
+) -> None:
+    """Run the service's lanes until cancelled (the lifespan cancels it at shutdown).
+
+    Loads the models (unless ``models_for`` is given), replaces ``state.frame_sink`` with the
+    runner's router, starts the demo lane when ``demo`` and every lane of ``pipeline.lanes``,
+    and publishes lane health into ``state.lanes`` every ``publish_s`` seconds.
+    """
+    from api.sinks import RecorderSink  # noqa: PLC0415
+
+    settings = state.settings
+    if models_for is None:
+        try:
+            models_for = await asyncio.to_thread(load_shared_models, settings)
+        except Exception as e:  # surfaces on the lane strip, then in the log via the supervisor
+            lane = settings.pipeline.demo_lane_id if demo else "pipeline"
+            state.lanes.update(lane, status=LaneStatus.DOWN, message=f"models did not load: {e}")
+            raise
+    runner = LaneRunner(settings, models_for, RecorderSink(state.passage_recorder()))
+    state.frame_sink = runner.router
+    try:
+        if demo:
+            runner.start_demo()
+        runner.start_configured()
+        while True:
+            runner.publish(state.lanes)
+            await asyncio.sleep(publish_s)
+    finally:
+        await asyncio.to_thread(runner.stop)
+        runner.publish(state.lanes)
+
+
+async def run_demo_lane(state: AppState) -> None:
+    """The demo lane runner (``server.demo_lane_runner = "api.lane_runner:run_demo_lane"``)."""
+    await run_lanes(state, demo=True)

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, func, select
+
+from api.actionlist import import_action_list
+from api.app import AppState
+from api.db.models import Flag, PassageRow
+from api.db.session import session_scope
+from api.events import EventHub, LaneRegistry, PassageRecorder
+from api.flags import FlagRules
+from api.lane_runner import LaneRunner, lane_config, lane_config_for, run_lanes
+from api.matching import Matcher
+from api.schemas.lanes import LaneStatus
+from api.settings import LaneSettings, PipelineSettings, Settings
+from api.sinks import StoreSink
+from vision.pipeline.config import RegionOfInterest
+from vision.pipeline.protocols import LaneModels
+from vision.pipeline.testing import CLIP, ConstClassifier, ConstReader, fixture_truth
+from vision.pipeline.truth import TruthDetector
+from vision.types import BodyType, Frame, Passage
+
+LIST = (
+    b"mark,kind,haulier,penalty_ref,amount_gbp,date,notes\nAB12CDE,vehicle,Acme Ltd,CP-1,1500,2024-01-05,\n"
+)
+
+
+def truth_models(roi: RegionOfInterest) -> LaneModels:
+    truth = fixture_truth()
+    return LaneModels(
+        TruthDetector(truth, "vehicle"),
+        TruthDetector(truth, "plate"),
+        ConstReader("AB12CDE"),
+        ConstClassifier(BodyType.TILT),
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        pipeline=PipelineSettings(demo_clip=CLIP / "clip.mp4", detect_interval_ms=0, close_after_ms=300),
+    )
+
+
+def wait_for(cond: object, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.02)
+    assert cond(), "timed out"  # type: ignore[operator]
+
+
+def test_lane_config_from_settings() -> None:
+    p = PipelineSettings(detect_interval_ms=40, close_after_ms=900, min_plate_height_px=15)
+    lane = LaneSettings(lane_id="L7", view="rear", roi=[(0.1, 0.0), (0.9, 0.0), (0.9, 1.0)], motion_gate=True)
+    cfg = lane_config_for(p, lane)
+    assert cfg.lane_id == "L7" and cfg.view == "rear" and cfg.motion_gate.enabled
+    assert cfg.roi.polygon == ((0.1, 0.0), (0.9, 0.0), (0.9, 1.0))
+    assert cfg.tracking.detect_interval_ms == 40 and cfg.tracking.close_after_ms == 900
+    assert cfg.reads.min_plate_height_px == 15
+    assert lane_config(p, "X").roi.whole_frame
+
+
+def test_demo_lane_stores_passages_and_flags(settings: Settings, sqlite_engine: Engine) -> None:
+    """The demo clip through the lane runner: one passage per lorry in the store, an action-list
+    flag for the plate, evidence crops on disk, lane health published."""
+    with session_scope(sqlite_engine) as s:
+        import_action_list(s, LIST, source_name="list.csv")
+        from api.actionlist import build_matcher
+
+        matcher = build_matcher(s)
+    outcomes: list[str] = []
+    sink = StoreSink(
+        sqlite_engine,
+        matcher,
+        FlagRules.from_settings(settings.flags),
+        data_dir=settings.data_dir,
+        on_outcome=lambda p, o: outcomes.append(o.action.value),
+    )
+    runner = LaneRunner(settings, truth_models, sink)
+    worker = runner.start_demo(realtime=False, loop=False)
+    assert worker.join(60)
+    registry = LaneRegistry()
+    runner.publish(registry)
+    with session_scope(sqlite_engine) as s:
+        rows = s.scalars(select(PassageRow)).all()
+        assert len(rows) == 2 and {r.lane_id for r in rows} == {"demo"}
+        assert all(r.body_type == "tilt" and r.plates[0].text == "AB12CDE" for r in rows)
+        assert all((settings.data_dir / str(r.body_crop_path)).is_file() for r in rows)
+        assert s.scalar(select(func.count()).select_from(Flag)) == 1  # the second passage joins the open flag
+    assert outcomes == ["created", "updated"]
+    health = registry.get("demo")
+    assert health is not None and health.frames_received == 40 and health.status is LaneStatus.DOWN  # ended
+    assert "2 passages" in health.message
+
+
+def test_pushed_frames_start_a_lane_on_demand(settings: Settings) -> None:
+    stored: list[str] = []
+
+    class Sink:
+        def emit(self, passage: Passage) -> None:
+            stored.append(passage.lane_id)
+
+        def close(self) -> None:
+            pass
+
+    runner = LaneRunner(settings, truth_models, Sink())
+    from vision.pipeline.sources import VideoFileSource
+
+    frames = list(VideoFileSource(CLIP / "clip.mp4", lane_id="P1", start_ts_ms=0).frames())
+    for f in frames:
+        # the router is what the frames endpoint calls (state.frame_sink.submit)
+        while not runner.router.submit(Frame("P1", "cam9", f.ts_ms, f.image, f.index)):
+            time.sleep(0.01)  # the pushed queue was full: the oldest was dropped; slow down for the test
+    assert runner.router.lanes() == ("P1",)
+    wait_for(lambda: runner.workers["P1"].health().frames_processed >= 30)
+    runner.stop()
+    assert stored and set(stored) == {"P1"}
+    registry = LaneRegistry()
+    runner.publish(registry)
+    lane = registry.get("P1")
+    assert lane is not None and lane.source == "push:P1"
+
+
+def test_too_many_pushed_lanes_are_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(max_pushed_lanes=1))
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    img = np.zeros((72, 128, 3), np.uint8)
+    assert runner.router.submit(Frame("A", "c", 1, img))
+    assert not runner.router.submit(Frame("B", "c", 1, img))
+    runner.stop()
+
+
+class StoreSinkStub:
+    def emit(self, passage: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_run_lanes_hook_feeds_the_recorder_and_the_registry(
+    settings: Settings, sqlite_engine: Engine
+) -> None:
+    """The app's hook: started with the app state, replaces the frame sink, publishes health,
+    passages go through the recorder (store + live-queue notification); cancel stops it."""
+    hub, lanes = EventHub(), LaneRegistry()
+    recorder = PassageRecorder(engine=sqlite_engine, settings=settings, hub=hub, lanes=lanes)
+    recorder.matcher = Matcher(())
+    state = AppState(settings=settings, engine=sqlite_engine, hub=hub, lanes=lanes, recorder=recorder)
+
+    async def main() -> None:
+        task = asyncio.create_task(run_lanes(state, demo=True, models_for=truth_models, publish_s=0.05))
+        deadline = time.monotonic() + 60
+        while recorder.counts["none"] + recorder.counts["created"] + recorder.counts["updated"] < 2:
+            assert time.monotonic() < deadline and not task.done()
+            await asyncio.sleep(0.05)
+        assert state.frame_sink is not None and hasattr(state.frame_sink, "lanes")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    demo = lanes.get("demo")
+    assert demo is not None and demo.passages >= 2 and demo.source.endswith("clip.mp4")
+    assert hub.notifications >= 1  # soft-sided (tilt) lorries are flagged, the live queue woken

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+
+from api.cli import main
+from api.settings import get_settings
+from vision.pipeline.sinks import read_passages
+from vision.pipeline.testing import CLIP
+
+LIST = "mark,kind,haulier,penalty_ref,amount_gbp,date,notes\nEM59PPL,vehicle,Acme Ltd,CP-1,1500,2024-01-05,\n"
+
+
+@pytest.fixture(autouse=True)
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("HGV_LANE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HGV_LANE_MODELS__DIR", str(tmp_path / "models"))  # empty: no shipped models
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.slow
+def test_process_fixture_clip_with_truth_boxes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``process`` on the fixture clip (ground-truth boxes as the detectors, the real plate reader):
+    passages.jsonl with one passage per lorry and their crops, a store with flags, a preview."""
+    out = tmp_path / "run"
+    (tmp_path / "list.csv").write_text(LIST)
+    argv = [
+        "process",
+        str(CLIP / "clip.mp4"),
+        "--lane",
+        "L1",
+        "--out",
+        str(out),
+        "--truth",
+        str(CLIP / "truth.json"),
+        "--no-classifier",
+        "--action-list",
+        str(tmp_path / "list.csv"),
+        "--start-ts-ms",
+        "1735689600000",
+        "--json",
+    ]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["frames"] == 40 and summary["passages"] == 2 and summary["error"] is None
+    assert summary["flags_created"] >= 1  # no body type and uncertain reads are flagged at least
+    passages = read_passages(out / "passages.jsonl")
+    assert len(passages) == 2 and all(p.lane_id == "L1" for p in passages)
+    assert all(p.plates and p.body_crop_jpeg.startswith(b"\xff\xd8") for p in passages)
+    assert min(p.first_seen_ts_ms for p in passages) == 1735689600000
+    cap = cv2.VideoCapture(str(out / "preview.mp4"))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    assert (out / "store.sqlite3").is_file()
+    # the same folder again is refused (passages.jsonl would be appended to)
+    assert main(argv) == 2
+
+
+def test_process_folder_source_with_preview_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cap = cv2.VideoCapture(str(CLIP / "clip.mp4"))
+    for i in range(3):
+        ok, img = cap.read()
+        assert ok
+        cv2.imwrite(str(frames / f"{i:04d}.jpg"), img)
+    out = tmp_path / "run"
+    argv = [
+        "process",
+        str(frames),
+        "--lane",
+        "L2",
+        "--out",
+        str(out),
+        "--truth",
+        str(CLIP / "truth.json"),
+        "--no-classifier",
+        "--fps",
+        "10",
+        "--json",
+    ]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["frames"] == 3 and summary["passages"] == 1  # lorry 1, seen in all three frames
+    assert sorted(p.name for p in (out / "preview").iterdir()) == ["000000.jpg", "000001.jpg", "000002.jpg"]
+
+
+def test_process_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["process", str(tmp_path / "missing.mp4"), "--lane", "L1", "--out", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+    # no models shipped in the (empty) models dir: a clear error, exit 1
+    assert main(["process", str(CLIP / "clip.mp4"), "--lane", "L1", "--out", str(tmp_path / "o2")]) == 1
+    assert "could not load" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "process",
+                str(CLIP / "clip.mp4"),
+                "--lane",
+                "L1",
+                "--out",
+                str(tmp_path / "o3"),
+                "--roi",
+                "0,0,1",
+            ]
+        )
+    assert exc.value.code == 2

@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from vision.pipeline.config import (
+    LaneConfig,
+    MotionGateConfig,
+    ReadPolicy,
+    RegionOfInterest,
+    TrackingConfig,
+)
+from vision.pipeline.lane import LanePipeline
+from vision.pipeline.protocols import LaneModels
+from vision.pipeline.sources import VideoFileSource
+from vision.pipeline.testing import (
+    CLIP,
+    ConstClassifier,
+    ConstReader,
+    DroppingTruthDetector,
+    ScriptedDetector,
+    blank,
+    fixture_truth,
+    frames_of,
+)
+from vision.pipeline.truth import TruthDetector, score_passages
+from vision.types import BBox, BodyType, Detection, Frame, Passage, PlateRole, ReadStatus
+
+T0 = 1_000_000
+
+
+def run(pipeline: LanePipeline, frames: list[Frame] | None = None) -> list[Passage]:
+    out: list[Passage] = []
+    source = (
+        frames
+        if frames is not None
+        else VideoFileSource(CLIP / "clip.mp4", lane_id="L1", start_ts_ms=T0).frames()
+    )
+    for f in source:
+        out.extend(pipeline.process(f).passages)
+    out.extend(pipeline.flush())
+    return out
+
+
+@pytest.fixture(scope="module")
+def clip_frames() -> list[Frame]:
+    return list(VideoFileSource(CLIP / "clip.mp4", lane_id="L1", start_ts_ms=T0).frames())
+
+
+def truth_models(reader: ConstReader | None = None, classifier: ConstClassifier | None = None) -> LaneModels:
+    truth = fixture_truth()
+    return LaneModels(
+        TruthDetector(truth, "vehicle"), TruthDetector(truth, "plate"), reader or ConstReader(), classifier
+    )
+
+
+@pytest.mark.parametrize("interval_ms", [0, 150])
+def test_one_passage_per_lorry_on_the_fixture_clip(clip_frames: list[Frame], interval_ms: int) -> None:
+    """Ground-truth boxes as the detector: the two lorries make exactly two passages, each with its
+    front plate voted from several reads, body type by consensus, crops, times and direction."""
+    reader, classifier = ConstReader("AB12CDE"), ConstClassifier(BodyType.TILT)
+    cfg = LaneConfig("L1", tracking=TrackingConfig(detect_interval_ms=interval_ms))
+    pipeline = LanePipeline(cfg, truth_models(reader, classifier))
+    passages = run(pipeline, clip_frames)
+    score = score_passages(passages, fixture_truth(), start_ts_ms=T0)
+    assert (score.expected, score.found, score.matched, score.duplicates, score.spurious) == (2, 2, 2, 0, 0)
+    for p in passages:
+        assert [pl.role for pl in p.plates] == [PlateRole.FRONT]
+        plate = p.plates[0]
+        assert plate.text == "AB12CDE" and plate.status is ReadStatus.COMMITTED and plate.n_looks >= 3
+        assert plate.crop_jpeg.startswith(b"\xff\xd8")
+        assert p.body.body_type is BodyType.TILT and p.body.n_looks >= 3
+        assert p.body_crop_jpeg.startswith(b"\xff\xd8")
+        assert p.direction == "towards_camera"
+        assert p.camera_ids == ("cam1",) and p.lane_id == "L1"
+    first = sorted(passages, key=lambda q: q.first_seen_ts_ms)
+    assert first[0].first_seen_ts_ms == T0  # lorry 1 is labelled from frame 0 (kept from before its id)
+    assert T0 + 300 <= first[1].first_seen_ts_ms <= T0 + 300 + interval_ms  # lorry 2 from frame 3
+    assert len({p.passage_id for p in passages}) == 2
+    if interval_ms:
+        assert pipeline.counters.strided > 0 and pipeline.counters.detected < 40
+
+
+def test_read_policy_skips_small_crops(clip_frames: list[Frame]) -> None:
+    reader = ConstReader()
+    pipeline = LanePipeline(LaneConfig("L1", reads=ReadPolicy(min_plate_height_px=16)), truth_models(reader))
+    passages = run(pipeline, clip_frames)
+    assert reader.heights and all(h >= 16 for h in reader.heights)
+    assert len(passages) == 2
+
+
+def test_read_policy_reads_a_growing_plate_as_it_grows() -> None:
+    """An approaching plate grows from 12 to 47 px over 36 frames: the first 3 crops are read, then
+    only crops 15 % taller than the tallest read; at most 4 reads are kept (bigger ones replace)."""
+    vehicle = lambda i: [Detection(BBox(100, 50, 700, 470), 0, "vehicle", 0.9)]  # noqa: E731
+    plate = lambda i: [Detection(BBox(300, 400, 300 + 4 * (12 + i), 412 + i), 0, "plate", 0.9)]  # noqa: E731
+    reader = ConstReader()
+    policy = ReadPolicy(max_reads_per_plate=4, first_reads=3, bigger_by=1.15)
+    models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(plate), reader, None)
+    pipeline = LanePipeline(LaneConfig("L1", reads=policy), models)
+    passages = run(pipeline, list(frames_of([blank(480, 720)] * 36)))
+    h = reader.heights
+    assert h[:3] == [12, 13, 14]
+    # frame 0's read is spent before the vehicle's track is confirmed: reads 2-4 are the track's first 3
+    assert all(b >= 1.15 * a for a, b in itertools.pairwise(h[3:]))
+    assert len(h) < 12 and h[-1] >= 40
+    assert len(passages) == 1 and passages[0].plates[0].status is ReadStatus.COMMITTED
+
+
+def test_lost_vehicle_continues_as_the_same_passage(clip_frames: list[Frame]) -> None:
+    """The detector misses lorry 1 for 3 frames: ByteTrack starts a new id, the pipeline continues
+    the lost vehicle from its predicted box: still one passage per lorry."""
+    truth = fixture_truth()
+    models = LaneModels(
+        DroppingTruthDetector(truth, "vehicle", range(8, 11)),
+        TruthDetector(truth, "plate"),
+        ConstReader(),
+        None,
+    )
+    pipeline = LanePipeline(LaneConfig("L1", tracking=TrackingConfig(close_after_ms=600)), models)
+    passages = run(pipeline, clip_frames)
+    score = score_passages(passages, truth, start_ts_ms=T0)
+    assert (score.found, score.duplicates) == (2, 0)
+
+
+def test_short_tracks_are_noise_not_passages() -> None:
+    det = Detection(BBox(10, 10, 60, 50), 0, "vehicle", 0.9)
+    vehicles = ScriptedDetector(lambda i: [det] if i < 2 else [])
+    models = LaneModels(vehicles, ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", tracking=TrackingConfig(min_hits=3)), models)
+    assert run(pipeline, list(frames_of([blank()] * 5))) == []
+    assert pipeline.counters.noise_tracks == 1
+
+
+def test_region_of_interest_keeps_only_the_lane(clip_frames: list[Frame]) -> None:
+    """A region covering only the left tenth of the frame: no lorry's bottom centre is inside."""
+    cfg = LaneConfig("L1", roi=RegionOfInterest(((0.0, 0.0), (0.1, 0.0), (0.1, 1.0), (0.0, 1.0))))
+    reader = ConstReader()
+    pipeline = LanePipeline(cfg, truth_models(reader))
+    assert run(pipeline, clip_frames) == []
+    assert reader.calls == 0
+
+
+def test_roi_geometry() -> None:
+    roi = RegionOfInterest(((0.25, 0.0), (0.75, 0.0), (0.75, 1.0), (0.25, 1.0)))
+    assert roi.bounds_px(1280, 720) == (320, 0, 960, 720)
+    assert roi.contains(640, 700, 1280, 720) and not roi.contains(100, 700, 1280, 720)
+    assert RegionOfInterest().contains(5, 5, 10, 10)
+    with pytest.raises(ValueError):
+        RegionOfInterest(((0.0, 0.0), (1.5, 0.0), (0.0, 1.0)))
+
+
+def test_motion_gate_skips_still_frames_but_keeps_a_heartbeat() -> None:
+    still = [blank(value=50)] * 30
+    moving = []
+    for i in range(10):
+        img = blank(value=50)
+        img[20:40, 10 + 8 * i : 30 + 8 * i] = 220
+        moving.append(img)
+    vehicles = ScriptedDetector(lambda i: [])
+    models = LaneModels(vehicles, ScriptedDetector(lambda i: []), ConstReader(), None)
+    cfg = LaneConfig("L1", motion_gate=MotionGateConfig(enabled=True, heartbeat_ms=400))
+    pipeline = LanePipeline(cfg, models)
+    results = [pipeline.process(f) for f in frames_of(still + moving, period_ms=40)]
+    gated = [r.gated for r in results]
+    assert not any(gated[30:])  # every moving frame is processed
+    assert sum(gated[:30]) >= 25  # still frames skipped ...
+    assert sum(not g for g in gated[1:30]) >= 2  # ... but one per heartbeat (400 ms) is processed
+    assert pipeline.counters.gated == sum(gated)
+
+
+def test_uk_trailer_mark_gets_its_own_role() -> None:
+    """A rear camera sees a rear plate and a two-line UK trailer mark on one lorry."""
+    vehicle = lambda i: [Detection(BBox(100 + i, 100, 600 + i, 400), 0, "vehicle", 0.9)]  # noqa: E731
+    plates = lambda i: [  # noqa: E731
+        Detection(BBox(200 + i, 350, 300 + i, 375), 0, "plate", 0.9),
+        Detection(BBox(400 + i, 300, 450 + i, 340), 0, "plate", 0.9),
+    ]
+    reader = ConstReader(by_height=lambda h: "AB12CDE" if h < 30 else "A1234567")
+    models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(plates), reader, None)
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    passages = run(pipeline, list(frames_of([blank(480, 720)] * 8)))
+    assert len(passages) == 1
+    roles = {p.role: p.text for p in passages[0].plates}
+    assert roles == {PlateRole.REAR: "AB12CDE", PlateRole.TRAILER_MARK: "A1234567"}
+
+
+def test_no_classifier_means_unknown_body(clip_frames: list[Frame]) -> None:
+    passages = run(LanePipeline(LaneConfig("L1"), truth_models()), clip_frames[:20])
+    assert passages and all(p.body.body_type is BodyType.UNKNOWN and p.body.n_looks == 0 for p in passages)
+
+
+def test_times_must_increase_and_are_made_to() -> None:
+    det = Detection(BBox(10, 10, 60, 50), 0, "vehicle", 0.9)
+    models = LaneModels(
+        ScriptedDetector(lambda i: [det]), ScriptedDetector(lambda i: []), ConstReader(), None
+    )
+    pipeline = LanePipeline(LaneConfig("L1"), models)
+    frames = [replace_ts(f, 5_000) for f in frames_of([blank()] * 4)]
+    results = [pipeline.process(f) for f in frames]
+    assert [r.ts_ms for r in results] == [5_000, 5_001, 5_002, 5_003]
+    passages = pipeline.flush()
+    assert len(passages) == 1 and passages[0].first_seen_ts_ms == 5_000
+
+
+def replace_ts(frame: Frame, ts: int) -> Frame:
+    return Frame(frame.lane_id, frame.camera_id, ts, frame.image, frame.index)
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError):
+        LaneConfig("")
+    with pytest.raises(ValueError):
+        TrackingConfig(min_hits=0)
+    cfg = LaneConfig("L1")
+    assert replace(cfg, view="rear").view == "rear"
+    assert np.isfinite(cfg.reads.bigger_by)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from vision.pipeline.sinks import (
+    FanoutSink,
+    JsonlSink,
+    ListSink,
+    passage_from_json,
+    passage_to_json,
+    read_passages,
+)
+from vision.types import (
+    BodyType,
+    Passage,
+    PassagePlate,
+    PlateCandidate,
+    PlateRole,
+    ReadStatus,
+    TrailerVerdict,
+)
+
+JPEG = b"\xff\xd8\xff\xe0fake\xff\xd9"
+
+
+def _passage(pid: str = "L1-cam1-1000-1") -> Passage:
+    return Passage(
+        passage_id=pid,
+        lane_id="L1",
+        first_seen_ts_ms=1000,
+        last_seen_ts_ms=5000,
+        plates=(
+            PassagePlate(
+                PlateRole.FRONT,
+                "AB12CDE",
+                0.8,
+                ReadStatus.COMMITTED,
+                (
+                    PlateCandidate("AB12CDE", 0.8, (0.9,) * 7, "UK", "UK current"),
+                    PlateCandidate("AB12CDF", 0.2),
+                ),
+                country="UK",
+                format_valid=True,
+                n_looks=5,
+                crop_jpeg=JPEG,
+            ),
+            PassagePlate(PlateRole.TRAILER_MARK, "", 0.0, ReadStatus.UNREAD, n_looks=2),
+        ),
+        body=TrailerVerdict(BodyType.TILT, 0.75, 4),
+        direction="towards_camera",
+        body_crop_jpeg=JPEG + b"body",
+        camera_ids=("cam1",),
+    )
+
+
+def test_jsonl_round_trip_with_crops(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path / "run" / "passages.jsonl")
+    sink.emit(_passage())
+    sink.emit(_passage("L1-cam1-9000-2"))
+    sink.close()
+    back = read_passages(tmp_path / "run" / "passages.jsonl")
+    assert back == [_passage(), _passage("L1-cam1-9000-2")]
+    assert (tmp_path / "run" / "crops" / "L1-cam1-1000-1" / "plate-0-front.jpg").read_bytes() == JPEG
+    assert not (tmp_path / "run" / "crops" / "L1-cam1-1000-1" / "plate-1-trailer_mark.jpg").exists()
+
+
+def test_json_form_is_plain_and_readable_without_crops() -> None:
+    d = passage_to_json(_passage())
+    assert d["body"] == {"body_type": "tilt", "side": "soft", "confidence": 0.75, "n_looks": 4}
+    assert d["plates"][0]["crop"] is None and d["read_quality"] == 0.5
+    p = passage_from_json(d)
+    assert p.plates[0].crop_jpeg == b"" and p.plates[0].candidates[1].text == "AB12CDF"
+
+
+def test_fanout_reaches_every_sink() -> None:
+    a, b = ListSink(), ListSink()
+    FanoutSink([a, b]).emit(_passage())
+    assert len(a.passages) == len(b.passages) == 1

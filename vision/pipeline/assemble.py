@@ -1,0 +1,284 @@
+"""Track state and passage assembly: what one vehicle track has gathered, turned into a
+:class:`vision.types.Passage` when the vehicle has left. Pure apart from JPEG encoding."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vision.anpr.vote import PlateVote, VoteRule, vote
+from vision.pipeline.config import CameraView
+from vision.trailer.consensus import ConsensusRule, consensus
+from vision.types import (
+    BBox,
+    BodyType,
+    ImageBGR,
+    Passage,
+    PassagePlate,
+    PlateRead,
+    PlateRole,
+    ReadStatus,
+    TrailerVerdict,
+)
+
+UK_TRAILER_MARK = re.compile(r"^[A-Z][0-9]{7}$")
+"""A UK trailer's own DVLA mark (``A1234567``, shown on two lines)."""
+
+MAX_CROP_SIDE_PX = 640
+"""Evidence crops are shrunk to at most this long side before JPEG encoding."""
+
+
+def encode_jpeg(image: ImageBGR, quality: int = 90, max_side_px: int = MAX_CROP_SIDE_PX) -> bytes:
+    """JPEG bytes of an ``(H, W, 3)`` uint8 BGR image, shrunk to ``max_side_px`` on its long side."""
+    h, w = image.shape[:2]
+    scale = max_side_px / max(h, w)
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"cannot JPEG-encode an image of shape {image.shape}")
+    return buf.tobytes()
+
+
+def crop(image: ImageBGR, box: BBox, margin: float = 0.0) -> ImageBGR:
+    """A copy of ``box`` (grown by ``margin`` of its size on each side, clipped) from ``image``."""
+    h, w = image.shape[:2]
+    mx, my = box.width_px * margin, box.height_px * margin
+    x1, y1, x2, y2 = BBox(box.x1 - mx, box.y1 - my, box.x2 + mx, box.y2 + my).clip(w, h).as_int()
+    out: ImageBGR = np.ascontiguousarray(image[y1:y2, x1:x2])
+    return out
+
+
+@dataclass(slots=True)
+class PlateLook:
+    """One read of a plate track: the read and the crop that was read (kept for evidence)."""
+
+    ts_ms: int
+    read: PlateRead
+    crop: ImageBGR
+
+
+@dataclass(slots=True)
+class PlateTrack:
+    """What one plate track has gathered. Reads are bounded by the read policy; only the
+    tallest unread crop is kept besides them."""
+
+    track_id: int
+    first_ts_ms: int
+    last_ts_ms: int
+    box: BBox
+    n_seen: int = 0
+    looks: list[PlateLook] = field(default_factory=list)
+    tallest_read_px: float = 0.0
+    tallest_crop: ImageBGR | None = None
+    tallest_crop_px: float = 0.0
+    vehicles: Counter[int] = field(default_factory=Counter)
+    _vote: PlateVote | None = None
+
+    def seen(self, ts_ms: int, box: BBox, vehicle_key: int | None) -> None:
+        self.n_seen += 1
+        self.last_ts_ms = max(self.last_ts_ms, ts_ms)
+        self.box = box
+        if vehicle_key is not None:
+            self.vehicles[vehicle_key] += 1
+
+    def keep_tallest(self, crop_img: ImageBGR) -> None:
+        h = float(crop_img.shape[0])
+        if h > self.tallest_crop_px:
+            self.tallest_crop, self.tallest_crop_px = crop_img, h
+
+    def add_read(self, look: PlateLook) -> None:
+        self.looks.append(look)
+        self.looks.sort(key=lambda lk: lk.ts_ms)
+        self.tallest_read_px = max(self.tallest_read_px, float(look.crop.shape[0]))
+        self._vote = None
+
+    def drop_smallest_read(self) -> None:
+        """Forget the read of the shortest crop (to make room for a better one)."""
+        if self.looks:
+            self.looks.remove(min(self.looks, key=lambda lk: lk.crop.shape[0]))
+            self._vote = None
+
+    def vote(self, rule: VoteRule) -> PlateVote:
+        if self._vote is None:
+            self._vote = vote([lk.read for lk in self.looks], rule)
+        return self._vote
+
+    @property
+    def vehicle_key(self) -> int | None:
+        """The vehicle this plate was most often inside."""
+        return self.vehicles.most_common(1)[0][0] if self.vehicles else None
+
+    def role(self, view: CameraView) -> PlateRole:
+        """Trailer mark when most reads' best text is a UK trailer mark, else the camera's role."""
+        bests = [lk.read.best.text for lk in self.looks if lk.read.best is not None]
+        marks = sum(bool(UK_TRAILER_MARK.match(t)) for t in bests)
+        if bests and marks * 2 > len(bests):
+            return PlateRole.TRAILER_MARK
+        return PlateRole.FRONT if view == "front" else PlateRole.REAR
+
+
+@dataclass(slots=True)
+class BodyLook:
+    ts_ms: int
+    verdict: TrailerVerdict
+
+
+@dataclass(slots=True)
+class VehicleTrack:
+    """What one vehicle track has gathered: its boxes' first/last, body looks, the largest body
+    crop, and (by key) the plate tracks inside it."""
+
+    key: int
+    track_ids: set[int]
+    first_ts_ms: int
+    last_ts_ms: int
+    first_box: BBox
+    box: BBox
+    prev_box: BBox | None = None
+    prev_ts_ms: int | None = None
+    hits: int = 0
+    body_looks: list[BodyLook] = field(default_factory=list)
+    last_body_look_ms: int | None = None
+    body_crop: ImageBGR | None = None
+    body_crop_area_px: float = 0.0
+    camera_ids: set[str] = field(default_factory=set)
+
+    def seen(self, ts_ms: int, box: BBox) -> None:
+        if ts_ms > self.last_ts_ms:
+            self.prev_box, self.prev_ts_ms = self.box, self.last_ts_ms
+        self.hits += 1
+        self.last_ts_ms = max(self.last_ts_ms, ts_ms)
+        self.box = box
+
+    def predicted(self, ts_ms: int) -> BBox:
+        """The box extrapolated linearly to ``ts_ms`` from the last two sightings."""
+        if self.prev_box is None or self.prev_ts_ms is None or self.last_ts_ms <= self.prev_ts_ms:
+            return self.box
+        k = (ts_ms - self.last_ts_ms) / (self.last_ts_ms - self.prev_ts_ms)
+        k = min(k, 5.0)
+        a, b = self.prev_box, self.box
+        x1, y1 = b.x1 + k * (b.x1 - a.x1), b.y1 + k * (b.y1 - a.y1)
+        x2, y2 = b.x2 + k * (b.x2 - a.x2), b.y2 + k * (b.y2 - a.y2)
+        return BBox(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+    def keep_body_crop(self, crop_img: ImageBGR) -> None:
+        area = float(crop_img.shape[0] * crop_img.shape[1])
+        if area > self.body_crop_area_px:
+            self.body_crop, self.body_crop_area_px = crop_img, area
+
+    def direction(self) -> str:
+        """``towards_camera`` when the vehicle's box grew (by a fifth or more), ``away_from_camera``
+        when it shrank as much, else ``unknown``."""
+        a0, a1 = self.first_box.area_px, self.box.area_px
+        if a0 <= 0 or a1 <= 0:
+            return "unknown"
+        ratio = a1 / a0
+        if ratio >= 1.2:
+            return "towards_camera"
+        if ratio <= 1 / 1.2:
+            return "away_from_camera"
+        return "unknown"
+
+
+def best_looks(looks: Sequence[PlateLook], keep_ratio: float = 0.7, min_keep: int = 3) -> list[PlateLook]:
+    """The reads worth voting: those whose crop is at least ``keep_ratio`` of the tallest crop
+    read (a plate read at 14 px is mostly noise next to the same plate at 28 px), and never
+    fewer than the ``min_keep`` tallest."""
+    if not looks:
+        return []
+    ranked = sorted(looks, key=lambda lk: -lk.crop.shape[0])
+    tallest = ranked[0].crop.shape[0]
+    return [lk for i, lk in enumerate(ranked) if i < min_keep or lk.crop.shape[0] >= keep_ratio * tallest]
+
+
+_ROLE_ORDER = {PlateRole.FRONT: 0, PlateRole.TRAILER_MARK: 1, PlateRole.REAR: 2, PlateRole.UNKNOWN: 3}
+
+
+def assemble_plates(
+    tracks: Sequence[PlateTrack], view: CameraView, rule: VoteRule, jpeg_quality: int = 90
+) -> tuple[PassagePlate, ...]:
+    """One :class:`PassagePlate` per role seen: the reads of every plate track with that role
+    pooled (fragments of one plate's track join up again), the best of them (:func:`best_looks`)
+    voted; the evidence crop is the read crop that best supports the consensus (else the
+    tallest crop seen)."""
+    by_role: dict[PlateRole, list[PlateTrack]] = {}
+    for t in tracks:
+        by_role.setdefault(t.role(view), []).append(t)
+    plates: list[PassagePlate] = []
+    for role in sorted(by_role, key=lambda r: _ROLE_ORDER[r]):
+        group = by_role[role]
+        looks = best_looks([lk for t in group for lk in t.looks])
+        n_looks = sum(t.n_seen for t in group)
+        v = vote([lk.read for lk in looks], rule)
+        best_crop: ImageBGR | None = None
+        if v.text:
+            supporting = [
+                (c.confidence, lk.crop.shape[0], lk.crop)
+                for lk in looks
+                for c in lk.read.candidates[:1]
+                if c.text == v.text
+            ]
+            if supporting:
+                best_crop = max(supporting, key=lambda s: (s[0], s[1]))[2]
+        if best_crop is None:
+            tallest = max(group, key=lambda t: t.tallest_crop_px)
+            best_crop = tallest.tallest_crop
+            if looks and (
+                best_crop is None or max(lk.crop.shape[0] for lk in looks) >= tallest.tallest_crop_px
+            ):
+                best_crop = max(looks, key=lambda lk: lk.crop.shape[0]).crop
+        plates.append(
+            PassagePlate(
+                role=role,
+                text=v.text,
+                confidence=v.confidence,
+                status=v.status,
+                candidates=v.candidates,
+                country=v.country,
+                format_valid=v.format_valid,
+                n_looks=n_looks,
+                crop_jpeg=encode_jpeg(best_crop, jpeg_quality) if best_crop is not None else b"",
+            )
+        )
+    return tuple(plates)
+
+
+def assemble_passage(
+    passage_id: str,
+    lane_id: str,
+    vehicle: VehicleTrack,
+    plate_tracks: Sequence[PlateTrack],
+    *,
+    view: CameraView,
+    vote_rule: VoteRule,
+    consensus_rule: ConsensusRule,
+    classified: bool,
+    jpeg_quality: int = 90,
+) -> Passage:
+    """The passage of a finished vehicle track. ``classified`` says whether body looks were
+    taken at all (no classifier: the body type is unknown with 0 looks)."""
+    looks = [b.verdict for b in vehicle.body_looks]
+    body = consensus(looks, consensus_rule) if classified else TrailerVerdict(BodyType.UNKNOWN, 0.0, 0)
+    return Passage(
+        passage_id=passage_id,
+        lane_id=lane_id,
+        first_seen_ts_ms=vehicle.first_ts_ms,
+        last_seen_ts_ms=vehicle.last_ts_ms,
+        plates=assemble_plates(plate_tracks, view, vote_rule, jpeg_quality),
+        body=body,
+        direction=vehicle.direction(),
+        body_crop_jpeg=encode_jpeg(vehicle.body_crop, jpeg_quality) if vehicle.body_crop is not None else b"",
+        camera_ids=tuple(sorted(vehicle.camera_ids)),
+    )
+
+
+def all_plates_read(passage: Passage) -> bool:
+    """Whether the passage has plates and every one is committed (the health's read rate)."""
+    return bool(passage.plates) and all(p.status is ReadStatus.COMMITTED for p in passage.plates)

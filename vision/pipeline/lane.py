@@ -1,0 +1,540 @@
+"""The lane pipeline: frames in, passages out. Synchronous and single-threaded (the lane worker
+runs it on its own thread); every model is a protocol, so tests pass fakes.
+
+Per frame (``process``):
+
+1. **motion gate** (optional): frames where nothing moves in the region of interest are
+   skipped while no vehicle is tracked (at least one frame per heartbeat is processed);
+2. **stride**: detectors run at most every ``detect_interval_ms``; frames in between are
+   counted and carry the last tracks (for the preview) but cost nothing. While a readable
+   plate seen on the last detected frame has had fewer than ``first_reads`` reads, every
+   frame is detected (a plate readable for a few frames only still gets its reads);
+3. **detect** vehicles and bodies, and, when a vehicle is in view, plates; detections whose
+   anchor (vehicles: bottom centre, plates: centre) is outside the region are dropped;
+4. **track** vehicles with ByteTrack in frame pixels. A new track that starts where a lost
+   vehicle is predicted to be continues that vehicle (no duplicate passage when ByteTrack
+   loses a lorry briefly). **Plates** are tracked with ByteTrack in the coordinates of the
+   vehicle they are in (each vehicle its own unit square, side by side): a plate moves tens
+   of pixels per frame as a lorry approaches but hardly moves relative to its lorry, so
+   plate tracks hold even when consecutive plate boxes do not overlap;
+5. **read** plate crops the read policy allows (tall enough; a track's first few, then only
+   clearly bigger ones, a bounded number per track: see :class:`ReadPolicy`); **classify**
+   body crops (big enough, bounded, spaced in time);
+6. **close** vehicles not seen for ``close_after_ms``: each becomes a :class:`Passage`
+   (plates voted per role, body-type consensus, best crops, direction), unless it had
+   fewer than ``min_hits`` detections (then it is counted as noise).
+
+``flush`` closes every open track (end of a file).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vision.anpr.imageio import BadImageError
+from vision.pipeline.assemble import (
+    BodyLook,
+    PlateLook,
+    PlateTrack,
+    VehicleTrack,
+    all_plates_read,
+    assemble_passage,
+    crop,
+)
+from vision.pipeline.config import LaneConfig
+from vision.pipeline.gate import MotionGate
+from vision.pipeline.protocols import BODY_CLASS, PLATE_CLASS, VEHICLE_CLASS, LaneModels
+from vision.pipeline.track import ByteTracker, boxes_array
+from vision.types import BBox, Detection, Frame, Passage, ReadStatus
+
+log = logging.getLogger(__name__)
+
+ORPHAN_KEY = -1
+"""Vehicle key of plates seen outside every tracked vehicle."""
+
+VEHICLE_LOST_MS = 600
+"""ByteTrack keeps a lost vehicle track this long (ms) at most."""
+
+VEHICLE_MIN_IOU = 0.3
+"""Least IoU between a vehicle track's predicted box and a detection for ByteTrack to match them."""
+
+PLATE_GROW = (2.0, 4.0)
+"""Plate boxes are grown this much (width, height) in plate-tracking space."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackView:
+    """One track as the preview draws it: ``label`` is the plate's current vote or the
+    vehicle's body type so far."""
+
+    track_id: int
+    box: BBox
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """What the pipeline did with one frame.
+
+    ``detected`` is False for frames skipped by the motion gate (``gated``) or by the stride;
+    ``vehicles``/``plates`` are the tracks seen on the last detected frame; ``passages``
+    are those closed while handling this frame; ``ms`` is the processing time.
+    """
+
+    frame_index: int
+    ts_ms: int
+    detected: bool
+    gated: bool
+    vehicles: tuple[TrackView, ...]
+    plates: tuple[TrackView, ...]
+    passages: tuple[Passage, ...]
+    n_reads: int = 0
+    n_body_looks: int = 0
+    ms: float = 0.0
+
+
+@dataclass(slots=True)
+class PipelineCounters:
+    """Running counts of one lane's pipeline (read by the worker's health snapshot)."""
+
+    frames: int = 0
+    detected: int = 0
+    gated: int = 0
+    strided: int = 0
+    plate_reads: int = 0
+    unreadable_crops: int = 0
+    body_looks: int = 0
+    passages: int = 0
+    passages_with_plates: int = 0
+    passages_all_read: int = 0
+    noise_tracks: int = 0
+    orphan_plates: int = 0
+    stitched: int = 0
+
+
+@dataclass(slots=True)
+class _Seen:
+    """A detection kept for one detect step while ByteTrack has not yet given it an id."""
+
+    det: Detection
+    vehicle_key: int | None = None
+    ts_ms: int = 0
+    read: PlateLook | None = None
+    crop_px: float = 0.0
+
+
+@dataclass(slots=True)
+class _State:
+    vehicles: dict[int, VehicleTrack] = field(default_factory=dict)  # key -> track
+    vehicle_of_id: dict[int, int] = field(default_factory=dict)  # ByteTrack id -> key
+    plates: dict[int, PlateTrack] = field(default_factory=dict)  # ByteTrack plate id -> track
+    slots: dict[int, int] = field(default_factory=dict)  # vehicle key -> plate-space slot
+    prev_vehicles: dict[int, _Seen] = field(default_factory=dict)  # by index in the last tracker input
+    prev_plates: dict[int, _Seen] = field(default_factory=dict)
+    next_key: int = 1
+    last_ts_ms: int | None = None
+    last_detect_ms: int | None = None
+    last_processed_ms: int | None = None
+    last_vehicle_views: tuple[TrackView, ...] = ()
+    last_plate_views: tuple[TrackView, ...] = ()
+
+
+class LanePipeline:
+    """One lane camera's pipeline; see the module doc. Not thread-safe: one thread per lane.
+
+    ``passage_id`` names a passage (default: ``<lane>-<camera>-<first ts_ms>-<vehicle key>``).
+    All times come from the frames (``ts_ms``), never from a clock.
+    """
+
+    def __init__(
+        self,
+        config: LaneConfig,
+        models: LaneModels,
+        *,
+        passage_id: Callable[[LaneConfig, VehicleTrack], str] | None = None,
+    ) -> None:
+        self.config = config
+        self.models = models
+        self.counters = PipelineCounters()
+        self._gate = MotionGate(config.motion_gate, config.roi) if config.motion_gate.enabled else None
+        t = config.tracking
+        # Vehicles: ByteTrack holds a lost track briefly and needs a solid overlap (a lorry's box
+        # moves little between frames); longer gaps are bridged by the pipeline's own stitching
+        # (``_key_for_new_id``), so a lorry entering where another just left is not taken for it.
+        self._vehicle_tracker = ByteTracker(
+            lost_ms=min(t.close_after_ms, VEHICLE_LOST_MS),
+            activation_confidence=t.track_activation_confidence,
+            high_confidence=t.track_activation_confidence,
+            min_iou=VEHICLE_MIN_IOU,
+        )
+        self._plate_tracker = ByteTracker(
+            lost_ms=t.close_after_ms,
+            activation_confidence=t.track_activation_confidence,
+            high_confidence=t.track_activation_confidence,
+            min_iou=0.05,
+        )
+        self._passage_id = passage_id or _default_passage_id
+        self._s = _State()
+
+    # --- public ---------------------------------------------------------------------------
+
+    @property
+    def open_vehicles(self) -> int:
+        """Vehicle tracks not yet closed."""
+        return len(self._s.vehicles)
+
+    def process(self, frame: Frame) -> FrameResult:
+        """Handle one frame (see the module doc); returns what happened, with any passages closed."""
+        t0 = time.perf_counter()
+        s, cfg = self._s, self.config
+        self.counters.frames += 1
+        ts = frame.ts_ms if s.last_ts_ms is None or frame.ts_ms > s.last_ts_ms else s.last_ts_ms + 1
+        s.last_ts_ms = ts
+        moved = self._gate.moved(frame.image) if self._gate is not None else True
+        heartbeat_due = (
+            s.last_processed_ms is None or ts - s.last_processed_ms >= cfg.motion_gate.heartbeat_ms
+        )
+        if not moved and not s.vehicles and not heartbeat_due:
+            self.counters.gated += 1
+            closed = self._close_expired(ts)
+            return self._result(frame, ts, False, True, closed, 0, 0, t0)
+        interval = cfg.tracking.detect_interval_ms
+        if (
+            s.last_detect_ms is not None
+            and interval
+            and ts - s.last_detect_ms < interval
+            and not self._reading()
+        ):
+            self.counters.strided += 1
+            closed = self._close_expired(ts)
+            return self._result(frame, ts, False, False, closed, 0, 0, t0)
+        s.last_detect_ms = s.last_processed_ms = ts
+        self.counters.detected += 1
+        n_reads, n_looks = self._detect_and_track(frame, ts)
+        closed = self._close_expired(ts)
+        return self._result(frame, ts, True, False, closed, n_reads, n_looks, t0)
+
+    def flush(self) -> tuple[Passage, ...]:
+        """Close every open vehicle track (end of the source); returns their passages."""
+        keys = list(self._s.vehicles)
+        return tuple(p for k in keys if (p := self._close(k)) is not None)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _result(
+        self,
+        frame: Frame,
+        ts: int,
+        detected: bool,
+        gated: bool,
+        closed: tuple[Passage, ...],
+        n_reads: int,
+        n_looks: int,
+        t0: float,
+    ) -> FrameResult:
+        return FrameResult(
+            frame.index,
+            ts,
+            detected,
+            gated,
+            self._s.last_vehicle_views,
+            self._s.last_plate_views,
+            closed,
+            n_reads,
+            n_looks,
+            (time.perf_counter() - t0) * 1000.0,
+        )
+
+    def _in_roi(self, frame: Frame, x: float, y: float) -> bool:
+        return self.config.roi.contains(x, y, frame.width_px, frame.height_px)
+
+    def _reading(self) -> bool:
+        """Whether a plate seen on the last detected frame is tall enough to read and has had
+        fewer than ``first_reads`` reads (the least a vote needs): then the next frame is
+        detected whatever the stride, so a plate readable for only a few frames still gets
+        its reads."""
+        s, policy = self._s, self.config.reads
+        return any(
+            p.last_ts_ms == s.last_detect_ms
+            and p.box.height_px >= policy.min_plate_height_px
+            and len(p.looks) < policy.first_reads
+            for p in s.plates.values()
+        )
+
+    def _detect_and_track(self, frame: Frame, ts: int) -> tuple[int, int]:
+        s, cfg = self._s, self.config
+        tc = cfg.tracking
+        found = self.models.vehicle_detector.detect(frame)
+        vehicles = [
+            d
+            for d in found
+            if d.class_name == VEHICLE_CLASS
+            and d.confidence >= tc.vehicle_min_confidence
+            and self._in_roi(frame, d.box.center[0], d.box.y2)
+        ]
+        bodies = [
+            d for d in found if d.class_name == BODY_CLASS and d.confidence >= tc.vehicle_min_confidence
+        ]
+        # vehicles
+        upd = self._vehicle_tracker.update(
+            boxes_array([d.box for d in vehicles]), np.array([d.confidence for d in vehicles]), ts
+        )
+        matched = {s.vehicle_of_id[t] for t in upd.ids if t in s.vehicle_of_id}
+        frame_vehicles: list[tuple[int, Detection]] = []  # (vehicle key, detection)
+        for det, tid in zip(vehicles, upd.ids, strict=True):
+            if tid < 0:
+                continue
+            key = s.vehicle_of_id.get(tid)
+            if key is None:
+                key = self._key_for_new_id(tid, det.box, ts, matched)
+                matched.add(key)
+                grew = upd.grew_from.get(tid)
+                if grew is not None and grew in s.prev_vehicles:
+                    self._vehicle_seen(key, s.prev_vehicles[grew], frame)
+            self._vehicle_seen(key, _Seen(det, ts_ms=ts), frame)
+            frame_vehicles.append((key, det))
+        s.prev_vehicles = {
+            i: _Seen(d, ts_ms=ts) for i, (d, t) in enumerate(zip(vehicles, upd.ids, strict=True)) if t < 0
+        }
+        # bodies -> vehicles
+        n_looks = self._bodies(frame, ts, bodies, frame_vehicles)
+        # plates, only while a vehicle is in view
+        plates: list[Detection] = []
+        if vehicles or s.vehicles:
+            plates = [
+                d
+                for d in self.models.plate_detector.detect(frame)
+                if d.class_name == PLATE_CLASS
+                and d.confidence >= tc.plate_min_confidence
+                and self._in_roi(frame, *d.box.center)
+            ]
+        n_reads = self._plates(frame, ts, plates, frame_vehicles)
+        s.last_vehicle_views = tuple(
+            TrackView(key, det.box, self._vehicle_label(s.vehicles[key])) for key, det in frame_vehicles
+        )
+        return n_reads, n_looks
+
+    def _vehicle_label(self, v: VehicleTrack) -> str:
+        if not v.body_looks:
+            return ""
+        best = max(v.body_looks, key=lambda b: b.verdict.confidence).verdict
+        return f"{best.body_type.value} {best.confidence:.2f}"
+
+    def _key_for_new_id(self, tid: int, box: BBox, ts: int, matched: set[int]) -> int:
+        """The vehicle a new ByteTrack id belongs to: a vehicle not matched on this frame whose
+        predicted box overlaps ``box`` (ByteTrack lost it for a while), else a new one."""
+        s = self._s
+        best_key, best_iou = None, 0.3
+        for key, v in s.vehicles.items():
+            if key in matched:
+                continue
+            iou = v.predicted(ts).iou(box)
+            if iou > best_iou:
+                best_key, best_iou = key, iou
+        if best_key is not None:
+            s.vehicle_of_id[tid] = best_key
+            s.vehicles[best_key].track_ids.add(tid)
+            self.counters.stitched += 1
+            log.debug("lane %s: track %d continues vehicle %d", self.config.lane_id, tid, best_key)
+            return best_key
+        key = s.next_key
+        s.next_key += 1
+        s.vehicle_of_id[tid] = key
+        s.vehicles[key] = VehicleTrack(key, {tid}, ts, ts, box, box)
+        return key
+
+    def _vehicle_seen(self, key: int, seen: _Seen, frame: Frame) -> None:
+        v = self._s.vehicles[key]
+        v.camera_ids.add(frame.camera_id)
+        if seen.ts_ms < v.first_ts_ms:  # a sighting from before ByteTrack gave the track an id
+            v.hits += 1
+            v.first_ts_ms, v.first_box = seen.ts_ms, seen.det.box
+            return
+        v.seen(seen.ts_ms, seen.det.box)
+
+    def _bodies(
+        self, frame: Frame, ts: int, bodies: list[Detection], frame_vehicles: list[tuple[int, Detection]]
+    ) -> int:
+        policy = self.config.reads
+        classifier = self.models.body_classifier
+        n = 0
+        for body in bodies:
+            best = max(frame_vehicles, key=lambda kv: kv[1].box.iou(body.box), default=None)
+            if best is None or best[1].box.iou(body.box) < 0.2:
+                continue
+            v = self._s.vehicles[best[0]]
+            if min(body.box.width_px, body.box.height_px) < policy.min_body_side_px:
+                continue
+            img = crop(frame.image, body.box, policy.body_margin)
+            v.keep_body_crop(img)
+            if classifier is None or len(v.body_looks) >= policy.max_body_looks:
+                continue
+            if v.last_body_look_ms is not None and ts - v.last_body_look_ms < policy.body_look_interval_ms:
+                continue
+            v.body_looks.append(BodyLook(ts, classifier.classify_body(img)))
+            v.last_body_look_ms = ts
+            n += 1
+        self.counters.body_looks += n
+        return n
+
+    def _slot(self, key: int) -> int:
+        slots = self._s.slots
+        if key not in slots:
+            used = set(slots.values())
+            slots[key] = next(i for i in range(len(used) + 1) if i not in used)
+        return slots[key]
+
+    def _plate_space(
+        self, frame: Frame, det: Detection, frame_vehicles: list[tuple[int, Detection]]
+    ) -> tuple[int, BBox]:
+        """The vehicle a plate is on (``ORPHAN_KEY``: none) and its box in plate-tracking space:
+        the vehicle's box as the unit square, vehicles side by side 2 units apart (orphans in
+        frame-normalised coordinates left of them), grown by :data:`PLATE_GROW`."""
+        cx, cy = det.box.center
+        inside = [
+            (key, v) for key, v in frame_vehicles if v.box.x1 <= cx <= v.box.x2 and v.box.y1 <= cy <= v.box.y2
+        ]
+        b = det.box
+        if not inside:
+            w, h = frame.width_px, frame.height_px
+            return ORPHAN_KEY, BBox(b.x1 / w - 2.0, b.y1 / h, b.x2 / w - 2.0, b.y2 / h)
+        # plates sit low on their vehicle: prefer the vehicle whose bottom is nearest the plate's
+        key, v = min(inside, key=lambda kv: abs(kv[1].box.y2 - b.y2) / max(1.0, kv[1].box.height_px))
+        vb = v.box
+        sx, sy = max(1.0, vb.width_px), max(1.0, vb.height_px)
+        off = 2.0 * self._slot(key)
+        # grown (x2 wide, x4 tall: a vehicle box clipped by the frame edge shifts plates
+        # vertically in its coordinates), so consecutive boxes of one plate still overlap
+        cx, cy = (b.center[0] - vb.x1) / sx + off, (b.center[1] - vb.y1) / sy
+        hw, hh = PLATE_GROW[0] * b.width_px / sx / 2, PLATE_GROW[1] * b.height_px / sy / 2
+        return key, BBox(cx - hw, cy - hh, cx + hw, cy + hh)
+
+    def _plates(
+        self, frame: Frame, ts: int, plates: list[Detection], frame_vehicles: list[tuple[int, Detection]]
+    ) -> int:
+        s = self._s
+        spaces = [self._plate_space(frame, d, frame_vehicles) for d in plates]
+        upd = self._plate_tracker.update(
+            boxes_array([b for _, b in spaces]), np.array([d.confidence for d in plates]), ts
+        )
+        n_reads = 0
+        seen_now: dict[int, _Seen] = {}
+        views: list[TrackView] = []
+        for i, (det, (vkey, _), tid) in enumerate(zip(plates, spaces, upd.ids, strict=True)):
+            key = vkey if vkey != ORPHAN_KEY else None
+            if tid < 0:
+                seen = _Seen(det, key, ts)
+                look = self._maybe_read(frame, ts, det, None)
+                if look is not None:
+                    n_reads += 1
+                    seen.read = look
+                seen_now[i] = seen
+                continue
+            track = s.plates.get(tid)
+            if track is None:
+                track = PlateTrack(tid, ts, ts, det.box)
+                s.plates[tid] = track
+                grew = upd.grew_from.get(tid)
+                if grew is not None and grew in s.prev_plates:
+                    prev = s.prev_plates[grew]
+                    track.seen(prev.ts_ms, prev.det.box, prev.vehicle_key)
+                    track.first_ts_ms = min(track.first_ts_ms, prev.ts_ms)
+                    if prev.read is not None:
+                        track.add_read(prev.read)
+            track.seen(ts, det.box, key)
+            if key is None:
+                self.counters.orphan_plates += 1
+            look = self._maybe_read(frame, ts, det, track)
+            if look is not None:
+                n_reads += 1
+                track.add_read(look)
+            pv = track.vote(self.config.vote_rule)
+            views.append(
+                TrackView(tid, det.box, pv.text + ("" if pv.status is ReadStatus.COMMITTED else "?"))
+            )
+        s.prev_plates = seen_now
+        s.last_plate_views = tuple(views)
+        self.counters.plate_reads += n_reads
+        return n_reads
+
+    def _maybe_read(
+        self, frame: Frame, ts: int, det: Detection, track: PlateTrack | None
+    ) -> PlateLook | None:
+        policy = self.config.reads
+        h = det.box.height_px
+        img = crop(frame.image, det.box, policy.plate_margin)
+        if track is not None:
+            track.keep_tallest(img)
+        if h < policy.min_plate_height_px or img.shape[0] < 2 or img.shape[1] < 2:
+            return None
+        if track is not None and track.looks:
+            n = len(track.looks)
+            bigger = h >= policy.bigger_by * track.tallest_read_px
+            if n >= policy.max_reads_per_plate:
+                if not bigger:
+                    return None
+                track.drop_smallest_read()
+            elif n >= policy.first_reads and not bigger:
+                committed = track.vote(self.config.vote_rule).status is ReadStatus.COMMITTED
+                if committed or ts - track.looks[-1].ts_ms < policy.reread_interval_ms:
+                    return None
+        try:
+            read = self.models.plate_reader.read(img)
+        except BadImageError as e:
+            self.counters.unreadable_crops += 1
+            log.debug("lane %s: plate crop not readable: %s", self.config.lane_id, e)
+            return None
+        return PlateLook(ts, read, img)
+
+    def _close_expired(self, ts: int) -> tuple[Passage, ...]:
+        after = self.config.tracking.close_after_ms
+        expired = [k for k, v in self._s.vehicles.items() if ts - v.last_ts_ms > after]
+        out = tuple(p for k in expired if (p := self._close(k)) is not None)
+        # plate tracks on no open vehicle (orphans), not seen for the close time, are dropped
+        s = self._s
+        for tid in [
+            t
+            for t, p in s.plates.items()
+            if ts - p.last_ts_ms > after and (p.vehicle_key is None or p.vehicle_key not in s.vehicles)
+        ]:
+            del s.plates[tid]
+        return out
+
+    def _close(self, key: int) -> Passage | None:
+        s, cfg = self._s, self.config
+        v = s.vehicles.pop(key)
+        for tid in v.track_ids:
+            s.vehicle_of_id.pop(tid, None)
+        s.slots.pop(key, None)
+        mine = [p for p in s.plates.values() if p.vehicle_key == key]
+        for p in mine:
+            s.plates.pop(p.track_id, None)
+        if v.hits < cfg.tracking.min_hits:
+            self.counters.noise_tracks += 1
+            return None
+        passage = assemble_passage(
+            self._passage_id(cfg, v),
+            cfg.lane_id,
+            v,
+            mine,
+            view=cfg.view,
+            vote_rule=cfg.vote_rule,
+            consensus_rule=cfg.consensus_rule,
+            classified=self.models.body_classifier is not None,
+            jpeg_quality=cfg.reads.jpeg_quality,
+        )
+        self.counters.passages += 1
+        if passage.plates:
+            self.counters.passages_with_plates += 1
+        if all_plates_read(passage):
+            self.counters.passages_all_read += 1
+        return passage
+
+
+def _default_passage_id(config: LaneConfig, vehicle: VehicleTrack) -> str:
+    return f"{config.lane_id}-{config.camera_id}-{vehicle.first_ts_ms}-{vehicle.key}"

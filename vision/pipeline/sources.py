@@ -1,0 +1,445 @@
+"""Frame sources: a video file, a stream URL, a folder of images, and JPEG frames pushed over HTTP.
+
+Every source yields :class:`vision.types.Frame` (``(H, W, 3)`` uint8 BGR, ``ts_ms`` in
+milliseconds since the Unix epoch, ``index`` counting from 0) from ``frames()``.
+
+- :class:`VideoFileSource`: a file OpenCV/FFmpeg can decode; times are the file's own
+  (``start_ts_ms`` + position), optionally paced at the file's frame rate and looped (the
+  demo lane).
+- :class:`StreamSource`: an RTSP/HTTP URL through OpenCV's FFmpeg backend; on loss it
+  reconnects with exponential back-off (counted in ``reconnects`` and logged); times are
+  the wall clock at capture.
+- :class:`ImageFolderSource`: ``*.jpg|*.jpeg|*.png|*.bmp`` in name order, at a nominal ``fps``.
+- :class:`PushedFrames`: the source side of frames pushed by a camera (``POST
+  /v1/lanes/{lane}/frames``): the HTTP handler decodes the JPEG and calls
+  :meth:`PushedFrames.submit` (through :class:`PushedFrameRouter`, the service's
+  :class:`FrameSink`), which never blocks: a bounded queue that drops the oldest frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from vision.types import Frame, ImageBGR
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def _bgr(image: Any) -> ImageBGR:
+    """A decoded image as the (H, W, 3) uint8 BGR array it already is (typed; no copy)."""
+    return np.asarray(image, dtype=np.uint8)
+
+
+def now_ms() -> int:
+    """Wall-clock time in milliseconds since the Unix epoch."""
+    return int(time.time() * 1000)
+
+
+class SourceError(RuntimeError):
+    """A source cannot be opened at all (missing file, empty folder, unusable URL)."""
+
+
+# --- video file ---------------------------------------------------------------------------------
+
+
+class VideoFileSource:
+    """Frames of a video file.
+
+    ``ts_ms`` is ``start_ts_ms`` (default: when ``frames()`` starts) plus the frame's position
+    in the file (``index * 1000 / fps``), so batch runs are reproducible with a fixed
+    ``start_ts_ms``. ``realtime`` paces frames at the file's rate (a camera stand-in);
+    ``loop`` starts again at the end (times keep increasing).
+    """
+
+    live = False
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lane_id: str,
+        camera_id: str = "cam1",
+        start_ts_ms: int | None = None,
+        realtime: bool = False,
+        loop: bool = False,
+        fps: float | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SourceError(f"video file not found: {self.path}")
+        self.name = str(self.path)
+        self.lane_id, self.camera_id = lane_id, camera_id
+        self.start_ts_ms = start_ts_ms
+        self.realtime, self.loop = realtime, loop
+        self.live = realtime  # paced like a camera: the worker must not make it wait
+        self._fps = fps
+        self._stop = threading.Event()
+        probe = cv2.VideoCapture(str(self.path))
+        try:
+            if not probe.isOpened():
+                raise SourceError(f"cannot open video file {self.path} (codec not supported?)")
+            self.fps = fps or float(probe.get(cv2.CAP_PROP_FPS)) or 25.0
+            self.frame_count = int(probe.get(cv2.CAP_PROP_FRAME_COUNT))
+            self.width_px = int(probe.get(cv2.CAP_PROP_FRAME_WIDTH))
+            self.height_px = int(probe.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        finally:
+            probe.release()
+
+    def frames(self) -> Iterator[Frame]:
+        self._stop.clear()
+        start = self.start_ts_ms if self.start_ts_ms is not None else now_ms()
+        period_ms = 1000.0 / self.fps
+        index = 0
+        t0 = time.monotonic()
+        while not self._stop.is_set():
+            cap = cv2.VideoCapture(str(self.path))
+            if not cap.isOpened():
+                raise SourceError(f"cannot open video file {self.path}")
+            got_any = False
+            try:
+                while not self._stop.is_set():
+                    ok, image = cap.read()
+                    if not ok or image is None:
+                        break
+                    got_any = True
+                    if self.realtime:
+                        delay = t0 + index * period_ms / 1000.0 - time.monotonic()
+                        if delay > 0 and self._stop.wait(delay):
+                            return
+                    yield Frame(
+                        self.lane_id,
+                        self.camera_id,
+                        start + round(index * period_ms),
+                        _bgr(image),
+                        index=index,
+                    )
+                    index += 1
+            finally:
+                cap.release()
+            if not self.loop or not got_any:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+# --- stream URL with reconnect ------------------------------------------------------------------
+
+
+class Capture(Protocol):
+    """The part of ``cv2.VideoCapture`` a stream source uses (a fake in tests)."""
+
+    def isOpened(self) -> bool: ...
+
+    def read(self) -> tuple[bool, Any]: ...
+
+    def release(self) -> None: ...
+
+
+def open_capture(url: str) -> Capture:
+    """``cv2.VideoCapture`` on ``url`` through FFmpeg (RTSP over TCP, a few seconds' timeouts)."""
+    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+    return cap
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Reconnect delays: ``initial_s``, times ``factor`` after each failure, at most ``max_s``;
+    back to ``initial_s`` once frames flow again."""
+
+    initial_s: float = 0.5
+    factor: float = 2.0
+    max_s: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait before reconnect attempt number ``failures`` (1-based)."""
+        return float(min(self.max_s, self.initial_s * self.factor ** max(0, failures - 1)))
+
+
+class StreamSource:
+    """A camera stream (RTSP/HTTP/any FFmpeg URL). Never ends by itself: on a failed open or
+    a failed read it waits (see :class:`Backoff`) and reconnects; ``reconnects`` counts the
+    attempts, ``failures`` the consecutive failures. ``ts_ms`` is the wall clock at capture.
+    ``open_fn`` and ``sleep`` are injectable for tests; ``max_failures`` ends the source
+    (``None``: never)."""
+
+    live = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lane_id: str,
+        camera_id: str = "cam1",
+        backoff: Backoff | None = None,
+        open_fn: Callable[[str], Capture] = open_capture,
+        clock_ms: Callable[[], int] = now_ms,
+        max_failures: int | None = None,
+    ) -> None:
+        self.url = url
+        self.name = url
+        self.lane_id, self.camera_id = lane_id, camera_id
+        self.backoff = backoff or Backoff()
+        self._open = open_fn
+        self._clock = clock_ms
+        self.max_failures = max_failures
+        self.reconnects = 0
+        self.failures = 0
+        self.connected = False
+        self._stop = threading.Event()
+
+    def _wait(self) -> bool:
+        """Back off after a failure; False when the source was closed meanwhile or gave up."""
+        self.failures += 1
+        if self.max_failures is not None and self.failures > self.max_failures:
+            log.error("stream %s: giving up after %d consecutive failures", self.url, self.failures - 1)
+            return False
+        delay = self.backoff.delay(self.failures)
+        log.warning("stream %s lost; reconnect %d in %.1f s", self.url, self.reconnects + 1, delay)
+        return not self._stop.wait(delay)
+
+    def frames(self) -> Iterator[Frame]:
+        self._stop.clear()
+        index = 0
+        first = True
+        while not self._stop.is_set():
+            if not first:
+                self.reconnects += 1
+            first = False
+            cap = self._open(self.url)
+            try:
+                if not cap.isOpened():
+                    self.connected = False
+                    if not self._wait():
+                        return
+                    continue
+                while not self._stop.is_set():
+                    ok, image = cap.read()
+                    if not ok or image is None:
+                        break
+                    if not self.connected:
+                        log.info("stream %s: receiving frames", self.url)
+                    self.connected = True
+                    self.failures = 0
+                    yield Frame(self.lane_id, self.camera_id, self._clock(), _bgr(image), index=index)
+                    index += 1
+            finally:
+                cap.release()
+            self.connected = False
+            if self._stop.is_set() or not self._wait():
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+# --- image folder -------------------------------------------------------------------------------
+
+
+class ImageFolderSource:
+    """Images of a folder in name order at a nominal ``fps`` (``ts_ms`` = start + index / fps).
+    Unreadable images are skipped and logged (``skipped`` counts them)."""
+
+    live = False
+
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        lane_id: str,
+        camera_id: str = "cam1",
+        fps: float = 25.0,
+        start_ts_ms: int | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise SourceError(f"not a folder: {self.folder}")
+        self.paths = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.paths:
+            raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {self.folder}")
+        if fps <= 0:
+            raise ValueError("fps must be positive")
+        self.name = str(self.folder)
+        self.lane_id, self.camera_id = lane_id, camera_id
+        self.fps = fps
+        self.start_ts_ms = start_ts_ms
+        self.skipped = 0
+        self._stop = threading.Event()
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.paths)
+
+    def frames(self) -> Iterator[Frame]:
+        self._stop.clear()
+        start = self.start_ts_ms if self.start_ts_ms is not None else now_ms()
+        index = 0
+        for path in self.paths:
+            if self._stop.is_set():
+                return
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                self.skipped += 1
+                log.warning("skipping unreadable image %s", path)
+                continue
+            yield Frame(
+                self.lane_id, self.camera_id, start + round(index * 1000.0 / self.fps), _bgr(image), index
+            )
+            index += 1
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+# --- frames pushed over HTTP --------------------------------------------------------------------
+
+
+class FrameSink(Protocol):
+    """What the service's ``POST /v1/lanes/{lane}/frames`` handler hands decoded frames to
+    (the same shape as ``api.events.FrameSink``): ``submit`` never blocks; it returns False
+    when the lane was behind and its oldest queued frame was dropped to take this one."""
+
+    def submit(self, frame: Frame) -> bool: ...
+
+
+class PushedFrames:
+    """A live source fed by :meth:`submit` (one lane).
+
+    Holds at most ``max_queue`` frames; when full the oldest is dropped and counted in
+    ``dropped``. Frames whose ``ts_ms`` is not after the previous one's get the previous one
+    plus 1 ms (tracking needs increasing times); ``index`` counts delivered frames.
+    """
+
+    live = True
+
+    def __init__(self, lane_id: str, *, max_queue: int = 8, poll_s: float = 0.2) -> None:
+        if max_queue < 1:
+            raise ValueError("max_queue must be at least 1")
+        self.lane_id = lane_id
+        self.name = f"push:{lane_id}"
+        self.max_queue = max_queue
+        self._queue: deque[Frame] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._poll_s = poll_s
+        self.received = 0
+        self.dropped = 0
+
+    def submit(self, frame: Frame) -> bool:
+        """Queue one frame; never blocks. False when the oldest queued frame was dropped for it."""
+        if frame.lane_id != self.lane_id:
+            raise ValueError(f"frame of lane {frame.lane_id!r} pushed to lane {self.lane_id!r}")
+        with self._cond:
+            self.received += 1
+            full = len(self._queue) >= self.max_queue
+            if full:
+                self._queue.popleft()
+                self.dropped += 1
+            self._queue.append(frame)
+            self._cond.notify()
+            return not full
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        last_ts = -1
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait(self._poll_s)
+                if self._closed:
+                    return
+                frame = self._queue.popleft()
+            ts = max(frame.ts_ms, last_ts + 1)
+            last_ts = ts
+            yield Frame(frame.lane_id, frame.camera_id, ts, frame.image, index=index)
+            index += 1
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class PushedFrameRouter:
+    """A :class:`FrameSink` over several lanes' :class:`PushedFrames`: the service's frame sink.
+
+    A frame for a lane without a source goes to ``on_new_lane(lane_id)``, which may return a
+    new :class:`PushedFrames` for it (a pipeline is started for the lane) or ``None`` (the
+    frame is refused: ``submit`` returns False and ``refused`` counts it).
+    """
+
+    def __init__(self, on_new_lane: Callable[[str], PushedFrames | None] | None = None) -> None:
+        self._lanes: dict[str, PushedFrames] = {}
+        self._lock = threading.Lock()
+        self._on_new_lane = on_new_lane
+        self.refused = 0
+
+    def add(self, source: PushedFrames) -> None:
+        with self._lock:
+            if source.lane_id in self._lanes:
+                raise ValueError(f"lane {source.lane_id!r} already has a pushed-frames source")
+            self._lanes[source.lane_id] = source
+
+    def lanes(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(sorted(self._lanes))
+
+    def submit(self, frame: Frame) -> bool:
+        with self._lock:
+            source = self._lanes.get(frame.lane_id)
+            if source is None and self._on_new_lane is not None:
+                source = self._on_new_lane(frame.lane_id)
+                if source is not None:
+                    self._lanes[frame.lane_id] = source
+        if source is None:
+            self.refused += 1
+            return False
+        return source.submit(frame)
+
+
+# --- choosing a source --------------------------------------------------------------------------
+
+_URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+
+
+def open_source(
+    spec: str | Path,
+    *,
+    lane_id: str,
+    camera_id: str = "cam1",
+    start_ts_ms: int | None = None,
+    fps: float | None = None,
+    realtime: bool = False,
+    loop: bool = False,
+) -> VideoFileSource | StreamSource | ImageFolderSource:
+    """The source ``spec`` names: a URL (``rtsp://``, ``http(s)://``, ...), a folder of images,
+    or a video file. Raises :class:`SourceError` when a file or folder does not exist."""
+    text = str(spec)
+    if text.lower().startswith(_URL_SCHEMES):
+        return StreamSource(text, lane_id=lane_id, camera_id=camera_id)
+    path = Path(text)
+    if path.is_dir():
+        return ImageFolderSource(
+            path, lane_id=lane_id, camera_id=camera_id, fps=fps or 25.0, start_ts_ms=start_ts_ms
+        )
+    return VideoFileSource(
+        path,
+        lane_id=lane_id,
+        camera_id=camera_id,
+        start_ts_ms=start_ts_ms,
+        realtime=realtime,
+        loop=loop,
+        fps=fps,
+    )

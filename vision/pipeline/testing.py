@@ -1,0 +1,97 @@
+"""Test doubles for the lane pipeline (used by the tests; small and dependency-free): a constant
+plate reader, a constant body classifier, scripted detectors, and the bundled fixture clip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from vision.pipeline.truth import ClipTruthData, TruthDetector, load_clip_truth
+from vision.types import (
+    BBox,
+    BodyType,
+    Detection,
+    DetectionSet,
+    Frame,
+    ImageBGR,
+    PlateCandidate,
+    PlateRead,
+    TrailerVerdict,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIP = ROOT / "fixtures" / "synth" / "clip"
+"""The bundled synthetic lane clip (``clip.mp4``, ``truth.json``; 40 frames, 10 fps, two lorries)."""
+
+
+def fixture_truth() -> ClipTruthData:
+    return load_clip_truth(CLIP / "truth.json")
+
+
+class ConstReader:
+    """Reads every crop as ``text`` (confidence 0.9); counts its calls."""
+
+    name = "const"
+
+    def __init__(self, text: str = "AB12CDE", *, by_height: Callable[[int], str] | None = None) -> None:
+        self.text = text
+        self.by_height = by_height
+        self.calls = 0
+        self.heights: list[int] = []
+
+    def read(self, crop_bgr: ImageBGR) -> PlateRead:
+        self.calls += 1
+        h, w = crop_bgr.shape[:2]
+        self.heights.append(h)
+        text = self.by_height(h) if self.by_height else self.text
+        return PlateRead(
+            BBox(0, 0, w, h), (PlateCandidate(text, 0.9, (0.9,) * len(text), "UK", "UK current"),), "const"
+        )
+
+
+class ConstClassifier:
+    """Names every body ``body_type`` with confidence 0.8."""
+
+    def __init__(self, body_type: BodyType = BodyType.CURTAINSIDER) -> None:
+        self.body_type = body_type
+        self.calls = 0
+
+    def classify_body(self, crop: ImageBGR) -> TrailerVerdict:
+        self.calls += 1
+        return TrailerVerdict(self.body_type, 0.8)
+
+
+class ScriptedDetector:
+    """Returns ``script(frame.index)`` as detections."""
+
+    def __init__(self, script: Callable[[int], list[Detection]]) -> None:
+        self.script = script
+
+    def detect(self, frame: Frame) -> DetectionSet:
+        return DetectionSet(tuple(self.script(frame.index)), frame.width_px, frame.height_px)
+
+
+class DroppingTruthDetector(TruthDetector):
+    """Ground truth, except that frames in ``gap`` see no vehicle at all (the tracker loses it)."""
+
+    def __init__(self, truth: ClipTruthData, kind: str, gap: range) -> None:
+        super().__init__(truth, kind)
+        self.gap = gap
+
+    def detect(self, frame: Frame) -> DetectionSet:
+        if frame.index in self.gap:
+            return DetectionSet((), frame.width_px, frame.height_px)
+        return super().detect(frame)
+
+
+def frames_of(
+    images: list[ImageBGR], *, lane: str = "L1", period_ms: int = 40, t0: int = 1_000_000
+) -> Iterator[Frame]:
+    for i, img in enumerate(images):
+        yield Frame(lane, "cam1", t0 + i * period_ms, img, index=i)
+
+
+def blank(h: int = 72, w: int = 128, value: int = 40) -> ImageBGR:
+    return np.full((h, w, 3), value, np.uint8)

@@ -1,0 +1,249 @@
+"""Ground truth of synthetic passage clips (``truth.json`` written by :mod:`vision.synth.clip`):
+loading it, a detector that answers from it (a test double and a way to measure the rest of
+the pipeline without detector error), and scoring passages against it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vision.pipeline.protocols import BODY_CLASS, PLATE_CLASS, VEHICLE_CLASS
+from vision.types import BBox, BodyType, Detection, DetectionSet, Frame, Passage, PlateRole
+
+
+@dataclass(frozen=True, slots=True)
+class TruthPlate:
+    """A plate of a clip vehicle; ``n_frames`` counts the frames where it is labelled (readable)."""
+
+    role: PlateRole
+    text: str
+    country: str
+    two_line: bool
+    n_frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class TruthVehicle:
+    vehicle_id: int
+    body_type: BodyType
+    plates: tuple[TruthPlate, ...]
+    first_frame: int | None
+    last_frame: int | None
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the vehicle is labelled in at least one frame (so a passage is expected)."""
+        return self.first_frame is not None
+
+    @property
+    def readable_plates(self) -> tuple[TruthPlate, ...]:
+        """Plates labelled (readable) in at least one frame."""
+        return tuple(p for p in self.plates if p.n_frames > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TruthObject:
+    """One labelled vehicle in one frame; boxes in pixels."""
+
+    vehicle_id: int
+    box: BBox
+    body_box: BBox | None
+    plates: tuple[tuple[PlateRole, str, BBox], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClipTruthData:
+    """A clip's ground truth as read from ``truth.json``. A vehicle's ``body_type`` is its
+    classifier class (``crop_class``: rigid lorries, vans and cars are ``other``)."""
+
+    fps: float
+    width_px: int
+    height_px: int
+    n_frames: int
+    view: str
+    vehicles: tuple[TruthVehicle, ...]
+    frames: tuple[tuple[TruthObject, ...], ...]
+
+
+def _box(raw: Sequence[float]) -> BBox:
+    return BBox(float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]))
+
+
+def load_clip_truth(path: Path) -> ClipTruthData:
+    """Read a clip's ``truth.json`` (format ``hgv-lane-synth-clip/1``)."""
+    d = json.loads(path.read_text())
+    if d.get("format") != "hgv-lane-synth-clip/1":
+        raise ValueError(f"{path}: not a synthetic clip truth file (format {d.get('format')!r})")
+    vehicles = tuple(
+        TruthVehicle(
+            int(v["vehicle_id"]),
+            BodyType(v["crop_class"]),
+            tuple(
+                TruthPlate(
+                    PlateRole(p["role"]), p["text"], p["country"], bool(p["two_line"]), int(p["n_frames"])
+                )
+                for p in v["plates"]
+            ),
+            v["first_frame"],
+            v["last_frame"],
+        )
+        for v in d["vehicles"]
+    )
+    frames = tuple(
+        tuple(
+            TruthObject(
+                int(o["vehicle_id"]),
+                _box(o["box"]),
+                _box(o["body_box"]) if o["body_box"] is not None else None,
+                tuple((PlateRole(p["role"]), p["text"], _box(p["box"])) for p in o["plates"]),
+            )
+            for o in f["objects"]
+        )
+        for f in d["frames"]
+    )
+    return ClipTruthData(
+        float(d["fps"]), int(d["width"]), int(d["height"]), int(d["n_frames"]), d["view"], vehicles, frames
+    )
+
+
+class TruthDetector:
+    """Answers a detector's question from ground truth, by ``frame.index`` (a test double).
+
+    ``kind`` ``"vehicle"`` gives ``vehicle`` and ``body`` boxes, ``"plate"`` gives ``plate``
+    boxes; confidence 0.9. ``index_offset`` maps frame indices to clip frames (looping
+    sources count on: the clip index is ``index % n_frames``).
+    """
+
+    def __init__(self, truth: ClipTruthData, kind: str) -> None:
+        if kind not in ("vehicle", "plate"):
+            raise ValueError(f"kind must be 'vehicle' or 'plate', got {kind!r}")
+        self.truth = truth
+        self.kind = kind
+        self.calls = 0
+
+    def detect(self, frame: Frame) -> DetectionSet:
+        self.calls += 1
+        objs = self.truth.frames[frame.index % self.truth.n_frames] if self.truth.n_frames else ()
+        dets: list[Detection] = []
+        for o in objs:
+            if self.kind == "vehicle":
+                dets.append(Detection(o.box, 0, VEHICLE_CLASS, 0.9))
+                if o.body_box is not None:
+                    dets.append(Detection(o.body_box, 1, BODY_CLASS, 0.9))
+            else:
+                dets.extend(Detection(box, 0, PLATE_CLASS, 0.9) for _, _, box in o.plates)
+        return DetectionSet(tuple(dets), frame.width_px, frame.height_px)
+
+
+@dataclass(frozen=True, slots=True)
+class ClipScore:
+    """Passages of one or more clips against their ground truth.
+
+    ``expected``: labelled vehicles; ``found``: passages; ``matched``: vehicles with a
+    passage (passages matched to vehicles by time overlap); ``duplicates``: passages beyond
+    the first for one vehicle; ``spurious``: passages matching no vehicle; ``read_ok``:
+    matched passages whose plates are exactly the vehicle's readable plates (same roles and
+    texts, nothing else); ``body_ok``: matched passages with the right body type.
+    """
+
+    expected: int
+    found: int
+    matched: int
+    duplicates: int
+    spurious: int
+    read_ok: int
+    body_ok: int
+    misses: tuple[str, ...] = ()
+
+    def __add__(self, other: ClipScore) -> ClipScore:
+        return ClipScore(
+            self.expected + other.expected,
+            self.found + other.found,
+            self.matched + other.matched,
+            self.duplicates + other.duplicates,
+            self.spurious + other.spurious,
+            self.read_ok + other.read_ok,
+            self.body_ok + other.body_ok,
+            self.misses + other.misses,
+        )
+
+    @property
+    def read_rate(self) -> float:
+        return self.read_ok / self.expected if self.expected else 0.0
+
+    @property
+    def body_accuracy(self) -> float:
+        return self.body_ok / self.expected if self.expected else 0.0
+
+
+def score_passages(
+    passages: Sequence[Passage], truth: ClipTruthData, *, start_ts_ms: int, label: str = ""
+) -> ClipScore:
+    """Match passages of one run over a clip (frame ``i`` at ``start_ts_ms + i * 1000 / fps``)
+    to the clip's vehicles, one passage per vehicle (an assignment maximising the IoU of their
+    time spans, a shared plate text weighing most), and score them. Passages left over count
+    as duplicates when they overlap a vehicle's time span, else as spurious."""
+    period = 1000.0 / truth.fps
+    expected = [v for v in truth.vehicles if v.labelled]
+    spans = [
+        (start_ts_ms + (v.first_frame or 0) * period, start_ts_ms + (v.last_frame or 0) * period)
+        for v in expected
+    ]
+    texts = [{tp.text for tp in v.plates} for v in expected]
+    # one passage per vehicle: assignment on the time spans' IoU, a shared plate text counting most
+    sim = np.zeros((len(passages), len(expected)))
+    for i, p in enumerate(passages):
+        read = {pp.text for pp in p.plates if pp.text}
+        for j, (a, b) in enumerate(spans):
+            inter = min(b, p.last_seen_ts_ms) - max(a, p.first_seen_ts_ms)
+            union = max(b, p.last_seen_ts_ms) - min(a, p.first_seen_ts_ms)
+            if inter >= 0:
+                sim[i, j] = (inter + period) / (union + period) + (2.0 if read & texts[j] else 0.0)
+    by_vehicle: dict[int, list[Passage]] = {}
+    assigned: set[int] = set()
+    taken: set[int] = set()
+    for flat in np.argsort(-sim, axis=None):  # greedy, most similar pair first
+        i, j = divmod(int(flat), len(expected))
+        if sim[i, j] <= 0:
+            break
+        if i in assigned or j in taken:
+            continue
+        by_vehicle.setdefault(expected[j].vehicle_id, []).append(passages[i])
+        assigned.add(i)
+        taken.add(j)
+    spurious = duplicates = 0
+    for i in range(len(passages)):
+        if i in assigned:
+            continue
+        if sim[i].max(initial=0.0) > 0:
+            duplicates += 1  # overlaps a vehicle that already has its passage
+        else:
+            spurious += 1
+    read_ok = body_ok = 0
+    misses: list[str] = []
+    for v in expected:
+        ps = by_vehicle.get(v.vehicle_id, [])
+        if not ps:
+            misses.append(f"{label}vehicle {v.vehicle_id} ({v.body_type.value}): no passage")
+            continue
+        p = ps[0]
+        want = sorted((tp.role.value, tp.text) for tp in v.readable_plates)
+        got = sorted((pp.role.value, pp.text) for pp in p.plates)
+        if want == got:
+            read_ok += 1
+        else:
+            misses.append(f"{label}vehicle {v.vehicle_id}: plates {got} != truth {want}")
+        if p.body.body_type is v.body_type:
+            body_ok += 1
+        else:
+            misses.append(
+                f"{label}vehicle {v.vehicle_id}: body {p.body.body_type.value} != truth {v.body_type.value}"
+            )
+    return ClipScore(
+        len(expected), len(passages), len(by_vehicle), duplicates, spurious, read_ok, body_ok, tuple(misses)
+    )
