@@ -27,6 +27,12 @@ def add_trailers_parser(group: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument(
         "--no-detector", action="store_true", help="classify the whole photograph (crops as input)"
     )
+    p.add_argument(
+        "--conf",
+        type=float,
+        default=0.1,
+        help="vehicle detector confidence to accept a body/vehicle box (0-1)",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 settings.models.path(settings.models.vehicle_detector),
                 settings.runtime.providers,
                 intra_op_threads=threads,
+                conf_threshold=args.conf,
             )
         )
     except ModelLoadError as e:

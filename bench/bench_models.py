@@ -1,0 +1,89 @@
+"""Latency of the shipped models on ONNX Runtime, as the pipeline calls them.
+
+- detectors: one 1280x720 synthetic lane frame per call, pre-processing (letterbox),
+  inference and decoding (NMS) included;
+- trailer classifier: one body crop per call, squash and inference included.
+
+Usage: ``.venv/bin/python bench/bench_models.py [--runs N] [--threads T] [--json]``. Prints
+p50/p95 milliseconds per model and, with ``--json``, one JSON object as the last line.
+Run it on a quiet machine: other jobs on the 2 cores inflate every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from api.settings import get_settings
+from vision.detector import YoloDetector
+from vision.trailer.classifier import TrailerClassifier
+
+
+def _time(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+    fn()  # warm caches beyond the session's own warm-up
+    ms = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t0) * 1000.0)
+    ms.sort()
+    return statistics.median(ms), ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: default)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from vision.synth import render_scene  # noqa: PLC0415 - only for the sample frame
+
+    settings = get_settings()
+    models = settings.models
+    threads = args.threads or None
+    frame = render_scene(7, view="front", size=(1280, 720)).image
+    crop = np.ascontiguousarray(frame[200:500, 300:1000])
+    results: dict[str, dict[str, float | str]] = {}
+    for name, path in (
+        ("plate_detector", models.plate_detector),
+        ("vehicle_detector", models.vehicle_detector),
+    ):
+        p = models.path(path)
+        if not Path(p).is_file():
+            print(f"{name}: {p} missing, skipped")
+            continue
+        det = YoloDetector(p, "cpu", intra_op_threads=threads)
+        p50, p95 = _time(partial(det.detect, frame), args.runs)
+        results[name] = {"ms_p50": round(p50, 2), "ms_p95": round(p95, 2), "input": str(det.input_hw)}
+    p = models.path(models.trailer_classifier)
+    if Path(p).is_file():
+        clf = TrailerClassifier(p, "cpu", intra_op_threads=threads)
+        p50, p95 = _time(partial(clf.classify, crop), args.runs)
+        results["trailer_classifier"] = {
+            "ms_p50": round(p50, 2),
+            "ms_p95": round(p95, 2),
+            "input": str(clf.size_px),
+        }
+    load = os.getloadavg()[0]
+    for name, r in results.items():
+        print(f"{name:20s} p50 {r['ms_p50']} ms  p95 {r['ms_p95']} ms  (input {r['input']})")
+    print(f"load average at the end: {load:.2f} (on 2 cores; above ~0.5 the figures are inflated)")
+    if args.json:
+        print(
+            json.dumps(
+                {**results, "runs": args.runs, "threads": args.threads, "load_average": round(load, 2)}
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
