@@ -60,7 +60,8 @@ models/trailer_classifier.onnx: $(TRAIN)/crops/.done
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --out $(TRAIN)/crops128 --size 128
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --out $(TRAIN)/crops_cal128 --size 128
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/crops128 --epochs 25 --imgsz 128 --batch 64 --out runs/trailer
-	$(BIN)/hgv-lane export runs/trailer --out $@ --check-dir $(TRAIN)/crops_cal128/train --calibrate $(TRAIN)/crops_cal128/train
+	$(BIN)/hgv-lane train trailer --data $(TRAIN)/crops128 --from runs/trailer/weights/best.pt --epochs 40 --imgsz 128 --batch 64 --out runs/trailer2
+	$(BIN)/hgv-lane export runs/trailer2 --out $@ --check-dir $(TRAIN)/crops_cal128/train --calibrate $(TRAIN)/crops_cal128/train
 
 $(TRAIN)/detect/.done: $(STAMP)
 	$(BIN)/hgv-lane synth detect --out $(TRAIN)/detect --n 1500 --seed 200 --size mixed --workers 2 --quiet
