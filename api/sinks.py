@@ -51,7 +51,35 @@ class SinkCounts:
             self.flagged_passages.append(passage.passage_id)
 
 
-class StoreSink:
+class _CountingSink:
+    """Counts what storing each passage did; subclasses say how a passage is stored."""
+
+    def __init__(self, on_outcome: OutcomeCallback | None) -> None:
+        self.on_outcome = on_outcome
+        self.counts = SinkCounts()
+        self._lock = threading.Lock()
+
+    def _store(self, passage: Passage) -> FlagOutcome:
+        raise NotImplementedError
+
+    def emit(self, passage: Passage) -> None:
+        try:
+            outcome = self._store(passage)
+        except DuplicatePassage as e:
+            log.warning("%s", e)
+            with self._lock:
+                self.counts.duplicates += 1
+            return
+        with self._lock:
+            self.counts.add(passage, outcome)
+        if self.on_outcome is not None:
+            self.on_outcome(passage, outcome)
+
+    def close(self) -> None:
+        pass
+
+
+class StoreSink(_CountingSink):
     """Stores each passage with :func:`api.flags.process_passage` (one transaction each);
     ``on_outcome`` is called after the commit."""
 
@@ -64,54 +92,24 @@ class StoreSink:
         data_dir: Path,
         on_outcome: OutcomeCallback | None = None,
     ) -> None:
+        super().__init__(on_outcome)
         self.engine = engine
         self.matcher = matcher
         self.rules = rules
         self.data_dir = data_dir
-        self.on_outcome = on_outcome
-        self.counts = SinkCounts()
-        self._lock = threading.Lock()
 
-    def emit(self, passage: Passage) -> None:
-        try:
-            with session_scope(self.engine) as session:
-                outcome = process_passage(session, passage, self.matcher, self.rules, data_dir=self.data_dir)
-        except DuplicatePassage as e:
-            log.warning("%s", e)
-            with self._lock:
-                self.counts.duplicates += 1
-            return
-        with self._lock:
-            self.counts.add(passage, outcome)
-        if self.on_outcome is not None:
-            self.on_outcome(passage, outcome)
-
-    def close(self) -> None:
-        pass
+    def _store(self, passage: Passage) -> FlagOutcome:
+        with session_scope(self.engine) as session:
+            return process_passage(session, passage, self.matcher, self.rules, data_dir=self.data_dir)
 
 
-class RecorderSink:
+class RecorderSink(_CountingSink):
     """Hands passages to the service's :class:`api.events.PassageRecorder` (store, flag rules,
     live-queue notification, lane passage count)."""
 
     def __init__(self, recorder: PassageRecorder, *, on_outcome: OutcomeCallback | None = None) -> None:
+        super().__init__(on_outcome)
         self.recorder = recorder
-        self.on_outcome = on_outcome
-        self.counts = SinkCounts()
-        self._lock = threading.Lock()
 
-    def emit(self, passage: Passage) -> None:
-        try:
-            outcome = self.recorder.record(passage)
-        except DuplicatePassage as e:
-            log.warning("%s", e)
-            with self._lock:
-                self.counts.duplicates += 1
-            return
-        with self._lock:
-            self.counts.add(passage, outcome)
-        if self.on_outcome is not None:
-            self.on_outcome(passage, outcome)
-
-    def close(self) -> None:
-        pass
+    def _store(self, passage: Passage) -> FlagOutcome:
+        return self.recorder.record(passage)
