@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final, Literal, get_args
+
+from vision.types import BodyType as ProductBodyType
 
 BodyType = Literal[
     "curtainsider",
@@ -30,21 +32,7 @@ BodyType = Literal[
 ]
 Side = Literal["soft", "hard", "other"]
 
-BODY_TYPES: Final[tuple[BodyType, ...]] = (
-    "curtainsider",
-    "tilt",
-    "box",
-    "reefer",
-    "container",
-    "tanker",
-    "flatbed",
-    "tipper",
-    "car_transporter",
-    "tractor_only",
-    "rigid_box",
-    "van",
-    "car",
-)
+BODY_TYPES: Final[tuple[BodyType, ...]] = get_args(BodyType)
 
 #: Body types that pull a semi-trailer (an articulated lorry).
 TRAILER_TYPES: Final[tuple[BodyType, ...]] = BODY_TYPES[:9]
@@ -69,19 +57,10 @@ SIDE_OF: Final[Mapping[BodyType, Side]] = MappingProxyType(
     }
 )
 
-CROP_CLASSES: Final[tuple[str, ...]] = (
-    "curtainsider",
-    "tilt",
-    "box",
-    "reefer",
-    "container",
-    "tanker",
-    "flatbed",
-    "tipper",
-    "car_transporter",
-    "tractor_only",
-    "other",
+CROP_CLASSES: Final[tuple[str, ...]] = tuple(
+    b.value for b in ProductBodyType if b is not ProductBodyType.UNKNOWN
 )
+"""The classifier's classes: the product's body types (``vision.types.BodyType``) but unknown."""
 
 CROP_CLASS_OF: Final[Mapping[BodyType, str]] = MappingProxyType(
     {bt: (bt if bt in CROP_CLASSES else "other") for bt in BODY_TYPES}
