@@ -64,7 +64,7 @@ def _progress(done: int, total: int) -> None:
 
 def run_plates(args: argparse.Namespace) -> int:
     """Run ``eval plates``; exit 2 for a bad manifest or option, 1 if the reader cannot load."""
-    from vision.anpr.detector import PlateDetector, plate_detector_models  # noqa: PLC0415 - heavy imports
+    from vision.anpr.detector import PlateDetector  # noqa: PLC0415 - heavy imports
     from vision.anpr.engines import ENGINE_NAMES  # noqa: PLC0415
     from vision.anpr.evaluate import evaluate, load_manifest, write_contact_sheet, write_csv  # noqa: PLC0415
     from vision.anpr.reader import ReaderOptions, build_reader  # noqa: PLC0415
@@ -106,19 +106,19 @@ def run_plates(args: argparse.Namespace) -> int:
     n_scenes = sum(r.is_scene for r in rows)
     detector: PlateDetector | None = None
     if n_scenes:
-        found = plate_detector_models(settings.models.dir)
-        if found:
+        model = settings.models.path(settings.models.plate_detector)
+        if model.is_file():
             from vision.detector import YoloDetector  # noqa: PLC0415
 
             try:
-                detector = YoloDetector(found[0], settings.runtime.providers)
+                detector = YoloDetector(model, settings.runtime.providers)
             except ModelLoadError as e:
                 print(f"error: plate detector could not load: {e}", file=sys.stderr)
                 return 1
-            print(f"scenes: plates found by {found[0].name}", file=sys.stderr)
+            print(f"scenes: plates found by {model.name}", file=sys.stderr)
         else:
             print(
-                f"note: no plate detector model (*plate*.onnx) in {settings.models.dir}: the {n_scenes} "
+                f"note: no plate detector model ({model}): the {n_scenes} "
                 "scene(s) are read from their TRUE plate box; detection_recall is null (not measured)",
                 file=sys.stderr,
             )

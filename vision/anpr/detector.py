@@ -2,13 +2,12 @@
 
 A detector finds plate boxes in a full scene. ``vision.detector.YoloDetector`` (a YOLO
 model exported to ONNX into ``models/``) fits this Protocol; ``hgv-lane eval plates`` uses
-the first ``models/*plate*.onnx``. Until one exists, evaluation reads the true plate box
+the file named by the ``models.plate_detector`` setting. Until it exists, evaluation reads the true plate box
 of each scene and reports detection recall as unknown, never as 1.0.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 from vision.types import DetectionSet, ImageBGR
@@ -24,10 +23,3 @@ class PlateDetector(Protocol):
     name: str
 
     def detect(self, image: ImageBGR) -> DetectionSet: ...
-
-
-def plate_detector_models(models_dir: Path) -> list[Path]:
-    """ONNX files in ``models_dir`` that look like plate detectors (``*plate*.onnx``), sorted."""
-    if not models_dir.is_dir():
-        return []
-    return sorted(p for p in models_dir.rglob("*.onnx") if "plate" in p.name.lower())
