@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "api.commands.doctor",
     "api.commands.eval",
     "api.commands.serve",
+    "api.commands.dataset",
     "api.commands.train",
     "vision.synth.cli",
     "api.commands.actionlist",
