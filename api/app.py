@@ -18,11 +18,12 @@ from api.db.session import open_store
 from api.events import EventHub, FrameSink, LaneRegistry, PassageRecorder, QueueFrameSink
 from api.settings import Settings, get_settings
 from api.store import ping
+from vision.registry import ROLES
 from vision.runtime import OnnxModel
-from vision.shipped import onnx_files
 
 if TYPE_CHECKING:
     from api.auth import LoginThrottle
+    from vision.pipeline.reload import ModelWatcher
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class AppState:
     settings: Settings
     engine: Engine
     models: dict[str, OnnxModel] = field(default_factory=dict)
+    model_watcher: ModelWatcher | None = None
     hub: EventHub = field(default_factory=EventHub)
     lanes: LaneRegistry = field(default_factory=LaneRegistry)
     frame_sink: FrameSink = field(default_factory=lambda: QueueFrameSink(32))
@@ -79,12 +81,16 @@ def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | 
         engine = open_store(settings.database_url)  # upgrades the schema to head
         backend = ping(engine)
         log.info("store: %s (%s)", backend, engine.url.render_as_string(hide_password=True))
-        models = {
-            p.stem: OnnxModel(
-                p, settings.runtime.providers, intra_op_threads=settings.runtime.intra_op_threads or None
-            )
-            for p in onnx_files(settings.models.dir)
-        }
+        registry = settings.model_registry()
+        models = {}  # each role's version in use, loaded once to prove it loads (GET /health)
+        for role in ROLES:
+            current = registry.current(role)
+            if current.onnx.is_file():
+                models[role] = OnnxModel(
+                    current.onnx,
+                    settings.runtime.providers,
+                    intra_op_threads=settings.runtime.intra_op_threads or None,
+                )
         from api.auth import LoginThrottle  # noqa: PLC0415 - auth imports this module
 
         hub, lanes = EventHub(), LaneRegistry()

@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "api.commands.serve",
     "api.commands.dataset",
     "api.commands.train",
+    "api.commands.models",
     "vision.synth.cli",
     "api.commands.actionlist",
     "api.commands.db",

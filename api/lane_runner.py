@@ -37,12 +37,14 @@ from vision.pipeline.config import (
 )
 from vision.pipeline.lane import LanePipeline
 from vision.pipeline.protocols import EventSink, FrameSource, LaneModels
+from vision.pipeline.reload import ModelWatcher
 from vision.pipeline.sources import PushedFrameRouter, PushedFrames, VideoFileSource, open_source
 from vision.pipeline.worker import LaneHealth, LaneWorker
 
 if TYPE_CHECKING:
     from api.app import AppState
     from api.events import LaneRegistry
+    from vision.pipeline.factory import ModelFiles
 
 log = logging.getLogger(__name__)
 
@@ -222,18 +224,36 @@ class LaneRunner:
 # --- the app's hooks ----------------------------------------------------------------------------
 
 
-def load_shared_models(settings: Settings) -> ModelsForRoi:
-    """The shipped models, loaded once for every lane (raises ``ModelLoadError`` when one is missing)."""
-    from vision.pipeline.factory import load_models  # noqa: PLC0415 - ONNX Runtime, OCR engine
+def model_files(settings: Settings) -> ModelFiles:
+    """The model files in use: each role's current registry version (the shipped file in
+    ``models/`` until another version is promoted)."""
+    from vision.pipeline.factory import ModelFiles  # noqa: PLC0415 - ONNX Runtime
 
+    registry = settings.model_registry()
+    vehicle, plate, classifier = (
+        registry.current(role) for role in ("vehicle_detector", "plate_detector", "trailer_classifier")
+    )
+    return ModelFiles(
+        vehicle.onnx, plate.onnx, classifier.onnx, (vehicle.version, plate.version, classifier.version)
+    )
+
+
+def load_shared_models(settings: Settings) -> tuple[ModelsForRoi, ModelWatcher]:
+    """The models in use, loaded once for every lane (raises ``ModelLoadError`` when one is
+    missing), and a watcher (not started) that swaps in versions promoted later."""
+    from vision.pipeline.factory import DetectorLoaders, load_models  # noqa: PLC0415 - ONNX Runtime, OCR
+
+    threads = settings.runtime.intra_op_threads or None
     shared = load_models(
-        settings.models.dir,
+        model_files(settings),
         reader_engine=settings.reader.engine,
         work_dir=settings.data_dir,
         providers=settings.runtime.providers,
-        intra_op_threads=settings.runtime.intra_op_threads or None,
+        intra_op_threads=threads,
     )
-    return shared.for_lane
+    watcher = ModelWatcher(settings.model_registry(), settings.models.reload_poll_s)
+    shared.watch(watcher, DetectorLoaders(settings.runtime.providers, threads))
+    return shared.for_lane, watcher
 
 
 async def run_lanes(
@@ -248,13 +268,17 @@ async def run_lanes(
     from api.sinks import RecorderSink  # noqa: PLC0415
 
     settings = state.settings
+    watcher: ModelWatcher | None = None
     if models_for is None:
         try:
-            models_for = await asyncio.to_thread(load_shared_models, settings)
+            loaded, new_watcher = await asyncio.to_thread(load_shared_models, settings)
         except Exception as e:  # surfaces on the lane strip, then in the log via the supervisor
             lane = settings.pipeline.demo_lane_id if demo else "pipeline"
             state.lanes.update(lane, status=LaneStatus.DOWN, message=f"models did not load: {e}")
             raise
+        models_for, watcher = loaded, new_watcher
+        state.model_watcher = watcher
+        watcher.start()
     runner = LaneRunner(settings, models_for, RecorderSink(state.passage_recorder()))
     state.frame_sink = runner.router
     try:
@@ -265,6 +289,8 @@ async def run_lanes(
             runner.publish(state.lanes)
             await asyncio.sleep(publish_s)
     finally:
+        if watcher is not None:
+            await asyncio.to_thread(watcher.stop)
         await asyncio.to_thread(runner.stop)
         runner.publish(state.lanes)
 

@@ -22,6 +22,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vision.registry import ModelRegistry
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The source tree's root (holds ``models/`` and ``fixtures/`` in an editable install)."""
 
@@ -51,6 +53,30 @@ class ModelSettings(BaseModel):
     )
     trailer_classifier: str = Field(
         "trailer_classifier.onnx", description="Trailer body-type classifier file in the models folder."
+    )
+
+    registry_dir: Path | None = Field(
+        None,
+        description="Model registry folder (versions added by 'hgv-lane export' and 'models add'); "
+        "empty means <data_dir>/registry.",
+    )
+    reference: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Reference data set per model role (plate_detector, vehicle_detector: a YOLO "
+        "data.yaml; trailer_classifier: a folder-per-class root) that 'models promote' compares on.",
+    )
+    promote_tolerance: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.2,
+        description="How far below the model in use a candidate's primary metric may be and still "
+        "be promoted without --force (a fraction: 0.01 is one point of mAP or accuracy).",
+    )
+    reload_poll_s: float = Field(
+        5.0,
+        ge=0.2,
+        le=3600.0,
+        description="How often the running service checks the registry for a promoted model, seconds.",
     )
 
     def path(self, name: str) -> Path:
@@ -301,6 +327,20 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    def model_registry(self) -> ModelRegistry:
+        """The model registry: versions under :attr:`ModelSettings.registry_dir`, shipped ones in
+        :attr:`ModelSettings.dir` with the file names these settings give."""
+        m = self.models
+        return ModelRegistry(
+            m.registry_dir or self.data_dir / "registry",
+            m.dir,
+            {
+                "plate_detector": m.plate_detector,
+                "vehicle_detector": m.vehicle_detector,
+                "trailer_classifier": m.trailer_classifier,
+            },
+        )
 
     @property
     def database_url(self) -> str:

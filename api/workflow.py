@@ -206,6 +206,33 @@ def check_rejection(reason: str, corrected_mark: str | None) -> tuple[str, str |
     return reason, corrected
 
 
+def check_body_feedback(state: FlagState, actor: Actor) -> None:
+    """Whether ``actor`` may confirm or correct the trailer body type of the flag's passages.
+
+    Not a transition (the status stays): a label for the model team. Allowed once the flag is
+    claimed, in every later status including ``disposed`` (the search is where an officer sees the
+    trailer best), for the claiming officer or a supervisor/admin. Raises :class:`NotPermitted`
+    (role) or :class:`TransitionRefused` (not claimed, someone else's claim) with the reason.
+    """
+    if actor.role not in ACTING_ROLES:
+        raise NotPermitted(f"role {actor.role} may not act on flags")
+    if state.status is S.NEW:
+        raise TransitionRefused("claim the flag before confirming or correcting its body type")
+    if state.claimed_by not in (None, actor.name) and actor.role not in OVERRIDING_ROLES:
+        raise TransitionRefused(
+            f"the flag is claimed by {state.claimed_by}; only they or a supervisor may act"
+        )
+
+
+def may_give_body_feedback(state: FlagState, actor: Actor) -> bool:
+    """True when :func:`check_body_feedback` allows ``actor`` (what the page shows controls for)."""
+    try:
+        check_body_feedback(state, actor)
+    except WorkflowError:
+        return False
+    return True
+
+
 def describe(actions: Sequence[Action]) -> list[str]:
     """The actions' values (for JSON)."""
     return [a.value for a in actions]

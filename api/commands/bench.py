@@ -70,7 +70,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     """Run ``bench pipeline``; exit 1 when a model cannot load."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from api.lane_runner import lane_config  # noqa: PLC0415
+    from api.lane_runner import lane_config, model_files  # noqa: PLC0415
     from vision.anpr.reader import build_reader  # noqa: PLC0415
     from vision.pipeline.bench import (  # noqa: PLC0415
         BenchClip,
@@ -82,6 +82,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from vision.pipeline.config import LaneConfig  # noqa: PLC0415
     from vision.pipeline.factory import FrameDetector, TrailerBodyClassifier, load_detectors  # noqa: PLC0415
     from vision.pipeline.protocols import BodyClassifier, LaneModels  # noqa: PLC0415
+    from vision.pipeline.reload import ModelSlot  # noqa: PLC0415
     from vision.pipeline.truth import ClipTruthData  # noqa: PLC0415
     from vision.runtime import ModelLoadError  # noqa: PLC0415
     from vision.trailer.classifier import TrailerClassifier  # noqa: PLC0415
@@ -118,17 +119,19 @@ def run_pipeline(args: argparse.Namespace) -> int:
         if args.detectors == "truth":
             if not args.no_classifier:
                 classifier = TrailerBodyClassifier(
-                    TrailerClassifier(
-                        settings.models.dir / "trailer_classifier.onnx",
-                        settings.runtime.providers,
-                        intra_op_threads=threads,
+                    ModelSlot(
+                        TrailerClassifier(
+                            model_files(settings).classifier,
+                            settings.runtime.providers,
+                            intra_op_threads=threads,
+                        )
                     )
                 )
             models_for: ModelsFor = truth_detectors(reader, classifier)
             detectors = "ground truth"
         else:
             yv, yp, yc = load_detectors(
-                settings.models.dir,
+                model_files(settings),
                 providers=settings.runtime.providers,
                 intra_op_threads=threads,
                 require_classifier=not args.no_classifier,
@@ -138,7 +141,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
             def models_for(truth: ClipTruthData, cfg: LaneConfig) -> LaneModels:
                 return LaneModels(FrameDetector(yv, cfg.roi), FrameDetector(yp, cfg.roi), reader, classifier)
 
-            detectors = f"{yv.model.path.name} + {yp.model.path.name}"
+            detectors = f"{yv.model.name} {yv.version} + {yp.model.name} {yp.version}"
     except ModelLoadError as e:
         print(f"error: a model could not load: {e}", file=sys.stderr)
         return 1

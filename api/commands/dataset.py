@@ -1,12 +1,16 @@
 """``hgv-lane dataset ...``: prepare and import training data sets.
 
-The shipped models' data sets are made by these commands (see ``make models``).
+The shipped models' data sets are made by these commands (see ``make models``);
+``dataset import`` brings labelled images from elsewhere into the same formats, with a
+validation report (``docs/datasets.md``). Each action registers itself on the ``dataset``
+sub-parsers in :func:`add_parser` (``register_import`` shows the shape).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from vision.train.imports import ImportReport
     from vision.types import BBox, ImageBGR
 
 
@@ -21,6 +26,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     """Register ``dataset``."""
     p = sub.add_parser("dataset", help="prepare training data sets")
     dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+    from api.commands.feedback import add_export_feedback  # noqa: PLC0415 - officers' feedback export
+
+    add_export_feedback(dsub)
+    register_import(dsub)
     d = dsub.add_parser(
         "plate-tiles", help="one-class plate tiles (320 px) from YOLO sets and plate manifests"
     )
@@ -130,3 +139,129 @@ def trailer_squares(args: argparse.Namespace) -> int:
 
     print(json.dumps({"crops": write_square_crops(args.src, args.out, args.size)}))
     return 0
+
+
+# --- dataset import ----------------------------------------------------------------------------
+
+EXIT_OK = 0
+"""Imported (problems, if any, were skipped or fixed and are counted in the report)."""
+EXIT_REFUSED = 1
+"""Nothing imported: ``--strict`` found problems, or no image was usable; only the report written."""
+EXIT_UNUSABLE = 2
+"""Bad arguments, a source that cannot be read at all, or a non-empty output folder; nothing written."""
+
+
+def register_import(dsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``dataset import``."""
+    d = dsub.add_parser(
+        "import",
+        help="import YOLO / COCO / plate-manifest / folder-per-class sets, with a validation report",
+        description=(
+            "Check labelled images and write them as a set 'hgv-lane train' reads: a YOLO data.yaml "
+            "(detection sources) or a folder-per-class root (crop folders), split train/val by "
+            "vehicle/passage group. The report (import_report.json / .md) goes into --out. Exit codes: "
+            "0 imported (bad items skipped and counted), 1 refused (--strict with problems, or nothing "
+            "usable; only the report written), 2 unusable source/arguments or non-empty --out (nothing "
+            "written). See docs/datasets.md."
+        ),
+    )
+    d.add_argument(
+        "sources",
+        type=Path,
+        nargs="+",
+        metavar="SOURCE",
+        help="YOLO folder or data.yaml, COCO .json, plate manifest .csv, or folder-per-class root",
+    )
+    d.add_argument("--out", type=Path, required=True, help="output folder (new or empty)")
+    d.add_argument(
+        "--format",
+        choices=("auto", "yolo", "coco", "manifest", "folders"),
+        default="auto",
+        help="format of every SOURCE (default: from each path)",
+    )
+    d.add_argument("--images", type=Path, default=None, help="COCO: folder its file_name values are under")
+    d.add_argument(
+        "--classes",
+        default=None,
+        help="output classes: comma list, 'sides', 'body-types', or a file (data.yaml names / one per line); "
+        "default: the sources' own names",
+    )
+    d.add_argument(
+        "--class-map",
+        action="append",
+        default=[],
+        metavar="SRC=DST",
+        help="rename a source class (SRC= drops it on purpose; comma lists; 'body-to-side'); repeatable",
+    )
+    d.add_argument("--val-fraction", type=float, default=0.2, help="share of groups in val (default 0.2)")
+    d.add_argument("--seed", type=int, default=0, help="split seed (0: the project's usual split)")
+    d.add_argument(
+        "--group-pattern",
+        default=None,
+        help="regex on the file stem whose 'group' capture is the group key "
+        "(default strips a trailing _f0012 / _frame12 / -000123; 'none': one group per file)",
+    )
+    d.add_argument(
+        "--groups", type=Path, default=None, help="CSV image_path,group (paths relative to the CSV)"
+    )
+    d.add_argument(
+        "--near-threshold",
+        type=int,
+        default=None,
+        help="near duplicates: perceptual-hash distance, in bits of 256 (default 10)",
+    )
+    d.add_argument("--no-near-duplicates", action="store_true", help="skip the near-duplicate check")
+    d.add_argument(
+        "--strict", action="store_true", help="refuse (exit 1, write only the report) on any problem"
+    )
+    d.add_argument("--link", action="store_true", help="hard-link images instead of copying them")
+    d.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
+    d.add_argument("--quiet", action="store_true", help="no progress counter on stderr")
+    d.set_defaults(func=import_dataset)
+
+
+def import_dataset(args: argparse.Namespace) -> int:
+    """Run ``dataset import``; prints the report; returns an exit code (``EXIT_*``)."""
+    from vision.train import imports  # noqa: PLC0415
+
+    try:
+        options = imports.ImportOptions(
+            classes=imports.parse_classes(args.classes) if args.classes else None,
+            class_map=imports.parse_class_map(args.class_map),
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            group_pattern=None
+            if args.group_pattern == "none"
+            else (args.group_pattern or imports.DEFAULT_GROUP_PATTERN),
+            groups_csv=args.groups,
+            near_threshold=None
+            if args.no_near_duplicates
+            else (imports.DEFAULT_NEAR_THRESHOLD if args.near_threshold is None else args.near_threshold),
+            strict=args.strict,
+            link=args.link,
+            images_dir=args.images,
+        )
+        fmt = None if args.format == "auto" else imports.Format(args.format)
+        specs = [imports.SourceSpec(p, fmt) for p in args.sources]
+        t0 = time.perf_counter()
+        result = imports.import_dataset(specs, args.out, options, progress=None if args.quiet else _progress)
+    except imports.SourceError as e:
+        print(f"hgv-lane dataset import: {e}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if not args.quiet:
+        print(f"\rread {result.report.found} images in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    report = result.report
+    print(report.to_json() if args.json else _summary(report, args.out))
+    return EXIT_REFUSED if report.refused else EXIT_OK
+
+
+def _progress(n: int) -> None:
+    if n % 100 == 0:
+        print(f"\rread {n} images", end="", file=sys.stderr, flush=True)
+
+
+def _summary(report: ImportReport, out: Path) -> str:
+    """The Markdown report with short lists, and where the full one is."""
+    from vision.train.imports import REPORT_JSON, REPORT_MD  # noqa: PLC0415
+
+    return report.to_markdown(limit=20) + f"\nFull report: {out / REPORT_MD} and {out / REPORT_JSON}\n"

@@ -109,12 +109,13 @@ def run(args: argparse.Namespace) -> int:
     from api.actionlist import ImportRejected, build_matcher, import_action_list  # noqa: PLC0415
     from api.db.session import open_store, session_scope  # noqa: PLC0415
     from api.flags import FlagRules  # noqa: PLC0415
-    from api.lane_runner import lane_config  # noqa: PLC0415
+    from api.lane_runner import lane_config, model_files  # noqa: PLC0415
     from api.sinks import StoreSink  # noqa: PLC0415
     from vision.pipeline.annotate import PreviewWriter  # noqa: PLC0415
     from vision.pipeline.factory import FrameDetector, TrailerBodyClassifier, load_detectors  # noqa: PLC0415
     from vision.pipeline.lane import LanePipeline  # noqa: PLC0415
     from vision.pipeline.protocols import BodyClassifier, LaneModels, PlateDetector, VehicleDetector  # noqa: PLC0415
+    from vision.pipeline.reload import ModelSlot  # noqa: PLC0415
     from vision.pipeline.sinks import FanoutSink, JsonlSink  # noqa: PLC0415
     from vision.pipeline.sources import ImageFolderSource, SourceError, StreamSource, open_source  # noqa: PLC0415
     from vision.pipeline.truth import TruthDetector, load_clip_truth  # noqa: PLC0415
@@ -158,20 +159,18 @@ def run(args: argparse.Namespace) -> int:
             detectors = f"ground truth ({args.truth})"
             if not args.no_classifier:
                 classifier = TrailerBodyClassifier(
-                    TrailerClassifier(
-                        settings.models.dir / "trailer_classifier.onnx", settings.runtime.providers
-                    )
+                    ModelSlot(TrailerClassifier(model_files(settings).classifier, settings.runtime.providers))
                 )
         else:
             yv, yp, yc = load_detectors(
-                settings.models.dir,
+                model_files(settings),
                 providers=settings.runtime.providers,
                 intra_op_threads=settings.runtime.intra_op_threads or None,
                 require_classifier=not args.no_classifier,
             )
             vehicle, plate = FrameDetector(yv, config.roi), FrameDetector(yp, config.roi)
             classifier = TrailerBodyClassifier(yc) if yc is not None and not args.no_classifier else None
-            detectors = f"{yv.model.path.name}, {yp.model.path.name}"
+            detectors = f"{yv.model.name} {yv.version}, {yp.model.name} {yp.version}"
         reader = build_reader(
             settings.reader.engine, work_dir=settings.data_dir, providers=settings.runtime.providers
         )

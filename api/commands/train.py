@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,10 +18,11 @@ from api.settings import get_settings
 log = logging.getLogger(__name__)
 
 KINDS = {
-    # kind: (task, architecture file in vision/train/cfg, default image size)
-    "plates": ("detect", "hgv-det-pico.yaml", 320),
-    "vehicles": ("detect", "hgv-det-pico.yaml", 320),
-    "trailer": ("classify", "hgv-cls-pico.yaml", 128),
+    # kind: (task, architecture file in vision/train/cfg, default image size, registry role)
+    "plates": ("detect", "hgv-det-pico.yaml", 320, "plate_detector"),
+    "detector": ("detect", "hgv-det-pico.yaml", 320, "plate_detector"),  # the issue's name for plates
+    "vehicles": ("detect", "hgv-det-pico.yaml", 320, "vehicle_detector"),
+    "trailer": ("classify", "hgv-cls-pico.yaml", 128, "trailer_classifier"),
 }
 
 
@@ -33,7 +35,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--imgsz", type=int, default=None, help="training image size (default per kind)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument(
-        "--from", dest="start_from", type=Path, default=None, help=".pt to fine-tune (default: scratch)"
+        "--from",
+        dest="start_from",
+        default="current",
+        help="'current' (default): fine-tune the version in use (the shipped model until one is "
+        "promoted); 'scratch': train from the architecture; or a .pt file",
     )
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -55,7 +61,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "export", help="export a training run to ONNX (with metadata) and check it numerically"
     )
     p.add_argument("run", type=Path, help="run folder made by 'hgv-lane train'")
-    p.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    p.add_argument("--out", type=Path, required=True, help="ONNX file to write (its .pt and .md beside it)")
+    p.add_argument(
+        "--register",
+        action="store_true",
+        help="also add the export to the model registry as a candidate "
+        "('hgv-lane models promote' puts it in use)",
+    )
     p.add_argument(
         "--imgsz", type=int, nargs="+", default=None, help="export size: S or H W (default: training)"
     )
@@ -77,8 +89,12 @@ def train(args: argparse.Namespace) -> int:
     from vision.train import CFG_DIR  # noqa: PLC0415
     from vision.train.yolo import train as run_training  # noqa: PLC0415
 
-    task, arch, default_size = KINDS[args.kind]
+    task, arch, default_size, role = KINDS[args.kind]
     settings = get_settings()
+    if args.resume:
+        start_from, parent = CFG_DIR / arch, "(resumed run)"
+    else:
+        start_from, parent = starting_point(args.start_from, role, CFG_DIR / arch)
     data = args.data
     if args.subset:
         if task != "detect":
@@ -91,7 +107,8 @@ def train(args: argparse.Namespace) -> int:
         imgsz=args.imgsz or default_size,
         run_dir=args.out,
         data_dir=settings.data_dir,
-        start_from=args.start_from or CFG_DIR / arch,
+        start_from=start_from,
+        parent=parent,
         batch=args.batch,
         resume=args.resume,
         extra={"cache": False if args.cache == "none" else args.cache},
@@ -109,6 +126,26 @@ def train(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def starting_point(start_from: str, role: str, architecture: Path) -> tuple[Path, str]:
+    """The weights a run starts from and how the model card names them: ``current`` is the
+    ``.pt`` of ``role``'s version in use (``"plate_detector shipped"``), ``scratch`` the
+    architecture file, anything else a ``.pt`` path. Exits with a message when there is none."""
+    if start_from == "scratch":
+        return architecture, "none (from scratch)"
+    if start_from == "current":
+        current = get_settings().model_registry().current(role)
+        if current.weights is None:
+            raise SystemExit(
+                f"{role} {current.version} ({current.onnx}) has no .pt weights beside it to fine-tune "
+                "from: give --from scratch or --from a .pt file"
+            )
+        return current.weights, f"{role} {current.version} ({current.weights})"
+    path = Path(start_from)
+    if not path.is_file():
+        raise SystemExit(f"--from {start_from}: no such file (or say 'current' or 'scratch')")
+    return path, str(path)
 
 
 def subset_yaml(data_yaml: Path, run_dir: Path, n_train: int, seed: int = 0) -> Path:
@@ -165,8 +202,34 @@ def export(args: argparse.Namespace) -> int:
             "ece_after": cal.ece_after,
             "calibration_images": cal.n,
         }
+    shutil.copy2(weights, out.with_suffix(".pt"))  # what the next run fine-tunes from
     card = write_card(args, out, run_args, size, calibration, len(checks))
-    print(json.dumps({"onnx": str(out), "card": str(card), "checked_images": len(checks), **calibration}))
+    registered: dict[str, str] = {}
+    if args.register:
+        from vision.registry import role_for_model  # noqa: PLC0415
+        from vision.runtime import OnnxModel  # noqa: PLC0415
+
+        info = OnnxModel(out, "cpu", warmup=False).info
+        registry = get_settings().model_registry()
+        role = role_for_model(info.task or "", info.class_names)
+        version = registry.add(
+            role,
+            out,
+            weights=out.with_suffix(".pt"),
+            card=card,
+            meta={"run": str(args.run.resolve()), "trained_from": run_args.get("parent", "")},
+        )
+        registered = {"role": role, "version": version.version}
+        print(
+            f"registered as {role} {version.version} (a candidate: 'hgv-lane models promote {role} "
+            f"{version.version}' puts it in use)",
+            file=sys.stderr,
+        )
+    print(
+        json.dumps(
+            {"onnx": str(out), "card": str(card), "checked_images": len(checks), **calibration, **registered}
+        )
+    )
     return 0
 
 
@@ -196,6 +259,7 @@ def write_card(
             "input": f"{model.info.input_shape} float32 RGB in [0, 1] ({size} px)",
             "sha256": model.info.sha256,
             "training data": f"{data} ({n_files} files, sha256 {fingerprint[:16]}...)",
+            "parent model": run_args.get("parent") or "(not recorded)",
             "training command": run_args.get("command", "(unknown)"),
             "export command": "hgv-lane " + " ".join(sys.argv[1:]) if sys.argv else "",
             "epochs / image size": f"{run_args.get('epochs')} / {run_args.get('imgsz')}",

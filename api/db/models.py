@@ -86,6 +86,13 @@ class UserRole(enum.StrEnum):
     ADMIN = "admin"
 
 
+class BodyFeedback(enum.StrEnum):
+    """What an officer said about a passage's trailer body type (a label for the model team)."""
+
+    CONFIRMED = "confirmed"  # the machine's body type is right
+    CORRECTED = "corrected"  # it is another body type (``PassageRow.body_type_officer``)
+
+
 class Outcome(enum.StrEnum):
     """How a disposed flag ended."""
 
@@ -310,6 +317,12 @@ class PassageRow(Base):
     body_crop_path: Mapped[str | None] = mapped_column(String(512))  # relative to the data dir
     flag_id: Mapped[int | None] = mapped_column(ForeignKey("flags.id", ondelete="SET NULL"))
     created_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    # an officer's word on the body type (migration 0003): the latest one counts, every one is a
+    # flag event and an audit row; ``body_type_officer`` is the machine's type when confirmed
+    body_feedback: Mapped[BodyFeedback | None] = mapped_column(_str_enum(BodyFeedback, "body_feedback"))
+    body_type_officer: Mapped[str | None] = mapped_column(String(32))
+    body_feedback_by: Mapped[str | None] = mapped_column(String(64))
+    body_feedback_ts_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
     plates: Mapped[list[PassagePlateRow]] = relationship(
         back_populates="passage",

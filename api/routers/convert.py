@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from api.db.models import Flag, FlagEvent, FlagReason, FlagStatus, PassageRow
 from api.schemas.flags import EventPublic, FlagDetail, FlagSummary, MatchedEntry, ReasonPublic
-from api.schemas.passages import CandidatePublic, PassagePublic, PlatePublic
-from api.workflow import Actor, FlagState, actions_for
+from api.schemas.passages import BodyFeedbackPublic, CandidatePublic, PassagePublic, PlatePublic
+from api.workflow import Actor, FlagState, actions_for, may_give_body_feedback
+from vision.types import BodyType
 
 
 def reason_public(r: FlagReason) -> ReasonPublic:
@@ -33,6 +34,20 @@ def flag_summary(flag: Flag) -> FlagSummary:
     )
 
 
+def body_feedback_public(row: PassageRow) -> BodyFeedbackPublic | None:
+    """The officer's word on the passage's body type, or ``None`` when there is none."""
+    if row.body_feedback is None or not row.body_type_officer or row.body_feedback_ts_ms is None:
+        return None
+    body_type = BodyType(row.body_type_officer)
+    return BodyFeedbackPublic(
+        kind=row.body_feedback,
+        body_type=body_type,
+        side=body_type.side,
+        by=row.body_feedback_by or "",
+        ts_ms=row.body_feedback_ts_ms,
+    )
+
+
 def passage_public(row: PassageRow) -> PassagePublic:
     base = f"/v1/passages/{row.id}"
     return PassagePublic(
@@ -49,6 +64,7 @@ def passage_public(row: PassageRow) -> PassagePublic:
         camera_ids=list(row.camera_ids or []),
         flag_id=row.flag_id,
         body_crop_url=f"{base}/crops/body" if row.body_crop_path else None,
+        body_feedback=body_feedback_public(row),
         plates=[
             PlatePublic(
                 position=p.position,
@@ -126,4 +142,5 @@ def flag_detail(flag: Flag, actor: Actor) -> FlagDetail:
         passages=[passage_public(p) for p in sorted(flag.passages, key=lambda p: -p.last_seen_ts_ms)],
         events=[event_public(e) for e in flag.events],
         allowed_actions=list(actions_for(state, actor)),
+        body_feedback_allowed=may_give_body_feedback(state, actor),
     )

@@ -3,7 +3,9 @@
 Every route needs an officer, supervisor or admin. Views of a flag's detail and every action
 are written to the audit log with the officer, the time, the client address and user agent.
 Transitions are checked by :mod:`api.workflow` and applied with a conditional UPDATE, so two
-officers claiming the same flag at once get one 200 and one 409.
+officers claiming the same flag at once get one 200 and one 409. The officer working a flag may
+also confirm or correct the trailer body type of its passages (a label for the model team,
+:mod:`api.feedback`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.app import AppState
 from api.auth import Client, DbDep, OfficerUser, Principal, StateDep, audit, now_ms
 from api.db import repository as repo
-from api.db.models import Flag, FlagReason, FlagStatus
+from api.db.models import BodyFeedback, Flag, FlagReason, FlagStatus
 from api.db.session import session_scope
+from api.feedback import FeedbackError, record_body_feedback, resolve_body_feedback
 from api.flags import PlateMatch, Reason, ReasonCode, hit_reason, score_of
 from api.routers.convert import flag_detail, flag_summary
 from api.schemas.flags import (
+    BodyTypeRequest,
     ClaimRequest,
     DirectRequest,
     DisposeRequest,
@@ -45,6 +49,7 @@ from api.workflow import (
     NotPermitted,
     TransitionRefused,
     check,
+    check_body_feedback,
     check_disposition,
     check_rejection,
 )
@@ -182,6 +187,16 @@ def get_flag(flag_id: int, user: OfficerUser, db: DbDep, client: Client) -> Flag
     return flag_detail(flag, _actor(user))
 
 
+def _check_version(flag: Flag, body: TransitionBase) -> None:
+    """409 when the client sent the flag version it saw and the flag moved on since."""
+    if body.version is not None and body.version != flag.version:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the flag changed since you loaded it (your version {body.version}, now {flag.version}: "
+            f"{flag.status}{', claimed by ' + flag.claimed_by if flag.claimed_by else ''}); reload it",
+        )
+
+
 def _transition(
     db: Session,
     state: AppState,
@@ -196,12 +211,7 @@ def _transition(
 ) -> FlagDetail:
     """Check and apply one workflow action; 404 / 403 / 409 with the reason."""
     flag = _load(db, flag_id)
-    if body.version is not None and body.version != flag.version:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"the flag changed since you loaded it (your version {body.version}, now {flag.version}: "
-            f"{flag.status}{', claimed by ' + flag.claimed_by if flag.claimed_by else ''}); reload it",
-        )
+    _check_version(flag, body)
     from_status = FlagStatus(flag.status)
     try:
         target = check(FlagState(from_status, flag.claimed_by), action, _actor(user))
@@ -336,10 +346,9 @@ def _rematch(state: AppState, db: Session, corrected: str, position: int | None)
         plate = None
         if position is not None and position < len(plates):
             plate = plates[position]
-        if plate is None:
-            plate = next(
-                (p for p in plates if p.text and p.text == flag.vehicle_mark), plates[0] if plates else None
-            )
+        if plate is None:  # the plate that carried the rejected read (vehicle_mark is the correction now)
+            rejected = flag.read_mark or flag.vehicle_mark
+            plate = next((p for p in plates if p.text and p.text == rejected), plates[0] if plates else None)
         role = PlateRole(plate.role) if plate is not None else PlateRole.UNKNOWN
         index = plate.position if plate is not None else -1
         reasons: list[Reason] = []
@@ -494,3 +503,83 @@ def dispose(
             "note": d.note,
         },
     )
+
+
+@router.post(
+    "/flags/{flag_id}/passages/{passage_id}/body-type",
+    response_model=FlagDetail,
+    responses={
+        404: {"description": "No such flag, or the passage is not one of its passages"},
+        **CONFLICT,
+        422: {"description": "A correction without a body type, or a confirmation that does not fit"},
+    },
+    summary="Confirm or correct the trailer body type of one of the flag's passages",
+)
+def body_type(
+    flag_id: int,
+    passage_id: int,
+    body: BodyTypeRequest,
+    user: OfficerUser,
+    db: DbDep,
+    state: StateDep,
+    client: Client,
+) -> FlagDetail:
+    """``confirm``: the machine's body type is right; ``correct``: the trailer is ``body_type``
+    (its side, hard/soft/other, follows). A label for the model team (exported by ``hgv-lane
+    dataset export-feedback``); the flag's status and risk stay as they are. Allowed from the claim
+    on (also after disposal) for the claiming officer or a supervisor; a later word replaces an
+    earlier one. Bumps the flag's ``version``; recorded as a flag event (``confirm_body`` or
+    ``correct_body``, on the live queue) and in the audit log."""
+    flag = _load(db, flag_id)
+    passage = next((p for p in flag.passages if p.id == passage_id), None)
+    if passage is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"passage {passage_id} is not a passage of flag {flag_id}"
+        )
+    _check_version(flag, body)
+    current = FlagStatus(flag.status)
+    try:
+        check_body_feedback(FlagState(current, flag.claimed_by), _actor(user))
+        kind, chosen = resolve_body_feedback(passage.body_type, body.action, body.body_type)
+    except NotPermitted as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from exc
+    except TransitionRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from exc
+    except FeedbackError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    now = now_ms()
+    # the same conditional UPDATE as a transition (status unchanged): a claim released or taken
+    # over meanwhile makes this a 409 instead of a label by someone no longer on the flag
+    if not repo.apply_transition(
+        db,
+        flag.id,
+        from_status=current,
+        version=flag.version,
+        values={"status": current, "updated_ts_ms": now},
+    ):
+        db.rollback()
+        fresh = _load(db, flag_id)
+        who = f", claimed by {fresh.claimed_by}" if fresh.claimed_by else ""
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"another officer acted first: the flag is now {fresh.status}{who}"
+        )
+    detail = record_body_feedback(passage, kind, chosen, user.name, now)
+    if body.note.strip():
+        detail["note"] = body.note.strip()
+    event_kind = "confirm_body" if kind is BodyFeedback.CONFIRMED else "correct_body"
+    repo.add_flag_event(
+        db,
+        flag_id=flag.id,
+        ts_ms=now,
+        actor=user.name,
+        kind=event_kind,
+        from_status=None,
+        to_status=None,
+        passage_id=passage.id,
+        detail=detail,
+    )
+    audit(db, user, f"flag.{event_kind}", client, {"flag": flag.id, **detail})
+    db.commit()
+    state.hub.notify()
+    db.expire_all()
+    return flag_detail(_load(db, flag_id), _actor(user))

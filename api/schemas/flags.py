@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from api.db.models import FlagStatus, Outcome
 from api.schemas.passages import PassagePublic
 from api.workflow import Action, DetectionMethod
+from vision.types import BodyType
 
 
 class ReasonPublic(BaseModel):
@@ -84,6 +85,11 @@ class FlagDetail(FlagSummary):
     passages: list[PassagePublic]
     events: list[EventPublic]
     allowed_actions: list[Action]
+    body_feedback_allowed: bool = Field(
+        False,
+        description="Whether you may confirm or correct the body type of its passages now "
+        "(POST /v1/flags/{id}/passages/{passage_id}/body-type).",
+    )
 
 
 class TransitionBase(BaseModel):
@@ -125,6 +131,19 @@ class DisposeRequest(TransitionBase):
     entrants_found: int = Field(0, ge=0, le=500)
     detection_methods: list[DetectionMethod] = Field(default_factory=list, max_length=10)
     note: str = Field("", max_length=2000)
+
+
+class BodyTypeRequest(TransitionBase):
+    """Confirm the machine's trailer body type of a passage, or correct it.
+
+    ``confirm``: the machine is right (``body_type``, if sent, must be the machine's).
+    ``correct``: it is ``body_type`` (required; not ``unknown``); the same type as the machine's
+    is recorded as a confirmation.
+    """
+
+    action: Literal["confirm", "correct"]
+    body_type: BodyType | None = None
+    note: str = Field("", max_length=1000)
 
 
 class FlagEventMessage(BaseModel):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from api.db.models import BodyFeedback
+from vision.types import BodyType, Side
+
 
 class CandidatePublic(BaseModel):
     rank: int
@@ -26,6 +29,16 @@ class PlatePublic(BaseModel):
     candidates: list[CandidatePublic]
 
 
+class BodyFeedbackPublic(BaseModel):
+    """An officer's word on the passage's trailer body type (a label for the model team)."""
+
+    kind: BodyFeedback = Field(description="'confirmed' (the machine is right) or 'corrected'.")
+    body_type: BodyType = Field(description="The body type the officer confirmed or gave.")
+    side: Side = Field(description="Its side: soft, hard or other.")
+    by: str
+    ts_ms: int
+
+
 class PassagePublic(BaseModel):
     id: int
     passage_uid: str
@@ -40,4 +53,7 @@ class PassagePublic(BaseModel):
     camera_ids: list[str]
     flag_id: int | None
     body_crop_url: str | None
+    body_feedback: BodyFeedbackPublic | None = Field(
+        None, description="The officer's confirmation or correction of the body type, if any."
+    )
     plates: list[PlatePublic]

@@ -12,6 +12,7 @@ const S = {
   source: null, // EventSource
   lanesTimer: null,
   formOpen: null, // "reject" | "dispose" | null
+  bodyChoice: null, // {passage, value}: the body type picked but not sent (kept across live re-renders)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -52,6 +53,14 @@ const OUTCOMES = [
   ["security_breach", "Security breach, no entrants"],
   ["not_stopped", "Not stopped"],
 ];
+// the trailer classifier's body types (vision/types.py BodyType but unknown) and their side
+const BODY_TYPES = [
+  ["curtainsider", "soft"], ["tilt", "soft"], ["box", "hard"], ["reefer", "hard"], ["container", "hard"],
+  ["tanker", "hard"], ["flatbed", "other"], ["tipper", "other"], ["car_transporter", "other"],
+  ["tractor_only", "other"], ["other", "other"],
+];
+const SIDE_LABEL = { soft: "soft-sided", hard: "hard-sided", other: "neither soft nor hard", unknown: "side unknown" };
+const bodyName = (t) => t.replaceAll("_", " ");
 const METHODS = [
   ["co2_probe", "CO2 probe"], ["heartbeat", "Heartbeat"], ["scanner", "Scanner"], ["dog", "Dog"], ["physical", "Physical"],
 ];
@@ -201,6 +210,7 @@ function renderQueue(freshId) {
 async function select(id) {
   S.selected = id;
   S.formOpen = null;
+  S.bodyChoice = null;
   renderQueue();
   await loadDetail();
 }
@@ -258,8 +268,9 @@ function renderDetail() {
     evidence.append(el("section", { class: "panel trailer-panel" },
       el("h3", { text: "Trailer" }),
       img(latest.body_crop_url, "trailer crop", "body-crop"),
-      el("div", { class: "read", id: "detail-body", text: latest.body_type.replace("_", " ") }),
-      el("div", { class: "muted", text: `${latest.body_side}-sided · ${Math.round(latest.body_confidence * 100)}% confident` })));
+      el("div", { class: "read", id: "detail-body", text: bodyName(latest.body_type) }),
+      el("div", { class: "muted", text: `${latest.body_side}-sided · ${Math.round(latest.body_confidence * 100)}% confident` }),
+      bodyFeedback(d, latest)));
   }
 
   const matches = d.matches.length
@@ -288,9 +299,51 @@ function renderDetail() {
   const history = el("ol", { class: "history" }, d.events.map((e) => el("li", {},
     `${time(e.ts_ms)} ${e.actor}: ${e.kind.replaceAll("_", " ")}${e.to_status ? " → " + STATUS_LABEL[e.to_status] : ""}`,
     e.detail && e.detail.reason ? ` (${e.detail.reason})` : "",
+    e.detail && e.detail.body_type ? ` (${e.detail.feedback === "corrected" ? bodyName(e.detail.machine_body_type) + " → " : ""}${bodyName(e.detail.body_type)})` : "",
     e.detail && e.detail.outcome ? ` (${e.detail.outcome.replace("_", " ")})` : "")));
 
   box.replaceChildren(head, actions, form || "", reasons, evidence, matches, el("h3", { text: "History" }), history);
+}
+
+// the officer's word on the body type: what was said, and (while working the flag) confirm / correct
+function bodyFeedback(d, p) {
+  const fb = p.body_feedback;
+  const said = fb
+    ? el("div", { class: `officer-says ${fb.kind}`, id: "body-feedback" },
+      fb.kind === "confirmed" ? `Officer confirmed: ${bodyName(fb.body_type)}` : `Officer corrected to: ${bodyName(fb.body_type)}`,
+      el("span", { class: "muted", text: ` (${SIDE_LABEL[fb.side] || fb.side}) · ${fb.by} ${time(fb.ts_ms)}` }))
+    : el("div", { class: "muted", id: "body-feedback", text: "Body type not checked by an officer yet." });
+  if (!d.body_feedback_allowed) return said;
+  const known = BODY_TYPES.some(([t]) => t === p.body_type);
+  const picked = S.bodyChoice && S.bodyChoice.passage === p.id ? S.bodyChoice.value : null;
+  const choose = picked || (fb ? fb.body_type : BODY_TYPES.find(([t]) => t !== p.body_type)[0]);
+  return el("div", {}, said,
+    el("div", { class: "body-controls" },
+      known ? el("button", { type: "button", class: "btn", id: "body-confirm", text: `Yes, ${bodyName(p.body_type)}`,
+        onclick: () => sendBody(p, { action: "confirm" }) }) : null,
+      el("label", { for: "body-select", text: known ? "No, the trailer is" : "The trailer is" }),
+      el("div", { class: "body-correct" },
+        el("select", { id: "body-select", onchange: (ev) => { S.bodyChoice = { passage: p.id, value: ev.target.value }; } },
+          BODY_TYPES.map(([t, side]) => el("option", {
+          value: t, selected: t === choose, text: `${bodyName(t)} (${side})` }))),
+        el("button", { type: "button", class: "btn", id: "body-correct", text: "Correct",
+          onclick: () => sendBody(p, { action: "correct", body_type: $("body-select").value }) }))));
+}
+
+async function sendBody(p, body) {
+  const d = S.detail;
+  try {
+    S.detail = await api(`/v1/flags/${d.id}/passages/${p.id}/body-type`, { method: "POST", body: { version: d.version, ...body } });
+    S.bodyChoice = null;
+    S.flags.set(S.detail.id, S.detail);
+    renderQueue();
+    renderDetail();
+    const fb = S.detail.passages.find((x) => x.id === p.id).body_feedback;
+    toast(`Body type ${fb.kind}: ${bodyName(fb.body_type)}`);
+  } catch (e) {
+    toast(e.message, true);
+    if (e.status === 409) await loadDetail();
+  }
 }
 
 function rejectForm(d) {

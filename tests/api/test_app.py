@@ -11,6 +11,7 @@ from vision.runtime import ModelLoadError
 
 
 def test_health_reports_store_and_models(settings: Settings) -> None:
+    settings.models.plate_detector = "tiny.onnx"  # the other roles' files are absent here
     with TestClient(create_app(settings)) as client:
         r = client.get("/health")
     assert r.status_code == 200
@@ -18,9 +19,10 @@ def test_health_reports_store_and_models(settings: Settings) -> None:
     assert body["status"] == "ok"
     assert body["store"] == "sqlite"
     (model,) = body["models"]
-    assert model["name"] == "tiny" and model["task"] == "detect"
+    assert model["role"] == "plate_detector" and model["name"] == "tiny.onnx" and model["task"] == "detect"
     assert model["classes"] == ["plate", "vehicle", "body"]
     assert model["providers"][-1] == "CPUExecutionProvider"
+    assert model["version"] is None  # no lanes run in this app, so no version is in use by one
     db = settings.data_dir / "hgv-lane.sqlite3"
     assert db.is_file()
     with sqlite3.connect(db) as conn:
@@ -29,8 +31,18 @@ def test_health_reports_store_and_models(settings: Settings) -> None:
 
 def test_broken_model_fails_startup(settings: Settings) -> None:
     (settings.models.dir / "broken.onnx").write_bytes(b"\x08\x01garbage")
+    settings.models.trailer_classifier = "broken.onnx"
     with pytest.raises(ModelLoadError, match=r"broken\.onnx"), TestClient(create_app(settings)):
         pass
+
+
+def test_a_promoted_version_is_the_one_loaded(settings: Settings) -> None:
+    registry = settings.model_registry()
+    v = registry.add("plate_detector", settings.models.dir / "tiny.onnx")
+    registry.promote("plate_detector", v.version)
+    with TestClient(create_app(settings)) as client:
+        (model,) = client.get("/health").json()["models"]
+    assert model["role"] == "plate_detector" and model["name"] == "model.onnx"
 
 
 def test_openapi_lists_health(settings: Settings) -> None:

@@ -21,8 +21,10 @@ from api.workflow import (
     actions_for,
     allowed_actions,
     check,
+    check_body_feedback,
     check_disposition,
     check_rejection,
+    may_give_body_feedback,
 )
 
 S = FlagStatus
@@ -107,6 +109,21 @@ def test_good_dispositions_are_normalised() -> None:
     assert check_rejection(" misread ", "  ") == ("misread", None)
     with pytest.raises(InvalidDetails):
         check_rejection(" ", "AB12CDE")
+
+
+def test_body_feedback_needs_the_claim_in_any_later_status() -> None:
+    camera = Actor("cam", UserRole.CAMERA)
+    with pytest.raises(NotPermitted):
+        check_body_feedback(FlagState(S.CLAIMED, "alice"), camera)
+    with pytest.raises(TransitionRefused, match="claim the flag"):
+        check_body_feedback(FlagState(S.NEW), ALICE)
+    for status in (S.CLAIMED, S.READ_VERIFIED, S.READ_REJECTED, S.DIRECTED_TO_SEARCH, S.DISPOSED):
+        state = FlagState(status, "alice")
+        check_body_feedback(state, ALICE)
+        check_body_feedback(state, SUP)
+        assert may_give_body_feedback(state, ALICE) and not may_give_body_feedback(state, BOB)
+        with pytest.raises(TransitionRefused, match="claimed by alice"):
+            check_body_feedback(state, BOB)
 
 
 def _flag(engine: Engine) -> int:

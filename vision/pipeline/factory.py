@@ -1,9 +1,12 @@
-"""Building the real pipeline capabilities from ``models/``: the ONNX detectors on the lane's
-region of interest, the trailer classifier and the plate reader.
+"""Building the real pipeline capabilities: the ONNX detectors on the lane's region of
+interest, the trailer classifier and the plate reader.
 
-Model files (``models/``): ``vehicle_detector.onnx`` (classes ``vehicle``, ``body``),
-``plate_detector.onnx`` (class ``plate``), ``trailer_classifier.onnx`` (body types). A
-missing or broken model raises :class:`vision.runtime.ModelLoadError` naming the file.
+Model files (:class:`ModelFiles`; the shipped ones in ``models/``, or the versions in use in
+the model registry): the vehicle detector (classes ``vehicle``, ``body``), the plate detector
+(class ``plate``) and the trailer classifier (body types). A missing or broken model raises
+:class:`vision.runtime.ModelLoadError` naming the file. The models sit in
+:class:`vision.pipeline.reload.ModelSlot` so a promoted version can be swapped in while the
+lanes run.
 """
 
 from __future__ import annotations
@@ -16,29 +19,46 @@ from vision.anpr.reader import PlateReader
 from vision.detector import YoloDetector
 from vision.pipeline.config import RegionOfInterest
 from vision.pipeline.protocols import LaneModels
+from vision.pipeline.reload import ModelSlot, ModelWatcher
 from vision.runtime import ModelLoadError, Providers
 from vision.trailer.classifier import TrailerClassifier
 from vision.types import BBox, Detection, DetectionSet, Frame, ImageBGR, TrailerVerdict
 
-VEHICLE_MODEL = "vehicle_detector.onnx"
-PLATE_MODEL = "plate_detector.onnx"
-CLASSIFIER_MODEL = "trailer_classifier.onnx"
+
+@dataclass(frozen=True, slots=True)
+class ModelFiles:
+    """The ONNX files of the three models a lane runs, with their registry versions."""
+
+    vehicle: Path
+    plate: Path
+    classifier: Path
+    versions: tuple[str, str, str] = ("shipped", "shipped", "shipped")
+
+    @classmethod
+    def shipped(cls, models_dir: Path) -> ModelFiles:
+        """The shipped file names in ``models_dir``."""
+        return cls(
+            models_dir / "vehicle_detector.onnx",
+            models_dir / "plate_detector.onnx",
+            models_dir / "trailer_classifier.onnx",
+        )
 
 
 class FrameDetector:
-    """A :class:`vision.detector.YoloDetector` run on the bounding rectangle of a region of
-    interest (the whole frame when the region is empty); boxes come back in frame pixels.
-    Several lanes may share one detector (ONNX Runtime sessions are thread-safe)."""
+    """The :class:`vision.detector.YoloDetector` in ``slot`` run on the bounding rectangle of a
+    region of interest (the whole frame when the region is empty); boxes come back in frame
+    pixels. Several lanes may share one detector (ONNX Runtime sessions are thread-safe)."""
 
-    def __init__(self, detector: YoloDetector, roi: RegionOfInterest | None = None) -> None:
-        self.detector = detector
+    def __init__(self, slot: ModelSlot[YoloDetector], roi: RegionOfInterest | None = None) -> None:
+        self.slot = slot
         self.roi = roi or RegionOfInterest()
 
     def detect(self, frame: Frame) -> DetectionSet:
+        detector = self.slot.model
         if self.roi.whole_frame:
-            return self.detector.detect(frame.image)
+            return detector.detect(frame.image)
         x1, y1, x2, y2 = self.roi.bounds_px(frame.width_px, frame.height_px)
-        found = self.detector.detect(frame.image[y1:y2, x1:x2])
+        found = detector.detect(frame.image[y1:y2, x1:x2])
         return DetectionSet(
             tuple(
                 Detection(
@@ -55,23 +75,24 @@ class FrameDetector:
 
 
 class TrailerBodyClassifier:
-    """:class:`vision.trailer.classifier.TrailerClassifier` as a pipeline body classifier."""
+    """The :class:`vision.trailer.classifier.TrailerClassifier` in ``slot`` as a pipeline body
+    classifier."""
 
-    def __init__(self, classifier: TrailerClassifier) -> None:
-        self.classifier = classifier
+    def __init__(self, slot: ModelSlot[TrailerClassifier]) -> None:
+        self.slot = slot
 
     def classify_body(self, crop: ImageBGR) -> TrailerVerdict:
-        return self.classifier.classify(crop).verdict
+        return self.slot.model.classify(crop).verdict
 
 
 @dataclass(frozen=True, slots=True)
 class SharedModels:
     """Models loaded once and shared by every lane (each lane wraps the detectors with its own
-    region of interest)."""
+    region of interest); each in a slot a :class:`ModelWatcher` can swap."""
 
-    vehicle: YoloDetector
-    plate: YoloDetector
-    classifier: TrailerClassifier | None
+    vehicle: ModelSlot[YoloDetector]
+    plate: ModelSlot[YoloDetector]
+    classifier: ModelSlot[TrailerClassifier] | None
     reader: PlateReader
 
     def for_lane(self, roi: RegionOfInterest) -> LaneModels:
@@ -83,49 +104,75 @@ class SharedModels:
             body_classifier=TrailerBodyClassifier(self.classifier) if self.classifier is not None else None,
         )
 
+    def watch(self, watcher: ModelWatcher, load: DetectorLoaders) -> None:
+        """Have ``watcher`` swap promoted versions into these slots (``load`` builds each role's
+        model from a file, with the same options as the first load)."""
+        watcher.watch("vehicle_detector", self.vehicle, load.vehicle)
+        watcher.watch("plate_detector", self.plate, load.plate)
+        if self.classifier is not None:
+            watcher.watch("trailer_classifier", self.classifier, load.classifier)
+
 
 _lock = threading.Lock()
 
 
+@dataclass(frozen=True, slots=True)
+class DetectorLoaders:
+    """Builds each model from an ONNX file with fixed options; raises :class:`ModelLoadError`."""
+
+    providers: Providers = "auto"
+    intra_op_threads: int | None = None
+    vehicle_conf: float = 0.25
+    plate_conf: float = 0.25
+
+    def vehicle(self, path: Path) -> YoloDetector:
+        """The vehicle/body detector in ``path`` (must have classes ``vehicle`` and ``body``)."""
+        d = YoloDetector(
+            path, self.providers, conf_threshold=self.vehicle_conf, intra_op_threads=self.intra_op_threads
+        )
+        if not {"vehicle", "body"} <= set(d.class_names):
+            raise ModelLoadError(f"{d.model.path}: classes {d.class_names}, expected vehicle, body")
+        return d
+
+    def plate(self, path: Path) -> YoloDetector:
+        """The plate detector in ``path`` (must have class ``plate``)."""
+        d = YoloDetector(
+            path, self.providers, conf_threshold=self.plate_conf, intra_op_threads=self.intra_op_threads
+        )
+        if "plate" not in d.class_names:
+            raise ModelLoadError(f"{d.model.path}: classes {d.class_names}, expected plate")
+        return d
+
+    def classifier(self, path: Path) -> TrailerClassifier:
+        """The trailer classifier in ``path``."""
+        return TrailerClassifier(path, self.providers, intra_op_threads=self.intra_op_threads)
+
+
 def load_detectors(
-    models_dir: Path,
+    files: ModelFiles,
     *,
     providers: Providers = "auto",
     intra_op_threads: int | None = None,
     require_classifier: bool = True,
-    vehicle_conf: float = 0.25,
-    plate_conf: float = 0.25,
-) -> tuple[YoloDetector, YoloDetector, TrailerClassifier | None]:
-    """Load the vehicle and plate detectors and the trailer classifier from ``models_dir``.
+) -> tuple[ModelSlot[YoloDetector], ModelSlot[YoloDetector], ModelSlot[TrailerClassifier] | None]:
+    """Load the vehicle and plate detectors and the trailer classifier, each in a slot.
 
     Raises :class:`ModelLoadError` when a detector is missing, or the classifier is missing
     and ``require_classifier``; otherwise a missing classifier gives ``None``.
     """
+    load = DetectorLoaders(providers, intra_op_threads)
+    v_version, p_version, c_version = files.versions
     with _lock:
-        vehicle = YoloDetector(
-            models_dir / VEHICLE_MODEL,
-            providers,
-            conf_threshold=vehicle_conf,
-            intra_op_threads=intra_op_threads,
-        )
-        if not {"vehicle", "body"} <= set(vehicle.class_names):
-            raise ModelLoadError(
-                f"{vehicle.model.path}: classes {vehicle.class_names}, expected vehicle, body"
-            )
-        plate = YoloDetector(
-            models_dir / PLATE_MODEL, providers, conf_threshold=plate_conf, intra_op_threads=intra_op_threads
-        )
-        if "plate" not in plate.class_names:
-            raise ModelLoadError(f"{plate.model.path}: classes {plate.class_names}, expected plate")
-        cls_path = models_dir / CLASSIFIER_MODEL
-        classifier: TrailerClassifier | None = None
-        if cls_path.is_file() or require_classifier:
-            classifier = TrailerClassifier(cls_path, providers, intra_op_threads=intra_op_threads)
+        vehicle = ModelSlot(load.vehicle(files.vehicle), v_version, files.vehicle)
+        plate = ModelSlot(load.plate(files.plate), p_version, files.plate)
+        classifier: ModelSlot[TrailerClassifier] | None = None
+        if files.classifier.is_file() or require_classifier:
+            classifier = ModelSlot(load.classifier(files.classifier), c_version, files.classifier)
     return vehicle, plate, classifier
 
 
 def load_models(
-    models_dir: Path,
+    files: ModelFiles,
     *,
     reader_engine: str = "rapidocr",
     work_dir: Path,
@@ -133,11 +180,11 @@ def load_models(
     intra_op_threads: int | None = None,
     require_classifier: bool = True,
 ) -> SharedModels:
-    """Every model a lane needs, loaded once from ``models_dir`` (the reader from its engine)."""
+    """Every model a lane needs, loaded once from ``files`` (the reader from its engine)."""
     from vision.anpr.reader import build_reader  # noqa: PLC0415 - loads an OCR engine
 
     vehicle, plate, classifier = load_detectors(
-        models_dir,
+        files,
         providers=providers,
         intra_op_threads=intra_op_threads,
         require_classifier=require_classifier,

@@ -45,6 +45,7 @@ class TrainResult:
     metrics: dict[str, float]
     data: str = ""
     command: str = ""
+    parent: str = ""
 
 
 def data_fingerprint(data: Path) -> tuple[str, int]:
@@ -75,6 +76,7 @@ def train(
     extra: dict[str, Any] | None = None,
     command: str = "",
     source_data: Path | None = None,
+    parent: str = "",
 ) -> TrainResult:
     """Train a YOLO model on ``data`` (a ``data.yaml`` for detect, a folder-per-class root
     for classify) and leave the run in ``run_dir``.
@@ -83,7 +85,8 @@ def train(
     trains from scratch from :data:`ARCHITECTURES`. ``resume`` continues ``run_dir``'s
     ``last.pt``. ``command`` (the command line that asked for this run) goes into the run's
     ``train_result.json`` and from there into the model card, with ``source_data`` (the set
-    ``data`` was sampled from, when it is a subset). Progress goes to the log and
+    ``data`` was sampled from, when it is a subset) and ``parent`` (the model it starts from,
+    in words, for the model card). Progress goes to the log and
     to ultralytics' own console output.
     """
     configure_ultralytics(data_dir)
@@ -121,7 +124,7 @@ def train(
         raise RuntimeError(f"training finished without {best}")
     metrics = {k: float(v) for k, v in (getattr(results, "results_dict", None) or {}).items()}
     result = TrainResult(
-        run_dir, best, task, epochs, imgsz, seconds, metrics, str(source_data or data), command
+        run_dir, best, task, epochs, imgsz, seconds, metrics, str(source_data or data), command, parent
     )
     (run_dir / "train_result.json").write_text(json.dumps(asdict(result), default=str, indent=2))
     return result

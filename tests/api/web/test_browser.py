@@ -1,7 +1,8 @@
 """The officers' page in a real browser: headless Chromium (Debian's ``chromium``) driven over the
-Chrome DevTools Protocol with ``websockets``. Log in, see a new flag arrive live, claim it, reject
-the read with a correction, direct it to search and dispose of it. Screenshots go to the test's
-tmp dir and to ``/tmp/hgv-ui/``. Skipped, with the reason, when Chromium is not installed."""
+Chrome DevTools Protocol with ``websockets``. Log in, see a new flag arrive live, claim it, confirm
+and then correct the trailer body type, reject the read with a correction, direct it to search
+and dispose of it. Screenshots go to the test's tmp dir and to ``/tmp/hgv-ui/``. Skipped, with
+the reason, when Chromium is not installed."""
 
 from __future__ import annotations
 
@@ -259,6 +260,26 @@ def test_officer_works_a_flag_in_the_browser(
             "reject_read",
         ]
 
+        # the trailer: confirm the machine's body type, then correct it (labels for the model team)
+        assert "not checked" in page.text("#body-feedback")
+        page.click("#body-confirm")
+        page.wait(
+            "document.getElementById('body-feedback').textContent"
+            ".includes('Officer confirmed: curtainsider')",
+            what="body type confirmed",
+        )
+        page.js(
+            "(() => { const s = document.getElementById('body-select'); s.value = 'tilt';"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
+        page.click("#body-correct")
+        page.wait(
+            "document.getElementById('body-feedback').textContent.includes('Officer corrected to: tilt')",
+            what="body type corrected",
+        )
+        assert "curtainsider → tilt" in page.text(".history")
+        shot("04b-body-type-corrected")
+
         page.click("[data-action='reject_read']")
         page.wait("!!document.getElementById('reject-form')")
         page.type("#reject-reason", "last letter is E on the plate crop")
@@ -306,6 +327,9 @@ def test_officer_works_a_flag_in_the_browser(
         assert flag.status == FlagStatus.DISPOSED and flag.outcome == Outcome.ENTRANTS_FOUND
         assert flag.entrants_found == 2 and flag.detection_methods == ["co2_probe", "dog"]
         assert flag.corrected_mark == "AB12CDE" and flag.read_mark == "AB12CDK"
+        (passage,) = flag.passages
+        assert passage.body_type == "curtainsider" and passage.body_type_officer == "tilt"
+        assert passage.body_feedback_by == "officer"
         rows = [a for a in repo.audit_entries(s) if a.actor == "officer"]
         actions = [a.action for a in rows]
         for expected in (
@@ -313,6 +337,8 @@ def test_officer_works_a_flag_in_the_browser(
             "flag.view",
             "evidence.view",
             "flag.claim",
+            "flag.confirm_body",
+            "flag.correct_body",
             "flag.reject_read",
             "flag.dispose",
         ):
@@ -331,4 +357,4 @@ def test_officer_works_a_flag_in_the_browser(
     ]
     unexpected = [e for e in logged if "401" not in e.get("text", "")]  # the log-in page's first /me probe
     assert not unexpected, unexpected
-    assert len(shots) == 9 and all(p.stat().st_size > 1000 for p in shots)
+    assert len(shots) == 10 and all(p.stat().st_size > 1000 for p in shots)
