@@ -138,8 +138,11 @@ def read_yolo_split(
 
 def read_class_folders(root: Path, split: str = "val") -> tuple[list[tuple[Path, str]], tuple[str, ...]]:
     """``(image, class name)`` pairs of a folder-per-class set and its class names (sorted):
-    ``<root>/<split>/<class>/*`` when ``<root>/<split>`` exists, else ``<root>/<class>/*``."""
+    ``<root>/<split>/<class>/*`` when ``<root>/<split>`` exists, else ``<root>/<class>/*``.
+    Raises ``ValueError`` when ``root`` holds train/val folders but not ``split``."""
     base = root / split if (root / split).is_dir() else root
+    if base == root and {"train", "val"} & {p.name for p in root.iterdir() if p.is_dir()}:
+        raise ValueError(f"{root} has no {split!r} split")
     classes = tuple(sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")))
     if not classes:
         raise ValueError(f"{base} has no class folders")
@@ -231,9 +234,11 @@ def evaluate_detector(
         p_conf = np.array([d.confidence for d in found], np.float64)
         stats.append((match_predictions(p_boxes, p_cls, t_boxes, t_cls), p_conf, p_cls))
         target_cls += t_cls.tolist()
-    tp = np.concatenate([s[0] for s in stats]) if stats else np.zeros((0, 10), bool)
-    conf = np.concatenate([s[1] for s in stats]) if stats else np.zeros(0)
-    pcls = np.concatenate([s[2] for s in stats]) if stats else np.zeros(0, np.int64)
+    if not stats:
+        raise ValueError(f"no readable images in {data_yaml} ({split}): nothing to evaluate")
+    tp = np.concatenate([s[0] for s in stats])
+    conf = np.concatenate([s[1] for s in stats])
+    pcls = np.concatenate([s[2] for s in stats])
     tcls = np.array(target_cls, np.int64)
     plots: list[str] = []
     per_class: dict[str, dict[str, float]] = {}
@@ -314,6 +319,10 @@ def evaluate_classifier(
         best = max(scores.probabilities, key=lambda kv: kv[1])[0]
         confusion[index[name], index[best.value]] += 1
     n = int(confusion.sum())
+    if n == 0:
+        raise ValueError(
+            f"no readable images of the model's classes in {root} ({split}): nothing to evaluate"
+        )
     per_class: dict[str, dict[str, float]] = {}
     for i, name in enumerate(classes):
         support = int(confusion[i].sum())

@@ -1103,6 +1103,7 @@ def import_dataset(
     check_output_folder(out)
     scan = _scan(sources, options, progress)
     near_pairs, near_problems = _join_near_duplicates(scan, options)
+    _cover_every_class(scan, options)
     report = _report(scan, out, options, near_pairs, near_problems)
     out.mkdir(parents=True, exist_ok=True)
     items = tuple(scan.items)
@@ -1367,6 +1368,39 @@ def _join_near_duplicates(scan: _Scan, options: ImportOptions) -> tuple[list[Dup
             items[k] = replace(it, split=new)
             scan.notes["images_moved_with_near_duplicates"] += 1
     return dup_pairs, problems
+
+
+def _cover_every_class(scan: _Scan, options: ImportOptions) -> None:
+    """Classifier sets: a class whose groups all fell on one side of the split gets one group
+    moved to the other side, when it has two groups or more (ultralytics refuses a validation
+    split that lacks a class, and a class never validated is never measured). The group moved
+    is the one whose split hash is nearest the other side, so the choice is deterministic; a
+    whole group moves, so one lorry still never lands on both sides."""
+    if scan.task != "classify" or options.val_fraction <= 0:
+        return
+    salt = "hgv-lane" if options.seed == 0 else f"hgv-lane:{options.seed}"
+
+    def score(group: str) -> int:  # split_of's hash: low scores go to val
+        return int.from_bytes(hashlib.sha256(f"{salt}:{group}".encode()).digest()[:4], "big")
+
+    by_class: dict[str, dict[str, Split]] = defaultdict(dict)
+    for it in scan.items:
+        if it.label is not None:
+            by_class[it.label][it.group] = it.split
+    moves: dict[str, Split] = {}
+    for groups in by_class.values():
+        if len(groups) < 2:
+            continue
+        sides = set(groups.values())
+        if sides == {"train"}:
+            moves[min(groups, key=score)] = "val"
+        elif sides == {"val"}:
+            moves[max(groups, key=score)] = "train"
+    for k, it in enumerate(scan.items):
+        new = moves.get(it.group)
+        if new is not None and new != it.split:
+            scan.items[k] = replace(it, split=new)
+            scan.notes["images_moved_so_every_class_is_in_both_splits"] += 1
 
 
 def _report(

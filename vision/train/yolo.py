@@ -7,9 +7,11 @@ nothing is downloaded (models are built from ``.yaml`` or fine-tuned from our ow
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -117,6 +119,7 @@ def train(
         "verbose": False,
         **(extra or {}),
     }
+    model.add_callback("on_fit_epoch_end", _print_epoch)
     results = model.train(resume=True) if resume else model.train(**args)
     seconds = time.perf_counter() - t0
     best = run_dir / "weights" / "best.pt"
@@ -128,6 +131,21 @@ def train(
     )
     (run_dir / "train_result.json").write_text(json.dumps(asdict(result), default=str, indent=2))
     return result
+
+
+def _print_epoch(trainer: Any) -> None:
+    """One progress line per epoch on stderr (ultralytics' own bars are off with ``verbose=False``):
+    epoch, elapsed minutes, training losses and the validation metrics."""
+    figures: dict[str, float] = {}
+    with contextlib.suppress(AttributeError, TypeError, ValueError):  # progress never fails a run
+        figures |= trainer.label_loss_items(trainer.tloss, prefix="train") or {}
+    figures |= {k: v for k, v in (trainer.metrics or {}).items() if k.startswith("metrics/")}
+    started = getattr(trainer, "train_time_start", None)
+    elapsed = (time.time() - started) / 60 if started else 0.0
+    shown = "  ".join(f"{k.split('/')[-1].replace('(B)', '')} {float(v):.4f}" for k, v in figures.items())
+    print(
+        f"epoch {trainer.epoch + 1}/{trainer.epochs}  {elapsed:.1f} min  {shown}", file=sys.stderr, flush=True
+    )
 
 
 def export_onnx(

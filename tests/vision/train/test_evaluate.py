@@ -120,3 +120,15 @@ def test_data_must_fit_the_task(tmp_path: Path) -> None:
         evaluate_model(MODELS / "trailer_classifier.onnx", tmp_path / "data.yaml")
     with pytest.raises(ValueError, match=r"data\.yaml"):
         evaluate_model(MODELS / "plate_detector.onnx", tmp_path)
+
+
+def test_an_empty_split_is_an_error_not_a_perfect_score(tmp_path: Path) -> None:
+    for split in ("train", "val"):
+        (tmp_path / "set" / split / "box").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "set" / "train" / "box" / "a.jpg"), np.zeros((20, 40, 3), np.uint8))
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate_model(MODELS / "trailer_classifier.onnx", tmp_path / "set")  # val is empty
+    report = evaluate_model(MODELS / "trailer_classifier.onnx", tmp_path / "set", split="train")
+    assert report.n_images == 1
+    with pytest.raises(ValueError, match="no 'test' split"):
+        evaluate_model(MODELS / "trailer_classifier.onnx", tmp_path / "set", split="test")

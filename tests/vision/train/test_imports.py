@@ -354,6 +354,28 @@ def test_folder_per_class_sources(tmp_path: Path) -> None:
     assert sorted(str(it.label) for it in mapped.items) == ["hard", "other", "soft", "soft", "soft"]
 
 
+def test_every_class_with_two_groups_lands_on_both_sides(tmp_path: Path) -> None:
+    src = tmp_path / "crops"
+    for c, cls in enumerate(("box", "tilt", "tanker")):
+        for lorry in range(3):
+            for f in range(2):
+                _image(src / cls / f"{cls}{lorry}_f{f:03d}.jpg", 1000 + 100 * c + 10 * lorry + f)
+    _image(src / "reefer" / "reefer0_f000.jpg", 2000)  # one group only: stays where it falls
+    result = _run([src], tmp_path / "out", val_fraction=0.01)  # a hash split alone puts all in train
+    sides: dict[str, set[str]] = {}
+    for it in result.items:
+        sides.setdefault(str(it.label), set()).add(it.split)
+    assert sides == {
+        "box": {"train", "val"},
+        "tilt": {"train", "val"},
+        "tanker": {"train", "val"},
+        "reefer": {"train"},
+    }
+    for it in result.items:  # a moved group moves whole: both frames of a lorry on one side
+        assert all(o.split == it.split for o in result.items if o.group == it.group)
+    assert result.report.notes["images_moved_so_every_class_is_in_both_splits"] == 6
+
+
 def test_mixing_detection_and_crop_sources_is_refused(tmp_path: Path) -> None:
     _image(tmp_path / "crops" / "box" / "a.jpg", 1)
     with pytest.raises(SourceError, match="mix"):
