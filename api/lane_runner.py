@@ -13,6 +13,12 @@ Either replaces ``state.frame_sink`` with the runner's :class:`PushedFrameRouter
 frames reach a pipeline (a lane not listed in ``pipeline.lanes`` gets one on its first frame,
 up to ``pipeline.max_pushed_lanes``), and publishes each lane's health into ``state.lanes``
 every second.
+
+A lane listed two or three times in ``pipeline.lanes`` (a front, a side or high side, and a rear
+camera, at most one each) runs one pipeline per camera; with ``pipeline.merge_cameras`` (the
+default) a :class:`vision.pipeline.merge.LaneMerger` between them and the recorder makes one
+passage per lorry from the cameras' passages: plates from the front and rear cameras, the body
+type from the side camera (``docs/pipeline.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from vision.pipeline.config import (
     TrackingConfig,
 )
 from vision.pipeline.lane import LanePipeline
+from vision.pipeline.merge import LaneMerger, MergeRule
 from vision.pipeline.protocols import EventSink, FrameSource, LaneModels
 from vision.pipeline.reload import ModelWatcher
 from vision.pipeline.sources import PushedFrameRouter, PushedFrames, VideoFileSource, open_source
@@ -69,7 +76,10 @@ def lane_config(
         roi=RegionOfInterest(tuple(roi)),
         motion_gate=MotionGateConfig(enabled=motion_gate),
         tracking=TrackingConfig(
-            detect_interval_ms=p.detect_interval_ms, close_after_ms=p.close_after_ms, min_hits=p.min_hits
+            detect_interval_ms=p.detect_interval_ms,
+            close_after_ms=p.close_after_ms,
+            min_hits=p.min_hits,
+            min_track_ms=p.min_track_ms,
         ),
         reads=ReadPolicy(
             min_plate_height_px=p.min_plate_height_px,
@@ -91,6 +101,27 @@ def lane_config_for(p: PipelineSettings, lane: LaneSettings) -> LaneConfig:
     )
 
 
+def merge_rule(p: PipelineSettings) -> MergeRule:
+    """The :class:`MergeRule` of two-camera lanes from the ``pipeline`` settings."""
+    return MergeRule(
+        max_gap_ms=p.merge_max_gap_ms, max_lead_ms=p.merge_max_lead_ms, max_wait_ms=p.merge_max_wait_ms
+    )
+
+
+def lane_mergers(p: PipelineSettings, sink: EventSink) -> dict[str, LaneMerger]:
+    """A merger into ``sink`` for each lane of ``pipeline.lanes`` with two or three cameras (front,
+    side or high_side, rear; none when ``pipeline.merge_cameras`` is off)."""
+    if not p.merge_cameras:
+        return {}
+    cameras: dict[str, dict[str, CameraView]] = {}
+    for lane in p.lanes:
+        cameras.setdefault(lane.lane_id, {})[lane.camera_id] = lane.view
+    rule = merge_rule(p)
+    return {
+        lane_id: LaneMerger(lane_id, cams, sink, rule) for lane_id, cams in cameras.items() if len(cams) >= 2
+    }
+
+
 ModelsForRoi = Callable[[RegionOfInterest], LaneModels]
 """Gives a lane its models for its region of interest (e.g. ``SharedModels.for_lane``)."""
 
@@ -102,30 +133,52 @@ class _Published:
     at: float
 
 
+WorkerKey = tuple[str, str]
+"""A lane worker's key: ``(lane_id, camera_id)``."""
+
+
 class LaneRunner:
-    """Starts, watches and stops the service's lane workers (see the module doc)."""
+    """Starts, watches and stops the service's lane workers (see the module doc). Workers are
+    keyed by ``(lane_id, camera_id)``; ``mergers`` holds the multi-camera lanes' mergers."""
 
     def __init__(self, settings: Settings, models_for: ModelsForRoi, sink: EventSink) -> None:
         self.settings = settings
         self.models_for = models_for
         self.sink = sink
-        self.workers: dict[str, LaneWorker] = {}
+        self.workers: dict[WorkerKey, LaneWorker] = {}
+        self.mergers = lane_mergers(settings.pipeline, sink)
         self._pushed: set[str] = set()
         self._lock = threading.Lock()
-        self._published: dict[str, _Published] = {}
+        self._published: dict[WorkerKey, _Published] = {}
         self.router = PushedFrameRouter(on_new_lane=self._new_pushed_lane)
 
     # --- starting lanes -------------------------------------------------------------------
 
     def _start(self, config: LaneConfig, source: FrameSource) -> LaneWorker:
+        key = (config.lane_id, config.camera_id)
+        merger = self.mergers.get(config.lane_id)
+        feed = merger.feed(config.camera_id) if merger is not None else None
         with self._lock:
-            if config.lane_id in self.workers:
-                raise ValueError(f"lane {config.lane_id!r} is already running")
+            if key in self.workers:
+                raise ValueError(f"lane {config.lane_id!r} camera {config.camera_id!r} is already running")
             pipeline = LanePipeline(config, self.models_for(config.roi))
-            worker = LaneWorker(source, pipeline, self.sink, queue_size=self.settings.pipeline.queue_size)
-            self.workers[config.lane_id] = worker
+            worker = LaneWorker(
+                source,
+                pipeline,
+                feed if feed is not None else self.sink,
+                queue_size=self.settings.pipeline.queue_size,
+                on_frame=feed.observe if feed is not None else None,
+            )
+            self.workers[key] = worker
         worker.start()
-        log.info("lane %s: started on %s (%s view)", config.lane_id, source.name, config.view)
+        log.info(
+            "lane %s: camera %s started on %s (%s view%s)",
+            config.lane_id,
+            config.camera_id,
+            source.name,
+            config.view,
+            ", passages merged with the lane's other cameras'" if feed is not None else "",
+        )
         return worker
 
     def start_demo(self, *, realtime: bool = True, loop: bool = True) -> LaneWorker:
@@ -144,7 +197,8 @@ class LaneRunner:
         if lane.source:
             source = open_source(lane.source, lane_id=lane.lane_id, camera_id=lane.camera_id, realtime=True)
         else:
-            pushed = PushedFrames(lane.lane_id)
+            two = sum(other.lane_id == lane.lane_id for other in self.settings.pipeline.lanes) > 1
+            pushed = PushedFrames(lane.lane_id, camera_id=lane.camera_id if two else None)
             self.router.add(pushed)
             with self._lock:
                 self._pushed.add(lane.lane_id)
@@ -155,7 +209,7 @@ class LaneRunner:
         """A pipeline for pushed frames of a lane not configured (called by the router)."""
         with self._lock:
             n_pushed = len(self._pushed)
-            running = lane_id in self.workers
+            running = any(key[0] == lane_id for key in self.workers)
         if running or n_pushed >= self.settings.pipeline.max_pushed_lanes:
             log.warning(
                 "lane %s: pushed frames refused (lane runs another source, or too many lanes)", lane_id
@@ -175,50 +229,96 @@ class LaneRunner:
     # --- health and stopping --------------------------------------------------------------
 
     def health(self) -> list[LaneHealth]:
+        """Every worker's health (two for a lane with two cameras)."""
         with self._lock:
             workers = list(self.workers.values())
         return [w.health() for w in workers]
 
+    def _camera_status(
+        self, key: WorkerKey, h: LaneHealth, now: float
+    ) -> tuple[LaneStatus, str, float | None]:
+        prev = self._published.get(key)
+        fps = None
+        if prev is not None and now > prev.at:
+            fps = round((h.frames_processed - prev.frames) / (now - prev.at), 2)
+        new_drops = prev is not None and h.frames_dropped > prev.dropped
+        self._published[key] = _Published(h.frames_processed, h.frames_dropped, now)
+        if h.state in ("failed", "stopped", "reconnecting") or (
+            h.state == "running" and h.last_frame_age_ms is not None and h.last_frame_age_ms > STALE_MS
+        ):
+            status = LaneStatus.DOWN
+        elif h.last_frame_age_ms is None:
+            status = LaneStatus.UNKNOWN
+        elif new_drops:
+            status = LaneStatus.DEGRADED
+        else:
+            status = LaneStatus.OK
+        read = "n/a" if h.plate_read_rate is None else f"{h.plate_read_rate:.0%}"
+        latency = "n/a" if h.mean_latency_ms is None else f"{h.mean_latency_ms:.0f} ms"
+        message = h.error or (
+            f"{h.state}: {h.frames_processed} frames, {h.frames_dropped} dropped, {h.passages} passages, "
+            f"plates read {read}, latency {latency}"
+            + (f", {h.reconnects} reconnects" if h.reconnects else "")
+        )
+        return status, message, fps
+
+    def tick(self, now_ms: int | None = None) -> None:
+        """Two-camera lanes' passages that waited ``merge_max_wait_ms`` (wall clock ``now_ms``,
+        default now) go alone even when no camera sends frames. May write to the store."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        for merger in self.mergers.values():
+            merger.tick(now_ms)
+
     def publish(self, registry: LaneRegistry) -> None:
-        """Write every lane's health into the service's lane registry."""
+        """Write every lane's health into the service's lane registry (a two-camera lane: the
+        worse camera's status, both cameras' messages and sources, frames summed)."""
         now = time.monotonic()
-        for h in self.health():
-            prev = self._published.get(h.lane_id)
-            fps = None
-            if prev is not None and now > prev.at:
-                fps = round((h.frames_processed - prev.frames) / (now - prev.at), 2)
-            new_drops = prev is not None and h.frames_dropped > prev.dropped
-            self._published[h.lane_id] = _Published(h.frames_processed, h.frames_dropped, now)
-            if h.state in ("failed", "stopped", "reconnecting") or (
-                h.state == "running" and h.last_frame_age_ms is not None and h.last_frame_age_ms > STALE_MS
-            ):
-                status = LaneStatus.DOWN
-            elif h.last_frame_age_ms is None:
-                status = LaneStatus.UNKNOWN
-            elif new_drops:
-                status = LaneStatus.DEGRADED
+        with self._lock:
+            workers = list(self.workers.items())
+        by_lane: dict[str, list[tuple[str, LaneHealth, LaneStatus, str, float | None]]] = {}
+        for key, w in workers:
+            h = w.health()
+            status, message, fps = self._camera_status(key, h, now)
+            by_lane.setdefault(h.lane_id, []).append((key[1], h, status, message, fps))
+        for lane_id, cams in by_lane.items():
+            if len(cams) == 1:
+                _, h, status, message, fps = cams[0]
+                source = h.source
             else:
-                status = LaneStatus.OK
-            read = "n/a" if h.plate_read_rate is None else f"{h.plate_read_rate:.0%}"
-            latency = "n/a" if h.mean_latency_ms is None else f"{h.mean_latency_ms:.0f} ms"
-            message = h.error or (
-                f"{h.state}: {h.frames_processed} frames, {h.frames_dropped} dropped, {h.passages} passages, "
-                f"plates read {read}, latency {latency}"
-                + (f", {h.reconnects} reconnects" if h.reconnects else "")
-            )
-            fields: dict[str, object] = {"status": status, "message": message, "source": h.source, "fps": fps}
-            if h.lane_id not in self._pushed:  # the frames endpoint counts pushed frames itself
-                fields.update(frames_received=h.frames_in, frames_dropped=h.frames_dropped)
-            registry.update(h.lane_id, **fields)
+                status = max((c[2] for c in cams), key=_STATUS_SEVERITY.__getitem__)
+                message = "; ".join(f"camera {cam}: {msg}" for cam, _, _, msg, _ in cams)
+                lane_merger = self.mergers.get(lane_id)
+                if lane_merger is not None:
+                    m = lane_merger.counters
+                    message += f"; merged {m.merged}, alone {m.alone}, waiting {lane_merger.waiting}"
+                source = " + ".join(h.source for _, h, _, _, _ in cams)
+                rates = [c[4] for c in cams if c[4] is not None]
+                fps = round(sum(rates), 2) if rates else None
+            fields: dict[str, object] = {"status": status, "message": message, "source": source, "fps": fps}
+            if lane_id not in self._pushed:  # the frames endpoint counts pushed frames itself
+                fields.update(
+                    frames_received=sum(c[1].frames_in for c in cams),
+                    frames_dropped=sum(c[1].frames_dropped for c in cams),
+                )
+            registry.update(lane_id, **fields)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop every lane (open tracks are flushed into passages)."""
+        """Stop every lane (open tracks are flushed into passages; two-camera lanes' waiting
+        passages are then recorded, merged or alone)."""
         with self._lock:
-            workers = list(self.workers.values())
-        for w in workers:
+            workers = list(self.workers.items())
+        for _, w in workers:
             w.source.close()
-        for w in workers:
+        for (lane_id, camera_id), w in workers:
             w.stop(timeout_s)
+            lane_merger = self.mergers.get(lane_id)
+            if lane_merger is not None:
+                lane_merger.feed(camera_id).close()
+        for merger in self.mergers.values():
+            merger.flush()
+
+
+_STATUS_SEVERITY = {LaneStatus.OK: 0, LaneStatus.UNKNOWN: 1, LaneStatus.DEGRADED: 2, LaneStatus.DOWN: 3}
 
 
 # --- the app's hooks ----------------------------------------------------------------------------
@@ -287,6 +387,8 @@ async def run_lanes(
         runner.start_configured()
         while True:
             runner.publish(state.lanes)
+            if runner.mergers:
+                await asyncio.to_thread(runner.tick)  # may record passages: off the event loop
             await asyncio.sleep(publish_s)
     finally:
         if watcher is not None:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -242,8 +242,10 @@ class LaneSettings(BaseModel):
         ..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Lane id (letters, digits, _ . -)."
     )
     camera_id: str = Field("cam1", min_length=1, max_length=64, description="Camera id within the lane.")
-    view: Literal["front", "rear"] = Field(
-        "front", description="front: sees tractors' front plates; rear: trailers' rear plates and UK marks."
+    view: Literal["front", "rear", "side", "high_side"] = Field(
+        "front",
+        description="front: sees tractors' front plates; rear: trailers' rear plates and UK marks; side / "
+        "high_side: the trailer's body broadside (its body type; no plates read).",
     )
     source: str = Field(
         "",
@@ -272,6 +274,13 @@ class PipelineSettings(BaseModel):
         1500, ge=100, le=60_000, description="A vehicle unseen this long (ms) has left: its passage closes."
     )
     min_hits: int = Field(3, ge=1, le=100, description="Detections a vehicle needs to count as a passage.")
+    min_track_ms: int = Field(
+        500,
+        ge=0,
+        le=60_000,
+        description="A vehicle seen for less than this (ms, first to last sighting) with no plate read that "
+        "fits a plate grammar is noise, not a passage (a piece of a passing trailer seen for a few frames).",
+    )
     min_plate_height_px: float = Field(
         12.0, ge=4.0, le=200.0, description="Plate crops shorter than this (pixels) are not read."
     )
@@ -295,8 +304,55 @@ class PipelineSettings(BaseModel):
     )
     demo_lane_id: str = Field("demo", description="Lane id of the demo lane.")
     lanes: list[LaneSettings] = Field(
-        default_factory=list, description="The lane cameras (see LaneSettings)."
+        default_factory=list,
+        description="The lane cameras (see LaneSettings). A lane may have two or three entries (same "
+        "lane_id, distinct camera_id): a front, a side (or high_side) and a rear camera, at most one each.",
     )
+    merge_cameras: bool = Field(
+        True,
+        description="A lane with several cameras (front, side or high_side, rear) makes one passage per "
+        "lorry (the cameras' passages joined by time and plates; body type from the side camera); false: "
+        "one passage per camera.",
+    )
+    merge_max_gap_ms: int = Field(
+        10_000,
+        ge=0,
+        le=600_000,
+        description="Two-camera lanes: the rear camera first sees a lorry at most this long (ms) after the "
+        "front camera last saw it (the lane's geometry, a stop between the cameras included).",
+    )
+    merge_max_lead_ms: int = Field(
+        2_000,
+        ge=0,
+        le=60_000,
+        description="Two-camera lanes: the rear camera first sees a lorry at most this long (ms) before the "
+        "front camera first saw it (clocks a little apart, fields of view overlapping).",
+    )
+    merge_max_wait_ms: int = Field(
+        60_000,
+        ge=0,
+        le=3_600_000,
+        description="Two-camera lanes: a passage waits at most this long (ms) after its last sighting for "
+        "the other camera's, then is recorded alone.",
+    )
+
+    @model_validator(mode="after")
+    def _cameras_per_lane(self) -> PipelineSettings:
+        seen: dict[str, list[LaneSettings]] = {}
+        for lane in self.lanes:
+            seen.setdefault(lane.lane_id, []).append(lane)
+        for lane_id, cams in seen.items():
+            if len(cams) == 1:
+                continue
+            slots = [{"high_side": "side"}.get(c.view, c.view) for c in cams]
+            if len(set(slots)) != len(slots):
+                raise ValueError(
+                    f"lane {lane_id}: a lane has one camera, or at most one front, one side (or high_side) "
+                    "and one rear camera"
+                )
+            if len({c.camera_id for c in cams}) != len(cams):
+                raise ValueError(f"lane {lane_id}: its cameras need different camera_id values")
+        return self
 
 
 class Settings(BaseSettings):

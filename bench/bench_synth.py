@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vision.synth.datasets import encode_jpeg
 from vision.synth.randomize import random_spec
-from vision.synth.render import StaticTextures, TextureCache, render_spec
+from vision.synth.render import TextureCache, process_static_textures, render_spec
 
 
 def _block(args: tuple[int, int, int, tuple[int, int]]) -> list[tuple[float, float]]:
     """(wall s, CPU s) per image of one block of sample indices."""
     seed, a, b, size = args
     cv2.setNumThreads(1)  # one thread per worker process: the workers are the parallelism
-    static = StaticTextures()
+    static = process_static_textures()  # as the data set writers do: scenery painted once per process
     times = []
     for i in range(a, b):
         t0, c0 = time.perf_counter(), time.process_time()

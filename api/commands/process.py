@@ -5,6 +5,11 @@ flag rules in a store of its own (``DIR/store.sqlite3``; ``--action-list CSV`` i
 action list into it first; flagged passages' evidence under ``DIR/evidence/``), writes an
 annotated preview (``DIR/preview.mp4``, or ``DIR/preview/`` frames for a folder) and prints
 a summary (passages, flags, read rate; ``--json``: one JSON object as the last line).
+
+With ``--rear-source``, SOURCE is the lane's front camera and the rear camera's recording runs
+at the same time through its own pipeline; the two cameras' passages are merged into one per
+lorry (``pipeline.merge_*`` settings). Both recordings must share a clock: files and folders
+start at ``--start-ts-ms`` (the rear one ``--rear-offset-ms`` later).
 """
 
 from __future__ import annotations
@@ -71,6 +76,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--no-classifier", action="store_true", help="run without the trailer classifier (body type unknown)"
     )
+    p.add_argument(
+        "--rear-source",
+        default=None,
+        metavar="SOURCE",
+        help="the same lane's rear camera (file, folder or URL): its passages are merged with SOURCE's "
+        "(SOURCE is then the front camera)",
+    )
+    p.add_argument("--rear-camera", default="rear", help="the rear camera's id (default rear)")
+    p.add_argument(
+        "--rear-offset-ms", type=int, default=0, help="the rear recording starts this long after SOURCE's"
+    )
+    p.add_argument(
+        "--rear-truth",
+        type=Path,
+        default=None,
+        metavar="TRUTH_JSON",
+        help="TEST DOUBLE: the rear clip's truth.json (with --truth)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=run)
 
@@ -109,12 +132,19 @@ def run(args: argparse.Namespace) -> int:
     from api.actionlist import ImportRejected, build_matcher, import_action_list  # noqa: PLC0415
     from api.db.session import open_store, session_scope  # noqa: PLC0415
     from api.flags import FlagRules  # noqa: PLC0415
-    from api.lane_runner import lane_config, model_files  # noqa: PLC0415
+    from api.lane_runner import lane_config, merge_rule, model_files  # noqa: PLC0415
     from api.sinks import StoreSink  # noqa: PLC0415
     from vision.pipeline.annotate import PreviewWriter  # noqa: PLC0415
     from vision.pipeline.factory import FrameDetector, TrailerBodyClassifier, load_detectors  # noqa: PLC0415
     from vision.pipeline.lane import LanePipeline  # noqa: PLC0415
-    from vision.pipeline.protocols import BodyClassifier, LaneModels, PlateDetector, VehicleDetector  # noqa: PLC0415
+    from vision.pipeline.merge import LaneMerger  # noqa: PLC0415
+    from vision.pipeline.protocols import (  # noqa: PLC0415
+        BodyClassifier,
+        EventSink,
+        LaneModels,
+        PlateDetector,
+        VehicleDetector,
+    )
     from vision.pipeline.reload import ModelSlot  # noqa: PLC0415
     from vision.pipeline.sinks import FanoutSink, JsonlSink  # noqa: PLC0415
     from vision.pipeline.sources import ImageFolderSource, SourceError, StreamSource, open_source  # noqa: PLC0415
@@ -134,9 +164,28 @@ def run(args: argparse.Namespace) -> int:
             roi=args.roi,
             motion_gate=args.motion_gate,
         )
+        start_ts_ms = args.start_ts_ms if args.start_ts_ms is not None else int(time.time() * 1000)
         source = open_source(
-            args.source, lane_id=args.lane, camera_id=args.camera, start_ts_ms=args.start_ts_ms, fps=args.fps
+            args.source, lane_id=args.lane, camera_id=args.camera, start_ts_ms=start_ts_ms, fps=args.fps
         )
+        rear_config = rear_source = None
+        if args.rear_source is not None:
+            if args.view != "front" or args.rear_camera == args.camera:
+                raise ValueError(
+                    "with --rear-source, SOURCE is the front camera (--view front, another --camera)"
+                )
+            if (args.truth is None) != (args.rear_truth is None):
+                raise ValueError("--truth and --rear-truth go together")
+            rear_config = lane_config(
+                settings.pipeline, args.lane, camera_id=args.rear_camera, view="rear", roi=args.roi
+            )
+            rear_source = open_source(
+                args.rear_source,
+                lane_id=args.lane,
+                camera_id=args.rear_camera,
+                start_ts_ms=start_ts_ms + args.rear_offset_ms,
+                fps=args.fps,
+            )
     except (SourceError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -152,11 +201,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         vehicle: VehicleDetector
         plate: PlateDetector
+        rear_detectors: tuple[VehicleDetector, PlateDetector] | None = None
         classifier: BodyClassifier | None = None
         if args.truth is not None:
             truth = load_clip_truth(args.truth)
             vehicle, plate = TruthDetector(truth, "vehicle"), TruthDetector(truth, "plate")
             detectors = f"ground truth ({args.truth})"
+            if args.rear_truth is not None:
+                rear_truth = load_clip_truth(args.rear_truth)
+                rear_detectors = (TruthDetector(rear_truth, "vehicle"), TruthDetector(rear_truth, "plate"))
             if not args.no_classifier:
                 classifier = TrailerBodyClassifier(
                     ModelSlot(TrailerClassifier(model_files(settings).classifier, settings.runtime.providers))
@@ -169,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
                 require_classifier=not args.no_classifier,
             )
             vehicle, plate = FrameDetector(yv, config.roi), FrameDetector(yp, config.roi)
+            rear_detectors = (FrameDetector(yv, config.roi), FrameDetector(yp, config.roi))
             classifier = TrailerBodyClassifier(yc) if yc is not None and not args.no_classifier else None
             detectors = f"{yv.model.name} {yv.version}, {yp.model.name} {yp.version}"
         reader = build_reader(
@@ -203,6 +257,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     store = StoreSink(engine, matcher, FlagRules.from_settings(settings.flags), data_dir=out)
     jsonl_sink = JsonlSink(jsonl)
+    lane_sink: EventSink = FanoutSink([jsonl_sink, store])
+    merger: LaneMerger | None = None
+    if rear_config is not None:
+        merger = LaneMerger(
+            args.lane,
+            {args.camera: "front", args.rear_camera: "rear"},
+            lane_sink,
+            merge_rule(settings.pipeline),
+        )
     total = getattr(source, "frame_count", None) or None
     if args.max_frames:
         total = min(total or args.max_frames, args.max_frames)
@@ -215,15 +278,29 @@ def run(args: argparse.Namespace) -> int:
 
     pipeline = LanePipeline(config, models)
     stop = threading.Event()
+    front_feed = merger.feed(args.camera) if merger is not None else None
 
     def on_frame(frame: Any, result: Any) -> None:
         progress(frame, result)
         if preview is not None:
             preview(frame, result)
+        if front_feed is not None:
+            front_feed.observe(frame, result)
         if args.max_frames and progress.frames >= args.max_frames:
             stop.set()
 
-    worker = LaneWorker(source, pipeline, FanoutSink([jsonl_sink, store]), on_frame=on_frame)
+    worker = LaneWorker(source, pipeline, front_feed or lane_sink, on_frame=on_frame)
+    workers = [worker]
+    rear_pipeline: LanePipeline | None = None
+    if (
+        merger is not None
+        and rear_config is not None
+        and rear_source is not None
+        and rear_detectors is not None
+    ):
+        rear_feed = merger.feed(args.rear_camera)
+        rear_pipeline = LanePipeline(rear_config, LaneModels(*rear_detectors, reader, classifier))
+        workers.append(LaneWorker(rear_source, rear_pipeline, rear_feed, on_frame=rear_feed.observe))
 
     def interrupt(_sig: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -235,15 +312,22 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     t0 = time.monotonic()
-    worker.start()
+    for w in workers:
+        w.start()
     try:
-        while worker.running:
+        while any(w.running for w in workers):
             if stop.wait(0.2):
-                worker.stop()
+                for w in workers:
+                    w.stop()
                 break
     finally:
         signal.signal(signal.SIGINT, old)
-        worker.join()
+        for w in workers:
+            w.join()
+        if merger is not None:
+            for camera in (args.camera, args.rear_camera):
+                merger.feed(camera).close()
+            merger.flush()
         jsonl_sink.close()
         if preview is not None:
             preview.close()
@@ -253,6 +337,7 @@ def run(args: argparse.Namespace) -> int:
     health = worker.health()
     c = pipeline.counters
     read_rate = c.passages_all_read / c.passages_with_plates if c.passages_with_plates else None
+    rear_health = workers[1].health() if len(workers) > 1 else None
     counts = store.counts
     summary: dict[str, object] = {
         "lane": args.lane,
@@ -271,19 +356,34 @@ def run(args: argparse.Namespace) -> int:
         "passages_jsonl": str(jsonl),
         "preview": str(preview.path) if preview is not None else None,
         "detectors": detectors,
-        "error": health.error,
+        "error": health.error or (rear_health.error if rear_health is not None else None),
     }
+    if merger is not None and rear_pipeline is not None and rear_health is not None:
+        m = merger.counters
+        summary.update(
+            rear_frames=rear_health.frames_processed,
+            rear_passages=rear_pipeline.counters.passages,
+            lane_passages=jsonl_sink.count,
+            merged=m.merged,
+            alone=m.alone,
+        )
     rr = "n/a" if read_rate is None else f"{read_rate:.1%}"
     print(
         f"{c.passages} passage(s) from {health.frames_processed} frames in {wall:.1f} s "
         f"({summary['fps']} fps; {c.detected} detected, {c.gated} gated, {health.frames_dropped} dropped)"
     )
+    if merger is not None and rear_health is not None:
+        print(
+            f"rear camera: {summary['rear_passages']} passage(s) from {rear_health.frames_processed} frames; "
+            f"lane: {jsonl_sink.count} passage(s), {merger.counters.merged} merged front + rear, "
+            f"{merger.counters.alone} from one camera only"
+        )
     print(f"plates all read (committed): {rr}; flags: {counts.created} new, {counts.updated} updated")
     print(f"passages: {jsonl}")
     if preview is not None:
         print(f"preview: {preview.path} ({preview.written} frames)")
-    if health.error:
-        print(f"error: {health.error}", file=sys.stderr)
+    if summary["error"]:
+        print(f"error: {summary['error']}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
-    return 1 if health.error else 0
+    return 1 if summary["error"] else 0

@@ -118,7 +118,7 @@ def test_pushed_frames_start_a_lane_on_demand(settings: Settings) -> None:
         while not runner.router.submit(Frame("P1", "cam9", f.ts_ms, f.image, f.index)):
             time.sleep(0.01)  # the pushed queue was full: the oldest was dropped; slow down for the test
     assert runner.router.lanes() == ("P1",)
-    wait_for(lambda: runner.workers["P1"].health().frames_processed >= 30)
+    wait_for(lambda: runner.workers[("P1", "pushed")].health().frames_processed >= 30)
     runner.stop()
     assert stored and set(stored) == {"P1"}
     registry = LaneRegistry()
@@ -169,3 +169,77 @@ def test_run_lanes_hook_feeds_the_recorder_and_the_registry(
     demo = lanes.get("demo")
     assert demo is not None and demo.passages >= 2 and demo.source.endswith("clip.mp4")
     assert hub.notifications >= 1  # soft-sided (tilt) lorries are flagged, the live queue woken
+
+
+def test_a_lane_with_a_front_and_a_rear_camera_makes_one_passage_per_lorry(tmp_path: Path) -> None:
+    """Lane L2 listed twice (front camera f, rear camera r, each playing the fixture clip in real
+    time): one pipeline per camera, their passages merged, one passage per lorry with both
+    cameras' ids; the strip shows one lane."""
+    lanes = [
+        LaneSettings(lane_id="L2", camera_id="f", view="front", source=str(CLIP / "clip.mp4")),
+        LaneSettings(lane_id="L2", camera_id="r", view="rear", source=str(CLIP / "clip.mp4")),
+    ]
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        pipeline=PipelineSettings(detect_interval_ms=0, close_after_ms=300, lanes=lanes),
+    )
+    stored: list[Passage] = []
+
+    class Sink:
+        def emit(self, passage: Passage) -> None:
+            stored.append(passage)
+
+        def close(self) -> None:
+            pass
+
+    runner = LaneRunner(settings, truth_models, Sink())
+    assert set(runner.mergers) == {"L2"}
+    runner.start_configured()
+    assert set(runner.workers) == {("L2", "f"), ("L2", "r")}
+    wait_for(lambda: all(not w.running for w in runner.workers.values()), 60)
+    runner.stop()
+    assert len(stored) == 2
+    assert all(p.camera_ids == ("f", "r") for p in stored)
+    assert all({pl.role.value for pl in p.plates} == {"front", "rear"} for p in stored)
+    merger = runner.mergers["L2"]
+    assert (merger.counters.merged, merger.counters.alone, merger.waiting) == (2, 0, 0)
+    registry = LaneRegistry()
+    runner.publish(registry)
+    lane = registry.get("L2")
+    assert lane is not None and "camera f:" in lane.message and "camera r:" in lane.message
+    assert "merged 2" in lane.message and lane.source.count("clip.mp4") == 2
+
+
+def test_two_camera_lanes_in_settings() -> None:
+    front = LaneSettings(lane_id="L2", camera_id="f", view="front")
+    PipelineSettings(lanes=[front, LaneSettings(lane_id="L2", camera_id="r", view="rear")])
+    with pytest.raises(ValueError, match="at most one front"):
+        PipelineSettings(lanes=[front, LaneSettings(lane_id="L2", camera_id="g", view="front")])
+    side, high = (LaneSettings(lane_id="L2", camera_id=c, view=c) for c in ("side", "high_side"))
+    with pytest.raises(ValueError, match="at most one front"):
+        PipelineSettings(lanes=[front, side, high])
+    three = PipelineSettings(lanes=[front, side, LaneSettings(lane_id="L2", camera_id="r", view="rear")])
+    merger = LaneRunner(Settings(pipeline=three), truth_models, StoreSinkStub()).mergers["L2"]
+    assert merger.feed("side").camera_id == "side"
+    with pytest.raises(ValueError, match="different camera_id"):
+        PipelineSettings(lanes=[front, LaneSettings(lane_id="L2", camera_id="f", view="rear")])
+    off = PipelineSettings(
+        lanes=[front, LaneSettings(lane_id="L2", camera_id="r", view="rear")], merge_cameras=False
+    )
+    assert LaneRunner(Settings(pipeline=off), truth_models, StoreSinkStub()).mergers == {}
+
+
+def test_pushed_frames_of_a_two_camera_lane_reach_each_cameras_pipeline(tmp_path: Path) -> None:
+    lanes = [
+        LaneSettings(lane_id="L3", camera_id="f", view="front"),
+        LaneSettings(lane_id="L3", camera_id="r", view="rear"),
+    ]
+    settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=lanes))
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    runner.start_configured()
+    img = np.zeros((72, 128, 3), np.uint8)
+    assert runner.router.submit(Frame("L3", "f", 1, img)) and runner.router.submit(Frame("L3", "r", 1, img))
+    assert not runner.router.submit(Frame("L3", "x", 1, img))  # neither of the lane's cameras
+    assert runner.router.lanes() == ("L3",)
+    wait_for(lambda: all(w.health().frames_processed == 1 for w in runner.workers.values()))
+    runner.stop()

@@ -62,8 +62,10 @@ def test_process_fixture_clip_with_truth_boxes(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_process_folder_source_with_preview_frames(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HGV_LANE_PIPELINE__MIN_TRACK_MS", "0")  # 3 frames: the lorry is in view 200 ms
+    get_settings.cache_clear()
     frames = tmp_path / "frames"
     frames.mkdir()
     cap = cv2.VideoCapture(str(CLIP / "clip.mp4"))
@@ -112,3 +114,50 @@ def test_process_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
             ]
         )
     assert exc.value.code == 2
+
+
+@pytest.mark.slow
+def test_process_a_front_and_a_rear_recording_of_one_lane(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--rear-source``: the rear camera's recording runs beside the front one (here the fixture
+    clip plays both, ground-truth boxes): one lane passage per lorry, carrying both cameras."""
+    out = tmp_path / "run"
+    argv = [
+        "process",
+        str(CLIP / "clip.mp4"),
+        "--lane",
+        "L1",
+        "--camera",
+        "front",
+        "--out",
+        str(out),
+        "--truth",
+        str(CLIP / "truth.json"),
+        "--rear-source",
+        str(CLIP / "clip.mp4"),
+        "--rear-truth",
+        str(CLIP / "truth.json"),
+        "--rear-offset-ms",
+        "500",
+        "--no-classifier",
+        "--no-preview",
+        "--start-ts-ms",
+        "1735689600000",
+        "--json",
+    ]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (summary["passages"], summary["rear_passages"], summary["lane_passages"]) == (2, 2, 2)
+    assert (summary["merged"], summary["alone"], summary["error"]) == (2, 0, None)
+    passages = read_passages(out / "passages.jsonl")
+    assert [p.camera_ids for p in passages] == [("front", "rear")] * 2
+    assert all({pl.role.value for pl in p.plates} <= {"front", "rear", "trailer_mark"} for p in passages)
+
+
+def test_process_rear_source_needs_a_front_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["process", str(CLIP / "clip.mp4"), "--lane", "L1", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--view", "rear", "--rear-source", str(CLIP / "clip.mp4")]) == 2
+    assert "front camera" in capsys.readouterr().err
+    assert main([*argv, "--rear-source", str(CLIP / "clip.mp4"), "--truth", str(CLIP / "truth.json")]) == 2
+    assert "--rear-truth" in capsys.readouterr().err

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
+from vision.anpr.lookalike import lookalike_key
 from vision.anpr.vote import PlateVote, VoteRule, vote
 from vision.pipeline.config import CameraView
 from vision.trailer.consensus import ConsensusRule, consensus
@@ -28,6 +30,10 @@ from vision.types import (
 
 UK_TRAILER_MARK = re.compile(r"^[A-Z][0-9]{7}$")
 """A UK trailer's own DVLA mark (``A1234567``, shown on two lines)."""
+
+SIGHTINGS_KEPT = 512
+"""A vehicle track remembers its last this many sightings (time, box): enough to hand the
+recent ones to a new track when another lorry took the track over (about 40 s at 12.5 Hz)."""
 
 MAX_CROP_SIDE_PX = 640
 """Evidence crops are shrunk to at most this long side before JPEG encoding."""
@@ -149,6 +155,7 @@ class VehicleTrack:
     body_crop: ImageBGR | None = None
     body_crop_area_px: float = 0.0
     camera_ids: set[str] = field(default_factory=set)
+    sightings: deque[tuple[int, BBox]] = field(default_factory=lambda: deque(maxlen=SIGHTINGS_KEPT))
 
     def seen(self, ts_ms: int, box: BBox) -> None:
         if ts_ms > self.last_ts_ms:
@@ -156,6 +163,39 @@ class VehicleTrack:
         self.hits += 1
         self.last_ts_ms = max(self.last_ts_ms, ts_ms)
         self.box = box
+        self.sightings.append((ts_ms, box))
+
+    def can_split_at(self, ts_ms: int) -> bool:
+        """Whether :meth:`split_at` can cut this track at ``ts_ms``: it was seen before and
+        from then on, and every sighting from then on is still remembered."""
+        if not self.sightings or self.sightings[-1][0] < ts_ms:
+            return False
+        return self.sightings[0][0] < ts_ms and self.first_ts_ms < ts_ms
+
+    def split_at(self, ts_ms: int, key: int) -> VehicleTrack:
+        """Hand everything seen from ``ts_ms`` on to a new track ``key`` and return it (another
+        lorry took this track over): sightings, ByteTrack ids and body looks; this track keeps
+        what came before (its largest body crop stays with it). See :meth:`can_split_at`."""
+        if not self.can_split_at(ts_ms):
+            raise ValueError(f"vehicle {self.key}: cannot split at {ts_ms}")
+        earlier = [(t, b) for t, b in self.sightings if t < ts_ms]
+        later = [(t, b) for t, b in self.sightings if t >= ts_ms]
+        new = VehicleTrack(
+            key, self.track_ids, later[0][0], later[-1][0], later[0][1], later[-1][1], hits=len(later)
+        )
+        new.camera_ids = set(self.camera_ids)
+        new.sightings.extend(later)
+        if len(later) > 1:
+            new.prev_ts_ms, new.prev_box = later[-2]
+        new.body_looks = [b for b in self.body_looks if b.ts_ms >= ts_ms]
+        new.last_body_look_ms = self.last_body_look_ms if new.body_looks else None
+        self.body_looks = [b for b in self.body_looks if b.ts_ms < ts_ms]
+        self.track_ids = set()
+        self.hits -= len(later)
+        self.sightings = deque(earlier, maxlen=SIGHTINGS_KEPT)
+        self.last_ts_ms, self.box = earlier[-1]
+        self.prev_ts_ms, self.prev_box = earlier[-2] if len(earlier) > 1 else (None, None)
+        return new
 
     def predicted(self, ts_ms: int) -> BBox:
         """The box extrapolated linearly to ``ts_ms`` from the last two sightings."""
@@ -198,6 +238,56 @@ def best_looks(looks: Sequence[PlateLook], keep_ratio: float = 0.7, min_keep: in
     return [lk for i, lk in enumerate(ranked) if i < min_keep or lk.crop.shape[0] >= keep_ratio * tallest]
 
 
+HANDOVER_MIN_EDITS = 3
+"""Two plate texts are of different lorries when their look-alike forms are at least this many
+edits apart (a misread drops, adds or confuses a character or two)."""
+
+
+HANDOVER_MIN_READS = 2
+"""Reads a plate track needs (agreeing, grammar-valid) before it can split a vehicle track."""
+
+
+def plate_is_sure(v: PlateVote) -> bool:
+    """Whether a plate track's vote is sure enough to tell two lorries apart: its text fits a
+    plate grammar and is either committed or the text of at least :data:`HANDOVER_MIN_READS`
+    reads with no other text read as often (a plate readable for a few frames only, as the
+    next lorry's is when it comes out from behind a passing trailer, rarely gets the reads
+    a committed vote needs)."""
+    if not v.text or not v.format_valid:
+        return False
+    if v.status is ReadStatus.COMMITTED:
+        return True
+    return v.n_read >= HANDOVER_MIN_READS and v.confidence * v.n_read >= HANDOVER_MIN_READS and v.margin > 0
+
+
+def clearly_different(a: str, b: str) -> bool:
+    """Whether plate texts ``a`` and ``b`` cannot be misreads of one plate: their look-alike
+    keys (``vision.anpr.lookalike``) are :data:`HANDOVER_MIN_EDITS` or more edits apart."""
+    return Levenshtein.distance(lookalike_key(a), lookalike_key(b)) >= HANDOVER_MIN_EDITS
+
+
+def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTrack]:
+    """The plate tracks of one role whose reads are pooled: the track with the strongest vote of
+    its own (a text that fits a plate grammar first, then committed, then most reads behind its
+    text) and every track whose own text could be a misread of it (fragments of one plate's
+    track). Tracks whose text is clearly another (:func:`clearly_different`: a maker's badge, a
+    haulier's name, a headlight read as text) are left out; tracks with no text read add
+    nothing and are kept for their crops."""
+    votes = [(t, t.vote(rule)) for t in group]
+    texted = [(t, v) for t, v in votes if v.text]
+    if not texted:
+        return list(group)
+    _, best = max(
+        texted,
+        key=lambda tv: (
+            tv[1].format_valid,
+            tv[1].status is ReadStatus.COMMITTED,
+            tv[1].confidence * tv[1].n_read,
+        ),
+    )
+    return [t for t, v in votes if not v.text or not clearly_different(v.text, best.text)]
+
+
 _ROLE_ORDER = {PlateRole.FRONT: 0, PlateRole.TRAILER_MARK: 1, PlateRole.REAR: 2, PlateRole.UNKNOWN: 3}
 
 
@@ -214,7 +304,9 @@ def assemble_plates(
     plates: list[PassagePlate] = []
     for role in sorted(by_role, key=lambda r: _ROLE_ORDER[r]):
         group = by_role[role]
-        looks = best_looks([lk for t in group for lk in t.looks])
+        pooled = [lk for t in agreeing_tracks(group, rule) for lk in t.looks]
+        # crops that read nothing have no vote: they must not push the reads out of the selection
+        looks = best_looks([lk for lk in pooled if lk.read.best is not None] or pooled)
         n_looks = sum(t.n_seen for t in group)
         v = vote([lk.read for lk in looks], rule)
         best_crop: ImageBGR | None = None

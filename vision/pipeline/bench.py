@@ -13,17 +13,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vision.pipeline.assemble import VehicleTrack
 from vision.pipeline.config import CameraView, LaneConfig
 from vision.pipeline.lane import FrameResult, LanePipeline
+from vision.pipeline.merge import CameraFeed, MergeRule
 from vision.pipeline.protocols import BodyClassifier, LaneModels, PlateReader
 from vision.pipeline.sinks import ListSink
 from vision.pipeline.sources import VideoFileSource
 from vision.pipeline.truth import ClipScore, ClipTruthData, TruthDetector, load_clip_truth, score_passages
 from vision.pipeline.worker import LaneWorker
-from vision.types import Frame
+from vision.types import BBox, BodyType, Frame, Passage
+
+if TYPE_CHECKING:
+    from vision.synth.render import StaticTextures
 
 START_TS_MS = 1_735_689_600_000
 """Time of every clip's first frame in benchmark runs (2025-01-01 00:00 UTC)."""
@@ -45,6 +51,36 @@ class BenchClip:
         return self.folder / "truth.json"
 
 
+def _cached_clip(
+    cache_dir: Path,
+    seed: int,
+    view: CameraView,
+    *,
+    vehicles: int,
+    seconds: float,
+    fps: float,
+    progress: bool,
+    static: list[StaticTextures],
+) -> BenchClip:
+    """The clip of ``seed`` seen from ``view``, rendered into ``cache_dir`` unless there already
+    (``static`` holds the generator's static textures once made, shared by the renders)."""
+    if view != "front" and view != "rear":
+        raise ValueError(f"single-camera benchmark clips are front or rear, not {view!r}")
+    folder = cache_dir / f"clip-{seed}-{view}-{vehicles}v-{seconds:g}s-{fps:g}fps"
+    clip = BenchClip(folder, view)
+    if not (clip.video.is_file() and clip.truth_path.is_file()):
+        from vision.synth.clip import random_clip_spec, render_clip  # noqa: PLC0415 - the generator
+        from vision.synth.render import StaticTextures  # noqa: PLC0415
+
+        if not static:
+            static.append(StaticTextures())
+        spec = random_clip_spec(seed, view=view, n_vehicles=vehicles, seconds=seconds, fps=fps)
+        tmp = folder.with_name(folder.name + ".partial")
+        render_clip(spec, tmp, video=True, static=static[0], progress=progress)
+        tmp.rename(folder)
+    return clip
+
+
 def benchmark_clips(
     cache_dir: Path,
     *,
@@ -57,23 +93,20 @@ def benchmark_clips(
 ) -> list[BenchClip]:
     """``n_clips`` synthetic 1280x720 clips (front and rear views alternating, ``vehicles``
     lorries each), rendered once into ``cache_dir`` and reused (same parameters, same bytes)."""
-    from vision.synth.clip import random_clip_spec, render_clip  # noqa: PLC0415 - the generator
-    from vision.synth.render import StaticTextures  # noqa: PLC0415
-
-    static: StaticTextures | None = None
-    out: list[BenchClip] = []
-    for i in range(n_clips):
-        view: CameraView = "front" if i % 2 == 0 else "rear"
-        folder = cache_dir / f"clip-{seed + i}-{view}-{vehicles}v-{seconds:g}s-{fps:g}fps"
-        clip = BenchClip(folder, view)
-        if not (clip.video.is_file() and clip.truth_path.is_file()):
-            static = static or StaticTextures()
-            spec = random_clip_spec(seed + i, view=view, n_vehicles=vehicles, seconds=seconds, fps=fps)
-            tmp = folder.with_name(folder.name + ".partial")
-            render_clip(spec, tmp, video=True, static=static, progress=progress)
-            tmp.rename(folder)
-        out.append(clip)
-    return out
+    static: list[StaticTextures] = []
+    return [
+        _cached_clip(
+            cache_dir,
+            seed + i,
+            "front" if i % 2 == 0 else "rear",
+            vehicles=vehicles,
+            seconds=seconds,
+            fps=fps,
+            progress=progress,
+            static=static,
+        )
+        for i in range(n_clips)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +164,18 @@ def run_clip(
     frames = dropped = 0
     wall = 0.0
     period_ms = 1000.0 / truth.fps
-    pipeline = LanePipeline(config, models)
+    key_of: dict[str, int] = {}  # passage id -> vehicle key (the track's boxes are recorded by key)
+    boxes: dict[int, list[tuple[int, BBox]]] = {}  # vehicle key -> (clip frame, box) when detected
+
+    def passage_id(cfg: LaneConfig, vehicle: VehicleTrack) -> str:
+        pid = f"{cfg.lane_id}-{cfg.camera_id}-{vehicle.first_ts_ms}-{vehicle.key}"
+        key_of[pid] = vehicle.key
+        return pid
+
+    pipeline = LanePipeline(config, models, passage_id=passage_id)
     for r in range(repeat):
         sink = ListSink()
+        boxes.clear()  # each repeat ends with every track closed
         start = START_TS_MS + round(
             r * (truth.n_frames + 2 * config.tracking.close_after_ms / period_ms) * period_ms
         )
@@ -143,6 +185,8 @@ def run_clip(
             frame_ms.append(result.ms)
             if result.detected:
                 detected_ms.append(result.ms)
+                for view in result.vehicles:
+                    boxes.setdefault(view.track_id, []).append((frame.index, view.box))
             if on_frame is not None:
                 on_frame(frame, result)
 
@@ -156,7 +200,10 @@ def run_clip(
             raise RuntimeError(f"{clip.folder.name}: {health.error}")
         frames = pipeline.counters.frames  # the pipeline counts across repeats
         dropped += health.frames_dropped
-        s = score_passages(sink.passages, truth, start_ts_ms=start, label=f"{clip.folder.name}: ")
+        tracks = {p.passage_id: boxes.get(key_of.pop(p.passage_id, -1), []) for p in sink.passages}
+        s = score_passages(
+            sink.passages, truth, start_ts_ms=start, label=f"{clip.folder.name}: ", boxes=tracks
+        )
         score = s if score is None else score + s
     assert score is not None
     return ClipRun(clip, frames, wall, tuple(frame_ms), tuple(detected_ms), score, dropped)
@@ -241,3 +288,260 @@ def run_benchmark(
                 f"body ok {run.score.body_ok}, RSS {rss_mb():.0f} MB"
             )
     return BenchSummary(tuple(runs), rss0, rss_mb(), detectors, classifier)
+
+
+# --- a lane with several cameras on one timeline ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LaneSet:
+    """One queue of lorries seen by several cameras of a lane: one clip per camera (``view``),
+    and when each clip's frame 0 is on the lane's clock (ms after the set's start; all 0 for a
+    set the generator rendered on one timeline, :func:`lane_sets`)."""
+
+    name: str
+    clips: tuple[BenchClip, ...]
+    offsets_ms: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.clips) != len(self.offsets_ms) or len(self.clips) < 2:
+            raise ValueError(f"{self.name}: a lane set needs two clips or more, one offset each")
+
+
+def lane_sets(
+    cache_dir: Path,
+    *,
+    n_sets: int = 3,
+    seed: int = 5200,
+    views: tuple[CameraView, ...] = ("front", "side", "rear"),
+    vehicles: int = 3,
+    seconds: float = 16.0,
+    fps: float = 12.5,
+    progress: bool = False,
+) -> list[LaneSet]:
+    """For seeds ``seed`` .. ``seed + n_sets - 1``: one queue rendered once from each of ``views``
+    on one timeline (:func:`vision.synth.clip.render_lane_clip`), cached in ``cache_dir``."""
+    static: list[StaticTextures] = []
+    out = []
+    for k in range(n_sets):
+        name = f"lane-{seed + k}-{'+'.join(views)}-{vehicles}v-{seconds:g}s-{fps:g}fps"
+        folder = cache_dir / name
+        # a camera's clip is the same bytes whichever other cameras were rendered with it
+        for other in sorted(cache_dir.glob(f"lane-{seed + k}-*-{vehicles}v-{seconds:g}s-{fps:g}fps")):
+            if not (folder / "lane.json").is_file() and all(
+                (other / v / "truth.json").is_file() for v in views
+            ):
+                folder = other
+        if not (folder / "lane.json").is_file():
+            from vision.synth.clip import random_lane_clip_spec, render_lane_clip  # noqa: PLC0415
+            from vision.synth.render import StaticTextures  # noqa: PLC0415
+
+            if not static:
+                static.append(StaticTextures())
+            spec = random_lane_clip_spec(seed + k, views=views, n_vehicles=vehicles, seconds=seconds, fps=fps)
+            tmp = folder.with_name(folder.name + ".partial")
+            render_lane_clip(spec, tmp, video=True, static=static[0], progress=progress)
+            tmp.rename(folder)
+        clips = tuple(BenchClip(folder / v, v) for v in views)
+        out.append(LaneSet(name, clips, tuple(0 for _ in views)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LaneScore:
+    """A lane's passages (its cameras' passages merged) against its lorries (see
+    :func:`run_lane_set`).
+
+    ``lorries``: labelled in any camera's clip; ``passages``: what the lane recorded;
+    ``merged`` / ``merged_wrong``: passages joining passages of two cameras or more, all of one
+    lorry / not; ``alone``: passages of one camera only; ``one_passage``: lorries with exactly
+    one passage (the target: all); ``duplicates``: passages beyond the first of a lorry;
+    ``none``: lorries with no passage; ``spurious``: passages of no lorry; ``read_ok``: lorries
+    with one passage whose plates are exactly the lorry's readable plates of the cameras that
+    read them (front plate from the front clip; rear plate and trailer mark from the rear clip);
+    ``body_ok``: lorries with one passage of the right body type.
+    """
+
+    lorries: int = 0
+    passages: int = 0
+    merged: int = 0
+    merged_wrong: int = 0
+    alone: int = 0
+    one_passage: int = 0
+    duplicates: int = 0
+    none: int = 0
+    spurious: int = 0
+    read_ok: int = 0
+    body_ok: int = 0
+    misses: tuple[str, ...] = ()
+
+    def __add__(self, other: LaneScore) -> LaneScore:
+        from dataclasses import fields  # noqa: PLC0415
+
+        counts = {
+            f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "misses"
+        }
+        return LaneScore(**counts, misses=self.misses + other.misses)
+
+
+@dataclass(frozen=True, slots=True)
+class LaneRun:
+    """One lane set's run: frames (all cameras), wall time, per-frame processing times (ms, all
+    cameras), the score and the merger's counters."""
+
+    lane: LaneSet
+    frames: int
+    wall_s: float
+    frame_ms: tuple[float, ...]
+    score: LaneScore
+
+
+def run_lane_set(lane: LaneSet, config: LaneConfig, models_for: ModelsFor, rule: MergeRule) -> LaneRun:
+    """Run a set's clips at once, each through its camera's pipeline (``config`` with the
+    camera's id and view; camera id = view), into one :class:`LaneMerger`, and score the lane's
+    passages against the lorries."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from vision.pipeline.merge import LaneMerger  # noqa: PLC0415
+    from vision.pipeline.sinks import FanoutSink  # noqa: PLC0415
+
+    out = ListSink()
+    parts_of: dict[str, list[str]] = {}  # merged passage id -> its cameras' passage ids
+    merger = LaneMerger(
+        config.lane_id,
+        {c.view: c.view for c in lane.clips},
+        out,
+        rule,
+        on_merge=lambda parts, m: parts_of.__setitem__(m.passage_id, [p.passage_id for p in parts.values()]),
+    )
+    frame_ms: list[float] = []
+    runs = []
+    for clip, offset in zip(lane.clips, lane.offsets_ms, strict=True):
+        cfg = replace(config, camera_id=clip.view, view=clip.view)
+        truth = load_clip_truth(clip.truth_path)
+        key_of: dict[str, int] = {}
+        boxes: dict[int, list[tuple[int, BBox]]] = {}
+
+        def passage_id(c: LaneConfig, v: VehicleTrack, key_of: dict[str, int] = key_of) -> str:
+            pid = f"{c.lane_id}-{c.camera_id}-{v.first_ts_ms}-{v.key}"
+            key_of[pid] = v.key
+            return pid
+
+        feed = merger.feed(clip.view)
+
+        def on_frame(
+            frame: Frame,
+            result: FrameResult,
+            boxes: dict[int, list[tuple[int, BBox]]] = boxes,
+            feed: CameraFeed = feed,
+        ) -> None:
+            frame_ms.append(result.ms)
+            if result.detected:
+                for view in result.vehicles:
+                    boxes.setdefault(view.track_id, []).append((frame.index, view.box))
+            feed.observe(frame, result)
+
+        mine = ListSink()
+        start = START_TS_MS + offset
+        source = VideoFileSource(
+            clip.video, lane_id=cfg.lane_id, camera_id=cfg.camera_id, start_ts_ms=start, fps=truth.fps
+        )
+        pipeline = LanePipeline(cfg, models_for(truth, cfg), passage_id=passage_id)
+        worker = LaneWorker(source, pipeline, FanoutSink([mine, feed]), queue_size=8, on_frame=on_frame)
+        runs.append((clip, truth, start, worker, mine, key_of, boxes, feed))
+    t0 = time.perf_counter()
+    for r in runs:
+        r[3].start()
+    for r in runs:
+        r[3].join()
+        r[7].close()
+    wall = time.perf_counter() - t0
+    merger.flush()
+    vehicle_of: dict[str, int] = {}  # each camera's passages' lorry (by their tracks' boxes)
+    frames = 0
+    truths = []
+    for clip, truth, start, worker, mine, key_of, boxes, _ in runs:
+        health = worker.health()
+        if health.error:
+            raise RuntimeError(f"{clip.folder}: {health.error}")
+        frames += health.frames_processed
+        truths.append((clip.view, truth))
+        tracks = {p.passage_id: boxes.get(key_of.get(p.passage_id, -1), []) for p in mine.passages}
+        score_passages(mine.passages, truth, start_ts_ms=start, boxes=tracks, matched_to=vehicle_of)
+    score = score_lane(lane.name, truths, out.passages, parts_of, vehicle_of)
+    return LaneRun(lane, frames, wall, tuple(frame_ms), score)
+
+
+def score_lane(
+    label: str,
+    truths: Sequence[tuple[CameraView, ClipTruthData]],
+    passages: Sequence[Passage],
+    parts_of: dict[str, list[str]],
+    vehicle_of: dict[str, int],
+) -> LaneScore:
+    """Score a lane's passages against its lorries (:class:`LaneScore`). ``truths``: each
+    camera's view and clip truth; ``parts_of``: the cameras' passage ids of each merged
+    passage; ``vehicle_of``: each camera passage's lorry (those matched to one)."""
+    lorries = sorted({tv.vehicle_id for _, t in truths for tv in t.vehicles if tv.labelled})
+    want: dict[int, list[tuple[str, str]]] = {v: [] for v in lorries}
+    body_of: dict[int, BodyType] = {}
+    for view, t in truths:
+        roles = {"front": ("front",), "rear": ("rear", "trailer_mark")}.get(view, ())
+        for tv in t.vehicles:
+            body_of.setdefault(tv.vehicle_id, tv.body_type)
+            if tv.vehicle_id in want:
+                want[tv.vehicle_id] += [
+                    (p.role.value, p.text) for p in tv.readable_plates if p.role.value in roles
+                ]
+    merged = merged_wrong = alone = spurious = 0
+    of_lorry: dict[int, list[Passage]] = {v: [] for v in lorries}
+    for p in passages:
+        part_ids = parts_of.get(p.passage_id)
+        if part_ids is not None:
+            vids = [vehicle_of.get(i) for i in part_ids]
+            if None not in vids and len(set(vids)) == 1:
+                merged += 1
+            else:
+                merged_wrong += 1
+        else:
+            alone += 1
+            vids = [vehicle_of.get(p.passage_id)]
+        ids = {v for v in vids if v is not None}
+        if not ids:
+            spurious += 1
+        for vid in ids:
+            of_lorry.setdefault(vid, []).append(p)
+    misses: list[str] = []
+    read_ok = body_ok = 0
+    for v in lorries:
+        n = len(of_lorry[v])
+        if n != 1:
+            misses.append(f"{label}: lorry {v}: {n} passages")
+            continue
+        p = of_lorry[v][0]
+        got = sorted((pp.role.value, pp.text) for pp in p.plates)
+        if got == sorted(want[v]):
+            read_ok += 1
+        else:
+            misses.append(f"{label}: lorry {v}: plates {got} != truth {sorted(want[v])}")
+        if p.body.body_type is body_of[v]:
+            body_ok += 1
+        else:
+            misses.append(
+                f"{label}: lorry {v}: body {p.body.body_type.value} ({p.body.confidence:.2f}, "
+                f"{p.body.n_looks} looks) != truth {body_of[v].value}"
+            )
+    return LaneScore(
+        lorries=len(lorries),
+        passages=len(passages),
+        merged=merged,
+        merged_wrong=merged_wrong,
+        alone=alone,
+        one_passage=sum(len(of_lorry[v]) == 1 for v in lorries),
+        duplicates=sum(max(0, len(of_lorry[v]) - 1) for v in lorries),
+        none=sum(not of_lorry[v] for v in lorries),
+        spurious=spurious,
+        read_ok=read_ok,
+        body_ok=body_ok,
+        misses=tuple(misses),
+    )

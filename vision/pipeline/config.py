@@ -15,9 +15,16 @@ import numpy as np
 from vision.anpr.vote import VoteRule
 from vision.trailer.consensus import ConsensusRule
 
-CameraView = Literal["front", "rear"]
+CameraView = Literal["front", "rear", "side", "high_side"]
 """What a lane camera faces: ``front`` sees tractors' front plates (vehicles approach), ``rear``
-sees trailers' rear plates and UK trailer marks (vehicles drive away)."""
+sees trailers' rear plates and UK trailer marks (vehicles drive away), ``side`` / ``high_side``
+sees the trailer's body broadside (level with it / from above; no plates are read)."""
+
+CAMERA_VIEWS: tuple[CameraView, ...] = ("front", "rear", "side", "high_side")
+"""Every :data:`CameraView`."""
+
+PLATE_VIEWS: tuple[CameraView, ...] = ("front", "rear")
+"""Views whose camera reads plates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +104,28 @@ class TrackingConfig:
       A new track that starts where a lost one is predicted to be, within this time,
       continues it (no duplicate passage when the tracker loses a lorry briefly).
     - ``min_hits``: detections a vehicle track needs before it counts as a passage.
+    - ``min_track_ms``: a vehicle track seen for less than this (first to last sighting) with
+      no plate read on it that fits a plate grammar is noise, not a passage: a lorry in a lane
+      is in view for seconds, while a detector that loses a passing trailer and picks up a
+      piece of it (its top, its tail at the frame edge) makes short tracks of a few frames.
     - ``vehicle_min_confidence`` / ``plate_min_confidence``: detections below are ignored.
     """
 
     detect_interval_ms: int = 0
     close_after_ms: int = 1500
     min_hits: int = 3
+    min_track_ms: int = 500
     vehicle_min_confidence: float = 0.3
     plate_min_confidence: float = 0.3
     track_activation_confidence: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.detect_interval_ms < 0 or self.close_after_ms < 1 or self.min_hits < 1:
+        if (
+            self.detect_interval_ms < 0
+            or self.close_after_ms < 1
+            or self.min_hits < 1
+            or self.min_track_ms < 0
+        ):
             raise ValueError(f"invalid tracking config {self}")
 
 
@@ -164,5 +181,10 @@ class LaneConfig:
     def __post_init__(self) -> None:
         if not self.lane_id or not self.camera_id:
             raise ValueError("lane_id and camera_id must not be empty")
-        if self.view not in ("front", "rear"):
-            raise ValueError(f"view must be 'front' or 'rear', got {self.view!r}")
+        if self.view not in CAMERA_VIEWS:
+            raise ValueError(f"view must be one of {CAMERA_VIEWS}, got {self.view!r}")
+
+    @property
+    def reads_plates(self) -> bool:
+        """Whether this camera's plates are detected and read (front and rear views)."""
+        return self.view in PLATE_VIEWS

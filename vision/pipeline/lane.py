@@ -9,7 +9,8 @@ Per frame (``process``):
    counted and carry the last tracks (for the preview) but cost nothing. While a readable
    plate seen on the last detected frame has had fewer than ``first_reads`` reads, every
    frame is detected (a plate readable for a few frames only still gets its reads);
-3. **detect** vehicles and bodies, and, when a vehicle is in view, plates; detections whose
+3. **detect** vehicles and bodies, and, when a vehicle is in view and the camera reads plates
+   (front and rear views; a side camera is the body's), plates; detections whose
    anchor (vehicles: bottom centre, plates: centre) is outside the region are dropped;
 4. **track** vehicles with ByteTrack in frame pixels. A new track that starts where a lost
    vehicle is predicted to be continues that vehicle (no duplicate passage when ByteTrack
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,7 +46,9 @@ from vision.pipeline.assemble import (
     VehicleTrack,
     all_plates_read,
     assemble_passage,
+    clearly_different,
     crop,
+    plate_is_sure,
 )
 from vision.pipeline.config import LaneConfig
 from vision.pipeline.gate import MotionGate
@@ -83,7 +87,10 @@ class FrameResult:
 
     ``detected`` is False for frames skipped by the motion gate (``gated``) or by the stride;
     ``vehicles``/``plates`` are the tracks seen on the last detected frame; ``passages``
-    are those closed while handling this frame; ``ms`` is the processing time.
+    are those closed while handling this frame; ``ms`` is the processing time;
+    ``open_since_ms`` is the first sighting of the earliest vehicle track still open after this
+    frame (``None``: none open), so a consumer knows no passage seen earlier can still come
+    (the lane merger waits on it).
     """
 
     frame_index: int
@@ -96,6 +103,7 @@ class FrameResult:
     n_reads: int = 0
     n_body_looks: int = 0
     ms: float = 0.0
+    open_since_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -115,6 +123,7 @@ class PipelineCounters:
     noise_tracks: int = 0
     orphan_plates: int = 0
     stitched: int = 0
+    handovers: int = 0
 
 
 @dataclass(slots=True)
@@ -215,8 +224,8 @@ class LanePipeline:
             return self._result(frame, ts, False, False, closed, 0, 0, t0)
         s.last_detect_ms = s.last_processed_ms = ts
         self.counters.detected += 1
-        n_reads, n_looks = self._detect_and_track(frame, ts)
-        closed = self._close_expired(ts)
+        n_reads, n_looks, handed = self._detect_and_track(frame, ts)
+        closed = handed + self._close_expired(ts)
         return self._result(frame, ts, True, False, closed, n_reads, n_looks, t0)
 
     def flush(self) -> tuple[Passage, ...]:
@@ -248,6 +257,7 @@ class LanePipeline:
             n_reads,
             n_looks,
             (time.perf_counter() - t0) * 1000.0,
+            min((v.first_ts_ms for v in self._s.vehicles.values()), default=None),
         )
 
     def _in_roi(self, frame: Frame, x: float, y: float) -> bool:
@@ -266,7 +276,9 @@ class LanePipeline:
             for p in s.plates.values()
         )
 
-    def _detect_and_track(self, frame: Frame, ts: int) -> tuple[int, int]:
+    def _detect_and_track(self, frame: Frame, ts: int) -> tuple[int, int, tuple[Passage, ...]]:
+        """Detect and track on one frame; returns the reads and body looks taken and the
+        passages of vehicles another lorry took over (see :meth:`_handovers`)."""
         s, cfg = self._s, self.config
         tc = cfg.tracking
         found = self.models.vehicle_detector.detect(frame)
@@ -303,9 +315,9 @@ class LanePipeline:
         }
         # bodies -> vehicles
         n_looks = self._bodies(frame, ts, bodies, frame_vehicles)
-        # plates, only while a vehicle is in view
+        # plates, only while a vehicle is in view, and not by a side camera (it sees the body)
         plates: list[Detection] = []
-        if vehicles or s.vehicles:
+        if (vehicles or s.vehicles) and self.config.reads_plates:
             plates = [
                 d
                 for d in self.models.plate_detector.detect(frame)
@@ -314,10 +326,74 @@ class LanePipeline:
                 and self._in_roi(frame, *d.box.center)
             ]
         n_reads = self._plates(frame, ts, plates, frame_vehicles)
+        handed, moved = self._handovers(ts)
         s.last_vehicle_views = tuple(
-            TrackView(key, det.box, self._vehicle_label(s.vehicles[key])) for key, det in frame_vehicles
+            TrackView(key, det.box, self._vehicle_label(s.vehicles[key]))
+            for key, det in ((moved.get(k, k), d) for k, d in frame_vehicles)
         )
-        return n_reads, n_looks
+        return n_reads, n_looks, handed
+
+    def _handovers(self, ts: int) -> tuple[tuple[Passage, ...], dict[int, int]]:
+        """Split vehicle tracks that another lorry took over; returns the passages of the lorries
+        that left and, for each split vehicle, the key of the track that goes on.
+
+        A detector that sees a passing trailer and the next lorry behind it as one box for a
+        while gives ByteTrack no reason to start a new track: the box slides from one lorry to
+        the next. The plates tell: one vehicle track that shows a plate read surely
+        (:func:`plate_is_sure`) and *later* (after that plate track was last seen) another plate
+        read surely, of the same role and clearly different (:func:`clearly_different`), holds
+        two lorries. The track is cut where the second plate was first seen: what came before is
+        the first lorry's passage (closed now), the rest goes on as a new vehicle. Only plate
+        tracks read on this frame are checked.
+        """
+        s, cfg = self._s, self.config
+        keys = {
+            k
+            for p in s.plates.values()
+            if p.looks and p.looks[-1].ts_ms == ts and (k := p.vehicle_key) is not None
+        }
+        out: list[Passage] = []
+        moved: dict[int, int] = {}
+        for key in keys:
+            v = s.vehicles.get(key)
+            if v is None:
+                continue
+            read = [
+                (p, pv)
+                for p in s.plates.values()
+                if p.vehicle_key == key and plate_is_sure(pv := p.vote(cfg.vote_rule))
+            ]
+            cut = min(
+                (
+                    new.first_ts_ms
+                    for new, nv in read
+                    for old, ov in read
+                    if old.last_ts_ms < new.first_ts_ms
+                    and old.role(cfg.view) == new.role(cfg.view)
+                    and clearly_different(ov.text, nv.text)
+                ),
+                default=None,
+            )
+            if cut is None or not v.can_split_at(cut):
+                continue
+            new_key = s.next_key
+            s.next_key += 1
+            w = v.split_at(cut, new_key)
+            s.vehicles[new_key] = w
+            for tid in w.track_ids:
+                s.vehicle_of_id[tid] = new_key
+            if key in s.slots:
+                s.slots[new_key] = s.slots.pop(key)
+            for p in s.plates.values():
+                if p.vehicle_key == key and p.first_ts_ms >= cut:
+                    p.vehicles = Counter({new_key: p.n_seen})
+            moved[key] = new_key
+            self.counters.handovers += 1
+            log.debug("lane %s: vehicle %d taken over at %d, goes on as %d", cfg.lane_id, key, cut, new_key)
+            passage = self._close(key)
+            if passage is not None:
+                out.append(passage)
+        return tuple(out), moved
 
     def _vehicle_label(self, v: VehicleTrack) -> str:
         if not v.body_looks:
@@ -354,6 +430,8 @@ class LanePipeline:
         if seen.ts_ms < v.first_ts_ms:  # a sighting from before ByteTrack gave the track an id
             v.hits += 1
             v.first_ts_ms, v.first_box = seen.ts_ms, seen.det.box
+            if len(v.sightings) < (v.sightings.maxlen or 0):
+                v.sightings.appendleft((seen.ts_ms, seen.det.box))
             return
         v.seen(seen.ts_ms, seen.det.box)
 
@@ -514,7 +592,7 @@ class LanePipeline:
         mine = [p for p in s.plates.values() if p.vehicle_key == key]
         for p in mine:
             s.plates.pop(p.track_id, None)
-        if v.hits < cfg.tracking.min_hits:
+        if self._is_noise(v, mine):
             self.counters.noise_tracks += 1
             return None
         passage = assemble_passage(
@@ -534,6 +612,18 @@ class LanePipeline:
         if all_plates_read(passage):
             self.counters.passages_all_read += 1
         return passage
+
+    def _is_noise(self, v: VehicleTrack, plates: list[PlateTrack]) -> bool:
+        """Whether a finished vehicle track is noise: fewer than ``min_hits`` detections, or seen
+        for less than ``min_track_ms`` with no plate read on it that fits a plate grammar (a
+        piece of a passing trailer picked up for a few frames after its lorry's track was lost;
+        a haulier's name read on it does not make it a lorry)."""
+        t = self.config.tracking
+        if v.hits < t.min_hits:
+            return True
+        if v.last_ts_ms - v.first_ts_ms >= t.min_track_ms:
+            return False
+        return not any(p.vote(self.config.vote_rule).format_valid for p in plates)
 
 
 def _default_passage_id(config: LaneConfig, vehicle: VehicleTrack) -> str:

@@ -315,7 +315,8 @@ class FrameSink(Protocol):
 
 
 class PushedFrames:
-    """A live source fed by :meth:`submit` (one lane).
+    """A live source fed by :meth:`submit` (one lane, or one camera of a lane when ``camera_id``
+    is given: a lane with a front and a rear camera has one source per camera).
 
     Holds at most ``max_queue`` frames; when full the oldest is dropped and counted in
     ``dropped``. Frames whose ``ts_ms`` is not after the previous one's get the previous one
@@ -324,11 +325,14 @@ class PushedFrames:
 
     live = True
 
-    def __init__(self, lane_id: str, *, max_queue: int = 8, poll_s: float = 0.2) -> None:
+    def __init__(
+        self, lane_id: str, *, camera_id: str | None = None, max_queue: int = 8, poll_s: float = 0.2
+    ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
         self.lane_id = lane_id
-        self.name = f"push:{lane_id}"
+        self.camera_id = camera_id
+        self.name = f"push:{lane_id}" + (f"/{camera_id}" if camera_id else "")
         self.max_queue = max_queue
         self._queue: deque[Frame] = deque()
         self._cond = threading.Condition()
@@ -341,6 +345,8 @@ class PushedFrames:
         """Queue one frame; never blocks. False when the oldest queued frame was dropped for it."""
         if frame.lane_id != self.lane_id:
             raise ValueError(f"frame of lane {frame.lane_id!r} pushed to lane {self.lane_id!r}")
+        if self.camera_id is not None and frame.camera_id != self.camera_id:
+            raise ValueError(f"frame of camera {frame.camera_id!r} pushed to camera {self.camera_id!r}")
         with self._cond:
             self.received += 1
             full = len(self._queue) >= self.max_queue
@@ -375,34 +381,42 @@ class PushedFrames:
 class PushedFrameRouter:
     """A :class:`FrameSink` over several lanes' :class:`PushedFrames`: the service's frame sink.
 
-    A frame for a lane without a source goes to ``on_new_lane(lane_id)``, which may return a
-    new :class:`PushedFrames` for it (a pipeline is started for the lane) or ``None`` (the
-    frame is refused: ``submit`` returns False and ``refused`` counts it).
+    A frame goes to its lane's source for its camera, else to its lane's source for every
+    camera. A frame for a lane without a source goes to ``on_new_lane(lane_id)``, which may
+    return a new :class:`PushedFrames` for it (a pipeline is started for the lane) or ``None``
+    (the frame is refused: ``submit`` returns False and ``refused`` counts it; so is a frame of
+    a two-camera lane from a camera that is neither of its two).
     """
 
     def __init__(self, on_new_lane: Callable[[str], PushedFrames | None] | None = None) -> None:
-        self._lanes: dict[str, PushedFrames] = {}
+        self._lanes: dict[tuple[str, str | None], PushedFrames] = {}
         self._lock = threading.Lock()
         self._on_new_lane = on_new_lane
         self.refused = 0
 
     def add(self, source: PushedFrames) -> None:
         with self._lock:
-            if source.lane_id in self._lanes:
+            key = (source.lane_id, source.camera_id)
+            if key in self._lanes or (source.lane_id, None) in self._lanes:
                 raise ValueError(f"lane {source.lane_id!r} already has a pushed-frames source")
-            self._lanes[source.lane_id] = source
+            if source.camera_id is None and any(lane == source.lane_id for lane, _ in self._lanes):
+                raise ValueError(f"lane {source.lane_id!r} already has per-camera pushed-frames sources")
+            self._lanes[key] = source
 
     def lanes(self) -> tuple[str, ...]:
         with self._lock:
-            return tuple(sorted(self._lanes))
+            return tuple(sorted({lane for lane, _ in self._lanes}))
 
     def submit(self, frame: Frame) -> bool:
         with self._lock:
-            source = self._lanes.get(frame.lane_id)
-            if source is None and self._on_new_lane is not None:
+            source = self._lanes.get((frame.lane_id, frame.camera_id)) or self._lanes.get(
+                (frame.lane_id, None)
+            )
+            known = any(lane == frame.lane_id for lane, _ in self._lanes)
+            if source is None and not known and self._on_new_lane is not None:
                 source = self._on_new_lane(frame.lane_id)
                 if source is not None:
-                    self._lanes[frame.lane_id] = source
+                    self._lanes[(frame.lane_id, None)] = source
         if source is None:
             self.refused += 1
             return False

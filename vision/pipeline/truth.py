@@ -6,7 +6,7 @@ the pipeline without detector error), and scoring passages against it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,13 +181,36 @@ class ClipScore:
         return self.body_ok / self.expected if self.expected else 0.0
 
 
+PassageBoxes = Mapping[str, Sequence[tuple[int, BBox]]]
+"""Per passage id, the vehicle boxes its track had on the frames it was detected:
+``(clip frame index, box in pixels)``."""
+
+MATCH_IOU = 0.3
+"""Least IoU between a passage's box and a lorry's labelled box for the frame to count."""
+
+
 def score_passages(
-    passages: Sequence[Passage], truth: ClipTruthData, *, start_ts_ms: int, label: str = ""
+    passages: Sequence[Passage],
+    truth: ClipTruthData,
+    *,
+    start_ts_ms: int,
+    label: str = "",
+    boxes: PassageBoxes | None = None,
+    matched_to: dict[str, int] | None = None,
 ) -> ClipScore:
     """Match passages of one run over a clip (frame ``i`` at ``start_ts_ms + i * 1000 / fps``)
-    to the clip's vehicles, one passage per vehicle (an assignment maximising the IoU of their
-    time spans, a shared plate text weighing most), and score them. Passages left over count
-    as duplicates when they overlap a vehicle's time span, else as spurious."""
+    to the clip's vehicles, one passage per vehicle, and score them. Passages left over count
+    as duplicates when they overlap a vehicle, else as spurious.
+
+    With ``boxes`` (the track boxes of each passage), a passage overlaps a vehicle on the frames
+    where one of its boxes and the vehicle's labelled box have IoU >= :data:`MATCH_IOU`, and
+    the similarity is the share of its boxes that do: what the track followed, frame by frame.
+    (A lorry is labelled only while it is in full enough view, so a lorry the detector picks up
+    earlier or later than its label makes a time span that does not fit its label's.) Without
+    ``boxes``, or for a passage with none, it is the IoU of their time spans. Either way a
+    shared plate text weighs most, and the assignment is greedy, most similar pair first.
+    ``matched_to`` (optional) is filled with each matched passage's vehicle id, by passage id.
+    """
     period = 1000.0 / truth.fps
     expected = [v for v in truth.vehicles if v.labelled]
     spans = [
@@ -195,19 +218,32 @@ def score_passages(
         for v in expected
     ]
     texts = [{tp.text for tp in v.plates} for v in expected]
-    # one passage per vehicle: assignment on the time spans' IoU, a shared plate text counting most
+    column = {v.vehicle_id: j for j, v in enumerate(expected)}
     sim = np.zeros((len(passages), len(expected)))
     for i, p in enumerate(passages):
         read = {pp.text for pp in p.plates if pp.text}
-        for j, (a, b) in enumerate(spans):
-            inter = min(b, p.last_seen_ts_ms) - max(a, p.first_seen_ts_ms)
-            union = max(b, p.last_seen_ts_ms) - min(a, p.first_seen_ts_ms)
-            if inter >= 0:
-                sim[i, j] = (inter + period) / (union + period) + (2.0 if read & texts[j] else 0.0)
+        track = boxes.get(p.passage_id, ()) if boxes is not None else ()
+        if track:
+            hits = np.zeros(len(expected))
+            for index, box in track:
+                for o in truth.frames[index % truth.n_frames] if truth.n_frames else ():
+                    j = column.get(o.vehicle_id)
+                    if j is not None and o.box.iou(box) >= MATCH_IOU:
+                        hits[j] += 1
+            sim[i] = hits / len(track)
+        else:
+            for j, (a, b) in enumerate(spans):
+                inter = min(b, p.last_seen_ts_ms) - max(a, p.first_seen_ts_ms)
+                union = max(b, p.last_seen_ts_ms) - min(a, p.first_seen_ts_ms)
+                if inter >= 0:
+                    sim[i, j] = (inter + period) / (union + period)
+        for j in range(len(expected)):
+            if sim[i, j] > 0 and read & texts[j]:
+                sim[i, j] += 2.0
     by_vehicle: dict[int, list[Passage]] = {}
     assigned: set[int] = set()
     taken: set[int] = set()
-    for flat in np.argsort(-sim, axis=None):  # greedy, most similar pair first
+    for flat in np.argsort(-sim, axis=None) if sim.size else ():  # greedy, most similar pair first
         i, j = divmod(int(flat), len(expected))
         if sim[i, j] <= 0:
             break
@@ -216,6 +252,8 @@ def score_passages(
         by_vehicle.setdefault(expected[j].vehicle_id, []).append(passages[i])
         assigned.add(i)
         taken.add(j)
+    if matched_to is not None:
+        matched_to.update({p.passage_id: v for v, ps in by_vehicle.items() for p in ps})
     spurious = duplicates = 0
     for i in range(len(passages)):
         if i in assigned:

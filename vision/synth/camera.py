@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -52,6 +53,11 @@ class Camera:
         K = np.array([[f, 0, spec.width_px / 2.0], [0, f, spec.height_px / 2.0], [0, 0, 1]], np.float64)
         return Camera(spec=spec, K=K, R=R, t=-R @ pos)
 
+    @cached_property
+    def position(self) -> np.ndarray:
+        """(3,) the camera centre in world metres."""
+        return -self.R.T @ self.t
+
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
@@ -74,19 +80,42 @@ class Camera:
         return float(self.K[0, 0] / max(depth_m, NEAR_M))
 
 
-def clip_polygon_near(cam_pts: np.ndarray, near: float = NEAR_M) -> np.ndarray:
-    """Clip a polygon given in camera coordinates (N, 3) to ``z >= near`` (Sutherland-Hodgman)."""
+Polygon = list[list[float]]
+
+
+def _clip_half(poly: Polygon, axis: int, bound: float, keep_above: bool) -> Polygon:
+    """Clip polygon ``poly`` (vertex lists) to ``v[axis] >= bound`` (or ``<=``), Sutherland-Hodgman."""
     out = []
-    n = len(cam_pts)
+    n = len(poly)
     for i in range(n):
-        a, b = cam_pts[i], cam_pts[(i + 1) % n]
-        ina, inb = a[2] >= near, b[2] >= near
+        a, b = poly[i], poly[(i + 1) % n]
+        ina = a[axis] >= bound if keep_above else a[axis] <= bound
+        inb = b[axis] >= bound if keep_above else b[axis] <= bound
         if ina:
             out.append(a)
         if ina != inb:
-            t = (near - a[2]) / (b[2] - a[2])
-            out.append(a + t * (b - a))
-    return np.array(out, np.float64).reshape(-1, 3)
+            t = (bound - a[axis]) / (b[axis] - a[axis])
+            out.append([ai + t * (bi - ai) for ai, bi in zip(a, b, strict=True)])
+    return out
+
+
+def clip_polygon_near(cam_pts: np.ndarray, near: float = NEAR_M) -> np.ndarray:
+    """Clip a polygon given in camera coordinates (N, 3) to ``z >= near`` (Sutherland-Hodgman)."""
+    return np.array(_clip_half(cam_pts.tolist(), 2, near, True), np.float64).reshape(-1, 3)
+
+
+def clip_polygon_box(uv: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """Clip an image polygon (N, 2) to the box ``[x0, x1] x [y0, y1]``; unchanged if inside it.
+
+    A polygon clipped at the near plane can reach 1e5 px and more, and cv2.fillPoly then
+    takes milliseconds to rasterise it, so such polygons are cut to a box a little larger
+    than the pixels being filled first.
+    """
+    poly = uv.tolist()
+    for axis, bound, keep_above in ((0, x0, True), (0, x1, False), (1, y0, True), (1, y1, False)):
+        if poly:
+            poly = _clip_half(poly, axis, bound, keep_above)
+    return np.array(poly, np.float64).reshape(-1, 2)
 
 
 def face_homography(cam: Camera, corners_w: np.ndarray, tex_w: int, tex_h: int) -> np.ndarray:
@@ -100,9 +129,12 @@ def face_homography(cam: Camera, corners_w: np.ndarray, tex_w: int, tex_h: int) 
     ev = (corners_w[3] - p0) / tex_h
     M = np.stack([cam.R @ eu, cam.R @ ev, cam.R @ p0 + cam.t], axis=1)
     H = cam.K @ M
-    pre = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]], np.float64)
-    post = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]], np.float64)
-    return post @ H @ pre
+    return _PIXEL_CENTRES_OUT @ H @ _PIXEL_CENTRES_IN
+
+
+# cv2 puts pixel centres at integer coordinates, our geometry at half-integers
+_PIXEL_CENTRES_IN = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]], np.float64)
+_PIXEL_CENTRES_OUT = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]], np.float64)
 
 
 def draw_face(
@@ -147,7 +179,9 @@ def draw_face(
     _, mask = cv2.threshold(cv2.extractChannel(warped, 3), 127, 1, cv2.THRESH_BINARY)
     if clipped:
         pm = np.zeros(mask.shape, np.uint8)
-        cv2.fillPoly(pm, [np.round((uv - [x0, y0]) * 8).astype(np.int32)], 1, cv2.LINE_8, 3)
+        local = clip_polygon_box(uv - [x0, y0], -8, -8, x1 - x0 + 8, y1 - y0 + 8)
+        if len(local) >= 3:
+            cv2.fillPoly(pm, [np.round(local * 8).astype(np.int32)], 1, cv2.LINE_8, 3)
         mask = cv2.bitwise_and(mask, pm)
     cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR), mask, img[y0:y1, x0:x1])
     cv2.copyTo(np.full(mask.shape, group, np.uint16), mask, idbuf[y0:y1, x0:x1])

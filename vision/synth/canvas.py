@@ -32,11 +32,26 @@ def mix(a: Colour, b: Colour, t: float) -> Colour:
 
 def scale_bgra(img: np.ndarray, f: float) -> np.ndarray:
     """A copy of BGRA ``img`` with colour (not alpha) multiplied by ``f`` (saturating)."""
-    lut = np.empty((1, 256, 4), np.uint8)
     ramp = np.clip(np.arange(256, dtype=np.float32) * f + 0.5, 0, 255).astype(np.uint8)
-    lut[0, :, 0] = lut[0, :, 1] = lut[0, :, 2] = ramp
-    lut[0, :, 3] = np.arange(256, dtype=np.uint8)
-    return cv2.LUT(img, lut)
+    # one table for all four channels, then alpha copied back: OpenCV's look-up with a
+    # table per channel is much slower than with a single one
+    out = cv2.LUT(img, ramp)
+    cv2.mixChannels([img], [out], [3, 3])
+    return out
+
+
+def _packed(c: Colour, a: int) -> np.uint32:
+    """A BGRA colour as one 32-bit value for a :func:`_pixels32` view."""
+    return np.array([*c, a], np.uint8).view(np.uint32)[0]
+
+
+def _pixels32(img: np.ndarray) -> np.ndarray:
+    """A (H, W) uint32 view of a C-contiguous BGRA uint8 image: one element per pixel.
+
+    Filling through this view writes whole pixels in one pass; numpy is slow at
+    broadcasting a 4-tuple over an (H, W, 4) region (its inner loop is 4 bytes long).
+    """
+    return img.view(np.uint32)[..., 0]
 
 
 class Canvas:
@@ -86,7 +101,7 @@ class Canvas:
     def rect(self, u0: float, v0: float, u1: float, v1: float, c: Colour, a: int = 255) -> None:
         """Filled axis-aligned rectangle between metric corners."""
         ys, xs = self._slice(u0, v0, u1, v1)
-        self.img[ys, xs] = (*c, a)
+        _pixels32(self.img)[ys, xs] = _packed(c, a)
 
     def frame(self, u0: float, v0: float, u1: float, v1: float, c: Colour, t_m: float) -> None:
         """Rectangle outline of thickness ``t_m`` (drawn inside the rectangle)."""
@@ -189,8 +204,10 @@ class Canvas:
             return
         t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
         col = np.array(top, np.float32) * (1 - t) + np.array(bottom, np.float32) * t
-        self.img[ys, xs, :3] = col[:, None, :].astype(np.uint8)
-        self.img[ys, xs, 3] = 255
+        rows = np.empty((n, 4), np.uint8)
+        rows[:, :3] = col.astype(np.uint8)
+        rows[:, 3] = 255
+        _pixels32(self.img)[ys, xs] = rows.view(np.uint32)  # (n, 1): one colour per row
 
     def column_shade(self, u0: float, v0: float, u1: float, v1: float, profile: np.ndarray) -> None:
         """Multiply a rectangle's colour by a per-column ``profile`` (float, resampled to width)."""
@@ -201,8 +218,9 @@ class Canvas:
         p = np.interp(np.linspace(0, len(profile) - 1, n), np.arange(len(profile)), profile).astype(
             np.float32
         )
-        region = self.img[ys, xs, :3].astype(np.float32) * p[None, :, None]
-        self.img[ys, xs, :3] = np.clip(region, 0, 255).astype(np.uint8)
+        p4 = np.ones((n, 4), np.float32)
+        p4[:, :3] = p[:, None]  # alpha is multiplied by 1
+        self._scale_region(ys, xs, p4.reshape(1, -1))
 
     def row_shade(self, u0: float, v0: float, u1: float, v1: float, profile: np.ndarray) -> None:
         """Multiply a rectangle's colour by a per-row ``profile`` (top row first)."""
@@ -213,8 +231,20 @@ class Canvas:
         p = np.interp(np.linspace(0, len(profile) - 1, n), np.arange(len(profile)), profile).astype(
             np.float32
         )
-        region = self.img[ys, xs, :3].astype(np.float32) * p[:, None, None]
-        self.img[ys, xs, :3] = np.clip(region, 0, 255).astype(np.uint8)
+        self._scale_region(ys, xs, p[:, None], keep_alpha=True)
+
+    def _scale_region(self, ys: slice, xs: slice, factor: np.ndarray, *, keep_alpha: bool = False) -> None:
+        """Multiply a region, seen as (rows, 4 * cols) float32, by ``factor`` (broadcast to
+        that shape), saturating and truncating to uint8; ``keep_alpha`` restores alpha."""
+        region = self.img[ys, xs]
+        h, w = region.shape[:2]
+        f = region.reshape(h, w * 4).astype(np.float32)
+        f *= factor
+        np.clip(f, 0, 255, out=f)
+        out = f.astype(np.uint8).reshape(h, w, 4)
+        if keep_alpha:
+            out[..., 3] = region[..., 3]
+        region[...] = out
 
     def noise(self, rng: np.random.Generator, amount: float) -> None:
         """Add texture noise (grime, paint variation); amounts under 0.025 are invisible

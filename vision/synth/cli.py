@@ -101,11 +101,49 @@ def _plates(args: argparse.Namespace) -> int:
     return 0 if n == args.n else 1
 
 
+def _views(s: str) -> tuple[str, ...]:
+    from .clip import LANE_VIEWS  # noqa: PLC0415
+
+    views = tuple(v.strip() for v in s.split(",") if v.strip())
+    bad = [v for v in views if v not in LANE_VIEWS]
+    if not views or bad or len(set(views)) != len(views):
+        raise argparse.ArgumentTypeError(f"distinct views from {','.join(LANE_VIEWS)}, got {s!r}")
+    return views
+
+
+def _lane_clip(args: argparse.Namespace) -> int:
+    from .clip import random_lane_clip_spec, render_lane_clip  # noqa: PLC0415
+
+    lane = random_lane_clip_spec(
+        args.seed,
+        views=args.views,
+        n_vehicles=args.vehicles,
+        seconds=args.seconds,
+        fps=args.fps if args.fps is not None else 12.5,
+    )
+    truths = render_lane_clip(
+        lane, Path(args.out), video=not args.no_video, frames=args.frames, progress=not args.quiet
+    )
+    for view, truth in truths.items():
+        for v in truth.vehicles:
+            plates = ", ".join(f"{p.role}={p.text}({p.n_frames}f)" for p in v.plates if p.n_frames)
+            print(
+                f"{view} vehicle {v.vehicle_id}: {v.body_type} frames {v.first_frame}-{v.last_frame} {plates}"
+            )
+    return 0
+
+
 def _clip(args: argparse.Namespace) -> int:
     from .clip import random_clip_spec, render_clip  # noqa: PLC0415
 
+    if args.views is not None:
+        return _lane_clip(args)
     spec = random_clip_spec(
-        args.seed, view=args.view, n_vehicles=args.vehicles, seconds=args.seconds, fps=args.fps
+        args.seed,
+        view=args.view,
+        n_vehicles=args.vehicles,
+        seconds=args.seconds,
+        fps=args.fps if args.fps is not None else 25.0,
     )
     truth = render_clip(
         spec, Path(args.out), video=not args.no_video, frames=args.frames, progress=not args.quiet
@@ -179,13 +217,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _quiet(s)
     s.set_defaults(func=_plates)
 
-    s = sub.add_parser("clip", help="passage clip (MP4 and/or frames) with ground-truth JSON")
+    s = sub.add_parser(
+        "clip",
+        help="passage clip (MP4 and/or frames) with ground-truth JSON; --views: one queue, several cameras",
+    )
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--vehicles", type=_positive, default=2, help="lorries in the queue (default 2)")
-    s.add_argument("--view", choices=("front", "rear"), default="front")
+    s.add_argument(
+        "--view", choices=("front", "rear"), default="front", help="the one camera (default front)"
+    )
+    s.add_argument(
+        "--views",
+        type=_views,
+        default=None,
+        help="e.g. front,side,rear: one queue on one timeline seen by these cameras of the lane "
+        "(front, side, high_side, rear), one sub-folder each plus lane.json (default fps 12.5)",
+    )
     s.add_argument("--seconds", type=float, default=8.0)
-    s.add_argument("--fps", type=float, default=25.0)
+    s.add_argument(
+        "--fps", type=float, default=None, help="frames per second (default 25; 12.5 with --views)"
+    )
     s.add_argument("--frames", action="store_true", help="also write frames/NNNNNN.jpg")
     s.add_argument("--no-video", action="store_true", help="skip clip.mp4")
     _quiet(s)

@@ -4,6 +4,11 @@ Front clips: vehicles approach a front-oblique camera (front plates readable for
 frames, trailer sides in perspective). Rear clips: vehicles pass the camera and drive away
 (rear plates and trailer marks readable). Every frame is rendered by the scene renderer,
 so per-frame boxes are exact; per-frame sensor noise differs, textures stay fixed.
+
+Lane clips (:func:`random_lane_clip_spec`, :func:`render_lane_clip`): ONE queue on ONE
+timeline seen by several cameras of the lane's gantry at once - front-oblique, side (or high
+side) and rear. Every camera's frame ``i`` is the same instant; vehicle ids, plates and body
+types are the same in every camera's ``truth.json``, boxes are in that camera's pixels.
 """
 
 from __future__ import annotations
@@ -22,11 +27,15 @@ import numpy as np
 from .camera import Camera, CameraSpec
 from .randomize import random_background, random_body_type, random_condition, random_vehicle
 from .render import StaticTextures, TextureCache, compose, moved, render_spec
-from .scene import Box, Scene, SceneSpec
+from .scene import Box, Scene, SceneSpec, View
 from .taxonomy import CROP_CLASS_OF, SIDE_OF, BodyType
 from .vehicles import Geometry, VehicleModel, build_model, geometry
 
 ClipView = Literal["front", "rear"]
+"""Views of a single-camera clip (:func:`random_clip_spec`)."""
+
+LANE_VIEWS: tuple[View, ...] = ("front", "side", "high_side", "rear")
+"""Cameras a lane clip can have, in the order a lorry passes them (front first sees it)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ class ClipTruth:
     """Ground truth of a clip: vehicles with spans and every frame's labelled boxes."""
 
     seed: int
-    view: ClipView
+    view: View
     fps: float
     width_px: int
     height_px: int
@@ -243,7 +252,10 @@ def _warm(clip: ClipSpec, cache: TextureCache) -> None:
     cam = Camera.from_spec(clip.scene.camera)
     for v in clip.scene.vehicles:
         g = geometry(v.body_type, v.variant, v.detail_seed)
-        x = cam_x - 8.0 if clip.scene.view == "front" else cam_x + 7.0 + g.length
+        if clip.scene.view in ("side", "high_side"):
+            x = cam_x + g.length / 2  # broadside, centred on the camera
+        else:
+            x = cam_x - 8.0 if clip.scene.view == "front" else cam_x + 7.0 + g.length
         solo = replace(clip.scene, vehicles=(replace(v, x_front_m=x),))
         models: tuple[VehicleModel, ...] = (build_model(solo.vehicles[0]),)
         compose(solo, cam, models, cache)
@@ -352,7 +364,7 @@ def render_clip(
         )
     truth = ClipTruth(
         seed=clip.scene.seed,
-        view=clip.scene.view if clip.scene.view in ("front", "rear") else "front",
+        view=clip.scene.view,
         fps=clip.fps,
         width_px=W,
         height_px=H,
@@ -362,3 +374,177 @@ def render_clip(
     )
     (out_dir / "truth.json").write_text(json.dumps(truth.to_json(), indent=1) + "\n")
     return truth
+
+
+# --- one queue, one timeline, several cameras of the lane ----------------------------------------
+
+
+@dataclass(frozen=True)
+class LaneClipSpec:
+    """One lorry queue on one timeline seen by several cameras of a lane's gantry.
+
+    ``clips[k]`` is camera ``views[k]``'s clip: the same vehicles, speeds, background, light,
+    frame rate and length in every one (frame ``i`` is the same instant in all); only the camera
+    (and the scene's ``view``) differ.
+    """
+
+    seed: int
+    views: tuple[View, ...]
+    clips: tuple[ClipSpec, ...]
+
+    def clip(self, view: View) -> ClipSpec:
+        """The clip of camera ``view``."""
+        return self.clips[self.views.index(view)]
+
+
+def _lane_cameras(rng: np.random.Generator, side: float, size: tuple[int, int]) -> dict[View, CameraSpec]:
+    """The gantry's cameras at x = 0 (all drawn, in a fixed order, whichever are rendered): a
+    front-oblique and a rear camera over the lane's edge, a side camera level with the body
+    ``side * 11.5-13.5`` m out, a high side camera looking down from 5.5-7.5 m."""
+    W, H = size
+    cams: dict[View, CameraSpec] = {}
+    cams["front"] = CameraSpec(
+        position_m=(0.0, side * float(rng.uniform(2.4, 3.6)), float(rng.uniform(3.0, 5.0))),
+        target_m=(-float(rng.uniform(11.0, 15.0)), -side * 0.5, 1.3),
+        hfov_deg=float(rng.uniform(45, 58)),
+        roll_deg=float(rng.normal(0, 0.7)),
+        width_px=W,
+        height_px=H,
+    )
+    cams["rear"] = CameraSpec(
+        position_m=(0.0, side * float(rng.uniform(2.4, 3.6)), float(rng.uniform(3.0, 5.0))),
+        target_m=(float(rng.uniform(11.0, 15.0)), -side * 0.5, 1.3),
+        hfov_deg=float(rng.uniform(45, 58)),
+        roll_deg=float(rng.normal(0, 0.7)),
+        width_px=W,
+        height_px=H,
+    )
+    cams["side"] = CameraSpec(
+        position_m=(
+            float(rng.uniform(-1.0, 1.0)),
+            side * float(rng.uniform(11.5, 13.5)),
+            float(rng.uniform(1.8, 3.0)),
+        ),
+        target_m=(0.0, 0.0, float(rng.uniform(1.5, 2.1))),
+        hfov_deg=float(rng.uniform(68, 76)),
+        roll_deg=float(rng.normal(0, 0.5)),
+        width_px=W,
+        height_px=H,
+    )
+    cams["high_side"] = CameraSpec(
+        position_m=(
+            float(rng.uniform(-1.0, 1.0)),
+            side * float(rng.uniform(10.0, 12.0)),
+            float(rng.uniform(5.5, 7.5)),
+        ),
+        target_m=(0.0, 0.0, float(rng.uniform(0.8, 1.4))),
+        hfov_deg=float(rng.uniform(72, 80)),
+        roll_deg=float(rng.normal(0, 0.5)),
+        width_px=W,
+        height_px=H,
+    )
+    return cams
+
+
+def random_lane_clip_spec(
+    seed: int,
+    *,
+    views: tuple[View, ...] = ("front", "side", "rear"),
+    n_vehicles: int = 2,
+    seconds: float = 12.0,
+    fps: float = 12.5,
+    size: tuple[int, int] = (1280, 720),
+    lorries_only: bool = True,
+) -> LaneClipSpec:
+    """A queue of ``n_vehicles`` driving through a lane's gantry within ``seconds``, seen by the
+    cameras ``views`` (any of :data:`LANE_VIEWS`, each once) on one shared timeline.
+
+    The queue's head starts 35 m before the gantry (approaching the front camera) and the last
+    vehicle's rear ends about 24 m past it (driving away from the rear camera). Everything but
+    which cameras are rendered is drawn from ``seed`` alone, so a camera's clip is the same
+    bytes whichever other cameras are asked for.
+    """
+    if not views or len(set(views)) != len(views) or any(v not in LANE_VIEWS for v in views):
+        raise ValueError(f"views must be distinct, from {LANE_VIEWS}; got {views}")
+    rng = np.random.default_rng([seed, 4343])
+    bg = random_background(rng, seed)
+    side = -1.0 if rng.random() < 0.7 else 1.0
+    bts: list[BodyType] = [random_body_type(rng, lorries_only=lorries_only) for _ in range(n_vehicles)]
+    geos: list[Geometry] = [geometry(bt, 0, seed * 97 + k) for k, bt in enumerate(bts)]
+    gaps = [float(rng.uniform(3.0, 9.0)) for _ in bts]
+    queue = sum(g.length for g in geos) + sum(gaps[:-1])
+    n_frames = max(2, round(seconds * fps))
+    cams = _lane_cameras(rng, side, size)
+    xs, x = [], -35.0
+    for g, gap in zip(geos, gaps, strict=False):
+        xs.append(x)
+        x -= g.length + gap
+    travel = queue + 35.0 + 24.0
+    speed = travel / (n_frames / fps)
+    vehicles = tuple(
+        random_vehicle(rng, k + 1, bt, xs[k], float(rng.normal(0, 0.1)), detail_seed=seed * 97 + k)
+        for k, bt in enumerate(bts)
+    )
+    vehicles = tuple(replace(v, variant=0, yaw_deg=float(rng.normal(0, 0.3))) for v in vehicles)
+    cond = random_condition(
+        rng, lighting="day" if rng.random() < 0.6 else ("dusk" if rng.random() < 0.5 else "night_ir")
+    )
+    cond = replace(
+        cond,
+        rain=False,
+        glare=False,
+        motion_blur_px=float(rng.uniform(0, 2.5)),
+        jpeg_quality=0,
+        defocus_sigma_px=float(rng.uniform(0.0, 0.8)),
+    )
+    clips = tuple(
+        ClipSpec(
+            scene=SceneSpec(
+                seed=seed,
+                view=view,
+                camera=cams[view],
+                vehicles=vehicles,
+                occluders=(),
+                background=bg,
+                condition=cond,
+            ),
+            speeds_mps=tuple(speed for _ in vehicles),
+            fps=fps,
+            n_frames=n_frames,
+        )
+        for view in views
+    )
+    return LaneClipSpec(seed=seed, views=tuple(views), clips=clips)
+
+
+def render_lane_clip(
+    lane: LaneClipSpec,
+    out_dir: Path,
+    *,
+    video: bool = True,
+    frames: bool = False,
+    static: StaticTextures | None = None,
+    progress: bool = False,
+) -> dict[View, ClipTruth]:
+    """Render each camera of ``lane`` into ``out_dir/<view>/`` (as :func:`render_clip`) and
+    write ``out_dir/lane.json`` (``{"format": "hgv-lane-synth-lane/1", "seed", "fps",
+    "n_frames", "views"}``). Returns each camera's truth."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    static = static if static is not None else StaticTextures()
+    truths: dict[View, ClipTruth] = {}
+    for view, clip in zip(lane.views, lane.clips, strict=True):
+        if progress:
+            print(f"camera {view}:", file=sys.stderr)
+        truths[view] = render_clip(
+            clip, out_dir / view, video=video, frames=frames, static=static, progress=progress
+        )
+    first = lane.clips[0]
+    meta = {
+        "format": "hgv-lane-synth-lane/1",
+        "seed": lane.seed,
+        "fps": first.fps,
+        "n_frames": first.n_frames,
+        "views": list(lane.views),
+    }
+    (out_dir / "lane.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return truths

@@ -22,7 +22,7 @@ import numpy as np
 
 from .plates import PlateSpec
 from .randomize import SIZES, random_spec
-from .render import StaticTextures, TextureCache, render_spec
+from .render import StaticTextures, TextureCache, process_static_textures, render_spec
 from .scene import VIEWS, Box, Lighting, PlateTruth, Scene, View
 from .taxonomy import BODY_TYPES, CROP_CLASSES, DETECT_CLASSES, SIDE_OF, BodyType
 
@@ -110,7 +110,7 @@ class _DetectJob:
     size: str
 
     def __call__(self, block: tuple[int, int]) -> list[DetectSample]:
-        static = StaticTextures()
+        static = process_static_textures()
         out = []
         for i in range(*block):
             rng = np.random.default_rng([self.seed, i])
@@ -225,7 +225,7 @@ class _CropJob:
     max_side: int
 
     def __call__(self, block: tuple[int, int]) -> list[tuple[str, str, bytes]]:
-        static = StaticTextures()
+        static = process_static_textures()
         out = []
         n_cls = len(CROP_CLASSES)
         for j in range(*block):
@@ -293,7 +293,7 @@ class _TrailerSceneJob:
     seed: int
 
     def __call__(self, block: tuple[int, int]) -> list[tuple[str, str, str, str, bytes]]:
-        static = StaticTextures()
+        static = process_static_textures()
         out: list[tuple[str, str, str, str, bytes]] = []
         n_cls = len(CROP_CLASSES)
         for j in range(*block):
@@ -366,7 +366,7 @@ class _PlateJob:
     lighting: Lighting | None = None
 
     def __call__(self, block: tuple[int, int]) -> list[PlateCrop]:
-        static = StaticTextures()
+        static = process_static_textures()
         out = []
         for i in range(*block):
             rng = np.random.default_rng([self.seed, i, 7])
@@ -496,7 +496,7 @@ class _SheetJob:
     th: int
 
     def __call__(self, block: tuple[int, int]) -> list[np.ndarray]:
-        static = StaticTextures()
+        static = process_static_textures()
         return [_tile(sheet_scene(self.seed, i, static), self.tw, self.th) for i in range(*block)]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -32,16 +33,19 @@ class EffectInputs:
     lamp_red: np.ndarray
 
     def plate_mask(self) -> np.ndarray:
-        """bool (H, W): pixels showing a plate."""
-        return np.asarray(self.plate_groups[self.idbuf], bool)
+        """uint8 (H, W): 1 where a pixel shows a plate, else 0."""
+        table = self.plate_groups.astype(np.uint8)
+        if len(table) <= 256:  # group ids fit in a byte: a table look-up instead of a gather
+            return cv2.LUT(self.idbuf.astype(np.uint8), np.pad(table, (0, 256 - len(table))))
+        return table[self.idbuf]
 
     def ground_mask(self) -> np.ndarray:
-        """bool (H, W): pixels showing the road surface."""
-        return np.asarray(self.idbuf == self.ground_group)
+        """uint8 (H, W): 1 where a pixel shows the road surface, else 0."""
+        return (self.idbuf == self.ground_group).view(np.uint8)
 
     def sky_mask(self) -> np.ndarray:
-        """bool (H, W): pixels showing the backdrop (sky, far buildings)."""
-        return np.asarray(self.idbuf == self.sky_group)
+        """uint8 (H, W): 1 where a pixel shows the backdrop (sky, far buildings), else 0."""
+        return (self.idbuf == self.sky_group).view(np.uint8)
 
 
 class NoiseBank:
@@ -56,28 +60,57 @@ class NoiseBank:
         r = np.random.default_rng(20240521)
         luma = r.standard_normal((height, width), dtype=np.float32)
         chroma = r.standard_normal((height // 2, width // 2, 3), dtype=np.float32)
-        chroma_full = cv2.resize(chroma, (width, height), interpolation=cv2.INTER_NEAREST)
-        grey = cv2.merge([luma, luma, luma])
-        self.grey = np.round(grey * self.SCALE).astype(np.int16)
-        self.colour = np.round((grey + 0.4 * chroma_full) * self.SCALE).astype(np.int16)
+        colour = np.asarray(cv2.resize(chroma, (width, height), interpolation=cv2.INTER_NEAREST), np.float32)
+        # round((luma + 0.4 chroma) x SCALE), computed in place (no 100 MB of temporaries)
+        colour *= np.float32(0.4)
+        colour += np.asarray(cv2.merge([luma, luma, luma]), np.float32)
+        colour *= np.float32(self.SCALE)
+        self.colour = np.rint(colour, out=colour).astype(np.int16)
+        luma16 = np.rint(luma * self.SCALE).astype(np.int16)
+        self.grey = cv2.merge([luma16, luma16, luma16])
         self.height, self.width = height, width
+
+    @staticmethod
+    @cache
+    def shared() -> NoiseBank:
+        """One default-size bank per process (about 30 MB, 0.1 s to draw), made on first use."""
+        return NoiseBank()
+
+
+_GLOW_SCALE = 4  # lamp halos are blurred at a quarter of the frame's resolution
 
 
 def _glow(img: np.ndarray, lamps: np.ndarray, red: np.ndarray, strength: float, grey: bool) -> np.ndarray:
-    if len(lamps) == 0:
-        return img
+    """Lamp discs plus a soft halo added to ``img``, computed only in the region they reach."""
     h, w = img.shape[:2]
-    layer = np.zeros((h, w, 3), np.float32)
-    for (x, y, r), is_red in zip(lamps, red, strict=False):
-        if not (-4 * r < x < w + 4 * r and -4 * r < y < h + 4 * r):
-            continue
-        col = (60, 60, 255) if (is_red and not grey) else (255, 250, 240)
-        cv2.circle(layer, (int(x), int(y)), max(2, int(r)), col, -1, cv2.LINE_AA)
-    sigma = max(1.0, float(lamps[:, 2].max()) * 4 / 3.0)
-    small = cv2.resize(layer, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
-    halo = cv2.resize(cv2.GaussianBlur(small, (0, 0), sigmaX=max(0.7, sigma / 4)), (w, h))
+    discs = [
+        (int(x), int(y), max(2, int(r)), (60, 60, 255) if (is_red and not grey) else (255, 250, 240))
+        for (x, y, r), is_red in zip(lamps, red, strict=False)
+        if -4 * r < x < w + 4 * r and -4 * r < y < h + 4 * r
+    ]
+    if not discs:
+        return img
+    s = _GLOW_SCALE
+    sigma = max(0.7, max(1.0, float(lamps[:, 2].max()) * 4 / 3.0) / s)  # at the small scale
+    if w % s or h % s:  # the small grid must tile the frame for a region to match it
+        x0, y0, x1, y1 = 0, 0, w, h
+    else:
+        # the discs, plus the blur kernel's reach (OpenCV sizes float kernels to 4 sigma)
+        # and the upsampling's, on the small grid
+        pad = s * (math.ceil(4 * sigma) + 3)
+        x0 = max(0, (min(x - r for x, _, r, _ in discs) - pad) // s * s)
+        y0 = max(0, (min(y - r for _, y, r, _ in discs) - pad) // s * s)
+        x1 = min(w, -(-(max(x + r for x, _, r, _ in discs) + 1 + pad) // s) * s)
+        y1 = min(h, -(-(max(y + r for _, y, r, _ in discs) + 1 + pad) // s) * s)
+    layer = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+    for x, y, r, col in discs:
+        cv2.circle(layer, (x - x0, y - y0), r, col, -1, cv2.LINE_AA)
+    small = cv2.resize(layer, ((x1 - x0) // s, (y1 - y0) // s), interpolation=cv2.INTER_AREA)
+    halo = cv2.resize(cv2.GaussianBlur(small, (0, 0), sigmaX=sigma), (x1 - x0, y1 - y0))
     glow = cv2.addWeighted(layer, 0.9 * strength, halo, 2.2 * strength, 0.0)
-    return cv2.add(img, glow, dtype=cv2.CV_8U)
+    out = img.copy()
+    out[y0:y1, x0:x1] = cv2.add(img[y0:y1, x0:x1], glow, dtype=cv2.CV_8U)
+    return out
 
 
 def apply_lighting(
@@ -85,20 +118,18 @@ def apply_lighting(
 ) -> np.ndarray:
     """Day exposure, dusk tint with lamp glow, or night infrared (grey, bright plates)."""
     h, w = img.shape[:2]
+    # per-channel gain and offset, rounded and saturated (cv2.transform: a few times faster
+    # than a look-up table with one table per channel)
     if c.lighting == "day":
         off = rng.uniform(-6, 6, 3)
-        lut = np.clip(np.arange(256, dtype=np.float64)[:, None] * c.exposure + off[None, :] + 0.5, 0, 255)
-        return cv2.LUT(img, lut.astype(np.uint8).reshape(1, 256, 3))
+        return cv2.transform(img, np.hstack([np.eye(3) * c.exposure, off[:, None]]))
     if c.lighting == "dusk":
         gain = (
             0.68
             * c.exposure
             * (np.array([1.05, 0.95, 0.9]) if rng.random() < 0.5 else np.array([0.85, 0.95, 1.1]))
         )
-        lut = np.clip(np.arange(256, dtype=np.float64)[:, None] * gain[None, :] + 0.5, 0, 255).astype(
-            np.uint8
-        )
-        out = cv2.LUT(img, lut.reshape(1, 256, 3))
+        out = cv2.transform(img, np.diag(gain))
         return _glow(out, fx.lamps, fx.lamp_red, 0.8, grey=False)
     # night, infrared illuminator: greyscale, light falls off away from the beam centre
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
@@ -108,13 +139,14 @@ def apply_lighting(
     r2 = ((xx - cx) / (0.7 * sw)) ** 2 + ((yy - cy) / (0.8 * sh)) ** 2
     beam_s = (0.22 + 0.75 * np.exp(-r2 * 1.2) * c.exposure).astype(np.float32)
     beam = cv2.resize(beam_s, (w, h), interpolation=cv2.INTER_LINEAR)
-    beam[fx.sky_mask()] *= 0.25
+    cv2.copyTo(beam * np.float32(0.25), fx.sky_mask(), beam)
     out = cv2.multiply(grey, beam, dtype=cv2.CV_8U)
     plate_mask = fx.plate_mask()
-    if plate_mask.any():
-        refl = img.max(axis=2)
+    if cv2.countNonZero(plate_mask):
+        b, g, r = cv2.split(img)
+        refl = cv2.max(cv2.max(b, g), r)
         lut = np.clip((np.arange(256, dtype=np.float32) - 30.0) * 1.9 + 20.0, 0, 255).astype(np.uint8)
-        cv2.copyTo(cv2.LUT(refl, lut), plate_mask.astype(np.uint8), out)
+        cv2.copyTo(cv2.LUT(refl, lut), plate_mask, out)
     bgr = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
     return _glow(bgr, fx.lamps, fx.lamp_red, 1.0, grey=True)
 
@@ -125,7 +157,7 @@ def apply_rain(img: np.ndarray, fx: EffectInputs, rng: np.random.Generator) -> n
     smear = cv2.blur(img, (3, 41))
     wet = cv2.addWeighted(img, 0.7, smear, 0.3, 0.0)
     f = cv2.convertScaleAbs(img, alpha=0.92)
-    cv2.copyTo(wet, fx.ground_mask().astype(np.uint8), f)
+    cv2.copyTo(wet, fx.ground_mask(), f)
     n = int(w * h / 900)
     ang = math.radians(float(rng.uniform(-20, 20)))
     ln = float(rng.uniform(8, 25)) * h / 720
@@ -155,8 +187,7 @@ def apply_glare(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     small = cv2.resize(layer, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(1.0, r * 0.6 / 8))
     flare = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = img.astype(np.float32) * 0.9 + flare * 1.6 + 18.0
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return cv2.addWeighted(img, 0.9, flare, 1.6, 18.0, dtype=cv2.CV_8U)
 
 
 def apply_blur(img: np.ndarray, c: ConditionSpec) -> np.ndarray:

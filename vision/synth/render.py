@@ -6,12 +6,13 @@ import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Literal
 
 import cv2
 import numpy as np
 
-from .camera import NEAR_M, Camera, clip_polygon_near, draw_face
+from .camera import NEAR_M, Camera, clip_polygon_box, clip_polygon_near, draw_face
 from .canvas import scale_bgra
 from .effects import EffectInputs, NoiseBank, apply_all
 from .plates import PlateTexture, plate_layout, plate_size_mm, render_plate
@@ -44,13 +45,10 @@ class StaticTextures:
     def __init__(self, max_items: int = 400) -> None:
         self._tex: dict[str, np.ndarray] = {}
         self.max_items = max_items
-        self._noise: NoiseBank | None = None
 
     def noise_bank(self) -> NoiseBank:
-        """The shared sensor-noise bank (made on first use)."""
-        if self._noise is None:
-            self._noise = NoiseBank()
-        return self._noise
+        """The sensor-noise bank, shared by the whole process (made on first use)."""
+        return NoiseBank.shared()
 
     def get(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
         t = self._tex.get(key)
@@ -60,6 +58,14 @@ class StaticTextures:
                 self._tex.pop(next(iter(self._tex)))
             self._tex[key] = t
         return t
+
+
+@cache
+def process_static_textures() -> StaticTextures:
+    """One :class:`StaticTextures` per process (made on first use; a forked worker starts
+    with a copy of its parent's). Data set workers use it so that scenery textures are
+    painted once per process rather than once per block of samples."""
+    return StaticTextures()
 
 
 class TextureCache:
@@ -90,6 +96,16 @@ class TextureCache:
         return t
 
 
+def group_counts(ids: np.ndarray, n: int) -> np.ndarray:
+    """int64 (n,): how many pixels of the uint16 group buffer ``ids`` show each group ``0..n-1``.
+
+    The same as ``np.bincount(ids.ravel(), minlength=n)`` for ids below ``n``, without
+    copying the buffer to 64-bit integers first.
+    """
+    hist = cv2.calcHist([ids], [0], None, [n], [0, n])
+    return hist.ravel().astype(np.int64)
+
+
 def _rng_for(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(key.encode())])
 
@@ -117,13 +133,22 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _normal(corners: np.ndarray) -> np.ndarray:
-    n = _cross(corners[3] - corners[0], corners[1] - corners[0])
-    return n / max(1e-9, float(np.sqrt(n @ n)))
+    """Unit normal (3,) of a quad TL, TR, BR, BL: (BL - TL) x (TR - TL)."""
+    # plain floats: these run for every face of every scene, and numpy's per-call overhead
+    # on 3-vectors is many times the arithmetic
+    (x0, y0, z0), (x1, y1, z1), _, (x3, y3, z3) = corners.tolist()
+    ax, ay, az, bx, by, bz = x3 - x0, y3 - y0, z3 - z0, x1 - x0, y1 - y0, z1 - z0
+    nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+    norm = max(1e-9, math.sqrt(nx * nx + ny * ny + nz * nz))
+    return np.array([nx / norm, ny / norm, nz / norm])
 
 
 def _facing(cam: Camera, corners: np.ndarray) -> bool:
-    pos = -cam.R.T @ cam.t
-    return float(_normal(corners) @ (pos - corners.mean(axis=0))) > 1e-6
+    """Whether the quad's front side (see :func:`_normal`) faces the camera."""
+    nx, ny, nz = _normal(corners).tolist()
+    cx, cy, cz = (corners.sum(axis=0) / len(corners)).tolist()
+    px, py, pz = cam.position.tolist()
+    return nx * (px - cx) + ny * (py - cy) + nz * (pz - cz) > 1e-6
 
 
 def _px_per_m(cam: Camera, corners: np.ndarray, w_m: float, h_m: float) -> float:
@@ -133,15 +158,15 @@ def _px_per_m(cam: Camera, corners: np.ndarray, w_m: float, h_m: float) -> float
     c = cam.to_cam(corners)
     if np.any(c[:, 2] < NEAR_M):
         return cam.px_per_m_at(max(NEAR_M, float(c[:, 2].max()) * 0.05))
-    uv, _ = cam.project(corners)
-    top = np.linalg.norm(uv[1] - uv[0]) / w_m
-    bot = np.linalg.norm(uv[2] - uv[3]) / w_m
-    lft = np.linalg.norm(uv[3] - uv[0]) / h_m
-    rgt = np.linalg.norm(uv[2] - uv[1]) / h_m
-    x, y = uv[:, 0], uv[:, 1]
-    area = 0.5 * abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1)))
+    uv = (c[:, :2] / c[:, 2:3]) * np.array([cam.K[0, 0], cam.K[1, 1]]) + cam.K[:2, 2]
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = uv.tolist()
+    top = math.hypot(x1 - x0, y1 - y0) / w_m
+    bot = math.hypot(x2 - x3, y2 - y3) / w_m
+    lft = math.hypot(x3 - x0, y3 - y0) / h_m
+    rgt = math.hypot(x2 - x1, y2 - y1) / h_m
+    area = 0.5 * abs(x0 * y1 - x1 * y0 + x1 * y2 - x2 * y1 + x2 * y3 - x3 * y2 + x3 * y0 - x0 * y3)
     mean = math.sqrt(area / max(1e-6, w_m * h_m))
-    return max(mean, 0.6 * max(float(top), float(bot), float(lft), float(rgt)))
+    return max(mean, 0.6 * max(top, bot, lft, rgt))
 
 
 def _ppm_for(cam: Camera, corners: np.ndarray, w_m: float, h_m: float, lo: float, hi: float) -> float:
@@ -214,7 +239,7 @@ def _scenery_faces(
 ) -> list[tuple[float, list[WorldFace], int]]:
     bg = spec.background
     items: list[tuple[float, list[WorldFace], int]] = []
-    pos = -cam.R.T @ cam.t
+    pos = cam.position
     main = models[0] if models else None
     look = (
         np.array(spec.camera.target_m)
@@ -236,12 +261,13 @@ def compose(spec: SceneSpec, cam: Camera, models: tuple[VehicleModel, ...], cach
     """Draw background, scenery, vehicles and occluders far to near; no conditions applied."""
     W, H = cam.size
     img = np.empty((H, W, 3), np.uint8)
-    img[:] = (215, 200, 170) if spec.condition.lighting == "day" else (140, 120, 110)
+    sky = (215, 200, 170) if spec.condition.lighting == "day" else (140, 120, 110)
+    cv2.rectangle(img, (0, 0), (W - 1, H - 1), sky, -1)  # far faster than numpy's img[:] = sky
     idbuf = np.zeros((H, W), np.uint16)
     groups: list[_GroupInfo] = [_GroupInfo(-1, "scenery", -1)] * _FIRST_VEHICLE_GROUP
     sun = spec.condition.sun_azimuth_deg
     seed = spec.background.seed
-    pos = -cam.R.T @ cam.t
+    pos = cam.position
     x_centre = float(spec.camera.target_m[0])
     dusk = spec.condition.lighting != "day"
 
@@ -292,7 +318,7 @@ def compose(spec: SceneSpec, cam: Camera, models: tuple[VehicleModel, ...], cach
             vehicle_groups.append((vi, base, len(groups) - base))
             if roi is not None:
                 x0, y0, x1, y1 = roi
-                cnt = np.bincount(idbuf[y0:y1, x0:x1].ravel(), minlength=len(groups))
+                cnt = group_counts(idbuf[y0:y1, x0:x1], len(groups))
                 for g in range(base, len(groups)):
                     painted_list[g] = int(cnt[g])
             for lamp in obj.lamps:
@@ -338,7 +364,9 @@ def _shadows(img: np.ndarray, idbuf: np.ndarray, cam: Camera, models: tuple[Vehi
         if len(c) < 3:
             continue
         uv = (c[:, :2] / c[:, 2:3]) * np.array([cam.K[0, 0], cam.K[1, 1]]) + cam.K[:2, 2]
-        uv = np.clip(uv, -2e6, 2e6)
+        uv = clip_polygon_box(uv, -8, -8, W + 8, H + 8)
+        if len(uv) < 3:
+            continue
         cv2.fillPoly(mask, [np.round(uv * 4).astype(np.int32)], 255, cv2.LINE_AA, 2)
         any_drawn = True
     if not any_drawn:
@@ -353,7 +381,7 @@ def _shadows(img: np.ndarray, idbuf: np.ndarray, cam: Camera, models: tuple[Vehi
     small = cv2.resize(sub, (max(1, (x1 - x0) // 4), max(1, (y1 - y0) // 4)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(0.6, W / 800))
     soft = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    soft[idbuf[y0:y1, x0:x1] != GROUND] = 0
+    soft *= idbuf[y0:y1, x0:x1] == GROUND  # on the road only
     f = np.full_like(soft, 255) - soft // 2
     roi = img[y0:y1, x0:x1]
     np.copyto(roi, cv2.multiply(roi, cv2.merge([f, f, f]), scale=1.0 / 255.0))
@@ -500,7 +528,7 @@ def label(
 ) -> tuple[tuple[VehicleTruth, ...], tuple[PlateTruth, ...]]:
     """Ground truth for every vehicle and plate (see README for the label rules)."""
     W, H = cam.size
-    final = np.bincount(comp.idbuf.ravel(), minlength=len(comp.groups))
+    final = group_counts(comp.idbuf, len(comp.groups))
     base_of: dict[int, int] = {}
     for g, info in enumerate(comp.groups):
         if info.vehicle >= 0 and info.vehicle not in base_of:

@@ -14,7 +14,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .camera import Camera, clip_polygon_near, face_homography
+from .camera import Camera, clip_polygon_box, clip_polygon_near, face_homography
 from .canvas import Canvas, Colour, shade
 from .livery import CONTAINER_PAINTS
 from .scene import BackgroundSpec, OccluderSpec
@@ -55,12 +55,14 @@ def asphalt_tile(bg: BackgroundSpec, ppm: float, rng: np.random.Generator) -> np
     n = 256
     base = np.array(bg.asphalt, np.float32)
     coarse = rng.normal(0.0, 1.0, (8, 8)).astype(np.float32)
-    lo = cv2.resize(np.tile(coarse, (3, 3)), (3 * n, 3 * n), interpolation=cv2.INTER_CUBIC)[
-        n : 2 * n, n : 2 * n
-    ]
+    # smooth and seamless: the coarse grid wrapped by the two cells bicubic reads around
+    # it, upsampled (32 px per cell), centre cut out
+    lo = cv2.resize(
+        np.pad(coarse, 2, mode="wrap"), (12 * n // 8, 12 * n // 8), interpolation=cv2.INTER_CUBIC
+    )[n // 4 : n // 4 + n, n // 4 : n // 4 + n]
     hi = rng.normal(0.0, 1.0, (n, n)).astype(np.float32)
     f = 1.0 + 0.05 * lo + 0.05 * hi
-    tile = np.clip(base[None, None, :] * f[..., None], 0, 255).astype(np.uint8)
+    tile = np.clip(cv2.merge([f * base[0], f * base[1], f * base[2]]), 0, 255).astype(np.uint8)
     for _ in range(3):
         y = int(rng.integers(0, n))
         cv2.line(
@@ -81,8 +83,10 @@ def _fill_world_poly(
     if len(c) < 3:
         return
     uv = (c[:, :2] / c[:, 2:3]) * np.array([cam.K[0, 0], cam.K[1, 1]]) + cam.K[:2, 2]
-    img.shape[1]
-    uv = np.clip(uv, -2e6, 2e6)
+    H, W = img.shape[:2]
+    uv = clip_polygon_box(uv, -8, -8, W + 8, H + 8)
+    if len(uv) < 3:
+        return
     poly = [np.round(uv * 8).astype(np.int32)]
     cv2.fillPoly(img, poly, colour, cv2.LINE_AA, 3)
     if group is not None:
@@ -109,16 +113,16 @@ def draw_ground(
     x0, x1, y0, y1 = ground_extent(bg, x_centre)
     H, W = img.shape[:2]
     ppm = 9.0
-    tile = (
-        asphalt_tile(bg, ppm, np.random.default_rng([bg.style_seed, 77]))
-        if static is None
-        else static.get(
-            f"asphalt/{bg.style_seed}",
-            lambda: asphalt_tile(bg, ppm, np.random.default_rng([bg.style_seed, 77])),
-        )
-    )
     tw, th = int((y1 - y0) * ppm), int((x1 - x0) * ppm)
-    tex = np.tile(tile, (th // tile.shape[0] + 1, tw // tile.shape[1] + 1, 1))[:th, :tw]
+
+    def road() -> np.ndarray:
+        tile = asphalt_tile(bg, ppm, np.random.default_rng([bg.style_seed, 77]))
+        tex = np.tile(tile, (th // tile.shape[0] + 1, tw // tile.shape[1] + 1, 1))[:th, :tw]
+        # BGRA although the road is opaque: OpenCV warps 4-channel images about twice as
+        # fast as 3-channel ones, with the same colour values
+        return cv2.cvtColor(tex, cv2.COLOR_BGR2BGRA)
+
+    tex = road() if static is None else static.get(f"road/{bg.style_seed}", road)
     corners = np.array([(x1, y1, 0.0), (x1, y0, 0.0), (x0, y0, 0.0), (x0, y1, 0.0)])
     c = clip_polygon_near(cam.to_cam(corners))
     if len(c) < 3:
@@ -133,7 +137,7 @@ def draw_ground(
     warped = cv2.warpPerspective(
         tex, Hm, (W, H - top), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )
-    cv2.copyTo(warped, mask, img[top:])
+    cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR), mask, img[top:])
     cv2.copyTo(np.full(mask.shape, group, np.uint16), mask, idbuf[top:])
     hw = bg.lane_w_m / 2
     line = (222, 222, 222)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from vision.pipeline.config import LaneConfig
+from vision.pipeline.config import LaneConfig, TrackingConfig
 from vision.pipeline.lane import LanePipeline
 from vision.pipeline.protocols import LaneModels
 from vision.pipeline.sinks import ListSink
@@ -123,7 +123,8 @@ def test_stop_ends_a_pushed_lane_and_flushes_open_tracks() -> None:
     )
     source = PushedFrames("L1", max_queue=8)
     sink = ListSink()
-    worker = LaneWorker(source, LanePipeline(LaneConfig("L1"), models), sink)
+    cfg = LaneConfig("L1", tracking=TrackingConfig(min_track_ms=0))  # 5 frames: 160 ms in view
+    worker = LaneWorker(source, LanePipeline(cfg, models), sink)
     worker.start()
     for i in range(5):
         source.submit(Frame("L1", "cam", 1_000 + 40 * i, blank()))

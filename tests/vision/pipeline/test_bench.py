@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from vision.pipeline.bench import BenchClip, LaneSet, run_clip, run_lane_set, truth_detectors
+from vision.pipeline.config import LaneConfig, TrackingConfig
+from vision.pipeline.merge import MergeRule
+from vision.pipeline.testing import CLIP, ConstClassifier, ConstReader
+from vision.types import BodyType
+
+
+def test_run_clip_scores_the_fixture_clip_by_track_boxes() -> None:
+    run = run_clip(BenchClip(CLIP, "front"), LaneConfig("bench"), truth_detectors(ConstReader(), None))
+    s = run.score
+    assert (s.expected, s.found, s.matched, s.duplicates, s.spurious) == (2, 2, 2, 0, 0)
+    assert run.frames == 40 and run.dropped == 0
+
+
+def test_a_two_camera_lane_run_merges_each_lorrys_passages() -> None:
+    """The fixture clip as both the front and the rear camera (the rear 300 ms later): two lorries,
+    two lane passages, each a front and a rear passage of the same lorry."""
+    lane = LaneSet("fixture", (BenchClip(CLIP, "front"), BenchClip(CLIP, "rear")), (0, 300))
+    config = LaneConfig("bench", tracking=TrackingConfig(close_after_ms=300))
+    run = run_lane_set(lane, config, truth_detectors(ConstReader(), None), MergeRule())
+    s = run.score
+    assert (s.lorries, s.passages, s.one_passage, s.merged, s.merged_wrong) == (2, 2, 2, 2, 0)
+    assert (s.alone, s.duplicates, s.none, s.spurious) == (0, 0, 0, 0)
+    assert run.frames == 80 and len(run.frame_ms) == 80
+
+
+def test_a_three_camera_lane_run_takes_the_body_type_from_the_side_camera() -> None:
+    """The fixture clip as front, side (150 ms later) and rear (300 ms later) camera; the
+    classifier says reefer: one passage per lorry from three cameras; the reefer's body is right,
+    the car transporter's is not."""
+    clips = (BenchClip(CLIP, "front"), BenchClip(CLIP, "side"), BenchClip(CLIP, "rear"))
+    lane = LaneSet("fixture", clips, (0, 150, 300))
+    config = LaneConfig("bench", tracking=TrackingConfig(close_after_ms=300))
+    models = truth_detectors(ConstReader(), ConstClassifier(BodyType.REEFER))
+    run = run_lane_set(lane, config, models, MergeRule())
+    s = run.score
+    assert (s.lorries, s.passages, s.one_passage, s.merged, s.merged_wrong, s.alone) == (2, 2, 2, 2, 0, 0)
+    assert s.body_ok == 1 and run.frames == 120

@@ -1,0 +1,313 @@
+from __future__ import annotations
+
+import pytest
+
+from vision.pipeline.merge import LaneMerger, MergeRule, merge_passages, same_plate, share_a_plate
+from vision.pipeline.sinks import ListSink
+from vision.types import BodyType, Passage, PassagePlate, PlateRole, ReadStatus, TrailerVerdict
+
+S = 1000  # ms
+
+
+def plate(
+    role: PlateRole, text: str, status: ReadStatus = ReadStatus.COMMITTED, conf: float = 0.9
+) -> PassagePlate:
+    return PassagePlate(role, text, conf, status, crop_jpeg=b"\xff\xd8" + text.encode())
+
+
+def passage(
+    pid: str,
+    first_s: float,
+    last_s: float,
+    *plates: PassagePlate,
+    camera: str = "front-cam",
+    body: TrailerVerdict | None = None,
+) -> Passage:
+    return Passage(
+        pid,
+        "L1",
+        round(first_s * S),
+        round(last_s * S),
+        tuple(plates),
+        body or TrailerVerdict(BodyType.UNKNOWN, 0.0, 0),
+        direction="towards_camera" if camera == "front-cam" else "away_from_camera",
+        body_crop_jpeg=pid.encode(),
+        camera_ids=(camera,),
+    )
+
+
+def front(pid: str, first_s: float, last_s: float, *plates: PassagePlate, **kw: object) -> Passage:
+    return passage(pid, first_s, last_s, *plates, camera="front-cam", **kw)  # type: ignore[arg-type]
+
+
+def rear(pid: str, first_s: float, last_s: float, *plates: PassagePlate, **kw: object) -> Passage:
+    return passage(pid, first_s, last_s, *plates, camera="rear-cam", **kw)  # type: ignore[arg-type]
+
+
+def merger(rule: MergeRule | None = None) -> tuple[LaneMerger, ListSink]:
+    sink = ListSink()
+    m = LaneMerger(
+        "L1", {"front-cam": "front", "rear-cam": "rear"}, sink, rule or MergeRule(max_gap_ms=10 * S)
+    )
+    return m, sink
+
+
+def test_front_and_rear_passages_of_one_lorry_become_one() -> None:
+    """An EU articulated lorry: tractor plate in front, the trailer's own plate and nothing else at
+    the back (different texts are no contradiction); the rear camera sees it from 6 s."""
+    m, sink = merger()
+    f = front(
+        "L1-front-cam-1000-1",
+        1,
+        8,
+        plate(PlateRole.FRONT, "AB12CDE"),
+        body=TrailerVerdict(BodyType.CURTAINSIDER, 0.9, 5),
+    )
+    r = rear(
+        "L1-rear-cam-6000-1",
+        6,
+        14,
+        plate(PlateRole.REAR, "XY34ZZZ"),
+        plate(PlateRole.TRAILER_MARK, "C1234567"),
+        body=TrailerVerdict(BodyType.OTHER, 0.6, 4),
+    )
+    m.arrive("front-cam", f)
+    assert sink.passages == [] and m.waiting == 1  # waits for its rear
+    m.arrive("rear-cam", r)
+    (p,) = sink.passages
+    assert p.passage_id == f.passage_id and p.lane_id == "L1"
+    assert (p.first_seen_ts_ms, p.last_seen_ts_ms) == (1 * S, 14 * S)
+    assert p.camera_ids == ("front-cam", "rear-cam")
+    assert [(q.role, q.text) for q in p.plates] == [
+        (PlateRole.FRONT, "AB12CDE"),
+        (PlateRole.TRAILER_MARK, "C1234567"),
+        (PlateRole.REAR, "XY34ZZZ"),
+    ]
+    assert p.plates[0].crop_jpeg == f.plates[0].crop_jpeg and p.plates[2].crop_jpeg == r.plates[0].crop_jpeg
+    assert p.body == TrailerVerdict(BodyType.CURTAINSIDER, 0.9, 5) and p.body_crop_jpeg == f.body_crop_jpeg
+    assert p.direction == "towards_camera"
+    assert (m.counters.merged, m.counters.alone, m.waiting) == (1, 0, 0)
+
+
+def test_a_passage_with_no_partner_goes_alone_once_none_can_come() -> None:
+    """The rear camera missed the lorry: its front passage waits while a rear passage could still
+    start (rear clock before last seen + max gap) or is open, then goes alone. Nothing is lost."""
+    m, sink = merger()
+    m.arrive("front-cam", front("f1", 1, 8, plate(PlateRole.FRONT, "AB12CDE")))
+    m.observe("rear-cam", 17 * S, None)
+    assert sink.passages == []  # a rear sighting up to 18 s would still fit
+    m.observe("rear-cam", 19 * S, 17 * S)
+    assert sink.passages == []  # the rear camera has a track open since 17 s: maybe this lorry
+    m.observe("rear-cam", 20 * S, None)  # that track closed without a passage (noise)
+    assert [p.passage_id for p in sink.passages] == ["f1"] and sink.passages[0].camera_ids == ("front-cam",)
+    assert m.counters.alone == 1
+
+
+def test_a_rear_passage_waits_for_the_front_track_still_open() -> None:
+    """The lorry stands in the front camera's view (its front track still open since 1 s) while
+    the rear camera already closed its passage: the rear passage waits, then they merge."""
+    m, sink = merger()
+    m.observe("front-cam", 20 * S, 1 * S)
+    m.arrive("rear-cam", rear("r1", 6, 12, plate(PlateRole.REAR, "XY34ZZZ")))
+    m.observe("front-cam", 21 * S, 1 * S)
+    assert sink.passages == []
+    m.arrive("front-cam", front("f1", 1, 20, plate(PlateRole.FRONT, "AB12CDE")))
+    assert len(sink.passages) == 1 and sink.passages[0].camera_ids == ("front-cam", "rear-cam")
+
+
+def test_a_queue_of_lorries_pairs_in_order() -> None:
+    """Three lorries 4 s apart, the rear camera 5 s behind the front one; passages arrive
+    interleaved as the pipelines close them: each lorry's front with its own rear."""
+    m, sink = merger()
+    events = [
+        ("front-cam", front("f1", 0, 6)),
+        ("front-cam", front("f2", 4, 10)),
+        ("rear-cam", rear("r1", 5, 11)),
+        ("front-cam", front("f3", 8, 14)),
+        ("rear-cam", rear("r2", 9, 15)),
+        ("rear-cam", rear("r3", 13, 19)),
+    ]
+    for cam, p in events:
+        m.arrive(cam, p)
+    assert [(p.passage_id, p.first_seen_ts_ms // S, p.last_seen_ts_ms // S) for p in sink.passages] == [
+        ("f1", 0, 11),
+        ("f2", 4, 15),
+        ("f3", 8, 19),
+    ]
+
+
+def test_a_shared_plate_beats_queue_order() -> None:
+    """The rear camera missed lorry 1. Lorry 2 is a rigid lorry (same number front and rear): its
+    rear passage goes with lorry 2's front passage, not with lorry 1's, which waits first in the
+    queue; lorry 1's goes alone."""
+    m, sink = merger()
+    m.arrive("front-cam", front("f1", 0, 6, plate(PlateRole.FRONT, "AB12CDE")))
+    m.arrive("front-cam", front("f2", 4, 10, plate(PlateRole.FRONT, "WF00FRX")))
+    m.arrive("rear-cam", rear("r2", 9, 15, plate(PlateRole.REAR, "WF0OFRX")))  # one look-alike misread
+    assert [p.passage_id for p in sink.passages] == ["f2"]
+    assert {q.text for q in sink.passages[0].plates} == {"WF00FRX", "WF0OFRX"}
+    m.flush()
+    assert [p.passage_id for p in sink.passages] == ["f2", "f1"] and m.counters.by_plate == 1
+
+
+def test_a_rear_passage_that_shows_another_lorrys_plate_is_left_for_it() -> None:
+    """Lorry 2's front passage waits; lorry 1's front passage (plate unread) arrives; the rear
+    passage that follows shows lorry 2's number: it does not go with lorry 1 by time order."""
+    m, sink = merger()
+    m.arrive("rear-cam", rear("r2", 9, 15, plate(PlateRole.REAR, "WF00FRX")))
+    m.arrive("rear-cam", rear("r1", 5, 11))
+    m.arrive("front-cam", front("f1", 0, 6))  # fits r1 and r2: r2 is lorry 2's (its plate)
+    m.arrive("front-cam", front("f2", 4, 10, plate(PlateRole.FRONT, "WF00FRX")))
+    pairs = sorted((p.passage_id, p.last_seen_ts_ms // S) for p in sink.passages)
+    assert pairs == [("f1", 11), ("f2", 15)]
+
+
+def test_times_that_do_not_fit_the_lane_are_not_merged() -> None:
+    m, sink = merger(MergeRule(max_gap_ms=5 * S, max_lead_ms=1 * S))
+    m.arrive("front-cam", front("f1", 10, 16))
+    m.arrive("rear-cam", rear("r-early", 5, 12))  # seen by the rear camera 5 s before the front one
+    m.arrive("rear-cam", rear("r-late", 22, 28))  # 6 s after the front camera lost it
+    assert sink.passages == []
+    m.flush()
+    assert sorted(p.passage_id for p in sink.passages) == ["f1", "r-early", "r-late"]
+    assert all(len(p.camera_ids) == 1 for p in sink.passages)
+
+
+def test_the_wait_is_bounded_by_the_lane_clock_and_the_wall_clock() -> None:
+    m, sink = merger(MergeRule(max_gap_ms=10 * S, max_wait_ms=30 * S))
+    m.arrive("front-cam", front("f1", 0, 6))
+    m.observe("rear-cam", 12 * S, 1 * S)  # a rear track open for ever (a lorry parked in view)
+    m.observe("front-cam", 30 * S, None)
+    assert sink.passages == []
+    m.observe("front-cam", 37 * S, None)  # lane clock 31 s past f1's last sighting
+    assert [p.passage_id for p in sink.passages] == ["f1"]
+    m.arrive("rear-cam", rear("r9", 40, 41))
+    m.tick(72 * S)  # no camera sends frames any more: the wall clock lets it go
+    assert [p.passage_id for p in sink.passages] == ["f1", "r9"]
+
+
+def test_a_finished_camera_releases_the_other_cameras_passages() -> None:
+    m, sink = merger()
+    m.arrive("rear-cam", rear("r1", 5, 11))
+    m.feed("front-cam").close()
+    assert [p.passage_id for p in sink.passages] == ["r1"]
+
+
+def test_the_learned_delay_picks_between_candidates() -> None:
+    """After three lorries whose plates agreed (the rear camera 5 s behind), a rear passage that
+    fits two front passages by time goes with the one 5 s before it, not the first in the queue."""
+    m, sink = merger(MergeRule(max_gap_ms=20 * S))
+    for i, text in enumerate(["AA11AAA", "BB22BBB", "CC33CCC"]):
+        m.arrive("front-cam", front(f"f{i}", 10 * i, 10 * i + 6, plate(PlateRole.FRONT, text)))
+        m.arrive("rear-cam", rear(f"r{i}", 10 * i + 5, 10 * i + 11, plate(PlateRole.REAR, text)))
+    m.arrive("front-cam", front("f-missed-by-rear", 30, 36))
+    m.arrive("front-cam", front("f4", 40, 46))
+    m.arrive("rear-cam", rear("r4", 45, 51))
+    merged = {p.passage_id: p.camera_ids for p in sink.passages}
+    assert merged["f4"] == ("front-cam", "rear-cam") and "f-missed-by-rear" not in merged
+
+
+def test_merging_keeps_the_better_read_of_a_role_both_cameras_saw() -> None:
+    f = front("f", 0, 5, plate(PlateRole.UNKNOWN, "AB12CDE", ReadStatus.LOW_CONFIDENCE, 0.4))
+    r = rear("r", 4, 9, plate(PlateRole.UNKNOWN, "AB12CDE", ReadStatus.COMMITTED, 0.8))
+    p = merge_passages(f, r)
+    assert [(q.role, q.status) for q in p.plates] == [(PlateRole.UNKNOWN, ReadStatus.COMMITTED)]
+    # agreeing body verdicts pool their looks; a known body beats an unknown one
+    f2 = front("f2", 0, 5, body=TrailerVerdict(BodyType.BOX, 0.7, 3))
+    r2 = rear("r2", 4, 9, body=TrailerVerdict(BodyType.BOX, 0.8, 4))
+    assert merge_passages(f2, r2).body == TrailerVerdict(BodyType.BOX, 0.8, 7)
+    r3 = rear("r3", 4, 9)
+    assert merge_passages(f2, r3).body.body_type is BodyType.BOX
+
+
+def test_plate_comparison() -> None:
+    assert same_plate("AB12CDE", "A812CDE") and same_plate("HIB5640", "IHIB5640")
+    assert not same_plate("AB12CDE", "XY34ZZZ")
+    short = front("f", 0, 1, plate(PlateRole.FRONT, "A3"))
+    assert not share_a_plate(short, rear("r", 0, 1, plate(PlateRole.REAR, "A3")))  # too short to tell
+    mark = front("f", 0, 1, plate(PlateRole.FRONT, "C1234567"))
+    assert not share_a_plate(mark, rear("r", 0, 1, plate(PlateRole.TRAILER_MARK, "C1234567")))
+
+
+def test_a_merger_needs_one_front_and_one_rear_camera() -> None:
+    with pytest.raises(ValueError, match="distinct views"):
+        LaneMerger("L1", {"a": "front", "b": "front"}, ListSink())
+    m, _ = merger()
+    with pytest.raises(KeyError):
+        m.feed("side-cam")
+
+
+def side(pid: str, first_s: float, last_s: float, body: BodyType, conf: float = 0.8) -> Passage:
+    return passage(pid, first_s, last_s, camera="side-cam", body=TrailerVerdict(body, conf, 6))
+
+
+def merger3(rule: MergeRule | None = None) -> tuple[LaneMerger, ListSink]:
+    sink = ListSink()
+    cams = {"front-cam": "front", "side-cam": "side", "rear-cam": "rear"}
+    m = LaneMerger("L1", cams, sink, rule or MergeRule(max_gap_ms=10 * S))  # type: ignore[arg-type]
+    return m, sink
+
+
+def test_a_side_camera_gives_the_lane_passage_its_body_type() -> None:
+    """A queue of two lorries through a front, a side and a rear camera: one passage each, plates
+    from the front and rear cameras, the body type (and crop) from the side camera."""
+    m, sink = merger3()
+    seen: list[tuple[str, ...]] = []
+    m._on_merge = lambda parts, merged: seen.append(tuple(sorted(parts)))
+    curtain = TrailerVerdict(BodyType.CURTAINSIDER, 0.7, 3)
+    m.arrive("front-cam", front("f1", 0, 5, plate(PlateRole.FRONT, "AB12CDE"), body=curtain))
+    m.arrive("front-cam", front("f2", 2, 8, plate(PlateRole.FRONT, "CD34EFG")))
+    m.arrive("side-cam", side("s1", 4, 7, BodyType.BOX))
+    assert sink.passages == [] and m.waiting == 3
+    m.arrive("rear-cam", rear("r1", 6, 10, plate(PlateRole.REAR, "AB12CDE")))
+    m.arrive("side-cam", side("s2", 7, 10, BodyType.TANKER))
+    m.arrive("rear-cam", rear("r2", 9, 13, plate(PlateRole.REAR, "XY99ZZZ")))
+    p1, p2 = sink.passages
+    assert (p1.passage_id, p2.passage_id) == ("f1", "f2")
+    assert [(p.role, p.text) for p in p1.plates] == [
+        (PlateRole.FRONT, "AB12CDE"),
+        (PlateRole.REAR, "AB12CDE"),
+    ]
+    assert p1.body.body_type is BodyType.BOX and p1.body_crop_jpeg == b"s1"  # the side's, not the front's
+    assert p2.body.body_type is BodyType.TANKER and p2.camera_ids == ("front-cam", "rear-cam", "side-cam")
+    assert (p1.first_seen_ts_ms, p1.last_seen_ts_ms) == (0, 10 * S)
+    assert seen == [("front", "rear", "side")] * 2
+    c = m.counters
+    assert (c.front_in, c.side_in, c.rear_in, c.merged, c.alone, c.by_plate) == (2, 2, 2, 2, 0, 1)
+
+
+def test_agreeing_cameras_pool_their_looks_and_an_unknown_side_keeps_the_others_body() -> None:
+    m, sink = merger3()
+    m.arrive("front-cam", front("f1", 0, 5, body=TrailerVerdict(BodyType.TILT, 0.6, 2)))
+    m.arrive("side-cam", side("s1", 4, 7, BodyType.TILT))
+    m.arrive("rear-cam", rear("r1", 6, 10))
+    m.arrive("front-cam", front("f2", 10, 15, body=TrailerVerdict(BodyType.REEFER, 0.6, 2)))
+    m.arrive("side-cam", passage("s2", 14, 17, camera="side-cam"))  # the classifier was not sure
+    m.arrive("rear-cam", rear("r2", 16, 20))
+    p1, p2 = sink.passages
+    assert p1.body.body_type is BodyType.TILT and p1.body.n_looks == 8
+    assert p2.body.body_type is BodyType.REEFER and p2.body_crop_jpeg == b"f2"
+
+
+def test_a_lorry_the_side_camera_missed_goes_once_no_side_passage_can_come() -> None:
+    m, sink = merger3(MergeRule(max_gap_ms=3 * S, max_lead_ms=1 * S))
+    m.arrive("front-cam", front("f1", 0, 5, plate(PlateRole.FRONT, "AB12CDE")))
+    m.arrive("rear-cam", rear("r1", 6, 10, plate(PlateRole.REAR, "AB12CDE")))
+    assert sink.passages == []  # the side camera's passage may still come (it is before the rear's)
+    m.observe("side-cam", 6 * S, 5 * S)  # a track open since 5 s: may be this lorry
+    assert sink.passages == []
+    m.observe("side-cam", 8 * S, None)  # past the latest a side passage could start (6 s + 1 s lead)
+    (p,) = sink.passages
+    assert p.camera_ids == ("front-cam", "rear-cam") and m.counters.merged == 1
+
+
+def test_a_lane_of_a_front_and_a_side_camera_and_the_views_it_accepts() -> None:
+    sink = ListSink()
+    m = LaneMerger("L1", {"a": "front", "b": "high_side"}, sink)
+    m.arrive("a", front("f1", 0, 5, plate(PlateRole.FRONT, "AB12CDE")))
+    m.arrive("b", passage("h1", 3, 8, camera="b", body=TrailerVerdict(BodyType.CONTAINER, 0.9, 4)))
+    (p,) = sink.passages
+    assert p.body.body_type is BodyType.CONTAINER and [q.text for q in p.plates] == ["AB12CDE"]
+    for bad in ({"a": "side", "b": "high_side"}, {"a": "front"}, {"a": "front", "b": "top"}):
+        with pytest.raises(ValueError, match="distinct views"):
+            LaneMerger("L1", bad, ListSink())  # type: ignore[arg-type]
