@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from api.commands.db import add_db_option, store_url
+from api.commands.db import add_db_option
+from api.commands.store import opened_store
 from api.settings import get_settings
 
 MAX_SHOWN = 50
@@ -90,7 +91,7 @@ def import_(args: argparse.Namespace) -> int:
         import_action_list,
         parse_mapping,
     )
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
     try:
         mapping = parse_mapping(args.map)
@@ -102,29 +103,27 @@ def import_(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror or exc}")
         return 2
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            outcome = import_action_list(
-                session, data, source_name=args.file.name, column_map=mapping, dry_run=args.dry_run
-            )
-    except ImportRejected as exc:
-        print(f"rejected {args.file}: {len(exc.errors)} error(s); the action list was not changed")
-        for warning in exc.warnings:
-            print(f"  warning: {warning}")
-        for error in exc.errors[:MAX_SHOWN]:
-            print(f"  {error}")
-        if len(exc.errors) > MAX_SHOWN:
-            print(f"  ... and {len(exc.errors) - MAX_SHOWN} more")
-        if args.json:
-            errors = [dataclasses.asdict(e) for e in exc.errors]
-            print(json.dumps({"ok": False, "file": str(args.file), "errors": errors}))
-        return 1
-    except ConcurrentImport as exc:
-        print(f"error: {exc}")
-        return 1
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine:
+        try:
+            with session_scope(engine) as session:
+                outcome = import_action_list(
+                    session, data, source_name=args.file.name, column_map=mapping, dry_run=args.dry_run
+                )
+        except ImportRejected as exc:
+            print(f"rejected {args.file}: {len(exc.errors)} error(s); the action list was not changed")
+            for warning in exc.warnings:
+                print(f"  warning: {warning}")
+            for error in exc.errors[:MAX_SHOWN]:
+                print(f"  {error}")
+            if len(exc.errors) > MAX_SHOWN:
+                print(f"  ... and {len(exc.errors) - MAX_SHOWN} more")
+            if args.json:
+                errors = [dataclasses.asdict(e) for e in exc.errors]
+                print(json.dumps({"ok": False, "file": str(args.file), "errors": errors}))
+            return 1
+        except ConcurrentImport as exc:
+            print(f"error: {exc}")
+            return 1
     diff = outcome.diff
     for warning in outcome.warnings:
         print(f"warning: {warning}")
@@ -162,23 +161,15 @@ def list_(args: argparse.Namespace) -> int:
     """Print the entries of one version."""
     from api.actionlist import EntryView  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            version = (
-                repo.get_version(session, args.version) if args.version else repo.latest_version(session)
-            )
-            if version is None:
-                print(
-                    f"no action-list version {args.version}" if args.version else "the action list is empty"
-                )
-                return 1 if args.version else 0
-            rows = [EntryView.of(r) for r in repo.entries_at(session, version.id)]
-            version_id = version.id
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        version = repo.get_version(session, args.version) if args.version else repo.latest_version(session)
+        if version is None:
+            print(f"no action-list version {args.version}" if args.version else "the action list is empty")
+            return 1 if args.version else 0
+        rows = [EntryView.of(r) for r in repo.entries_at(session, version.id)]
+        version_id = version.id
     print(f"action list version {version_id}: {len(rows)} entries")
     for r in rows:
         print(f"  {r.mark:<10} {r.kind:<7} {r.penalty_ref:<16} {r.amount_gbp:>12} {r.date}  {r.haulier}")
@@ -193,20 +184,16 @@ def versions(args: argparse.Namespace) -> int:
 
     from api.actionlist import diff_summary, version_diff, version_summary  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
-    engine = open_store(store_url(args))
     diff: dict[str, Any] | None = None
-    try:
-        with session_scope(engine) as session:
-            rows = [version_summary(v) for v in repo.list_versions(session)]
-            if args.diff is not None:
-                if repo.get_version(session, args.diff) is None:
-                    print(f"no action-list version {args.diff}")
-                    return 1
-                diff = diff_summary(version_diff(session, args.diff))
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        rows = [version_summary(v) for v in repo.list_versions(session)]
+        if args.diff is not None:
+            if repo.get_version(session, args.diff) is None:
+                print(f"no action-list version {args.diff}")
+                return 1
+            diff = diff_summary(version_diff(session, args.diff))
     if not rows:
         print("no action-list versions yet")
     for v in rows:
@@ -229,19 +216,15 @@ def versions(args: argparse.Namespace) -> int:
 def match(args: argparse.Namespace) -> int:
     """Match one read (and its other candidates) against the current list."""
     from api.actionlist import build_matcher  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
     flags = get_settings().flags
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            matcher = build_matcher(
-                session,
-                max_edit_distance=flags.max_edit_distance if args.max_edit is None else args.max_edit,
-                edit_min_length=flags.edit_min_length,
-            )
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        matcher = build_matcher(
+            session,
+            max_edit_distance=flags.max_edit_distance if args.max_edit is None else args.max_edit,
+            edit_min_length=flags.edit_min_length,
+        )
     matches = matcher.match([args.text, *args.candidate])
     version = f"version {matcher.version_id}" if matcher.version_id else "no version imported yet"
     print(

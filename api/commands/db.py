@@ -46,22 +46,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def upgrade(args: argparse.Namespace) -> int:
     """Migrate the store to the newest schema; prints the revision."""
-    from api.db.session import current_revision, head_revision, open_store  # noqa: PLC0415
+    from api.commands.store import opened_store  # noqa: PLC0415 - store.py imports this module
+    from api.db.session import current_revision, head_revision  # noqa: PLC0415
 
-    engine = open_store(store_url(args))
-    try:
+    with opened_store(args) as engine:
         print(
             f"store {engine.url.render_as_string(hide_password=True)}: "
             f"revision {current_revision(engine)} (head {head_revision()})"
         )
-    finally:
-        engine.dispose()
     return 0
 
 
 def prune(args: argparse.Namespace) -> int:
     """Delete (or with ``--dry-run`` count) unflagged passages past retention."""
-    from api.db.session import open_store  # noqa: PLC0415
+    from api.commands.store import opened_store  # noqa: PLC0415 - store.py imports this module
     from api.retention import prune_passages  # noqa: PLC0415
 
     settings = get_settings()
@@ -69,11 +67,8 @@ def prune(args: argparse.Namespace) -> int:
     if days < 0:
         print("--days must be 0 or more")
         return 2
-    engine = open_store(store_url(args))
-    try:
+    with opened_store(args) as engine:
         report = prune_passages(engine, settings.data_dir, older_than_days=days, dry_run=args.dry_run)
-    finally:
-        engine.dispose()
     verb = "would delete" if report.dry_run else "deleted"
     print(
         f"{verb} {report.passages} passage(s) without a flag older than {days} day(s), "

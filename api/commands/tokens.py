@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from api.commands.db import add_db_option, store_url
+from api.commands.db import add_db_option
+from api.commands.store import opened_store
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,30 +51,26 @@ def create(args: argparse.Namespace) -> int:
     """Print a new token for ``--user``; exit 1 when there is no such user."""
     from api.auth import issue_token  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
     if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
         print("error: --expires-days must be 1 to 3650")
         return 2
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            user = repo.get_user_by_name(session, args.user)
-            if user is None:
-                print(f"error: no user {args.user!r}: add it first with 'hgv-lane users add NAME --role R'")
-                return 1
-            expires = _now() + args.expires_days * 86_400_000 if args.expires_days else None
-            token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires)
-            role = str(user.role)
-            repo.audit(
-                session,
-                ts_ms=_now(),
-                actor="cli",
-                action="token.create",
-                detail={"user": args.user, "token": token_id, "name": args.name, "via": "cli"},
-            )
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        user = repo.get_user_by_name(session, args.user)
+        if user is None:
+            print(f"error: no user {args.user!r}: add it first with 'hgv-lane users add NAME --role R'")
+            return 1
+        expires = _now() + args.expires_days * 86_400_000 if args.expires_days else None
+        token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires)
+        role = str(user.role)
+        repo.audit(
+            session,
+            ts_ms=_now(),
+            actor="cli",
+            action="token.create",
+            detail={"user": args.user, "token": token_id, "name": args.name, "via": "cli"},
+        )
     print(f"token {token_id} for {args.user} ({role}), named {args.name!r}; it is shown only now:")
     print(token)
     if args.json:
@@ -84,32 +81,28 @@ def create(args: argparse.Namespace) -> int:
 def list_(args: argparse.Namespace) -> int:
     """Print tokens (id, user, name, prefix, state)."""
     from api.db import repository as repo  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            user_id = None
-            if args.user:
-                user = repo.get_user_by_name(session, args.user)
-                if user is None:
-                    print(f"error: no user {args.user!r}")
-                    return 1
-                user_id = user.id
-            rows = [
-                {
-                    "id": t.id,
-                    "user": t.user.name,
-                    "name": t.name,
-                    "prefix": t.prefix,
-                    "revoked": t.revoked_ts_ms is not None,
-                    "expires_ts_ms": t.expires_ts_ms,
-                    "last_used_ts_ms": t.last_used_ts_ms,
-                }
-                for t in repo.list_tokens(session, user_id)
-            ]
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        user_id = None
+        if args.user:
+            user = repo.get_user_by_name(session, args.user)
+            if user is None:
+                print(f"error: no user {args.user!r}")
+                return 1
+            user_id = user.id
+        rows = [
+            {
+                "id": t.id,
+                "user": t.user.name,
+                "name": t.name,
+                "prefix": t.prefix,
+                "revoked": t.revoked_ts_ms is not None,
+                "expires_ts_ms": t.expires_ts_ms,
+                "last_used_ts_ms": t.last_used_ts_ms,
+            }
+            for t in repo.list_tokens(session, user_id)
+        ]
     for r in rows:
         state = "revoked" if r["revoked"] else "active"
         print(f"  {r['id']:>5} {r['user']:<20} {r['prefix']}...  {state:<8} {r['name']}")
@@ -123,25 +116,21 @@ def list_(args: argparse.Namespace) -> int:
 def revoke(args: argparse.Namespace) -> int:
     """Revoke one token."""
     from api.db import repository as repo  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            token = repo.get_token(session, args.token_id)
-            if token is None:
-                print(f"error: no token {args.token_id}")
-                return 1
-            if token.revoked_ts_ms is None:
-                token.revoked_ts_ms = _now()
-            repo.audit(
-                session,
-                ts_ms=_now(),
-                actor="cli",
-                action="token.revoke",
-                detail={"token": args.token_id, "user": token.user.name, "via": "cli"},
-            )
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        token = repo.get_token(session, args.token_id)
+        if token is None:
+            print(f"error: no token {args.token_id}")
+            return 1
+        if token.revoked_ts_ms is None:
+            token.revoked_ts_ms = _now()
+        repo.audit(
+            session,
+            ts_ms=_now(),
+            actor="cli",
+            action="token.revoke",
+            detail={"token": args.token_id, "user": token.user.name, "via": "cli"},
+        )
     print(f"token {args.token_id} revoked")
     return 0

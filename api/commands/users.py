@@ -7,7 +7,8 @@ import getpass
 import json
 import sys
 
-from api.commands.db import add_db_option, store_url
+from api.commands.db import add_db_option
+from api.commands.store import opened_store
 from api.settings import get_settings
 
 ROLES = ("camera", "officer", "supervisor", "admin")
@@ -68,7 +69,7 @@ def add_user(args: argparse.Namespace) -> int:
     from api.auth import create_user  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
     from api.db.models import UserRole  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
     role = UserRole(args.role)
     password = None
@@ -77,24 +78,22 @@ def add_user(args: argparse.Namespace) -> int:
         if password is None:
             print("error: no password given" if args.password_stdin else "user not added")
             return 1
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            create_user(
-                session, args.name, role, password, min_password_len=get_settings().auth.min_password_len
-            )
-            repo.audit(
-                session,
-                ts_ms=_now(),
-                actor=_login(),
-                action="user.add",
-                detail={"user": args.name, "role": role.value, "via": "cli"},
-            )
-    except ValueError as exc:
-        print(f"error: {exc}")
-        return 1
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine:
+        try:
+            with session_scope(engine) as session:
+                create_user(
+                    session, args.name, role, password, min_password_len=get_settings().auth.min_password_len
+                )
+                repo.audit(
+                    session,
+                    ts_ms=_now(),
+                    actor=_login(),
+                    action="user.add",
+                    detail={"user": args.name, "role": role.value, "via": "cli"},
+                )
+        except ValueError as exc:
+            print(f"error: {exc}")
+            return 1
     print(f"added user {args.name} ({role.value}{', password set' if password else ', token only'})")
     return 0
 
@@ -115,17 +114,13 @@ def _login() -> str:
 def list_users(args: argparse.Namespace) -> int:
     """Print every user."""
     from api.db import repository as repo  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            rows = [
-                {"name": u.name, "role": str(u.role), "active": u.active, "password": bool(u.password_hash)}
-                for u in repo.list_users(session)
-            ]
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        rows = [
+            {"name": u.name, "role": str(u.role), "active": u.active, "password": bool(u.password_hash)}
+            for u in repo.list_users(session)
+        ]
     if not rows:
         print("no users yet: add one with 'hgv-lane users add NAME --role admin'")
     for r in rows:
@@ -141,25 +136,21 @@ def list_users(args: argparse.Namespace) -> int:
 def set_active(args: argparse.Namespace) -> int:
     """Disable or enable a user."""
     from api.db import repository as repo  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            user = repo.get_user_by_name(session, args.name)
-            if user is None:
-                print(f"error: no user {args.name!r}")
-                return 1
-            user.active = args.active
-            repo.audit(
-                session,
-                ts_ms=_now(),
-                actor=_login(),
-                action="user.update",
-                detail={"user": args.name, "active": args.active, "via": "cli"},
-            )
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        user = repo.get_user_by_name(session, args.name)
+        if user is None:
+            print(f"error: no user {args.name!r}")
+            return 1
+        user.active = args.active
+        repo.audit(
+            session,
+            ts_ms=_now(),
+            actor=_login(),
+            action="user.update",
+            detail={"user": args.name, "active": args.active, "via": "cli"},
+        )
     print(f"user {args.name} {'enabled' if args.active else 'disabled'}")
     return 0
 
@@ -168,7 +159,7 @@ def set_password(args: argparse.Namespace) -> int:
     """Set a user's password."""
     from api.auth import check_password_policy, hash_password  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
-    from api.db.session import open_store, session_scope  # noqa: PLC0415
+    from api.db.session import session_scope  # noqa: PLC0415
 
     password = _read_password(args.password_stdin)
     if password is None:
@@ -178,22 +169,18 @@ def set_password(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}")
         return 1
-    engine = open_store(store_url(args))
-    try:
-        with session_scope(engine) as session:
-            user = repo.get_user_by_name(session, args.name)
-            if user is None:
-                print(f"error: no user {args.name!r}")
-                return 1
-            user.password_hash = hash_password(password)
-            repo.audit(
-                session,
-                ts_ms=_now(),
-                actor=_login(),
-                action="user.update",
-                detail={"user": args.name, "password": "changed", "via": "cli"},
-            )
-    finally:
-        engine.dispose()
+    with opened_store(args) as engine, session_scope(engine) as session:
+        user = repo.get_user_by_name(session, args.name)
+        if user is None:
+            print(f"error: no user {args.name!r}")
+            return 1
+        user.password_hash = hash_password(password)
+        repo.audit(
+            session,
+            ts_ms=_now(),
+            actor=_login(),
+            action="user.update",
+            detail={"user": args.name, "password": "changed", "via": "cli"},
+        )
     print(f"password of {args.name} set")
     return 0
