@@ -49,7 +49,7 @@ clean-venv:
 TRAIN := data/train
 SHARED ?= ../shared/data/plates-dev
 
-models: models/trailer_classifier.onnx models/plate_detector.onnx models/vehicle_detector.onnx
+models: models/trailer_classifier.onnx models/plate_detector.onnx models/vehicle_detector.onnx models/plate_reader.onnx
 
 $(TRAIN)/crops/.done: $(STAMP)
 	$(BIN)/hgv-lane synth crops --out $(TRAIN)/crops --n-per-class 250 --seed 100 --workers 2 --quiet
@@ -77,3 +77,16 @@ models/vehicle_detector.onnx: $(TRAIN)/detect/.done
 	$(BIN)/hgv-lane train vehicles --data $(TRAIN)/vehicles/data.yaml --subset 400 --epochs 20 --imgsz 320 --out runs/vehicles
 	$(BIN)/hgv-lane train vehicles --data $(TRAIN)/vehicles/data.yaml --from runs/vehicles/weights/best.pt --subset 700 --epochs 20 --imgsz 320 --out runs/vehicles2
 	$(BIN)/hgv-lane export runs/vehicles2 --out $@ --imgsz 320 --check-dir $(TRAIN)/detect/images/val
+
+# The plate reader's own recogniser (reader engine crnn): scene plate crops (seed 301), flat
+# synthetic plates (seed 302, drawn by the training code) and the train side of the real dev
+# plates; seeds 399 (validation) and 901 (the synthetic test set) are never trained on.
+$(TRAIN)/reader/synth_s301/.done: $(STAMP)
+	$(BIN)/hgv-lane synth plates --out $(TRAIN)/reader/synth_s301 --n 3000 --seed 301 --workers 2 --quiet
+	@touch $@
+
+data/eval/plates_s901/manifest.csv: $(STAMP)
+	$(BIN)/hgv-lane synth plates --out data/eval/plates_s901 --n 200 --seed 901 --workers 2 --quiet
+
+models/plate_reader.onnx: $(TRAIN)/reader/synth_s301/.done data/eval/plates_s901/manifest.csv
+	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --eval data/eval/plates_s901/manifest.csv --epochs 7 --batch 64 --out runs/reader7 --onnx $@

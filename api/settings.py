@@ -87,8 +87,10 @@ class ModelSettings(BaseModel):
 class ReaderSettings(BaseModel):
     """Plate reading."""
 
-    engine: Literal["easyocr", "rapidocr"] = Field(
-        "rapidocr", description="Plate reader engine (measured best is the default)."
+    engine: Literal["easyocr", "rapidocr", "crnn"] = Field(
+        "rapidocr",
+        description="Plate reader engine (measured best is the default); crnn is the project's own "
+        "recogniser, models/plate_reader.onnx.",
     )
     top_n: int = Field(5, ge=1, le=20, description="Candidate strings kept per plate read.")
 

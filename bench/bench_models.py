@@ -2,27 +2,32 @@
 
 - detectors: one 1280x720 synthetic lane frame per call, pre-processing (letterbox),
   inference and decoding (NMS) included;
-- trailer classifier: one body crop per call, squash and inference included.
+- trailer classifier: one body crop per call, squash and inference included;
+- plate reader, per engine (``--readers``, default ``crnn,rapidocr``): one plate crop per
+  call (the 40 synthetic crops of ``fixtures/synth/plates`` in turn), the whole
+  :class:`vision.anpr.reader.PipelineReader` (rectify, recognise, grammars) on 1 thread.
 
-Usage: ``.venv/bin/python bench/bench_models.py [--runs N] [--threads T] [--json]``. Prints
-p50/p95 milliseconds per model and, with ``--json``, one JSON object as the last line.
+Usage: ``.venv/bin/python bench/bench_models.py [--runs N] [--threads T] [--readers E,...] [--json]``.
+Prints p50/p95 milliseconds per model and, with ``--json``, one JSON object as the last line.
 Run it on a quiet machine: other jobs on the 2 cores inflate every figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from api.settings import get_settings
+from vision.anpr.reader import PlateReader, build_reader
 from vision.detector import YoloDetector
 from vision.trailer.classifier import TrailerClassifier
 
@@ -38,10 +43,22 @@ def _time(fn: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(ms), ms[min(len(ms) - 1, int(0.95 * len(ms)))]
 
 
+def _read_next(reader: PlateReader, crops: list[np.ndarray], counter: Iterator[int]) -> object:
+    return reader.read(crops[next(counter) % len(crops)])
+
+
+def _fixture_plate_crops() -> list[np.ndarray]:
+    import cv2  # noqa: PLC0415
+
+    folder = Path(__file__).resolve().parent.parent / "fixtures" / "synth" / "plates" / "crops"
+    return [np.asarray(cv2.imread(str(f)), np.uint8) for f in sorted(folder.glob("*.jpg"))]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: default)")
+    parser.add_argument("--readers", default="crnn,rapidocr", help="reader engines to time ('' for none)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from vision.synth import render_scene  # noqa: PLC0415 - only for the sample frame
@@ -71,6 +88,15 @@ def main() -> int:
             "ms_p50": round(p50, 2),
             "ms_p95": round(p95, 2),
             "input": str(clf.size_px),
+        }
+    crops = _fixture_plate_crops()
+    for engine in [e for e in args.readers.split(",") if e]:
+        reader = build_reader(engine, work_dir=settings.data_dir, providers="cpu", intra_op_threads=1)
+        p50, p95 = _time(partial(_read_next, reader, crops, itertools.count()), max(args.runs, len(crops)))
+        results[f"plate_reader[{engine}]"] = {
+            "ms_p50": round(p50, 2),
+            "ms_p95": round(p95, 2),
+            "input": "plate crop",
         }
     load = os.getloadavg()[0]
     for name, r in results.items():

@@ -29,7 +29,9 @@ KINDS = {
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``train`` and ``export``."""
     p = sub.add_parser("train", help="train a model (ultralytics, offline, on the CPU)")
-    p.add_argument("kind", choices=sorted(KINDS), help="which model")
+    p.add_argument(
+        "kind", choices=sorted([*KINDS, "reader"]), help="which model ('reader': the CTC plate recogniser)"
+    )
     p.add_argument("--data", type=Path, required=True, help="data.yaml (detectors) or folder-per-class root")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--imgsz", type=int, default=None, help="training image size (default per kind)")
@@ -55,6 +57,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="ram",
         help="keep decoded (resized) images in RAM between epochs (default: ram; saves most of the CPU time)",
     )
+    reader = p.add_argument_group("reader (the CTC plate recogniser, vision/train/recogniser.py)")
+    reader.add_argument("--real", type=Path, action="append", default=[], help="real plate manifest (repeat)")
+    reader.add_argument("--eval", type=Path, action="append", default=[], help="manifest to report (repeat)")
+    reader.add_argument("--n-synth", type=int, default=16000, help="flat synthetic plates to draw")
+    reader.add_argument("--lines", type=Path, default=Path("data/train/reader"), help="line cache, held-out")
+    reader.add_argument("--onnx", type=Path, default=Path("models/plate_reader.onnx"), help="model to write")
+    reader.add_argument("--threads", type=int, default=1, help="torch threads")
     p.set_defaults(func=train)
 
     p = sub.add_parser(
@@ -86,6 +95,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def train(args: argparse.Namespace) -> int:
     """Train one model; prints the run's metrics and time as JSON on the last line."""
+    if args.kind == "reader":
+        return train_reader(args)
     from vision.train import CFG_DIR  # noqa: PLC0415
     from vision.train.yolo import train as run_training  # noqa: PLC0415
 
@@ -125,6 +136,28 @@ def train(args: argparse.Namespace) -> int:
             }
         )
     )
+    return 0
+
+
+def train_reader(args: argparse.Namespace) -> int:
+    """``train reader``: the CTC plate recogniser (``--data``: a ``synth plates`` manifest)."""
+    from vision.train.recogniser import TrainConfig, run  # noqa: PLC0415
+
+    cfg = TrainConfig(
+        out=args.out,
+        data_dir=args.lines,
+        synth_manifests=(args.data,),
+        real_manifests=tuple(args.real),
+        eval_manifests=tuple(args.eval),
+        onnx_path=args.onnx,
+        n_flat=args.n_synth,
+        epochs=args.epochs,
+        batch=args.batch,
+        threads=args.threads,
+        resume=args.resume,
+        command="hgv-lane " + " ".join(sys.argv[1:]),
+    )
+    print(json.dumps(run(cfg)))
     return 0
 
 

@@ -15,6 +15,11 @@ handling, grammar ranking and the :class:`vision.types.PlateRead` are the reader
   packaged weights, with its ``allowlist`` set to the plate alphabet. EasyOCR reports one
   confidence per line, so each character gets the per-character probability that line
   confidence implies (:func:`easyocr_char_confidence`) and no alternatives.
+- :class:`CrnnRecogniser` (engine ``crnn``): the project's own small CRNN
+  (``models/plate_reader.onnx``, trained by :mod:`vision.train.recogniser` on synthetic
+  UK/EU plates and the real dev crops) on a fixed 32x128 grey input
+  (:mod:`vision.anpr.line_input`); its classes are blank + the 36 plate characters, read
+  from the model's metadata, decoded with the same CTC helpers.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from vision.anpr import line_input
 from vision.anpr.ctc import (
     PLATE_ALPHABET,
     CharSlot,
@@ -40,7 +46,7 @@ from vision.anpr.ctc import (
 from vision.runtime import ModelLoadError, OnnxModel, Providers
 from vision.types import ImageBGR
 
-ENGINE_NAMES: tuple[str, ...] = ("rapidocr", "easyocr")
+ENGINE_NAMES: tuple[str, ...] = ("rapidocr", "easyocr", "crnn")
 """Engine names accepted by :func:`build_engine` (and ``Settings.reader.engine``)."""
 
 
@@ -165,20 +171,92 @@ class EasyOcrRecogniser:
         return out
 
 
+CRNN_MODEL_FILE = "plate_reader.onnx"
+"""File name of the project's own recogniser in the models folder."""
+
+CRNN_TASK = "plate-line-ctc"
+"""The ``task`` metadata of a model :class:`CrnnRecogniser` accepts."""
+
+
+def default_crnn_model_path() -> Path:
+    """``models/plate_reader.onnx`` of the source tree (the shipped recogniser)."""
+    return Path(__file__).resolve().parents[2] / "models" / CRNN_MODEL_FILE
+
+
+class CrnnRecogniser:
+    """The project's own CTC line recogniser (ONNX, metadata-described), see the module doc.
+
+    The model's metadata must give ``task`` = :data:`CRNN_TASK`, ``alphabet`` (the
+    characters of classes 1..C-1; class 0 is the CTC blank), ``imgsz`` ``[H, W]`` and
+    ``frame_stride_px``; its input is ``(N, 1, H, W)`` float32 (:func:`line_input.line_batch`)
+    and its output ``(N, T, C)`` per-frame probabilities (softmax applied).
+    """
+
+    name = "crnn"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        providers: Providers = "auto",
+        *,
+        intra_op_threads: int | None = None,
+        n_alternatives: int = 3,
+    ) -> None:
+        path = model_path or default_crnn_model_path()
+        self.model = OnnxModel(path, providers, warmup=False, intra_op_threads=intra_op_threads)
+        meta = self.model.info.metadata
+        if meta.get("task") != CRNN_TASK:
+            raise ModelLoadError(f"{path}: task {meta.get('task')!r} is not {CRNN_TASK!r}")
+        alphabet = meta.get("alphabet", "")
+        if not alphabet or self.model.info.imgsz is None:
+            raise ModelLoadError(f"{path}: metadata lacks 'alphabet' or 'imgsz'")
+        if self.model.info.input_shape[1:2] != (1,):
+            raise ModelLoadError(f"{path}: expected a 1-channel input, got {self.model.info.input_shape}")
+        self.height_px, self.width_px = self.model.info.imgsz
+        self.stride_px = int(meta.get("frame_stride_px", line_input.FRAME_STRIDE_PX))
+        self.fold = make_fold(fold_map(list(alphabet)))
+        self.n_alternatives = n_alternatives
+        self.model.run(np.zeros((1, 1, self.height_px, self.width_px), np.float32))  # warm-up once
+
+    def probabilities(self, lines: Sequence[ImageBGR]) -> list[FloatArray]:
+        """Folded per-frame probabilities ``(T, 38)`` for each line (padding frames removed)."""
+        if not lines:
+            return []
+        batch, widths = line_input.line_batch(lines, self.height_px, self.width_px)
+        probs = np.asarray(self.model.run(batch)[0], np.float32)  # (N, T, C)
+        if probs.ndim != 3 or probs.shape[-1] != self.fold.n_classes:
+            raise ModelLoadError(
+                f"{self.model.path}: output {probs.shape}, its alphabet implies {self.fold.n_classes} classes"
+            )
+        return [
+            fold_probs(probs[i, : line_input.valid_frames(w, probs.shape[1], self.stride_px)], self.fold)
+            for i, w in enumerate(widths)
+        ]
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        return [greedy_slots(p, self.n_alternatives) for p in self.probabilities(lines)]
+
+
 def build_engine(
     name: str,
     *,
     work_dir: Path,
     providers: Providers = "auto",
     intra_op_threads: int | None = None,
+    models_dir: Path | None = None,
 ) -> RecognitionEngine:
     """The engine called ``name`` (one of :data:`ENGINE_NAMES`), loaded once.
 
-    ``work_dir`` is a writable folder (EasyOCR wants one). Raises ``ValueError`` for an
-    unknown name and :class:`vision.runtime.ModelLoadError` when the model cannot load.
+    ``work_dir`` is a writable folder (EasyOCR wants one); ``models_dir`` holds
+    :data:`CRNN_MODEL_FILE` for engine ``crnn`` (default: the source tree's ``models/``).
+    Raises ``ValueError`` for an unknown name and :class:`vision.runtime.ModelLoadError`
+    when the model cannot load.
     """
     if name == "rapidocr":
         return PpOcrRecogniser(providers=providers, intra_op_threads=intra_op_threads)
     if name == "easyocr":
         return EasyOcrRecogniser(work_dir, gpu=providers == "cuda")
+    if name == "crnn":
+        path = (models_dir / CRNN_MODEL_FILE) if models_dir is not None else None
+        return CrnnRecogniser(path, providers, intra_op_threads=intra_op_threads)
     raise ValueError(f"unknown reader engine {name!r}: use one of {', '.join(ENGINE_NAMES)}")

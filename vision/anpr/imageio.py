@@ -75,7 +75,9 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             return int(im.width), int(im.height)
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ModuleNotFoundError) as e:
+        # ModuleNotFoundError: once ultralytics is imported in the process, it patches Image.open
+        # to try the optional pi-heif plugin on files PIL cannot identify
         raise BadImageError(f"not an image: {path} ({e})") from e
     finally:
         Image.MAX_IMAGE_PIXELS = saved

@@ -110,13 +110,21 @@ def build_reader(
     intra_op_threads: int | None = 1,
     countries: Sequence[str] | None = None,
     options: ReaderOptions | None = None,
+    models_dir: Path | None = None,
 ) -> PipelineReader:
-    """A ready reader: engine ``engine`` (``rapidocr`` or ``easyocr``) loaded once, grammars
-    of ``countries`` (all shipped ones when ``None``).
+    """A ready reader: engine ``engine`` (``rapidocr``, ``easyocr`` or ``crnn``) loaded once,
+    grammars of ``countries`` (all shipped ones when ``None``). ``models_dir`` holds the
+    ``crnn`` engine's model (default: the source tree's ``models/``).
 
     ``intra_op_threads`` defaults to 1: the recogniser is small and one thread per read is
     faster than two on a shared 2-core machine (run reads in parallel instead).
     """
     grammars = load_grammars(countries=countries)
-    eng = build_engine(engine, work_dir=work_dir, providers=providers, intra_op_threads=intra_op_threads)
+    eng = build_engine(
+        engine,
+        work_dir=work_dir,
+        providers=providers,
+        intra_op_threads=intra_op_threads,
+        models_dir=models_dir,
+    )
     return PipelineReader(eng, grammars, options or ReaderOptions())
