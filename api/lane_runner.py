@@ -350,6 +350,7 @@ def load_shared_models(settings: Settings) -> tuple[ModelsForRoi, ModelWatcher]:
         work_dir=settings.data_dir,
         providers=settings.runtime.providers,
         intra_op_threads=threads,
+        models_dir=settings.models.dir,
     )
     watcher = ModelWatcher(settings.model_registry(), settings.models.reload_poll_s)
     shared.watch(watcher, DetectorLoaders(settings.runtime.providers, threads))

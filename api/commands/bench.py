@@ -239,7 +239,10 @@ def _load_models(args: argparse.Namespace, settings: Settings) -> _Models:
 
     threads = settings.runtime.intra_op_threads or None
     reader = build_reader(
-        settings.reader.engine, work_dir=settings.data_dir, providers=settings.runtime.providers
+        settings.reader.engine,
+        work_dir=settings.data_dir,
+        providers=settings.runtime.providers,
+        models_dir=settings.models.dir,
     )
     classifier: BodyClassifier | None = None
     if args.detectors == "truth":

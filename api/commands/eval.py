@@ -96,6 +96,7 @@ def run_plates(args: argparse.Namespace) -> int:
             intra_op_threads=settings.runtime.intra_op_threads or 1,
             countries=countries,
             options=ReaderOptions(top_n=settings.reader.top_n, raw=args.raw),
+            models_dir=settings.models.dir,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

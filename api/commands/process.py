@@ -226,7 +226,10 @@ def run(args: argparse.Namespace) -> int:
             classifier = TrailerBodyClassifier(yc) if yc is not None and not args.no_classifier else None
             detectors = f"{yv.model.name} {yv.version}, {yp.model.name} {yp.version}"
         reader = build_reader(
-            settings.reader.engine, work_dir=settings.data_dir, providers=settings.runtime.providers
+            settings.reader.engine,
+            work_dir=settings.data_dir,
+            providers=settings.runtime.providers,
+            models_dir=settings.models.dir,
         )
     except ModelLoadError as e:
         print(f"error: a model could not load: {e}", file=sys.stderr)

@@ -179,8 +179,10 @@ def load_models(
     providers: Providers = "auto",
     intra_op_threads: int | None = None,
     require_classifier: bool = True,
+    models_dir: Path | None = None,
 ) -> SharedModels:
-    """Every model a lane needs, loaded once from ``files`` (the reader from its engine)."""
+    """Every model a lane needs, loaded once from ``files`` (the reader from its engine, whose
+    own model, if it has one, is in ``models_dir``)."""
     from vision.anpr.reader import build_reader  # noqa: PLC0415 - loads an OCR engine
 
     vehicle, plate, classifier = load_detectors(
@@ -189,5 +191,7 @@ def load_models(
         intra_op_threads=intra_op_threads,
         require_classifier=require_classifier,
     )
-    reader = build_reader(reader_engine, work_dir=work_dir, providers=providers, intra_op_threads=1)
+    reader = build_reader(
+        reader_engine, work_dir=work_dir, providers=providers, intra_op_threads=1, models_dir=models_dir
+    )
     return SharedModels(vehicle, plate, classifier, reader)
