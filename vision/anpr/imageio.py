@@ -8,13 +8,19 @@ evaluation can count it and go on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from vision.types import ImageBGR
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PilImage
 
 MIN_SIDE_PX = 8
 """Smallest width or height of a crop worth reading."""
@@ -59,12 +65,28 @@ def to_bgr8(image: npt.NDArray[np.generic], *, min_side_px: int = MIN_SIDE_PX) -
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
+@contextmanager
+def open_pil(source: Path | IO[bytes], name: object) -> Iterator[PilImage]:
+    """``PIL.Image.open(source)`` (lazy: header only until loaded), closed at the end of the
+    block. A file PIL cannot identify raises :class:`BadImageError` naming ``name``: also when
+    ultralytics, once imported in the process, has patched ``Image.open`` to try its optional
+    pi-heif plugin on such files and that import fails (ModuleNotFoundError)."""
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - only when loading files
+
+    try:
+        im = Image.open(source)
+    except (UnidentifiedImageError, SyntaxError, ModuleNotFoundError) as e:
+        raise BadImageError(f"not an image: {name} ({e})") from e
+    with im:
+        yield im
+
+
 def image_size(path: Path) -> tuple[int, int]:
     """``(width_px, height_px)`` from the file's header without decoding its pixels.
 
     Raises :class:`BadImageError` when the file is missing, empty or not an image.
     """
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - only when loading files
+    from PIL import Image  # noqa: PLC0415 - only when loading files
 
     if not path.is_file():
         raise BadImageError(f"no such file: {path}")
@@ -73,11 +95,9 @@ def image_size(path: Path) -> tuple[int, int]:
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below, with a clearer message
     try:
-        with Image.open(path) as im:
+        with open_pil(path, path) as im:
             return int(im.width), int(im.height)
-    except (UnidentifiedImageError, OSError, SyntaxError, ModuleNotFoundError) as e:
-        # ModuleNotFoundError: once ultralytics is imported in the process, it patches Image.open
-        # to try the optional pi-heif plugin on files PIL cannot identify
+    except OSError as e:
         raise BadImageError(f"not an image: {path} ({e})") from e
     finally:
         Image.MAX_IMAGE_PIXELS = saved

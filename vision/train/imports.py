@@ -41,8 +41,9 @@ from typing import Any, Literal
 
 import imagehash
 import yaml
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from vision.anpr.imageio import open_pil
 from vision.train.datasets import split_of
 from vision.types import BodyType
 
@@ -1005,19 +1006,16 @@ def _open_folders(path: Path, options: ImportOptions) -> OpenedSource:
 
 def inspect_image(path: Path) -> ImageFacts:
     """Read one image file once: SHA-256 of its bytes, size, and a perceptual hash from a reduced
-    decode. Raises ``OSError`` (missing, truncated, not an image) or ``ValueError``."""
+    decode. Raises ``OSError`` (missing, truncated) or ``ValueError`` (not an image:
+    :class:`vision.anpr.imageio.BadImageError`)."""
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_pil(io.BytesIO(data), path) as im:
             width, height = im.size
             im.draft("L", (PHASH_SIZE * 8, PHASH_SIZE * 8))  # JPEG: decode at 1/2..1/8 scale
             im.load()
             ph = imagehash.phash(im, hash_size=PHASH_SIZE)
-    except (UnidentifiedImageError, ModuleNotFoundError) as e:
-        # ModuleNotFoundError: once ultralytics is imported in the process (train, evaluate, tests),
-        # it patches Image.open to try the optional pi-heif plugin on files PIL cannot identify
-        raise ValueError("not an image format PIL can decode") from e
     except (SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(str(e)) from e
     return ImageFacts(digest, int(str(ph), 16), int(width), int(height))
