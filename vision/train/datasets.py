@@ -42,10 +42,16 @@ class LabelledImage:
     boxes: tuple[tuple[int, BBox], ...]
 
 
+def split_score(name: str, salt: str = "hgv-lane") -> float:
+    """A hash of ``name`` in [0, 1), stable across runs and machines: :func:`split_of` puts names
+    scoring below the validation fraction in val."""
+    digest = hashlib.sha256(f"{salt}:{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
+
+
 def split_of(name: str, val_fraction: float, salt: str = "hgv-lane") -> str:
     """``"val"`` or ``"train"``, decided by a hash of ``name`` (stable across runs and machines)."""
-    digest = hashlib.sha256(f"{salt}:{name}".encode()).digest()
-    return "val" if int.from_bytes(digest[:4], "big") / 2**32 < val_fraction else "train"
+    return "val" if split_score(name, salt) < val_fraction else "train"
 
 
 def read_plate_manifest(manifest: Path) -> Iterator[tuple[Path, str, BBox | None]]:

@@ -44,7 +44,7 @@ import yaml
 from PIL import Image
 
 from vision.anpr.imageio import open_pil
-from vision.train.datasets import split_of
+from vision.train.datasets import split_of, split_score
 from vision.types import BodyType
 
 Task = Literal["detect", "classify"]
@@ -1214,9 +1214,13 @@ def _scan(
     return scan
 
 
+def _salt(options: ImportOptions) -> str:
+    """The split hash's salt: the project's usual split for seed 0."""
+    return "hgv-lane" if options.seed == 0 else f"hgv-lane:{options.seed}"
+
+
 def _side(group: str, options: ImportOptions) -> Split:
-    salt = "hgv-lane" if options.seed == 0 else f"hgv-lane:{options.seed}"
-    return "val" if split_of(group, options.val_fraction, salt) == "val" else "train"
+    return "val" if split_of(group, options.val_fraction, _salt(options)) == "val" else "train"
 
 
 def _unique_stem(source: str, parts: Sequence[str], used: set[str]) -> str:
@@ -1376,10 +1380,10 @@ def _cover_every_class(scan: _Scan, options: ImportOptions) -> None:
     whole group moves, so one lorry still never lands on both sides."""
     if scan.task != "classify" or options.val_fraction <= 0:
         return
-    salt = "hgv-lane" if options.seed == 0 else f"hgv-lane:{options.seed}"
+    salt = _salt(options)
 
-    def score(group: str) -> int:  # split_of's hash: low scores go to val
-        return int.from_bytes(hashlib.sha256(f"{salt}:{group}".encode()).digest()[:4], "big")
+    def score(group: str) -> float:  # split_of's hash: low scores go to val
+        return split_score(group, salt)
 
     by_class: dict[str, dict[str, Split]] = defaultdict(dict)
     for it in scan.items:
