@@ -78,15 +78,22 @@ def read_yolo_dataset(root: Path, split: str) -> Iterator[LabelledImage]:
         if size is None:
             raise ValueError(f"unreadable image {img_path}")
         h, w = size.shape[0] * 8, size.shape[1] * 8
-        boxes: list[tuple[int, BBox]] = []
-        if label.is_file():
-            for line in label.read_text().splitlines():
-                if not line.strip():
-                    continue
-                c, cx, cy, bw, bh = line.split()[:5]
-                x, y, ww, hh = float(cx) * w, float(cy) * h, float(bw) * w, float(bh) * h
-                boxes.append((int(c), BBox(x - ww / 2, y - hh / 2, x + ww / 2, y + hh / 2)))
-        yield LabelledImage(img_path, tuple(boxes))
+        yield LabelledImage(img_path, read_yolo_labels(label, w, h))
+
+
+def read_yolo_labels(label: Path, width_px: int, height_px: int) -> tuple[tuple[int, BBox], ...]:
+    """The boxes of a YOLO label file (``class cx cy w h`` normalised, one per line) in pixels
+    (xyxy) of a ``width_px`` x ``height_px`` image; none when the file does not exist."""
+    boxes: list[tuple[int, BBox]] = []
+    if label.is_file():
+        for line in label.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            c, cx, cy, bw, bh = line.split()[:5]
+            x, y = float(cx) * width_px, float(cy) * height_px
+            ww, hh = float(bw) * width_px, float(bh) * height_px
+            boxes.append((int(c), BBox(x - ww / 2, y - hh / 2, x + ww / 2, y + hh / 2)))
+    return tuple(boxes)
 
 
 def _scaled(image: ImageBGR, work_px: int) -> tuple[ImageBGR, float]:

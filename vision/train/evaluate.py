@@ -24,13 +24,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 import yaml
 
-from vision.train.datasets import LabelledImage, load_image
-from vision.types import BBox
+from vision.anpr.imageio import BadImageError, image_size
+from vision.train.datasets import LabelledImage, load_image, read_yolo_labels
 
 log = logging.getLogger(__name__)
 
@@ -118,21 +117,12 @@ def read_yolo_split(
         )
     items, unreadable = [], []
     for image in _images_of(spec[split], root):
-        small = cv2.imread(str(image), cv2.IMREAD_REDUCED_GRAYSCALE_2)
-        if small is None:
+        try:
+            w, h = image_size(image)  # the header only: the evaluation decodes each image once, later
+        except BadImageError:
             unreadable.append(str(image))
             continue
-        header = cv2.imread(str(image), cv2.IMREAD_UNCHANGED)
-        h, w = header.shape[:2] if header is not None else (small.shape[0] * 2, small.shape[1] * 2)
-        boxes: list[tuple[int, BBox]] = []
-        label = _label_of(image)
-        if label.is_file():
-            for line in label.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    c, cx, cy, bw, bh = line.split()[:5]
-                    x, y, ww, hh = float(cx) * w, float(cy) * h, float(bw) * w, float(bh) * h
-                    boxes.append((int(c), BBox(x - ww / 2, y - hh / 2, x + ww / 2, y + hh / 2)))
-        items.append(LabelledImage(image, tuple(boxes)))
+        items.append(LabelledImage(image, read_yolo_labels(_label_of(image), w, h)))
     return names, items, unreadable
 
 
