@@ -27,9 +27,9 @@ import numpy as np
 from .camera import Camera, CameraSpec
 from .randomize import random_background, random_body_type, random_condition, random_vehicle
 from .render import StaticTextures, TextureCache, compose, moved, render_spec
-from .scene import Box, Scene, SceneSpec, View
+from .scene import Box, ConditionSpec, Scene, SceneSpec, View
 from .taxonomy import CROP_CLASS_OF, SIDE_OF, BodyType
-from .vehicles import Geometry, VehicleModel, build_model, geometry
+from .vehicles import Geometry, VehicleModel, VehicleSpec, build_model, geometry
 
 ClipView = Literal["front", "rear"]
 """Views of a single-camera clip (:func:`random_clip_spec`)."""
@@ -173,6 +173,38 @@ class ClipTruth:
         }
 
 
+def _queue_and_light(
+    rng: np.random.Generator,
+    seed: int,
+    bts: list[BodyType],
+    xs: list[float],
+    *,
+    yaw_sd_deg: float,
+    max_blur_px: float,
+) -> tuple[tuple[VehicleSpec, ...], ConditionSpec]:
+    """A clip's lorries (body types ``bts`` at positions ``xs``, metres along the lane, small yaw
+    of ``yaw_sd_deg``) and its light and degradations: day, dusk or night IR, no rain, glare or
+    JPEG step, motion blur up to ``max_blur_px``. Draws from ``rng`` in a fixed order (same
+    seed, same clip)."""
+    vehicles = tuple(
+        random_vehicle(rng, k + 1, bt, xs[k], float(rng.normal(0, 0.1)), detail_seed=seed * 97 + k)
+        for k, bt in enumerate(bts)
+    )
+    vehicles = tuple(replace(v, variant=0, yaw_deg=float(rng.normal(0, yaw_sd_deg))) for v in vehicles)
+    cond = random_condition(
+        rng, lighting="day" if rng.random() < 0.6 else ("dusk" if rng.random() < 0.5 else "night_ir")
+    )
+    cond = replace(
+        cond,
+        rain=False,
+        glare=False,
+        motion_blur_px=float(rng.uniform(0, max_blur_px)),
+        jpeg_quality=0,
+        defocus_sigma_px=float(rng.uniform(0.0, 0.8)),
+    )
+    return vehicles, cond
+
+
 def random_clip_spec(
     seed: int,
     *,
@@ -224,22 +256,7 @@ def random_clip_spec(
             x -= g.length + gap
         travel = queue + 22.0 - geos[0].length
     speed = travel / (n_frames / fps)
-    vehicles = tuple(
-        random_vehicle(rng, k + 1, bt, xs[k], float(rng.normal(0, 0.1)), detail_seed=seed * 97 + k)
-        for k, bt in enumerate(bts)
-    )
-    vehicles = tuple(replace(v, variant=0, yaw_deg=float(rng.normal(0, 0.4))) for v in vehicles)
-    cond = random_condition(
-        rng, lighting="day" if rng.random() < 0.6 else ("dusk" if rng.random() < 0.5 else "night_ir")
-    )
-    cond = replace(
-        cond,
-        rain=False,
-        glare=False,
-        motion_blur_px=float(rng.uniform(0, 3)),
-        jpeg_quality=0,
-        defocus_sigma_px=float(rng.uniform(0.0, 0.8)),
-    )
+    vehicles, cond = _queue_and_light(rng, seed, bts, xs, yaw_sd_deg=0.4, max_blur_px=3.0)
     scene = SceneSpec(
         seed=seed, view=view, camera=cam, vehicles=vehicles, occluders=(), background=bg, condition=cond
     )
@@ -481,22 +498,7 @@ def random_lane_clip_spec(
         x -= g.length + gap
     travel = queue + 35.0 + 24.0
     speed = travel / (n_frames / fps)
-    vehicles = tuple(
-        random_vehicle(rng, k + 1, bt, xs[k], float(rng.normal(0, 0.1)), detail_seed=seed * 97 + k)
-        for k, bt in enumerate(bts)
-    )
-    vehicles = tuple(replace(v, variant=0, yaw_deg=float(rng.normal(0, 0.3))) for v in vehicles)
-    cond = random_condition(
-        rng, lighting="day" if rng.random() < 0.6 else ("dusk" if rng.random() < 0.5 else "night_ir")
-    )
-    cond = replace(
-        cond,
-        rain=False,
-        glare=False,
-        motion_blur_px=float(rng.uniform(0, 2.5)),
-        jpeg_quality=0,
-        defocus_sigma_px=float(rng.uniform(0.0, 0.8)),
-    )
+    vehicles, cond = _queue_and_light(rng, seed, bts, xs, yaw_sd_deg=0.3, max_blur_px=2.5)
     clips = tuple(
         ClipSpec(
             scene=SceneSpec(
