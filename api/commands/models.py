@@ -143,10 +143,13 @@ def add_version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_comparison(reports: list[tuple[str, EvalReport]]) -> None:
+def _print_comparison(reports: list[tuple[str, EvalReport]]) -> str:
+    """Print the side-by-side table of ``reports`` and return it."""
     from vision.train.evaluate import comparison_table  # noqa: PLC0415
 
-    print(comparison_table(reports))
+    table = comparison_table(reports)
+    print(table)
+    return table
 
 
 def promote(args: argparse.Namespace) -> int:
@@ -276,7 +279,7 @@ def evaluate(args: argparse.Namespace) -> int:
     print(
         f"; classes not in the model: {', '.join(report.unknown_classes)}" if report.unknown_classes else ""
     )
-    _print_comparison(reports)
+    table = _print_comparison(reports)
     summary = {
         "model": str(model),
         "data": report.data,
@@ -284,11 +287,9 @@ def evaluate(args: argparse.Namespace) -> int:
         "reports": [{"label": label, **r.as_json()} for label, r in reports],
     }
     if out is not None:
-        from vision.train.evaluate import comparison_table  # noqa: PLC0415
-
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(summary, indent=2))
-        (out / "comparison.md").write_text(comparison_table(reports) + "\n")
+        (out / "comparison.md").write_text(table + "\n")
         print(f"reports and plots in {out}")
     if args.json:
         print(json.dumps(summary))
