@@ -1,10 +1,15 @@
 """One passage per lorry for a lane with several cameras: front, side (or high side), rear.
 
-(Up to three cameras, at most one per slot; :class:`LaneMerger` gathers one lorry's passages
-of the cameras by time, plates and - with a side camera - the side camera's handover
-(:func:`_handover_ms`), and :func:`merge_lane_passages` takes plates from the front and rear
-cameras and the body type from the side camera. The front/rear notes below hold for any two
-cameras in lane order; ``docs/pipeline.md`` has the whole story.)
+(Up to three cameras, at most one per slot. Without a side camera, :class:`LaneMerger` pairs a
+lorry's front and rear passages by time and plates as the notes below say. **With a side
+camera the side camera's passages are the lane's lorries** (it sees each lorry broadside, one
+track per lorry, while the front and rear cameras' tracks of a queue join and miss lorries):
+each front or rear passage is attached to the side passage whose span its handover time falls
+in (:func:`side_fits`, :func:`side_cost`), one per camera and side passage, decided only once
+no better side passage can still come, so the lane's passages do not depend on which camera's
+pipeline runs ahead; a front or rear passage no side passage takes is paired with the other of
+the two as before, or goes alone. :func:`merge_lane_passages` takes plates from the front and
+rear cameras and the body type from the side camera. ``docs/pipeline.md`` has the whole story.)
 
 Each camera has its own :class:`vision.pipeline.lane.LanePipeline` (its own tracks and
 passages). A :class:`LaneMerger` sits between the two pipelines and the lane's event sink: each
@@ -75,10 +80,6 @@ SAME_PLATE_MAX_EDITS = 1
 SAME_PLATE_MIN_CHARS = 5
 """Texts shorter than this are too weak to say two passages share a plate."""
 
-SIDE_HANDOVER_MS = 3_000
-"""A side-camera passage and a front or rear passage whose handover (:func:`_handover_ms`) is
-within this are joined before any other candidate that fits (nearest first)."""
-
 LAGS_KEPT = 20
 """The lane's typical delay between its cameras is the median of this many recent plate-confirmed pairs."""
 
@@ -96,14 +97,31 @@ class MergeRule:
       a little apart, or the rear camera's field reaching back over the front camera's);
     - ``max_wait_ms``: a passage waits at most this long after its last sighting (lane clock)
       for its partner, then goes alone.
+
+    With a side camera (:func:`side_fits`, :func:`side_cost`): ``side_slack_ms`` is how much
+    earlier than the front camera (later than the rear camera) the side camera may pick a lorry
+    up, or the front camera still see it after the side camera lost it; ``side_tolerance_ms``
+    is how far outside a side passage's span a front or rear handover time may fall and still
+    count as inside (a few frames and the detection stride).
     """
 
     max_gap_ms: int = 10_000
     max_lead_ms: int = 2_000
     max_wait_ms: int = 60_000
+    side_slack_ms: int = 500
+    side_tolerance_ms: int = 300
 
     def __post_init__(self) -> None:
-        if self.max_gap_ms < 0 or self.max_lead_ms < 0 or self.max_wait_ms < 0:
+        if (
+            min(
+                self.max_gap_ms,
+                self.max_lead_ms,
+                self.max_wait_ms,
+                self.side_slack_ms,
+                self.side_tolerance_ms,
+            )
+            < 0
+        ):
             raise ValueError(f"invalid merge rule {self}")
 
     def fits(self, front: Passage, rear: Passage) -> bool:
@@ -198,6 +216,60 @@ def slot_fits(rule: MergeRule, a_slot: str, a: Passage, b_slot: str, b: Passage)
     return rule.fits(a, b) if ORDER_OF_SLOT[a_slot] <= ORDER_OF_SLOT[b_slot] else rule.fits(b, a)
 
 
+def handover_ts_ms(slot: str, passage: Passage) -> int:
+    """When a front passage's lorry went on towards the side camera (its last sighting), or a rear
+    passage's lorry came from it (its first sighting)."""
+    if slot == "front":
+        return passage.last_seen_ts_ms
+    if slot == "rear":
+        return passage.first_seen_ts_ms
+    raise ValueError(f"no handover for camera slot {slot!r}")
+
+
+def side_fits(rule: MergeRule, slot: str, passage: Passage, side: Passage) -> bool:
+    """Whether front or rear passage ``passage`` (``slot``) and side passage ``side`` can be one
+    lorry by their times. The lane is a queue past a gantry: the front camera picks a lorry up
+    before the side camera does and loses it by the time the side camera does (each within
+    ``side_slack_ms``), at most ``max_gap_ms`` before the side camera first sees it; the rear
+    camera picks it up no earlier than the side camera (less the slack), at most ``max_gap_ms``
+    after the side camera lost it, and still sees it when the side camera loses it."""
+    slack, gap = rule.side_slack_ms, rule.max_gap_ms
+    first, last = passage.first_seen_ts_ms, passage.last_seen_ts_ms
+    if slot == "front":
+        return (
+            first <= side.first_seen_ts_ms + slack
+            and last <= side.last_seen_ts_ms + slack
+            and last >= side.first_seen_ts_ms - gap
+        )
+    if slot == "rear":
+        return (
+            first >= side.first_seen_ts_ms - slack
+            and last >= side.last_seen_ts_ms - slack
+            and first <= side.last_seen_ts_ms + gap
+        )
+    raise ValueError(f"a side passage is joined by front or rear passages, not {slot!r}")
+
+
+def side_cost(rule: MergeRule, slot: str, passage: Passage, side: Passage) -> tuple[int, int]:
+    """How well front or rear passage ``passage`` (``slot``) goes with side passage ``side``, lower
+    is better, compared in order: (1) how far its handover time (:func:`handover_ts_ms`) falls
+    outside the side passage's span widened by ``side_tolerance_ms`` (0: inside); (2) how far it
+    is from the end of that span where the handover happens.
+
+    The front camera loses a lorry either when its cab leaves the view (the side camera picks
+    the lorry up then: ground-truth boxes, a detector that boxes the cab) or, when the detector
+    keeps boxing the passing trailer, when its tail does (the side camera loses it soon after):
+    (2) is the distance to the nearer end of the side passage. The rear camera picks a lorry up
+    as its cab comes out past the gantry or once the whole lorry is past: (2) is the distance
+    to the side passage's last sighting. (1) sorts out all but lorries nose to tail, whose side
+    passages overlap; (2) chooses between those."""
+    t = handover_ts_ms(slot, passage)
+    a, b = side.first_seen_ts_ms, side.last_seen_ts_ms
+    tol = rule.side_tolerance_ms
+    outside = max(0, a - tol - t, t - b - tol)
+    return outside, min(abs(t - a), abs(t - b)) if slot == "front" else abs(t - b)
+
+
 def merge_lane_passages(parts: Mapping[str, Passage]) -> Passage:
     """One passage from one lorry's passages of a lane's cameras, by slot (``front``, ``side``,
     ``rear``; at least one): plates from the front and rear cameras as
@@ -259,25 +331,23 @@ class _Group:
         return max(p.last_seen_ts_ms for p in self.parts.values())
 
 
-def _handover_ms(passage: Passage, slot: str, group: _Group) -> float | None:
-    """How far apart (ms) the lorry of ``group`` left one camera and came into the next, when one
-    of the two is the side camera: it stands on the gantry, so a lorry comes into its view as it
-    leaves the front camera's and leaves it as it comes into the rear camera's (about 0 for the
-    right lorry, the time between lorries for the next one). None when the group gives no such
-    pair."""
-    if slot == "side":
-        offs = []
-        if (f := group.parts.get("front")) is not None:
-            offs.append(abs(passage.first_seen_ts_ms - f.last_seen_ts_ms))
-        if (r := group.parts.get("rear")) is not None:
-            offs.append(abs(r.first_seen_ts_ms - passage.last_seen_ts_ms))
-        return sum(offs) / len(offs) if offs else None
-    side = group.parts.get("side")
-    if side is None:
-        return None
-    if slot == "rear":
-        return abs(passage.first_seen_ts_ms - side.last_seen_ts_ms)
-    return abs(side.first_seen_ts_ms - passage.last_seen_ts_ms)
+@dataclass(slots=True, eq=False)
+class _Anchor:
+    """One lorry of a lane with a side camera, by the passage it is known by (``key``, of camera
+    slot ``kind``): a side passage, which front and rear passages join; or a front passage no
+    side passage took (the side camera missed the lorry), which a rear passage no side passage
+    took may join. ``parts``: the passages joined so far, by slot."""
+
+    kind: str
+    key: Passage
+    parts: dict[str, Passage]
+
+    @property
+    def last_seen_ts_ms(self) -> int:
+        return max(p.last_seen_ts_ms for p in (self.key, *self.parts.values()))
+
+    def group(self) -> _Group:
+        return _Group({self.kind: self.key, **self.parts})
 
 
 @dataclass(slots=True)
@@ -325,7 +395,23 @@ class LaneMerger:
     side (``side`` or ``high_side``), rear. Thread-safe: the cameras' workers call it from their
     own threads; ``sink`` is called outside the merger's lock, from whichever thread released
     the passage. ``on_merge(parts, merged)`` (optional) is told of every merged passage (the
-    benchmark scores with it)."""
+    benchmark scores with it).
+
+    **With a side camera** its passages are the lane's lorries (anchors). A front or rear
+    passage waits until the side camera can send no other passage it could go with (the side
+    camera's clock and open tracks are past the latest time such a passage could have been
+    first seen), then joins the anchor it goes with best (:func:`side_fits`, :func:`side_cost`;
+    one that shares a plate with the anchor's other camera's passage first). An anchor holds
+    one passage per camera: a better one takes the place of the one it holds, which tries its
+    next choice. A front passage no side passage takes becomes an anchor itself, for the rear
+    passages no side passage takes (:meth:`MergeRule.fits`, a shared plate first, then the
+    nearest handover); a rear passage no anchor takes goes alone, and so does a front passage
+    of a lane without a rear camera. An anchor goes (merged with what it holds, or alone) once
+    no camera can send it a better passage any more: none still to come or waiting that fits
+    it, and none held by an anchor that may still lose it. So what a lane records does not
+    depend on which camera's pipeline runs ahead of the others (deferred acceptance: each
+    passage chooses among every anchor it could join, anchors keep the best).
+    """
 
     def __init__(
         self,
@@ -347,8 +433,17 @@ class LaneMerger:
         self.rule = rule or MergeRule()
         self.counters = MergeCounters()
         self._cameras = {c: _Camera(c, v) for c, v in cameras.items()}
+        self._by_slot = {cam.slot: cam for cam in self._cameras.values()}
         self._slots = frozenset(slots)
+        self._anchored = "side" in self._slots
+        # a lane without a side camera: lorries' passages so far
         self._waiting: list[_Group] = []
+        # a lane with one: anchors, front/rear passages to be placed, rear passages no side
+        # passage took (to be placed on front anchors), passages that go alone
+        self._anchors: list[_Anchor] = []
+        self._pending: list[tuple[str, Passage]] = []
+        self._strays: list[Passage] = []
+        self._alone: list[Passage] = []
         self._lags: dict[tuple[str, str], deque[int]] = {}
         self._lock = threading.Lock()
         self._on_merge = on_merge
@@ -363,9 +458,15 @@ class LaneMerger:
 
     @property
     def waiting(self) -> int:
-        """Passages waiting for a partner."""
+        """Passages not yet emitted (waiting for a partner, or to be placed)."""
         with self._lock:
-            return sum(len(g.parts) for g in self._waiting)
+            return (
+                sum(len(g.parts) for g in self._waiting)
+                + sum(1 + len(a.parts) for a in self._anchors)
+                + len(self._pending)
+                + len(self._strays)
+                + len(self._alone)
+            )
 
     def arrive(self, camera_id: str, passage: Passage) -> None:
         """A passage of camera ``camera_id``: joins a waiting lorry's passages, or waits."""
@@ -378,16 +479,14 @@ class LaneMerger:
                 self.counters.rear_in += 1
             else:
                 self.counters.side_in += 1
-            group = self._partner(passage, slot)
-            if group is None:
-                group = _Group({slot: passage})
-                self._waiting.append(group)
+            if not self._anchored:
+                out = self._join(slot, passage, merged)
+            elif slot == "side":
+                self._anchors.append(_Anchor("side", passage, {}))
+                out = []
             else:
-                group.parts[slot] = passage
-            out: list[Passage] = []
-            if set(group.parts) == self._slots:
-                self._waiting.remove(group)
-                out.append(self._merge(group, merged))
+                self._pending.append((slot, passage))
+                out = []
             out.extend(self._release(None, merged))
         self._tell(merged)
         self._emit(out)
@@ -400,7 +499,8 @@ class LaneMerger:
             cam = self._cameras[camera_id]
             cam.clock_ms = ts_ms if cam.clock_ms is None else max(cam.clock_ms, ts_ms)
             cam.open_since_ms = open_since_ms
-            out = self._release(None, merged) if self._waiting else []
+            busy = self._waiting or self._anchors or self._pending or self._strays
+            out = self._release(None, merged) if busy else []
         self._tell(merged)
         self._emit(out)
 
@@ -427,8 +527,17 @@ class LaneMerger:
         """Let every waiting lorry's passages go, merged as far as they are (shutting down)."""
         merged: list[tuple[dict[str, Passage], Passage]] = []
         with self._lock:
-            out = [self._merge(g, merged) for g in self._waiting]
+            for slot, p in _placing_order(self._pending):
+                self._place(slot, p, "side")
+            self._pending.clear()
+            for p in sorted(self._strays, key=_stray_order):
+                self._place("rear", p, "front")
+            self._strays.clear()
+            out = [self._merge(a.group(), merged) for a in self._anchors]
+            self._anchors.clear()
+            out += [self._merge(g, merged) for g in self._waiting]
             self._waiting.clear()
+            out += self._lone(merged)
         self._tell(merged)
         self._emit(out)
 
@@ -467,6 +576,197 @@ class LaneMerger:
         merged.append((dict(group.parts), m))
         return m
 
+    def _lone(self, merged: list[tuple[dict[str, Passage], Passage]]) -> list[Passage]:
+        out = [self._merge(_Group({"lone": p}), merged) for p in self._alone]
+        self._alone.clear()
+        return out
+
+    def _lane_clock(self, now_ms: int | None) -> int | None:
+        clocks = [c.clock_ms for c in self._cameras.values() if c.clock_ms is not None]
+        return max([*clocks, *([now_ms] if now_ms is not None else [])], default=None)
+
+    def _expired(self, lane_clock: int | None, last_seen_ts_ms: int) -> bool:
+        return lane_clock is not None and lane_clock - last_seen_ts_ms > self.rule.max_wait_ms
+
+    def _release(self, now_ms: int | None, merged: list[tuple[dict[str, Passage], Passage]]) -> list[Passage]:
+        """Everything that can go now (see the class doc)."""
+        lane_clock = self._lane_clock(now_ms)
+        if self._anchored:
+            return self._release_anchors(lane_clock, merged)
+        return self._release_groups(lane_clock, merged)
+
+    # --- a lane with a side camera: anchors -------------------------------------------------
+
+    def _release_anchors(
+        self, lane_clock: int | None, merged: list[tuple[dict[str, Passage], Passage]]
+    ) -> list[Passage]:
+        decided = [
+            (slot, p)
+            for slot, p in _placing_order(self._pending)
+            if self._expired(lane_clock, p.last_seen_ts_ms) or self._side_done(slot, p)
+        ]
+        if decided:
+            gone = {id(p) for _, p in decided}
+            self._pending = [sp for sp in self._pending if id(sp[1]) not in gone]
+            for slot, p in decided:
+                self._place(slot, p, "side")
+        if self._strays:
+            side_busy = self._may_still_change("side")
+            ready = [
+                p
+                for p in sorted(self._strays, key=_stray_order)
+                if self._expired(lane_clock, p.last_seen_ts_ms) or self._fronts_done(p, side_busy)
+            ]
+            gone = {id(p) for p in ready}
+            self._strays = [p for p in self._strays if id(p) not in gone]
+            for p in ready:
+                self._place("rear", p, "front")
+        out: list[Passage] = []
+        if self._anchors:
+            busy = self._may_still_change("side")
+            busy += self._may_still_change("front", busy)
+            keep: list[_Anchor] = []
+            for a in self._anchors:
+                if a in busy and not self._expired(lane_clock, a.last_seen_ts_ms):
+                    keep.append(a)
+                else:
+                    out.append(self._merge(a.group(), merged))
+            self._anchors = keep
+        return out + self._lone(merged)
+
+    def _side_done(self, slot: str, passage: Passage) -> bool:
+        """Whether the side camera can send no other passage that fits ``passage`` (``slot``):
+        its frames are past the latest time such a passage could have been first seen, and no
+        track of it is open since before then."""
+        if slot == "front":
+            bound = passage.last_seen_ts_ms + self.rule.max_gap_ms
+        else:
+            bound = passage.first_seen_ts_ms + self.rule.side_slack_ms
+        return _past(self._by_slot["side"], bound)
+
+    def _fronts_done(self, rear: Passage, side_busy: list[_Anchor]) -> bool:
+        """Whether no front passage that fits rear passage ``rear`` (no side passage took it) can
+        still become a front anchor: the front camera can send no new one, none waits to be
+        placed, none is held by a side anchor that may still let it go."""
+        cam = self._by_slot.get("front")
+        if cam is None:
+            return True
+        fits = self.rule.fits
+        if any(s == "front" and fits(p, rear) for s, p in self._pending):
+            return False
+        if any((f := a.parts.get("front")) is not None and fits(f, rear) for a in side_busy):
+            return False
+        return _past(cam, rear.first_seen_ts_ms + self.rule.max_lead_ms)
+
+    def _fits(self, anchor: _Anchor, slot: str, passage: Passage) -> bool:
+        if anchor.kind == "side":
+            return side_fits(self.rule, slot, passage, anchor.key)
+        return slot == "rear" and self.rule.fits(anchor.key, passage)
+
+    def _rank(self, anchor: _Anchor, slot: str, passage: Passage) -> tuple[int, int, int, int, str]:
+        """How well ``passage`` goes with ``anchor``, lower is better: sharing a plate with the
+        anchor's other front/rear passage first, then :func:`side_cost` (a front anchor: how far
+        apart the front camera lost the lorry and the rear camera picked it up), then the earlier."""
+        if anchor.kind == "side":
+            shares = any(share_a_plate(passage, q) for s, q in anchor.parts.items() if s != slot)
+            outside, near = side_cost(self.rule, slot, passage, anchor.key)
+        else:
+            shares = share_a_plate(passage, anchor.key)
+            outside, near = 0, abs(passage.first_seen_ts_ms - anchor.key.last_seen_ts_ms)
+        return (0 if shares else 1, outside, near, passage.first_seen_ts_ms, passage.passage_id)
+
+    def _place(self, slot: str, passage: Passage, kind: str) -> None:
+        """Attach ``passage`` to the anchor of ``kind`` it goes with best that takes it (one that
+        holds no passage of ``slot``, or one it is better for than the passage held, which then
+        tries its next choice); else it is left over (:meth:`_left_over`)."""
+        fits = [a for a in self._anchors if a.kind == kind and self._fits(a, slot, passage)]
+        for a in sorted(
+            fits, key=lambda a: (self._rank(a, slot, passage), a.key.first_seen_ts_ms, a.key.passage_id)
+        ):
+            held = a.parts.get(slot)
+            if held is None:
+                a.parts[slot] = passage
+                return
+            if self._rank(a, slot, passage) < self._rank(a, slot, held):
+                a.parts[slot] = passage
+                self._place(slot, held, kind)
+                return
+        self._left_over(slot, passage, kind)
+
+    def _left_over(self, slot: str, passage: Passage, kind: str) -> None:
+        """A passage no anchor of ``kind`` took: a front passage no side passage took becomes a
+        front anchor (when the lane has a rear camera), a rear passage no side passage took
+        waits for the front anchors (when the lane has a front camera); else it goes alone."""
+        if kind == "side" and slot == "front" and "rear" in self._slots:
+            self._anchors.append(_Anchor("front", passage, {}))
+        elif kind == "side" and slot == "rear" and "front" in self._slots:
+            self._strays.append(passage)
+        else:
+            self._alone.append(passage)
+
+    def _may_still_change(self, kind: str, busy_sides: list[_Anchor] | None = None) -> list[_Anchor]:
+        """Anchors of ``kind`` that may still be given a better front or rear passage: a camera
+        may still send one that fits (or one waits to be placed), or a passage that would be
+        better there is held by an anchor that may still lose it (``busy_sides``: the side
+        anchors that may, for front anchors)."""
+        anchors = [a for a in self._anchors if a.kind == kind]
+        busy: list[_Anchor] = []
+        for slot in ("front", "rear") if kind == "side" else ("rear",):
+            if slot not in self._slots:
+                continue
+            open_ = [a for a in anchors if not self._slot_done(a, slot, busy_sides or [])]
+            grew = True
+            while grew:
+                grew = False
+                for b in open_:
+                    held = b.parts.get(slot)
+                    if held is None:
+                        continue
+                    for a in anchors:
+                        if a in open_ or not self._fits(a, slot, held):
+                            continue
+                        other = a.parts.get(slot)
+                        if other is None or self._rank(a, slot, held) < self._rank(a, slot, other):
+                            open_.append(a)
+                            grew = True
+            busy += [a for a in open_ if a not in busy]
+        return busy
+
+    def _slot_done(self, anchor: _Anchor, slot: str, busy_sides: list[_Anchor]) -> bool:
+        """Whether no new passage of ``slot`` that fits ``anchor`` can come: the camera can send
+        none, none waits to be placed (and, for a front anchor, none is held by a side anchor
+        that may still let it go)."""
+        if any(s == slot and self._fits(anchor, s, p) for s, p in self._pending):
+            return False
+        if anchor.kind == "front":
+            if any(self._fits(anchor, "rear", p) for p in self._strays):
+                return False
+            if any(
+                (r := a.parts.get("rear")) is not None and self._fits(anchor, "rear", r) for a in busy_sides
+            ):
+                return False
+            bound = anchor.key.last_seen_ts_ms + self.rule.max_gap_ms
+        elif slot == "front":
+            bound = anchor.key.first_seen_ts_ms + self.rule.side_slack_ms
+        else:
+            bound = anchor.key.last_seen_ts_ms + self.rule.max_gap_ms
+        return _past(self._by_slot[slot], bound)
+
+    # --- a lane without a side camera: groups by time and plates -----------------------------
+
+    def _join(
+        self, slot: str, passage: Passage, merged: list[tuple[dict[str, Passage], Passage]]
+    ) -> list[Passage]:
+        group = self._partner(passage, slot)
+        if group is None:
+            self._waiting.append(_Group({slot: passage}))
+            return []
+        group.parts[slot] = passage
+        if set(group.parts) == self._slots:
+            self._waiting.remove(group)
+            return [self._merge(group, merged)]
+        return []
+
     def _lag_off(self, passage: Passage, slot: str, group: _Group) -> float | None:
         """How far the group's delays to ``passage`` are from the lane's typical ones (ms; mean
         over the group's cameras with enough plate-confirmed pairs), or None when none has."""
@@ -496,13 +796,6 @@ class LaneMerger:
         free = [g for g in fits if not any(share_a_plate(q, m) for q in g.parts.values() for m in mine)]
         if not free:
             return None
-        near = [
-            (o, g)
-            for g in free
-            if (o := _handover_ms(passage, slot, g)) is not None and o <= SIDE_HANDOVER_MS
-        ]
-        if near:
-            return min(near, key=lambda og: og[0])[1]
         offs = [(o, g) for g in free if (o := self._lag_off(passage, slot, g)) is not None]
         if offs:
             return min(offs, key=lambda og: og[0])[1]
@@ -521,20 +814,17 @@ class LaneMerger:
                 else q.first_seen_ts_ms + rule.max_lead_ms
                 for s, q in group.parts.items()
             )
-            if cam.clock_ms is None or cam.clock_ms <= bound:
-                return True  # a partner may still appear
-            if cam.open_since_ms is not None and cam.open_since_ms <= bound:
-                return True  # or is in view now
+            if not _past(cam, bound):
+                return True  # a partner may still appear, or is in view now
         return False
 
-    def _release(self, now_ms: int | None, merged: list[tuple[dict[str, Passage], Passage]]) -> list[Passage]:
-        clocks = [c.clock_ms for c in self._cameras.values() if c.clock_ms is not None]
-        lane_clock = max([*clocks, *([now_ms] if now_ms is not None else [])], default=None)
+    def _release_groups(
+        self, lane_clock: int | None, merged: list[tuple[dict[str, Passage], Passage]]
+    ) -> list[Passage]:
         out: list[Passage] = []
         keep: list[_Group] = []
         for g in self._waiting:
-            expired = lane_clock is not None and lane_clock - g.last_seen_ts_ms > self.rule.max_wait_ms
-            if expired or not self._partner_possible(g):
+            if self._expired(lane_clock, g.last_seen_ts_ms) or not self._partner_possible(g):
                 out.append(self._merge(g, merged))
             else:
                 keep.append(g)
@@ -542,3 +832,22 @@ class LaneMerger:
             self._waiting = keep
             log.debug("lane %s: %d passage(s) go without every camera's", self.lane_id, len(out))
         return out
+
+
+def _placing_order(pending: list[tuple[str, Passage]]) -> list[tuple[str, Passage]]:
+    return sorted(pending, key=lambda sp: (sp[0], handover_ts_ms(*sp), sp[1].passage_id))
+
+
+def _stray_order(p: Passage) -> tuple[int, str]:
+    return p.first_seen_ts_ms, p.passage_id
+
+
+def _past(cam: _Camera, bound_ms: int) -> bool:
+    """Whether camera ``cam`` can no longer send a passage first seen at ``bound_ms`` or before:
+    it finished, or its frames are past that time and no track of it is open since then or
+    before."""
+    if cam.finished:
+        return True
+    if cam.clock_ms is None or cam.clock_ms <= bound_ms:
+        return False
+    return cam.open_since_ms is None or cam.open_since_ms > bound_ms

@@ -27,11 +27,12 @@ def test_a_two_camera_lane_run_merges_each_lorrys_passages() -> None:
 
 
 def test_a_three_camera_lane_run_takes_the_body_type_from_the_side_camera() -> None:
-    """The fixture clip as front, side (150 ms later) and rear (300 ms later) camera; the
-    classifier says reefer: one passage per lorry from three cameras; the reefer's body is right,
-    the car transporter's is not."""
+    """The fixture clip as front, side (2 s later) and rear (4 s later) camera, a queue past a
+    gantry (the rear camera picks a lorry up once the side camera saw it go by, not while the lorry
+    ahead is still beside it); the classifier says reefer: one passage per lorry from three
+    cameras; the reefer's body is right, the car transporter's is not."""
     clips = (BenchClip(CLIP, "front"), BenchClip(CLIP, "side"), BenchClip(CLIP, "rear"))
-    lane = LaneSet("fixture", clips, (0, 150, 300))
+    lane = LaneSet("fixture", clips, (0, 2000, 4000))
     config = LaneConfig("bench", tracking=TrackingConfig(close_after_ms=300))
     models = truth_detectors(ConstReader(), ConstClassifier(BodyType.REEFER))
     run = run_lane_set(lane, config, models, MergeRule())
