@@ -10,9 +10,16 @@ both tried), groups them into text lines of similar character height, and:
 - **drops the EU blue band**: components inside a saturated blue strip at the left are
   ignored (the band's country letters would otherwise be read as part of the mark);
 - **trims the border** and livery text: each line is cropped to its characters (with a
-  small margin), so plate frames, state names, slogans and dealer text are not read;
+  margin of :data:`LINE_PAD_X` character heights), so plate frames, state names, slogans and
+  dealer text are not read. A character the component analysis missed (touching the plate's
+  edge, the band or its neighbour) is kept: the line's span grows over ink next to it
+  (:func:`_grow_span`) and stops at a plate edge (ink well above and below the characters);
+  a component enclosing other components is a frame, not a character (:func:`_drop_frames`);
 - **detects two-line plates**: a second line whose characters are nearly as tall as the
-  main line's, above or below it, makes the plate two-line; lines come top then bottom.
+  main line's, above or below it, makes the plate two-line; lines come top then bottom. On a
+  squarish crop where only one short line was found in its top or bottom part, an inked band
+  of the same height on the other side is taken as the second line (:func:`_other_line`: a
+  small or blurred trailer mark's other line is often one blob).
 
 The result, :class:`Rectified`, carries the 2x3 affine ``matrix`` from crop pixels to
 rectified pixels and each line's box in rectified pixels, so a box can be mapped back to
@@ -33,8 +40,21 @@ from vision.types import ImageBGR
 ANALYSIS_HEIGHT_PX = 100
 """Crops are analysed at this height (the line boxes are mapped back to full resolution)."""
 
-LINE_PAD_X = 1.5
-"""Margin left and right of a line's characters, in character heights."""
+LINE_PAD_X = 0.6
+"""Margin left and right of a line's characters, in character heights (small: the span has
+already grown over missed characters, and a wider margin takes in plate edges read as 1/I)."""
+
+GROW_GAP_CH = 0.8
+"""Widest gap (in character heights) a line's span grows across to ink the components missed."""
+
+GROW_MAX_CH = 3.0
+"""Furthest (in character heights) a line's span grows on each side beyond its components."""
+
+SQUARE_ASPECT = 2.2
+"""A crop at most this many times as wide as high (blue band excluded) may hold a two-line plate."""
+
+SAME_BACKGROUND_GREY = 40
+"""Largest difference (grey levels) between two lines' plate backgrounds on one plate."""
 
 Box = tuple[int, int, int, int]
 """``(x1, y1, x2, y2)`` in pixels, end-exclusive."""
@@ -115,15 +135,19 @@ def blue_band_width(image: ImageBGR, *, max_fraction: float = 0.2) -> int:
     return int(x)
 
 
-def _char_components(gray: npt.NDArray[np.uint8], dark_text: bool, x_min: int) -> list[Box]:
-    """Character-like connected components of one polarity, in ``gray``'s pixels."""
-    h = gray.shape[0]
-    block = max(3, (h // 3) | 1)
+def _ink(gray: npt.NDArray[np.uint8], dark_text: bool) -> npt.NDArray[np.uint8]:
+    """Locally thresholded text pixels (255) of one polarity, in ``gray``'s pixels."""
+    block = max(3, (gray.shape[0] // 3) | 1)
     mode = cv2.THRESH_BINARY_INV if dark_text else cv2.THRESH_BINARY
     c = 7 if dark_text else -7
-    binary = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, c)
+    return np.asarray(cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, c), np.uint8)
+
+
+def _char_components(ink: npt.NDArray[np.uint8], x_min: int) -> list[Box]:
+    """Character-like connected components of a thresholded image ``ink`` (see :func:`_ink`)."""
+    h = ink.shape[0]
     # thin links (screws, frame text, underlines touching a character) break under erosion
-    binary = cv2.erode(binary, np.ones((3, 3), np.uint8), iterations=1)
+    binary = cv2.erode(ink, np.ones((3, 3), np.uint8), iterations=1)
     n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     boxes: list[Box] = []
     for i in range(1, n):
@@ -138,7 +162,19 @@ def _char_components(gray: npt.NDArray[np.uint8], dark_text: bool, x_min: int) -
         if x < x_min:
             continue
         boxes.append((x, y, x + bw, y + bh))
-    return boxes
+    return _drop_frames(boxes)
+
+
+def _drop_frames(boxes: list[Box]) -> list[Box]:
+    """Without the components that enclose two or more others' centres: a plate's frame or a
+    sticker's outline is not a character (on a small two-line plate it is the tallest
+    component and would otherwise be taken for the main line)."""
+
+    def encloses(outer: Box, inner: Box) -> bool:
+        cx, cy = (inner[0] + inner[2]) / 2.0, (inner[1] + inner[3]) / 2.0
+        return inner != outer and outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
+
+    return [b for b in boxes if sum(encloses(b, q) for q in boxes) < 2]
 
 
 def _group_lines(boxes: list[Box]) -> list[list[Box]]:
@@ -164,14 +200,19 @@ def _line_score(group: list[Box]) -> float:
     return len(group) * float(np.median(heights))
 
 
-def _find_lines(gray: npt.NDArray[np.uint8], x_min: int) -> tuple[list[list[Box]], list[Box]]:
-    """The main character line and, for a two-line plate, the other one (top first), and
-    every character-like component of the polarity they were found in."""
+def _find_lines(
+    gray: npt.NDArray[np.uint8], x_min: int
+) -> tuple[list[list[Box]], list[Box], npt.NDArray[np.uint8]]:
+    """The main character line and, for a two-line plate, the other one (top first), every
+    character-like component of the polarity they were found in, and that polarity's
+    thresholded image (:func:`_ink`)."""
     best: list[list[Box]] = []
     best_components: list[Box] = []
+    best_ink = np.zeros_like(gray)
     best_score = 0.0
     for dark in (True, False):
-        components = _char_components(gray, dark, x_min)
+        ink = _ink(gray, dark)
+        components = _char_components(ink, x_min)
         groups = [g for g in _group_lines(components) if len(g) >= 2]
         if not groups:
             continue
@@ -197,8 +238,8 @@ def _find_lines(gray: npt.NDArray[np.uint8], x_min: int) -> tuple[list[list[Box]
                 score += _line_score(g)
                 break
         if score > best_score:
-            best, best_score, best_components = lines, score, components
-    return sorted(best, key=lambda g: min(b[1] for b in g)), best_components
+            best, best_score, best_components, best_ink = lines, score, components, ink
+    return sorted(best, key=lambda g: min(b[1] for b in g)), best_components, best_ink
 
 
 def _skew_angle_deg(line: list[Box]) -> float:
@@ -213,8 +254,103 @@ def _skew_angle_deg(line: list[Box]) -> float:
     return math.degrees(math.atan(slope))
 
 
+def _grow_span(
+    ink: npt.NDArray[np.uint8], y1: int, y2: int, x1: int, x2: int, ch: float, x_min: int
+) -> tuple[int, int]:
+    """Widen a line's character span ``[x1, x2)`` over ink the component analysis missed.
+
+    A character touching the plate's edge, the EU band or its neighbour is not a component of
+    its own, and the line would start or end without it. Columns of the line's band
+    ``[y1, y2)`` holding ink (10% of the band or more) extend the span across gaps of at most
+    :data:`GROW_GAP_CH` character heights, up to :data:`GROW_MAX_CH` on each side, never left
+    of ``x_min`` (the blue band). A *border* column (ink without a break from 0.3 character
+    heights above the band to 0.3 below it: a plate's edge or frame) stops the growth.
+    """
+    h, w = ink.shape
+    on = ink > 0
+    col = on[y1:y2].mean(axis=0) if y2 > y1 else np.zeros(w)
+    # a border column is ink from well above the characters to well below them without a
+    # break (a character's stem ends at the band, with plate background above and below it)
+    e1, e2 = y1 - round(0.3 * ch), y2 + round(0.3 * ch)
+    border = on[e1:e2].mean(axis=0) >= 0.85 if e1 >= 0 and e2 <= h else np.zeros(w, bool)
+    inked = col >= 0.1
+    gap_max = GROW_GAP_CH * ch
+    reach = GROW_MAX_CH * ch
+
+    def grow(start: int, step: int, limit: int) -> int:
+        edge, gap, x = start, 0, start + step
+        while (x >= limit if step < 0 else x < limit) and abs(x - start) <= reach:
+            if border[x]:
+                break
+            if inked[x]:
+                edge, gap = x, 0
+            else:
+                gap += 1
+                if gap > gap_max:
+                    break
+            x += step
+        return edge
+
+    return grow(x1, -1, max(0, x_min)), grow(x2 - 1, 1, w) + 1
+
+
+def _other_line(
+    gray: npt.NDArray[np.uint8], ink: npt.NDArray[np.uint8], line: list[Box], box: Box, scale: float, h: int
+) -> TextLine | None:
+    """The second line of a squarish plate where only one line's characters were found.
+
+    On a small or blurred two-line plate (a UK trailer mark, a PL or D square plate) the other
+    line's characters often merge into one blob and are no components. When the found line
+    (at most 5 characters: a square plate's line is short)
+    sits in the top or bottom part of the crop, the band of the same height next to it, on the
+    other side, is the other line if ink covers half its width, rows of ink span 60% of a
+    character height, and its background (the pixels that are not ink) is the main line's
+    plate background within :data:`SAME_BACKGROUND_GREY` grey levels (not the scene around a
+    small plate in a loose crop). ``line`` is in analysis pixels (:data:`ANALYSIS_HEIGHT_PX` high), ``box``
+    its line box in crop pixels; the result is in crop pixels, without character boxes.
+    """
+    ah = ink.shape[0]
+    ch = float(np.median([b[3] - b[1] for b in line]))
+    y_lo = min(b[1] for b in line)
+    y_hi = max(b[3] for b in line)
+    centre = (y_lo + y_hi) / 2.0
+    gap = 0.12 * ch
+    if centre < 0.42 * ah:
+        y1, y2 = round(y_hi + gap), round(y_hi + gap + ch)
+    elif centre > 0.58 * ah:
+        y1, y2 = round(y_lo - gap - ch), round(y_lo - gap)
+    else:
+        return None
+    if y1 < 0 or y2 > ah:
+        return None
+    x1, x2 = round(box[0] * scale), round(box[2] * scale)
+    region = ink[y1:y2, x1:x2] > 0
+    if region.size == 0:
+        return None
+    cols = float((region.mean(axis=0) >= 0.1).mean())
+    rows = int((region.mean(axis=1) >= 0.08).sum())
+    if cols < 0.5 or rows < 0.6 * ch:
+        return None
+    main_band = (slice(y_lo, y_hi), slice(x1, x2))
+    main_bg = gray[main_band][ink[main_band] == 0]
+    other_bg = gray[y1:y2, x1:x2][~region]
+    if main_bg.size == 0 or other_bg.size == 0:
+        return None
+    if abs(float(np.median(main_bg)) - float(np.median(other_bg))) > SAME_BACKGROUND_GREY:
+        return None
+    pad_y = 0.18 * ch
+    out = (box[0], max(0, int((y1 - pad_y) / scale)), box[2], min(h, math.ceil((y2 + pad_y) / scale)))
+    return TextLine(out, ())
+
+
 def _line_box(
-    line: list[Box], others: list[Box], scale: float, w: int, h: int
+    line: list[Box],
+    others: list[Box],
+    ink: npt.NDArray[np.uint8],
+    x_min: int,
+    scale: float,
+    w: int,
+    h: int,
 ) -> tuple[Box, tuple[Box, ...]]:
     ch = float(np.median([b[3] - b[1] for b in line]))
     y_lo = min(b[1] for b in line)
@@ -226,12 +362,13 @@ def _line_box(
         if y_lo - 0.3 * ch <= (b[1] + b[3]) / 2.0 <= y_hi + 0.3 * ch and b[3] - b[1] >= 0.5 * ch
     ]
     xs = [*line, *same_band]
+    gx1, gx2 = _grow_span(ink, y_lo, y_hi, min(b[0] for b in xs), max(b[2] for b in xs), ch, x_min)
     pad_y = 0.18 * ch
     pad_x = LINE_PAD_X * ch
-    x1 = min(b[0] for b in xs) - pad_x
-    y1 = min(b[1] for b in line) - pad_y
-    x2 = max(b[2] for b in xs) + pad_x
-    y2 = max(b[3] for b in line) + pad_y
+    x1 = gx1 - pad_x
+    y1 = y_lo - pad_y
+    x2 = gx2 + pad_x
+    y2 = y_hi + pad_y
     box = (
         max(0, int(x1 / scale)),
         max(0, int(y1 / scale)),
@@ -258,7 +395,7 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
     )
     band = blue_band_width(small)
     gray = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
-    lines, components = _find_lines(gray, band)
+    lines, components, ink = _find_lines(gray, band)
     matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float64)
     image = crop
     angle = 0.0
@@ -282,15 +419,19 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
                 np.uint8,
             )
             gray = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
-            rotated, rotated_components = _find_lines(gray, band)
+            rotated, rotated_components, rotated_ink = _find_lines(gray, band)
             if rotated:
-                lines, components = rotated, rotated_components
+                lines, components, ink = rotated, rotated_components, rotated_ink
         else:
             angle = 0.0
     text_lines = []
     for line in lines:
-        box, chars = _line_box(line, components, scale, w, h)
+        box, chars = _line_box(line, components, ink, band, scale, w, h)
         text_lines.append(TextLine(box, chars))
+    if len(text_lines) == 1 and len(lines[0]) <= 5 and (w - band / scale) <= SQUARE_ASPECT * h:
+        other = _other_line(gray, ink, lines[0], text_lines[0].box, scale, h)
+        if other is not None:
+            text_lines = sorted([*text_lines, other], key=lambda ln: ln.box[1])
     return Rectified(
         image=np.ascontiguousarray(image),
         matrix=matrix,

@@ -70,6 +70,19 @@ from vision.types import ImageBGR
 
 log = logging.getLogger(__name__)
 
+
+def line_code_version() -> str:
+    """SHA-256 (16 hex) of the code that turns a plate into training lines (rectification and
+    the line input): cached lines are made again when it changes."""
+    import vision.anpr.line_input as line_input_module  # noqa: PLC0415
+    import vision.anpr.rectify as rectify_module  # noqa: PLC0415
+
+    h = hashlib.sha256()
+    for module in (rectify_module, line_input_module):
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.hexdigest()[:16]
+
+
 SOURCES = ("synth-flat", "synth-scene", "real-crop", "real-scene")
 """Where a training line came from (index = the code stored per line)."""
 
@@ -662,7 +675,7 @@ def build_data(cfg: TrainConfig) -> tuple[LineSet, LineSet, LineSet, DataSummary
     for m in (*cfg.synth_manifests, *cfg.real_manifests):
         summary.fingerprints[str(m)] = manifest_fingerprint(m)[0]
     summary.plates["synth-flat"] = cfg.n_flat
-    base = {"input": [LINE_HEIGHT_PX, LINE_WIDTH_PX], "version": 2}
+    base = {"input": [LINE_HEIGHT_PX, LINE_WIDTH_PX], "version": 2, "code": line_code_version()}
     parts = [
         flat_lines(cfg.data_dir, cfg.flat_seed, cfg.n_flat, cfg.workers),
         cached_lines(
@@ -701,7 +714,13 @@ def flat_lines(data_dir: Path, seed: int, n: int, workers: int) -> tuple[LineSet
     in ``data_dir`` (see :func:`cached_lines`)."""
     return cached_lines(
         data_dir / f"flat_s{seed}_n{n}.npz",
-        {"input": [LINE_HEIGHT_PX, LINE_WIDTH_PX], "version": 1, "flat_seed": seed, "n": n},
+        {
+            "input": [LINE_HEIGHT_PX, LINE_WIDTH_PX],
+            "version": 1,
+            "flat_seed": seed,
+            "n": n,
+            "code": line_code_version(),
+        },
         lambda: _run_blocks(_FlatJob(seed), n, workers, f"synthetic plates (seed {seed})"),
     )
 

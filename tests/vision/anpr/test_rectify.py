@@ -3,7 +3,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vision.anpr.rectify import blue_band_width, invert_affine, rectify
+from vision.anpr.rectify import _drop_frames, blue_band_width, invert_affine, rectify
 
 
 def plate(lines: list[str], *, band: bool = False, angle: float = 0.0, border: bool = True) -> np.ndarray:
@@ -70,3 +70,59 @@ def test_blank_image_gives_no_lines_and_whole_image() -> None:
     r = rectify(img)
     assert r.lines == ()
     assert r.line_images()[0].shape == img.shape
+
+
+def test_a_component_enclosing_characters_is_a_frame_not_a_character() -> None:
+    # on a small two-line plate the frame (thick at low resolution) passes the character
+    # filters and, with a sticker beside it, was grouped as the tallest "line"
+    chars = [(26, 24, 40, 46), (44, 24, 57, 47), (27, 51, 41, 75), (44, 53, 57, 75)]
+    frame, sticker = (3, 0, 81, 86), (99, 9, 119, 100)
+    kept = _drop_frames([frame, sticker, *chars])
+    assert frame not in kept
+    assert sticker in kept and all(c in kept for c in chars)
+
+
+def test_a_character_touching_the_band_is_kept_in_the_line() -> None:
+    # the first character is joined to the blue band by a dark smudge: it is no component of
+    # its own, but its ink is next to the line, so the line starts with it
+    img = plate(["MAB1234"], band=True, border=False)
+    cv2.rectangle(img, (38, 30), (66, 42), (0, 0, 0), -1)
+    r = rectify(img)
+    assert len(r.lines) == 1
+    assert min(b[0] for b in r.lines[0].char_boxes) > 100  # the 'M' (drawn from x=60) is no component
+    assert r.band_width_px > 0 and r.lines[0].box[0] <= 60  # yet the line starts before it
+
+
+def test_a_plate_edge_stops_the_line_from_growing() -> None:
+    # ink well above and below the characters' band is a plate's edge, not a character
+    img = np.full((100, 420, 3), 90, np.uint8)
+    img[10:90, 60:400] = 255
+    cv2.putText(img, "AB12CDE", (80, 75), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 7, cv2.LINE_AA)
+    r = rectify(img)
+    assert len(r.lines) == 1
+    x1, _, x2, _ = r.lines[0].box
+    assert x1 >= 40 and x2 <= 420
+
+
+def test_a_blurred_two_line_plate_gets_its_second_line() -> None:
+    # the bottom line is smeared into one blob (no character components); the top line sits in
+    # the top part of a squarish crop, so the band below it is read as the second line
+    img = plate(["N316", "1079"], border=False)
+    h = img.shape[0]
+    bottom = img[h // 2 :, :].copy()
+    img[h // 2 :, :] = cv2.GaussianBlur(bottom, (0, 0), 9)
+    img[h // 2 :, :] = np.where(img[h // 2 :, :] < 235, 60, 255).astype(np.uint8)
+    r = rectify(img)
+    assert r.two_line
+    top, second = r.lines
+    assert second.char_boxes == ()  # found by the fallback, not as components
+    assert top.box[1] < second.box[1] and top.box[3] < second.box[3]
+
+
+def test_a_one_line_plate_in_a_square_crop_stays_one_line() -> None:
+    # a US-style plate: one line of characters in the middle of a 2:1 crop, small text above
+    img = np.full((180, 360, 3), 255, np.uint8)
+    cv2.putText(img, "TEXAS", (130, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+    cv2.putText(img, "ABC1234", (20, 115), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 7, cv2.LINE_AA)
+    r = rectify(img)
+    assert len(r.lines) == 1
