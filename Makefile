@@ -90,4 +90,4 @@ data/eval/plates_s901/manifest.csv: $(STAMP)
 	$(BIN)/hgv-lane synth plates --out data/eval/plates_s901 --n 200 --seed 901 --workers 2 --quiet
 
 models/plate_reader.onnx: $(TRAIN)/reader/synth_s301/.done data/eval/plates_s901/manifest.csv
-	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --eval data/eval/plates_s901/manifest.csv --epochs 7 --batch 64 --out runs/reader7 --onnx $@
+	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --eval data/eval/plates_s901/manifest.csv --epochs 8 --batch 64 --out runs/reader9 --onnx $@
