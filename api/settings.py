@@ -87,10 +87,11 @@ class ModelSettings(BaseModel):
 class ReaderSettings(BaseModel):
     """Plate reading."""
 
-    engine: Literal["easyocr", "rapidocr", "crnn"] = Field(
-        "rapidocr",
-        description="Plate reader engine (measured best is the default); crnn is the project's own "
-        "recogniser, models/plate_reader.onnx.",
+    engine: Literal["easyocr", "rapidocr", "crnn", "crnn+rapidocr"] = Field(
+        "crnn+rapidocr",
+        description="Plate reader engine (measured best is the default): crnn is the project's own "
+        "recogniser, models/plate_reader.onnx; crnn+rapidocr asks RapidOCR for a second opinion when "
+        "crnn's best reading fits no grammar or is unsure.",
     )
     top_n: int = Field(5, ge=1, le=20, description="Candidate strings kept per plate read.")
 

@@ -3,7 +3,7 @@
 - detectors: one 1280x720 synthetic lane frame per call, pre-processing (letterbox),
   inference and decoding (NMS) included;
 - trailer classifier: one body crop per call, squash and inference included;
-- plate reader, per engine (``--readers``, default ``crnn,rapidocr``): one plate crop per
+- plate reader, per engine (``--readers``, default ``crnn+rapidocr,crnn,rapidocr``): one plate crop per
   call (the 40 synthetic crops of ``fixtures/synth/plates`` in turn), the whole
   :class:`vision.anpr.reader.PipelineReader` (rectify, recognise, grammars) on 1 thread.
 
@@ -58,7 +58,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: default)")
-    parser.add_argument("--readers", default="crnn,rapidocr", help="reader engines to time ('' for none)")
+    parser.add_argument(
+        "--readers", default="crnn+rapidocr,crnn,rapidocr", help="reader engines to time ('' for none)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from vision.synth import render_scene  # noqa: PLC0415 - only for the sample frame

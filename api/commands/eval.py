@@ -65,15 +65,14 @@ def _progress(done: int, total: int) -> None:
 def run_plates(args: argparse.Namespace) -> int:
     """Run ``eval plates``; exit 2 for a bad manifest or option, 1 if the reader cannot load."""
     from vision.anpr.detector import PlateDetector  # noqa: PLC0415 - heavy imports
-    from vision.anpr.engines import ENGINE_NAMES  # noqa: PLC0415
     from vision.anpr.evaluate import evaluate, load_manifest, write_contact_sheet, write_csv  # noqa: PLC0415
-    from vision.anpr.reader import ReaderOptions, build_reader  # noqa: PLC0415
+    from vision.anpr.reader import READER_ENGINES, ReaderOptions, build_reader  # noqa: PLC0415
     from vision.runtime import ModelLoadError  # noqa: PLC0415
 
     settings = get_settings()
     engine = args.engine or settings.reader.engine
-    if engine not in ENGINE_NAMES:
-        print(f"error: unknown engine {engine!r}; choose from {', '.join(ENGINE_NAMES)}", file=sys.stderr)
+    if engine not in READER_ENGINES:
+        print(f"error: unknown engine {engine!r}; choose from {', '.join(READER_ENGINES)}", file=sys.stderr)
         return 2
     if args.limit is not None and args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)

@@ -12,6 +12,14 @@ implements it for any :class:`vision.anpr.engines.RecognitionEngine`:
 
 ``raw=True`` skips 2 and 5 (the engine on the whole crop, alphabet restricted): the
 baseline the pipeline is measured against.
+
+**A second opinion** (engine name ``primary+fallback``, e.g. ``crnn+rapidocr``): when the
+primary engine's best candidate fits no grammar or is less sure than
+:attr:`ReaderOptions.fallback_below`, the fallback engine reads the same rectified lines and
+the better of the two best candidates wins (one that fits a grammar first, then the more
+confident). The project's own recogniser is fast and strong on the formats it was trained on;
+a plate of another country or camera (no grammar fits) gets the broadly trained engine's
+reading as well.
 """
 
 from __future__ import annotations
@@ -26,12 +34,15 @@ import numpy as np
 import numpy.typing as npt
 
 from vision.anpr.ctc import CharSlot, top_strings
-from vision.anpr.engines import RecognitionEngine, build_engine
+from vision.anpr.engines import ENGINE_NAMES, RecognitionEngine, build_engine
 from vision.anpr.grammars import GrammarSet, load_grammars
 from vision.anpr.imageio import to_bgr8
 from vision.anpr.rectify import rectify
 from vision.runtime import Providers
 from vision.types import BBox, ImageBGR, PlateCandidate, PlateRead
+
+READER_ENGINES: tuple[str, ...] = (*ENGINE_NAMES, "crnn+rapidocr")
+"""What ``reader.engine`` / ``--engine`` may name: one engine, or a primary with a fallback."""
 
 
 class PlateReader(Protocol):
@@ -53,23 +64,36 @@ class ReaderOptions:
     ``top_n`` candidates are returned; ``n_raw`` strings are built from the characters'
     alternatives before grammar ranking; a character read with less than ``drop_below``
     confidence may also be left out (0 = never: on the dev sets dropping lost more edge
-    characters than it removed emblems); ``raw`` disables rectification and grammars.
+    characters than it removed emblems); ``raw`` disables rectification and grammars;
+    ``fallback_below``: with a fallback engine, a best candidate less confident than this (or
+    fitting no grammar) is read again by the fallback (see the module doc).
     """
 
     top_n: int = 5
     n_raw: int = 20
     drop_below: float = 0.0
     raw: bool = False
+    fallback_below: float = 0.9
 
 
 class PipelineReader:
     """Rectify, recognise with ``engine``, rank with ``grammars``. See the module doc."""
 
-    def __init__(self, engine: RecognitionEngine, grammars: GrammarSet, options: ReaderOptions) -> None:
+    def __init__(
+        self,
+        engine: RecognitionEngine,
+        grammars: GrammarSet,
+        options: ReaderOptions,
+        fallback: RecognitionEngine | None = None,
+    ) -> None:
         self.engine = engine
         self.grammars = grammars
         self.options = options
-        self.name = engine.name + ("-raw" if options.raw else "")
+        self.fallback = None if options.raw else fallback
+        second = f"+{self.fallback.name}" if self.fallback is not None else ""
+        self.name = engine.name + second + ("-raw" if options.raw else "")
+        self.fallback_reads = 0
+        """How many reads the fallback engine was asked for (``fallback`` only)."""
 
     def read(self, crop_bgr: npt.NDArray[Any]) -> PlateRead:
         """Read a crop: ``(H, W, 3)`` uint8 BGR, or anything :func:`to_bgr8` converts."""
@@ -83,15 +107,12 @@ class PipelineReader:
             rect = rectify(crop)
             lines = rect.line_images()
             two_line = rect.two_line
-        slots: list[CharSlot] = [s for line in self.engine.recognise(lines) for s in line]
-        ranked: tuple[PlateCandidate, ...]
-        if self.options.raw:  # plain greedy decoding: every character kept
-            confs = tuple(s.confidence for s in slots)
-            text = "".join(s.char for s in slots)
-            ranked = (PlateCandidate(text, float(np.prod(confs)), confs),) if text else ()
-        else:
-            strings = top_strings(slots, self.options.n_raw, drop_below=self.options.drop_below)
-            ranked = self.grammars.rank(strings, self.options.top_n)
+        ranked = self._ranked(self.engine, lines)
+        if self.fallback is not None and not _sure(ranked, self.options.fallback_below):
+            self.fallback_reads += 1
+            second = self._ranked(self.fallback, lines)
+            if second and (not ranked or _preference(second[0]) > _preference(ranked[0])):
+                ranked = second
         ms = (time.perf_counter() - t0) * 1000.0
         return PlateRead(
             box=BBox(0.0, 0.0, float(w), float(h)),
@@ -100,6 +121,26 @@ class PipelineReader:
             two_line=two_line,
             ms=ms,
         )
+
+    def _ranked(self, engine: RecognitionEngine, lines: list[ImageBGR]) -> tuple[PlateCandidate, ...]:
+        """``engine``'s reading of ``lines`` as ranked candidates (best first)."""
+        slots: list[CharSlot] = [s for line in engine.recognise(lines) for s in line]
+        if self.options.raw:  # plain greedy decoding: every character kept
+            confs = tuple(s.confidence for s in slots)
+            text = "".join(s.char for s in slots)
+            return (PlateCandidate(text, float(np.prod(confs)), confs),) if text else ()
+        strings = top_strings(slots, self.options.n_raw, drop_below=self.options.drop_below)
+        return self.grammars.rank(strings, self.options.top_n)
+
+
+def _preference(c: PlateCandidate) -> tuple[bool, float]:
+    """Which of two engines' best candidates wins: fitting a grammar, then confidence."""
+    return c.format_valid, c.confidence
+
+
+def _sure(ranked: Sequence[PlateCandidate], below: float) -> bool:
+    """Whether a best candidate needs no second opinion: it fits a grammar and is at least ``below`` sure."""
+    return bool(ranked) and ranked[0].format_valid and ranked[0].confidence >= below
 
 
 def build_reader(
@@ -112,19 +153,28 @@ def build_reader(
     options: ReaderOptions | None = None,
     models_dir: Path | None = None,
 ) -> PipelineReader:
-    """A ready reader: engine ``engine`` (``rapidocr``, ``easyocr`` or ``crnn``) loaded once,
-    grammars of ``countries`` (all shipped ones when ``None``). ``models_dir`` holds the
-    ``crnn`` engine's model (default: the source tree's ``models/``).
+    """A ready reader: engine ``engine`` (``rapidocr``, ``easyocr`` or ``crnn``, or
+    ``primary+fallback`` such as ``crnn+rapidocr``: see the module doc) loaded once, grammars of
+    ``countries`` (all shipped ones when ``None``). ``models_dir`` holds the ``crnn`` engine's
+    model (default: the source tree's ``models/``).
 
     ``intra_op_threads`` defaults to 1: the recogniser is small and one thread per read is
     faster than two on a shared 2-core machine (run reads in parallel instead).
     """
     grammars = load_grammars(countries=countries)
-    eng = build_engine(
-        engine,
-        work_dir=work_dir,
-        providers=providers,
-        intra_op_threads=intra_op_threads,
-        models_dir=models_dir,
+    names = engine.split("+")
+    if len(names) > 2 or len(set(names)) != len(names):
+        raise ValueError(f"reader engine {engine!r}: one engine, or two as primary+fallback")
+    engines = [
+        build_engine(
+            name,
+            work_dir=work_dir,
+            providers=providers,
+            intra_op_threads=intra_op_threads,
+            models_dir=models_dir,
+        )
+        for name in names
+    ]
+    return PipelineReader(
+        engines[0], grammars, options or ReaderOptions(), engines[1] if len(engines) > 1 else None
     )
-    return PipelineReader(eng, grammars, options or ReaderOptions())

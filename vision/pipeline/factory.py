@@ -174,7 +174,7 @@ def load_detectors(
 def load_models(
     files: ModelFiles,
     *,
-    reader_engine: str = "rapidocr",
+    reader_engine: str = "crnn+rapidocr",
     work_dir: Path,
     providers: Providers = "auto",
     intra_op_threads: int | None = None,

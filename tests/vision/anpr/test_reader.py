@@ -11,7 +11,7 @@ from vision.anpr.ctc import CharSlot
 from vision.anpr.grammars import load_grammars
 from vision.anpr.imageio import BadImageError
 from vision.anpr.reader import PipelineReader, ReaderOptions, build_reader
-from vision.types import ImageBGR
+from vision.types import ImageBGR, PlateRead
 
 
 def plate(lines: list[str]) -> np.ndarray:
@@ -86,3 +86,59 @@ def test_easyocr_engine_reads_through_the_same_pipeline(tmp_path: Path) -> None:
 def test_unknown_engine(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown reader engine"):
         build_reader("tesseract", work_dir=tmp_path)
+
+
+class Fixed:
+    """A fake engine that reads every line as one fixed text with one confidence per character."""
+
+    def __init__(self, name: str, text: str, confidence: float) -> None:
+        self.name = name
+        self.text = text
+        self.confidence = confidence
+        self.calls = 0
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        self.calls += 1
+        slot = [tuple(CharSlot(((ch, self.confidence),), i, i + 1) for i, ch in enumerate(self.text))]
+        return slot + [() for _ in lines[1:]]
+
+
+def _with_fallback(primary: Fixed, fallback: Fixed) -> tuple[PipelineReader, PlateRead]:
+    """A UK-grammar reader of ``primary`` with ``fallback``, and its read of a drawn plate."""
+    reader = PipelineReader(primary, load_grammars(countries=["UK"]), ReaderOptions(), fallback)
+    return reader, reader.read(plate(["AB12CDE"]))
+
+
+def test_a_sure_grammar_fitting_read_asks_no_second_opinion() -> None:
+    fallback = Fixed("f", "AB12CDF", 0.99)
+    reader, read = _with_fallback(Fixed("p", "AB12CDE", 0.99), fallback)
+    assert reader.name == "p+f" and read.engine == "p+f"
+    assert fallback.calls == 0 and reader.fallback_reads == 0
+    assert read.best is not None and read.best.text == "AB12CDE"
+
+
+def test_an_unsure_read_takes_the_fallbacks_better_reading() -> None:
+    # the primary is unsure (0.6 per character); the fallback reads a grammar-fitting text
+    # more surely, so it wins
+    fallback = Fixed("f", "AB12CDF", 0.99)
+    reader, read = _with_fallback(Fixed("p", "AB12CDE", 0.6), fallback)
+    assert fallback.calls == 1 and reader.fallback_reads == 1
+    assert read.best is not None and read.best.text == "AB12CDF"
+
+
+def test_a_grammar_fit_beats_a_more_confident_reading_that_fits_none() -> None:
+    # the primary fits no grammar; the fallback's less confident reading fits one and wins;
+    # the other way round the primary's grammar-fitting reading is kept
+    _, read = _with_fallback(Fixed("p", "AB12CD", 0.99), Fixed("f", "AB12CDE", 0.5))
+    assert read.best is not None and read.best.text == "AB12CDE"
+    fallback = Fixed("f", "AB12CD", 0.99)
+    _, read = _with_fallback(Fixed("p", "AB12CDE", 0.5), fallback)
+    assert fallback.calls == 1
+    assert read.best is not None and read.best.text == "AB12CDE"
+
+
+def test_build_reader_takes_a_primary_and_a_fallback(tmp_path: Path) -> None:
+    reader = build_reader("crnn+rapidocr", work_dir=tmp_path, providers="cpu")
+    assert reader.name == "crnn+rapidocr" and reader.fallback is not None
+    with pytest.raises(ValueError, match="primary\\+fallback"):
+        build_reader("crnn+crnn", work_dir=tmp_path)
