@@ -1,18 +1,20 @@
 """Voting across the frames of one plate track: a consensus read, committed only when stable.
 
-Each look (one :class:`vision.types.PlateRead`) spreads one vote over its candidates in
-proportion to their confidences (a look's candidates share at most one vote, so a
-confident look counts more than an unsure one, and a look cannot outvote another by
-listing many candidates). Texts are summed across looks; the consensus is the text with
-the most support. It is **committed** only when
+Each look (one :class:`vision.types.PlateRead`) has a weight: its best candidate's
+confidence, times its plate's height over :data:`LEGIBLE_HEIGHT_PX` when it is lower (a
+plate far away or small in the frame is read less surely, and its misreads are many and
+different). It spreads that weight over its candidates in proportion to their confidences
+(a look's candidates share at most its one vote, so a confident look counts more than an
+unsure one, and a look cannot outvote another by listing many candidates). Texts are summed
+across looks; the consensus is the text with the most support. It is **committed** only when
 
 - at least ``min_looks`` looks had a reading,
-- its support is at least ``min_share`` of the looks (e.g. 0.5: half the frames agree),
-- it leads the runner-up by at least ``min_margin`` of the looks,
+- its support is at least ``min_share`` of the looks' weight (e.g. 0.5: half agree),
+- it leads the runner-up by at least ``min_margin`` of the looks' weight,
 
 otherwise it is reported as **low confidence**; with no reading at all it is **unread**.
 The support share is the reported confidence. Country and format come from the consensus
-text's best candidate.
+text's best candidate. (Looks whose weights are all 0 count equally.)
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vision.types import PlateCandidate, PlateRead, ReadStatus
+
+LEGIBLE_HEIGHT_PX = 24.0
+"""A look at a plate crop lower than this (pixels) counts in proportion to its height."""
+
+
+def look_weight(read: PlateRead) -> float:
+    """How much one look counts in the vote, in [0, 1]: its best candidate's confidence, less
+    for a plate under :data:`LEGIBLE_HEIGHT_PX` high."""
+    best = max((c.confidence for c in read.candidates if c.text), default=0.0)
+    return max(0.0, min(1.0, best)) * min(1.0, read.box.height_px / LEGIBLE_HEIGHT_PX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +52,8 @@ class VoteRule:
 class PlateVote:
     """The consensus of one plate track.
 
-    ``confidence`` is the consensus text's share of the votes of the looks that had a
-    reading, in [0, 1]; ``margin`` is its lead over the runner-up in the same units.
+    ``confidence`` is the consensus text's share of the weighted votes of the looks that had
+    a reading, in [0, 1]; ``margin`` is its lead over the runner-up in the same units.
     ``candidates`` are the texts with the most support, best first, with their shares as
     confidences. ``n_looks`` counts every look, ``n_read`` those with a candidate.
     """
@@ -66,31 +78,33 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
     rule = rule or VoteRule()
     support: dict[str, float] = {}
     best_of: dict[str, PlateCandidate] = {}
-    n_read = 0
-    for read in reads:
-        cands = [c for c in read.candidates if c.text]
-        if not cands:
-            continue
-        n_read += 1
+    looks = [(read, [c for c in read.candidates if c.text]) for read in reads]
+    looks = [(read, cands) for read, cands in looks if cands]
+    n_read = len(looks)
+    if n_read == 0:
+        return PlateVote("", 0.0, ReadStatus.UNREAD, 0.0, len(reads), 0, ())
+    weights = [look_weight(read) for read, _ in looks]
+    if sum(weights) <= 0.0:
+        weights = [1.0] * n_read
+    for (_, cands), weight in zip(looks, weights, strict=True):
         total = sum(max(c.confidence, 0.0) for c in cands)
         for c in cands:
             share = max(c.confidence, 0.0) / total if total > 0 else 1.0 / len(cands)
-            support[c.text] = support.get(c.text, 0.0) + share
+            support[c.text] = support.get(c.text, 0.0) + share * weight
             if c.text not in best_of or best_of[c.text].confidence < c.confidence:
                 best_of[c.text] = c
-    if n_read == 0:
-        return PlateVote("", 0.0, ReadStatus.UNREAD, 0.0, len(reads), 0, ())
+    weight_sum = sum(weights)
     ranked = sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))
     text, top = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    share = top / n_read
-    margin = (top - runner_up) / n_read
+    share = top / weight_sum
+    margin = (top - runner_up) / weight_sum
     stable = n_read >= rule.min_looks and share >= rule.min_share and margin >= rule.min_margin
     best = best_of[text]
     candidates = tuple(
         PlateCandidate(
             text=t,
-            confidence=s / n_read,
+            confidence=s / weight_sum,
             char_confidences=best_of[t].char_confidences,
             country=best_of[t].country,
             format_name=best_of[t].format_name,

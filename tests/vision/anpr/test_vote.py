@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from vision.anpr.vote import VoteRule, vote
+from vision.anpr.vote import LEGIBLE_HEIGHT_PX, VoteRule, look_weight, vote
 from vision.types import BBox, PlateCandidate, PlateRead, ReadStatus
 
 
@@ -52,3 +52,29 @@ def test_nothing_read_is_unread() -> None:
 def test_bad_rule() -> None:
     with pytest.raises(ValueError):
         VoteRule(min_looks=0)
+
+
+def sized(text: str, confidence: float, height_px: float) -> PlateRead:
+    """One look with one candidate, its crop ``height_px`` high."""
+    return PlateRead(BBox(0, 0, 4 * height_px, height_px), (PlateCandidate(text, confidence),), "fake")
+
+
+def test_a_sure_look_outweighs_unsure_ones() -> None:
+    # two unsure misreads (a far, blurred plate) against one sure reading of the same plate:
+    # one vote per look would make the misread the consensus
+    v = vote([sized("VP", 0.15, 40), sized("VP", 0.15, 40), sized("CC925YF", 0.95, 40)])
+    assert v.text == "CC925YF"
+    assert v.confidence == pytest.approx(0.95 / 1.25)
+
+
+def test_looks_at_tiny_plates_count_less() -> None:
+    # equally confident, but two of the looks are of a plate 8 px high
+    v = vote([sized("XY1", 0.9, 8), sized("XY1", 0.9, 8), sized("AB12CDE", 0.9, 30)])
+    assert v.text == "AB12CDE"
+    assert look_weight(sized("XY1", 0.9, 8)) == pytest.approx(0.9 * 8 / LEGIBLE_HEIGHT_PX)
+    assert look_weight(sized("AB12CDE", 0.9, 30)) == pytest.approx(0.9)
+
+
+def test_looks_that_all_weigh_nothing_count_equally() -> None:
+    v = vote([sized("AB12CDE", 0.0, 30), sized("AB12CDE", 0.0, 30), sized("XY1", 0.0, 30)])
+    assert v.text == "AB12CDE" and v.n_read == 3
