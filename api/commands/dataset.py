@@ -37,6 +37,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--yolo", type=Path, action="append", default=[], help="YOLO set whose class 0 is plate")
     d.add_argument("--manifest", type=Path, action="append", default=[], help="plate manifest with boxes")
     d.add_argument("--val-fraction", type=float, default=0.2, help="share of sources held out (by name)")
+    d.add_argument(
+        "--manifest-tiles",
+        type=int,
+        default=1,
+        help="training tiles around each plate of a --manifest photograph, each placed at random "
+        "(default 1; real photographs are few beside the synthetic scenes)",
+    )
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=plate_tiles)
     d = dsub.add_parser("vehicles", help="the vehicle/body classes of a synthetic YOLO set")
@@ -68,6 +75,7 @@ def plate_tiles(args: argparse.Namespace) -> int:
             for item in read_yolo_dataset(root, split):
                 plates = [b for c, b in item.boxes if c == 0]
                 sources.append((f"{root.name}/{item.path.name}", partial(load_image, item.path), plates))
+    n_yolo = len(sources)
     heldout: dict[str, list[dict[str, str]]] = {}
     for manifest in args.manifest:
         by_image: dict[Path, list[BBox]] = {}
@@ -78,7 +86,14 @@ def plate_tiles(args: argparse.Namespace) -> int:
             sources.append((_source_name(manifest, path), partial(load_image, path), boxes))
         heldout[manifest.stem] = held_out_rows(manifest, args.val_fraction)
     t0 = time.perf_counter()
-    counts = write_plate_tiles(sources, args.out, val_fraction=args.val_fraction, seed=args.seed)
+    from_manifest = {name for name, _, _ in sources[n_yolo:]}
+    counts = write_plate_tiles(
+        sources,
+        args.out,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        train_tiles_per_plate=lambda name: args.manifest_tiles if name in from_manifest else 1,
+    )
     for stem, rows in heldout.items():
         write_manifest_rows(args.out / "heldout" / f"{stem}.csv", rows)
     summary = {

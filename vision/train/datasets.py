@@ -117,11 +117,12 @@ def plate_tiles(
     plates: Sequence[BBox],
     rng: np.random.Generator,
     *,
+    n_per_plate: int = 1,
     n_negative: int = 1,
     min_visible: float = 0.7,
 ) -> list[tuple[ImageBGR, list[BBox]]]:
-    """Cut :data:`TILE_PX` tiles from ``image`` scaled to :data:`PLATE_WORK_PX`: one tile
-    placed at random around each plate, plus ``n_negative`` random tiles. Boxes come back
+    """Cut :data:`TILE_PX` tiles from ``image`` scaled to :data:`PLATE_WORK_PX`: ``n_per_plate``
+    tiles placed at random around each plate, plus ``n_negative`` random tiles. Boxes come back
     in tile pixels; a plate less than ``min_visible`` inside a tile is greyed out there so
     no half plate is left unlabelled."""
     scaled, s = _scaled(image, PLATE_WORK_PX)
@@ -131,9 +132,10 @@ def plate_tiles(
     for b in boxes:
         lo_x, hi_x = max(0, int(b.x2) - TILE_PX), min(w - TILE_PX, int(b.x1))
         lo_y, hi_y = max(0, int(b.y2) - TILE_PX), min(h - TILE_PX, int(b.y1))
-        x0 = int(rng.integers(lo_x, hi_x + 1)) if hi_x >= lo_x else max(0, min(w - TILE_PX, int(b.x1)))
-        y0 = int(rng.integers(lo_y, hi_y + 1)) if hi_y >= lo_y else max(0, min(h - TILE_PX, int(b.y1)))
-        origins.append((x0, y0))
+        for _ in range(n_per_plate):
+            x0 = int(rng.integers(lo_x, hi_x + 1)) if hi_x >= lo_x else max(0, min(w - TILE_PX, int(b.x1)))
+            y0 = int(rng.integers(lo_y, hi_y + 1)) if hi_y >= lo_y else max(0, min(h - TILE_PX, int(b.y1)))
+            origins.append((x0, y0))
     for _ in range(n_negative):
         origins.append(
             (int(rng.integers(0, max(1, w - TILE_PX + 1))), int(rng.integers(0, max(1, h - TILE_PX + 1))))
@@ -165,9 +167,12 @@ def write_plate_tiles(
     val_fraction: float,
     seed: int = 0,
     group_of: Callable[[str], str] = lambda name: name,
+    train_tiles_per_plate: Callable[[str], int] = lambda name: 1,
 ) -> dict[str, int]:
     """Write a one-class (``plate``) YOLO set of tiles to ``out`` from ``(name, load, plates)``
-    sources; returns the number of tiles per split. Validation tiles come from whole groups."""
+    sources; returns the number of tiles per split. Validation tiles come from whole groups.
+    A training-side source gets ``train_tiles_per_plate(name)`` tiles around each plate, each
+    placed at random (more views of scarce real photographs); validation sources get one."""
     counts = {"train": 0, "val": 0}
     for split in counts:
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -175,7 +180,8 @@ def write_plate_tiles(
     for i, (name, load, plates) in enumerate(sources):
         split = split_of(group_of(name), val_fraction)
         rng = np.random.default_rng([seed, i])
-        for j, (tile, boxes) in enumerate(plate_tiles(load(), plates, rng)):
+        per_plate = train_tiles_per_plate(name) if split == "train" else 1
+        for j, (tile, boxes) in enumerate(plate_tiles(load(), plates, rng, n_per_plate=per_plate)):
             stem = f"{Path(name).stem}_{j}"
             cv2.imwrite(str(out / "images" / split / f"{stem}.jpg"), tile, [cv2.IMWRITE_JPEG_QUALITY, 92])
             lines = [_yolo_line(0, b, TILE_PX, TILE_PX) for b in boxes]
