@@ -71,7 +71,9 @@ models/plate_detector.onnx: $(TRAIN)/detect/.done
 	$(BIN)/hgv-lane dataset plate-tiles --out $(TRAIN)/plate_tiles --yolo $(TRAIN)/detect --manifest $(SHARED)/scenes.csv
 	$(BIN)/hgv-lane train plates --data $(TRAIN)/plate_tiles/data.yaml --subset 900 --epochs 22 --imgsz 320 --from scratch --out runs/plates
 	$(BIN)/hgv-lane train plates --data $(TRAIN)/plate_tiles/data.yaml --subset 1600 --epochs 12 --imgsz 320 --batch 32 --from runs/plates/weights/best.pt --out runs/plates2
-	$(BIN)/hgv-lane export runs/plates2 --out $@ --imgsz 384 640 --check-dir $(TRAIN)/detect/images/val
+	$(BIN)/hgv-lane dataset plate-tiles --out $(TRAIN)/plate_tiles_r3 --yolo $(TRAIN)/detect --manifest $(SHARED)/scenes.csv --manifest-tiles 3
+	$(BIN)/hgv-lane train plates --data $(TRAIN)/plate_tiles_r3/data.yaml --subset 1600 --epochs 10 --imgsz 320 --batch 32 --from runs/plates2/weights/best.pt --out runs/plates3
+	$(BIN)/hgv-lane export runs/plates3 --out $@ --imgsz 384 640 --check-dir $(TRAIN)/detect/images/val
 
 models/vehicle_detector.onnx: $(TRAIN)/detect/.done
 	$(BIN)/hgv-lane dataset vehicles --yolo $(TRAIN)/detect --out $(TRAIN)/vehicles
