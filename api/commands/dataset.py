@@ -50,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--yolo", type=Path, required=True, help="YOLO set with classes plate, vehicle, body")
     d.add_argument("--out", type=Path, required=True)
     d.set_defaults(func=vehicle_subset)
+    register_lane_frames(dsub)
 
     d = dsub.add_parser(
         "trailer-squares", help="folder-per-class crops squashed to the classifier's square input"
@@ -146,6 +147,78 @@ def vehicle_subset(args: argparse.Namespace) -> int:
     counts = write_class_subset(args.yolo, args.out, {1: 0, 2: 1}, ("vehicle", "body"))
     print(json.dumps({"images": counts}))
     return 0
+
+
+def register_lane_frames(dsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``dataset lane-frames``."""
+    d = dsub.add_parser(
+        "lane-frames",
+        help="rendered lane clips (frames + truth.json) as a vehicle/body YOLO set",
+        description=(
+            "Turn clips rendered by 'hgv-lane synth clip --frames' into a YOLO set with the vehicle "
+            "detector's classes (vehicle, body): every --every-th frame, split train/val by lane set "
+            "(all cameras of one queue on one side), boxes clipped to the frame and dropped when less "
+            "than --min-in-frame of the box is inside or a side is under --min-side-px. --merge adds "
+            "an existing set (e.g. data/train/vehicles) as merged.yaml, images left in place. "
+            "See docs/datasets.md."
+        ),
+    )
+    d.add_argument(
+        "clips", type=Path, nargs="+", metavar="CLIPS", help="clip or lane-set folder, or a folder of them"
+    )
+    d.add_argument("--out", type=Path, required=True, help="output folder (no images/ in it yet)")
+    d.add_argument("--every", type=int, default=3, help="keep every k-th frame of each clip (default 3)")
+    d.add_argument("--val-fraction", type=float, default=0.2, help="share of lane sets in val (default 0.2)")
+    d.add_argument(
+        "--min-in-frame",
+        type=float,
+        default=0.5,
+        help="share of a box that must be in the frame (default 0.5)",
+    )
+    d.add_argument("--min-side-px", type=float, default=16.0, help="shortest kept box side (default 16 px)")
+    d.add_argument(
+        "--empty-every", type=int, default=2, help="keep one in N frames with no labelled vehicle (default 2)"
+    )
+    d.add_argument(
+        "--merge", type=Path, default=None, help="existing set (data.yaml or its folder), same classes"
+    )
+    d.add_argument(
+        "--merge-sample", type=int, default=None, help="train images sampled from --merge (default: all)"
+    )
+    d.add_argument("--seed", type=int, default=0, help="seed of the --merge-sample draw")
+    d.add_argument("--quiet", action="store_true", help="no progress counter on stderr")
+    d.set_defaults(func=lane_frames)
+
+
+def lane_frames(args: argparse.Namespace) -> int:
+    """Run ``dataset lane-frames``; prints the counts as one JSON line. Exit 2 on bad input."""
+    from vision.train.lane_frames import write_lane_frames, write_merged  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    try:
+        if args.merge is not None and not args.merge.exists():
+            raise FileNotFoundError(f"--merge {args.merge}: no such file or folder")
+        if args.merge_sample is not None and args.merge_sample < 0:
+            raise ValueError("--merge-sample must be >= 0")
+        counts = write_lane_frames(
+            args.clips,
+            args.out,
+            every=args.every,
+            val_fraction=args.val_fraction,
+            min_in_frame=args.min_in_frame,
+            min_side_px=args.min_side_px,
+            empty_every=args.empty_every,
+            progress=None if args.quiet else _progress,
+        )
+        if args.merge is not None:
+            counts.merged = write_merged(args.out, args.merge, sample=args.merge_sample, seed=args.seed)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"hgv-lane dataset lane-frames: {e}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if not args.quiet:
+        print("", file=sys.stderr)
+    print(json.dumps({**counts.as_json(), "seconds": round(time.perf_counter() - t0, 1)}))
+    return EXIT_OK
 
 
 def trailer_squares(args: argparse.Namespace) -> int:
