@@ -109,8 +109,9 @@ def read_yolo_split(
         if isinstance(names_raw, list)
         else {int(k): v for k, v in names_raw.items()}
     )
-    root = Path(spec.get("path") or data_yaml.parent)
-    root = root if root.is_absolute() else (data_yaml.parent / root).resolve()
+    # ``path`` (absolute, or relative to the yaml's folder) or, without one, the yaml's folder
+    raw = spec.get("path")
+    root = ((data_yaml.parent / str(raw)) if raw else data_yaml.parent).resolve()
     if split not in spec:
         raise ValueError(
             f"{data_yaml} has no {split!r} split (has {', '.join(k for k in spec if k != 'names')})"

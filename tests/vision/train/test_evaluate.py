@@ -12,7 +12,7 @@ import pytest
 
 from vision.trailer.classifier import TrailerClassifier
 from vision.train.datasets import load_image
-from vision.train.evaluate import comparison_table, evaluate_model, match_predictions
+from vision.train.evaluate import comparison_table, evaluate_model, match_predictions, read_yolo_split
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENES = ROOT / "fixtures" / "synth" / "scenes"
@@ -132,3 +132,20 @@ def test_an_empty_split_is_an_error_not_a_perfect_score(tmp_path: Path) -> None:
     assert report.n_images == 1
     with pytest.raises(ValueError, match="no 'test' split"):
         evaluate_model(MODELS / "trailer_classifier.onnx", tmp_path / "set", split="test")
+
+
+def test_a_relative_data_yaml_without_path_reads_its_own_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `dataset import` writes data.yaml without `path:`; given as a relative path it was read
+    # from <folder>/<folder> (the folder joined twice)
+    root = tmp_path / "sets" / "one"
+    (root / "images" / "val").mkdir(parents=True)
+    (root / "labels" / "val").mkdir(parents=True)
+    cv2.imwrite(str(root / "images" / "val" / "a.jpg"), np.full((32, 48, 3), 128, np.uint8))
+    (root / "labels" / "val" / "a.txt").write_text("0 0.5 0.5 0.25 0.25\n")
+    (root / "data.yaml").write_text("val: images/val\nnames:\n  0: plate\n")
+    monkeypatch.chdir(tmp_path)
+    names, items, unreadable = read_yolo_split(Path("sets/one/data.yaml"))
+    assert names == {0: "plate"} and len(items) == 1 and not unreadable
+    assert items[0].boxes[0][0] == 0
