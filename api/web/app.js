@@ -217,12 +217,19 @@ async function select(id) {
 
 async function loadDetail() {
   if (S.selected === null) return;
+  let fetched;
   try {
-    S.detail = await api(`/v1/flags/${S.selected}`);
+    fetched = await api(`/v1/flags/${S.selected}`);
   } catch (e) {
     toast(e.message, true);
     return;
   }
+  // a reload started by a live event can answer after the officer's own action did, or after
+  // another flag was chosen: never let an older version of the flag (or another flag) replace
+  // what is shown (the page would go back a step and stay there)
+  if (fetched.id !== S.selected) return;
+  if (S.detail && S.detail.id === fetched.id && S.detail.version > fetched.version) return;
+  S.detail = fetched;
   renderDetail();
 }
 
