@@ -301,13 +301,13 @@ def _other_line(
 
     On a small or blurred two-line plate (a UK trailer mark, a PL or D square plate) the other
     line's characters often merge into one blob and are no components. When the found line
-    (at most 5 characters: a square plate's line is short)
-    sits in the top or bottom part of the crop, the band of the same height next to it, on the
-    other side, is the other line if ink covers half its width, rows of ink span 60% of a
-    character height, and its background (the pixels that are not ink) is the main line's
-    plate background within :data:`SAME_BACKGROUND_GREY` grey levels (not the scene around a
-    small plate in a loose crop). ``line`` is in analysis pixels (:data:`ANALYSIS_HEIGHT_PX` high), ``box``
-    its line box in crop pixels; the result is in crop pixels, without character boxes.
+    (at most 5 characters: a square plate's line is short) sits in the top or bottom part of
+    the crop, the band of the same height next to it, on the other side, is the other line if
+    ink covers half its width, rows of ink span 60% of a character height, and its background
+    (the pixels that are not ink) is the main line's plate background within
+    :data:`SAME_BACKGROUND_GREY` grey levels (not the scene around a small plate in a loose
+    crop). ``line`` is in analysis pixels (:data:`ANALYSIS_HEIGHT_PX` high), ``box`` its line
+    box in crop pixels; the result is in crop pixels, without character boxes.
     """
     ah = ink.shape[0]
     ch = float(np.median([b[3] - b[1] for b in line]))
