@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 
 from api.db.session import open_store
 from api.settings import ModelSettings, Settings
+from vision.anpr.engines import CRNN_MODEL_FILE, default_crnn_model_path
 
 
 def write_tiny_detector(path: Path, names: dict[int, str], imgsz: int = 32) -> Path:
@@ -45,6 +47,16 @@ def write_tiny_detector(path: Path, names: dict[int, str], imgsz: int = 32) -> P
 def tiny_model(tmp_path: Path) -> Path:
     """Path of a tiny valid ONNX model with class names ``plate, vehicle, body``."""
     return write_tiny_detector(tmp_path / "models" / "tiny.onnx", {0: "plate", 1: "vehicle", 2: "body"})
+
+
+@pytest.fixture
+def reader_only_models(tmp_path: Path) -> Path:
+    """A models folder holding only the shipped plate recogniser (the default reader needs it):
+    no detectors, so scenes are read from their true box and clips run on truth boxes."""
+    models = tmp_path / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    shutil.copy(default_crnn_model_path(), models / CRNN_MODEL_FILE)
+    return models
 
 
 @pytest.fixture
@@ -86,7 +98,6 @@ def postgres_server_url() -> Iterator[str]:
     session; else the test is skipped, saying why.
     """
     import os
-    import shutil
     import subprocess
     import tempfile
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,18 +14,10 @@ from api.settings import get_settings
 DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "plates-dev"
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models"
-
-
 @pytest.fixture(autouse=True)
-def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # a models folder with the reader's own model but no plate detector: scenes are read from
-    # their true box
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copy(SHIPPED / "plate_reader.onnx", models / "plate_reader.onnx")
+def _settings(tmp_path: Path, reader_only_models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("HGV_LANE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HGV_LANE_MODELS__DIR", str(models))
+    monkeypatch.setenv("HGV_LANE_MODELS__DIR", str(reader_only_models))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,17 +15,10 @@ from vision.pipeline.testing import CLIP
 LIST = "mark,kind,haulier,penalty_ref,amount_gbp,date,notes\nEM59PPL,vehicle,Acme Ltd,CP-1,1500,2024-01-05,\n"
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models"
-
-
 @pytest.fixture(autouse=True)
-def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # no shipped detectors, only the plate reader's own model (the default reader needs it)
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copy(SHIPPED / "plate_reader.onnx", models / "plate_reader.onnx")
+def _settings(tmp_path: Path, reader_only_models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("HGV_LANE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HGV_LANE_MODELS__DIR", str(models))
+    monkeypatch.setenv("HGV_LANE_MODELS__DIR", str(reader_only_models))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
