@@ -54,6 +54,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+import vision.anpr.line_input as line_input_module
+import vision.anpr.rectify as rectify_module
 from vision.anpr.ctc import PLATE_ALPHABET
 from vision.anpr.imageio import BadImageError, load_image, to_bgr8
 from vision.anpr.line_input import (
@@ -74,9 +76,6 @@ log = logging.getLogger(__name__)
 def line_code_version() -> str:
     """SHA-256 (16 hex) of the code that turns a plate into training lines (rectification and
     the line input): cached lines are made again when it changes."""
-    import vision.anpr.line_input as line_input_module  # noqa: PLC0415
-    import vision.anpr.rectify as rectify_module  # noqa: PLC0415
-
     h = hashlib.sha256()
     for module in (rectify_module, line_input_module):
         h.update(Path(str(module.__file__)).read_bytes())
