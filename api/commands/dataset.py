@@ -51,11 +51,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--out", type=Path, required=True)
     d.set_defaults(func=vehicle_subset)
     register_lane_frames(dsub)
+    register_lane_bodies(dsub)
 
     d = dsub.add_parser(
         "trailer-squares", help="folder-per-class crops squashed to the classifier's square input"
     )
-    d.add_argument("--src", type=Path, required=True, help="folder-per-class set: <split>/<class>/*.jpg")
+    d.add_argument(
+        "--src",
+        type=Path,
+        action="append",
+        required=True,
+        help="folder-per-class set: <split>/<class>/*.jpg; repeat to merge sets (each file is then "
+        "named after its set's folder, e.g. crops_000123.jpg)",
+    )
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--size", type=int, default=128, help="side in pixels (the classifier's input size)")
     d.set_defaults(func=trailer_squares)
@@ -221,12 +229,74 @@ def lane_frames(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def register_lane_bodies(dsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``dataset lane-bodies``."""
+    d = dsub.add_parser(
+        "lane-bodies",
+        help="rendered lane clips (frames + truth.json) as body-type crops for the trailer classifier",
+        description=(
+            "Cut the labelled body of every vehicle in every --every-th frame of clips rendered by "
+            "'hgv-lane synth clip --frames' (front, side and rear cameras) as a folder-per-class set "
+            "(<split>/<class>/*.jpg, the trailer classifier's format), cut as the lane pipeline cuts "
+            "them (its body margin; bodies under --min-side-px skipped, as in service); split "
+            "train/val by lane set as 'dataset lane-frames'. Squash with 'dataset trailer-squares'. "
+            "See docs/datasets.md."
+        ),
+    )
+    d.add_argument(
+        "clips", type=Path, nargs="+", metavar="CLIPS", help="clip or lane-set folder, or a folder of them"
+    )
+    d.add_argument("--out", type=Path, required=True, help="output folder (no train/ or val/ in it yet)")
+    d.add_argument("--every", type=int, default=1, help="keep every k-th frame of each clip (default 1)")
+    d.add_argument("--val-fraction", type=float, default=0.2, help="share of lane sets in val (default 0.2)")
+    d.add_argument("--quiet", action="store_true", help="no progress counter on stderr")
+    d.set_defaults(func=lane_bodies)
+
+
+def lane_bodies(args: argparse.Namespace) -> int:
+    """Run ``dataset lane-bodies``; prints the counts as one JSON line. Exit 2 on bad input."""
+    from vision.train.lane_bodies import write_lane_bodies  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    try:
+        counts = write_lane_bodies(
+            args.clips,
+            args.out,
+            every=args.every,
+            val_fraction=args.val_fraction,
+            progress=None if args.quiet else _progress,
+        )
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"hgv-lane dataset lane-bodies: {e}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if not args.quiet:
+        print("", file=sys.stderr)
+    print(json.dumps({**counts.as_json(), "seconds": round(time.perf_counter() - t0, 1)}))
+    return EXIT_OK
+
+
 def trailer_squares(args: argparse.Namespace) -> int:
-    """Squash a folder-per-class crop set to the classifier's input size."""
+    """Squash folder-per-class crop sets to the classifier's input size (several ``--src`` are
+    merged; their files are prefixed with the set's folder name so none overwrites another).
+    Exit 2 when a source is missing or two sources share a folder name."""
     from vision.train.datasets import write_square_crops  # noqa: PLC0415
 
-    print(json.dumps({"crops": write_square_crops(args.src, args.out, args.size)}))
-    return 0
+    srcs: list[Path] = args.src
+    names = [s.name for s in srcs]
+    problem = next((f"--src {s}: no such folder" for s in srcs if not s.is_dir()), None)
+    if problem is None and len(set(names)) < len(names):
+        problem = f"--src folders must have different names (got {', '.join(names)})"
+    if problem is not None:
+        print(f"hgv-lane dataset trailer-squares: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    counts: dict[str, dict[str, int]] = {}
+    for src in srcs:
+        prefix = f"{src.name}_" if len(srcs) > 1 else ""
+        for split, per_class in write_square_crops(src, args.out, args.size, prefix=prefix).items():
+            for cls, n in per_class.items():
+                counts.setdefault(split, {})[cls] = counts.get(split, {}).get(cls, 0) + n
+    print(json.dumps({"crops": counts}))
+    return EXIT_OK
 
 
 # --- dataset import ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from api.cli import build_parser, main
+from vision.train.datasets import load_image
 
 
 def _image(path: Path, seed: int) -> None:
@@ -101,3 +102,53 @@ def test_strict_refuses_with_exit_1_and_only_the_report(
     with pytest.raises(SystemExit) as exc:  # bad arguments: argparse's exit 2
         main(["dataset", "import", "src/scenes.csv"])
     assert exc.value.code == 2
+
+
+def _crops(root: Path, classes: dict[str, int]) -> None:
+    """A folder-per-class set: ``n`` 30x90 crops per class, in train only, named 000..."""
+    for cls, n in classes.items():
+        (root / "train" / cls).mkdir(parents=True)
+        for i in range(n):
+            assert cv2.imwrite(
+                str(root / "train" / cls / f"{i:03d}.jpg"), np.full((30, 90, 3), 40 * i, np.uint8)
+            )
+
+
+def test_trailer_squares_merges_sets_without_one_overwriting_another(tmp_path: Path) -> None:
+    _crops(tmp_path / "crops", {"tilt": 2, "box": 1})
+    _crops(tmp_path / "lane_bodies", {"tilt": 3})  # same file names as crops/train/tilt
+    proc = _hgv(
+        "dataset",
+        "trailer-squares",
+        "--src",
+        "crops",
+        "--src",
+        "lane_bodies",
+        "--out",
+        "sq",
+        "--size",
+        "16",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["crops"] == {"train": {"box": 1, "tilt": 5}}
+    tilt = sorted(p.name for p in (tmp_path / "sq" / "train" / "tilt").iterdir())
+    assert tilt == [
+        "crops_000.jpg",
+        "crops_001.jpg",
+        "lane_bodies_000.jpg",
+        "lane_bodies_001.jpg",
+        "lane_bodies_002.jpg",
+    ]
+    assert load_image(tmp_path / "sq" / "train" / "tilt" / "crops_000.jpg").shape == (16, 16, 3)
+
+
+def test_trailer_squares_refuses_sets_of_the_same_folder_name_or_a_missing_one(tmp_path: Path) -> None:
+    _crops(tmp_path / "a" / "crops", {"tilt": 1})
+    _crops(tmp_path / "b" / "crops", {"tilt": 1})
+    proc = _hgv(
+        "dataset", "trailer-squares", "--src", "a/crops", "--src", "b/crops", "--out", "sq", cwd=tmp_path
+    )
+    assert proc.returncode == 2 and "different names" in proc.stderr and not (tmp_path / "sq").exists()
+    proc = _hgv("dataset", "trailer-squares", "--src", "nowhere", "--out", "sq", cwd=tmp_path)
+    assert proc.returncode == 2 and "nowhere: no such folder" in proc.stderr

@@ -193,10 +193,11 @@ def write_plate_tiles(
     return counts
 
 
-def write_square_crops(src: Path, out: Path, size_px: int) -> dict[str, dict[str, int]]:
+def write_square_crops(src: Path, out: Path, size_px: int, *, prefix: str = "") -> dict[str, dict[str, int]]:
     """Copy a folder-per-class set (``<split>/<class>/*.jpg``) to ``out`` with every crop
-    squashed to ``size_px`` square (the classifier's input); returns counts per split and
-    class. Unreadable files are reported and skipped, never silently dropped."""
+    squashed to ``size_px`` square (the classifier's input), named ``prefix`` + its stem +
+    ``.jpg``; returns counts per split and class. Unreadable files are reported and skipped,
+    never silently dropped."""
     from vision.preprocess import squash_square  # noqa: PLC0415 - keeps this module's import light
 
     counts: dict[str, dict[str, int]] = {}
@@ -214,7 +215,7 @@ def write_square_crops(src: Path, out: Path, size_px: int) -> dict[str, dict[str
                     log.warning("skipped %s", e)
                     continue
                 cv2.imwrite(
-                    str(target / (f.stem + ".jpg")),
+                    str(target / (prefix + f.stem + ".jpg")),
                     squash_square(img, size_px),
                     [cv2.IMWRITE_JPEG_QUALITY, 95],
                 )

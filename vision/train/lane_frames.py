@@ -167,7 +167,7 @@ def _link(src: Path, dst: Path) -> None:
         dst.write_bytes(src.read_bytes())
 
 
-def _frame_image(clip: Path, index: int) -> Path | None:
+def frame_image(clip: Path, index: int) -> Path | None:
     for suffix in IMAGE_SUFFIXES:
         p = clip / "frames" / f"{index:06d}{suffix}"
         if p.is_file():
@@ -213,7 +213,7 @@ def write_lane_frames(
         counts.clips[split] += 1
         n_empty = 0
         for i in range(0, truth.n_frames, every):
-            image = _frame_image(clip.folder, i)
+            image = frame_image(clip.folder, i)
             if image is None:
                 counts.missing_frames += 1
                 continue

@@ -1,0 +1,108 @@
+"""Rendered lane clips to the trailer classifier's body crops (``vision/train/lane_bodies.py``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.pipeline.assemble import crop
+from vision.pipeline.config import ReadPolicy
+from vision.pipeline.truth import load_clip_truth
+from vision.synth.clip import random_lane_clip_spec, render_lane_clip
+from vision.train.datasets import load_image, split_of
+from vision.train.lane_bodies import write_lane_bodies
+from vision.train.lane_frames import find_clips
+from vision.types import BBox
+
+
+def _clip(folder: Path, bodies: list[list[float] | None], crop_class: str = "curtainsider") -> Path:
+    """A hand-made front clip (640x360, 1 frame): vehicle ``i + 1`` has body box ``bodies[i]``;
+    the frame is a gradient (blue = x, green = y), so a crop's pixels tell where it was cut."""
+    (folder / "frames").mkdir(parents=True)
+    ys, xs = np.mgrid[0:360, 0:640]
+    frame = np.stack([xs * 255 // 639, ys * 255 // 359, np.full_like(xs, 128)], axis=-1).astype(np.uint8)
+    assert cv2.imwrite(str(folder / "frames" / "000000.png"), frame)
+    vehicles = [
+        {
+            "vehicle_id": i + 1,
+            "body_type": crop_class,
+            "side": "soft",
+            "crop_class": crop_class,
+            "country": "UK",
+            "plates": [],
+            "first_frame": 0,
+            "last_frame": 0,
+        }
+        for i in range(len(bodies))
+    ]
+    objects = [
+        {"vehicle_id": i + 1, "box": [0, 0, 640, 360], "body_box": b, "plates": []}
+        for i, b in enumerate(bodies)
+    ]
+    d = {
+        "format": "hgv-lane-synth-clip/1",
+        "seed": 1,
+        "view": "front",
+        "fps": 2.0,
+        "width": 640,
+        "height": 360,
+        "n_frames": 1,
+        "vehicles": vehicles,
+        "frames": [{"frame": 0, "objects": objects}],
+    }
+    (folder / "truth.json").write_text(json.dumps(d))
+    return folder
+
+
+def test_a_body_is_cut_as_the_lane_pipeline_cuts_it_into_its_class_folder(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clips" / "c1", [[100, 50, 400, 250], None], crop_class="tilt")
+    counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "out", val_fraction=0.0)
+    files = sorted((tmp_path / "out").rglob("*.jpg"))
+    assert [f.relative_to(tmp_path / "out").as_posix() for f in files] == ["train/tilt/c1_000000_v1.jpg"]
+    frame = load_image(clip / "frames" / "000000.png")
+    want = crop(frame, BBox(100, 50, 400, 250), ReadPolicy().body_margin)
+    got = load_image(files[0])
+    assert got.shape == want.shape == (220, 330, 3)
+    assert np.abs(got.astype(int) - want.astype(int)).mean() < 2  # the same pixels, up to JPEG
+    assert counts.crops["train"]["tilt"] == 1 and counts.by_view["front"] == 1
+    meta = json.loads((tmp_path / "out" / "lane_bodies.json").read_text())
+    assert meta["crops"]["train"] == {"tilt": 1} and meta["margin"] == ReadPolicy().body_margin
+
+
+def test_bodies_too_small_for_the_pipeline_or_mostly_out_of_frame_are_skipped(tmp_path: Path) -> None:
+    _clip(tmp_path / "clips" / "c1", [[10, 10, 200, 40], [600, 10, 900, 200], [10, 100, 200, 300]])
+    counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "out", val_fraction=0.0)
+    # 30 px high: under min_body_side_px (48); 40 of 300 px wide in frame: under min_in_frame
+    assert counts.skipped_small == 1
+    assert [f.name for f in (tmp_path / "out").rglob("*.jpg")] == ["c1_000000_v3.jpg"]
+
+
+def test_all_cameras_of_a_lane_set_land_on_one_side(tmp_path: Path) -> None:
+    for seed in (7900, 7901, 7902):
+        spec = random_lane_clip_spec(seed, n_vehicles=2, seconds=8.0, fps=2.0, size=(320, 180))
+        render_lane_clip(spec, tmp_path / "clips" / f"lane-{seed}", video=False, frames=True)
+    counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "out", val_fraction=0.5, min_side_px=8)
+    n = 0
+    for clip in find_clips([tmp_path / "clips"]):
+        truth = load_clip_truth(clip.folder / "truth.json")
+        side = split_of(clip.group, 0.5)
+        mine = list((tmp_path / "out").rglob(f"{clip.name}_*.jpg"))
+        assert all(f.parent.parent.name == side for f in mine)
+        classes = {v.vehicle_id: v.body_type.value for v in truth.vehicles}
+        assert all(f.parent.name == classes[int(f.stem.rsplit("_v", 1)[1])] for f in mine)
+        n += len(mine)
+    assert n == sum(sum(c.values()) for c in counts.crops.values()) > 0
+    assert set(counts.by_view) <= {"front", "side", "rear"}
+
+
+def test_an_existing_set_is_not_written_over(tmp_path: Path) -> None:
+    _clip(tmp_path / "clips" / "c1", [[100, 50, 400, 250]])
+    (tmp_path / "out" / "train").mkdir(parents=True)
+    with pytest.raises(FileExistsError):
+        write_lane_bodies([tmp_path / "clips"], tmp_path / "out")
+    with pytest.raises(ValueError, match="every"):
+        write_lane_bodies([tmp_path / "clips"], tmp_path / "out2", every=0)

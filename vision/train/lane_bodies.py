@@ -1,0 +1,142 @@
+"""Lane-camera body crops as a classifier set: rendered clips (``hgv-lane synth clip --frames``)
+to the trailer classifier's folder-per-class set (``<split>/<class>/*.jpg``, as
+``data/train/crops``), so the classifier also learns the oblique views of front and rear lane
+cameras, not only the side views of the scene set.
+
+Each kept frame's labelled body box (the vehicle's trailer or load body, from ``truth.json``) is
+clipped to the frame by :func:`vision.train.lane_frames.clip_box` and cut with the lane
+pipeline's own :func:`vision.pipeline.assemble.crop` and ``body_margin``, so training crops are
+cut as service crops are; bodies whose clipped box has a side under ``min_side_px`` (the
+pipeline's ``min_body_side_px``, 48) are not classified in service and are skipped here. The
+class is the vehicle's ``crop_class`` (rigid lorries, vans and cars are ``other``).
+
+**Split by lane set** (all cameras of one queue on one side), with the same hash as
+``dataset lane-frames`` (:func:`vision.train.datasets.split_of`), so a lane set held out of the
+vehicle detector's lane frames is held out here too with the same ``val_fraction``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+
+from vision.pipeline.assemble import crop
+from vision.pipeline.config import ReadPolicy
+from vision.pipeline.truth import load_clip_truth
+from vision.train.datasets import load_image, split_of
+from vision.train.lane_frames import clip_box, find_clips, frame_image
+
+
+@dataclass(slots=True)
+class LaneBodyCounts:
+    """What :func:`write_lane_bodies` wrote; ``as_json`` is what the command prints."""
+
+    clips: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
+    crops: dict[str, Counter[str]] = field(default_factory=lambda: {"train": Counter(), "val": Counter()})
+    by_view: Counter[str] = field(default_factory=Counter)
+    skipped_small: int = 0
+    missing_frames: int = 0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "clips": self.clips,
+            "crops": {s: dict(sorted(c.items())) for s, c in self.crops.items()},
+            "by_view": dict(sorted(self.by_view.items())),
+            "skipped_small": self.skipped_small,
+            "missing_frames": self.missing_frames,
+        }
+
+
+def write_lane_bodies(
+    roots: Sequence[Path],
+    out: Path,
+    *,
+    every: int = 1,
+    val_fraction: float = 0.2,
+    min_in_frame: float = 0.5,
+    min_side_px: float = float(ReadPolicy().min_body_side_px),
+    margin: float = ReadPolicy().body_margin,
+    progress: Callable[[int], None] | None = None,
+) -> LaneBodyCounts:
+    """Write the body crops of every ``every``-th frame of the clips under ``roots`` to
+    ``out/<split>/<class>/<lane>_<view>_<frame>_v<id>.jpg`` (JPEG quality 95) and
+    ``out/lane_bodies.json`` (settings, val groups, counts). Raises ``FileExistsError`` when
+    ``out`` holds ``train/`` or ``val/`` (write a new folder), ``FileNotFoundError`` when a root
+    holds no clip, ``ValueError`` on bad arguments or a clip without frames."""
+    if every < 1:
+        raise ValueError(f"every must be >= 1 (got {every})")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1) (got {val_fraction})")
+    if (out / "train").exists() or (out / "val").exists():
+        raise FileExistsError(f"{out} already holds a set: write the crops into a new folder")
+    clips = find_clips(roots)
+    counts = LaneBodyCounts()
+    n_written = 0
+    for clip in clips:
+        if not (clip.folder / "frames").is_dir():
+            raise ValueError(f"{clip.folder}: no frames/ folder (render with --frames)")
+        truth = load_clip_truth(clip.folder / "truth.json")
+        classes = {v.vehicle_id: v.body_type.value for v in truth.vehicles}
+        split = split_of(clip.group, val_fraction)
+        counts.clips[split] += 1
+        for i in range(0, truth.n_frames, every):
+            bodies = [
+                (o.vehicle_id, box)
+                for o in truth.frames[i]
+                if o.body_box is not None
+                and (
+                    box := clip_box(
+                        o.body_box,
+                        truth.width_px,
+                        truth.height_px,
+                        min_in_frame=min_in_frame,
+                        min_side_px=0.0,
+                    )
+                )
+                is not None
+            ]
+            if not bodies:
+                continue
+            path = frame_image(clip.folder, i)
+            if path is None:
+                counts.missing_frames += 1
+                continue
+            image = load_image(path)
+            for vehicle_id, box in bodies:
+                if min(box.width_px, box.height_px) < min_side_px:
+                    counts.skipped_small += 1
+                    continue
+                cls = classes[vehicle_id]
+                target = out / split / cls
+                target.mkdir(parents=True, exist_ok=True)
+                name = f"{clip.name}_{i:06d}_v{vehicle_id}.jpg"
+                cv2.imwrite(str(target / name), crop(image, box, margin), [cv2.IMWRITE_JPEG_QUALITY, 95])
+                counts.crops[split][cls] += 1
+                counts.by_view[truth.view] += 1
+                n_written += 1
+                if progress is not None:
+                    progress(n_written)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lane_bodies.json").write_text(
+        json.dumps(
+            {
+                "format": "hgv-lane-lane-bodies/1",
+                "roots": [str(r) for r in roots],
+                "every": every,
+                "val_fraction": val_fraction,
+                "min_in_frame": min_in_frame,
+                "min_side_px": min_side_px,
+                "margin": margin,
+                "val_groups": sorted({c.group for c in clips if split_of(c.group, val_fraction) == "val"}),
+                **counts.as_json(),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    return counts
