@@ -56,6 +56,9 @@ SQUARE_ASPECT = 2.2
 SAME_BACKGROUND_GREY = 40
 """Largest difference (grey levels) between two lines' plate backgrounds on one plate."""
 
+GROUP_SLOPES = (0.0, *(math.tan(math.radians(a)) for a in (-15, -10, -5, 5, 10, 15)))
+"""Slopes (dy/dx) along which character centres are grouped into lines; level comes first."""
+
 Box = tuple[int, int, int, int]
 """``(x1, y1, x2, y2)`` in pixels, end-exclusive."""
 
@@ -177,15 +180,20 @@ def _drop_frames(boxes: list[Box]) -> list[Box]:
     return [b for b in boxes if sum(encloses(b, q) for q in boxes) < 2]
 
 
-def _group_lines(boxes: list[Box]) -> list[list[Box]]:
-    """Group character boxes into lines: similar height, vertically aligned centres."""
+def _group_lines(boxes: list[Box], slope: float = 0.0) -> list[list[Box]]:
+    """Group character boxes into lines: similar height, centres on one line of ``slope``
+    (dy/dx; 0: horizontal, the centres' heights compared after ``y - slope * x``)."""
     groups: list[list[Box]] = []
+
+    def level(q: Box) -> float:
+        return (q[1] + q[3]) / 2.0 - slope * (q[0] + q[2]) / 2.0
+
     for b in sorted(boxes, key=lambda b: -(b[3] - b[1])):
         bh = b[3] - b[1]
-        cy = (b[1] + b[3]) / 2.0
+        cy = level(b)
         for g in groups:
             gh = float(np.median([q[3] - q[1] for q in g]))
-            gcy = float(np.median([(q[1] + q[3]) / 2.0 for q in g]))
+            gcy = float(np.median([level(q) for q in g]))
             overlaps = any(not (b[2] <= q[0] or q[2] <= b[0]) for q in g)
             if abs(cy - gcy) < 0.35 * gh and 0.7 * gh <= bh <= 1.3 * gh and not overlaps:
                 g.append(b)
@@ -193,6 +201,23 @@ def _group_lines(boxes: list[Box]) -> list[list[Box]]:
         else:
             groups.append([b])
     return [sorted(g) for g in groups]
+
+
+def _sloped_groups(components: list[Box]) -> list[list[Box]]:
+    """Lines of at least 2 characters, grouped along the slope of :data:`GROUP_SLOPES` whose
+    best line scores highest (:func:`_line_score`); horizontal unless a slope gives the best
+    line at least one more character (a tilted plate's line falls apart when grouped level)."""
+    best: list[list[Box]] = []
+    best_key = (0.0, 0)
+    for slope in GROUP_SLOPES:
+        groups = [g for g in _group_lines(components, slope) if len(g) >= 2]
+        if not groups:
+            continue
+        groups.sort(key=_line_score, reverse=True)
+        key = (_line_score(groups[0]), len(groups[0]))
+        if not best or (slope == 0.0 and key >= best_key) or key[1] > best_key[1]:
+            best, best_key = groups, key
+    return best
 
 
 def _line_score(group: list[Box]) -> float:
@@ -213,10 +238,9 @@ def _find_lines(
     for dark in (True, False):
         ink = _ink(gray, dark)
         components = _char_components(ink, x_min)
-        groups = [g for g in _group_lines(components) if len(g) >= 2]
+        groups = _sloped_groups(components)
         if not groups:
             continue
-        groups.sort(key=_line_score, reverse=True)
         main = groups[0]
         score = _line_score(main)
         lines = [main]

@@ -65,6 +65,15 @@ def test_skew_is_measured_and_undone() -> None:
     assert np.allclose(again, pt[:2], atol=1e-6)
 
 
+def test_a_steeply_tilted_line_is_grouped_along_its_slope_and_deskewed() -> None:
+    # at 18 degrees the characters' centres drift more than a third of a character height
+    # from one end of the line to the other: grouped level, the line falls apart (no deskew)
+    img = plate(["AB12CDE"], angle=18.0, border=False)
+    r = rectify(img)
+    assert abs(abs(r.angle_deg) - 18.0) < 3.0
+    assert len(r.lines) == 1 and len(r.lines[0].char_boxes) >= 4
+
+
 def test_blank_image_gives_no_lines_and_whole_image() -> None:
     img = np.full((40, 120, 3), 200, np.uint8)
     r = rectify(img)
