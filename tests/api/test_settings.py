@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from pydantic import ValidationError
 
-from api.settings import Settings
+from api.settings import ReaderSettings, Settings
+from vision.anpr.reader import READER_ENGINES
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -67,3 +69,9 @@ def test_missing_or_wrong_settings_file(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("HGV_LANE_CONFIG", str(ini))
     with pytest.raises(ValueError, match=r"\.toml, \.yaml"):
         Settings()
+
+
+def test_the_reader_engine_setting_names_exactly_the_engines_the_reader_builds() -> None:
+    # the Literal is spelled out for mypy and the schema; the reader's tuple is what it builds
+    assert set(get_args(ReaderSettings.model_fields["engine"].annotation)) == set(READER_ENGINES)
+    assert ReaderSettings().engine in READER_ENGINES
