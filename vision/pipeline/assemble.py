@@ -132,8 +132,12 @@ class PlateTrack:
 
 @dataclass(slots=True)
 class BodyLook:
+    """One classification of a vehicle's body crop; ``size_px``: the body box's geometric mean
+    side, sqrt(width * height), in frame pixels (the body-look policy keeps the biggest)."""
+
     ts_ms: int
     verdict: TrailerVerdict
+    size_px: float = 0.0
 
 
 @dataclass(slots=True)

@@ -141,9 +141,11 @@ class ReadPolicy:
     keeps at most ``max_reads_per_plate`` reads: past that a clearly bigger crop replaces
     the read of the smallest one.
 
-    Bodies: a crop is classified when both sides are at least ``min_body_side_px``, its
-    track has fewer than ``max_body_looks`` looks, at most once every
-    ``body_look_interval_ms``. Crops are cut with ``plate_margin`` / ``body_margin``
+    Bodies: a crop is classified when both sides are at least ``min_body_side_px``, at most
+    once every ``body_look_interval_ms``; a track keeps at most ``max_body_looks`` looks: past
+    that a crop ``bigger_by`` times bigger (geometric mean side) than the biggest look so far
+    replaces the smallest look (a lorry coming towards a front camera is classified as it grows: a far body's
+    first looks are the least sure). Crops are cut with ``plate_margin`` / ``body_margin``
     (fractions of the box size) around the box.
     """
 

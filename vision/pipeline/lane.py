@@ -20,7 +20,8 @@ Per frame (``process``):
    plate tracks hold even when consecutive plate boxes do not overlap;
 5. **read** plate crops the read policy allows (tall enough; a track's first few, then only
    clearly bigger ones, a bounded number per track: see :class:`ReadPolicy`); **classify**
-   body crops (big enough, bounded, spaced in time);
+   body crops (big enough, spaced in time, a bounded number: past it a clearly bigger crop
+   replaces the smallest look);
 6. **close** vehicles not seen for ``close_after_ms``: each becomes a :class:`Passage`
    (plates voted per role, body-type consensus, best crops, direction), unless it had
    fewer than ``min_hits`` detections (then it is counted as noise).
@@ -31,6 +32,7 @@ Per frame (``process``):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -450,11 +452,17 @@ class LanePipeline:
                 continue
             img = crop(frame.image, body.box, policy.body_margin)
             v.keep_body_crop(img)
-            if classifier is None or len(v.body_looks) >= policy.max_body_looks:
+            if classifier is None or policy.max_body_looks == 0:
                 continue
             if v.last_body_look_ms is not None and ts - v.last_body_look_ms < policy.body_look_interval_ms:
                 continue
-            v.body_looks.append(BodyLook(ts, classifier.classify_body(img)))
+            size = math.sqrt(body.box.area_px)
+            if len(v.body_looks) >= policy.max_body_looks:
+                if size < policy.bigger_by * max(b.size_px for b in v.body_looks):
+                    continue
+                # a view clearly bigger than any so far takes the smallest one's place
+                v.body_looks.remove(min(v.body_looks, key=lambda b: b.size_px))
+            v.body_looks.append(BodyLook(ts, classifier.classify_body(img), size))
             v.last_body_look_ms = ts
             n += 1
         self.counters.body_looks += n

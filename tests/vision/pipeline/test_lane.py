@@ -27,7 +27,7 @@ from vision.pipeline.testing import (
     frames_of,
 )
 from vision.pipeline.truth import TruthDetector, score_passages
-from vision.types import BBox, BodyType, Detection, Frame, Passage, PlateRole, ReadStatus
+from vision.types import BBox, BodyType, Detection, Frame, Passage, PlateRole, ReadStatus, TrailerVerdict
 
 T0 = 1_000_000
 
@@ -108,6 +108,37 @@ def test_read_policy_reads_a_growing_plate_as_it_grows() -> None:
     assert all(b >= 1.15 * a for a, b in itertools.pairwise(h[3:]))
     assert len(h) < 12 and h[-1] >= 40
     assert len(passages) == 1 and passages[0].plates[0].status is ReadStatus.COMMITTED
+
+
+def test_body_looks_go_to_the_biggest_views_of_an_approaching_lorry() -> None:
+    """A body grows from 60 to 200 px over 60 frames; a classifier that is wrong on crops under
+    120 px: the track keeps 4 looks, and bigger crops replace the smallest, so the passage
+    gets the right type (the first 4 looks alone would all be wrong)."""
+    body = lambda i: BBox(100, 50, 100 + 60 + 2 * i, 50 + 60 + 2 * i)  # noqa: E731
+    vehicle = lambda i: [  # noqa: E731
+        Detection(BBox(90, 40, 180 + 2 * i, 130 + 2 * i), 0, "vehicle", 0.9),
+        Detection(body(i), 1, "body", 0.9),
+    ]
+
+    class BySize:
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def classify_body(self, crop: np.ndarray) -> TrailerVerdict:
+            self.sizes.append(min(crop.shape[:2]))
+            wrong = crop.shape[0] < 120
+            return TrailerVerdict(BodyType.BOX if wrong else BodyType.TILT, 0.9)
+
+    classifier = BySize()
+    policy = ReadPolicy(max_body_looks=4, body_look_interval_ms=0, bigger_by=1.15)
+    models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(lambda i: []), ConstReader(), classifier)
+    frames = list(frames_of([blank(480, 720)] * 60))
+    passages = run(LanePipeline(LaneConfig("L1", reads=policy), models), frames)
+    assert len(passages) == 1 and passages[0].body.body_type is BodyType.TILT
+    sizes = classifier.sizes
+    assert sizes[:4] == sorted(sizes[:4]) and sizes[3] < 120  # the first 4 are the far, wrong ones
+    assert all(b >= 1.15 * a - 2 for a, b in itertools.pairwise(sizes[4:]))  # then clearly bigger only
+    assert len(sizes) < 20
 
 
 def test_lost_vehicle_continues_as_the_same_passage(clip_frames: list[Frame]) -> None:
