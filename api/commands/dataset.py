@@ -249,6 +249,12 @@ def register_lane_bodies(dsub: argparse._SubParsersAction[argparse.ArgumentParse
     d.add_argument("--out", type=Path, required=True, help="output folder (no train/ or val/ in it yet)")
     d.add_argument("--every", type=int, default=1, help="keep every k-th frame of each clip (default 1)")
     d.add_argument("--val-fraction", type=float, default=0.2, help="share of lane sets in val (default 0.2)")
+    d.add_argument(
+        "--max-hidden",
+        type=float,
+        default=0.5,
+        help="skip a body more than this share of which is behind a nearer vehicle's box (default 0.5)",
+    )
     d.add_argument("--quiet", action="store_true", help="no progress counter on stderr")
     d.set_defaults(func=lane_bodies)
 
@@ -264,6 +270,7 @@ def lane_bodies(args: argparse.Namespace) -> int:
             args.out,
             every=args.every,
             val_fraction=args.val_fraction,
+            max_hidden=args.max_hidden,
             progress=None if args.quiet else _progress,
         )
     except (FileNotFoundError, FileExistsError, ValueError) as e:

@@ -10,6 +10,11 @@ cut as service crops are; bodies whose clipped box has a side under ``min_side_p
 pipeline's ``min_body_side_px``, 48) are not classified in service and are skipped here. The
 class is the vehicle's ``crop_class`` (rigid lorries, vans and cars are ``other``).
 
+**Hidden bodies are skipped**: a body whose box is covered for more than ``max_hidden`` (0.5)
+of its area by the box of a nearer vehicle (one whose box reaches lower in the frame: all three
+lane cameras look down the road from above) mostly shows that other vehicle, and labelled with
+its own class it would teach the classifier the wrong thing.
+
 **Split by lane set** (all cameras of one queue on one side), with the same hash as
 ``dataset lane-frames`` (:func:`vision.train.datasets.split_of`), so a lane set held out of the
 vehicle detector's lane frames is held out here too with the same ``val_fraction``.
@@ -24,12 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from vision.pipeline.assemble import crop
 from vision.pipeline.config import ReadPolicy
 from vision.pipeline.truth import load_clip_truth
 from vision.train.datasets import load_image, split_of
 from vision.train.lane_frames import clip_box, find_clips, frame_image
+from vision.types import BBox
 
 
 @dataclass(slots=True)
@@ -40,6 +47,7 @@ class LaneBodyCounts:
     crops: dict[str, Counter[str]] = field(default_factory=lambda: {"train": Counter(), "val": Counter()})
     by_view: Counter[str] = field(default_factory=Counter)
     skipped_small: int = 0
+    skipped_hidden: int = 0
     missing_frames: int = 0
 
     def as_json(self) -> dict[str, object]:
@@ -48,8 +56,26 @@ class LaneBodyCounts:
             "crops": {s: dict(sorted(c.items())) for s, c in self.crops.items()},
             "by_view": dict(sorted(self.by_view.items())),
             "skipped_small": self.skipped_small,
+            "skipped_hidden": self.skipped_hidden,
             "missing_frames": self.missing_frames,
         }
+
+
+def hidden_share(body: BBox, own: BBox, others: Sequence[BBox]) -> float:
+    """Share of ``body``'s area (0-1) under the boxes of ``others`` nearer the camera than the
+    vehicle of box ``own`` (their bottom edge lower in the frame), counted once where they overlap
+    (on a 1/4-px grid of the body's box at most 256 cells a side)."""
+    nearer = [b for b in others if b.y2 > own.y2]
+    if not nearer or body.area_px <= 0:
+        return 0.0
+    nx = max(1, min(256, round(body.width_px / 4)))
+    ny = max(1, min(256, round(body.height_px / 4)))
+    xs = body.x1 + (np.arange(nx) + 0.5) * body.width_px / nx
+    ys = body.y1 + (np.arange(ny) + 0.5) * body.height_px / ny
+    covered = np.zeros((ny, nx), bool)
+    for b in nearer:
+        covered |= ((ys >= b.y1) & (ys < b.y2))[:, None] & ((xs >= b.x1) & (xs < b.x2))[None, :]
+    return float(covered.mean())
 
 
 def write_lane_bodies(
@@ -61,6 +87,7 @@ def write_lane_bodies(
     min_in_frame: float = 0.5,
     min_side_px: float = float(ReadPolicy().min_body_side_px),
     margin: float = ReadPolicy().body_margin,
+    max_hidden: float = 0.5,
     progress: Callable[[int], None] | None = None,
 ) -> LaneBodyCounts:
     """Write the body crops of every ``every``-th frame of the clips under ``roots`` to
@@ -72,6 +99,8 @@ def write_lane_bodies(
         raise ValueError(f"every must be >= 1 (got {every})")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1) (got {val_fraction})")
+    if not 0.0 <= max_hidden <= 1.0:
+        raise ValueError(f"max_hidden must be in [0, 1] (got {max_hidden})")
     if (out / "train").exists() or (out / "val").exists():
         raise FileExistsError(f"{out} already holds a set: write the crops into a new folder")
     clips = find_clips(roots)
@@ -85,21 +114,22 @@ def write_lane_bodies(
         split = split_of(clip.group, val_fraction)
         counts.clips[split] += 1
         for i in range(0, truth.n_frames, every):
-            bodies = [
-                (o.vehicle_id, box)
-                for o in truth.frames[i]
-                if o.body_box is not None
-                and (
-                    box := clip_box(
-                        o.body_box,
-                        truth.width_px,
-                        truth.height_px,
-                        min_in_frame=min_in_frame,
-                        min_side_px=0.0,
-                    )
+            objects = truth.frames[i]
+            bodies: list[tuple[int, BBox]] = []
+            for o in objects:
+                if o.body_box is None:
+                    continue
+                box = clip_box(
+                    o.body_box, truth.width_px, truth.height_px, min_in_frame=min_in_frame, min_side_px=0.0
                 )
-                is not None
-            ]
+                if box is None:
+                    continue
+                if min(box.width_px, box.height_px) < min_side_px:
+                    counts.skipped_small += 1
+                elif hidden_share(box, o.box, [q.box for q in objects if q is not o]) > max_hidden:
+                    counts.skipped_hidden += 1
+                else:
+                    bodies.append((o.vehicle_id, box))
             if not bodies:
                 continue
             path = frame_image(clip.folder, i)
@@ -108,9 +138,6 @@ def write_lane_bodies(
                 continue
             image = load_image(path)
             for vehicle_id, box in bodies:
-                if min(box.width_px, box.height_px) < min_side_px:
-                    counts.skipped_small += 1
-                    continue
                 cls = classes[vehicle_id]
                 target = out / split / cls
                 target.mkdir(parents=True, exist_ok=True)
@@ -132,6 +159,7 @@ def write_lane_bodies(
                 "min_in_frame": min_in_frame,
                 "min_side_px": min_side_px,
                 "margin": margin,
+                "max_hidden": max_hidden,
                 "val_groups": sorted({c.group for c in clips if split_of(c.group, val_fraction) == "val"}),
                 **counts.as_json(),
             },

@@ -14,7 +14,7 @@ from vision.pipeline.config import ReadPolicy
 from vision.pipeline.truth import load_clip_truth
 from vision.synth.clip import random_lane_clip_spec, render_lane_clip
 from vision.train.datasets import load_image, split_of
-from vision.train.lane_bodies import write_lane_bodies
+from vision.train.lane_bodies import hidden_share, write_lane_bodies
 from vision.train.lane_frames import find_clips
 from vision.types import BBox
 
@@ -106,3 +106,21 @@ def test_an_existing_set_is_not_written_over(tmp_path: Path) -> None:
         write_lane_bodies([tmp_path / "clips"], tmp_path / "out")
     with pytest.raises(ValueError, match="every"):
         write_lane_bodies([tmp_path / "clips"], tmp_path / "out2", every=0)
+
+
+def test_a_body_mostly_behind_a_nearer_vehicle_is_skipped(tmp_path: Path) -> None:
+    # vehicle 1's body (boxes end at y 250) is 2/3 behind vehicle 2 (box ends lower, at y 350):
+    # skipped; vehicle 2's body is in front of vehicle 1, so it is kept whatever covers it
+    clip = _clip(tmp_path / "clips" / "c1", [[100, 50, 400, 250], [200, 100, 500, 340]])
+    truth = json.loads((clip / "truth.json").read_text())
+    objs = truth["frames"][0]["objects"]
+    objs[0]["box"], objs[1]["box"] = [100, 50, 400, 250], [200, 60, 560, 350]
+    (clip / "truth.json").write_text(json.dumps(truth))
+    counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "out", val_fraction=0.0)
+    assert counts.skipped_hidden == 1
+    assert [f.name for f in (tmp_path / "out").rglob("*.jpg")] == ["c1_000000_v2.jpg"]
+    assert hidden_share(BBox(100, 50, 400, 250), BBox(100, 50, 400, 250), [BBox(200, 60, 560, 350)]) == (
+        pytest.approx(200 * 190 / (300 * 200), abs=0.02)
+    )
+    counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "all", val_fraction=0.0, max_hidden=1.0)
+    assert counts.skipped_hidden == 0 and len(list((tmp_path / "all").rglob("*.jpg"))) == 2
