@@ -11,7 +11,6 @@ import json
 import logging
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from api.settings import get_settings
@@ -92,54 +91,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--card", type=Path, default=None, help="model card to write (default: next to --out, .md)"
     )
     p.set_defaults(func=export)
-
-    p = sub.add_parser(
-        "quantize",
-        help="int8 version of an exported detector (static, calibrated on images)",
-        description=(
-            "Write an int8 (QDQ) copy of an exported YOLOv8 detector: weights per channel, activations "
-            "calibrated on --calib images letterboxed as in service, the head's decoding kept float "
-            "(vision/train/quantize.py). Compare with 'hgv-lane evaluate OUT --data D --against MODEL' "
-            "and time with bench/bench_models.py."
-        ),
-    )
-    p.add_argument("model", type=Path, help="exported detector (.onnx)")
-    p.add_argument(
-        "--calib", type=Path, action="append", required=True, help="calibration image folder or file (repeat)"
-    )
-    p.add_argument("--n", type=int, default=128, help="calibration images drawn from --calib (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the draw")
-    p.add_argument("--out", type=Path, required=True, help="ONNX file to write")
-    p.set_defaults(func=quantize)
-
-
-def quantize(args: argparse.Namespace) -> int:
-    """Run ``quantize``; one JSON line. Exit 2 on a missing input or a model that is no detector."""
-    from vision.runtime import ModelLoadError  # noqa: PLC0415
-    from vision.train.quantize import calibration_images, quantize_detector  # noqa: PLC0415
-
-    t0 = time.perf_counter()
-    try:
-        if args.n < 1:
-            raise ValueError("--n must be at least 1")
-        images = calibration_images(args.calib, args.n, args.seed)
-        report = quantize_detector(args.model, args.out, images)
-    except (FileNotFoundError, ValueError, ModelLoadError) as e:
-        print(f"hgv-lane quantize: {e}", file=sys.stderr)
-        return 2
-    print(
-        json.dumps(
-            {
-                "onnx": str(report.out),
-                "calibration_images": report.calibration_images,
-                "float_nodes": report.float_nodes,
-                "mb_before": round(report.bytes_before / 1e6, 2),
-                "mb_after": round(report.bytes_after / 1e6, 2),
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-        )
-    )
-    return 0
 
 
 def train(args: argparse.Namespace) -> int:
