@@ -59,6 +59,9 @@ SAME_BACKGROUND_GREY = 40
 GROUP_SLOPES = (0.0, *(math.tan(math.radians(a)) for a in (-15, -10, -5, 5, 10, 15)))
 """Slopes (dy/dx) along which character centres are grouped into lines; level comes first."""
 
+SLOPE_SEARCH_BELOW = 4
+"""Tilted groupings are tried only when the best level line has fewer characters than this."""
+
 Box = tuple[int, int, int, int]
 """``(x1, y1, x2, y2)`` in pixels, end-exclusive."""
 
@@ -204,19 +207,21 @@ def _group_lines(boxes: list[Box], slope: float = 0.0) -> list[list[Box]]:
 
 
 def _sloped_groups(components: list[Box]) -> list[list[Box]]:
-    """Lines of at least 2 characters, grouped along the slope of :data:`GROUP_SLOPES` whose
-    best line scores highest (:func:`_line_score`); horizontal unless a slope gives the best
-    line at least one more character (a tilted plate's line falls apart when grouped level)."""
+    """Lines of at least 2 characters, grouped level; when the best level line has fewer than
+    :data:`SLOPE_SEARCH_BELOW` characters (a tilted plate's line falls apart when grouped
+    level), along the slope of :data:`GROUP_SLOPES` whose best line has the most characters
+    (level kept on a tie). A level line of 4 or more gives the skew angle itself."""
     best: list[list[Box]] = []
-    best_key = (0.0, 0)
+    best_n = 0
     for slope in GROUP_SLOPES:
+        if slope != 0.0 and best_n >= SLOPE_SEARCH_BELOW:
+            break
         groups = [g for g in _group_lines(components, slope) if len(g) >= 2]
         if not groups:
             continue
         groups.sort(key=_line_score, reverse=True)
-        key = (_line_score(groups[0]), len(groups[0]))
-        if not best or (slope == 0.0 and key >= best_key) or key[1] > best_key[1]:
-            best, best_key = groups, key
+        if len(groups[0]) > best_n:
+            best, best_n = groups, len(groups[0])
     return best
 
 
