@@ -157,6 +157,18 @@ def vehicle_subset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lane_clip_arguments(d: argparse.ArgumentParser, *, out_help: str, every: int) -> None:
+    """The arguments the lane-clip data sets share: CLIPS, --out, --every, --val-fraction."""
+    d.add_argument(
+        "clips", type=Path, nargs="+", metavar="CLIPS", help="clip or lane-set folder, or a folder of them"
+    )
+    d.add_argument("--out", type=Path, required=True, help=out_help)
+    d.add_argument(
+        "--every", type=int, default=every, help=f"keep every k-th frame of each clip (default {every})"
+    )
+    d.add_argument("--val-fraction", type=float, default=0.2, help="share of lane sets in val (default 0.2)")
+
+
 def register_lane_frames(dsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``dataset lane-frames``."""
     d = dsub.add_parser(
@@ -171,12 +183,7 @@ def register_lane_frames(dsub: argparse._SubParsersAction[argparse.ArgumentParse
             "See docs/datasets.md."
         ),
     )
-    d.add_argument(
-        "clips", type=Path, nargs="+", metavar="CLIPS", help="clip or lane-set folder, or a folder of them"
-    )
-    d.add_argument("--out", type=Path, required=True, help="output folder (no images/ in it yet)")
-    d.add_argument("--every", type=int, default=3, help="keep every k-th frame of each clip (default 3)")
-    d.add_argument("--val-fraction", type=float, default=0.2, help="share of lane sets in val (default 0.2)")
+    _lane_clip_arguments(d, out_help="output folder (no images/ in it yet)", every=3)
     d.add_argument(
         "--min-in-frame",
         type=float,
@@ -243,12 +250,7 @@ def register_lane_bodies(dsub: argparse._SubParsersAction[argparse.ArgumentParse
             "See docs/datasets.md."
         ),
     )
-    d.add_argument(
-        "clips", type=Path, nargs="+", metavar="CLIPS", help="clip or lane-set folder, or a folder of them"
-    )
-    d.add_argument("--out", type=Path, required=True, help="output folder (no train/ or val/ in it yet)")
-    d.add_argument("--every", type=int, default=1, help="keep every k-th frame of each clip (default 1)")
-    d.add_argument("--val-fraction", type=float, default=0.2, help="share of lane sets in val (default 0.2)")
+    _lane_clip_arguments(d, out_help="output folder (no train/ or val/ in it yet)", every=1)
     d.add_argument(
         "--max-hidden",
         type=float,
