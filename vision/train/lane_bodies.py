@@ -23,6 +23,7 @@ vehicle detector's lane frames is held out here too with the same ``val_fraction
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from vision.train.datasets import load_image, split_of
 from vision.train.lane_frames import clip_box, find_clips, frame_image
 from vision.types import BBox
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(slots=True)
 class LaneBodyCounts:
@@ -49,6 +52,7 @@ class LaneBodyCounts:
     skipped_small: int = 0
     skipped_hidden: int = 0
     missing_frames: int = 0
+    unreadable_frames: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -58,6 +62,7 @@ class LaneBodyCounts:
             "skipped_small": self.skipped_small,
             "skipped_hidden": self.skipped_hidden,
             "missing_frames": self.missing_frames,
+            "unreadable_frames": self.unreadable_frames,
         }
 
 
@@ -107,8 +112,6 @@ def write_lane_bodies(
     counts = LaneBodyCounts()
     n_written = 0
     for clip in clips:
-        if not (clip.folder / "frames").is_dir():
-            raise ValueError(f"{clip.folder}: no frames/ folder (render with --frames)")
         truth = load_clip_truth(clip.folder / "truth.json")
         classes = {v.vehicle_id: v.body_type.value for v in truth.vehicles}
         split = split_of(clip.group, val_fraction)
@@ -136,7 +139,12 @@ def write_lane_bodies(
             if path is None:
                 counts.missing_frames += 1
                 continue
-            image = load_image(path)
+            try:
+                image = load_image(path)
+            except ValueError as e:  # a corrupt frame: counted, the set goes on without it
+                log.warning("skipped %s", e)
+                counts.unreadable_frames += 1
+                continue
             for vehicle_id, box in bodies:
                 cls = classes[vehicle_id]
                 target = out / split / cls

@@ -91,7 +91,9 @@ class LaneFrameCounts:
 def find_clips(roots: Sequence[Path]) -> list[ClipSource]:
     """Clip folders under ``roots`` (each a clip, a lane set, or a folder of either), in name order.
 
-    Raises ``FileNotFoundError`` for a root that does not exist or holds no ``truth.json``."""
+    Raises ``FileNotFoundError`` for a root that does not exist or holds no ``truth.json``,
+    ``ValueError`` for a clip without a ``frames/`` folder or two clips of one name: checked
+    for every clip before a data set writes anything, so a bad clip leaves no half-written set."""
     out: list[ClipSource] = []
     for root in roots:
         if not root.is_dir():
@@ -107,6 +109,9 @@ def find_clips(roots: Sequence[Path]) -> list[ClipSource]:
                 out.append(ClipSource(clip, clip.parent.name, f"{clip.parent.name}_{clip.name}"))
             else:
                 out.append(ClipSource(clip, clip.name, clip.name))
+    bare = next((c.folder for c in out if not (c.folder / "frames").is_dir()), None)
+    if bare is not None:
+        raise ValueError(f"{bare}: no frames/ folder (render with --frames)")
     names = [c.name for c in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -208,8 +213,6 @@ def write_lane_frames(
     for clip in clips:
         truth = load_clip_truth(clip.folder / "truth.json")
         split = split_of(clip.group, val_fraction)
-        if not (clip.folder / "frames").is_dir():
-            raise ValueError(f"{clip.folder}: no frames/ folder (render with --frames)")
         counts.clips[split] += 1
         n_empty = 0
         for i in range(0, truth.n_frames, every):

@@ -124,3 +124,19 @@ def test_a_body_mostly_behind_a_nearer_vehicle_is_skipped(tmp_path: Path) -> Non
     )
     counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "all", val_fraction=0.0, max_hidden=1.0)
     assert counts.skipped_hidden == 0 and len(list((tmp_path / "all").rglob("*.jpg"))) == 2
+
+
+def test_a_clip_without_frames_is_refused_and_a_corrupt_frame_skipped(tmp_path: Path) -> None:
+    _clip(tmp_path / "clips" / "a", [[100, 50, 400, 250]])
+    _clip(tmp_path / "clips" / "b", [[100, 50, 400, 250]])
+    (tmp_path / "clips" / "b" / "frames" / "000000.png").unlink()
+    (tmp_path / "clips" / "b" / "frames").rmdir()
+    with pytest.raises(ValueError, match="no frames/ folder"):
+        write_lane_bodies([tmp_path / "clips"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # clip a's crop was not written before the refusal
+    _clip(tmp_path / "clips2" / "a", [[100, 50, 400, 250]])
+    _clip(tmp_path / "clips2" / "b", [[100, 50, 400, 250]])
+    (tmp_path / "clips2" / "b" / "frames" / "000000.png").write_bytes(b"not an image")
+    counts = write_lane_bodies([tmp_path / "clips2"], tmp_path / "out2", val_fraction=0.0)
+    assert counts.unreadable_frames == 1
+    assert [f.name for f in (tmp_path / "out2").rglob("*.jpg")] == ["a_000000_v1.jpg"]

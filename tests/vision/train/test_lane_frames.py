@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -169,3 +170,13 @@ def test_refuses_an_existing_set_and_a_folder_without_clips(lanes: Path, tmp_pat
         write_lane_frames([tmp_path / "empty"], tmp_path / "set2")
     with pytest.raises(ValueError, match="every"):
         write_lane_frames([lanes], tmp_path / "set3", every=0)
+
+
+def test_a_clip_without_frames_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    box = {"vehicle_id": 1, "box": [100, 60, 400, 300], "body_box": [120, 80, 380, 280], "plates": []}
+    _truth(tmp_path / "clips" / "a", [box])
+    _truth(tmp_path / "clips" / "b", [box])
+    shutil.rmtree(tmp_path / "clips" / "b" / "frames")  # clip b, after a: refused up front
+    with pytest.raises(ValueError, match="no frames/ folder"):
+        write_lane_frames([tmp_path / "clips"], tmp_path / "set")
+    assert not (tmp_path / "set").exists()
