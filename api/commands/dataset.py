@@ -209,8 +209,7 @@ def lane_frames(args: argparse.Namespace) -> int:
     """Run ``dataset lane-frames``; prints the counts as one JSON line. Exit 2 on bad input."""
     from vision.train.lane_frames import write_lane_frames, write_merged  # noqa: PLC0415
 
-    t0 = time.perf_counter()
-    try:
+    def make() -> dict[str, object]:
         if args.merge is not None and not args.merge.exists():
             raise FileNotFoundError(f"--merge {args.merge}: no such file or folder")
         if args.merge_sample is not None and args.merge_sample < 0:
@@ -227,13 +226,9 @@ def lane_frames(args: argparse.Namespace) -> int:
         )
         if args.merge is not None:
             counts.merged = write_merged(args.out, args.merge, sample=args.merge_sample, seed=args.seed)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"hgv-lane dataset lane-frames: {e}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    if not args.quiet:
-        print("", file=sys.stderr)
-    print(json.dumps({**counts.as_json(), "seconds": round(time.perf_counter() - t0, 1)}))
-    return EXIT_OK
+        return counts.as_json()
+
+    return _print_counts("lane-frames", args.quiet, make)
 
 
 def register_lane_bodies(dsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -265,22 +260,33 @@ def lane_bodies(args: argparse.Namespace) -> int:
     """Run ``dataset lane-bodies``; prints the counts as one JSON line. Exit 2 on bad input."""
     from vision.train.lane_bodies import write_lane_bodies  # noqa: PLC0415
 
-    t0 = time.perf_counter()
-    try:
-        counts = write_lane_bodies(
+    return _print_counts(
+        "lane-bodies",
+        args.quiet,
+        lambda: write_lane_bodies(
             args.clips,
             args.out,
             every=args.every,
             val_fraction=args.val_fraction,
             max_hidden=args.max_hidden,
             progress=None if args.quiet else _progress,
-        )
+        ).as_json(),
+    )
+
+
+def _print_counts(action: str, quiet: bool, make: Callable[[], dict[str, object]]) -> int:
+    """Run ``make`` (a data-set writer returning its counts) and print the counts, with the
+    seconds taken, as one JSON line: exit 0; or exit 2 with one error line for a missing input,
+    an existing output or a bad argument."""
+    t0 = time.perf_counter()
+    try:
+        counts = make()
     except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"hgv-lane dataset lane-bodies: {e}", file=sys.stderr)
+        print(f"hgv-lane dataset {action}: {e}", file=sys.stderr)
         return EXIT_UNUSABLE
-    if not args.quiet:
-        print("", file=sys.stderr)
-    print(json.dumps({**counts.as_json(), "seconds": round(time.perf_counter() - t0, 1)}))
+    if not quiet:
+        print("", file=sys.stderr)  # end the progress counter's line
+    print(json.dumps({**counts, "seconds": round(time.perf_counter() - t0, 1)}))
     return EXIT_OK
 
 

@@ -36,7 +36,7 @@ from vision.pipeline.assemble import crop
 from vision.pipeline.config import ReadPolicy
 from vision.pipeline.truth import load_clip_truth
 from vision.train.datasets import load_image, split_of
-from vision.train.lane_frames import clip_box, find_clips, frame_image
+from vision.train.lane_frames import clip_box, find_clips, frame_image, val_groups
 from vision.types import BBox
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def write_lane_bodies(
                 "min_side_px": min_side_px,
                 "margin": margin,
                 "max_hidden": max_hidden,
-                "val_groups": sorted({c.group for c in clips if split_of(c.group, val_fraction) == "val"}),
+                "val_groups": val_groups(clips, val_fraction),
                 **counts.as_json(),
             },
             indent=1,

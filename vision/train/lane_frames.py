@@ -119,6 +119,11 @@ def find_clips(roots: Sequence[Path]) -> list[ClipSource]:
     return out
 
 
+def val_groups(clips: Sequence[ClipSource], val_fraction: float) -> list[str]:
+    """The groups (lane sets, or lone clips) of ``clips`` that :func:`split_of` puts in val, sorted."""
+    return sorted({c.group for c in clips if split_of(c.group, val_fraction) == "val"})
+
+
 def clip_box(
     box: BBox, width_px: int, height_px: int, *, min_in_frame: float, min_side_px: float
 ) -> BBox | None:
@@ -248,7 +253,7 @@ def write_lane_frames(
                 "min_in_frame": min_in_frame,
                 "min_side_px": min_side_px,
                 "empty_every": empty_every,
-                "val_groups": sorted({c.group for c in clips if split_of(c.group, val_fraction) == "val"}),
+                "val_groups": val_groups(clips, val_fraction),
                 **counts.as_json(),
             },
             indent=1,
