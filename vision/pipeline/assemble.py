@@ -137,7 +137,7 @@ class BodyLook:
 
     ts_ms: int
     verdict: TrailerVerdict
-    size_px: float = 0.0
+    size_px: float
 
 
 @dataclass(slots=True)

@@ -144,9 +144,9 @@ class ReadPolicy:
     Bodies: a crop is classified when both sides are at least ``min_body_side_px``, at most
     once every ``body_look_interval_ms``; a track keeps at most ``max_body_looks`` looks: past
     that a crop ``bigger_by`` times bigger (geometric mean side) than the biggest look so far
-    replaces the smallest look (a lorry coming towards a front camera is classified as it grows: a far body's
-    first looks are the least sure). Crops are cut with ``plate_margin`` / ``body_margin``
-    (fractions of the box size) around the box.
+    replaces the smallest look (a lorry coming towards a front camera is classified as it
+    grows: a far body's first looks are the least sure). Crops are cut with ``plate_margin`` /
+    ``body_margin`` (fractions of the box size) around the box.
     """
 
     min_plate_height_px: float = 12.0
