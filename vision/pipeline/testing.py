@@ -1,9 +1,11 @@
 """Test doubles for the lane pipeline (used by the tests; small and dependency-free): a constant
-plate reader, a constant body classifier, scripted detectors, and the bundled fixture clip."""
+plate reader, a constant body classifier, scripted detectors, the bundled fixture clip, and
+hand-made clip truth files."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,48 @@ from vision.types import (
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT / "fixtures" / "synth" / "clip"
 """The bundled synthetic lane clip (``clip.mp4``, ``truth.json``; 40 frames, 10 fps, two lorries)."""
+
+
+def write_clip_truth(
+    folder: Path,
+    crop_classes: Sequence[BodyType],
+    objects: Sequence[Sequence[dict[str, object]]],
+    *,
+    width_px: int = 640,
+    height_px: int = 360,
+    view: str = "front",
+) -> Path:
+    """Write a hand-made clip's ``folder/truth.json`` (format ``hgv-lane-synth-clip/1``, 2 fps):
+    vehicle ``i + 1`` is of ``crop_classes[i]``; frame ``k`` labels ``objects[k]`` (dicts as in
+    the generator's file: ``vehicle_id``, ``box``, ``body_box``, ``plates``). Frame images are
+    the caller's. Returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vehicles: list[dict[str, object]] = [
+        {
+            "vehicle_id": i + 1,
+            "body_type": c.value,
+            "side": c.side.value,
+            "crop_class": c.value,
+            "country": "UK",
+            "plates": [],
+            "first_frame": 0,
+            "last_frame": 0,
+        }
+        for i, c in enumerate(crop_classes)
+    ]
+    truth = {
+        "format": "hgv-lane-synth-clip/1",
+        "seed": 1,
+        "view": view,
+        "fps": 2.0,
+        "width": width_px,
+        "height": height_px,
+        "n_frames": len(objects),
+        "vehicles": vehicles,
+        "frames": [{"frame": k, "objects": list(objs)} for k, objs in enumerate(objects)],
+    }
+    (folder / "truth.json").write_text(json.dumps(truth))
+    return folder
 
 
 def fixture_truth() -> ClipTruthData:

@@ -11,12 +11,13 @@ import pytest
 
 from vision.pipeline.assemble import crop
 from vision.pipeline.config import ReadPolicy
+from vision.pipeline.testing import write_clip_truth
 from vision.pipeline.truth import load_clip_truth
 from vision.synth.clip import random_lane_clip_spec, render_lane_clip
 from vision.train.datasets import load_image, split_of
 from vision.train.lane_bodies import hidden_share, write_lane_bodies
 from vision.train.lane_frames import find_clips
-from vision.types import BBox
+from vision.types import BBox, BodyType
 
 
 def _clip(folder: Path, bodies: list[list[float] | None], crop_class: str = "curtainsider") -> Path:
@@ -26,36 +27,11 @@ def _clip(folder: Path, bodies: list[list[float] | None], crop_class: str = "cur
     ys, xs = np.mgrid[0:360, 0:640]
     frame = np.stack([xs * 255 // 639, ys * 255 // 359, np.full_like(xs, 128)], axis=-1).astype(np.uint8)
     assert cv2.imwrite(str(folder / "frames" / "000000.png"), frame)
-    vehicles = [
-        {
-            "vehicle_id": i + 1,
-            "body_type": crop_class,
-            "side": "soft",
-            "crop_class": crop_class,
-            "country": "UK",
-            "plates": [],
-            "first_frame": 0,
-            "last_frame": 0,
-        }
-        for i in range(len(bodies))
-    ]
-    objects = [
+    objects: list[dict[str, object]] = [
         {"vehicle_id": i + 1, "box": [0, 0, 640, 360], "body_box": b, "plates": []}
         for i, b in enumerate(bodies)
     ]
-    d = {
-        "format": "hgv-lane-synth-clip/1",
-        "seed": 1,
-        "view": "front",
-        "fps": 2.0,
-        "width": 640,
-        "height": 360,
-        "n_frames": 1,
-        "vehicles": vehicles,
-        "frames": [{"frame": 0, "objects": objects}],
-    }
-    (folder / "truth.json").write_text(json.dumps(d))
-    return folder
+    return write_clip_truth(folder, [BodyType(crop_class)] * len(bodies), [objects])
 
 
 def test_a_body_is_cut_as_the_lane_pipeline_cuts_it_into_its_class_folder(tmp_path: Path) -> None:

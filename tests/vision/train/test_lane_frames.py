@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import yaml
 
+from vision.pipeline.testing import write_clip_truth
 from vision.pipeline.truth import load_clip_truth
 from vision.synth.clip import random_lane_clip_spec, render_lane_clip
 from vision.train.datasets import read_yolo_labels, split_of
 from vision.train.evaluate import read_yolo_split
 from vision.train.lane_frames import clip_box, find_clips, write_lane_frames, write_merged
-from vision.types import BBox
+from vision.types import BBox, BodyType
 
 
 @pytest.fixture(scope="module")
@@ -30,34 +31,11 @@ def lanes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _truth(folder: Path, objects: list[dict[str, object]], n_frames: int = 1) -> Path:
-    """A hand-made clip (640x360): ``objects`` in frame 0, later frames empty."""
+    """A hand-made clip (640x360, black frames): one box lorry, ``objects`` in frame 0, later frames empty."""
     (folder / "frames").mkdir(parents=True)
     for i in range(n_frames):
         assert cv2.imwrite(str(folder / "frames" / f"{i:06d}.jpg"), np.zeros((360, 640, 3), np.uint8))
-    d = {
-        "format": "hgv-lane-synth-clip/1",
-        "seed": 1,
-        "view": "front",
-        "fps": 2.0,
-        "width": 640,
-        "height": 360,
-        "n_frames": n_frames,
-        "vehicles": [
-            {
-                "vehicle_id": 1,
-                "body_type": "box",
-                "side": "hard",
-                "crop_class": "box",
-                "country": "GB",
-                "plates": [],
-                "first_frame": 0,
-                "last_frame": 0,
-            }
-        ],
-        "frames": [{"frame": i, "objects": objects if i == 0 else []} for i in range(n_frames)],
-    }
-    (folder / "truth.json").write_text(json.dumps(d))
-    return folder
+    return write_clip_truth(folder, [BodyType.BOX], [objects, *([] for _ in range(n_frames - 1))])
 
 
 def test_every_labelled_box_of_the_kept_frames_is_written(lanes: Path, tmp_path: Path) -> None:
