@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 
 Providers = Literal["auto", "cpu", "cuda"]
 
+SPIN_KEY = "session.intra_op.allow_spinning"
+"""ONNX Runtime's session option: whether its pool threads spin-wait for work after a run.
+
+Off for every model here unless asked (``OnnxModel(spin=True)``). ORT spins by default, which
+suits one model on idle cores; a lane runs four sessions (vehicle and plate detector, reader,
+classifier) and a frame decoder on 2 cores, and each session's spinning threads took the cores
+from the next one's run: ``hgv-lane bench pipeline`` gave 21.6 fps spinning and 36.9 without
+(same machine, back to back); one model alone is as fast either way (``bench/bench_models.py``).
+"""
+
 _ORT_DTYPES: dict[str, type[np.generic]] = {
     "tensor(float)": np.float32,
     "tensor(float16)": np.float16,
@@ -121,7 +131,8 @@ class OnnxModel:
 
     ``run`` takes the input tensor (for vision models ``(N, 3, H, W)`` float32 in
     [0, 1], RGB, unless the model card says otherwise) and returns the outputs in the
-    model's order.
+    model's order. ``spin``: let ONNX Runtime's threads spin-wait between runs (see
+    :data:`SPIN_KEY`; off by default).
     """
 
     def __init__(
@@ -131,6 +142,7 @@ class OnnxModel:
         *,
         warmup: bool = True,
         intra_op_threads: int | None = None,
+        spin: bool = False,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -139,6 +151,8 @@ class OnnxModel:
             raise ModelLoadError(f"model file is empty: {self.path}")
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if not spin:
+            options.add_session_config_entry(SPIN_KEY, "0")
         if intra_op_threads:
             options.intra_op_num_threads = intra_op_threads
         chosen = resolve_providers(providers)

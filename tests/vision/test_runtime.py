@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from vision.runtime import ModelLoadError, OnnxModel, parse_class_names, resolve_providers
+from vision.runtime import SPIN_KEY, ModelLoadError, OnnxModel, parse_class_names, resolve_providers
 
 
 def test_loads_metadata_and_runs(tiny_model: Path) -> None:
@@ -23,6 +23,15 @@ def test_loads_metadata_and_runs(tiny_model: Path) -> None:
     x[0, 1] = 0.5
     (out,) = model.run(x)
     np.testing.assert_allclose(out, [[0.0, 0.5, 0.0]], atol=1e-6)
+
+
+def test_threads_do_not_spin_unless_asked(tiny_model: Path) -> None:
+    """Several sessions share 2 cores in a lane: spinning pool threads would take them."""
+    quiet = OnnxModel(tiny_model, "cpu", warmup=False).session.get_session_options()
+    assert quiet.get_session_config_entry(SPIN_KEY) == "0"
+    spinning = OnnxModel(tiny_model, "cpu", warmup=False, spin=True).session.get_session_options()
+    with pytest.raises(RuntimeError):  # not set: ONNX Runtime's default (spin)
+        spinning.get_session_config_entry(SPIN_KEY)
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
