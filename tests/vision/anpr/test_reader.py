@@ -142,3 +142,38 @@ def test_build_reader_takes_a_primary_and_a_fallback(tmp_path: Path) -> None:
     assert reader.name == "crnn+rapidocr" and reader.fallback is not None
     with pytest.raises(ValueError, match="primary\\+fallback"):
         build_reader("crnn+crnn", work_dir=tmp_path)
+
+
+class WholeOrLines:
+    """A fake engine: the unrectified crop ``whole`` reads as ``whole_text`` (0.9 sure), any
+    other line image as ``lines_text`` (0.5 sure); records whether it was shown the whole crop."""
+
+    name = "whole-or-lines"
+
+    def __init__(self, whole: ImageBGR, whole_text: str, lines_text: str) -> None:
+        self.whole, self.whole_text, self.lines_text = whole, whole_text, lines_text
+        self.saw_whole = False
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        out = []
+        for line in lines:
+            is_whole = line.shape == self.whole.shape and np.array_equal(line, self.whole)
+            self.saw_whole |= is_whole
+            text, conf = (self.whole_text, 0.9) if is_whole else (self.lines_text, 0.5)
+            out.append(tuple(CharSlot(((ch, conf),), i, i + 1) for i, ch in enumerate(text)))
+        return out
+
+
+@pytest.mark.parametrize(("height", "expected"), [(20, "AB12CDE"), (40, "AB12CDF")])
+def test_a_small_crop_is_also_read_whole(height: int, expected: str) -> None:
+    """Under ``whole_below_px`` the whole crop's better reading wins; a taller crop is read
+    from its rectified lines only."""
+    big = plate(["AB12CDE"])
+    crop = cv2.resize(
+        big, (round(big.shape[1] * height / big.shape[0]), height), interpolation=cv2.INTER_AREA
+    )
+    engine = WholeOrLines(crop, "AB12CDE", "AB12CDF")
+    reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(whole_below_px=32))
+    read = reader.read(crop)
+    assert engine.saw_whole is (height < 32)
+    assert read.best is not None and read.best.text == expected
