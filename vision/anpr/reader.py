@@ -72,8 +72,9 @@ class ReaderOptions:
     primary engine, and the better best candidate wins (grammar fit, then confidence). On plates
     this small, rectification's character blobs merge into each other and into the band, and
     its lines lose characters or cut the plate short; the recogniser reads the whole crop better.
-    32 was picked on ``hgv-lane bench pipeline``'s clips (read rate 0.833 -> 1.0; their far front
-    plates are 13-24 px tall); on the held-out sets it changed nothing (``docs/anpr.md``).
+    24 was picked on the lane benchmarks (``bench pipeline`` read rate 0.833 -> 1.0; its far
+    front plates are 13-24 px tall; 32 cost ``bench lane`` a plate); on the held-out sets it
+    changed nothing (``docs/anpr.md``).
     """
 
     top_n: int = 5
@@ -81,7 +82,7 @@ class ReaderOptions:
     drop_below: float = 0.0
     raw: bool = False
     fallback_below: float = 0.9
-    whole_below_px: int = 32
+    whole_below_px: int = 24
 
 
 class PipelineReader:

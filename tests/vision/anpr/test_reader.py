@@ -173,7 +173,7 @@ def test_a_small_crop_is_also_read_whole(height: int, expected: str) -> None:
         big, (round(big.shape[1] * height / big.shape[0]), height), interpolation=cv2.INTER_AREA
     )
     engine = WholeOrLines(crop, "AB12CDE", "AB12CDF")
-    reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(whole_below_px=32))
+    reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(whole_below_px=24))
     read = reader.read(crop)
-    assert engine.saw_whole is (height < 32)
+    assert engine.saw_whole is (height < 24)
     assert read.best is not None and read.best.text == expected
