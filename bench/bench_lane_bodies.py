@@ -33,7 +33,7 @@ def main() -> int:
     for f in files:
         view = f.stem.split("_")[1]  # <lane>_<view>_<frame>_v<id>
         n[view] += 1
-        ok[view] += model.classify(load_image(f)).verdict.body_type.value == f.parent.name
+        ok[view] += model.classify(load_image(f)).body_type.value == f.parent.name
     for view in sorted(n):
         print(f"{view}: {ok[view]}/{n[view]} = {ok[view] / n[view]:.3f}")
     result: dict[str, object] = {"model": str(args.model), "data": str(args.data)}

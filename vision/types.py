@@ -232,12 +232,15 @@ class TrailerVerdict:
     """The body type of one look (one crop) or the consensus of a passage.
 
     ``confidence`` is the calibrated probability of ``body_type`` in [0, 1];
-    ``n_looks`` is 1 for a single crop and the number of looks for a consensus.
+    ``n_looks`` is 1 for a single crop and the number of looks for a consensus;
+    ``probabilities``: a look's calibrated probability of every class of its model (model
+    order), empty when only the best is known and for a consensus.
     """
 
     body_type: BodyType
     confidence: float
     n_looks: int = 1
+    probabilities: tuple[tuple[BodyType, float], ...] = ()
 
     @property
     def side(self) -> Side:

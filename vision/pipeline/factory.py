@@ -82,7 +82,7 @@ class TrailerBodyClassifier:
         self.slot = slot
 
     def classify_body(self, crop: ImageBGR) -> TrailerVerdict:
-        return self.slot.model.classify(crop).verdict
+        return self.slot.model.classify(crop)
 
 
 @dataclass(frozen=True, slots=True)

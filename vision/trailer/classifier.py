@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +14,6 @@ from vision.types import BodyType, ImageBGR, TrailerVerdict
 
 TEMPERATURE_KEY = "temperature"
 """ONNX metadata key of the calibration temperature written at export (1.0 when absent)."""
-
-
-@dataclass(frozen=True, slots=True)
-class BodyTypeScores:
-    """One look's verdict and the calibrated probability of every class (model order)."""
-
-    verdict: TrailerVerdict
-    probabilities: tuple[tuple[BodyType, float], ...]
 
 
 class TrailerClassifier:
@@ -67,15 +58,16 @@ class TrailerClassifier:
             raise ModelLoadError(f"{path}: bad calibration temperature {raw_t!r}")
         self.mirror = mirror
 
-    def classify(self, crop: ImageBGR) -> BodyTypeScores:
-        """Body type of one crop (H, W, 3) uint8 BGR (with ``mirror``: of it and its mirror image)."""
+    def classify(self, crop: ImageBGR) -> TrailerVerdict:
+        """Body type of one crop (H, W, 3) uint8 BGR (with ``mirror``: of it and its mirror image),
+        with every class's probability."""
         square = squash_square(crop, self.size_px)
         p = self._probabilities(square)
         if self.mirror:
             p = (p + self._probabilities(np.ascontiguousarray(square[:, ::-1]))) / 2.0
         best = int(p.argmax())
-        verdict = TrailerVerdict(self.classes[best], float(p[best]))
-        return BodyTypeScores(verdict, tuple((c, float(v)) for c, v in zip(self.classes, p, strict=True)))
+        probabilities = tuple((c, float(v)) for c, v in zip(self.classes, p, strict=True))
+        return TrailerVerdict(self.classes[best], float(p[best]), probabilities=probabilities)
 
     def _probabilities(self, square: ImageBGR) -> np.ndarray:
         """Calibrated class probabilities, shape (n_classes,), of one model-sized square crop."""

@@ -22,8 +22,7 @@ import cv2
 import numpy as np
 
 from vision.preprocess import as_bgr
-from vision.trailer.classifier import BodyTypeScores
-from vision.types import BBox, BodyType, DetectionSet, ImageBGR, Side
+from vision.types import BBox, BodyType, DetectionSet, ImageBGR, Side, TrailerVerdict
 
 SIDES: tuple[Side, ...] = (Side.SOFT, Side.HARD, Side.OTHER)
 MAX_IMAGE_PIXELS = 50_000_000
@@ -39,7 +38,7 @@ class BodyLocator(Protocol):
 class BodyClassifier(Protocol):
     """Names the body type of a crop."""
 
-    def classify(self, crop: ImageBGR) -> BodyTypeScores: ...
+    def classify(self, crop: ImageBGR) -> TrailerVerdict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +145,8 @@ def predict(row: TrailerRow, locator: BodyLocator | None, classifier: BodyClassi
         x1, y1, x2, y2 = box.clip(image.shape[1], image.shape[0]).as_int()
         if x2 - x1 >= 2 and y2 - y1 >= 2:
             crop = image[y1:y2, x1:x2]
-    scores = classifier.classify(crop)
+    v = classifier.classify(crop)
     ms = (time.perf_counter() - t0) * 1000.0
-    v = scores.verdict
     return TrailerResult(row, v.body_type, v.side, v.confidence, box, how, ms)
 
 

@@ -305,9 +305,8 @@ def evaluate_classifier(
             unreadable.append(str(path))
             continue
         t0 = time.perf_counter()
-        scores = classifier.classify(image)
+        best = classifier.classify(image).body_type
         times.append((time.perf_counter() - t0) * 1000)
-        best = max(scores.probabilities, key=lambda kv: kv[1])[0]
         confusion[index[name], index[best.value]] += 1
     n = int(confusion.sum())
     if n == 0:

@@ -169,9 +169,8 @@ def test_a_small_crop_is_also_read_whole(height: int, expected: str) -> None:
     """Under ``whole_below_px`` the whole crop's better reading wins; a taller crop is read
     from its rectified lines only."""
     big = plate(["AB12CDE"])
-    crop = cv2.resize(
-        big, (round(big.shape[1] * height / big.shape[0]), height), interpolation=cv2.INTER_AREA
-    )
+    size = (round(big.shape[1] * height / big.shape[0]), height)
+    crop: ImageBGR = np.asarray(cv2.resize(big, size, interpolation=cv2.INTER_AREA), np.uint8)
     engine = WholeOrLines(crop, "AB12CDE", "AB12CDF")
     reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(whole_below_px=24))
     read = reader.read(crop)

@@ -68,9 +68,9 @@ def test_mirror_averages_a_crop_and_its_mirror_image(left_right: Path) -> None:
     crop = np.zeros((16, 16, 3), np.uint8)
     crop[:, :8, 2] = 255  # bright left half in the red channel: the model's first (RGB) channel
     plain = TrailerClassifier(left_right, "cpu", mirror=False).classify(crop)
-    assert plain.verdict.body_type is BodyType.TILT and plain.verdict.confidence > 0.99
+    assert plain.body_type is BodyType.TILT and plain.confidence > 0.99
     both = TrailerClassifier(left_right, "cpu").classify(crop)  # mirror is the default
     probs = dict(both.probabilities)
     assert probs[BodyType.TILT] == pytest.approx(0.5, abs=1e-4)
     assert probs[BodyType.BOX] == pytest.approx(0.5, abs=1e-4)
-    assert both.verdict.confidence == pytest.approx(0.5, abs=1e-4)
+    assert both.confidence == pytest.approx(0.5, abs=1e-4)

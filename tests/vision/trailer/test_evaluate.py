@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.trailer.classifier import BodyTypeScores
 from vision.trailer.evaluate import (
     evaluate,
     locate_body,
@@ -20,9 +19,9 @@ from vision.types import BBox, BodyType, Detection, DetectionSet, ImageBGR, Trai
 class ColourClassifier:
     """Fake classifier: a bright crop is a curtainsider, a dark one a box."""
 
-    def classify(self, crop: ImageBGR) -> BodyTypeScores:
+    def classify(self, crop: ImageBGR) -> TrailerVerdict:
         body = BodyType.CURTAINSIDER if crop.mean() > 127 else BodyType.BOX
-        return BodyTypeScores(TrailerVerdict(body, 0.9), ((body, 0.9),))
+        return TrailerVerdict(body, 0.9)
 
 
 class FixedLocator:
