@@ -43,8 +43,8 @@ doctor: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-# The shipped models, made by the project's own commands (about 4 h of training on 2 CPU cores:
-# classifier 79 min, plate detector 89, vehicle detector 71, reader 24; plus data generation,
+# The shipped models, made by the project's own commands (about 5 h of training on 2 CPU cores:
+# classifier 131 min, plate detector 89, vehicle detector 71, reader 24; plus data generation,
 # about 30 min). These are the exact commands the shipped models were made with.
 # Each model card in models/ repeats the exact commands and the measured figures.
 TRAIN := data/train
@@ -59,13 +59,16 @@ $(TRAIN)/crops/.done: $(STAMP)
 
 # Lane-camera sets (front, side and rear cameras on one queue, 16 s at 2 fps, frames kept): seeds
 # 7000-7079 (lane frames of the vehicle detector, lane bodies of the classifier), 7200-7360 (lane
-# bodies), 7100-7109 (the classifier's calibration); the benchmarks use 5100-5103 and 5200-5203.
+# bodies), 7100-7109 (the classifier's calibration), 7400-7489 (front and rear cameras only: more
+# front-view bodies); the benchmarks use 5100-5103 and 5200-5203.
 LANE_CLIP = $(BIN)/hgv-lane synth clip --views front,side,rear --seconds 16 --fps 2 --frames --no-video --quiet
+LANE_CLIP_FR = $(BIN)/hgv-lane synth clip --views front,rear --seconds 16 --fps 2 --frames --no-video --quiet
 $(TRAIN)/lane_clips/.done: $(STAMP)
 	for s in $$(seq 7000 7079); do $(LANE_CLIP) --out $(TRAIN)/lane_clips/lane-$$s --seed $$s --vehicles $$((3 + s % 2)) > /dev/null || exit 1; done
 	for s in $$(seq 7200 7280); do $(LANE_CLIP) --out $(TRAIN)/lane_clips2/lane-$$s --seed $$s --vehicles $$((3 + s % 2)) > /dev/null || exit 1; done
 	for s in $$(seq 7281 7360); do $(LANE_CLIP) --out $(TRAIN)/lane_clips3/lane-$$s --seed $$s --vehicles $$((3 + s % 2)) > /dev/null || exit 1; done
 	for s in $$(seq 7100 7109); do $(LANE_CLIP) --out $(TRAIN)/lane_clips_cal/lane-$$s --seed $$s --vehicles $$((3 + s % 2)) > /dev/null || exit 1; done
+	for s in $$(seq 7400 7489); do $(LANE_CLIP_FR) --out $(TRAIN)/lane_clips4/lane-$$s --seed $$s --vehicles $$((3 + s % 2)) > /dev/null || exit 1; done
 	@touch $@
 
 # Side views first (synthetic crops), then the same plus a second draw of them and the lane
@@ -87,7 +90,13 @@ models/trailer_classifier.onnx: $(TRAIN)/crops/.done $(TRAIN)/lane_clips/.done
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies128_v1 --from runs/trailer2/weights/best.pt --epochs 15 --imgsz 128 --batch 64 --out runs/trailer3
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies128 --from runs/trailer3/weights/best.pt --epochs 12 --imgsz 128 --batch 64 --out runs/trailer4
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies128_3 --from runs/trailer4/weights/best.pt --epochs 10 --imgsz 128 --batch 64 --out runs/trailer5
-	$(BIN)/hgv-lane export runs/trailer5 --out $@ --check-dir $(TRAIN)/bodies_cal128/train --calibrate $(TRAIN)/bodies_cal128/train
+	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips4 --out $(TRAIN)/lane_bodies4 --quiet
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies3 --src $(TRAIN)/lane_bodies4 --out $(TRAIN)/bodies128_4 --size 128
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies3 --src $(TRAIN)/lane_bodies4 --out $(TRAIN)/bodies160_4 --size 160
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --src $(TRAIN)/lane_bodies_cal --out $(TRAIN)/bodies_cal160 --size 160
+	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies128_4 --from runs/trailer5/weights/best.pt --epochs 10 --imgsz 128 --batch 64 --out runs/trailer6
+	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies160_4 --from runs/trailer6/weights/best.pt --epochs 8 --imgsz 160 --batch 64 --out runs/trailer7
+	$(BIN)/hgv-lane export runs/trailer7 --out $@ --check-dir $(TRAIN)/bodies_cal160/train --calibrate $(TRAIN)/bodies_cal160/train
 
 $(TRAIN)/detect/.done: $(STAMP)
 	$(BIN)/hgv-lane synth detect --out $(TRAIN)/detect --n 1500 --seed 200 --size mixed --workers 2 --quiet
