@@ -5,7 +5,8 @@ Rules (weights and limits in :class:`api.settings.FlagSettings`):
 - **action-list hit**: any plate of the passage (tractor front, rear, trailer mark), over
   every reader candidate, matches an entry exactly, through look-alike characters or within
   the edit distance (:mod:`api.matching`);
-- **soft-sided trailer**: the body verdict is soft-sided (curtainsider, tilt) with enough confidence;
+- **soft-sided trailer**: a soft body (curtainsider plus tilt) is probable enough, and the body
+  verdict is soft-sided or not settled;
 - **plate unread / low confidence** on a lorry (any body type but ``other``): no plate read,
   a plate seen but unread, or a read below the confidence limit;
 - **repeat**: the same mark passed within ``repeat_window_min`` minutes. If that earlier
@@ -239,6 +240,11 @@ def _minutes(ms: int) -> str:
     return "under a minute" if minutes == 0 else f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
+_MAYBE_SOFT = (Side.SOFT, Side.UNKNOWN)
+"""Body sides the soft-sided flag looks at: a named hard or open body is not flagged however
+its probability is shared, an unsettled one is when a soft body is probable enough."""
+
+
 def assess(
     passage: Passage, matches: Sequence[PlateMatch], rules: FlagRules, earlier: Sequence[Sighting] = ()
 ) -> tuple[Reason, ...]:
@@ -248,13 +254,15 @@ def assess(
         reasons.extend(hit_reason(pm, rules) for pm in matches if rules.hit_points(pm.match.match_type) > 0)
     body = passage.body
     body_name = body.body_type.value.replace("_", " ")
-    if rules.soft_sided_points and body.side is Side.SOFT and body.confidence >= rules.soft_min_confidence:
+    soft = body.soft_probability
+    if rules.soft_sided_points and body.side in _MAYBE_SOFT and soft >= rules.soft_min_confidence:
+        what = body_name if body.side is Side.SOFT else "curtainsider or tilt (body type not settled)"
         reasons.append(
             Reason(
                 ReasonCode.SOFT_SIDED,
                 rules.soft_sided_points,
-                f"Soft-sided trailer: {body_name} ({body.confidence:.0%} confident)",
-                {"body_type": body.body_type.value, "confidence": body.confidence},
+                f"Soft-sided trailer: {what} ({soft:.0%} confident)",
+                {"body_type": body.body_type.value, "confidence": body.confidence, "soft_probability": soft},
             )
         )
     if body.body_type is not BodyType.OTHER:  # a lorry (or a body the classifier could not tell)

@@ -152,7 +152,13 @@ class FlagSettings(BaseModel):
         25, ge=0, le=100, description="Risk points for a soft-sided trailer (curtainsider, tilt)."
     )
     soft_min_confidence: float = Field(
-        0.5, ge=0.0, le=1.0, description="Body-type confidence (0-1) needed before soft-sided counts."
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Probability (0-1) of a soft-sided body (curtainsider plus tilt, mean over the looks) "
+            "needed before soft-sided counts."
+        ),
     )
     unread_points: int = Field(
         30, ge=0, le=100, description="Risk points when a lorry's plate is unread (or it shows no plate)."

@@ -234,7 +234,8 @@ class TrailerVerdict:
     ``confidence`` is the calibrated probability of ``body_type`` in [0, 1];
     ``n_looks`` is 1 for a single crop and the number of looks for a consensus;
     ``probabilities``: a look's calibrated probability of every class of its model (model
-    order), empty when only the best is known and for a consensus.
+    order), or a consensus's mean probabilities over its looks (most probable first); empty
+    when only the best is known.
     """
 
     body_type: BodyType
@@ -245,6 +246,14 @@ class TrailerVerdict:
     @property
     def side(self) -> Side:
         return self.body_type.side
+
+    @property
+    def soft_probability(self) -> float:
+        """How probable (0-1) a soft-sided body (curtainsider or tilt) is: the sum of the soft
+        types' probabilities, or ``confidence`` when only a soft best type is known."""
+        if not self.probabilities:
+            return self.confidence if self.side is Side.SOFT else 0.0
+        return min(1.0, sum(p for t, p in self.probabilities if t.side is Side.SOFT))
 
 
 class ReadStatus(enum.StrEnum):

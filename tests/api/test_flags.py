@@ -137,6 +137,30 @@ def test_a_later_candidate_matching_says_so() -> None:
     assert reason.details["candidate_rank"] == 2 and reason.points == 80
 
 
+def test_soft_sided_counts_the_soft_share_not_one_type() -> None:
+    """Looks split between tilt and curtainsider name no type, yet the trailer is probably
+    soft-sided: flagged. A named hard body is not, whatever share the soft types have."""
+    rules = FlagRules()
+    split = TrailerVerdict(
+        BodyType.UNKNOWN, 0.0, 6, ((BodyType.TILT, 0.36), (BodyType.CURTAINSIDER, 0.28), (BodyType.BOX, 0.3))
+    )
+    p = replace(passage("p", plate("AB12CDF")), body=split)
+    (reason,) = assess(p, (), rules)
+    assert reason.code is ReasonCode.SOFT_SIDED
+    assert reason.text == "Soft-sided trailer: curtainsider or tilt (body type not settled) (64% confident)"
+    assert reason.details["soft_probability"] == pytest.approx(0.64)
+    tilt = TrailerVerdict(BodyType.TILT, 0.42, 6, ((BodyType.TILT, 0.42), (BodyType.CURTAINSIDER, 0.3)))
+    assert [r.text for r in assess(replace(p, body=tilt), (), rules)] == [
+        "Soft-sided trailer: tilt (72% confident)"
+    ]  # the old rule (tilt's own 0.42 < 0.5) said nothing
+    unsure = TrailerVerdict(BodyType.UNKNOWN, 0.0, 6, ((BodyType.BOX, 0.5), (BodyType.TILT, 0.45)))
+    assert assess(replace(p, body=unsure), (), rules) == ()
+    box = TrailerVerdict(
+        BodyType.BOX, 0.45, 6, ((BodyType.BOX, 0.45), (BodyType.TILT, 0.3), (BodyType.CURTAINSIDER, 0.25))
+    )
+    assert assess(replace(p, body=box), (), rules) == ()
+
+
 def test_unread_and_low_confidence_on_a_lorry() -> None:
     rules = FlagRules()
     none = assess(passage("p", body=BodyType.BOX), (), rules)

@@ -55,7 +55,9 @@ def passage_to_json(passage: Passage, crop_paths: dict[str, str | None] | None =
             "body_type": passage.body.body_type.value,
             "side": passage.body.side.value,
             "confidence": round(passage.body.confidence, 4),
+            "soft_probability": round(passage.body.soft_probability, 4),
             "n_looks": passage.body.n_looks,
+            "probabilities": {t.value: round(p, 4) for t, p in passage.body.probabilities},
         },
         "body_crop": paths.get("body"),
         "plates": [
@@ -111,7 +113,12 @@ def passage_from_json(d: dict[str, Any], base_dir: Path | None = None) -> Passag
             )
             for p in d["plates"]
         ),
-        body=TrailerVerdict(BodyType(body["body_type"]), float(body["confidence"]), int(body["n_looks"])),
+        body=TrailerVerdict(
+            BodyType(body["body_type"]),
+            float(body["confidence"]),
+            int(body["n_looks"]),
+            tuple((BodyType(t), float(p)) for t, p in body.get("probabilities", {}).items()),
+        ),
         direction=d["direction"],
         body_crop_jpeg=read(d.get("body_crop")),
         camera_ids=tuple(d["camera_ids"]),

@@ -12,6 +12,11 @@ classifier's front-view passages were right 146 of 213 times with the vote (62 u
 A look that carries only its best type and confidence (``TrailerVerdict.probabilities``
 empty) counts as that confidence on that type: then the consensus confidence is the old
 rule's (mean confidence of the agreeing looks times their share).
+
+The mean probabilities travel with the verdict, named or unknown: the soft-sided flag
+(:func:`api.flags.assess`) asks how probable a soft body is (curtainsider plus tilt), not
+whether one soft type won, so a trailer whose looks split between tilt and curtainsider is
+still flagged.
 """
 
 from __future__ import annotations
@@ -50,13 +55,16 @@ def mean_probabilities(looks: Sequence[TrailerVerdict]) -> dict[BodyType, float]
 def consensus(looks: Sequence[TrailerVerdict], rule: ConsensusRule = ConsensusRule()) -> TrailerVerdict:
     """The passage's body type: the type with the highest mean probability and that probability
     as the confidence, or ``BodyType.UNKNOWN`` (confidence 0) when the rule is not met.
-    ``n_looks`` is the number of looks of a known type."""
+    ``n_looks`` is the number of looks of a known type; ``probabilities`` are the mean
+    probabilities, most probable first (empty with fewer than ``rule.min_looks`` looks), so an
+    unknown type still tells how probable a soft-sided body is
+    (:attr:`~vision.types.TrailerVerdict.soft_probability`)."""
     known = [v for v in looks if v.body_type is not BodyType.UNKNOWN]
     if len(known) < rule.min_looks:
         return TrailerVerdict(BodyType.UNKNOWN, 0.0, len(known))
-    ranked = sorted(mean_probabilities(known).items(), key=lambda kv: kv[1], reverse=True)
+    ranked = tuple(sorted(mean_probabilities(known).items(), key=lambda kv: kv[1], reverse=True))
     best, p = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
     if best is BodyType.UNKNOWN or p < rule.min_probability or p - runner_up < rule.min_lead:
-        return TrailerVerdict(BodyType.UNKNOWN, 0.0, len(known))
-    return TrailerVerdict(best, p, len(known))
+        return TrailerVerdict(BodyType.UNKNOWN, 0.0, len(known), ranked)
+    return TrailerVerdict(best, p, len(known), ranked)

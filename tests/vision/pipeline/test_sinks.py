@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from vision.pipeline.sinks import (
     FanoutSink,
@@ -66,10 +70,28 @@ def test_jsonl_round_trip_with_crops(tmp_path: Path) -> None:
 
 def test_json_form_is_plain_and_readable_without_crops() -> None:
     d = passage_to_json(_passage())
-    assert d["body"] == {"body_type": "tilt", "side": "soft", "confidence": 0.75, "n_looks": 4}
+    assert d["body"] == {
+        "body_type": "tilt",
+        "side": "soft",
+        "confidence": 0.75,
+        "soft_probability": 0.75,
+        "n_looks": 4,
+        "probabilities": {},
+    }
     assert d["plates"][0]["crop"] is None and d["read_quality"] == 0.5
     p = passage_from_json(d)
     assert p.plates[0].crop_jpeg == b"" and p.plates[0].candidates[1].text == "AB12CDF"
+
+
+def test_an_unsettled_body_keeps_its_probabilities_through_json() -> None:
+    """A consensus split between tilt and curtainsider is unknown, but probably soft: that must
+    survive a JSONL round trip (a batch run's flags are assessed from it)."""
+    probs = ((BodyType.TILT, 0.4), (BodyType.CURTAINSIDER, 0.35), (BodyType.BOX, 0.25))
+    body = TrailerVerdict(BodyType.UNKNOWN, 0.0, 4, probs)
+    d = passage_to_json(replace(_passage(), body=body))
+    assert d["body"]["soft_probability"] == 0.75
+    back = passage_from_json(json.loads(json.dumps(d))).body
+    assert back == body and back.soft_probability == pytest.approx(0.75)
 
 
 def test_fanout_reaches_every_sink() -> None:

@@ -25,7 +25,8 @@ def test_agreeing_looks_name_the_type() -> None:
     assert v.body_type is C and v.side is Side.SOFT
     assert v.n_looks == 4
     assert v.confidence == pytest.approx((0.9 + 0.8 + 0.95) / 3 * 3 / 4)
-    assert v.probabilities == ()
+    assert [t for t, _ in v.probabilities] == [C, B]  # the means, most probable first
+    assert v.soft_probability == pytest.approx(v.confidence)
 
 
 def test_too_few_looks_is_unknown() -> None:
@@ -59,3 +60,20 @@ def test_rule_is_configurable() -> None:
     assert consensus(looks((B, 0.2)), rule).body_type is B
     strict = ConsensusRule(min_probability=0.9)
     assert consensus(looks((C, 0.8), (C, 0.8), (C, 0.8)), strict).body_type is BodyType.UNKNOWN
+
+
+def test_looks_split_between_soft_types_are_unknown_but_probably_soft() -> None:
+    """Tilt and curtainsider share the looks: no type is named, the soft share is still high."""
+    split = [look(tilt=0.4, curtainsider=0.35, box=0.25)] * 2 + [
+        look(curtainsider=0.45, tilt=0.3, box=0.25)
+    ] * 2
+    v = consensus(split)
+    assert v.body_type is BodyType.UNKNOWN and v.side is Side.UNKNOWN
+    assert v.soft_probability == pytest.approx(0.75)
+    hard = consensus([look(box=0.8, tilt=0.2)] * 3)
+    assert hard.body_type is B and hard.soft_probability == pytest.approx(0.2)
+
+
+def test_too_few_looks_carry_no_probabilities() -> None:
+    v = consensus([look(tilt=0.99, box=0.01)] * 2)
+    assert v.probabilities == () and v.soft_probability == 0.0
