@@ -64,6 +64,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     reader.add_argument("--lines", type=Path, default=Path("data/train/reader"), help="line cache, held-out")
     reader.add_argument("--onnx", type=Path, default=Path("models/plate_reader.onnx"), help="model to write")
     reader.add_argument("--threads", type=int, default=1, help="torch threads")
+    reader.add_argument(
+        "--channels",
+        type=_channels,
+        default=(16, 32, 64, 96),
+        metavar="C1,C2,C3,C4",
+        help="the CRNN's conv widths (default 16,32,64,96)",
+    )
+    reader.add_argument("--hidden", type=int, default=96, help="the CRNN's BiLSTM width (default 96)")
     p.set_defaults(func=train)
 
     p = sub.add_parser(
@@ -139,6 +147,17 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channels(raw: str) -> tuple[int, int, int, int]:
+    """``--channels``: four positive conv widths, e.g. ``24,48,96,144``."""
+    try:
+        widths = tuple(int(x) for x in raw.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 4 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected four positive widths such as 24,48,96,144, got {raw!r}")
+    return widths[0], widths[1], widths[2], widths[3]
+
+
 def train_reader(args: argparse.Namespace) -> int:
     """``train reader``: the CTC plate recogniser (``--data``: a ``synth plates`` manifest)."""
     from vision.train.recogniser import TrainConfig, run  # noqa: PLC0415
@@ -154,6 +173,8 @@ def train_reader(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch=args.batch,
         threads=args.threads,
+        channels=args.channels,
+        hidden=args.hidden,
         resume=args.resume,
         command="hgv-lane " + " ".join(sys.argv[1:]),
     )

@@ -85,3 +85,16 @@ def test_train_export_calibrate_card(tmp_path: Path) -> None:
     assert sum(p for _, p in scores.probabilities) == pytest.approx(1.0, abs=1e-4)
     card = (tmp_path / "models" / "trailer_classifier.md").read_text()
     assert "box, curtainsider" in card and "hgv-lane train trailer" in card and "temperature" in card
+
+
+def test_reader_width_options_parse_and_reject_bad_widths(capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import build_parser
+
+    base = ["train", "reader", "--data", "m.csv", "--out", "runs/r"]
+    args = build_parser().parse_args([*base, "--channels", "24,48,96,144", "--hidden", "128"])
+    assert args.channels == (24, 48, 96, 144) and args.hidden == 128
+    assert build_parser().parse_args(base).channels == (16, 32, 64, 96)
+    for bad in ("24,48,96", "24,48,x,144", "0,48,96,144"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*base, "--channels", bad])
+        assert "four positive widths" in capsys.readouterr().err

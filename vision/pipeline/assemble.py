@@ -212,6 +212,14 @@ class VehicleTrack:
         x2, y2 = b.x2 + k * (b.x2 - a.x2), b.y2 + k * (b.y2 - a.y2)
         return BBox(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
+    def continuation_iou(self, ts_ms: int, box: BBox) -> float:
+        """How well ``box``, seen at ``ts_ms``, continues this track: its IoU with the predicted
+        box or with the last box, whichever is higher. The prediction alone fails when the last
+        two sightings jittered (a box that grew over a passing lorry, then shrank back): its
+        extrapolation flies off, and the vehicle, found again where it was, became a second
+        passage (bench clip 5705: IoU 0.0 with the prediction, 0.58 with the last box)."""
+        return max(self.predicted(ts_ms).iou(box), self.box.iou(box))
+
     def keep_body_crop(self, crop_img: ImageBGR) -> None:
         area = float(crop_img.shape[0] * crop_img.shape[1])
         if area > self.body_crop_area_px:

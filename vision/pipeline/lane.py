@@ -405,13 +405,14 @@ class LanePipeline:
 
     def _key_for_new_id(self, tid: int, box: BBox, ts: int, matched: set[int]) -> int:
         """The vehicle a new ByteTrack id belongs to: a vehicle not matched on this frame whose
-        predicted box overlaps ``box`` (ByteTrack lost it for a while), else a new one."""
+        predicted or last box overlaps ``box`` (ByteTrack lost it for a while; IoU over 0.3,
+        :meth:`VehicleTrack.continuation_iou`), else a new one."""
         s = self._s
         best_key, best_iou = None, 0.3
         for key, v in s.vehicles.items():
             if key in matched:
                 continue
-            iou = v.predicted(ts).iou(box)
+            iou = v.continuation_iou(ts, box)
             if iou > best_iou:
                 best_key, best_iou = key, iou
         if best_key is not None:

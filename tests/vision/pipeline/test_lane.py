@@ -157,6 +157,29 @@ def test_lost_vehicle_continues_as_the_same_passage(clip_frames: list[Frame]) ->
     assert (score.found, score.duplicates) == (2, 0)
 
 
+def test_a_vehicle_found_again_where_it_was_lost_is_the_same_passage() -> None:
+    """A lorry's box jumps right on its last sighting (it grew over a passing lorry), then the
+    detector misses it for 1.2 s and finds it again where it was: the prediction from the last
+    two sightings has flown off, but the box overlaps the last one: one passage, not two."""
+    steady = BBox(300, 100, 420, 250)
+
+    def vehicle(i: int) -> list[Detection]:
+        if i < 20:
+            return [Detection(steady, 0, "vehicle", 0.9)]
+        if i == 20:  # the jittered last sighting
+            return [Detection(BBox(340, 100, 470, 250), 0, "vehicle", 0.9)]
+        if i < 50:
+            return []
+        return [Detection(BBox(305, 100, 425, 250), 0, "vehicle", 0.9)]
+
+    models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", tracking=TrackingConfig(close_after_ms=1500)), models)
+    frames = list(frames_of([blank(480, 720)] * 80, period_ms=40))
+    passages = run(pipeline, frames)
+    assert len(passages) == 1 and pipeline.counters.stitched == 1
+    assert (passages[0].first_seen_ts_ms, passages[0].last_seen_ts_ms) == (frames[0].ts_ms, frames[-1].ts_ms)
+
+
 def test_short_tracks_are_noise_not_passages() -> None:
     det = Detection(BBox(10, 10, 60, 50), 0, "vehicle", 0.9)
     vehicles = ScriptedDetector(lambda i: [det] if i < 2 else [])
