@@ -159,7 +159,8 @@ def export_onnx(
     atol: float = 1e-3,
 ) -> Path:
     """Export ``weights`` (.pt) to ONNX at ``out_path`` with ultralytics' metadata plus
-    ``extra_metadata``. ``imgsz`` is S or (H, W), e.g. (384, 640) for 16:9 frames. When
+    ``extra_metadata``; a detector's DFL softmax is moved to the last axis, an exact rewrite
+    (:mod:`vision.train.onnx_graph`). ``imgsz`` is S or (H, W), e.g. (384, 640) for 16:9 frames. When
     ``check_images`` (BGR uint8) are given, run both the torch model and the ONNX file on
     them and raise if the outputs differ by more than ``atol``.
     """
@@ -173,6 +174,10 @@ def export_onnx(
         model.export(format="onnx", imgsz=list(size_hw), simplify=True, dynamic=False, device="cpu")
     )
     proto = onnx.load(str(exported))
+    if model.task == "detect":
+        from vision.train.onnx_graph import dfl_softmax_last_axis  # noqa: PLC0415
+
+        dfl_softmax_last_axis(proto)
     for key, value in (extra_metadata or {}).items():
         entry = next((p for p in proto.metadata_props if p.key == key), None) or proto.metadata_props.add()
         entry.key, entry.value = key, value
