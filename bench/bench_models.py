@@ -7,9 +7,15 @@
   call (the 40 synthetic crops of ``fixtures/synth/plates`` in turn), the whole
   :class:`vision.anpr.reader.PipelineReader` (rectify, recognise, grammars) on 1 thread.
 
-Usage: ``.venv/bin/python bench/bench_models.py [--runs N] [--threads T] [--readers E,...] [--json]``.
-Prints p50/p95 milliseconds per model and, with ``--json``, one JSON object as the last line.
-Run it on a quiet machine: other jobs on the 2 cores inflate every figure.
+``--against FILE``: another detector ONNX file (an older export, a candidate), timed
+interleaved with the shipped detector of the same classes, run for run in alternating order, so
+that a slower or faster spell of the machine falls on both alike (the result's
+``<role>_against``).
+
+Usage: ``.venv/bin/python bench/bench_models.py [--runs N] [--threads T] [--readers E,...]
+[--against FILE] [--json]``. Prints p50/p95 milliseconds per model and, with ``--json``, one
+JSON object as the last line. Run it on a quiet machine: other jobs on the 2 cores inflate
+every figure.
 """
 
 from __future__ import annotations
@@ -43,6 +49,26 @@ def _time(fn: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(ms), ms[min(len(ms) - 1, int(0.95 * len(ms)))]
 
 
+def _time_pair(
+    a: Callable[[], object], b: Callable[[], object], runs: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``a`` and ``b`` over ``runs`` rounds, each round running both, in turn first."""
+    a()
+    b()
+    ms: tuple[list[float], list[float]] = ([], [])
+    for r in range(runs):
+        for i in (0, 1) if r % 2 == 0 else (1, 0):
+            t0 = time.perf_counter()
+            (a, b)[i]()
+            ms[i].append((time.perf_counter() - t0) * 1000.0)
+    return ms
+
+
+def _p50_p95(ms: list[float]) -> tuple[float, float]:
+    ms = sorted(ms)
+    return round(statistics.median(ms), 2), round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 2)
+
+
 def _read_next(reader: PlateReader, crops: list[np.ndarray], counter: Iterator[int]) -> object:
     return reader.read(crops[next(counter) % len(crops)])
 
@@ -61,6 +87,12 @@ def main() -> int:
     parser.add_argument(
         "--readers", default="crnn+rapidocr,crnn,rapidocr", help="reader engines to time ('' for none)"
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="another detector file, timed interleaved with the shipped one",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from vision.synth import render_scene  # noqa: PLC0415 - only for the sample frame
@@ -71,6 +103,8 @@ def main() -> int:
     frame = render_scene(7, view="front", size=(1280, 720)).image
     crop = np.ascontiguousarray(frame[200:500, 300:1000])
     results: dict[str, dict[str, float | str]] = {}
+    if args.against is not None and not args.against.is_file():
+        parser.error(f"--against {args.against}: no such file")
     for name, path in (
         ("plate_detector", models.plate_detector),
         ("vehicle_detector", models.vehicle_detector),
@@ -82,6 +116,17 @@ def main() -> int:
         det = YoloDetector(p, "cpu", intra_op_threads=threads)
         p50, p95 = _time(partial(det.detect, frame), args.runs)
         results[name] = {"ms_p50": round(p50, 2), "ms_p95": round(p95, 2), "input": str(det.input_hw)}
+        other = YoloDetector(args.against, "cpu", intra_op_threads=threads) if args.against else None
+        if other is not None and other.class_names == det.class_names:
+            mine, theirs = _time_pair(partial(det.detect, frame), partial(other.detect, frame), args.runs)
+            (m50, m95), (t50, t95) = _p50_p95(mine), _p50_p95(theirs)
+            results[f"{name}_against"] = {
+                "ms_p50": m50,
+                "ms_p95": m95,
+                "against_ms_p50": t50,
+                "against_ms_p95": t95,
+                "input": f"{det.input_hw} vs {args.against.name} {other.input_hw}",
+            }
     p = models.path(models.trailer_classifier)
     if Path(p).is_file():
         clf = TrailerClassifier(p, "cpu", intra_op_threads=threads)
@@ -102,7 +147,12 @@ def main() -> int:
         }
     load = os.getloadavg()[0]
     for name, r in results.items():
-        print(f"{name:20s} p50 {r['ms_p50']} ms  p95 {r['ms_p95']} ms  (input {r['input']})")
+        against = (
+            f"; against: p50 {r['against_ms_p50']} ms  p95 {r['against_ms_p95']} ms"
+            if "against_ms_p50" in r
+            else ""
+        )
+        print(f"{name:20s} p50 {r['ms_p50']} ms  p95 {r['ms_p95']} ms{against}  (input {r['input']})")
     print(f"load average at the end: {load:.2f} (on 2 cores; above ~0.5 the figures are inflated)")
     if args.json:
         print(
