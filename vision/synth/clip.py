@@ -301,6 +301,15 @@ def frame_objects(scene: Scene) -> tuple[FrameObject, ...]:
     return tuple(out)
 
 
+def _progress(done: int, total: int) -> None:
+    """Rendering progress on stderr: one line rewritten in place on a terminal, else a line every
+    50 frames and at the end (a log file gets no run of carriage returns)."""
+    if sys.stderr.isatty():
+        print(f"\rclip frame {done}/{total}", end="", file=sys.stderr, flush=True)
+    elif done % 50 == 0 or done == total:
+        print(f"clip frame {done}/{total}", file=sys.stderr, flush=True)
+
+
 def render_clip(
     clip: ClipSpec,
     out_dir: Path,
@@ -344,11 +353,11 @@ def render_clip(
                     [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality],
                 )
             if progress:
-                print(f"\rclip frame {i + 1}/{clip.n_frames}", end="", file=sys.stderr, flush=True)
+                _progress(i + 1, clip.n_frames)
     finally:
         if writer is not None:
             writer.release()
-        if progress:
+        if progress and sys.stderr.isatty():
             print(file=sys.stderr)
     vehicles = []
     for v in clip.scene.vehicles:
