@@ -1,0 +1,159 @@
+"""Plate reading on lane-camera crops: the reader on what the lane actually reads.
+
+``hgv-lane eval plates`` measures the reader on photographs and tight synthetic crops; a lane
+camera's plates are smaller, cut by the plate detector's boxes and often at the frame's edge.
+This takes the cached ``bench pipeline`` clips (rendered on first use, the same as
+``hgv-lane bench pipeline --seed S --clips N``), runs the configured plate detector on every
+``--every``-th frame, keeps the detections that overlap a labelled plate (IoU >= 0.3), reads
+each crop with the configured reader and prints the exact-match rate, overall and by crop
+height, and how many wrong reads were confident (> 0.7): the vote across a plate track's
+looks follows confident reads, so a reader that is wrong *and* sure costs passages
+(``docs/anpr.md``, "A wider recogniser"). ``--out DIR`` also writes the crops and a
+``manifest.csv`` in the ``eval plates`` format (for ``hgv-lane eval plates`` or training).
+
+Usage: ``.venv/bin/python bench/bench_lane_plates.py [--seed 5100] [--clips 4] [--every 2]
+[--engine E] [--out DIR] [--fixture] [--json]``; with ``--json`` one JSON object as the last line. The
+models come from the settings (``HGV_LANE_MODELS__DIR`` points at a candidate's copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from api.settings import get_settings
+from vision.anpr.evaluate import exact_match
+from vision.anpr.reader import build_reader
+from vision.detector import YoloDetector
+from vision.pipeline.bench import BenchClip, benchmark_clips
+from vision.pipeline.truth import load_clip_truth
+
+MATCH_IOU = 0.3
+"""A detection is a labelled plate's crop when their IoU is at least this."""
+
+SURE = 0.7
+"""A read this confident (or more) counts as sure."""
+
+
+def height_band(h: int) -> str:
+    """``"8-15"``, ``"16-23"``, ... up to ``"40+"`` (pixels)."""
+    lo = min(h // 8 * 8, 40)
+    return "40+" if lo == 40 else f"{lo}-{lo + 7}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seed", type=int, default=5100, help="seed of the first clip (default 5100)")
+    parser.add_argument("--clips", type=int, default=4, help="number of clips (default 4)")
+    parser.add_argument("--every", type=int, default=2, help="use every Nth frame (default 2)")
+    parser.add_argument("--engine", default=None, help="reader engine (default: the setting reader.engine)")
+    parser.add_argument("--out", type=Path, default=None, help="write the crops and a manifest.csv here")
+    parser.add_argument("--fixture", action="store_true", help="only the bundled fixture clip (40 frames)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.every < 1 or args.clips < 1:
+        parser.error("--every and --clips must be at least 1")
+    settings = get_settings()
+    detector_path = settings.models.path(settings.models.plate_detector)
+    if not Path(detector_path).is_file():
+        print(f"error: no plate detector at {detector_path}", file=sys.stderr)
+        return 1
+    detector = YoloDetector(detector_path, settings.runtime.providers, conf_threshold=0.3)
+    engine = args.engine or settings.reader.engine
+    reader = build_reader(
+        engine,
+        work_dir=settings.data_dir,
+        providers=settings.runtime.providers,
+        models_dir=settings.models.dir,
+    )
+    if args.fixture:
+        clips = [BenchClip(Path(__file__).resolve().parents[1] / "fixtures" / "synth" / "clip", "front")]
+    else:
+        clips = benchmark_clips(settings.data_dir / "bench" / "clips", n_clips=args.clips, seed=args.seed)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, str]] = []
+    n = right = sure_wrong = 0
+    by_band: Counter[str] = Counter()
+    right_by_band: Counter[str] = Counter()
+    read_ms: list[float] = []
+    for clip in clips:
+        truth = load_clip_truth(clip.truth_path)
+        cap = cv2.VideoCapture(str(clip.video))
+        index = -1
+        while True:
+            ok, raw = cap.read()
+            if not ok:
+                break
+            frame = np.asarray(raw, np.uint8)
+            index += 1
+            if index % args.every:
+                continue
+            plates = [(box, text) for obj in truth.frames[index] for _, text, box in obj.plates]
+            if not plates:
+                continue
+            h, w = frame.shape[:2]
+            for k, det in enumerate(detector.detect(frame).of_class("plate")):
+                box, text = max(plates, key=lambda bt: bt[0].iou(det.box))
+                if box.iou(det.box) < MATCH_IOU:
+                    continue
+                x1, y1, x2, y2 = det.box.clip(w, h).as_int()
+                crop = np.ascontiguousarray(frame[y1:y2, x1:x2])
+                if crop.size == 0:
+                    continue
+                t0 = time.perf_counter()
+                read = reader.read(crop)
+                read_ms.append((time.perf_counter() - t0) * 1000.0)
+                best = read.best
+                got = best.text if best else ""
+                is_right = exact_match(text, got)
+                band = height_band(crop.shape[0])
+                n += 1
+                right += is_right
+                by_band[band] += 1
+                right_by_band[band] += is_right
+                sure_wrong += (not is_right) and best is not None and best.confidence > SURE
+                if args.out is not None:
+                    name = f"{clip.folder.name}_{index:04d}_{k}.png"
+                    cv2.imwrite(str(args.out / name), crop)
+                    rows.append({"image_path": name, "plate_text": text, "notes": f"h{crop.shape[0]};{band}"})
+    if args.out is not None and rows:
+        with (args.out / "manifest.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["image_path", "plate_text", "country", "notes"])
+            writer.writeheader()
+            writer.writerows({**r, "country": ""} for r in rows)
+    bands = {
+        b: {"n": by_band[b], "exact": round(right_by_band[b] / by_band[b], 4)}
+        for b in sorted(by_band, key=lambda b: int(b.rstrip("+").split("-")[0]))
+    }
+    result = {
+        "n": n,
+        "exact_match": round(right / n, 4) if n else None,
+        "sure_wrong": sure_wrong,
+        "by_height_px": bands,
+        "read_ms_p50": round(float(np.median(read_ms)), 2) if read_ms else None,
+        "engine": reader.name,
+        "clips": [c.folder.name for c in clips],
+    }
+    print(f"{n} lane plate crops ({len(clips)} clips, every {args.every}th frame), reader {reader.name}")
+    if n:
+        print(f"exact {right}/{n} = {right / n:.3f}; wrong but sure (> {SURE}): {sure_wrong}")
+        for b, r in bands.items():
+            print(f"  height {b:>5} px: {r['n']:4d} crops, exact {r['exact']:.3f}")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
