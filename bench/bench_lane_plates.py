@@ -19,7 +19,6 @@ models come from the settings (``HGV_LANE_MODELS__DIR`` points at a candidate's 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -35,6 +34,7 @@ from vision.anpr.reader import build_reader
 from vision.detector import YoloDetector
 from vision.pipeline.bench import BenchClip, benchmark_clips
 from vision.pipeline.truth import load_clip_truth
+from vision.train.recogniser import write_manifest
 
 MATCH_IOU = 0.3
 """A detection is a labelled plate's crop when their IoU is at least this."""
@@ -43,9 +43,14 @@ SURE = 0.7
 """A read this confident (or more) counts as sure."""
 
 
+def band_floor(h: int) -> int:
+    """The lower bound (px) of a crop height's 8-px band: 0, 8, 16, ... up to 40 (40 and taller)."""
+    return min(h // 8 * 8, 40)
+
+
 def height_band(h: int) -> str:
     """``"8-15"``, ``"16-23"``, ... up to ``"40+"`` (pixels)."""
-    lo = min(h // 8 * 8, 40)
+    lo = band_floor(h)
     return "40+" if lo == 40 else f"{lo}-{lo + 7}"
 
 
@@ -83,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, str]] = []
-    n = right = sure_wrong = 0
-    by_band: Counter[str] = Counter()
-    right_by_band: Counter[str] = Counter()
+    sure_wrong = 0
+    by_band: Counter[int] = Counter()  # crops per band floor (px)
+    right_by_band: Counter[int] = Counter()
     read_ms: list[float] = []
     for clip in clips:
         truth = load_clip_truth(clip.truth_path)
@@ -117,24 +122,21 @@ def main(argv: list[str] | None = None) -> int:
                 best = read.best
                 got = best.text if best else ""
                 is_right = exact_match(text, got)
-                band = height_band(crop.shape[0])
-                n += 1
-                right += is_right
+                band = band_floor(crop.shape[0])
                 by_band[band] += 1
                 right_by_band[band] += is_right
                 sure_wrong += (not is_right) and best is not None and best.confidence > SURE
                 if args.out is not None:
                     name = f"{clip.folder.name}_{index:04d}_{k}.png"
                     cv2.imwrite(str(args.out / name), crop)
-                    rows.append({"image_path": name, "plate_text": text, "notes": f"h{crop.shape[0]};{band}"})
+                    notes = f"h{crop.shape[0]};{height_band(crop.shape[0])}"
+                    rows.append({"image_path": name, "plate_text": text, "notes": notes})
     if args.out is not None and rows:
-        with (args.out / "manifest.csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["image_path", "plate_text", "country", "notes"])
-            writer.writeheader()
-            writer.writerows({**r, "country": ""} for r in rows)
+        write_manifest(args.out / "manifest.csv", rows)
+    n, right = sum(by_band.values()), sum(right_by_band.values())
     bands = {
-        b: {"n": by_band[b], "exact": round(right_by_band[b] / by_band[b], 4)}
-        for b in sorted(by_band, key=lambda b: int(b.rstrip("+").split("-")[0]))
+        height_band(b): {"n": by_band[b], "exact": round(right_by_band[b] / by_band[b], 4)}
+        for b in sorted(by_band)
     }
     result = {
         "n": n,

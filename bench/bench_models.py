@@ -35,7 +35,14 @@ import numpy as np
 from api.settings import get_settings
 from vision.anpr.reader import PlateReader, build_reader
 from vision.detector import YoloDetector
+from vision.runtime import ModelLoadError
 from vision.trailer.classifier import TrailerClassifier
+
+
+def _p50_p95(ms: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile of ``ms``."""
+    ms = sorted(ms)
+    return statistics.median(ms), ms[min(len(ms) - 1, int(0.95 * len(ms)))]
 
 
 def _time(fn: Callable[[], object], runs: int) -> tuple[float, float]:
@@ -45,8 +52,7 @@ def _time(fn: Callable[[], object], runs: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         fn()
         ms.append((time.perf_counter() - t0) * 1000.0)
-    ms.sort()
-    return statistics.median(ms), ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+    return _p50_p95(ms)
 
 
 def _time_pair(
@@ -62,11 +68,6 @@ def _time_pair(
             (a, b)[i]()
             ms[i].append((time.perf_counter() - t0) * 1000.0)
     return ms
-
-
-def _p50_p95(ms: list[float]) -> tuple[float, float]:
-    ms = sorted(ms)
-    return round(statistics.median(ms), 2), round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 2)
 
 
 def _read_next(reader: PlateReader, crops: list[np.ndarray], counter: Iterator[int]) -> object:
@@ -105,6 +106,12 @@ def main() -> int:
     results: dict[str, dict[str, float | str]] = {}
     if args.against is not None and not args.against.is_file():
         parser.error(f"--against {args.against}: no such file")
+    against: YoloDetector | None = None
+    if args.against is not None:
+        try:
+            against = YoloDetector(args.against, "cpu", intra_op_threads=threads)
+        except ModelLoadError as e:
+            parser.error(f"--against: {e}")
     for name, path in (
         ("plate_detector", models.plate_detector),
         ("vehicle_detector", models.vehicle_detector),
@@ -116,17 +123,18 @@ def main() -> int:
         det = YoloDetector(p, "cpu", intra_op_threads=threads)
         p50, p95 = _time(partial(det.detect, frame), args.runs)
         results[name] = {"ms_p50": round(p50, 2), "ms_p95": round(p95, 2), "input": str(det.input_hw)}
-        other = YoloDetector(args.against, "cpu", intra_op_threads=threads) if args.against else None
-        if other is not None and other.class_names == det.class_names:
-            mine, theirs = _time_pair(partial(det.detect, frame), partial(other.detect, frame), args.runs)
+        if against is not None and args.against is not None and against.class_names == det.class_names:
+            mine, theirs = _time_pair(partial(det.detect, frame), partial(against.detect, frame), args.runs)
             (m50, m95), (t50, t95) = _p50_p95(mine), _p50_p95(theirs)
             results[f"{name}_against"] = {
-                "ms_p50": m50,
-                "ms_p95": m95,
-                "against_ms_p50": t50,
-                "against_ms_p95": t95,
-                "input": f"{det.input_hw} vs {args.against.name} {other.input_hw}",
+                "ms_p50": round(m50, 2),
+                "ms_p95": round(m95, 2),
+                "against_ms_p50": round(t50, 2),
+                "against_ms_p95": round(t95, 2),
+                "input": f"{det.input_hw} vs {args.against.name} {against.input_hw}",
             }
+    if against is not None and not any(k.endswith("_against") for k in results):
+        parser.error(f"--against {args.against}: no shipped detector has its classes {against.class_names}")
     p = models.path(models.trailer_classifier)
     if Path(p).is_file():
         clf = TrailerClassifier(p, "cpu", intra_op_threads=threads)
@@ -147,12 +155,12 @@ def main() -> int:
         }
     load = os.getloadavg()[0]
     for name, r in results.items():
-        against = (
+        vs = (
             f"; against: p50 {r['against_ms_p50']} ms  p95 {r['against_ms_p95']} ms"
             if "against_ms_p50" in r
             else ""
         )
-        print(f"{name:20s} p50 {r['ms_p50']} ms  p95 {r['ms_p95']} ms{against}  (input {r['input']})")
+        print(f"{name:20s} p50 {r['ms_p50']} ms  p95 {r['ms_p95']} ms{vs}  (input {r['input']})")
     print(f"load average at the end: {load:.2f} (on 2 cores; above ~0.5 the figures are inflated)")
     if args.json:
         print(
