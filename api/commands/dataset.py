@@ -77,6 +77,7 @@ def plate_tiles(args: argparse.Namespace) -> int:
         read_yolo_dataset,
         write_plate_tiles,
     )
+    from vision.train.recogniser import write_manifest  # noqa: PLC0415
 
     sources: list[tuple[str, Callable[[], ImageBGR], Sequence[BBox]]] = []
     for root in args.yolo:
@@ -104,7 +105,7 @@ def plate_tiles(args: argparse.Namespace) -> int:
         train_tiles_per_plate=lambda name: args.manifest_tiles if name in from_manifest else 1,
     )
     for stem, rows in heldout.items():
-        write_manifest_rows(args.out / "heldout" / f"{stem}.csv", rows)
+        write_manifest(args.out / "heldout" / f"{stem}.csv", rows)
     summary = {
         "sources": len(sources),
         "tiles": counts,
@@ -134,18 +135,6 @@ def held_out_rows(manifest: Path, val_fraction: float) -> list[dict[str, str]]:
             if row.get("bbox_w") and split_of(_source_name(manifest, path), val_fraction) == "val":
                 rows.append({**row, "image_path": str(path)})
     return rows
-
-
-def write_manifest_rows(path: Path, rows: list[dict[str, str]]) -> None:
-    """Write plate-manifest rows (the ``../shared/data/README.md`` columns)."""
-    import csv  # noqa: PLC0415
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cols = ["image_path", "plate_text", "country", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "notes"]
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
 
 
 def vehicle_subset(args: argparse.Namespace) -> int:

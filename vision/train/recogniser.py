@@ -632,6 +632,7 @@ def manifest_fingerprint(manifest: Path) -> tuple[str, int]:
 
 
 def write_manifest(path: Path, rows: Sequence[dict[str, str]]) -> None:
+    """Write plate-manifest rows (the ``../shared/data/README.md`` columns; others ignored)."""
     cols = ["image_path", "plate_text", "country", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "notes"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
