@@ -10,10 +10,14 @@ height, and how many wrong reads were confident (> 0.7): the vote across a plate
 looks follows confident reads, so a reader that is wrong *and* sure costs passages
 (``docs/anpr.md``, "A wider recogniser"). ``--out DIR`` also writes the crops and a
 ``manifest.csv`` in the ``eval plates`` format (for ``hgv-lane eval plates`` or training).
+``--clips-under DIR`` takes every rendered clip under DIR instead (a folder with ``truth.json``
+and ``clip.mp4`` or a ``frames/`` folder of images, e.g. what ``hgv-lane synth lane`` writes):
+with seeds of their own, that makes lane crops to train on that the benchmark never sees.
 
 Usage: ``.venv/bin/python bench/bench_lane_plates.py [--seed 5100] [--clips 4] [--every 2]
-[--engine E] [--out DIR] [--fixture] [--json]``; with ``--json`` one JSON object as the last line. The
-models come from the settings (``HGV_LANE_MODELS__DIR`` points at a candidate's copy).
+[--engine E] [--out DIR] [--fixture | --clips-under DIR] [--json]``; with ``--json`` one JSON
+object as the last line. The models come from the settings (``HGV_LANE_MODELS__DIR`` points at a
+candidate's copy).
 """
 
 from __future__ import annotations
@@ -23,16 +27,18 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from api.settings import get_settings
 from vision.anpr.evaluate import exact_match
 from vision.anpr.reader import build_reader
 from vision.detector import YoloDetector
-from vision.pipeline.bench import BenchClip, benchmark_clips
+from vision.pipeline.bench import benchmark_clips
 from vision.pipeline.truth import load_clip_truth
 from vision.train.recogniser import write_manifest
 
@@ -54,6 +60,42 @@ def height_band(h: int) -> str:
     return "40+" if lo == 40 else f"{lo}-{lo + 7}"
 
 
+def clip_folders(root: Path) -> list[Path]:
+    """Every clip folder under ``root`` (itself included), in path order: a ``truth.json`` beside
+    a ``clip.mp4`` or a ``frames/`` folder."""
+    return sorted(
+        t.parent
+        for t in root.rglob("truth.json")
+        if (t.parent / "clip.mp4").is_file() or (t.parent / "frames").is_dir()
+    )
+
+
+def clip_frames(folder: Path) -> Iterator[npt.NDArray[np.uint8]]:
+    """A clip's frames in order (BGR, H x W x 3): decoded from ``clip.mp4``, or the images of
+    ``frames/`` in name order (one per truth frame; an unreadable image raises)."""
+    if (folder / "clip.mp4").is_file():
+        cap = cv2.VideoCapture(str(folder / "clip.mp4"))
+        try:
+            while True:
+                ok, raw = cap.read()
+                if not ok:
+                    return
+                yield np.asarray(raw, np.uint8)
+        finally:
+            cap.release()
+    for path in sorted((folder / "frames").iterdir()):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"unreadable frame {path}")
+        yield np.asarray(image, np.uint8)
+
+
+def folder_name(folder: Path, root: Path) -> str:
+    """A clip folder's name in crop file names and the report: its path under ``root`` joined
+    by ``-`` (``lane-7000-front``), or the folder's own name when it is ``root``."""
+    return "-".join(folder.relative_to(root).parts) or folder.name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -63,7 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=2, help="use every Nth frame (default 2)")
     parser.add_argument("--engine", default=None, help="reader engine (default: the setting reader.engine)")
     parser.add_argument("--out", type=Path, default=None, help="write the crops and a manifest.csv here")
-    parser.add_argument("--fixture", action="store_true", help="only the bundled fixture clip (40 frames)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--fixture", action="store_true", help="only the bundled fixture clip (40 frames)")
+    where.add_argument(
+        "--clips-under",
+        type=Path,
+        action="append",
+        default=None,
+        help="every rendered clip folder under this folder (repeat for more)",
+    )
+    parser.add_argument(
+        "--min-height",
+        type=int,
+        default=0,
+        help="leave out crops shorter than this (px): not read nor written",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.every < 1 or args.clips < 1:
@@ -81,10 +137,28 @@ def main(argv: list[str] | None = None) -> int:
         providers=settings.runtime.providers,
         models_dir=settings.models.dir,
     )
+    named: list[tuple[Path, str]] = []  # clip folder, its name in crop file names
     if args.fixture:
-        clips = [BenchClip(Path(__file__).resolve().parents[1] / "fixtures" / "synth" / "clip", "front")]
+        named = [(Path(__file__).resolve().parents[1] / "fixtures" / "synth" / "clip", "clip")]
+    elif args.clips_under:
+        for root in args.clips_under:
+            found = clip_folders(root)
+            if not found:
+                print(
+                    f"error: no clip folders (truth.json with clip.mp4 or frames/) under {root}",
+                    file=sys.stderr,
+                )
+                return 1
+            named += [(f, folder_name(f, root)) for f in found]
     else:
         clips = benchmark_clips(settings.data_dir / "bench" / "clips", n_clips=args.clips, seed=args.seed)
+        named = [(c.folder, c.folder.name) for c in clips]
+    if len({name for _, name in named}) < len(named):
+        print(
+            "error: two clip folders have the same name; their crops would overwrite each other",
+            file=sys.stderr,
+        )
+        return 1
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, str]] = []
@@ -92,16 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     by_band: Counter[int] = Counter()  # crops per band floor (px)
     right_by_band: Counter[int] = Counter()
     read_ms: list[float] = []
-    for clip in clips:
-        truth = load_clip_truth(clip.truth_path)
-        cap = cv2.VideoCapture(str(clip.video))
-        index = -1
-        while True:
-            ok, raw = cap.read()
-            if not ok:
-                break
-            frame = np.asarray(raw, np.uint8)
-            index += 1
+    for folder, clip_name in named:
+        truth = load_clip_truth(folder / "truth.json")
+        for index, frame in enumerate(clip_frames(folder)):
             if index % args.every:
                 continue
             plates = [(box, text) for obj in truth.frames[index] for _, text, box in obj.plates]
@@ -114,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 x1, y1, x2, y2 = det.box.clip(w, h).as_int()
                 crop = np.ascontiguousarray(frame[y1:y2, x1:x2])
-                if crop.size == 0:
+                if crop.size == 0 or crop.shape[0] < args.min_height:
                     continue
                 t0 = time.perf_counter()
                 read = reader.read(crop)
@@ -127,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 right_by_band[band] += is_right
                 sure_wrong += (not is_right) and best is not None and best.confidence > SURE
                 if args.out is not None:
-                    name = f"{clip.folder.name}_{index:04d}_{k}.png"
+                    name = f"{clip_name}_{index:04d}_{k}.png"
                     cv2.imwrite(str(args.out / name), crop)
                     notes = f"h{crop.shape[0]};{height_band(crop.shape[0])}"
                     rows.append({"image_path": name, "plate_text": text, "notes": notes})
@@ -145,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         "by_height_px": bands,
         "read_ms_p50": round(float(np.median(read_ms)), 2) if read_ms else None,
         "engine": reader.name,
-        "clips": [c.folder.name for c in clips],
+        "clips": [name for _, name in named],
     }
-    print(f"{n} lane plate crops ({len(clips)} clips, every {args.every}th frame), reader {reader.name}")
+    print(f"{n} lane plate crops ({len(named)} clips, every {args.every}th frame), reader {reader.name}")
     if n:
         print(f"exact {right}/{n} = {right / n:.3f}; wrong but sure (> {SURE}): {sure_wrong}")
         for b, r in bands.items():

@@ -39,9 +39,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--from",
         dest="start_from",
-        default="current",
-        help="'current' (default): fine-tune the version in use (the shipped model until one is "
-        "promoted); 'scratch': train from the architecture; or a .pt file",
+        default=None,
+        help="'current': fine-tune the version in use (the shipped model until one is promoted; "
+        "the default for detectors and the trailer classifier); 'scratch': train from the "
+        "architecture (the reader's default); or a .pt file",
     )
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -72,6 +73,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="the CRNN's conv widths (default 16,32,64,96)",
     )
     reader.add_argument("--hidden", type=int, default=96, help="the CRNN's BiLSTM width (default 96)")
+    reader.add_argument(
+        "--lr", type=float, default=None, help="peak learning rate (default 3e-3, 1e-3 when fine-tuning)"
+    )
     p.set_defaults(func=train)
 
     p = sub.add_parser(
@@ -113,7 +117,7 @@ def train(args: argparse.Namespace) -> int:
     if args.resume:
         start_from, parent = CFG_DIR / arch, "(resumed run)"
     else:
-        start_from, parent = starting_point(args.start_from, role, CFG_DIR / arch)
+        start_from, parent = starting_point(args.start_from or "current", role, CFG_DIR / arch)
     data = args.data
     if args.subset:
         if task != "detect":
@@ -176,10 +180,34 @@ def train_reader(args: argparse.Namespace) -> int:
         channels=args.channels,
         hidden=args.hidden,
         resume=args.resume,
+        init=reader_start(args.start_from),
+        lr=args.lr if args.lr is not None else (3e-3 if args.start_from in (None, "scratch") else 1e-3),
         command="hgv-lane " + " ".join(sys.argv[1:]),
     )
     print(json.dumps(run(cfg)))
     return 0
+
+
+def reader_start(start_from: str | None) -> Path | None:
+    """The weights ``train reader --from`` names: ``None`` for scratch (the default), the
+    ``.pt`` beside the reader in use for ``current``, else the given file. Exits with a message
+    when the file is missing."""
+    if start_from in (None, "scratch"):
+        return None
+    if start_from == "current":
+        from vision.anpr.engines import CRNN_MODEL_FILE  # noqa: PLC0415
+
+        path = get_settings().models.path(CRNN_MODEL_FILE).with_suffix(".pt")
+        if not path.is_file():
+            raise SystemExit(
+                f"the reader in use has no weights beside it ({path}) to fine-tune from: "
+                "give --from scratch or --from a run's last.pt"
+            )
+        return path
+    path = Path(start_from)
+    if not path.is_file():
+        raise SystemExit(f"--from {start_from}: no such file (or say 'current' or 'scratch')")
+    return path
 
 
 def starting_point(start_from: str, role: str, architecture: Path) -> tuple[Path, str]:

@@ -98,3 +98,26 @@ def test_reader_width_options_parse_and_reject_bad_widths(capsys: pytest.Capture
         with pytest.raises(SystemExit):
             build_parser().parse_args([*base, "--channels", bad])
         assert "four positive widths" in capsys.readouterr().err
+
+
+def test_reader_starts_from_scratch_unless_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.commands.train import reader_start
+    from api.settings import get_settings
+
+    assert reader_start(None) is None and reader_start("scratch") is None
+    with pytest.raises(SystemExit, match="no such file"):
+        reader_start(str(tmp_path / "missing.pt"))
+    weights = tmp_path / "last.pt"
+    weights.write_bytes(b"x")
+    assert reader_start(str(weights)) == weights
+    # 'current' is the .pt beside the reader in use, and a clear exit when there is none
+    monkeypatch.setenv("HGV_LANE_MODELS__DIR", str(tmp_path / "models"))
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit, match="no weights beside it"):
+            reader_start("current")
+        (tmp_path / "models").mkdir()
+        (tmp_path / "models" / "plate_reader.pt").write_bytes(b"x")
+        assert reader_start("current") == tmp_path / "models" / "plate_reader.pt"
+    finally:
+        get_settings.cache_clear()

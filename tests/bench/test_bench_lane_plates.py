@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 from types import ModuleType
 
+import cv2
 import pytest
 
 from api.settings import PROJECT_ROOT
@@ -51,3 +53,36 @@ def test_fixture_clip_crops_are_read_scored_and_written(
     with (tmp_path / "manifest.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == result["n"] and all((tmp_path / r["image_path"]).is_file() for r in rows)
+
+
+def test_clip_folders_of_frames_read_like_the_video(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clip stored as a ``frames/`` folder (what ``synth lane`` writes) gives the same crops as
+    its video; ``--min-height`` leaves out the short ones; clip folders are found under a root."""
+    if not (PROJECT_ROOT / "models" / "plate_detector.onnx").is_file():
+        pytest.skip("no shipped plate detector")
+    bench = _bench()
+    fixture = PROJECT_ROOT / "fixtures" / "synth" / "clip"
+    clip = tmp_path / "root" / "lane-1" / "front"
+    (clip / "frames").mkdir(parents=True)
+    shutil.copy(fixture / "truth.json", clip / "truth.json")
+    for i, frame in enumerate(bench.clip_frames(fixture)):
+        cv2.imwrite(str(clip / "frames" / f"{i:06d}.png"), frame)  # lossless: the same pixels
+    assert bench.clip_folders(tmp_path / "root") == [clip]
+    args = ["--every", "4", "--engine", "crnn", "--json"]
+
+    def result(*extra: str) -> dict[str, object]:
+        assert bench.main([*args, *extra]) == 0
+        return dict(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+
+    video = result("--fixture")
+    frames = result("--clips-under", str(tmp_path / "root"), "--out", str(tmp_path / "out"))
+    assert frames["clips"] == ["lane-1-front"]
+    assert {k: frames[k] for k in ("n", "exact_match", "by_height_px")} == {
+        k: video[k] for k in ("n", "exact_match", "by_height_px")
+    }
+    assert all(p.name.startswith("lane-1-front_") for p in (tmp_path / "out").glob("*.png"))
+    assert result("--fixture", "--min-height", "10000")["n"] == 0
+    assert bench.main([*args, "--clips-under", str(tmp_path / "out")]) == 1  # no clip folders there
+    assert "no clip folders" in capsys.readouterr().err

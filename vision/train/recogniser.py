@@ -591,6 +591,9 @@ class TrainConfig:
     command: str = ""
     channels: tuple[int, int, int, int] = (16, 32, 64, 96)
     hidden: int = 96
+    init: Path | None = None
+    """Weights to fine-tune from (a run's ``last.pt`` or the ``.pt`` beside an exported reader);
+    ``None`` trains from scratch."""
 
     def data_key(self) -> dict[str, Any]:
         """What the cached manifest lines depend on (besides the manifests' fingerprints)."""
@@ -644,6 +647,12 @@ def write_manifest(path: Path, rows: Sequence[dict[str, str]]) -> None:
 def build_data(cfg: TrainConfig) -> tuple[LineSet, LineSet, LineSet, DataSummary]:
     """Training lines, synthetic validation lines and real held-out validation lines (cached
     in ``cfg.data_dir``); held-out manifests written to ``cfg.data_dir / "heldout"``."""
+    stems = [m.stem for m in cfg.real_manifests]
+    if len(set(stems)) < len(stems):
+        raise ValueError(
+            f"real manifests {[str(m) for m in cfg.real_manifests]} share a file name; their held-out "
+            f"rows would overwrite each other in {cfg.data_dir / 'heldout'}: rename one"
+        )
     summary = DataSummary()
     items: list[ManifestItem] = []
     real_val_items: list[ManifestItem] = []
@@ -908,6 +917,32 @@ def line_accuracy(model: Any, lines: LineSet, batch: int = 256) -> float:
     return right / len(lines)
 
 
+def load_weights(path: Path, channels: tuple[int, int, int, int], hidden: int) -> dict[str, Any]:
+    """The CRNN weights (a state dict) in ``path``: a run's ``last.pt`` or the ``.pt`` written
+    beside an exported reader. Raises ``ValueError`` when the file holds no CRNN weights or
+    weights of another shape than ``channels``/``hidden`` (say the run's ``--channels``)."""
+    import torch  # noqa: PLC0415
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a torch pickle of anything else, or no pickle at all
+        raise ValueError(f"{path}: not a reader checkpoint ({e})") from e
+    weights = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(weights, dict):
+        raise ValueError(f"{path}: no reader weights in it (expected a dict with 'model')")
+    expected = build_model(channels, hidden).state_dict()
+    wrong = sorted(
+        k for k in expected if k not in weights or tuple(weights[k].shape) != tuple(expected[k].shape)
+    )
+    if wrong or set(weights) - set(expected):
+        raise ValueError(
+            f"{path}: its weights do not fit a CRNN with channels {list(channels)} and hidden "
+            f"{hidden} (first mismatch: {(wrong or sorted(set(weights) - set(expected)))[0]}); "
+            "give the --channels/--hidden it was trained with"
+        )
+    return dict(weights)
+
+
 def train_model(
     cfg: TrainConfig, train: LineSet, val: LineSet, real_val: LineSet
 ) -> tuple[Any, list[EpochLog], float, list[str]]:
@@ -935,6 +970,9 @@ def train_model(
     spent = 0.0
     commands: list[str] = []
     ckpt = cfg.out / "last.pt"
+    if cfg.init is not None and not (cfg.resume and ckpt.is_file()):
+        model.load_state_dict(load_weights(cfg.init, cfg.channels, cfg.hidden))
+        print(f"fine-tuning from {cfg.init}", file=sys.stderr)
     if cfg.resume and ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
@@ -1018,6 +1056,18 @@ def train_model(
     if start_epoch < cfg.epochs and commands[-1:] != [cfg.command]:
         commands.append(cfg.command)
     return model, logs, spent, commands
+
+
+def save_weights(model: Any, cfg: TrainConfig, path: Path) -> None:
+    """Write the model's weights and shape to ``path`` (beside the ONNX file): what
+    ``train reader --from`` fine-tunes from."""
+    import torch  # noqa: PLC0415
+
+    torch.save(
+        {"model": model.state_dict(), "channels": list(cfg.channels), "hidden": cfg.hidden},
+        path.with_suffix(".tmp.pt"),
+    )
+    path.with_suffix(".tmp.pt").replace(path)
 
 
 def export_onnx(model: Any, path: Path, check: LineSet, metadata: dict[str, str]) -> float:
@@ -1114,6 +1164,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     }
     diff = export_onnx(model, cfg.onnx_path, val, metadata)
     print(f"exported {cfg.onnx_path} (torch vs ONNX Runtime max |diff| {diff:.1e})", file=sys.stderr)
+    save_weights(model, cfg, cfg.onnx_path.with_suffix(".pt"))
     evals: dict[str, dict[str, Any]] = {}
     for m in [cfg.data_dir / "heldout" / f"{r.stem}.csv" for r in cfg.real_manifests] + list(
         cfg.eval_manifests
@@ -1149,6 +1200,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "architecture": f"CRNN: 5 conv blocks {list(cfg.channels)} + BiLSTM {cfg.hidden} + linear; "
         f"{n_params:,} parameters",
         "sha256": result["sha256"],
+        "started from": str(cfg.init) if cfg.init else "none (from scratch)",
         "training command": " ; then ".join(c or "(called from Python)" for c in commands),
         **(
             {"this command (export, evaluation, card)": cfg.command} if commands[-1:] != [cfg.command] else {}

@@ -19,9 +19,11 @@ from vision.train.recogniser import (
     LineSet,
     TrainConfig,
     augment,
+    build_data,
     encode_labels,
     greedy_texts,
     labelled_lines,
+    load_weights,
     manifest_items,
     render_flat_plate,
     run,
@@ -165,3 +167,38 @@ def test_tiny_training_run_exports_a_model_the_engine_loads(tmp_path: Path) -> N
     card = cfg.onnx_path.with_suffix(".md").read_text()
     assert "- **training command**: test\n" in card
     assert "- **this command (export, evaluation, card)**: test again\n" in card
+    # the weights beside the export fine-tune a new run: at learning rate 0 they come out unchanged
+    # (batch-norm statistics still move)
+    pt = cfg.onnx_path.with_suffix(".pt")
+    tuned = replace(
+        cfg,
+        out=tmp_path / "tuned",
+        onnx_path=tmp_path / "m2" / "plate_reader.onnx",
+        init=pt,
+        lr=0.0,
+        command="tune",
+    )
+    run(tuned)
+    before, after = (
+        load_weights(pt, cfg.channels, cfg.hidden),
+        load_weights(tuned.onnx_path.with_suffix(".pt"), cfg.channels, cfg.hidden),
+    )
+    assert before.keys() == after.keys()
+    learnt = [k for k in before if "running_" not in k and "num_batches" not in k]  # not BN statistics
+    assert learnt and all(np.array_equal(before[k].numpy(), after[k].numpy()) for k in learnt)
+    assert f"- **started from**: {pt}\n" in tuned.onnx_path.with_suffix(".md").read_text()
+    # weights of another shape, or a file of something else, are refused with a clear error
+    with pytest.raises(ValueError, match="do not fit a CRNN"):
+        load_weights(pt, (8, 8, 16, 32), cfg.hidden)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a reader checkpoint"):
+        load_weights(tmp_path / "junk.pt", cfg.channels, cfg.hidden)
+
+
+def test_real_manifests_with_one_name_are_refused(tmp_path: Path) -> None:
+    """Held-out rows are written per manifest file name, so two ``crops.csv`` would collide."""
+
+    a, b = _real_manifest(tmp_path / "a", 4), _real_manifest(tmp_path / "b", 4)
+    cfg = TrainConfig(out=tmp_path / "run", data_dir=tmp_path / "lines", real_manifests=(a, b))
+    with pytest.raises(ValueError, match="share a file name"):
+        build_data(cfg)
