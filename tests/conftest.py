@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import onnx
@@ -13,8 +15,17 @@ from onnx import TensorProto, helper, numpy_helper
 from sqlalchemy import Engine
 
 from api.db.session import open_store
-from api.settings import ModelSettings, Settings
+from api.settings import PROJECT_ROOT, ModelSettings, Settings
 from vision.anpr.engines import CRNN_MODEL_FILE, default_crnn_model_path
+
+
+def load_bench(name: str) -> ModuleType:
+    """The benchmark script ``bench/<name>.py`` as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_tiny_detector(path: Path, names: dict[int, str], imgsz: int = 32) -> Path:

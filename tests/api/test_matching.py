@@ -126,15 +126,11 @@ def test_char_diffs_align_on_lookalike_keys() -> None:
 
 
 def test_benchmark_runs_and_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
-    import importlib.util
     import json
 
-    from api.settings import PROJECT_ROOT
+    from tests.conftest import load_bench
 
-    spec = importlib.util.spec_from_file_location("bench_match", PROJECT_ROOT / "bench" / "bench_match.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("bench_match")
     assert bench.main(["--entries", "3000", "--reads", "300", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["entries"] == 3000 and result["reads"] == 300 and result["p95_ms"] > 0

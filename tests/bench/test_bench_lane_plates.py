@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -13,16 +12,11 @@ import cv2
 import pytest
 
 from api.settings import PROJECT_ROOT
+from tests.conftest import load_bench
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bench_lane_plates", PROJECT_ROOT / "bench" / "bench_lane_plates.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_lane_plates")
 
 
 def test_height_bands() -> None:
