@@ -62,6 +62,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     reader.add_argument("--real", type=Path, action="append", default=[], help="real plate manifest (repeat)")
     reader.add_argument("--eval", type=Path, action="append", default=[], help="manifest to report (repeat)")
     reader.add_argument("--n-synth", type=int, default=16000, help="flat synthetic plates to draw")
+    reader.add_argument(
+        "--n-blank", type=int, default=0, help="text-free lines to add, labelled empty (default 0)"
+    )
     reader.add_argument("--lines", type=Path, default=Path("data/train/reader"), help="line cache, held-out")
     reader.add_argument("--onnx", type=Path, default=Path("models/plate_reader.onnx"), help="model to write")
     reader.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -174,6 +177,7 @@ def train_reader(args: argparse.Namespace) -> int:
         eval_manifests=tuple(args.eval),
         onnx_path=args.onnx,
         n_flat=args.n_synth,
+        n_blank=args.n_blank,
         epochs=args.epochs,
         batch=args.batch,
         threads=args.threads,

@@ -259,13 +259,22 @@ HANDOVER_MIN_READS = 2
 """Reads a plate track needs (agreeing, grammar-valid) before it can split a vehicle track."""
 
 
+HANDOVER_MIN_CHARS = 4
+"""A plate text shorter than this never splits a vehicle track. Such reads are mostly fragments
+(a plate half hidden behind the lorry ahead, or cut by the frame): in clip 5600 a plate track
+read ``C3`` three times (frames 116-137, no whole plate there), committed; it fits the UK
+dateless grammar, and it split a car transporter's track in two. The cost: a lorry whose whole
+plate really is that short (``C3`` is a possible UK dateless mark) cannot split a track that
+runs on into it."""
+
+
 def plate_is_sure(v: PlateVote) -> bool:
-    """Whether a plate track's vote is sure enough to tell two lorries apart: its text fits a
-    plate grammar and is either committed or the text of at least :data:`HANDOVER_MIN_READS`
-    reads with no other text read as often (a plate readable for a few frames only, as the
-    next lorry's is when it comes out from behind a passing trailer, rarely gets the reads
-    a committed vote needs)."""
-    if not v.text or not v.format_valid:
+    """Whether a plate track's vote is sure enough to tell two lorries apart: its text has at
+    least :data:`HANDOVER_MIN_CHARS` characters, fits a plate grammar and is either committed
+    or the text of at least :data:`HANDOVER_MIN_READS` reads with no other text read as often
+    (a plate readable for a few frames only, as the next lorry's is when it comes out from
+    behind a passing trailer, rarely gets the reads a committed vote needs)."""
+    if len(v.text) < HANDOVER_MIN_CHARS or not v.format_valid:
         return False
     if v.status is ReadStatus.COMMITTED:
         return True

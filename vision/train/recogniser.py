@@ -82,8 +82,12 @@ def line_code_version() -> str:
     return h.hexdigest()[:16]
 
 
-SOURCES = ("synth-flat", "synth-scene", "real-crop", "real-scene")
-"""Where a training line came from (index = the code stored per line)."""
+SOURCES = ("synth-flat", "synth-scene", "real-crop", "real-scene", "blank")
+"""Where a training line came from (index = the code stored per line). ``blank``: a line with
+no text (:func:`blank_lines`), labelled ``""``."""
+
+REAL_SOURCES = (2, 3)
+"""The codes of real lines (few: repeated ``real_repeat`` times per epoch)."""
 
 N_CLASSES = 1 + len(PLATE_ALPHABET)
 """CTC blank + the 36 plate characters (the order of :data:`PLATE_ALPHABET`)."""
@@ -574,6 +578,9 @@ class TrainConfig:
     onnx_path: Path = Path("models/plate_reader.onnx")
     card_path: Path | None = None
     n_flat: int = 16000
+    n_blank: int = 0
+    """Text-free lines labelled ``""`` (:func:`blank_lines`): without them a fine-tuned model read
+    characters on a blank line."""
     flat_seed: int = 302
     n_val: int = 600
     val_seed: int = 399
@@ -710,12 +717,56 @@ def build_data(cfg: TrainConfig) -> tuple[LineSet, LineSet, LineSet, DataSummary
     for _, sk, _ in parts:
         for k, v in sk.items():
             summary.skipped[k] = summary.skipped.get(k, 0) + v
+    if cfg.n_blank:
+        parts.append((blank_lines(cfg.n_blank, cfg.seed), {}, 0.0))
     train = LineSet.concat([p[0] for p in parts])
     summary.seconds = sum(p[2] for p in parts) + val_s + rv_s
     summary.lines = train.counts()
     summary.val_lines = len(val)
     summary.real_val_lines = len(real_val)
     return train, val, real_val, summary
+
+
+def blank_lines(n: int, seed: int) -> LineSet:
+    """``n`` lines with no text on them, as :func:`line_grey` makes lines, labelled ``""``: what
+    a plate box on a grille, a light or bare paint gives. Each is one of: flat grey with noise,
+    a gradient, a plate's border or frame (a bright panel edged by dark bars), a grille's
+    stripes, or smooth blotches; at a random size (12-60 px high, 1.5-8 times as wide), blurred
+    or not, light or dark."""
+    rng = np.random.default_rng([seed, 4242])
+    items: list[tuple[npt.NDArray[np.uint8], int, str, int]] = []
+    for _ in range(n):
+        h = int(rng.integers(12, 61))
+        w = int(h * rng.uniform(1.5, 8.0))
+        base = rng.uniform(10, 245)
+        kind = int(rng.integers(5))
+        img = np.full((h, w), base, np.float32)
+        if kind == 1:  # gradient
+            g = np.linspace(0, rng.uniform(-120, 120), w if rng.random() < 0.5 else h, dtype=np.float32)
+            img += g[None, :] if g.size == w else g[:, None]
+        elif kind == 2:  # a panel's border or frame
+            t = max(1, int(h * rng.uniform(0.05, 0.2)))
+            edge = rng.uniform(0, 255)
+            img[:t], img[-t:] = edge, edge
+            if rng.random() < 0.5:
+                img[:, :t], img[:, -t:] = edge, edge
+        elif kind == 3:  # grille stripes, either way
+            period = int(rng.integers(3, max(4, h // 2)))
+            on = (np.arange(h if rng.random() < 0.6 else w) // max(1, period // 2)) % 2 == 0
+            delta = rng.uniform(40, 160) * (1 if base < 128 else -1)
+            if on.size == h:
+                img[on] += delta
+            else:
+                img[:, on] += delta
+        elif kind == 4:  # smooth blotches
+            small = rng.uniform(-80, 80, (max(2, h // 8), max(2, w // 8))).astype(np.float32)
+            img += cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        img += rng.normal(0, rng.uniform(0, 12), img.shape).astype(np.float32)
+        if rng.random() < 0.4:
+            img = np.asarray(cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2.0)), np.float32)
+        grey, width = line_grey(np.clip(img, 0, 255).astype(np.uint8))
+        items.append((grey, width, "", SOURCES.index("blank")))
+    return LineSet.of(items)
 
 
 def flat_lines(data_dir: Path, seed: int, n: int, workers: int) -> tuple[LineSet, dict[str, int], float]:
@@ -917,19 +968,32 @@ def line_accuracy(model: Any, lines: LineSet, batch: int = 256) -> float:
     return right / len(lines)
 
 
-def load_weights(path: Path, channels: tuple[int, int, int, int], hidden: int) -> dict[str, Any]:
-    """The CRNN weights (a state dict) in ``path``: a run's ``last.pt`` or the ``.pt`` written
-    beside an exported reader. Raises ``ValueError`` when the file holds no CRNN weights or
-    weights of another shape than ``channels``/``hidden`` (say the run's ``--channels``)."""
+def _checkpoint(path: Path) -> dict[str, Any]:
+    """The dict a reader ``.pt`` holds; ``ValueError`` for anything else."""
     import torch  # noqa: PLC0415
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # a torch pickle of anything else, or no pickle at all
         raise ValueError(f"{path}: not a reader checkpoint ({e})") from e
-    weights = state.get("model") if isinstance(state, dict) else None
-    if not isinstance(weights, dict):
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise ValueError(f"{path}: no reader weights in it (expected a dict with 'model')")
+    return state
+
+
+def recorded_commands(path: Path) -> list[str]:
+    """The commands that made the weights in ``path`` (a run's ``last.pt`` or the ``.pt`` beside
+    an export), oldest first; empty when the file does not say."""
+    state = _checkpoint(path)
+    commands = state.get("commands") or [state.get("config", {}).get("command", "")]
+    return [str(c) for c in commands if c]
+
+
+def load_weights(path: Path, channels: tuple[int, int, int, int], hidden: int) -> dict[str, Any]:
+    """The CRNN weights (a state dict) in ``path``: a run's ``last.pt`` or the ``.pt`` written
+    beside an exported reader. Raises ``ValueError`` when the file holds no CRNN weights or
+    weights of another shape than ``channels``/``hidden`` (say the run's ``--channels``)."""
+    weights = _checkpoint(path)["model"]
     expected = build_model(channels, hidden).state_dict()
     wrong = sorted(
         k for k in expected if k not in weights or tuple(weights[k].shape) != tuple(expected[k].shape)
@@ -956,8 +1020,9 @@ def train_model(
     model = build_model(cfg.channels, cfg.hidden)
     n_params = sum(p.numel() for p in model.parameters())
     # real lines are few: each epoch sees them cfg.real_repeat times
-    real = np.flatnonzero(train.sources >= 2)
-    synth = np.flatnonzero(train.sources < 2)
+    is_real = np.isin(train.sources, REAL_SOURCES)
+    real = np.flatnonzero(is_real)
+    synth = np.flatnonzero(~is_real)
     per_epoch = len(synth) + cfg.real_repeat * len(real)
     steps_per_epoch = math.ceil(per_epoch / cfg.batch)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -1058,13 +1123,18 @@ def train_model(
     return model, logs, spent, commands
 
 
-def save_weights(model: Any, cfg: TrainConfig, path: Path) -> None:
-    """Write the model's weights and shape to ``path`` (beside the ONNX file): what
-    ``train reader --from`` fine-tunes from."""
+def save_weights(model: Any, cfg: TrainConfig, path: Path, commands: list[str]) -> None:
+    """Write the model's weights, shape and the ``commands`` that made it (oldest first) to
+    ``path`` (beside the ONNX file): what ``train reader --from`` fine-tunes from."""
     import torch  # noqa: PLC0415
 
     torch.save(
-        {"model": model.state_dict(), "channels": list(cfg.channels), "hidden": cfg.hidden},
+        {
+            "model": model.state_dict(),
+            "channels": list(cfg.channels),
+            "hidden": cfg.hidden,
+            "commands": commands,
+        },
         path.with_suffix(".tmp.pt"),
     )
     path.with_suffix(".tmp.pt").replace(path)
@@ -1164,7 +1234,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     }
     diff = export_onnx(model, cfg.onnx_path, val, metadata)
     print(f"exported {cfg.onnx_path} (torch vs ONNX Runtime max |diff| {diff:.1e})", file=sys.stderr)
-    save_weights(model, cfg, cfg.onnx_path.with_suffix(".pt"))
+    parents = recorded_commands(cfg.init) if cfg.init else []
+    save_weights(model, cfg, cfg.onnx_path.with_suffix(".pt"), [*parents, *commands])
     evals: dict[str, dict[str, Any]] = {}
     for m in [cfg.data_dir / "heldout" / f"{r.stem}.csv" for r in cfg.real_manifests] + list(
         cfg.eval_manifests
@@ -1200,7 +1271,11 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "architecture": f"CRNN: 5 conv blocks {list(cfg.channels)} + BiLSTM {cfg.hidden} + linear; "
         f"{n_params:,} parameters",
         "sha256": result["sha256"],
-        "started from": str(cfg.init) if cfg.init else "none (from scratch)",
+        "started from": (
+            f"{cfg.init}, made by: {' ; then '.join(parents) or '(not recorded)'}"
+            if cfg.init
+            else "none (from scratch)"
+        ),
         "training command": " ; then ".join(c or "(called from Python)" for c in commands),
         **(
             {"this command (export, evaluation, card)": cfg.command} if commands[-1:] != [cfg.command] else {}

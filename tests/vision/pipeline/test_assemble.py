@@ -49,3 +49,6 @@ def test_clearly_different_and_sure() -> None:
     assert sure.status is ReadStatus.LOW_CONFIDENCE and plate_is_sure(sure)
     assert not plate_is_sure(_track(2, ["BL851T"], 20).vote(VoteRule()))
     assert not plate_is_sure(_track(3, ["BL851T", "XY34ZZZ"], 20).vote(VoteRule()))
+    # a committed short text (a fragment; UK dateless grammar fits it) does not split lorries
+    short = _track(4, ["C3", "C3", "C3"], 24).vote(VoteRule())
+    assert short.status is ReadStatus.COMMITTED and short.format_valid and not plate_is_sure(short)

@@ -19,12 +19,14 @@ from vision.train.recogniser import (
     LineSet,
     TrainConfig,
     augment,
+    blank_lines,
     build_data,
     encode_labels,
     greedy_texts,
     labelled_lines,
     load_weights,
     manifest_items,
+    recorded_commands,
     render_flat_plate,
     run,
     source_name,
@@ -137,10 +139,12 @@ def test_tiny_training_run_exports_a_model_the_engine_loads(tmp_path: Path) -> N
         workers=1,
         channels=(8, 8, 16, 16),
         hidden=16,
+        n_blank=4,
         command="test",
     )
     result = run(cfg)
     assert result["lines"]["synth-flat"] > 0 and result["lines"]["synth-scene"] > 0
+    assert result["lines"]["blank"] == 4
     assert result["onnx_max_abs_diff"] < 1e-4
     # the held-out side of the split is written and not trained on
     with (cfg.data_dir / "heldout" / "crops.csv").open(newline="") as f:
@@ -186,7 +190,8 @@ def test_tiny_training_run_exports_a_model_the_engine_loads(tmp_path: Path) -> N
     assert before.keys() == after.keys()
     learnt = [k for k in before if "running_" not in k and "num_batches" not in k]  # not BN statistics
     assert learnt and all(np.array_equal(before[k].numpy(), after[k].numpy()) for k in learnt)
-    assert f"- **started from**: {pt}\n" in tuned.onnx_path.with_suffix(".md").read_text()
+    assert f"- **started from**: {pt}, made by: test\n" in tuned.onnx_path.with_suffix(".md").read_text()
+    assert recorded_commands(tuned.onnx_path.with_suffix(".pt")) == ["test", "tune"]  # the whole chain
     # weights of another shape, or a file of something else, are refused with a clear error
     with pytest.raises(ValueError, match="do not fit a CRNN"):
         load_weights(pt, (8, 8, 16, 32), cfg.hidden)
@@ -202,3 +207,12 @@ def test_real_manifests_with_one_name_are_refused(tmp_path: Path) -> None:
     cfg = TrainConfig(out=tmp_path / "run", data_dir=tmp_path / "lines", real_manifests=(a, b))
     with pytest.raises(ValueError, match="share a file name"):
         build_data(cfg)
+
+
+def test_blank_lines_have_no_text_and_are_deterministic() -> None:
+    a, b = blank_lines(30, seed=0), blank_lines(30, seed=0)
+    assert len(a) == 30 and a.counts() == {"blank": 30} and set(a.labels) == {""}
+    assert a.images.shape == (30, LINE_HEIGHT_PX, LINE_WIDTH_PX) and a.images.dtype == np.uint8
+    assert np.array_equal(a.images, b.images) and not np.array_equal(a.images, blank_lines(30, seed=1).images)
+    assert ((a.widths >= 1) & (a.widths <= LINE_WIDTH_PX)).all()
+    assert len({img.tobytes() for img in a.images}) == 30  # all different
