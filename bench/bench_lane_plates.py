@@ -39,6 +39,7 @@ from vision.anpr.evaluate import exact_match
 from vision.anpr.reader import build_reader
 from vision.detector import YoloDetector
 from vision.pipeline.bench import benchmark_clips
+from vision.pipeline.sources import VideoFileSource
 from vision.pipeline.truth import load_clip_truth
 from vision.train.recogniser import write_manifest
 
@@ -71,18 +72,13 @@ def clip_folders(root: Path) -> list[Path]:
 
 
 def clip_frames(folder: Path) -> Iterator[npt.NDArray[np.uint8]]:
-    """A clip's frames in order (BGR, H x W x 3): decoded from ``clip.mp4``, or the images of
-    ``frames/`` in name order (one per truth frame; an unreadable image raises)."""
+    """A clip's frames in order (BGR, H x W x 3): decoded from ``clip.mp4`` by the pipeline's
+    :class:`VideoFileSource` (a video it cannot open raises ``SourceError``), or the images of
+    ``frames/`` in name order (one per truth frame; an unreadable image raises: skipping it, as
+    :class:`~vision.pipeline.sources.ImageFolderSource` does, would shift the truth frames)."""
     if (folder / "clip.mp4").is_file():
-        cap = cv2.VideoCapture(str(folder / "clip.mp4"))
-        try:
-            while True:
-                ok, raw = cap.read()
-                if not ok:
-                    return
-                yield np.asarray(raw, np.uint8)
-        finally:
-            cap.release()
+        yield from (f.image for f in VideoFileSource(folder / "clip.mp4", lane_id=folder.name).frames())
+        return
     for path in sorted((folder / "frames").iterdir()):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:

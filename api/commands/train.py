@@ -167,8 +167,9 @@ def _channels(raw: str) -> tuple[int, int, int, int]:
 
 def train_reader(args: argparse.Namespace) -> int:
     """``train reader``: the CTC plate recogniser (``--data``: a ``synth plates`` manifest)."""
-    from vision.train.recogniser import TrainConfig, run  # noqa: PLC0415
+    from vision.train.recogniser import FINE_TUNE_LR, TrainConfig, run  # noqa: PLC0415
 
+    init = reader_start(args.start_from)
     cfg = TrainConfig(
         out=args.out,
         data_dir=args.lines,
@@ -184,8 +185,8 @@ def train_reader(args: argparse.Namespace) -> int:
         channels=args.channels,
         hidden=args.hidden,
         resume=args.resume,
-        init=reader_start(args.start_from),
-        lr=args.lr if args.lr is not None else (3e-3 if args.start_from in (None, "scratch") else 1e-3),
+        init=init,
+        lr=args.lr if args.lr is not None else (TrainConfig.lr if init is None else FINE_TUNE_LR),
         command="hgv-lane " + " ".join(sys.argv[1:]),
     )
     print(json.dumps(run(cfg)))

@@ -86,6 +86,10 @@ SOURCES = ("synth-flat", "synth-scene", "real-crop", "real-scene", "blank")
 """Where a training line came from (index = the code stored per line). ``blank``: a line with
 no text (:func:`blank_lines`), labelled ``""``."""
 
+FINE_TUNE_LR = 1e-3
+"""Peak learning rate of a run that starts from trained weights (``TrainConfig.init``); from
+scratch the default is ``TrainConfig.lr``."""
+
 REAL_SOURCES = (2, 3)
 """The codes of real lines (few: repeated ``real_repeat`` times per epoch)."""
 
