@@ -58,6 +58,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="ram",
         help="keep decoded (resized) images in RAM between epochs (default: ram; saves most of the CPU time)",
     )
+    p.add_argument(
+        "--aug",
+        type=_augmentation,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="detectors and the trailer classifier: an ultralytics augmentation setting, e.g. "
+        f"hsv_h=0.4 (repeat; keys: {', '.join(AUGMENTATIONS)}; unset keys keep ultralytics' defaults)",
+    )
     reader = p.add_argument_group("reader (the CTC plate recogniser, vision/train/recogniser.py)")
     reader.add_argument("--real", type=Path, action="append", default=[], help="real plate manifest (repeat)")
     reader.add_argument("--eval", type=Path, action="append", default=[], help="manifest to report (repeat)")
@@ -137,7 +146,7 @@ def train(args: argparse.Namespace) -> int:
         parent=parent,
         batch=args.batch,
         resume=args.resume,
-        extra={"cache": False if args.cache == "none" else args.cache},
+        extra={"cache": False if args.cache == "none" else args.cache, **dict(args.aug)},
         command="hgv-lane " + " ".join(sys.argv[1:]),
         source_data=args.data,
     )
@@ -154,6 +163,39 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+AUGMENTATIONS = (
+    "hsv_h",
+    "hsv_s",
+    "hsv_v",
+    "degrees",
+    "translate",
+    "scale",
+    "shear",
+    "perspective",
+    "flipud",
+    "fliplr",
+    "mosaic",
+    "mixup",
+    "erasing",
+    "close_mosaic",
+)
+"""ultralytics training settings ``--aug`` may set (its data augmentation; see its docs)."""
+
+
+def _augmentation(raw: str) -> tuple[str, float]:
+    """``--aug``: ``KEY=VALUE`` with KEY in :data:`AUGMENTATIONS` and a number >= 0."""
+    key, _, value = raw.partition("=")
+    if key not in AUGMENTATIONS:
+        raise argparse.ArgumentTypeError(f"unknown augmentation {key!r}; one of {', '.join(AUGMENTATIONS)}")
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{key} needs a number >= 0, got {value!r}")
+    return key, int(number) if key == "close_mosaic" else number
+
+
 def _channels(raw: str) -> tuple[int, int, int, int]:
     """``--channels``: four positive conv widths, e.g. ``24,48,96,144``."""
     try:
@@ -167,6 +209,8 @@ def _channels(raw: str) -> tuple[int, int, int, int]:
 
 def train_reader(args: argparse.Namespace) -> int:
     """``train reader``: the CTC plate recogniser (``--data``: a ``synth plates`` manifest)."""
+    if args.aug:
+        raise SystemExit("--aug applies to the detectors and the trailer classifier, not the reader")
     from vision.train.recogniser import FINE_TUNE_LR, TrainConfig, run  # noqa: PLC0415
 
     init = reader_start(args.start_from)

@@ -59,11 +59,18 @@ def test_train_export_calibrate_card(tmp_path: Path) -> None:
         "32",
         "--batch",
         "4",
+        "--aug",
+        "hsv_h=0.3",
+        "--aug",
+        "close_mosaic=2",
         "--out",
         "runs/t",
         cwd=tmp_path,
     )
     assert json.loads(out.strip().splitlines()[-1])["train_seconds"] > 0
+    # --aug reaches ultralytics (its record of the run's settings)
+    settings = (tmp_path / "runs" / "t" / "args.yaml").read_text()
+    assert "hsv_h: 0.3\n" in settings and "close_mosaic: 2\n" in settings
     out = _hgv(
         "export",
         "runs/t",
@@ -98,6 +105,33 @@ def test_reader_width_options_parse_and_reject_bad_widths(capsys: pytest.Capture
         with pytest.raises(SystemExit):
             build_parser().parse_args([*base, "--channels", bad])
         assert "four positive widths" in capsys.readouterr().err
+
+
+def test_aug_options_parse_and_reject_unknown_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import build_parser
+
+    base = ["train", "plates", "--data", "d.yaml", "--out", "runs/p"]
+    args = build_parser().parse_args([*base, "--aug", "hsv_h=0.4", "--aug", "close_mosaic=3"])
+    assert args.aug == [("hsv_h", 0.4), ("close_mosaic", 3)]
+    assert build_parser().parse_args(base).aug == []
+    for bad, message in (
+        ("lr0=0.1", "unknown augmentation"),
+        ("scale=big", "number >= 0"),
+        ("scale=-1", ">= 0"),
+    ):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*base, "--aug", bad])
+        assert message in capsys.readouterr().err
+
+
+def test_reader_refuses_aug(tmp_path: Path) -> None:
+    from api.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["train", "reader", "--data", "m.csv", "--out", str(tmp_path / "r"), "--aug", "hsv_h=0.4"]
+    )
+    with pytest.raises(SystemExit, match="--aug applies to"):
+        args.func(args)
 
 
 def test_reader_starts_from_scratch_unless_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

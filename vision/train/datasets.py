@@ -33,6 +33,10 @@ PLATE_WORK_PX = 640
 TILE_PX = 320
 """Side of the square training tiles of the plate detector."""
 
+LARGE_PLATE_PX = 256
+"""Widest plate, in work pixels, that a tile shows at the service scale (4/5 of a tile); a wider
+one is shown shrunk to this width."""
+
 
 @dataclass(frozen=True, slots=True)
 class LabelledImage:
@@ -124,40 +128,62 @@ def plate_tiles(
     """Cut :data:`TILE_PX` tiles from ``image`` scaled to :data:`PLATE_WORK_PX`: ``n_per_plate``
     tiles placed at random around each plate, plus ``n_negative`` random tiles. Boxes come back
     in tile pixels; a plate less than ``min_visible`` inside a tile is greyed out there so
-    no half plate is left unlabelled."""
+    no half plate is left unlabelled.
+
+    A plate wider than :data:`LARGE_PLATE_PX` at that scale (a close-up photograph) could not
+    be whole in a tile: its tiles are cut from the image shrunk further, so that plate is
+    :data:`LARGE_PLATE_PX` wide, and the detector still learns what a close-up plate looks like.
+    """
     scaled, s = _scaled(image, PLATE_WORK_PX)
-    h, w = scaled.shape[:2]
-    boxes = [BBox(b.x1 * s, b.y1 * s, b.x2 * s, b.y2 * s) for b in plates]
-    origins: list[tuple[int, int]] = []
-    for b in boxes:
+    work = [BBox(b.x1 * s, b.y1 * s, b.x2 * s, b.y2 * s) for b in plates]
+    views: dict[float, tuple[ImageBGR, list[BBox]]] = {1.0: (scaled, work)}
+    cuts: list[tuple[float, int, int]] = []  # (view, x0, y0)
+    for i, plate in enumerate(work):
+        zoom = 1.0 if plate.width_px <= LARGE_PLATE_PX else LARGE_PLATE_PX / plate.width_px
+        if zoom not in views:
+            small, k = _scaled(scaled, round(max(scaled.shape[:2]) * zoom))
+            views[zoom] = (small, [BBox(p.x1 * k, p.y1 * k, p.x2 * k, p.y2 * k) for p in work])
+        view, boxes = views[zoom]
+        h, w = view.shape[:2]
+        b = boxes[i]
         lo_x, hi_x = max(0, int(b.x2) - TILE_PX), min(w - TILE_PX, int(b.x1))
         lo_y, hi_y = max(0, int(b.y2) - TILE_PX), min(h - TILE_PX, int(b.y1))
         for _ in range(n_per_plate):
             x0 = int(rng.integers(lo_x, hi_x + 1)) if hi_x >= lo_x else max(0, min(w - TILE_PX, int(b.x1)))
             y0 = int(rng.integers(lo_y, hi_y + 1)) if hi_y >= lo_y else max(0, min(h - TILE_PX, int(b.y1)))
-            origins.append((x0, y0))
+            cuts.append((zoom, x0, y0))
+    h, w = scaled.shape[:2]
     for _ in range(n_negative):
-        origins.append(
-            (int(rng.integers(0, max(1, w - TILE_PX + 1))), int(rng.integers(0, max(1, h - TILE_PX + 1))))
+        cuts.append(
+            (
+                1.0,
+                int(rng.integers(0, max(1, w - TILE_PX + 1))),
+                int(rng.integers(0, max(1, h - TILE_PX + 1))),
+            )
         )
-    tiles: list[tuple[ImageBGR, list[BBox]]] = []
-    for x0, y0 in origins:
-        tile = np.full((TILE_PX, TILE_PX, 3), 114, np.uint8)
-        crop = scaled[y0 : y0 + TILE_PX, x0 : x0 + TILE_PX]
-        tile[: crop.shape[0], : crop.shape[1]] = crop
-        kept: list[BBox] = []
-        for b in boxes:
-            moved = BBox(b.x1 - x0, b.y1 - y0, b.x2 - x0, b.y2 - y0)
-            inside = moved.clip(crop.shape[1], crop.shape[0])
-            if inside.area_px <= 0:
-                continue
-            if inside.area_px / max(moved.area_px, 1e-6) >= min_visible:
-                kept.append(inside)
-            else:
-                x1, y1, x2, y2 = inside.as_int()
-                tile[y1:y2, x1:x2] = 114
-        tiles.append((tile, kept))
-    return tiles
+    return [_tile(*views[zoom], x0, y0, min_visible) for zoom, x0, y0 in cuts]
+
+
+def _tile(
+    view: ImageBGR, boxes: Sequence[BBox], x0: int, y0: int, min_visible: float
+) -> tuple[ImageBGR, list[BBox]]:
+    """The :data:`TILE_PX` tile of ``view`` at ``(x0, y0)`` (grey where the view ends) and its
+    plate boxes in tile pixels; plates less than ``min_visible`` inside are greyed out."""
+    tile = np.full((TILE_PX, TILE_PX, 3), 114, np.uint8)
+    crop = view[y0 : y0 + TILE_PX, x0 : x0 + TILE_PX]
+    tile[: crop.shape[0], : crop.shape[1]] = crop
+    kept: list[BBox] = []
+    for b in boxes:
+        moved = BBox(b.x1 - x0, b.y1 - y0, b.x2 - x0, b.y2 - y0)
+        inside = moved.clip(crop.shape[1], crop.shape[0])
+        if inside.area_px <= 0:
+            continue
+        if inside.area_px / max(moved.area_px, 1e-6) >= min_visible:
+            kept.append(inside)
+        else:
+            x1, y1, x2, y2 = inside.as_int()
+            tile[y1:y2, x1:x2] = 114
+    return tile, kept
 
 
 def write_plate_tiles(

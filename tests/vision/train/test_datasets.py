@@ -5,7 +5,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.train.datasets import TILE_PX, plate_tiles, write_plate_tiles
+from vision.train.datasets import LARGE_PLATE_PX, TILE_PX, plate_tiles, write_plate_tiles
 from vision.types import BBox, ImageBGR
 
 
@@ -56,3 +56,19 @@ def test_extra_tiles_go_to_training_sources_only(tmp_path: Path) -> None:
     assert len(labels) == counts["train"]
     tile = cv2.imread(str(tmp_path / "images" / "train" / (labels[0].stem + ".jpg")))
     assert tile is not None and tile.shape == (TILE_PX, TILE_PX, 3)
+
+
+def test_a_close_up_plate_is_shown_whole_shrunk_to_fit() -> None:
+    # a 900x500 photograph whose plate is 700 px wide (about 500 at the work scale: wider than a
+    # tile) gets tiles from the photograph shrunk until the plate is LARGE_PLATE_PX wide
+    img = np.full((500, 900, 3), 90, np.uint8)
+    img[200:340, 100:800] = 255
+    tiles = plate_tiles(
+        img, [BBox(100, 200, 800, 340)], np.random.default_rng(0), n_per_plate=2, n_negative=0
+    )
+    assert len(tiles) == 2
+    for tile, boxes in tiles:
+        assert len(boxes) == 1
+        x1, y1, x2, y2 = boxes[0].as_int()
+        assert abs((x2 - x1) - LARGE_PLATE_PX) <= 2
+        assert tile[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2].min() > 200
