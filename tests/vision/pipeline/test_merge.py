@@ -425,17 +425,29 @@ def camera_stream(
     return out
 
 
-def play(order: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
+def play(
+    order: Sequence[str], queue: dict[str, list[Passage]] = QUEUE, groups: list[set[str]] | None = None
+) -> list[tuple[str, tuple[str, ...]]]:
     """Run the queue's camera streams through a merger, the cameras' frames taken in ``order``
-    (camera ids, one per frame), and return each lane passage's id and cameras."""
-    m, sink = merger3()
-    streams = {cam: iter(camera_stream(ps)) for cam, ps in QUEUE.items()}
+    (camera ids, one per frame), and return each lane passage's id and cameras; ``groups`` (if
+    given) gets the camera passages' ids of each merged passage."""
+    sink = ListSink()
+    m = LaneMerger(
+        "L1",
+        CAMS3,  # type: ignore[arg-type]
+        sink,
+        MergeRule(max_gap_ms=10 * S),
+        on_merge=lambda parts, _: (
+            groups.append({p.passage_id for p in parts.values()}) if groups is not None else None
+        ),
+    )
+    streams = {cam: iter(camera_stream(ps)) for cam, ps in queue.items()}
     for cam in order:
         ts, open_since, closed = next(streams[cam])
         for p in closed:
             m.arrive(cam, p)
         m.observe(cam, ts, open_since)
-    for cam in QUEUE:
+    for cam in queue:
         m.feed(cam).close()
     return sorted((p.passage_id, p.camera_ids) for p in sink.passages)
 
@@ -454,6 +466,35 @@ def test_side_passages_anchor_the_lane_whichever_camera_runs_ahead() -> None:
     assert play(lockstep) == want
     for cams in itertools.permutations(QUEUE):
         assert play([cam for cam in cams for _ in range(n)]) == want, cams
+
+
+# Set 5200 of the benchmark (times of the shipped detectors' passages, 12.5 fps, rounded): the
+# front camera loses lorry 1 as its cab goes under the gantry (5.6 s) and lorry 2 as its tail
+# does (8.6 s), 0.4 s before the side camera loses lorry 1; by handover times alone lorry 2's
+# front passage goes nearer to lorry 1's side passage than to its own.
+QUEUE_5200 = {
+    "front-cam": [front("f1", 0, 5.6), front("f2", 3.9, 8.6), front("f3", 6.3, 10.9)],
+    "side-cam": [
+        side("s1", 4.6, 9.0, BodyType.CONTAINER),
+        side("s2", 7.8, 12.2, BodyType.TANKER),
+        side("s3", 10.5, 13.6, BodyType.TRACTOR_ONLY),
+    ],
+    "rear-cam": [rear("r1", 8.7, 15.9), rear("r2", 11.6, 13.4), rear("r3", 13.0, 15.9)],
+}
+
+
+def test_lorries_keep_their_queue_order_across_cameras() -> None:
+    """Front passages are joined to side passages in the order both cameras saw the lorries:
+    lorries do not overtake in a lane, so a crossed pairing is wrong whatever the times say."""
+    n = len(camera_stream([]))
+    want = [{"f1", "s1", "r1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}]
+    for order in (
+        [cam for _ in range(n) for cam in QUEUE_5200],
+        ["side-cam"] * n + ["front-cam", "rear-cam"] * n,
+    ):
+        groups: list[set[str]] = []
+        play(order, QUEUE_5200, groups)
+        assert sorted(groups, key=sorted) == want, order
 
 
 def test_front_and_rear_passages_no_side_passage_takes_pair_up_or_go_alone() -> None:
