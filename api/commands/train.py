@@ -292,7 +292,7 @@ def subset_yaml(data_yaml: Path, run_dir: Path, n_train: int, seed: int = 0) -> 
     run_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for split, n in (("train", n_train), ("val", max(1, n_train // 5))):
-        images = sorted(p for p in (root / spec[split]).glob("*") if p.suffix.lower() in (".jpg", ".png"))
+        images = _listed_images(root / spec[split])
         chosen = sorted(rng.choice(len(images), size=min(n, len(images)), replace=False))
         (run_dir / f"{split}.txt").write_text("".join(f"{images[i]}\n" for i in chosen))
         spec[split] = str((run_dir / f"{split}.txt").resolve())
@@ -300,6 +300,18 @@ def subset_yaml(data_yaml: Path, run_dir: Path, n_train: int, seed: int = 0) -> 
     out = run_dir / "data.yaml"
     out.write_text(yaml.safe_dump(spec))
     return out
+
+
+def _listed_images(where: Path) -> list[Path]:
+    """The images of one split of a YOLO set: a folder's ``.jpg``/``.png`` files, or the lines of
+    a ``.txt`` list (``dataset lane-frames --merge`` writes one; relative lines are taken from
+    the list's folder, as ultralytics does), sorted."""
+    if where.is_file():
+        lines = (line.strip() for line in where.read_text().splitlines())
+        return sorted(
+            p if p.is_absolute() else (where.parent / p).resolve() for p in map(Path, lines) if p.name
+        )
+    return sorted(p for p in where.glob("*") if p.suffix.lower() in (".jpg", ".png"))
 
 
 def export(args: argparse.Namespace) -> int:

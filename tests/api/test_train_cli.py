@@ -155,3 +155,33 @@ def test_reader_starts_from_scratch_unless_told(tmp_path: Path, monkeypatch: pyt
         assert reader_start("current") == tmp_path / "models" / "plate_reader.pt"
     finally:
         get_settings.cache_clear()
+
+
+def test_subset_samples_folders_and_listed_sets(tmp_path: Path) -> None:
+    """--subset samples a set whose splits are folders, and a merged set whose splits are .txt
+    lists of images (what 'dataset lane-frames --merge' writes), relative lines included."""
+    import yaml
+
+    from api.commands.train import subset_yaml
+
+    for split, n in (("train", 10), ("val", 5)):
+        d = tmp_path / "set" / "images" / split
+        d.mkdir(parents=True)
+        for i in range(n):
+            (d / f"{split}{i}.jpg").write_bytes(b"x")
+    (tmp_path / "set" / "data.yaml").write_text("train: images/train\nval: images/val\nnames:\n  0: plate\n")
+    lines = [str(tmp_path / "set" / "images" / "train" / f"train{i}.jpg") for i in range(6)]
+    (tmp_path / "set" / "merged_train.txt").write_text("\n".join([*lines, "images/train/train9.jpg", ""]))
+    (tmp_path / "set" / "merged_val.txt").write_text("images/val/val0.jpg\nimages/val/val1.jpg\n")
+    (tmp_path / "set" / "merged.yaml").write_text(
+        "train: merged_train.txt\nval: merged_val.txt\nnames:\n  0: plate\n"
+    )
+    for name, n_train, n_val in (("data.yaml", 4, 1), ("merged.yaml", 4, 1)):
+        out = subset_yaml(tmp_path / "set" / name, tmp_path / "runs" / name, 4)
+        spec = yaml.safe_load(out.read_text())
+        train = Path(spec["train"]).read_text().split()
+        val = Path(spec["val"]).read_text().split()
+        assert (len(train), len(val)) == (n_train, n_val), name
+        assert all(Path(p).is_file() for p in train + val), name
+    listed = subset_yaml(tmp_path / "set" / "merged.yaml", tmp_path / "runs" / "all", 100)
+    assert len(Path(yaml.safe_load(listed.read_text())["train"]).read_text().split()) == 7
