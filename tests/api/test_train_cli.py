@@ -157,7 +157,7 @@ def test_reader_starts_from_scratch_unless_told(tmp_path: Path, monkeypatch: pyt
         get_settings.cache_clear()
 
 
-def test_subset_samples_folders_and_listed_sets(tmp_path: Path) -> None:
+def test_subset_samples_folders_and_listed_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--subset samples a set whose splits are folders, and a merged set whose splits are .txt
     lists of images (what 'dataset lane-frames --merge' writes), relative lines included."""
     import yaml
@@ -176,8 +176,9 @@ def test_subset_samples_folders_and_listed_sets(tmp_path: Path) -> None:
     (tmp_path / "set" / "merged.yaml").write_text(
         "train: merged_train.txt\nval: merged_val.txt\nnames:\n  0: plate\n"
     )
+    monkeypatch.chdir(tmp_path)  # the sets named by relative paths, as on the command line
     for name, n_train, n_val in (("data.yaml", 4, 1), ("merged.yaml", 4, 1)):
-        out = subset_yaml(tmp_path / "set" / name, tmp_path / "runs" / name, 4)
+        out = subset_yaml(Path("set") / name, Path("runs") / name, 4)
         spec = yaml.safe_load(out.read_text())
         train = Path(spec["train"]).read_text().split()
         val = Path(spec["val"]).read_text().split()
