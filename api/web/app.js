@@ -212,10 +212,10 @@ async function select(id) {
   S.formOpen = null;
   S.bodyChoice = null;
   renderQueue();
-  await loadDetail();
+  await loadDetail({ force: true });
 }
 
-async function loadDetail() {
+async function loadDetail({ force = false } = {}) {
   if (S.selected === null) return;
   let fetched;
   try {
@@ -229,7 +229,11 @@ async function loadDetail() {
   // what is shown (the page would go back a step and stay there)
   if (fetched.id !== S.selected) return;
   if (S.detail && S.detail.id === fetched.id && S.detail.version > fetched.version) return;
+  // the version already shown (a live event that raced the officer's own action): drawing it
+  // again would replace the buttons under the officer's pointer and lose a click on them
+  const same = S.detail && S.detail.id === fetched.id && S.detail.version === fetched.version;
   S.detail = fetched;
+  if (same && !force) return;
   renderDetail();
 }
 
@@ -467,7 +471,7 @@ function startLive() {
     const isNew = !S.flags.has(f.id);
     if (f.status === "disposed") S.flags.delete(f.id); else S.flags.set(f.id, f);
     renderQueue(isNew ? f.id : null);
-    if (S.selected === f.id && !S.formOpen && (!S.detail || S.detail.version !== f.version || msg.kind === "passage_added")) loadDetail();
+    if (S.selected === f.id && !S.formOpen && (!S.detail || S.detail.version !== f.version || msg.kind === "passage_added")) loadDetail({ force: msg.kind === "passage_added" });
   });
 }
 
