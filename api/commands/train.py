@@ -286,7 +286,7 @@ def subset_yaml(data_yaml: Path, run_dir: Path, n_train: int, seed: int = 0) -> 
     import yaml  # noqa: PLC0415
 
     spec = yaml.safe_load(data_yaml.read_text())
-    root = (data_yaml.parent / spec.get("path", "")).resolve()  # no path: the yaml's own folder
+    root = (data_yaml.parent / (spec.get("path") or "")).resolve()  # no path: the yaml's own folder
     run_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for split, n in (("train", n_train), ("val", max(1, n_train // 5))):

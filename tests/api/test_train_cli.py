@@ -176,8 +176,11 @@ def test_subset_samples_folders_and_listed_sets(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "set" / "merged.yaml").write_text(
         "train: merged_train.txt\nval: merged_val.txt\nnames:\n  0: plate\n"
     )
+    (tmp_path / "set" / "empty_path.yaml").write_text(
+        "path:\ntrain: images/train\nval: images/val\nnames:\n  0: plate\n"
+    )
     monkeypatch.chdir(tmp_path)  # the sets named by relative paths, as on the command line
-    for name, n_train, n_val in (("data.yaml", 4, 1), ("merged.yaml", 4, 1)):
+    for name, n_train, n_val in (("data.yaml", 4, 1), ("merged.yaml", 4, 1), ("empty_path.yaml", 4, 1)):
         out = subset_yaml(Path("set") / name, Path("runs") / name, 4)
         spec = yaml.safe_load(out.read_text())
         train = Path(spec["train"]).read_text().split()

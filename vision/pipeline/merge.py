@@ -671,7 +671,7 @@ class LaneMerger:
         anchor's other front/rear passage first, then :func:`side_cost` (a front anchor: how far
         apart the front camera lost the lorry and the rear camera picked it up), then the earlier."""
         if anchor.kind == "side":
-            shares = any(share_a_plate(passage, q) for s, q in anchor.parts.items() if s != slot)
+            shares = bool(self._shares(anchor, slot, passage))
             outside, near = side_cost(self.rule, slot, passage, anchor.key)
         else:
             shares = share_a_plate(passage, anchor.key)

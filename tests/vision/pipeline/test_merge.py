@@ -437,9 +437,9 @@ def play(
         CAMS3,  # type: ignore[arg-type]
         sink,
         MergeRule(max_gap_ms=10 * S),
-        on_merge=lambda parts, _: (
-            groups.append({p.passage_id for p in parts.values()}) if groups is not None else None
-        ),
+        on_merge=None
+        if groups is None
+        else lambda parts, _: groups.append({p.passage_id for p in parts.values()}),
     )
     streams = {cam: iter(camera_stream(ps)) for cam, ps in queue.items()}
     for cam in order:
