@@ -9,7 +9,9 @@ implements it for any :class:`vision.anpr.engines.RecognitionEngine`:
 3. the engine reads the lines; their characters are concatenated (top line first);
 4. the top strings are built from each character's alternatives (:func:`vision.anpr.ctc.top_strings`);
 5. the grammars rank and correct them (:meth:`vision.anpr.grammars.GrammarSet.rank`);
-6. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified.
+6. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified;
+7. a squarish crop read as one line without a sure result is also read as its top and bottom
+   halves (:attr:`ReaderOptions.halves_below_aspect`).
 
 ``raw=True`` skips 2 and 5 (the engine on the whole crop, alphabet restricted): the
 baseline the pipeline is measured against.
@@ -75,6 +77,14 @@ class ReaderOptions:
     24 was picked on the lane benchmarks (``bench pipeline`` read rate 0.833 -> 1.0; its far
     front plates are 13-24 px tall; 32 cost ``bench lane`` a plate); on the held-out sets it
     changed nothing (``docs/anpr.md``).
+    ``halves_below_aspect``: a crop at most this many times as wide as high (blue band left
+    out) whose lines rectification did not find as two, and whose best candidate is not sure
+    (``fallback_below``), is also read as two lines, its top and bottom halves
+    (:meth:`Rectified.halves`); that reading wins when its best candidate fits a grammar and is
+    surer than the one-line best. A small or blurred two-line plate (a UK trailer mark 30 px
+    high) has its characters merged into blobs that no line grouping finds; 1.6 keeps one-line
+    plates out (2.2, rectification's own limit for a two-line plate, misread long plates).
+    0 turns it off.
     """
 
     top_n: int = 5
@@ -83,6 +93,7 @@ class ReaderOptions:
     raw: bool = False
     fallback_below: float = 0.9
     whole_below_px: int = 24
+    halves_below_aspect: float = 1.6
 
 
 class PipelineReader:
@@ -117,6 +128,11 @@ class PipelineReader:
             lines = rect.line_images()
             two_line = rect.two_line
         ranked = self._ranked(self.engine, lines)
+        if not self.options.raw and not two_line and not _sure(ranked, self.options.fallback_below):
+            halves = rect.halves(self.options.halves_below_aspect)
+            split = self._ranked(self.engine, halves) if halves else ()
+            if split and split[0].format_valid and (not ranked or split[0].confidence > ranked[0].confidence):
+                ranked, lines, two_line = split, halves, True
         if self.fallback is not None and not _sure(ranked, self.options.fallback_below):
             self.fallback_reads += 1
             second = self._ranked(self.fallback, lines)

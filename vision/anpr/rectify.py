@@ -56,6 +56,9 @@ SQUARE_ASPECT = 2.2
 SAME_BACKGROUND_GREY = 40
 """Largest difference (grey levels) between two lines' plate backgrounds on one plate."""
 
+HALVES_OVERLAP = 0.06
+"""How far past the middle (fraction of the height) each half of :meth:`Rectified.halves` reaches."""
+
 GROUP_SLOPES = (0.0, *(math.tan(math.radians(a)) for a in (-15, -10, -5, 5, 10, 15)))
 """Slopes (dy/dx) along which character centres are grouped into lines; level comes first."""
 
@@ -102,6 +105,17 @@ class Rectified:
     @property
     def two_line(self) -> bool:
         return len(self.lines) == 2
+
+    def halves(self, max_aspect: float, overlap: float = HALVES_OVERLAP) -> list[ImageBGR]:
+        """The top and bottom halves of :attr:`image` (blue band left out, each ``overlap`` of the
+        height past the middle) when it is at most ``max_aspect`` times as wide as high, else
+        none: the lines of a two-line plate whose lines were not found."""
+        h, w = self.image.shape[:2]
+        if h < 2 or w - self.band_width_px > max_aspect * h:
+            return []
+        cut, extra = h // 2, round(overlap * h)
+        body = self.image[:, self.band_width_px :]
+        return [body[: cut + extra], body[max(0, cut - extra) :]]
 
     def line_images(self) -> list[ImageBGR]:
         """The crop of each line (top first); the whole image when no line was found."""

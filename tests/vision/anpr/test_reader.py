@@ -176,3 +176,57 @@ def test_a_small_crop_is_also_read_whole(height: int, expected: str) -> None:
     read = reader.read(crop)
     assert engine.saw_whole is (height < 24)
     assert read.best is not None and read.best.text == expected
+
+
+class ByLineCount:
+    """A fake engine: one line image reads as ``one`` (0.4 sure per character); two read as
+    the two texts of ``two`` (``two_conf`` sure per character)."""
+
+    name = "by-line-count"
+
+    def __init__(self, one: str, two: tuple[str, str], two_conf: float = 0.95) -> None:
+        self.one, self.two, self.two_conf = one, two, two_conf
+        self.calls: list[int] = []
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        self.calls.append(len(lines))
+        texts, conf = ([self.one], 0.4) if len(lines) == 1 else (list(self.two), self.two_conf)
+        return [tuple(CharSlot(((ch, conf),), i, i + 1) for i, ch in enumerate(t)) for t in texts]
+
+
+def _blurred_square(width: int = 34, height: int = 33) -> ImageBGR:
+    """A small squarish crop where rectification finds no line (a flat plate with a blurred
+    blob): what a 30-px UK trailer mark looks like when its characters merge."""
+    img = np.full((height, width, 3), 200, np.uint8)
+    cv2.rectangle(img, (6, 8), (width - 6, height - 8), (90, 90, 90), -1)
+    return np.asarray(cv2.GaussianBlur(img, (0, 0), 4), np.uint8)
+
+
+def test_a_squarish_unsure_crop_is_also_read_as_two_halves() -> None:
+    engine = ByLineCount("8161", ("A283", "8161"))
+    reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions())
+    read = reader.read(_blurred_square())
+    assert engine.calls == [1, 2]
+    assert read.two_line
+    assert read.best is not None and read.best.text == "A2838161"
+    assert read.best.format_name == "UK trailer mark"
+
+
+def test_the_halves_win_only_surer_and_fitting_a_grammar() -> None:
+    grammars = load_grammars(countries=["UK"])
+    # the halves read less surely than the one line: the one line is kept
+    unsure = ByLineCount("A283816", ("A283", "8161"), two_conf=0.3)
+    read = PipelineReader(unsure, grammars, ReaderOptions()).read(_blurred_square())
+    assert read.best is not None and read.best.text == "A283816" and not read.two_line
+    # the halves fit no grammar: the one line is kept
+    misfit = ByLineCount("A283816", ("A28", "8161"))
+    read = PipelineReader(misfit, grammars, ReaderOptions()).read(_blurred_square())
+    assert read.best is not None and read.best.text == "A283816"
+    # a long crop is never split; nor with the option off
+    for crop, options in (
+        (_blurred_square(width=80), ReaderOptions()),
+        (_blurred_square(), ReaderOptions(halves_below_aspect=0)),
+    ):
+        engine = ByLineCount("8161", ("A283", "8161"))
+        read = PipelineReader(engine, grammars, options).read(crop)
+        assert engine.calls == [1] and not read.two_line

@@ -135,3 +135,16 @@ def test_a_one_line_plate_in_a_square_crop_stays_one_line() -> None:
     cv2.putText(img, "ABC1234", (20, 115), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 7, cv2.LINE_AA)
     r = rectify(img)
     assert len(r.lines) == 1
+
+
+def test_halves_of_a_squarish_crop_leave_out_the_band() -> None:
+    img = plate(["A123", "4567"], band=True)  # 170 x 360: squarish once the band is left out
+    r = rectify(img)
+    assert r.band_width_px > 0
+    top, bottom = r.halves(max_aspect=2.2)
+    h = img.shape[0]
+    assert top.shape[0] == bottom.shape[0] or abs(top.shape[0] - bottom.shape[0]) == 1
+    assert top.shape[0] > h // 2 and top.shape[0] < 0.6 * h  # past the middle, not much more
+    assert top.shape[1] == bottom.shape[1] == img.shape[1] - r.band_width_px
+    np.testing.assert_array_equal(bottom[-1], r.image[-1, r.band_width_px :])
+    assert r.halves(max_aspect=1.0) == []  # wider than that: no halves
