@@ -54,13 +54,21 @@ class BBox:
     def center(self) -> tuple[float, float]:
         return ((self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0)
 
-    def iou(self, other: BBox) -> float:
-        """Intersection over union with ``other``, in [0, 1]."""
+    def intersection_px(self, other: BBox) -> float:
+        """Area (px²) this box shares with ``other``."""
         ix = max(0.0, min(self.x2, other.x2) - max(self.x1, other.x1))
         iy = max(0.0, min(self.y2, other.y2) - max(self.y1, other.y1))
-        inter = ix * iy
+        return ix * iy
+
+    def iou(self, other: BBox) -> float:
+        """Intersection over union with ``other``, in [0, 1]."""
+        inter = self.intersection_px(other)
         union = self.area_px + other.area_px - inter
         return inter / union if union > 0 else 0.0
+
+    def inside_fraction(self, other: BBox) -> float:
+        """How much of this box lies inside ``other``, in [0, 1] (0 for an empty box)."""
+        return self.intersection_px(other) / self.area_px if self.area_px > 0 else 0.0
 
     def clip(self, width_px: int, height_px: int) -> BBox:
         """The box clipped to an image of the given size."""

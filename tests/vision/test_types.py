@@ -26,6 +26,10 @@ def test_bbox_geometry_and_iou() -> None:
     assert a.iou(b) == pytest.approx(25 / 175)
     assert a.iou(a) == 1.0
     assert a.iou(BBox(20, 20, 30, 30)) == 0.0
+    assert a.intersection_px(b) == 25
+    assert a.inside_fraction(b) == pytest.approx(0.25)
+    assert BBox(2, 2, 4, 4).inside_fraction(a) == 1.0
+    assert BBox(3, 3, 3, 8).inside_fraction(a) == 0.0  # empty box
     assert BBox(-5, -5, 50, 8).clip(40, 20) == BBox(0, 0, 40, 8)
     assert BBox(0.4, 0.6, 9.2, 9.9).as_int() == (0, 0, 10, 10)
 

@@ -201,6 +201,24 @@ class VehicleTrack:
         self.prev_ts_ms, self.prev_box = earlier[-2] if len(earlier) > 1 else (None, None)
         return new
 
+    def absorb(self, part: VehicleTrack) -> None:
+        """Take in what ``part``, a track of a piece of this vehicle (a side camera's track of a
+        lorry's cab while another track holds the whole lorry), saw: its sightings (and so an
+        earlier first sighting), detections and cameras. Its body looks and crop are of the piece,
+        not the body (a flatbed's cab looks like a tractor alone): they are taken only when this
+        track has none."""
+        if part.first_ts_ms < self.first_ts_ms:
+            self.first_ts_ms, self.first_box = part.first_ts_ms, part.first_box
+        self.hits += part.hits
+        self.camera_ids |= part.camera_ids
+        merged = sorted([*part.sightings, *self.sightings], key=lambda tb: tb[0])
+        self.sightings = deque(merged, maxlen=SIGHTINGS_KEPT)
+        if not self.body_looks:
+            self.body_looks = list(part.body_looks)
+            self.last_body_look_ms = part.last_body_look_ms
+        if self.body_crop is None:
+            self.body_crop, self.body_crop_area_px = part.body_crop, part.body_crop_area_px
+
     def predicted(self, ts_ms: int) -> BBox:
         """The box extrapolated linearly to ``ts_ms`` from the last two sightings."""
         if self.prev_box is None or self.prev_ts_ms is None or self.last_ts_ms <= self.prev_ts_ms:

@@ -24,7 +24,10 @@ Per frame (``process``):
    replaces the smallest look);
 6. **close** vehicles not seen for ``close_after_ms``: each becomes a :class:`Passage`
    (plates voted per role, body-type consensus, best crops, direction), unless it had
-   fewer than ``min_hits`` detections (then it is counted as noise).
+   fewer than ``min_hits`` detections (then it is counted as noise), or, seen by a side
+   camera, it was a piece of another vehicle (:meth:`LanePipeline._whole_of`: the detector
+   boxed a lorry's cab alone, then the whole lorry, and both tracks ran for a while); the
+   piece's looks go to the whole vehicle's track.
 
 ``flush`` closes every open track (end of a file).
 """
@@ -68,6 +71,20 @@ VEHICLE_LOST_MS = 600
 
 VEHICLE_MIN_IOU = 0.3
 """Least IoU between a vehicle track's predicted box and a detection for ByteTrack to match them."""
+
+PART_INSIDE = 0.75
+"""A side camera's vehicle box at least this much inside a bigger one's, on a frame, lies in it."""
+
+PART_MIN_FRAMES = 2
+PART_FRAME_SHARE = 0.75
+"""A side camera's track that lay inside another on at least :data:`PART_MIN_FRAMES` frames, and
+on at least this share of the frames they were both boxed, is a part of that vehicle (bench
+lane set 5210: a flatbed's cab inside the whole lorry's box on 4 shared frames, 0.79-0.94 of
+its area, the last one as the whole lorry's box lagged behind)."""
+
+TRAVEL_SIZE_SLACK = 1.15
+"""How much a lost vehicle's box may seem to grow (rear view) or shrink (front view) against the
+way it travels before a new box there is taken for another lorry (:meth:`LanePipeline._travels_to`)."""
 
 PLATE_GROW = (2.0, 4.0)
 """Plate boxes are grown this much (width, height) in plate-tracking space."""
@@ -123,6 +140,7 @@ class PipelineCounters:
     passages_with_plates: int = 0
     passages_all_read: int = 0
     noise_tracks: int = 0
+    parts: int = 0
     orphan_plates: int = 0
     stitched: int = 0
     handovers: int = 0
@@ -145,6 +163,9 @@ class _State:
     vehicle_of_id: dict[int, int] = field(default_factory=dict)  # ByteTrack id -> key
     plates: dict[int, PlateTrack] = field(default_factory=dict)  # ByteTrack plate id -> track
     slots: dict[int, int] = field(default_factory=dict)  # vehicle key -> plate-space slot
+    # side views: vehicle key -> other vehicle key -> frames seen together / inside it
+    together: dict[int, Counter[int]] = field(default_factory=dict)
+    inside: dict[int, Counter[int]] = field(default_factory=dict)
     prev_vehicles: dict[int, _Seen] = field(default_factory=dict)  # by index in the last tracker input
     prev_plates: dict[int, _Seen] = field(default_factory=dict)
     next_key: int = 1
@@ -315,6 +336,8 @@ class LanePipeline:
         s.prev_vehicles = {
             i: _Seen(d, ts_ms=ts) for i, (d, t) in enumerate(zip(vehicles, upd.ids, strict=True)) if t < 0
         }
+        if cfg.view == "side":
+            self._note_parts(frame_vehicles)
         # bodies -> vehicles
         n_looks = self._bodies(frame, ts, bodies, frame_vehicles)
         # plates, only while a vehicle is in view, and not by a side camera (it sees the body)
@@ -397,6 +420,37 @@ class LanePipeline:
                 out.append(passage)
         return tuple(out), moved
 
+    def _note_parts(self, frame_vehicles: list[tuple[int, Detection]]) -> None:
+        """Count, for each pair of vehicles boxed on this frame, that they were seen together
+        and whether the first's box lay inside the (bigger) second's (:data:`PART_INSIDE`)."""
+        s = self._s
+        for a, da in frame_vehicles:
+            for b, db in frame_vehicles:
+                if a == b:
+                    continue
+                s.together.setdefault(a, Counter())[b] += 1
+                if db.box.area_px > da.box.area_px and da.box.inside_fraction(db.box) >= PART_INSIDE:
+                    s.inside.setdefault(a, Counter())[b] += 1
+
+    def _whole_of(self, key: int) -> int | None:
+        """The vehicle that a closing side-camera track ``key`` was a part of, or ``None``.
+
+        A side camera sees one lane's lorries one after another along the lane, so one
+        vehicle's box inside another's on most of the frames they shared (at least
+        :data:`PART_MIN_FRAMES`) is a piece of it: a flatbed's cab, boxed alone as it came into
+        view and still tracked for a while after the whole lorry was (bench lane set 5210).
+        Not for front and rear views: there the lorries of a queue overlap each other's boxes by
+        0.7-0.9, and a part cannot be told from the lorry behind.
+        """
+        s = self._s
+        inside, together = s.inside.pop(key, Counter()), s.together.pop(key, Counter())
+        wholes = [
+            (n, other)
+            for other, n in inside.items()
+            if n >= PART_MIN_FRAMES and n >= PART_FRAME_SHARE * together[other]
+        ]
+        return max(wholes)[1] if wholes else None
+
     def _vehicle_label(self, v: VehicleTrack) -> str:
         if not v.body_looks:
             return ""
@@ -406,14 +460,15 @@ class LanePipeline:
     def _key_for_new_id(self, tid: int, box: BBox, ts: int, matched: set[int]) -> int:
         """The vehicle a new ByteTrack id belongs to: a vehicle not matched on this frame whose
         predicted or last box overlaps ``box`` (ByteTrack lost it for a while; IoU over 0.3,
-        :meth:`VehicleTrack.continuation_iou`), else a new one."""
+        :meth:`VehicleTrack.continuation_iou`) and that could have come to ``box`` the way
+        lorries travel in this view (:meth:`_travels_to`), else a new one."""
         s = self._s
         best_key, best_iou = None, 0.3
         for key, v in s.vehicles.items():
             if key in matched:
                 continue
             iou = v.continuation_iou(ts, box)
-            if iou > best_iou:
+            if iou > best_iou and self._travels_to(v, box):
                 best_key, best_iou = key, iou
         if best_key is not None:
             s.vehicle_of_id[tid] = best_key
@@ -426,6 +481,23 @@ class LanePipeline:
         s.vehicle_of_id[tid] = key
         s.vehicles[key] = VehicleTrack(key, {tid}, ts, ts, box, box)
         return key
+
+    def _travels_to(self, v: VehicleTrack, box: BBox) -> bool:
+        """Whether lost vehicle ``v`` can be the one now boxed at ``box``, going by size.
+
+        A rear camera sees lorries drive away: a lorry's box does not grow past the biggest of
+        its first and last boxes (by :data:`TRAVEL_SIZE_SLACK`); a bigger box where it was lost is
+        the next lorry coming in, often over the place the first one, hidden behind it, was lost
+        (bench lane set 5213: a tractor seen for 11 frames, then the next lorry 1.30 times its
+        box). A front camera sees them come closer: a box smaller than the smallest of the two
+        is another lorry. Side views: any size.
+        """
+        area = box.area_px
+        if self.config.view == "rear":
+            return area <= TRAVEL_SIZE_SLACK * max(v.first_box.area_px, v.box.area_px)
+        if self.config.view == "front":
+            return area * TRAVEL_SIZE_SLACK >= min(v.first_box.area_px, v.box.area_px)
+        return True
 
     def _vehicle_seen(self, key: int, seen: _Seen, frame: Frame) -> None:
         v = self._s.vehicles[key]
@@ -598,6 +670,16 @@ class LanePipeline:
         for tid in v.track_ids:
             s.vehicle_of_id.pop(tid, None)
         s.slots.pop(key, None)
+        whole = self._whole_of(key) if cfg.view == "side" else None
+        if whole is not None:
+            self.counters.parts += 1
+            log.debug("lane %s: vehicle %d was a part of vehicle %d", cfg.lane_id, key, whole)
+            if whole in s.vehicles:
+                s.vehicles[whole].absorb(v)
+                for p in s.plates.values():
+                    if p.vehicle_key == key:
+                        p.vehicles = Counter({whole: p.n_seen})
+            return None
         mine = [p for p in s.plates.values() if p.vehicle_key == key]
         for p in mine:
             s.plates.pop(p.track_id, None)

@@ -3,9 +3,17 @@ from __future__ import annotations
 import numpy as np
 
 from vision.anpr.vote import VoteRule
-from vision.pipeline.assemble import PlateLook, PlateTrack, assemble_plates, clearly_different, plate_is_sure
+from vision.pipeline.assemble import (
+    BodyLook,
+    PlateLook,
+    PlateTrack,
+    VehicleTrack,
+    assemble_plates,
+    clearly_different,
+    plate_is_sure,
+)
 from vision.pipeline.testing import ConstReader
-from vision.types import BBox, PlateRead, PlateRole, ReadStatus
+from vision.types import BBox, BodyType, PlateRead, PlateRole, ReadStatus, TrailerVerdict
 
 
 def _track(track_id: int, texts: list[str], height_px: int, t0: int = 0) -> PlateTrack:
@@ -52,3 +60,31 @@ def test_clearly_different_and_sure() -> None:
     # a committed short text (a fragment; UK dateless grammar fits it) does not split lorries
     short = _track(4, ["C3", "C3", "C3"], 24).vote(VoteRule())
     assert short.status is ReadStatus.COMMITTED and short.format_valid and not plate_is_sure(short)
+
+
+def _vehicle(key: int, times: list[int], sizes: list[float]) -> VehicleTrack:
+    """A vehicle track seen at ``times`` (ms) with one body look per time of the given sizes."""
+    box = BBox(0, 0, 10, 10)
+    v = VehicleTrack(key, {key}, times[0], times[0], box, box)
+    for t, size in zip(times, sizes, strict=True):
+        v.seen(t, BBox(t, 0, t + 10, 10))
+        v.body_looks.append(BodyLook(t, TrailerVerdict(BodyType.FLATBED, 0.9), size))
+    v.first_box = BBox(times[0], 0, times[0] + 10, 10)
+    return v
+
+
+def test_a_vehicle_absorbs_a_part_of_it() -> None:
+    whole = _vehicle(1, [500, 600, 700], [100.0, 120.0, 140.0])
+    part = _vehicle(2, [100, 200, 550], [50.0, 130.0, 60.0])
+    part.camera_ids = {"side"}
+    whole.absorb(part)
+    assert whole.first_ts_ms == 100 and whole.first_box == part.first_box
+    assert whole.last_ts_ms == 700 and whole.hits == 6
+    assert [t for t, _ in whole.sightings] == [100, 200, 500, 550, 600, 700]
+    assert whole.camera_ids == {"side"}
+    # the part's body looks are of the part: kept only by a whole without looks of its own
+    assert [b.ts_ms for b in whole.body_looks] == [500, 600, 700]
+    bare = _vehicle(3, [500], [100.0])
+    bare.body_looks = []
+    bare.absorb(part)
+    assert [b.ts_ms for b in bare.body_looks] == [100, 200, 550]

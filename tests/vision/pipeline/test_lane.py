@@ -346,3 +346,62 @@ def test_a_misread_or_a_lost_plate_does_not_split_a_lorry() -> None:
     pipeline = LanePipeline(LaneConfig("L1"), models)
     passages = run(pipeline, list(frames_of([blank(720, 1280)] * 140)))
     assert len(passages) == 1 and pipeline.counters.handovers == 0
+
+
+def _cab_then_whole(i: int) -> list[Detection]:
+    """A side camera's view of a flatbed (bench lane set 5210's boxes, 12.5 fps): the detector
+    boxes the cab alone as it comes into view (frames 0-18), then the whole lorry too, while the
+    cab's box, inside it, is still found for 8 frames; then the whole lorry moves on."""
+    out = []
+    if i < 27:
+        box = (
+            BBox(0, 269, 234 + 25 * i, 530)
+            if i < 19
+            else BBox(443 + 8 * (i - 19), 269, 947 + 8 * (i - 19), 530)
+        )
+        out.append(Detection(box, 0, "vehicle", 0.9))
+    if 19 <= i < 50:
+        x = 20 * (i - 19)
+        out.append(Detection(BBox(x, 288, min(1280, x + 996), 529), 0, "vehicle", 0.9))
+    return out
+
+
+@pytest.mark.parametrize(("view", "expected"), [("side", 1), ("front", 2)])
+def test_a_side_cameras_track_of_a_cab_inside_the_whole_lorry_is_a_part_of_it(
+    view: str, expected: int
+) -> None:
+    """Side view: the cab's track is a part of the lorry's, one passage from the cab's first
+    sighting. Front view: boxes of a queue's lorries overlap, so two tracks stay two."""
+    models = LaneModels(
+        ScriptedDetector(_cab_then_whole), ScriptedDetector(lambda i: []), ConstReader(), None
+    )
+    pipeline = LanePipeline(LaneConfig("L1", view=view), models)  # type: ignore[arg-type]
+    frames = list(frames_of([blank(720, 1280)] * 80, period_ms=80))
+    passages = run(pipeline, frames)
+    assert len(passages) == expected
+    assert pipeline.counters.parts == (1 if view == "side" else 0)
+    if view == "side":
+        assert passages[0].first_seen_ts_ms == frames[0].ts_ms
+        assert passages[0].last_seen_ts_ms == frames[49].ts_ms
+
+
+def test_a_side_camera_keeps_lorries_nose_to_tail_apart() -> None:
+    """Two lorries one after the other along the lane, their boxes touching for a few frames:
+    two passages, no part."""
+
+    def vehicles(i: int) -> list[Detection]:
+        out = []
+        if i < 30:
+            out.append(Detection(BBox(300 + 30 * i, 280, min(1280, 1200 + 30 * i), 530), 0, "vehicle", 0.9))
+        if i >= 24:
+            out.append(
+                Detection(
+                    BBox(max(0, -900 + 30 * (i - 24)), 270, 180 + 30 * (i - 24), 530), 0, "vehicle", 0.9
+                )
+            )
+        return out
+
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", view="side"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 70, period_ms=80)))
+    assert len(passages) == 2 and pipeline.counters.parts == 0
