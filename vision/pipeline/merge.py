@@ -276,7 +276,8 @@ def merge_lane_passages(parts: Mapping[str, Passage]) -> Passage:
     ``rear``; at least one): plates from the front and rear cameras as
     :func:`merge_passages` (a side camera's only when neither is there), the body type from
     the side camera's consensus when it has a known one (agreeing verdicts of the other cameras
-    pool their looks), else the best of the others; times across all, camera ids of all, the
+    pool their looks; a side ``tractor_only`` gives way to a trailer the rear camera names,
+    :func:`_rear_sees_a_trailer`), else the best of the others; times across all, camera ids of all, the
     front camera's id and direction (else the earliest camera's)."""
     if not parts:
         raise ValueError("no passages to merge")
@@ -287,7 +288,10 @@ def merge_lane_passages(parts: Mapping[str, Passage]) -> Passage:
     if side is None or side is base:
         return base
     body, crop = base.body, base.body_crop_jpeg
-    if side.body.body_type is not BodyType.UNKNOWN:
+    if _rear_sees_a_trailer(side, rear):
+        assert rear is not None
+        body, crop = rear.body, rear.body_crop_jpeg or crop
+    elif side.body.body_type is not BodyType.UNKNOWN:
         body, crop = side.body, side.body_crop_jpeg or crop
         others = [p for p in (front, rear) if p is not None and p.body.body_type is side.body.body_type]
         if others:
@@ -302,6 +306,18 @@ def merge_lane_passages(parts: Mapping[str, Passage]) -> Passage:
         body_crop_jpeg=crop or base.body_crop_jpeg,
         camera_ids=tuple(sorted(set(base.camera_ids) | set(side.camera_ids))),
     )
+
+
+def _rear_sees_a_trailer(side: Passage, rear: Passage | None) -> bool:
+    """Whether the rear camera's body type overrules the side camera's ``tractor_only``: it names
+    a trailer (a known type other than ``tractor_only``). A side view of a flatbed's low deck, or
+    of a cab as it comes into view before its trailer, looks like a tractor alone (bench lane
+    sets 5220-5223: all four flatbeds called ``tractor_only`` 0.64-0.87 from the side, ``flatbed``
+    0.73-0.84 from the rear), while from behind a trailer is plain to see (the rear camera called
+    every tractor alone of sets 5200-5223 ``tractor_only``, 0.89-1.0)."""
+    if side.body.body_type is not BodyType.TRACTOR_ONLY or rear is None:
+        return False
+    return rear.body.body_type not in (BodyType.UNKNOWN, BodyType.TRACTOR_ONLY)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ import pytest
 from vision.pipeline.merge import (
     LaneMerger,
     MergeRule,
+    merge_lane_passages,
     merge_passages,
     same_plate,
     share_a_plate,
@@ -530,3 +531,27 @@ def test_a_silent_side_camera_holds_the_lane_no_longer_than_the_wait() -> None:
     m.tick(41 * S)
     (p,) = sink.passages
     assert p.camera_ids == ("front-cam", "rear-cam") and m.waiting == 0
+
+
+@pytest.mark.parametrize(
+    ("side_body", "rear_body", "expected"),
+    [
+        (BodyType.TRACTOR_ONLY, BodyType.FLATBED, BodyType.FLATBED),  # the rear sees the trailer
+        (BodyType.TRACTOR_ONLY, BodyType.TRACTOR_ONLY, BodyType.TRACTOR_ONLY),
+        (BodyType.TRACTOR_ONLY, BodyType.UNKNOWN, BodyType.TRACTOR_ONLY),
+        (BodyType.CURTAINSIDER, BodyType.BOX, BodyType.CURTAINSIDER),  # otherwise the side decides
+        (BodyType.CURTAINSIDER, BodyType.TRACTOR_ONLY, BodyType.CURTAINSIDER),
+    ],
+)
+def test_a_side_cameras_tractor_alone_gives_way_to_a_trailer_the_rear_camera_sees(
+    side_body: BodyType, rear_body: BodyType, expected: BodyType
+) -> None:
+    parts = {
+        "front": front("f1", 0, 5),
+        "side": side("s1", 4, 7, side_body),
+        "rear": rear("r1", 6, 10, body=TrailerVerdict(rear_body, 0.8, 6)),
+    }
+    merged = merge_lane_passages(parts)
+    assert merged.body.body_type is expected
+    if expected is not side_body:
+        assert merged.body_crop_jpeg == b"r1"
