@@ -15,6 +15,14 @@ across looks; the consensus is the text with the most support. It is **committed
 otherwise it is reported as **low confidence**; with no reading at all it is **unread**.
 The support share is the reported confidence. Country and format come from the consensus
 text's best candidate. (Looks whose weights are all 0 count equally.)
+
+**Character by character** (``VoteRule.by_position``): when no text is stable, the looks'
+candidates of the most supported length also vote position by position (the same weights);
+when the text so made was itself read (a candidate of some look), it is the consensus, still
+low confidence. A plate 13-20 px high is misread in a different character each time, so no
+whole text has a majority while each character has one: ``EHN691K``, ``CHN691K``, ``EHN891K``
+and ``EHM891K`` (the tallest, 0.71 sure) give ``EHN891K``, the plate (``bench lane --seed
+5220``). A text no look read is never made up.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ class VoteRule:
     min_looks: int = 3
     min_share: float = 0.5
     min_margin: float = 0.25
+    by_position: bool = True
 
     def __post_init__(self) -> None:
         if self.min_looks < 1 or not (0.0 <= self.min_share <= 1.0) or not (0.0 <= self.min_margin <= 1.0):
@@ -53,7 +62,8 @@ class PlateVote:
     """The consensus of one plate track.
 
     ``confidence`` is the consensus text's share of the weighted votes of the looks that had
-    a reading, in [0, 1]; ``margin`` is its lead over the runner-up in the same units.
+    a reading, in [0, 1]; ``margin`` is its lead over the runner-up in the same units (negative
+    when the character-by-character vote chose it over a text with more support).
     ``candidates`` are the texts with the most support, best first, with their shares as
     confidences. ``n_looks`` counts every look, ``n_read`` those with a candidate.
     """
@@ -86,13 +96,15 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
     weights = [look_weight(read) for read, _ in looks]
     if sum(weights) <= 0.0:
         weights = [1.0] * n_read
-    for (_, cands), weight in zip(looks, weights, strict=True):
-        total = sum(max(c.confidence, 0.0) for c in cands)
-        for c in cands:
-            share = max(c.confidence, 0.0) / total if total > 0 else 1.0 / len(cands)
-            support[c.text] = support.get(c.text, 0.0) + share * weight
-            if c.text not in best_of or best_of[c.text].confidence < c.confidence:
-                best_of[c.text] = c
+    shared = [
+        (c, share * weight)
+        for (_, cands), weight in zip(looks, weights, strict=True)
+        for c, share in _shares(cands)
+    ]
+    for c, part in shared:
+        support[c.text] = support.get(c.text, 0.0) + part
+        if c.text not in best_of or best_of[c.text].confidence < c.confidence:
+            best_of[c.text] = c
     weight_sum = sum(weights)
     ranked = sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))
     text, top = ranked[0]
@@ -100,6 +112,12 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
     share = top / weight_sum
     margin = (top - runner_up) / weight_sum
     stable = n_read >= rule.min_looks and share >= rule.min_share and margin >= rule.min_margin
+    if not stable and rule.by_position:
+        fused = by_position([(c.text, part) for c, part in shared])
+        if fused in best_of and fused != text:  # margin < 0: it has less support than another text
+            text, top = fused, support[fused]
+            share, margin = top / weight_sum, (top - ranked[0][1]) / weight_sum
+            ranked = [(fused, top), *((t, s) for t, s in ranked if t != fused)]
     best = best_of[text]
     candidates = tuple(
         PlateCandidate(
@@ -122,3 +140,28 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
         country=best.country,
         format_name=best.format_name,
     )
+
+
+def _shares(cands: Sequence[PlateCandidate]) -> list[tuple[PlateCandidate, float]]:
+    """One look's candidates with their shares of its vote (in proportion to confidence)."""
+    total = sum(max(c.confidence, 0.0) for c in cands)
+    return [(c, max(c.confidence, 0.0) / total if total > 0 else 1.0 / len(cands)) for c in cands]
+
+
+def by_position(texts: Sequence[tuple[str, float]]) -> str:
+    """The text voted character by character from weighted ``(text, weight)`` pairs: of the
+    length with the most weight, each position's character with the most weight there (ties:
+    the later character in code order, as the whole-text vote breaks them the other way
+    round, deterministically). Empty for no texts."""
+    by_len: dict[int, float] = {}
+    for t, w in texts:
+        by_len[len(t)] = by_len.get(len(t), 0.0) + w
+    if not by_len:
+        return ""
+    n = max(by_len.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    scores: list[dict[str, float]] = [{} for _ in range(n)]
+    for t, w in texts:
+        if len(t) == n:
+            for i, ch in enumerate(t):
+                scores[i][ch] = scores[i].get(ch, 0.0) + w
+    return "".join(max(sc.items(), key=lambda kv: (kv[1], kv[0]))[0] for sc in scores)

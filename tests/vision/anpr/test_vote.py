@@ -78,3 +78,28 @@ def test_looks_at_tiny_plates_count_less() -> None:
 def test_looks_that_all_weigh_nothing_count_equally() -> None:
     v = vote([sized("AB12CDE", 0.0, 30), sized("AB12CDE", 0.0, 30), sized("XY1", 0.0, 30)])
     assert v.text == "AB12CDE" and v.n_read == 3
+
+
+def test_no_whole_text_agreeing_the_characters_vote_one_by_one() -> None:
+    """bench lane set 5220's front plate EHN891K, read at 13-20 px: each look misread another
+    character and the tallest, surest look misread one; each character has a majority."""
+    reads = [
+        sized("EHN691K", 0.48, 13),
+        sized("CHN691K", 0.48, 14),
+        sized("EHN891K", 0.33, 16),
+        sized("EHM891K", 0.71, 20),
+    ]
+    v = vote(reads)
+    assert v.text == "EHN891K" and v.status is ReadStatus.LOW_CONFIDENCE
+    assert v.candidates[0].text == "EHN891K" and v.margin < 0  # less support than EHM891K alone
+    assert vote(reads, VoteRule(by_position=False)).text == "EHM891K"
+
+
+def test_the_character_vote_never_makes_up_a_text_or_overrules_a_stable_one() -> None:
+    # by position AB12CDE, which no look read: the whole-text vote stands
+    reads = [sized("AB12CDF", 0.5, 30), sized("AB12CXE", 0.5, 30), sized("XB12CDE", 0.5, 30)]
+    assert vote(reads).text in {"AB12CDF", "AB12CXE", "XB12CDE"}
+    # a committed text stands whatever the characters say
+    stable = [sized("AB12CDE", 0.9, 30)] * 3 + [sized("AB12CDF", 0.9, 30)] * 2
+    v = vote(stable, VoteRule(min_margin=0.1))
+    assert v.text == "AB12CDE" and v.status is ReadStatus.COMMITTED
