@@ -141,7 +141,7 @@ class PipelineReader:
         if not self.options.raw and h < self.options.whole_below_px:
             whole = self._ranked(self.engine, [crop])
             if whole and (not ranked or _preference(whole[0]) > _preference(ranked[0])):
-                ranked = whole
+                ranked, two_line = whole, False
         ms = (time.perf_counter() - t0) * 1000.0
         return PlateRead(
             box=BBox(0.0, 0.0, float(w), float(h)),

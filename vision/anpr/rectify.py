@@ -108,10 +108,10 @@ class Rectified:
 
     def halves(self, max_aspect: float, overlap: float = HALVES_OVERLAP) -> list[ImageBGR]:
         """The top and bottom halves of :attr:`image` (blue band left out, each ``overlap`` of the
-        height past the middle) when it is at most ``max_aspect`` times as wide as high, else
-        none: the lines of a two-line plate whose lines were not found."""
+        height past the middle) when it is at most ``max_aspect`` times as wide as high and at
+        least 4 px high, else none: the lines of a two-line plate whose lines were not found."""
         h, w = self.image.shape[:2]
-        if h < 2 or w - self.band_width_px > max_aspect * h:
+        if h < 4 or w - self.band_width_px > max_aspect * h:
             return []
         cut, extra = h // 2, round(overlap * h)
         body = self.image[:, self.band_width_px :]

@@ -16,10 +16,11 @@ otherwise it is reported as **low confidence**; with no reading at all it is **u
 The support share is the reported confidence. Country and format come from the consensus
 text's best candidate. (Looks whose weights are all 0 count equally.)
 
-**Character by character** (``VoteRule.by_position``): when no text is stable, the looks'
-candidates of the most supported length also vote position by position (the same weights);
-when the text so made was itself read (a candidate of some look), it is the consensus, still
-low confidence. A plate 13-20 px high is misread in a different character each time, so no
+**Character by character** (``VoteRule.by_position``): when no text is stable but at least
+``min_looks`` looks had a reading, the looks' candidates of the most supported length also vote
+position by position (the same weights); when the text so made was itself read (a candidate of
+some look) and fits a grammar if the whole-text winner does, it is the consensus, still low
+confidence. A plate 13-20 px high is misread in a different character each time, so no
 whole text has a majority while each character has one: ``EHN691K``, ``CHN691K``, ``EHN891K``
 and ``EHM891K`` (the tallest, 0.71 sure) give ``EHN891K``, the plate (``bench lane --seed
 5220``). A text no look read is never made up.
@@ -62,9 +63,9 @@ class PlateVote:
     """The consensus of one plate track.
 
     ``confidence`` is the consensus text's share of the weighted votes of the looks that had
-    a reading, in [0, 1]; ``margin`` is its lead over the runner-up in the same units (negative
-    when the character-by-character vote chose it over a text with more support).
-    ``candidates`` are the texts with the most support, best first, with their shares as
+    a reading, in [0, 1]; ``margin`` is its lead over the runner-up in the same units (zero or
+    negative when the character-by-character vote chose it over the best-supported text).
+    ``candidates`` are the texts with the most support (the consensus first), best first, with their shares as
     confidences. ``n_looks`` counts every look, ``n_read`` those with a candidate.
     """
 
@@ -112,9 +113,12 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
     share = top / weight_sum
     margin = (top - runner_up) / weight_sum
     stable = n_read >= rule.min_looks and share >= rule.min_share and margin >= rule.min_margin
-    if not stable and rule.by_position:
+    if not stable and rule.by_position and n_read >= rule.min_looks:
         fused = by_position([(c.text, part) for c, part in shared])
-        if fused in best_of and fused != text:  # margin < 0: it has less support than another text
+        fits = fused in best_of and (
+            best_of[fused].format_name is not None or best_of[text].format_name is None
+        )
+        if fits and fused != text:  # margin <= 0: no more support than the whole-text winner
             text, top = fused, support[fused]
             share, margin = top / weight_sum, (top - ranked[0][1]) / weight_sum
             ranked = [(fused, top), *((t, s) for t, s in ranked if t != fused)]
@@ -150,9 +154,9 @@ def _shares(cands: Sequence[PlateCandidate]) -> list[tuple[PlateCandidate, float
 
 def by_position(texts: Sequence[tuple[str, float]]) -> str:
     """The text voted character by character from weighted ``(text, weight)`` pairs: of the
-    length with the most weight, each position's character with the most weight there (ties:
-    the later character in code order, as the whole-text vote breaks them the other way
-    round, deterministically). Empty for no texts."""
+    length with the most weight (ties: the longer), each position's character with the most
+    weight there (ties: the first in code order, as the whole-text vote breaks its ties). Empty
+    for no texts."""
     by_len: dict[int, float] = {}
     for t, w in texts:
         by_len[len(t)] = by_len.get(len(t), 0.0) + w
@@ -164,4 +168,4 @@ def by_position(texts: Sequence[tuple[str, float]]) -> str:
         if len(t) == n:
             for i, ch in enumerate(t):
                 scores[i][ch] = scores[i].get(ch, 0.0) + w
-    return "".join(max(sc.items(), key=lambda kv: (kv[1], kv[0]))[0] for sc in scores)
+    return "".join(min(sc.items(), key=lambda kv: (-kv[1], kv[0]))[0] for sc in scores)

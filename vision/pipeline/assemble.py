@@ -203,16 +203,20 @@ class VehicleTrack:
 
     def absorb(self, part: VehicleTrack) -> None:
         """Take in what ``part``, a track of a piece of this vehicle (a side camera's track of a
-        lorry's cab while another track holds the whole lorry), saw: its sightings (and so an
-        earlier first sighting), detections and cameras. Its body looks and crop are of the piece,
-        not the body (a flatbed's cab looks like a tractor alone): they are taken only when this
-        track has none."""
-        if part.first_ts_ms < self.first_ts_ms:
-            self.first_ts_ms, self.first_box = part.first_ts_ms, part.first_box
+        lorry's cab while another track holds the whole lorry), saw: its detections, cameras, and
+        its sightings at times this track has none (so an earlier first or later last sighting;
+        the first and last *boxes* stay this track's, the whole vehicle's, for its direction).
+        Its body looks and crop are of the piece, not the body (a flatbed's cab looks like a
+        tractor alone): they are taken only when this track has none."""
         self.hits += part.hits
         self.camera_ids |= part.camera_ids
-        merged = sorted([*part.sightings, *self.sightings], key=lambda tb: tb[0])
+        mine = {t for t, _ in self.sightings}
+        merged = sorted(
+            [*self.sightings, *((t, b) for t, b in part.sightings if t not in mine)], key=lambda tb: tb[0]
+        )
         self.sightings = deque(merged, maxlen=SIGHTINGS_KEPT)
+        self.first_ts_ms = min(self.first_ts_ms, part.first_ts_ms)
+        self.last_ts_ms = max(self.last_ts_ms, part.last_ts_ms)
         if not self.body_looks:
             self.body_looks = list(part.body_looks)
             self.last_body_look_ms = part.last_body_look_ms

@@ -75,6 +75,10 @@ VEHICLE_MIN_IOU = 0.3
 PART_INSIDE = 0.75
 """A side camera's vehicle box at least this much inside a bigger one's, on a frame, lies in it."""
 
+PART_SMALLER = 1.25
+"""A part's biggest box is smaller than its whole's biggest by this factor at least (area): a
+lorry leaving the view, its last boxes inside the next lorry's, was whole before."""
+
 PART_MIN_FRAMES = 2
 PART_FRAME_SHARE = 0.75
 """A side camera's track that lay inside another on at least :data:`PART_MIN_FRAMES` frames, and
@@ -432,22 +436,30 @@ class LanePipeline:
                 if db.box.area_px > da.box.area_px and da.box.inside_fraction(db.box) >= PART_INSIDE:
                     s.inside.setdefault(a, Counter())[b] += 1
 
-    def _whole_of(self, key: int) -> int | None:
-        """The vehicle that a closing side-camera track ``key`` was a part of, or ``None``.
+    def _whole_of(self, key: int, part: VehicleTrack) -> int | None:
+        """The open vehicle that a closing side-camera track ``key`` (``part``) was a part of, or
+        ``None``.
 
         A side camera sees one lane's lorries one after another along the lane, so one
         vehicle's box inside another's on most of the frames they shared (at least
         :data:`PART_MIN_FRAMES`) is a piece of it: a flatbed's cab, boxed alone as it came into
-        view and still tracked for a while after the whole lorry was (bench lane set 5210).
+        view and still tracked for a while after the whole lorry was (bench lane set 5210). A
+        piece is smaller than its whole at its biggest (:data:`PART_SMALLER`); a lorry leaving the
+        view, its last boxes inside the next lorry's, was as big as that one before.
         Not for front and rear views: there the lorries of a queue overlap each other's boxes by
-        0.7-0.9, and a part cannot be told from the lorry behind.
+        0.7-0.9, and a part cannot be told from the lorry behind. A part whose whole has already
+        closed (or was noise: a big box around a lorry for a few frames) is a passage of its own
+        (:meth:`_close`): a duplicate at worst, never a lorry lost.
         """
         s = self._s
         inside, together = s.inside.pop(key, Counter()), s.together.pop(key, Counter())
         wholes = [
             (n, other)
             for other, n in inside.items()
-            if n >= PART_MIN_FRAMES and n >= PART_FRAME_SHARE * together[other]
+            if n >= PART_MIN_FRAMES
+            and n >= PART_FRAME_SHARE * together[other]
+            and other in s.vehicles
+            and _biggest_px(s.vehicles[other]) >= PART_SMALLER * _biggest_px(part)
         ]
         return max(wholes)[1] if wholes else None
 
@@ -670,15 +682,11 @@ class LanePipeline:
         for tid in v.track_ids:
             s.vehicle_of_id.pop(tid, None)
         s.slots.pop(key, None)
-        whole = self._whole_of(key) if cfg.view == "side" else None
+        whole = self._whole_of(key, v) if cfg.view == "side" else None
         if whole is not None:
             self.counters.parts += 1
             log.debug("lane %s: vehicle %d was a part of vehicle %d", cfg.lane_id, key, whole)
-            if whole in s.vehicles:
-                s.vehicles[whole].absorb(v)
-                for p in s.plates.values():
-                    if p.vehicle_key == key:
-                        p.vehicles = Counter({whole: p.n_seen})
+            s.vehicles[whole].absorb(v)
             return None
         mine = [p for p in s.plates.values() if p.vehicle_key == key]
         for p in mine:
@@ -715,6 +723,11 @@ class LanePipeline:
         if v.last_ts_ms - v.first_ts_ms >= t.min_track_ms:
             return False
         return not any(p.vote(self.config.vote_rule).format_valid for p in plates)
+
+
+def _biggest_px(v: VehicleTrack) -> float:
+    """The area (px²) of the biggest box among a vehicle track's remembered sightings."""
+    return max((b.area_px for _, b in v.sightings), default=v.box.area_px)
 
 
 def _default_passage_id(config: LaneConfig, vehicle: VehicleTrack) -> str:

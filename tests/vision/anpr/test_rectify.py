@@ -148,3 +148,4 @@ def test_halves_of_a_squarish_crop_leave_out_the_band() -> None:
     assert top.shape[1] == bottom.shape[1] == img.shape[1] - r.band_width_px
     np.testing.assert_array_equal(bottom[-1], r.image[-1, r.band_width_px :])
     assert r.halves(max_aspect=1.0) == []  # wider than that: no halves
+    assert rectify(np.full((3, 3, 3), 128, np.uint8)).halves(max_aspect=2.2) == []  # too small

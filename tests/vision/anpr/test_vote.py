@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from vision.anpr.vote import LEGIBLE_HEIGHT_PX, VoteRule, look_weight, vote
+from vision.anpr.vote import LEGIBLE_HEIGHT_PX, VoteRule, by_position, look_weight, vote
 from vision.types import BBox, PlateCandidate, PlateRead, ReadStatus
 
 
@@ -103,3 +103,20 @@ def test_the_character_vote_never_makes_up_a_text_or_overrules_a_stable_one() ->
     stable = [sized("AB12CDE", 0.9, 30)] * 3 + [sized("AB12CDF", 0.9, 30)] * 2
     v = vote(stable, VoteRule(min_margin=0.1))
     assert v.text == "AB12CDE" and v.status is ReadStatus.COMMITTED
+
+
+def test_the_character_vote_leaves_a_single_look_and_a_grammar_fit_alone() -> None:
+    # one look: its own ranking stands (by position its candidates would make A812CDE)
+    one = look(("AB12CDE", 0.40), ("A812CDE", 0.30), ("A812CD3", 0.30))
+    v = vote([one])
+    assert v.text == "AB12CDE" and v.format_valid
+    # the whole-text winner fits a grammar, the character vote's text does not: the winner stays
+    texts = [("AB12CDE", 0.5), ("A812CDF", 0.3), ("A812CDG", 0.3), ("A812CDE", 0.05)]
+    assert by_position(texts) == "A812CDE"  # read by one look, fits no grammar
+    v = vote([look(t) for t in texts], VoteRule(min_share=0.9))
+    assert v.text == "AB12CDE" and v.status is ReadStatus.LOW_CONFIDENCE
+
+
+def test_character_ties_go_to_the_first_character() -> None:
+    assert by_position([("AB12CDE", 1.0), ("AB12CDF", 1.0)]) == "AB12CDE"
+    assert by_position([]) == ""

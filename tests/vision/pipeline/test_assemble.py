@@ -77,10 +77,14 @@ def test_a_vehicle_absorbs_a_part_of_it() -> None:
     whole = _vehicle(1, [500, 600, 700], [100.0, 120.0, 140.0])
     part = _vehicle(2, [100, 200, 550], [50.0, 130.0, 60.0])
     part.camera_ids = {"side"}
+    part.seen(800, BBox(800, 0, 810, 10))  # seen once more after the whole's last sighting
+    part.sightings.append((600, BBox(0, 0, 5, 5)))  # and at a time the whole was seen too
+    own_first_box = whole.first_box
     whole.absorb(part)
-    assert whole.first_ts_ms == 100 and whole.first_box == part.first_box
-    assert whole.last_ts_ms == 700 and whole.hits == 6
-    assert [t for t, _ in whole.sightings] == [100, 200, 500, 550, 600, 700]
+    assert whole.first_ts_ms == 100 and whole.first_box == own_first_box
+    assert whole.last_ts_ms == 800 and whole.hits == 7
+    assert [t for t, _ in whole.sightings] == [100, 200, 500, 550, 600, 700, 800]
+    assert dict(whole.sightings)[600] == BBox(600, 0, 610, 10)  # the whole's own box
     assert whole.camera_ids == {"side"}
     # the part's body looks are of the part: kept only by a whole without looks of its own
     assert [b.ts_ms for b in whole.body_looks] == [500, 600, 700]
