@@ -27,7 +27,8 @@ Per frame (``process``):
    fewer than ``min_hits`` detections (then it is counted as noise), or, seen by a side
    camera, it was a piece of another vehicle (:meth:`LanePipeline._whole_of`: the detector
    boxed a lorry's cab alone, then the whole lorry, and both tracks ran for a while); the
-   piece's looks go to the whole vehicle's track.
+   piece's sightings go to the whole vehicle's track (its body looks only when the whole has
+   none: :meth:`VehicleTrack.absorb`).
 
 ``flush`` closes every open track (end of a file).
 """
@@ -438,7 +439,7 @@ class LanePipeline:
 
     def _whole_of(self, key: int, part: VehicleTrack) -> int | None:
         """The open vehicle that a closing side-camera track ``key`` (``part``) was a part of, or
-        ``None``.
+        ``None``; what :meth:`_note_parts` counted for ``key`` is forgotten either way.
 
         A side camera sees one lane's lorries one after another along the lane, so one
         vehicle's box inside another's on most of the frames they shared (at least
