@@ -74,8 +74,9 @@ $(TRAIN)/lane_clips/.done: $(STAMP)
 
 # Side views first (synthetic crops), then the same plus a second draw of them and the lane
 # cameras' body crops (front and rear views are oblique: the side-view model got 9 % of front
-# and 31 % of rear lane crops right).
-models/trailer_classifier.onnx: $(TRAIN)/crops/.done $(TRAIN)/lane_clips/.done
+# and 31 % of rear lane crops right); last, the same plus crops cut around the vehicle
+# detector's body boxes, as the lane pipeline cuts them (from the front they take in the cab).
+models/trailer_classifier.onnx: $(TRAIN)/crops/.done $(TRAIN)/lane_clips/.done models/vehicle_detector.onnx
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --out $(TRAIN)/crops128 --size 128
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/crops128 --epochs 25 --imgsz 128 --batch 64 --out runs/trailer
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/crops128 --from runs/trailer/weights/best.pt --epochs 40 --imgsz 128 --batch 64 --out runs/trailer2
@@ -97,7 +98,12 @@ models/trailer_classifier.onnx: $(TRAIN)/crops/.done $(TRAIN)/lane_clips/.done
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --src $(TRAIN)/lane_bodies_cal --out $(TRAIN)/bodies_cal160 --size 160
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies128_4 --from runs/trailer5/weights/best.pt --epochs 10 --imgsz 128 --batch 64 --out runs/trailer6
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies160_4 --from runs/trailer6/weights/best.pt --epochs 8 --imgsz 160 --batch 64 --out runs/trailer7
-	$(BIN)/hgv-lane export runs/trailer7 --out $@ --check-dir $(TRAIN)/bodies_cal160/train --calibrate $(TRAIN)/bodies_cal160/train
+	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips $(TRAIN)/lane_clips2 $(TRAIN)/lane_clips3 $(TRAIN)/lane_clips4 --out $(TRAIN)/lane_bodies_det --every 2 --boxes detector --detector models/vehicle_detector.onnx --quiet
+	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips_cal --out $(TRAIN)/lane_bodies_cal_det --val-fraction 0 --boxes detector --detector models/vehicle_detector.onnx --quiet
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies3 --src $(TRAIN)/lane_bodies4 --src $(TRAIN)/lane_bodies_det --out $(TRAIN)/bodies160_5 --size 160
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --src $(TRAIN)/lane_bodies_cal --src $(TRAIN)/lane_bodies_cal_det --out $(TRAIN)/bodies_cal160_5 --size 160
+	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies160_5 --from runs/trailer7/weights/best.pt --epochs 6 --imgsz 160 --batch 64 --out runs/trailer8
+	$(BIN)/hgv-lane export runs/trailer8 --out $@ --check-dir $(TRAIN)/bodies_cal160_5/train --calibrate $(TRAIN)/bodies_cal160_5/train
 
 $(TRAIN)/detect/.done: $(STAMP)
 	$(BIN)/hgv-lane synth detect --out $(TRAIN)/detect --n 1500 --seed 200 --size mixed --workers 2 --quiet

@@ -241,6 +241,21 @@ def register_lane_bodies(dsub: argparse._SubParsersAction[argparse.ArgumentParse
         default=0.5,
         help="skip a body more than this share of which is behind a nearer vehicle's box (default 0.5)",
     )
+    d.add_argument(
+        "--boxes",
+        choices=("labelled", "detector"),
+        default="labelled",
+        help=(
+            "cut the labelled body boxes (default) or the vehicle detector's body boxes, as the lane "
+            "pipeline does, each labelled with the body it overlaps most"
+        ),
+    )
+    d.add_argument(
+        "--detector",
+        type=Path,
+        default=None,
+        help="vehicle detector ONNX for --boxes detector (default: the settings' models folder)",
+    )
     d.add_argument("--quiet", action="store_true", help="no progress counter on stderr")
     d.set_defaults(func=lane_bodies)
 
@@ -249,18 +264,30 @@ def lane_bodies(args: argparse.Namespace) -> int:
     """Run ``dataset lane-bodies``; prints the counts as one JSON line. Exit 2 on bad input."""
     from vision.train.lane_bodies import write_lane_bodies  # noqa: PLC0415
 
-    return _print_counts(
-        "lane-bodies",
-        args.quiet,
-        lambda: write_lane_bodies(
+    def make() -> dict[str, object]:
+        detector = None
+        if args.boxes == "detector":
+            from api.lane_runner import model_files  # noqa: PLC0415
+            from api.settings import get_settings  # noqa: PLC0415
+            from vision.pipeline.factory import DetectorLoaders  # noqa: PLC0415
+            from vision.runtime import ModelLoadError  # noqa: PLC0415
+
+            path = args.detector or model_files(get_settings()).vehicle
+            try:
+                detector = DetectorLoaders("cpu").vehicle(path)
+            except ModelLoadError as e:  # a missing or wrong model: one error line, exit 2
+                raise ValueError(str(e)) from e
+        return write_lane_bodies(
             args.clips,
             args.out,
             every=args.every,
             val_fraction=args.val_fraction,
             max_hidden=args.max_hidden,
+            detector=detector,
             progress=None if args.quiet else _progress,
-        ).as_json(),
-    )
+        ).as_json()
+
+    return _print_counts("lane-bodies", args.quiet, make)
 
 
 def _print_counts(action: str, quiet: bool, make: Callable[[], dict[str, object]]) -> int:

@@ -15,6 +15,16 @@ of its area by the box of a nearer vehicle (one whose box reaches lower in the f
 lane cameras look down the road from above) mostly shows that other vehicle, and labelled with
 its own class it would teach the classifier the wrong thing.
 
+**Detector boxes** (``detector=``, ``dataset lane-bodies --boxes detector``): in service the
+crop is cut around the vehicle detector's ``body`` box, not the labelled one, and the two differ
+most where the classifier is weakest: from the front, a flatbed's or a low trailer's box takes in
+the whole cab (``bench pipeline --seed 5400``: such crops read ``tractor_only``, while the
+labelled box reads ``flatbed``). With a detector, each kept frame's body detections (at least
+:data:`DETECTOR_MIN_CONFIDENCE`, the pipeline's ``vehicle_min_confidence``) are cut instead and
+labelled with the vehicle whose labelled body box they overlap most (IoU at least
+``min_iou``); a detection the pipeline would give another vehicle (the one whose box it overlaps
+most) is skipped as ambiguous, and so is one whose labelled body is hidden as above.
+
 **Split by lane set** (all cameras of one queue on one side), with the same hash as
 ``dataset lane-frames`` (:func:`vision.train.datasets.split_of`), so a lane set held out of the
 vehicle detector's lane frames is held out here too with the same ``val_fraction``.
@@ -28,18 +38,29 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from vision.pipeline.assemble import crop
-from vision.pipeline.config import ReadPolicy
-from vision.pipeline.truth import load_clip_truth
+from vision.pipeline.config import ReadPolicy, TrackingConfig
+from vision.pipeline.protocols import BODY_CLASS
+from vision.pipeline.truth import TruthObject, load_clip_truth
 from vision.train.datasets import load_image, split_of
 from vision.train.lane_frames import clip_box, find_clips, frame_image, val_groups
-from vision.types import BBox
+from vision.types import BBox, DetectionSet, ImageBGR
 
 log = logging.getLogger(__name__)
+
+DETECTOR_MIN_CONFIDENCE = TrackingConfig().vehicle_min_confidence
+"""Body detections below this confidence are not cut (the lane pipeline ignores them)."""
+
+
+class BodyDetector(Protocol):
+    """What cuts detector boxes: :class:`vision.detector.YoloDetector` with a ``body`` class."""
+
+    def detect(self, image: ImageBGR) -> DetectionSet: ...
 
 
 @dataclass(slots=True)
@@ -51,6 +72,8 @@ class LaneBodyCounts:
     by_view: Counter[str] = field(default_factory=Counter)
     skipped_small: int = 0
     skipped_hidden: int = 0
+    skipped_unmatched: int = 0
+    skipped_ambiguous: int = 0
     missing_frames: int = 0
     unreadable_frames: int = 0
 
@@ -61,6 +84,8 @@ class LaneBodyCounts:
             "by_view": dict(sorted(self.by_view.items())),
             "skipped_small": self.skipped_small,
             "skipped_hidden": self.skipped_hidden,
+            "skipped_unmatched": self.skipped_unmatched,
+            "skipped_ambiguous": self.skipped_ambiguous,
             "missing_frames": self.missing_frames,
             "unreadable_frames": self.unreadable_frames,
         }
@@ -83,6 +108,69 @@ def hidden_share(body: BBox, own: BBox, others: Sequence[BBox]) -> float:
     return float(covered.mean())
 
 
+def _labelled_bodies(
+    objects: Sequence[TruthObject],
+    width_px: int,
+    height_px: int,
+    counts: LaneBodyCounts,
+    *,
+    min_in_frame: float,
+    min_side_px: float,
+    max_hidden: float,
+) -> list[tuple[int, BBox]]:
+    """One frame's labelled bodies worth cutting, as (vehicle id, box clipped to the frame):
+    enough of the box in the frame, both sides at least ``min_side_px``, not hidden by a nearer
+    vehicle (:func:`hidden_share` at most ``max_hidden``); the skips are counted."""
+    bodies: list[tuple[int, BBox]] = []
+    for o in objects:
+        if o.body_box is None:
+            continue
+        box = clip_box(o.body_box, width_px, height_px, min_in_frame=min_in_frame, min_side_px=0.0)
+        if box is None:
+            continue
+        if min(box.width_px, box.height_px) < min_side_px:
+            counts.skipped_small += 1
+        elif hidden_share(box, o.box, [q.box for q in objects if q is not o]) > max_hidden:
+            counts.skipped_hidden += 1
+        else:
+            bodies.append((o.vehicle_id, box))
+    return bodies
+
+
+def _detected_bodies(
+    found: DetectionSet,
+    objects: Sequence[TruthObject],
+    visible: dict[int, BBox],
+    counts: LaneBodyCounts,
+    *,
+    min_iou: float,
+    min_side_px: float,
+) -> list[tuple[int, BBox]]:
+    """The detector's body boxes of one frame (``found``, frame pixels) as (vehicle id, box): each
+    labelled with the vehicle whose labelled body box it overlaps most (IoU >= ``min_iou``), kept
+    when the lane pipeline would give it that vehicle too (the one whose vehicle box it overlaps
+    most), that vehicle's body is in ``visible`` (:func:`_labelled_bodies`) and both sides are at
+    least ``min_side_px``; the skips are counted."""
+    labelled = [(o.vehicle_id, o.body_box) for o in objects if o.body_box is not None]
+    kept: list[tuple[int, BBox]] = []
+    for d in found:
+        if d.class_name != BODY_CLASS or d.confidence < DETECTOR_MIN_CONFIDENCE:
+            continue
+        if min(d.box.width_px, d.box.height_px) < min_side_px:
+            counts.skipped_small += 1
+            continue
+        iou, vehicle_id = max(((d.box.iou(b), v) for v, b in labelled), default=(0.0, -1))
+        if iou < min_iou:
+            counts.skipped_unmatched += 1
+        elif max(objects, key=lambda o: d.box.iou(o.box)).vehicle_id != vehicle_id:
+            counts.skipped_ambiguous += 1
+        elif vehicle_id not in visible:
+            counts.skipped_hidden += 1
+        else:
+            kept.append((vehicle_id, d.box))
+    return kept
+
+
 def write_lane_bodies(
     roots: Sequence[Path],
     out: Path,
@@ -93,13 +181,16 @@ def write_lane_bodies(
     min_side_px: float = float(ReadPolicy().min_body_side_px),
     margin: float = ReadPolicy().body_margin,
     max_hidden: float = 0.5,
+    detector: BodyDetector | None = None,
+    min_iou: float = 0.3,
     progress: Callable[[int], None] | None = None,
 ) -> LaneBodyCounts:
     """Write the body crops of every ``every``-th frame of the clips under ``roots`` to
-    ``out/<split>/<class>/<lane>_<view>_<frame>_v<id>.jpg`` (JPEG quality 95) and
-    ``out/lane_bodies.json`` (settings, val groups, counts). Raises ``FileExistsError`` when
-    ``out`` holds ``train/`` or ``val/`` (write a new folder), ``FileNotFoundError`` when a root
-    holds no clip, ``ValueError`` on bad arguments or a clip without frames."""
+        ``out/<split>/<class>/<lane>_<view>_<frame>_v<id>.jpg`` (JPEG quality 95) and
+        ``out/lane_bodies.json`` (settings, val groups, counts); with ``detector``, its body boxes
+    instead of the labelled ones (module doc). Raises ``FileExistsError`` when
+        ``out`` holds ``train/`` or ``val/`` (write a new folder), ``FileNotFoundError`` when a root
+        holds no clip, ``ValueError`` on bad arguments or a clip without frames."""
     if every < 1:
         raise ValueError(f"every must be >= 1 (got {every})")
     if not 0.0 <= val_fraction < 1.0:
@@ -118,21 +209,15 @@ def write_lane_bodies(
         counts.clips[split] += 1
         for i in range(0, truth.n_frames, every):
             objects = truth.frames[i]
-            bodies: list[tuple[int, BBox]] = []
-            for o in objects:
-                if o.body_box is None:
-                    continue
-                box = clip_box(
-                    o.body_box, truth.width_px, truth.height_px, min_in_frame=min_in_frame, min_side_px=0.0
-                )
-                if box is None:
-                    continue
-                if min(box.width_px, box.height_px) < min_side_px:
-                    counts.skipped_small += 1
-                elif hidden_share(box, o.box, [q.box for q in objects if q is not o]) > max_hidden:
-                    counts.skipped_hidden += 1
-                else:
-                    bodies.append((o.vehicle_id, box))
+            bodies = _labelled_bodies(
+                objects,
+                truth.width_px,
+                truth.height_px,
+                counts if detector is None else LaneBodyCounts(),  # with a detector: count its boxes
+                min_in_frame=min_in_frame,
+                min_side_px=min_side_px if detector is None else 0.0,
+                max_hidden=max_hidden,
+            )
             if not bodies:
                 continue
             path = frame_image(clip.folder, i)
@@ -145,11 +230,20 @@ def write_lane_bodies(
                 log.warning("skipped %s", e)
                 counts.unreadable_frames += 1
                 continue
-            for vehicle_id, box in bodies:
+            if detector is not None:
+                bodies = _detected_bodies(
+                    detector.detect(image),
+                    objects,
+                    dict(bodies),
+                    counts,
+                    min_iou=min_iou,
+                    min_side_px=min_side_px,
+                )
+            for j, (vehicle_id, box) in enumerate(bodies):
                 cls = classes[vehicle_id]
                 target = out / split / cls
                 target.mkdir(parents=True, exist_ok=True)
-                name = f"{clip.name}_{i:06d}_v{vehicle_id}.jpg"
+                name = f"{clip.name}_{i:06d}_v{vehicle_id}" + ("" if detector is None else f"_d{j}") + ".jpg"
                 cv2.imwrite(str(target / name), crop(image, box, margin), [cv2.IMWRITE_JPEG_QUALITY, 95])
                 counts.crops[split][cls] += 1
                 counts.by_view[truth.view] += 1
@@ -168,6 +262,8 @@ def write_lane_bodies(
                 "min_side_px": min_side_px,
                 "margin": margin,
                 "max_hidden": max_hidden,
+                "boxes": "labelled" if detector is None else "detector",
+                "min_iou": min_iou if detector is not None else None,
                 "val_groups": val_groups(clips, val_fraction),
                 **counts.as_json(),
             },

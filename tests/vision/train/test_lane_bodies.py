@@ -17,7 +17,7 @@ from vision.synth.clip import random_lane_clip_spec, render_lane_clip
 from vision.train.datasets import load_image, split_of
 from vision.train.lane_bodies import hidden_share, write_lane_bodies
 from vision.train.lane_frames import find_clips
-from vision.types import BBox, BodyType
+from vision.types import BBox, BodyType, Detection, DetectionSet
 
 
 def _clip(folder: Path, bodies: list[list[float] | None], crop_class: str = "curtainsider") -> Path:
@@ -116,3 +116,56 @@ def test_a_clip_without_frames_is_refused_and_a_corrupt_frame_skipped(tmp_path: 
     counts = write_lane_bodies([tmp_path / "clips2"], tmp_path / "out2", val_fraction=0.0)
     assert counts.unreadable_frames == 1
     assert [f.name for f in (tmp_path / "out2").rglob("*.jpg")] == ["a_000000_v1.jpg"]
+
+
+class _FixedDetector:
+    """A vehicle detector that finds the same boxes in every frame."""
+
+    def __init__(self, found: list[tuple[list[float], str, float]]) -> None:
+        self.found = DetectionSet(
+            tuple(Detection(BBox(*b), 1 if c == "body" else 0, c, p) for b, c, p in found)
+        )
+
+    def detect(self, image: np.ndarray) -> DetectionSet:
+        return self.found
+
+
+def test_detector_boxes_are_cut_and_labelled_with_the_body_they_overlap_most(tmp_path: Path) -> None:
+    # vehicle 1: a wide box with a low body strip (a flatbed from the front); vehicle 2 farther
+    # away (its box ends higher), inside vehicle 1's box, so its own body is hidden
+    clip = _clip(tmp_path / "clips" / "c1", [[100, 150, 400, 280], [400, 60, 640, 250]], crop_class="flatbed")
+    truth = json.loads((clip / "truth.json").read_text())
+    objs = truth["frames"][0]["objects"]
+    objs[0]["box"], objs[1]["box"] = [100, 40, 640, 300], [400, 60, 640, 260]
+    (clip / "truth.json").write_text(json.dumps(truth))
+    detector = _FixedDetector(
+        [
+            ([100, 40, 420, 300], "body", 0.9),  # takes in the cab: kept, labelled vehicle 1
+            ([100, 40, 640, 300], "vehicle", 0.9),  # not a body box
+            ([110, 160, 140, 200], "body", 0.9),  # 30 px wide: under min_body_side_px
+            ([0, 0, 60, 60], "body", 0.9),  # overlaps no labelled body
+            ([120, 160, 390, 270], "body", 0.1),  # under the pipeline's vehicle_min_confidence
+            ([250, 40, 640, 300], "body", 0.9),  # vehicle 2's body most, vehicle 1's box most
+            ([400, 60, 640, 250], "body", 0.9),  # vehicle 2's body: hidden behind vehicle 1
+        ]
+    )
+    counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "out", val_fraction=0.0, detector=detector)
+    files = sorted((tmp_path / "out").rglob("*.jpg"))
+    assert [f.relative_to(tmp_path / "out").as_posix() for f in files] == [
+        "train/flatbed/c1_000000_v1_d0.jpg"
+    ]
+    want = crop(load_image(clip / "frames" / "000000.png"), BBox(100, 40, 420, 300), ReadPolicy().body_margin)
+    assert load_image(files[0]).shape == want.shape
+    assert (
+        counts.skipped_small,
+        counts.skipped_unmatched,
+        counts.skipped_ambiguous,
+        counts.skipped_hidden,
+    ) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    meta = json.loads((tmp_path / "out" / "lane_bodies.json").read_text())
+    assert meta["boxes"] == "detector" and meta["skipped_ambiguous"] == 1
