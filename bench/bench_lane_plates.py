@@ -15,9 +15,10 @@ and ``clip.mp4`` or a ``frames/`` folder of images, e.g. what ``hgv-lane synth l
 with seeds of their own, that makes lane crops to train on that the benchmark never sees.
 
 Usage: ``.venv/bin/python bench/bench_lane_plates.py [--seed 5100] [--clips 4] [--every 2]
-[--engine E] [--out DIR] [--fixture | --clips-under DIR] [--json]``; with ``--json`` one JSON
-object as the last line. The models come from the settings (``HGV_LANE_MODELS__DIR`` points at a
-candidate's copy).
+[--engine E] [--out DIR] [--fixture | --clips-under DIR] [--margin-x 0.06] [--json]``; with
+``--json`` one JSON object as the last line. Crops are cut as the lane pipeline cuts them (the
+box plus ``ReadPolicy.plate_margin_x`` of its width at each end; ``--margin-x 0``: the box).
+The models come from the settings (``HGV_LANE_MODELS__DIR`` points at a candidate's copy).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from api.settings import get_settings
 from vision.anpr.evaluate import exact_match
 from vision.anpr.reader import build_reader
 from vision.detector import YoloDetector
+from vision.pipeline.assemble import crop as cut
 from vision.pipeline.bench import benchmark_clips
+from vision.pipeline.config import ReadPolicy
 from vision.pipeline.sources import VideoFileSource
 from vision.pipeline.truth import load_clip_truth
 from vision.train.recogniser import write_manifest
@@ -116,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="leave out crops shorter than this (px): not read nor written",
     )
+    parser.add_argument(
+        "--margin-x",
+        type=float,
+        default=ReadPolicy().plate_margin_x,
+        help=(
+            "grow each box by this share of its width left and right before reading, as the lane "
+            f"pipeline does (default {ReadPolicy().plate_margin_x}; 0: the detector's box)"
+        ),
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.every < 1 or args.clips < 1:
@@ -170,13 +182,11 @@ def main(argv: list[str] | None = None) -> int:
             plates = [(box, text) for obj in truth.frames[index] for _, text, box in obj.plates]
             if not plates:
                 continue
-            h, w = frame.shape[:2]
             for k, det in enumerate(detector.detect(frame).of_class("plate")):
                 box, text = max(plates, key=lambda bt: bt[0].iou(det.box))
                 if box.iou(det.box) < MATCH_IOU:
                     continue
-                x1, y1, x2, y2 = det.box.clip(w, h).as_int()
-                crop = np.ascontiguousarray(frame[y1:y2, x1:x2])
+                crop = cut(frame, det.box, args.margin_x, margin_y=0.0)
                 if crop.size == 0 or crop.shape[0] < args.min_height:
                     continue
                 t0 = time.perf_counter()

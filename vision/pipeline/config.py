@@ -145,8 +145,11 @@ class ReadPolicy:
     once every ``body_look_interval_ms``; a track keeps at most ``max_body_looks`` looks: past
     that a crop ``bigger_by`` times bigger (geometric mean side) than the biggest look so far
     replaces the smallest look (a lorry coming towards a front camera is classified as it
-    grows: a far body's first looks are the least sure). Crops are cut with ``plate_margin`` /
-    ``body_margin`` (fractions of the box size) around the box.
+    grows: a far body's first looks are the least sure). Body crops are cut with ``body_margin``
+    (a fraction of the box's size) around the box; plate crops with ``plate_margin_x`` of the
+    box's width left and right and none above and below: the plate detector's boxes of lane
+    plates are tight at the ends, and a first or last character cut in half was dropped
+    (``JB22GR`` for ``JB22GRD``, a valid Dutch plate; ``docs/pipeline.md``).
     """
 
     min_plate_height_px: float = 12.0
@@ -157,12 +160,17 @@ class ReadPolicy:
     min_body_side_px: int = 48
     max_body_looks: int = 8
     body_look_interval_ms: int = 150
-    plate_margin: float = 0.0
+    plate_margin_x: float = 0.06
     body_margin: float = 0.05
     jpeg_quality: int = 90
 
     def __post_init__(self) -> None:
-        if self.max_reads_per_plate < 1 or self.max_body_looks < 0 or not (1 <= self.jpeg_quality <= 100):
+        if (
+            self.max_reads_per_plate < 1
+            or self.max_body_looks < 0
+            or not (1 <= self.jpeg_quality <= 100)
+            or not (0.0 <= self.plate_margin_x <= 0.5)
+        ):
             raise ValueError(f"invalid read policy {self}")
 
 

@@ -639,7 +639,7 @@ class LanePipeline:
     ) -> PlateLook | None:
         policy = self.config.reads
         h = det.box.height_px
-        img = crop(frame.image, det.box, policy.plate_margin)
+        img = crop(frame.image, det.box, policy.plate_margin_x, margin_y=0.0)
         if track is not None:
             track.keep_tallest(img)
         if h < policy.min_plate_height_px or img.shape[0] < 2 or img.shape[1] < 2:

@@ -75,7 +75,8 @@ def fixture_truth() -> ClipTruthData:
 
 
 class ConstReader:
-    """Reads every crop as ``text`` (confidence 0.9); counts its calls."""
+    """Reads every crop as ``text`` (confidence 0.9); counts its calls and keeps each crop's
+    height and width (px)."""
 
     name = "const"
 
@@ -84,11 +85,13 @@ class ConstReader:
         self.by_height = by_height
         self.calls = 0
         self.heights: list[int] = []
+        self.widths: list[int] = []
 
     def read(self, crop_bgr: ImageBGR) -> PlateRead:
         self.calls += 1
         h, w = crop_bgr.shape[:2]
         self.heights.append(h)
+        self.widths.append(w)
         text = self.by_height(h) if self.by_height else self.text
         return PlateRead(
             BBox(0, 0, w, h), (PlateCandidate(text, 0.9, (0.9,) * len(text), "UK", "UK current"),), "const"

@@ -92,6 +92,24 @@ def test_read_policy_skips_small_crops(clip_frames: list[Frame]) -> None:
     assert len(passages) == 2
 
 
+def test_plate_crops_take_in_a_margin_at_each_end_only() -> None:
+    """The plate detector's boxes of lane plates are tight at the ends: a crop is the box plus
+    ``plate_margin_x`` of its width left and right (a half-cut last character was dropped)."""
+    vehicle = lambda i: [Detection(BBox(100, 50, 700, 470), 0, "vehicle", 0.9)]  # noqa: E731
+    plate = lambda i: [Detection(BBox(300, 400, 400, 420), 0, "plate", 0.9)]  # noqa: E731
+    for margin, width in ((0.06, 112), (0.0, 100)):
+        reader = ConstReader()
+        models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(plate), reader, None)
+        run(
+            LanePipeline(LaneConfig("L1", reads=ReadPolicy(plate_margin_x=margin)), models),
+            list(frames_of([blank(480, 720)] * 6)),
+        )
+        assert reader.widths and set(reader.widths) == {width} and set(reader.heights) == {20}
+    assert ReadPolicy().plate_margin_x == 0.06
+    with pytest.raises(ValueError):
+        ReadPolicy(plate_margin_x=-0.1)
+
+
 def test_read_policy_reads_a_growing_plate_as_it_grows() -> None:
     """An approaching plate grows from 12 to 47 px over 36 frames: the first 3 crops are read, then
     only crops 15 % taller than the tallest read; at most 4 reads are kept (bigger ones replace)."""
