@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.every < 1 or args.clips < 1:
         parser.error("--every and --clips must be at least 1")
+    if not 0.0 <= args.margin_x <= 0.5:
+        parser.error("--margin-x must be in [0, 0.5] (a share of the box's width at each end)")
     settings = get_settings()
     detector_path = settings.models.path(settings.models.plate_detector)
     if not Path(detector_path).is_file():

@@ -266,6 +266,8 @@ def lane_bodies(args: argparse.Namespace) -> int:
 
     def make() -> dict[str, object]:
         detector = None
+        if args.detector is not None and args.boxes != "detector":
+            raise ValueError("--detector is only used with --boxes detector")
         if args.boxes == "detector":
             from api.lane_runner import model_files  # noqa: PLC0415
             from api.settings import get_settings  # noqa: PLC0415

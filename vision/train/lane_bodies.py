@@ -186,11 +186,13 @@ def write_lane_bodies(
     progress: Callable[[int], None] | None = None,
 ) -> LaneBodyCounts:
     """Write the body crops of every ``every``-th frame of the clips under ``roots`` to
-        ``out/<split>/<class>/<lane>_<view>_<frame>_v<id>.jpg`` (JPEG quality 95) and
-        ``out/lane_bodies.json`` (settings, val groups, counts); with ``detector``, its body boxes
-    instead of the labelled ones (module doc). Raises ``FileExistsError`` when
-        ``out`` holds ``train/`` or ``val/`` (write a new folder), ``FileNotFoundError`` when a root
-        holds no clip, ``ValueError`` on bad arguments or a clip without frames."""
+    ``out/<split>/<class>/<lane>_<view>_<frame>_v<id>.jpg`` (with ``detector``: its body boxes
+    instead of the labelled ones, named ``..._v<id>_d<k>.jpg``, module doc; JPEG quality 95) and
+    ``out/lane_bodies.json`` (settings, val groups, counts). With a detector ``skipped_hidden``
+    also counts detections of bodies less than ``min_in_frame`` in the frame. Raises
+    ``FileExistsError`` when ``out`` holds ``train/`` or ``val/`` (write a new folder),
+    ``FileNotFoundError`` when a root holds no clip, ``ValueError`` on bad arguments or a clip
+    without frames."""
     if every < 1:
         raise ValueError(f"every must be >= 1 (got {every})")
     if not 0.0 <= val_fraction < 1.0:
