@@ -38,7 +38,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -47,20 +46,15 @@ from vision.pipeline.assemble import crop
 from vision.pipeline.config import ReadPolicy, TrackingConfig
 from vision.pipeline.protocols import BODY_CLASS
 from vision.pipeline.truth import TruthObject, load_clip_truth
+from vision.trailer.evaluate import BodyLocator
 from vision.train.datasets import load_image, split_of
 from vision.train.lane_frames import clip_box, find_clips, frame_image, val_groups
-from vision.types import BBox, DetectionSet, ImageBGR
+from vision.types import BBox, DetectionSet
 
 log = logging.getLogger(__name__)
 
 DETECTOR_MIN_CONFIDENCE = TrackingConfig().vehicle_min_confidence
 """Body detections below this confidence are not cut (the lane pipeline ignores them)."""
-
-
-class BodyDetector(Protocol):
-    """What cuts detector boxes: :class:`vision.detector.YoloDetector` with a ``body`` class."""
-
-    def detect(self, image: ImageBGR) -> DetectionSet: ...
 
 
 @dataclass(slots=True)
@@ -181,7 +175,7 @@ def write_lane_bodies(
     min_side_px: float = float(ReadPolicy().min_body_side_px),
     margin: float = ReadPolicy().body_margin,
     max_hidden: float = 0.5,
-    detector: BodyDetector | None = None,
+    detector: BodyLocator | None = None,
     min_iou: float = 0.3,
     progress: Callable[[int], None] | None = None,
 ) -> LaneBodyCounts:
