@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from vision.types import (
     ReadStatus,
     TrailerVerdict,
 )
+
+log = logging.getLogger(__name__)
 
 UK_TRAILER_MARK = re.compile(r"^[A-Z][0-9]{7}$")
 """A UK trailer's own DVLA mark (``A1234567``, shown on two lines)."""
@@ -304,6 +307,21 @@ def plate_is_sure(v: PlateVote) -> bool:
     return v.n_read >= HANDOVER_MIN_READS and v.confidence * v.n_read >= HANDOVER_MIN_READS and v.margin > 0
 
 
+LIVERY_MIN_CHARS = 4
+"""A text read on a vehicle with no digit, fitting no plate grammar, is taken for a word on the
+lorry (a haulier's name, a maker's badge) when it has at least this many characters."""
+
+
+def is_livery(v: PlateVote) -> bool:
+    """Whether a plate track's vote is a word painted on the vehicle rather than a plate: at least
+    :data:`LIVERY_MIN_CHARS` characters, no digit, and it fits no plate grammar. Every UK and EU
+    plate format has digits (``docs/plate-formats.md``), so such a text is no plate of ours; in
+    set 5900 a haulier's name ``MAREK`` on a cab was kept as the front plate of a lorry whose
+    plate was hidden. Shorter digit-free texts (``C``) are kept: they are mostly fragments of a
+    real plate, and their crop is the plate's evidence."""
+    return len(v.text) >= LIVERY_MIN_CHARS and not v.format_valid and not any(c.isdigit() for c in v.text)
+
+
 def clearly_different(a: str, b: str) -> bool:
     """Whether plate texts ``a`` and ``b`` cannot be misreads of one plate: their look-alike
     keys (``vision.anpr.lookalike``) are :data:`HANDOVER_MIN_EDITS` or more edits apart."""
@@ -312,11 +330,13 @@ def clearly_different(a: str, b: str) -> bool:
 
 def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTrack]:
     """The plate tracks of one role whose reads are pooled: the track with the strongest vote of
-    its own (a text that fits a plate grammar first, then committed, then most reads behind its
-    text) and every track whose own text could be a misread of it (fragments of one plate's
-    track). Tracks whose text is clearly another (:func:`clearly_different`: a maker's badge, a
-    haulier's name, a headlight read as text) are left out; tracks with no text read add
-    nothing and are kept for their crops."""
+    its own (a text that fits a plate grammar first, then one that is no livery word
+    (:func:`is_livery`), then committed, then most reads behind its text) and every track whose
+    own text could be a misread of it (fragments of one plate's track). Tracks whose text is
+    clearly another (:func:`clearly_different`: a maker's badge, a haulier's name, a headlight
+    read as text) are left out; tracks with no text read add nothing and are kept for their
+    crops. When the strongest text is a livery word, only the tracks with no text are kept (an
+    empty list when there are none): a haulier's name never stands in for a plate."""
     votes = [(t, t.vote(rule)) for t in group]
     texted = [(t, v) for t, v in votes if v.text]
     if not texted:
@@ -325,10 +345,13 @@ def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTr
         texted,
         key=lambda tv: (
             tv[1].format_valid,
+            not is_livery(tv[1]),
             tv[1].status is ReadStatus.COMMITTED,
             tv[1].confidence * tv[1].n_read,
         ),
     )
+    if is_livery(best):
+        return [t for t, v in votes if not v.text]
     return [t for t, v in votes if not v.text or not clearly_different(v.text, best.text)]
 
 
@@ -341,14 +364,23 @@ def assemble_plates(
     """One :class:`PassagePlate` per role seen: the reads of every plate track with that role
     pooled (fragments of one plate's track join up again), the best of them (:func:`best_looks`)
     voted; the evidence crop is the read crop that best supports the consensus (else the
-    tallest crop seen)."""
+    tallest crop seen). A role whose tracks read only livery words (:func:`is_livery`), with no
+    unread track to keep for its crops, gives no plate; the words are logged."""
     by_role: dict[PlateRole, list[PlateTrack]] = {}
     for t in tracks:
         by_role.setdefault(t.role(view), []).append(t)
     plates: list[PassagePlate] = []
     for role in sorted(by_role, key=lambda r: _ROLE_ORDER[r]):
         group = by_role[role]
-        pooled = [lk for t in agreeing_tracks(group, rule) for lk in t.looks]
+        agreeing = agreeing_tracks(group, rule)
+        if not agreeing:
+            log.debug(
+                "%s: only %s read, no digit and no plate format: not a plate",
+                role.value,
+                sorted({t.vote(rule).text for t in group}),
+            )
+            continue
+        pooled = [lk for t in agreeing for lk in t.looks]
         # crops that read nothing have no vote: they must not push the reads out of the selection
         looks = best_looks([lk for lk in pooled if lk.read.best is not None] or pooled)
         n_looks = sum(t.n_seen for t in group)

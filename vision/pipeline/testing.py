@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from vision.anpr.grammars import GrammarSet, load_grammars
 from vision.pipeline.truth import ClipTruthData, TruthDetector, load_clip_truth
 from vision.types import (
     BBox,
@@ -74,8 +76,14 @@ def fixture_truth() -> ClipTruthData:
     return load_clip_truth(CLIP / "truth.json")
 
 
+@cache
+def _grammars() -> GrammarSet:
+    return load_grammars()
+
+
 class ConstReader:
-    """Reads every crop as ``text`` (confidence 0.9); counts its calls and keeps each crop's
+    """Reads every crop as ``text`` (confidence 0.9), with the country and format of the first
+    plate grammar it fits (none: not format-valid); counts its calls and keeps each crop's
     height and width (px)."""
 
     name = "const"
@@ -93,8 +101,10 @@ class ConstReader:
         self.heights.append(h)
         self.widths.append(w)
         text = self.by_height(h) if self.by_height else self.text
+        g = _grammars().match(text)
+        country, fmt = (g.country, g.name) if g is not None else (None, None)
         return PlateRead(
-            BBox(0, 0, w, h), (PlateCandidate(text, 0.9, (0.9,) * len(text), "UK", "UK current"),), "const"
+            BBox(0, 0, w, h), (PlateCandidate(text, 0.9, (0.9,) * len(text), country, fmt),), "const"
         )
 
 

@@ -11,6 +11,7 @@ from vision.pipeline.assemble import (
     assemble_plates,
     clearly_different,
     crop,
+    is_livery,
     plate_is_sure,
 )
 from vision.pipeline.testing import ConstReader
@@ -47,6 +48,25 @@ def test_fragments_of_one_plate_still_pool() -> None:
     b = _track(2, ["AB12CDE", "A812CDE"], 22, t0=400)
     (p,) = assemble_plates([a, b], "front", VoteRule())
     assert p.text == "AB12CDE" and p.status is ReadStatus.COMMITTED and p.n_looks == 4
+
+
+def test_a_livery_word_is_no_plate() -> None:
+    """A haulier's name read on a cab (no digit, no plate format) gives no plate when nothing
+    else was seen in that role (set 5900: ``MAREK`` kept as a hidden front plate); beside an
+    unread track it gives that track's empty plate and crop; a plate read beside it wins; a short
+    digit-free read (a plate fragment) is kept."""
+    name = _track(1, ["MAREK"] * 4, 30)
+    assert is_livery(name.vote(VoteRule()))
+    assert assemble_plates([name], "front", VoteRule()) == ()
+    (unread,) = assemble_plates([name, _track(2, [""] * 3, 20)], "front", VoteRule())
+    assert unread.text == "" and unread.crop_jpeg
+    (plate,) = assemble_plates([name, _track(3, ["AB12CDE", "AB12CDE"], 20)], "front", VoteRule())
+    assert plate.text == "AB12CDE"
+    # partial plate reads (digits, no format) still rank above the word, and stay plates
+    (part,) = assemble_plates([name, _track(4, ["R1324N", "R1324N"], 20)], "rear", VoteRule())
+    assert part.text == "R1324N" and not part.format_valid
+    (frag,) = assemble_plates([_track(5, ["C", "C", "C"], 20)], "rear", VoteRule())
+    assert frag.text == "C"
 
 
 def test_clearly_different_and_sure() -> None:
