@@ -41,12 +41,40 @@ GreyArray = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
 
 
+CHANNEL_WIDER = 1.5
+"""A colour channel stands in for the luminance as a plate's grey when its grey range is at
+least this many times the luminance's."""
+
+
+def _spread(grey: npt.NDArray[np.uint8]) -> float:
+    lo, hi = np.percentile(grey, [2.0, 98.0])
+    return float(hi - lo)
+
+
+def plate_grey(bgr: ImageBGR) -> GreyArray:
+    """A plate crop or line ``(h, w, 3)`` uint8 BGR as ``(h, w)`` uint8 grey: the luminance, or
+    the colour channel with the widest grey range (2nd to 98th percentile) when that range is at
+    least :data:`CHANNEL_WIDER` times the luminance's.
+
+    Black characters on a red plate (a Spanish trailer's) are only 30-40 grey levels darker
+    than their plate in luminance, about as much as a dusk camera's noise; in the red channel
+    the plate is bright and the gap is two to three times wider. On white plates every channel
+    spans about as much as the luminance, on yellow ones the red channel 1.3-1.4 times: they
+    keep the luminance."""
+    lum = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), np.uint8)
+    spreads = [_spread(bgr[:, :, c]) for c in range(3)]
+    best = int(np.argmax(spreads))
+    if spreads[best] >= CHANNEL_WIDER * max(_spread(lum), 1.0):
+        return np.ascontiguousarray(bgr[:, :, best])
+    return lum
+
+
 def line_grey(
     line_bgr: ImageBGR, height_px: int = LINE_HEIGHT_PX, width_px: int = LINE_WIDTH_PX
 ) -> tuple[GreyArray, int]:
     """One line ``(h, w, 3)`` uint8 BGR (or ``(h, w)`` grey) as ``(height_px, width_px)`` uint8
     grey, and the width in pixels the line occupies (the rest is padding). See the module doc."""
-    grey = line_bgr if line_bgr.ndim == 2 else cv2.cvtColor(line_bgr, cv2.COLOR_BGR2GRAY)
+    grey = line_bgr if line_bgr.ndim == 2 else plate_grey(line_bgr)
     h, w = grey.shape[:2]
     target_w = max(1, min(width_px, math.ceil(height_px * w / max(1, h))))
     interp = cv2.INTER_AREA if h > height_px else cv2.INTER_LINEAR

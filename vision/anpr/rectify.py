@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vision.anpr.line_input import plate_grey
 from vision.types import ImageBGR
 
 ANALYSIS_HEIGHT_PX = 100
@@ -437,7 +438,7 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
         np.uint8,
     )
     band = blue_band_width(small)
-    gray = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
+    gray = plate_grey(small)
     lines, components, ink = _find_lines(gray, band)
     matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float64)
     image = crop
@@ -461,7 +462,7 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
                 ),
                 np.uint8,
             )
-            gray = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
+            gray = plate_grey(small)
             rotated, rotated_components, rotated_ink = _find_lines(gray, band)
             if rotated:
                 lines, components, ink = rotated, rotated_components, rotated_ink

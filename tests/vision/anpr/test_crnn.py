@@ -26,6 +26,7 @@ from vision.anpr.line_input import (
     line_batch,
     line_grey,
     normalise,
+    plate_grey,
     valid_frames,
 )
 from vision.anpr.reader import build_reader
@@ -60,6 +61,32 @@ def test_narrow_line_keeps_its_aspect_and_is_padded_with_its_median() -> None:
     assert width == 48
     assert (grey[:, width:] == 30).all()
     assert grey[:, :4].mean() > 200
+
+
+def _plate(background_bgr: tuple[int, int, int], ink: int = 20) -> np.ndarray:
+    """A 30x120 plate of one colour with three dark vertical strokes."""
+    img = np.full((30, 120, 3), background_bgr, np.uint8)
+    for x in (20, 55, 90):
+        img[5:25, x : x + 6] = ink
+    return img
+
+
+def test_plate_grey_takes_the_red_channel_of_a_red_plate_only() -> None:
+    """Black on red (a Spanish trailer plate, the generator's colour): luminance spans ~65 grey
+    levels, the red channel ~180, so the red channel is the grey. White, yellow and grey plates
+    keep the luminance."""
+    red = _plate((40, 35, 200))
+    lum = cv2.cvtColor(red, cv2.COLOR_BGR2GRAY)
+    grey = plate_grey(red)
+    assert np.array_equal(grey, red[:, :, 2])
+    assert int(grey.max()) - int(grey.min()) > 2.5 * (int(lum.max()) - int(lum.min()))
+    for bg in ((235, 235, 235), (20, 200, 230), (128, 128, 128)):
+        plate = _plate(bg)
+        assert np.array_equal(plate_grey(plate), cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY)), bg
+    # the line input uses it: a red line's strokes are as dark against their plate as a white one's
+    red_line, _ = line_grey(red)
+    white_line, _ = line_grey(_plate((235, 235, 235)))
+    assert abs(int(np.ptp(red_line)) - int(np.ptp(white_line))) < 60
 
 
 def test_normalise_stretches_each_image_to_minus_one_one() -> None:

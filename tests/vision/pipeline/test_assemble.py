@@ -2,20 +2,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from vision.anpr.vote import VoteRule
+from vision.anpr.vote import VoteRule, vote
 from vision.pipeline.assemble import (
     BodyLook,
     PlateLook,
     PlateTrack,
     VehicleTrack,
     assemble_plates,
+    best_looks,
     clearly_different,
     crop,
     is_livery,
     plate_is_sure,
 )
 from vision.pipeline.testing import ConstReader
-from vision.types import BBox, BodyType, PlateRead, PlateRole, ReadStatus, TrailerVerdict
+from vision.types import BBox, BodyType, PlateCandidate, PlateRead, PlateRole, ReadStatus, TrailerVerdict
 
 
 def _track(track_id: int, texts: list[str], height_px: int, t0: int = 0) -> PlateTrack:
@@ -67,6 +68,32 @@ def test_a_livery_word_is_no_plate() -> None:
     assert part.text == "R1324N" and not part.format_valid
     (frag,) = assemble_plates([_track(5, ["C", "C", "C"], 20)], "rear", VoteRule())
     assert frag.text == "C"
+
+
+def _look(text: str, height_px: int, width_px: int, confidence: float) -> PlateLook:
+    crop = np.zeros((height_px, width_px, 3), np.uint8)
+    read = PlateRead(
+        BBox(0, 0, width_px, height_px),
+        (PlateCandidate(text, confidence, (confidence,) * len(text), None, None),),
+        "const",
+    )
+    return PlateLook(0, read, crop)
+
+
+def test_best_looks_prefers_the_wider_of_equally_tall_crops() -> None:
+    """Clip 5100's front plate: the tallest crop read a cut ``RRG38``; of three 14-px crops the
+    widest read the plate. The widest, not the first seen, makes up the three looks voted, and
+    the vote is the plate."""
+    looks = [
+        _look("RSS368NJ", 14, 37, 0.26),
+        _look("RG3990L", 14, 39, 0.74),
+        _look("RRG3890L", 14, 58, 0.97),
+        _look("RRG3890L", 18, 65, 0.95),
+        _look("RRG38", 23, 73, 0.97),
+    ]
+    kept = best_looks(looks)
+    assert [(lk.crop.shape[0], lk.crop.shape[1]) for lk in kept] == [(23, 73), (18, 65), (14, 58)]
+    assert vote([lk.read for lk in kept], VoteRule()).text == "RRG3890L"
 
 
 def test_clearly_different_and_sure() -> None:
