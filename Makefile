@@ -45,7 +45,8 @@ clean-venv:
 
 # The shipped models, made by the project's own commands (about 7 h of training on 2 CPU cores:
 # classifier 131 + 33 min, plate detector 89 + 35, vehicle detector 71, reader 24 + 20 (fine-tune
-# on lane crops; cutting them 12); plus data generation, about 35 min, 5 of it the classifier's
+# on lane crops; cutting them 12) + 8 (red plates; on the eleventh session's faster machine, where
+# cutting the lane crops took 4); plus data generation, about 35 min, 5 of it the classifier's
 # crops cut around the vehicle detector's boxes). These are the exact commands the shipped models were made with.
 # Each model card in models/ repeats the exact commands and the measured figures.
 TRAIN := data/train
