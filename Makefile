@@ -47,7 +47,9 @@ clean-venv:
 # classifier 131 + 33 min, plate detector 89 + 35, vehicle detector 71, reader 24 + 20 (fine-tune
 # on lane crops; cutting them 12) + 8 (red plates; on the eleventh session's faster machine, where
 # cutting the lane crops took 4); plus data generation, about 35 min, 5 of it the classifier's
-# crops cut around the vehicle detector's boxes). These are the exact commands the shipped models were made with.
+# crops cut around the vehicle detector's boxes). These are the exact commands the shipped models were made with;
+# the code has changed under some of them since (e.g. the reader's line grey, eleventh session), so a rerun makes
+# models of the same recipe, not byte-identical ones (each card says when its model was made).
 # Each model card in models/ repeats the exact commands and the measured figures.
 TRAIN := data/train
 SHARED ?= ../shared/data/plates-dev
@@ -143,8 +145,9 @@ data/eval/plates_s901/manifest.csv: $(STAMP)
 # sets' frames (seeds 7000-7489, never the benchmarks'), crops 14 px high or more (the engine
 # named there only scores them: any will do, and the reader being made does not exist yet),
 # and 1,500 text-free lines labelled empty (without them the fine-tune read a '3' on a blank).
-# Last, the same 3 epochs again from there, the lines' grey now the red channel on a red plate
-# (vision.anpr.line_input.plate_grey; a Spanish trailer's black-on-red plate was read poorly).
+# Last, the same 3 epochs again from there (shipped reader15). The shipped reader9 and reader14 were
+# trained on luminance lines, before vision.anpr.line_input.plate_grey took a red plate's red channel
+# (a Spanish trailer's black-on-red plate was read poorly); rerun here, all three see the new grey.
 LANE_SETS = $(foreach d,lane_clips lane_clips2 lane_clips3 lane_clips4,--clips-under $(TRAIN)/$(d))
 models/plate_reader.onnx: $(TRAIN)/reader/synth_s301/.done data/eval/plates_s901/manifest.csv $(TRAIN)/lane_clips/.done models/plate_detector.onnx
 	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --eval data/eval/plates_s901/manifest.csv --epochs 8 --batch 64 --out runs/reader9 --onnx runs/reader9/plate_reader.onnx

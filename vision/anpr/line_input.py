@@ -4,7 +4,8 @@ training code (:mod:`vision.train.recogniser`), so both see exactly the same pix
 
 A line ``(h, w, 3)`` uint8 BGR (a line of :func:`vision.anpr.rectify.rectify`) becomes:
 
-1. :func:`line_grey`: grey, resized to ``height_px`` keeping its aspect ratio, then
+1. :func:`line_grey`: grey (:func:`plate_grey`: the luminance, or a red plate's red channel),
+   resized to ``height_px`` keeping its aspect ratio, then
    *squashed* to ``width_px`` when wider (a plate line is 6-10 heights wide, the input 4),
    or right-padded with the line's median grey when narrower. Returns the
    ``(height_px, width_px)`` uint8 image and the width in pixels the line occupies, which
@@ -60,7 +61,9 @@ def plate_grey(bgr: ImageBGR) -> GreyArray:
     than their plate in luminance, about as much as a dusk camera's noise; in the red channel
     the plate is bright and the gap is two to three times wider. On white plates every channel
     spans about as much as the luminance, on yellow ones the red channel 1.3-1.4 times: they
-    keep the luminance."""
+    keep the luminance. The margin is thin for single lines of a yellow plate (up to 1.57 on
+    the synthetic test set), so two lines of one plate can get different greys; the shipped
+    recogniser was trained that way."""
     lum = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), np.uint8)
     spreads = [_spread(bgr[:, :, c]) for c in range(3)]
     best = int(np.argmax(spreads))

@@ -268,10 +268,11 @@ class VehicleTrack:
 def best_looks(looks: Sequence[PlateLook], keep_ratio: float = 0.7, min_keep: int = 3) -> list[PlateLook]:
     """The reads worth voting: those whose crop is at least ``keep_ratio`` of the tallest crop
     read (a plate read at 14 px is mostly noise next to the same plate at 28 px), and never
-    fewer than the ``min_keep`` tallest; of crops equally tall, the wider first (more of the
-    plate is in it: in clip 5100 three 14-px crops 37, 39 and 58 px wide read ``RSS368NJ``,
-    ``RG3990L`` and the plate ``RRG3890L``, and taking the first seen, the narrowest, left the
-    vote to a cut read ``RRG38`` of the tallest crop)."""
+    fewer than the ``min_keep`` tallest; of crops of exactly equal height, the wider first (more
+    of the plate is in it: in clip 5100 three 14-px crops 37, 39 and 58 px wide read
+    ``RSS368NJ``, ``RG3990L`` and the plate ``RRG3890L``, and taking the first seen, the
+    narrowest, left the vote to a cut read ``RRG38`` of the tallest crop). A crop one pixel
+    taller still comes first, however narrow."""
     if not looks:
         return []
     ranked = sorted(looks, key=lambda lk: (-lk.crop.shape[0], -lk.crop.shape[1]))
@@ -318,7 +319,7 @@ lorry (a haulier's name, a maker's badge) when it has at least this many charact
 def is_livery(v: PlateVote) -> bool:
     """Whether a plate track's vote is a word painted on the vehicle rather than a plate: at least
     :data:`LIVERY_MIN_CHARS` characters, no digit, and it fits no plate grammar. Every UK and EU
-    plate format has digits (``docs/plate-formats.md``), so such a text is no plate of ours; in
+    plate format has digits (``../shared/docs/plate-formats.md``), so such a text is no plate of ours; in
     set 5900 a haulier's name ``MAREK`` on a cab was kept as the front plate of a lorry whose
     plate was hidden. Shorter digit-free texts (``C``) are kept: they are mostly fragments of a
     real plate, and their crop is the plate's evidence."""
@@ -386,7 +387,7 @@ def assemble_plates(
         pooled = [lk for t in agreeing for lk in t.looks]
         # crops that read nothing have no vote: they must not push the reads out of the selection
         looks = best_looks([lk for lk in pooled if lk.read.best is not None] or pooled)
-        n_looks = sum(t.n_seen for t in group)
+        n_looks = sum(t.n_seen for t in agreeing)
         v = vote([lk.read for lk in looks], rule)
         best_crop: ImageBGR | None = None
         if v.text:
@@ -399,7 +400,7 @@ def assemble_plates(
             if supporting:
                 best_crop = max(supporting, key=lambda s: (s[0], s[1]))[2]
         if best_crop is None:
-            tallest = max(group, key=lambda t: t.tallest_crop_px)
+            tallest = max(agreeing, key=lambda t: t.tallest_crop_px)
             best_crop = tallest.tallest_crop
             if looks and (
                 best_crop is None or max(lk.crop.shape[0] for lk in looks) >= tallest.tallest_crop_px

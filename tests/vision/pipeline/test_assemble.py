@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from vision.anpr.vote import VoteRule, vote
@@ -19,11 +20,13 @@ from vision.pipeline.testing import ConstReader
 from vision.types import BBox, BodyType, PlateCandidate, PlateRead, PlateRole, ReadStatus, TrailerVerdict
 
 
-def _track(track_id: int, texts: list[str], height_px: int, t0: int = 0) -> PlateTrack:
-    """A plate track with one read per text ('' reads nothing) on crops ``height_px`` tall."""
+def _track(track_id: int, texts: list[str], height_px: int, t0: int = 0, grey: int = 0) -> PlateTrack:
+    """A plate track with one read per text ('' reads nothing) on crops ``height_px`` tall of
+    one ``grey``, each also offered as the track's tallest crop (as the lane pipeline does)."""
     t = PlateTrack(track_id, t0, t0 + 40 * len(texts), BBox(0, 0, 100, height_px))
     for i, text in enumerate(texts):
-        crop = np.zeros((height_px, 4 * height_px, 3), np.uint8)
+        crop = np.full((height_px, 4 * height_px, 3), grey, np.uint8)
+        t.keep_tallest(crop)
         read = ConstReader(text).read(crop) if text else PlateRead(BBox(0, 0, 1, 1), (), "none")
         t.add_read(PlateLook(t0 + 40 * i, read, crop))
         t.seen(t0 + 40 * i, BBox(0, 0, 100, height_px), 1)
@@ -56,11 +59,15 @@ def test_a_livery_word_is_no_plate() -> None:
     else was seen in that role (set 5900: ``MAREK`` kept as a hidden front plate); beside an
     unread track it gives that track's empty plate and crop; a plate read beside it wins; a short
     digit-free read (a plate fragment) is kept."""
-    name = _track(1, ["MAREK"] * 4, 30)
+    name = _track(1, ["MAREK"] * 4, 30, grey=255)
     assert is_livery(name.vote(VoteRule()))
+    assert is_livery(_track(6, ["GIRTEKA"] * 3, 30).vote(VoteRule()))  # no PL plate: no digits
     assert assemble_plates([name], "front", VoteRule()) == ()
     (unread,) = assemble_plates([name, _track(2, [""] * 3, 20)], "front", VoteRule())
-    assert unread.text == "" and unread.crop_jpeg
+    assert unread.text == "" and unread.n_looks == 3
+    evidence = cv2.imdecode(np.frombuffer(unread.crop_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert evidence is not None
+    assert evidence.shape[:2] == (20, 80) and evidence.mean() < 20  # the unread plate's, not the word's
     (plate,) = assemble_plates([name, _track(3, ["AB12CDE", "AB12CDE"], 20)], "front", VoteRule())
     assert plate.text == "AB12CDE"
     # partial plate reads (digits, no format) still rank above the word, and stay plates
