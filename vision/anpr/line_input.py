@@ -38,6 +38,11 @@ FRAME_STRIDE_PX = 4
 MIN_CONTRAST = 24.0
 """Smallest grey range stretched to the full scale (a blank or flat line is not amplified into noise)."""
 
+GREY_RANGE_PERCENTILES = (2.0, 98.0)
+"""An image's grey range runs between these percentiles of its pixels (the few darkest and
+brightest, noise and glare, are left out): what :func:`normalise` stretches and what
+:func:`plate_grey` compares."""
+
 GreyArray = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
 
@@ -48,7 +53,7 @@ least this many times the luminance's."""
 
 
 def _spread(grey: npt.NDArray[np.uint8]) -> float:
-    lo, hi = np.percentile(grey, [2.0, 98.0])
+    lo, hi = np.percentile(grey, GREY_RANGE_PERCENTILES)
     return float(hi - lo)
 
 
@@ -97,7 +102,7 @@ def normalise(greys: Sequence[GreyArray] | GreyArray) -> FloatArray:
     if batch.ndim != 3:
         raise ValueError(f"expected (N, H, W) grey lines, got shape {batch.shape}")
     flat = batch.reshape(batch.shape[0], -1)
-    lo, hi = np.percentile(flat, [2.0, 98.0], axis=1)
+    lo, hi = np.percentile(flat, GREY_RANGE_PERCENTILES, axis=1)
     mid = (lo + hi) / 2.0
     half = np.maximum(hi - lo, MIN_CONTRAST) / 2.0
     scaled = (batch - mid[:, None, None]) / half[:, None, None]
