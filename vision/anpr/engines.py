@@ -177,6 +177,23 @@ CRNN_MODEL_FILE = "plate_reader.onnx"
 CRNN_TASK = "plate-line-ctc"
 """The ``task`` metadata of a model :class:`CrnnRecogniser` accepts."""
 
+LINE_GREY_KEY = "line_grey"
+"""Metadata key saying which grey a recogniser was trained on: :data:`LINE_GREY_PLATE` or
+:data:`LINE_GREY_LUMINANCE`."""
+
+LINE_GREY_PLATE = "plate"
+"""Lines made grey by :func:`vision.anpr.line_input.plate_grey` (a red plate's red channel);
+what the training code has written since the eleventh session (``models/plate_reader.md``)."""
+
+LINE_GREY_LUMINANCE = "luminance"
+"""Lines made grey by their luminance alone: the readers trained before ``plate_grey`` existed,
+whose files carry no :data:`LINE_GREY_KEY` (rolled back to, they must see what they learnt)."""
+
+
+def _luminance(line: ImageBGR) -> ImageBGR:
+    """A line ``(h, w, 3)`` uint8 BGR as its ``(h, w)`` uint8 luminance (grey lines pass)."""
+    return line if line.ndim == 2 else np.asarray(cv2.cvtColor(line, cv2.COLOR_BGR2GRAY), np.uint8)
+
 
 def default_crnn_model_path() -> Path:
     """``models/plate_reader.onnx`` of the source tree (the shipped recogniser)."""
@@ -189,7 +206,8 @@ class CrnnRecogniser:
     The model's metadata must give ``task`` = :data:`CRNN_TASK`, ``alphabet`` (the
     characters of classes 1..C-1; class 0 is the CTC blank), ``imgsz`` ``[H, W]`` and
     ``frame_stride_px``; its input is ``(N, 1, H, W)`` float32 (:func:`line_input.line_batch`)
-    and its output ``(N, T, C)`` per-frame probabilities (softmax applied).
+    and its output ``(N, T, C)`` per-frame probabilities (softmax applied). :data:`LINE_GREY_KEY`
+    says how its lines are made grey (absent: :data:`LINE_GREY_LUMINANCE`, an older model).
     """
 
     name = "crnn"
@@ -214,6 +232,12 @@ class CrnnRecogniser:
             raise ModelLoadError(f"{path}: expected a 1-channel input, got {self.model.info.input_shape}")
         self.height_px, self.width_px = self.model.info.imgsz
         self.stride_px = int(meta.get("frame_stride_px", line_input.FRAME_STRIDE_PX))
+        self.line_grey = meta.get(LINE_GREY_KEY, LINE_GREY_LUMINANCE)
+        if self.line_grey not in (LINE_GREY_PLATE, LINE_GREY_LUMINANCE):
+            raise ModelLoadError(
+                f"{path}: metadata {LINE_GREY_KEY}={self.line_grey!r} is not "
+                f"{LINE_GREY_PLATE!r} or {LINE_GREY_LUMINANCE!r}"
+            )
         self.fold = make_fold(fold_map(list(alphabet)))
         self.n_alternatives = n_alternatives
         self.model.run(np.zeros((1, 1, self.height_px, self.width_px), np.float32))  # warm-up once
@@ -222,6 +246,8 @@ class CrnnRecogniser:
         """Folded per-frame probabilities ``(T, 38)`` for each line (padding frames removed)."""
         if not lines:
             return []
+        if self.line_grey == LINE_GREY_LUMINANCE:  # grey lines skip plate_grey in line_grey
+            lines = [_luminance(ln) for ln in lines]
         batch, widths = line_input.line_batch(lines, self.height_px, self.width_px)
         probs = np.asarray(self.model.run(batch)[0], np.float32)  # (N, T, C)
         if probs.ndim != 3 or probs.shape[-1] != self.fold.n_classes:

@@ -1217,6 +1217,7 @@ def evaluate_reader(onnx_path: Path, manifest: Path) -> dict[str, Any]:
 def run(cfg: TrainConfig) -> dict[str, Any]:
     """Build the data, train, export, check, evaluate and write the card; returns the result
     (also written to ``cfg.out / "result.json"``)."""
+    from vision.anpr.engines import LINE_GREY_KEY, LINE_GREY_PLATE  # noqa: PLC0415
     from vision.runtime import file_sha256  # noqa: PLC0415
     from vision.train.yolo import write_model_card  # noqa: PLC0415
 
@@ -1231,8 +1232,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "names": str(["blank", *PLATE_ALPHABET]),
         "imgsz": str([LINE_HEIGHT_PX, LINE_WIDTH_PX]),
         "frame_stride_px": str(FRAME_STRIDE_PX),
-        "input": "grey line, vision.anpr.line_input: resize to 32 px high, squash/pad to 128, "
-        "2-98 percentile stretch to [-1, 1]",
+        LINE_GREY_KEY: LINE_GREY_PLATE,
+        "input": "grey line (vision.anpr.line_input.plate_grey), resized to 32 px high, squashed/padded "
+        "to 128, 2-98 percentile stretch to [-1, 1]",
         "output": "per-frame class probabilities (N, T, 37), class 0 = CTC blank",
         "author": "hgv-lane (vision/train/recogniser.py)",
     }

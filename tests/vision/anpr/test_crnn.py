@@ -15,6 +15,9 @@ from vision.anpr.ctc import N_FOLDED, PLATE_ALPHABET
 from vision.anpr.engines import (
     CRNN_TASK,
     ENGINE_NAMES,
+    LINE_GREY_KEY,
+    LINE_GREY_LUMINANCE,
+    LINE_GREY_PLATE,
     CrnnRecogniser,
     build_engine,
     default_crnn_model_path,
@@ -123,6 +126,7 @@ def test_shipped_model_describes_itself(engine: CrnnRecogniser) -> None:
     meta = engine.model.info.metadata
     assert meta["task"] == CRNN_TASK
     assert meta["alphabet"] == PLATE_ALPHABET
+    assert meta[LINE_GREY_KEY] == LINE_GREY_PLATE == engine.line_grey
     assert engine.model.info.imgsz == (LINE_HEIGHT_PX, LINE_WIDTH_PX)
     assert engine.model.info.class_names == ("blank", *PLATE_ALPHABET)
 
@@ -191,3 +195,36 @@ def test_build_engine_finds_the_model_in_a_models_folder(tmp_path: Path) -> None
 def test_a_model_of_another_task_is_refused() -> None:
     with pytest.raises(ModelLoadError, match="task"):
         CrnnRecogniser(PROJECT_ROOT / "models" / "plate_detector.onnx", providers="cpu")
+
+
+def _model_with_grey(tmp_path: Path, line_grey: str | None) -> Path:
+    """A copy of the shipped recogniser whose ``line_grey`` metadata is ``line_grey`` (None: absent)."""
+    import onnx
+
+    proto = onnx.load(str(default_crnn_model_path()))
+    props = [(p.key, p.value) for p in proto.metadata_props if p.key != LINE_GREY_KEY]
+    if line_grey is not None:
+        props.append((LINE_GREY_KEY, line_grey))
+    del proto.metadata_props[:]
+    for k, v in props:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    path = tmp_path / f"reader_{line_grey}.onnx"
+    onnx.save(proto, str(path))
+    return path
+
+
+def test_the_line_grey_a_model_was_trained_on_is_the_one_it_sees(tmp_path: Path) -> None:
+    """A model whose metadata names no grey predates ``plate_grey`` (rolled back to, it reads a
+    red plate's luminance, as it was trained); one marked ``plate`` reads the red channel; an
+    unknown value is refused."""
+    red = _plate((40, 35, 200))
+    luminance = np.asarray(cv2.cvtColor(red, cv2.COLOR_BGR2GRAY), np.uint8)
+    old = CrnnRecogniser(_model_with_grey(tmp_path, None), providers="cpu")
+    new = CrnnRecogniser(_model_with_grey(tmp_path, LINE_GREY_PLATE), providers="cpu")
+    assert (old.line_grey, new.line_grey) == (LINE_GREY_LUMINANCE, LINE_GREY_PLATE)
+    np.testing.assert_array_equal(old.probabilities([red])[0], old.probabilities([luminance])[0])
+    np.testing.assert_array_equal(new.probabilities([red])[0], new.probabilities([red[:, :, 2].copy()])[0])
+    assert not np.array_equal(new.probabilities([red])[0], new.probabilities([luminance])[0])
+    with pytest.raises(ModelLoadError, match=LINE_GREY_KEY):
+        CrnnRecogniser(_model_with_grey(tmp_path, "infrared"), providers="cpu")
