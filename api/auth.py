@@ -120,6 +120,7 @@ class Principal:
     via: str  # "token" or "session"
     credential_id: int  # the token's or the web session's id
     csrf_token: str | None = None
+    lane_id: str | None = None  # a lane-bound token's lane (it may push frames to that lane only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,8 @@ def _from_token(state: AppState, raw: str) -> Principal:
         resolution = state.settings.auth.token_last_used_resolution_s * 1000
         if token.last_used_ts_ms is None or now - token.last_used_ts_ms >= resolution:
             token.last_used_ts_ms = now
-        return Principal(token.user.id, token.user.name, UserRole(token.user.role), "token", token.id)
+        user = token.user
+        return Principal(user.id, user.name, UserRole(user.role), "token", token.id, lane_id=token.lane_id)
 
 
 def _from_cookie(state: AppState, raw: str, request: Request) -> Principal:
@@ -269,9 +271,10 @@ def create_user(
 
 
 def issue_token(
-    session: Session, user: User, name: str, *, expires_ts_ms: int | None = None
+    session: Session, user: User, name: str, *, expires_ts_ms: int | None = None, lane_id: str | None = None
 ) -> tuple[str, int]:
-    """A new bearer token for ``user``: ``(token, token id)``; only its hash is stored."""
+    """A new bearer token for ``user``: ``(token, token id)``; only its hash is stored. With
+    ``lane_id`` it may push frames to that lane only."""
     token = new_token()
     row = repo.add_token(
         session,
@@ -281,6 +284,7 @@ def issue_token(
         prefix=token[: len(TOKEN_PREFIX) + 6],
         created_ts_ms=now_ms(),
         expires_ts_ms=expires_ts_ms,
+        lane_id=lane_id,
     )
     return token, row.id
 

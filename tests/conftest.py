@@ -248,15 +248,16 @@ class ApiEnv:
         self.tokens: dict[str, str] = {}
         self._n = 0
 
-    def user(self, name: str, role: str, password: str | None = None) -> str:
-        """Add a user with a bearer token; returns the token (also in ``tokens[name]``)."""
+    def user(self, name: str, role: str, password: str | None = None, lane: str | None = None) -> str:
+        """Add a user with a bearer token (bound to ``lane`` when given); returns the token (also
+        in ``tokens[name]``)."""
         from api.auth import create_user, issue_token
         from api.db.models import UserRole
         from api.db.session import session_scope
 
         with session_scope(self.state.engine) as session:
             user = create_user(session, name, UserRole(role), password, min_password_len=1)
-            token, _ = issue_token(session, user, "test")
+            token, _ = issue_token(session, user, "test", lane_id=lane)
         self.tokens[name] = token
         return token
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from api.commands.db import add_db_option
 from api.commands.store import opened_store
+from api.schemas.lanes import LANE_ID
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +26,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c.add_argument("--name", default="cli", help="what the token is for, e.g. 'lane 3 camera' (default: cli)")
     c.add_argument(
         "--expires-days", type=int, default=None, metavar="N", help="expire after N days (default: never)"
+    )
+    c.add_argument(
+        "--lane",
+        default=None,
+        metavar="LANE",
+        help="bind the token to this lane: it may push frames to LANE only (a lane camera's token)",
     )
     c.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     add_db_option(c)
@@ -56,25 +64,30 @@ def create(args: argparse.Namespace) -> int:
     if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
         print("error: --expires-days must be 1 to 3650")
         return 2
+    if args.lane is not None and not re.fullmatch(LANE_ID, args.lane):
+        print(f"error: --lane {args.lane!r} is not a lane id (letters, digits, '_', '.', '-'; at most 64)")
+        return 2
     with opened_store(args) as engine, session_scope(engine) as session:
         user = repo.get_user_by_name(session, args.user)
         if user is None:
             print(f"error: no user {args.user!r}: add it first with 'hgv-lane users add NAME --role R'")
             return 1
         expires = _now() + args.expires_days * 86_400_000 if args.expires_days else None
-        token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires)
+        token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires, lane_id=args.lane)
         role = str(user.role)
         repo.audit(
             session,
             ts_ms=_now(),
             actor="cli",
             action="token.create",
-            detail={"user": args.user, "token": token_id, "name": args.name, "via": "cli"},
+            detail={"user": args.user, "token": token_id, "name": args.name, "lane": args.lane, "via": "cli"},
         )
-    print(f"token {token_id} for {args.user} ({role}), named {args.name!r}; it is shown only now:")
+    bound = f", for lane {args.lane!r} only" if args.lane else ""
+    print(f"token {token_id} for {args.user} ({role}), named {args.name!r}{bound}; it is shown only now:")
     print(token)
     if args.json:
-        print(json.dumps({"id": token_id, "user": args.user, "name": args.name, "token": token}))
+        out = {"id": token_id, "user": args.user, "name": args.name, "lane": args.lane, "token": token}
+        print(json.dumps(out))
     return 0
 
 
@@ -100,12 +113,14 @@ def list_(args: argparse.Namespace) -> int:
                 "revoked": t.revoked_ts_ms is not None,
                 "expires_ts_ms": t.expires_ts_ms,
                 "last_used_ts_ms": t.last_used_ts_ms,
+                "lane": t.lane_id,
             }
             for t in repo.list_tokens(session, user_id)
         ]
     for r in rows:
         state = "revoked" if r["revoked"] else "active"
-        print(f"  {r['id']:>5} {r['user']:<20} {r['prefix']}...  {state:<8} {r['name']}")
+        lane = f"lane {r['lane']}" if r["lane"] else "any lane"
+        print(f"  {r['id']:>5} {r['user']:<20} {r['prefix']}...  {state:<8} {lane:<14} {r['name']}")
     if not rows:
         print("no tokens")
     if args.json:

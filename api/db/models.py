@@ -274,6 +274,7 @@ class ApiToken(Base):
     expires_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
     last_used_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
     revoked_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+    lane_id: Mapped[str | None] = mapped_column(String(64))  # bound to this lane's frames; None: any
 
     user: Mapped[User] = relationship()
 

@@ -13,13 +13,12 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, status
 from PIL import Image, UnidentifiedImageError
 
 from api.auth import AnyUser, CameraUser, StateDep
-from api.schemas.lanes import FrameAccepted, LaneHealth
+from api.schemas.lanes import LANE_ID, FrameAccepted, LaneHealth
 from api.settings import FrameSettings
 from vision.types import Frame
 
 router = APIRouter(tags=["lanes"])
 
-LANE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 LaneId = Annotated[str, Path(pattern=LANE_ID, description="Lane id: letters, digits, '_', '.', '-'")]
 
 
@@ -102,6 +101,7 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     },
     responses={
         400: {"description": "Empty body"},
+        403: {"description": "The token is bound to another lane"},
         413: {"description": "Too many bytes or pixels"},
         415: {"description": "Not image/jpeg"},
         422: {"description": "The JPEG does not decode"},
@@ -121,7 +121,12 @@ async def push_frame(
     decoded image handed to the lane's frame sink, which never blocks: when the lane is behind,
     its oldest queued frame is dropped and counted. A refused frame is not stored or queued.
     ``X-Camera-Id`` names the camera (default: the token's user), ``X-Frame-Ts-Ms`` the capture
-    time (default: arrival)."""
+    time (default: arrival). A token bound to a lane (``tokens create --lane``) pushes to that
+    lane only (403 for any other): a camera's stolen token cannot feed another lane's queue."""
+    if user.lane_id is not None and user.lane_id != lane_id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this token is bound to lane {user.lane_id!r}, not {lane_id!r}"
+        )
     limits = state.settings.frames
     try:
         media = (content_type or "").split(";")[0].strip().lower()

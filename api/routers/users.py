@@ -46,6 +46,7 @@ def token_public(t: ApiToken) -> TokenPublic:
         expires_ts_ms=t.expires_ts_ms,
         last_used_ts_ms=t.last_used_ts_ms,
         revoked_ts_ms=t.revoked_ts_ms,
+        lane=t.lane_id,
     )
 
 
@@ -114,8 +115,14 @@ def create_token(body: TokenCreate, user: AnyUser, db: DbDep, client: Client) ->
     if owner is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {name!r}")
     expires = now_ms() + body.expires_days * 86_400_000 if body.expires_days else None
-    value, token_id = issue_token(db, owner, body.name, expires_ts_ms=expires)
-    audit(db, user, "token.create", client, {"user": owner.name, "token": token_id, "name": body.name})
+    value, token_id = issue_token(db, owner, body.name, expires_ts_ms=expires, lane_id=body.lane)
+    audit(
+        db,
+        user,
+        "token.create",
+        client,
+        {"user": owner.name, "token": token_id, "name": body.name, "lane": body.lane},
+    )
     db.commit()
     row = repo.get_token(db, token_id)
     assert row is not None

@@ -6,6 +6,9 @@ import enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+LANE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""What a lane id may be: letters, digits, '_', '.', '-'; at most 64 characters."""
+
 
 class LaneStatus(enum.StrEnum):
     """A lane's condition as the officers' strip shows it."""

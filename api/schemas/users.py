@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import NAME_PATTERN
 from api.db.models import UserRole
+from api.schemas.lanes import LANE_ID
 
 
 class UserCreate(BaseModel):
@@ -45,6 +46,11 @@ class TokenCreate(BaseModel):
     expires_days: int | None = Field(
         None, ge=1, le=3650, description="Days until it expires (default: never)."
     )
+    lane: str | None = Field(
+        None,
+        pattern=LANE_ID,
+        description="Bind the token to this lane: it may push frames there only (a lane camera's token).",
+    )
 
 
 class TokenPublic(BaseModel):
@@ -58,6 +64,7 @@ class TokenPublic(BaseModel):
     expires_ts_ms: int | None
     last_used_ts_ms: int | None
     revoked_ts_ms: int | None
+    lane: str | None = Field(None, description="The lane it is bound to (None: any lane).")
 
 
 class TokenCreated(TokenPublic):

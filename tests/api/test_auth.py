@@ -145,9 +145,14 @@ def test_users_and_tokens_over_the_api(api: Any) -> None:
     )
     r = api.client.post("/v1/users", json={"name": "bob", "role": "officer", "password": "short"}, headers=h)
     assert r.status_code == 422 and "too short" in r.json()["detail"]
-    r = api.client.post("/v1/tokens", json={"user": "lane3-cam", "name": "lane 3"}, headers=h)
-    assert r.status_code == 201 and r.json()["token"].startswith("hgv_")
-    assert "token" not in api.client.get("/v1/tokens", headers=h).json()[0]
+    r = api.client.post("/v1/tokens", json={"user": "lane3-cam", "name": "lane 3", "lane": "L3"}, headers=h)
+    assert r.status_code == 201 and r.json()["token"].startswith("hgv_") and r.json()["lane"] == "L3"
+    lane3 = {"Authorization": f"Bearer {r.json()['token']}", "Content-Type": "image/jpeg"}
+    assert api.client.post("/v1/lanes/L4/frames", content=b"x", headers=lane3).status_code == 403
+    listed = api.client.get("/v1/tokens", headers=h).json()
+    assert "token" not in listed[0] and [t["lane"] for t in listed if t["user"] == "lane3-cam"] == ["L3"]
+    r = api.client.post("/v1/tokens", json={"user": "lane3-cam", "lane": "../L3"}, headers=h)
+    assert r.status_code == 422
     r = api.client.post("/v1/tokens", json={"user": "admin"}, headers=api.auth("officer"))
     assert r.status_code == 403
     r = api.client.patch("/v1/users/officer2", json={"active": False}, headers=h)
@@ -178,9 +183,14 @@ def test_cli_users_add_and_tokens_create(
     token = json.loads(out.strip().splitlines()[-1])["token"]
     assert "shown only now" in out and token.startswith("hgv_")
     assert main(["tokens", "create", "--user", "nobody", "--db", db]) == 1
+    assert main(["tokens", "create", "--user", "gate-cam", "--lane", "gate/1", "--db", db]) == 2
+    assert "not a lane id" in capsys.readouterr().out
+    assert main(["tokens", "create", "--user", "gate-cam", "--lane", "gate-1", "--json", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "for lane 'gate-1' only" in out and json.loads(out.strip().splitlines()[-1])["lane"] == "gate-1"
     assert main(["tokens", "list", "--json", "--db", db]) == 0
     listed = capsys.readouterr().out
-    assert token not in listed and "gate-cam" in listed
+    assert token not in listed and "gate-cam" in listed and "lane gate-1" in listed and "any lane" in listed
     assert main(["users", "list", "--json", "--db", db]) == 0
     users = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["users"]
     assert {(u["name"], u["role"], u["password"]) for u in users} == {

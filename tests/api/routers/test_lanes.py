@@ -85,6 +85,20 @@ def test_only_cameras_and_admins_push_and_bad_lane_ids_are_refused(api: Any) -> 
     assert _push(api, _jpeg(), lane="..%2Fetc").status_code in (404, 422)
 
 
+def test_a_lane_bound_camera_token_pushes_to_its_own_lane_only(api: Any) -> None:
+    """A camera's token made with ``--lane L2`` feeds lane L2 and nothing else: a push to L1 is
+    refused (403) before the body is read, and nothing is queued or counted for L1. A token
+    bound to no lane (an integration's, or one made before lanes were bound) pushes anywhere."""
+    api.user("cam-l2", "camera", lane="L2")
+    assert _push(api, _jpeg(), who="cam-l2", lane="L2").status_code == 202
+    r = _push(api, _jpeg(), who="cam-l2", lane="L1")
+    assert r.status_code == 403 and r.json()["detail"] == "this token is bound to lane 'L2', not 'L1'"
+    sink = api.state.frame_sink
+    assert isinstance(sink, QueueFrameSink) and sink.queued("L1") == 0 and sink.queued("L2") == 1
+    assert api.state.lanes.get("L1") is None
+    assert _push(api, _jpeg(), who="camera", lane="L3").status_code == 202
+
+
 def test_the_default_sink_drops_the_oldest_and_counts(api: Any) -> None:
     sink = QueueFrameSink(2)
     api.state.frame_sink = sink
