@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 from api.db.session import open_store
@@ -125,7 +126,9 @@ def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | 
                     await task
             engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs (Swagger UI) and /redoc load their scripts from this service
+    # (/static-offline-docs), not a CDN: a port's network often has no internet.
+    app = FastAPIOffline(
         title="HGV lane assistant",
         version="0.1.0",
         summary="Plates, trailer body type, action list and the officers' flag queue.",

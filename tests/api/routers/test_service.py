@@ -54,3 +54,19 @@ def test_openapi_lists_the_resources(api: Any) -> None:
         "/health",
     ):
         assert p in paths, p
+
+
+def test_api_docs_load_their_scripts_from_this_service(api: Any) -> None:
+    """Swagger UI and ReDoc name no CDN: their scripts and styles are served here (a port's
+    network often has no internet)."""
+    for path, assets in (
+        ("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")),
+        ("/redoc", ("redoc.standalone.js",)),
+    ):
+        page = api.client.get(path)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "https://" not in page.text and "cdn" not in page.text.lower(), path
+        for asset in assets:
+            url = next(part.split('"')[0] for part in page.text.split('"/') if asset in part.split('"')[0])
+            r = api.client.get("/" + url)
+            assert r.status_code == 200 and len(r.content) > 10_000, url

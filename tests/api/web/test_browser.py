@@ -358,3 +358,22 @@ def test_officer_works_a_flag_in_the_browser(
     unexpected = [e for e in logged if "401" not in e.get("text", "")]  # the log-in page's first /me probe
     assert not unexpected, unexpected
     assert len(shots) == 10 and all(p.stat().st_size > 1000 for p in shots)
+
+
+@pytest.mark.slow
+def test_swagger_ui_renders_offline(browser: tuple[str, subprocess.Popen[bytes]], live_server: Any) -> None:
+    """``/docs`` draws the API's operations in Chromium, and every request the page makes goes to
+    this service (no CDN: the lane network may have no internet)."""
+    devtools, _proc = browser
+    page = _page(devtools)
+    try:
+        for domain in ("Page", "Runtime", "Network"):
+            page.send(f"{domain}.enable")
+        page.send("Page.navigate", {"url": live_server.url + "/docs"})
+        page.wait("document.querySelectorAll('.opblock').length > 20", timeout_s=30, what="operations")
+        assert "/v1/lanes/{lane_id}/frames" in page.text("body")
+        sent = [e for e in page.events if e.get("method") == "Network.requestWillBeSent"]
+        urls = [e["params"]["request"]["url"] for e in sent]
+        assert urls and all(u.startswith((live_server.url, "data:")) for u in urls), urls
+    finally:
+        page.close()
