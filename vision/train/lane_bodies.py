@@ -106,7 +106,7 @@ def _labelled_bodies(
     objects: Sequence[TruthObject],
     width_px: int,
     height_px: int,
-    counts: LaneBodyCounts,
+    counts: LaneBodyCounts | None,
     *,
     min_in_frame: float,
     min_side_px: float,
@@ -114,7 +114,8 @@ def _labelled_bodies(
 ) -> list[tuple[int, BBox]]:
     """One frame's labelled bodies worth cutting, as (vehicle id, box clipped to the frame):
     enough of the box in the frame, both sides at least ``min_side_px``, not hidden by a nearer
-    vehicle (:func:`hidden_share` at most ``max_hidden``); the skips are counted."""
+    vehicle (:func:`hidden_share` at most ``max_hidden``); the skips are counted in ``counts``
+    (None: not counted, as when a detector's boxes are cut and counted instead)."""
     bodies: list[tuple[int, BBox]] = []
     for o in objects:
         if o.body_box is None:
@@ -123,9 +124,11 @@ def _labelled_bodies(
         if box is None:
             continue
         if min(box.width_px, box.height_px) < min_side_px:
-            counts.skipped_small += 1
+            if counts is not None:
+                counts.skipped_small += 1
         elif hidden_share(box, o.box, [q.box for q in objects if q is not o]) > max_hidden:
-            counts.skipped_hidden += 1
+            if counts is not None:
+                counts.skipped_hidden += 1
         else:
             bodies.append((o.vehicle_id, box))
     return bodies
@@ -209,7 +212,7 @@ def write_lane_bodies(
                 objects,
                 truth.width_px,
                 truth.height_px,
-                counts if detector is None else LaneBodyCounts(),  # with a detector: count its boxes
+                counts if detector is None else None,  # with a detector: its boxes are counted
                 min_in_frame=min_in_frame,
                 min_side_px=min_side_px if detector is None else 0.0,
                 max_hidden=max_hidden,
