@@ -332,15 +332,32 @@ def clearly_different(a: str, b: str) -> bool:
     return Levenshtein.distance(lookalike_key(a), lookalike_key(b)) >= HANDOVER_MIN_EDITS
 
 
+def text_evidence(track: PlateTrack, text: str) -> float:
+    """How much of ``track``'s reading says ``text``: over its looks whose best read is ``text``
+    or a piece of it (a plate cut at an edge), the read's confidence times the share of ``text``'s
+    characters it covers. A look that read something else adds nothing."""
+    total = 0.0
+    for lk in track.looks:
+        best = lk.read.best
+        if best is not None and best.text and text and best.text in text:
+            total += best.confidence * len(best.text) / len(text)
+    return total
+
+
 def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTrack]:
     """The plate tracks of one role whose reads are pooled: the track with the strongest vote of
     its own (a text that fits a plate grammar first, then one that is no livery word
-    (:func:`is_livery`), then committed, then most reads behind its text) and every track whose
-    own text could be a misread of it (fragments of one plate's track). Tracks whose text is
-    clearly another (:func:`clearly_different`: a maker's badge, a haulier's name, a headlight
-    read as text) are left out; tracks with no text read add nothing and are kept for their
-    crops. When the strongest text is a livery word, only the tracks with no text are kept (an
-    empty list when there are none): a haulier's name never stands in for a plate."""
+    (:func:`is_livery`), then committed, then the most sure reads saying its text,
+    :func:`text_evidence`) and every track whose own text could be a misread of it (fragments
+    of one plate's track). Tracks whose text is clearly another (:func:`clearly_different`: a
+    maker's badge, a haulier's name, a headlight read as text) are left out; tracks with no text
+    read add nothing and are kept for their crops. When the strongest text is a livery word,
+    only the tracks with no text are kept (an empty list when there are none): a haulier's name
+    never stands in for a plate.
+
+    Evidence, not the vote's share times its reads: a sign read four ways (``L814``, ``LB4``,
+    ``LBT444``, ``L8744``) won its share with one 0.49-sure read of a short text that fits a
+    permissive grammar, over the plate read ``BL851T`` twice at 0.99 (``docs/pipeline.md``)."""
     votes = [(t, t.vote(rule)) for t in group]
     texted = [(t, v) for t, v in votes if v.text]
     if not texted:
@@ -351,7 +368,7 @@ def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTr
             tv[1].format_valid,
             not is_livery(tv[1]),
             tv[1].status is ReadStatus.COMMITTED,
-            tv[1].confidence * tv[1].n_read,
+            text_evidence(tv[0], tv[1].text),
         ),
     )
     if is_livery(best):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from vision.anpr.vote import VoteRule, vote
 from vision.pipeline.assemble import (
@@ -15,6 +16,7 @@ from vision.pipeline.assemble import (
     crop,
     is_livery,
     plate_is_sure,
+    text_evidence,
 )
 from vision.pipeline.testing import ConstReader
 from vision.types import BBox, BodyType, PlateCandidate, PlateRead, PlateRole, ReadStatus, TrailerVerdict
@@ -77,14 +79,36 @@ def test_a_livery_word_is_no_plate() -> None:
     assert frag.text == "C"
 
 
-def _look(text: str, height_px: int, width_px: int, confidence: float) -> PlateLook:
+def _look(
+    text: str, height_px: int, width_px: int, confidence: float, format_name: str | None = None
+) -> PlateLook:
     crop = np.zeros((height_px, width_px, 3), np.uint8)
     read = PlateRead(
         BBox(0, 0, width_px, height_px),
-        (PlateCandidate(text, confidence, (confidence,) * len(text), None, None),),
+        (PlateCandidate(text, confidence, (confidence,) * len(text), None, format_name),),
         "const",
     )
     return PlateLook(0, read, crop)
+
+
+def test_the_plate_read_surely_wins_over_a_sign_read_many_ways() -> None:
+    """Clip 5100's third lorry (a wider reader, twelfth session): its plate read ``BL851``,
+    ``BL851T``, ``BL851T`` at 0.98-1.00; a sign beside it read four ways, once ``LB4`` (0.49),
+    a short text a permissive grammar fits. Both votes fit a grammar and neither commits; the
+    plate's reads say its text surely, the sign's barely, so the plate is the passage's."""
+    plate = PlateTrack(1, 0, 120, BBox(0, 0, 80, 26))
+    for i, (text, conf) in enumerate((("BL851", 0.98), ("BL851T", 0.99), ("BL851T", 1.0))):
+        plate.add_read(_look(text, 26, 80, conf, "NL side-code"))
+        plate.seen(40 * i, BBox(0, 0, 80, 26), 1)
+    sign = PlateTrack(2, 160, 440, BBox(0, 0, 90, 30))
+    for i, (text, conf) in enumerate((("L814", 0.25), ("LB4", 0.49), ("LBT444", 0.07), ("L8744", 0.08))):
+        sign.add_read(_look(text, 23 + i, 80, conf, "D current"))
+        sign.seen(160 + 80 * i, BBox(0, 0, 90, 30), 1)
+    assert text_evidence(plate, "BL851T") == pytest.approx(0.98 * 5 / 6 + 0.99 + 1.0)
+    assert text_evidence(sign, "LB4") == pytest.approx(0.49)
+    assert text_evidence(sign, "") == 0.0
+    (p,) = assemble_plates([sign, plate], "front", VoteRule())
+    assert p.text == "BL851T"
 
 
 def test_best_looks_prefers_the_wider_of_equally_tall_crops() -> None:
