@@ -990,7 +990,7 @@ def recorded_commands(path: Path) -> list[str]:
     an export), oldest first; empty when the file does not say."""
     state = _checkpoint(path)
     commands = state.get("commands") or [state.get("config", {}).get("command", "")]
-    return [str(c) for c in commands if c]
+    return [str(c) for c in [*state.get("parents", []), *commands] if c]
 
 
 def load_weights(path: Path, channels: tuple[int, int, int, int], hidden: int) -> dict[str, Any]:
@@ -1038,6 +1038,7 @@ def train_model(
     start_epoch = 0
     spent = 0.0
     commands: list[str] = []
+    parents = recorded_commands(cfg.init) if cfg.init is not None else []
     ckpt = cfg.out / "last.pt"
     if cfg.init is not None and not (cfg.resume and ckpt.is_file()):
         model.load_state_dict(load_weights(cfg.init, cfg.channels, cfg.hidden))
@@ -1116,6 +1117,7 @@ def train_model(
                 "seconds": spent,
                 "logs": [asdict(e) for e in logs],
                 "commands": commands if commands[-1:] == [cfg.command] else [*commands, cfg.command],
+                "parents": parents,  # what made the weights it started from: a chain of runs is traced
                 "config": {k: str(v) for k, v in asdict(cfg).items()},
             },
             cfg.out / "last.tmp.pt",

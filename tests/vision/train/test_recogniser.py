@@ -192,6 +192,7 @@ def test_tiny_training_run_exports_a_model_the_engine_loads(tmp_path: Path) -> N
     assert learnt and all(np.array_equal(before[k].numpy(), after[k].numpy()) for k in learnt)
     assert f"- **started from**: {pt}, made by: test\n" in tuned.onnx_path.with_suffix(".md").read_text()
     assert recorded_commands(tuned.onnx_path.with_suffix(".pt")) == ["test", "tune"]  # the whole chain
+    assert recorded_commands(tuned.out / "last.pt") == ["test", "tune"]  # a run's checkpoint too
     # weights of another shape, or a file of something else, are refused with a clear error
     with pytest.raises(ValueError, match="do not fit a CRNN"):
         load_weights(pt, (8, 8, 16, 32), cfg.hidden)
