@@ -44,9 +44,9 @@ clean-venv:
 	rm -rf $(VENV)
 
 # The shipped models, made by the project's own commands (about 7 h of training on 2 CPU cores:
-# classifier 131 + 33 min, plate detector 89 + 35, vehicle detector 71, reader 24 + 20 (fine-tune
-# on lane crops; cutting them 12) + 8 (red plates; on the eleventh session's faster machine, where
-# cutting the lane crops took 4); plus data generation, about 35 min, 5 of it the classifier's
+# classifier 131 + 33 min, plate detector 89 + 35, vehicle detector 71, reader 20 + 8 + 7 (the wide
+# recogniser, base and two lane-crop fine-tunes, on the faster machine of the eleventh and twelfth
+# sessions, where cutting the lane crops took 4); plus data generation, about 35 min, 5 of it the classifier's
 # crops cut around the vehicle detector's boxes). These are the exact commands the shipped models were made with;
 # the code has changed under some of them since (e.g. the reader's line grey, eleventh session), so a rerun makes
 # models of the same recipe, not byte-identical ones (each card says when its model was made).
@@ -141,16 +141,16 @@ $(TRAIN)/reader/synth_s301/.done: $(STAMP)
 data/eval/plates_s901/manifest.csv: $(STAMP)
 	$(BIN)/hgv-lane synth plates --out data/eval/plates_s901 --n 200 --seed 901 --workers 2 --quiet
 
-# Then 3 epochs more with lane-camera plate crops added: the plate detector's boxes on the lane
-# sets' frames (seeds 7000-7489, never the benchmarks'), crops 14 px high or more (the engine
-# named there only scores them: any will do, and the reader being made does not exist yet),
+# The recogniser is the wide one (conv widths 24-144, BiLSTM 128; twelfth session, card), 10 epochs
+# from scratch. Then 3 epochs more with lane-camera plate crops added: the plate detector's boxes on
+# the lane sets' frames (seeds 7000-7489, never the benchmarks'), crops 14 px high or more (the
+# engine named there only scores them: any will do, and the reader being made does not exist yet),
 # and 1,500 text-free lines labelled empty (without them the fine-tune read a '3' on a blank).
-# Last, the same 3 epochs again from there (shipped reader15). The shipped reader9 and reader14 were
-# trained on luminance lines, before vision.anpr.line_input.plate_grey took a red plate's red channel
-# (a Spanish trailer's black-on-red plate was read poorly); rerun here, all three see the new grey.
+# Last, the same 3 epochs again from there (shipped reader18w). Lines are made grey by
+# vision.anpr.line_input.plate_grey (a red plate's red channel).
 LANE_SETS = $(foreach d,lane_clips lane_clips2 lane_clips3 lane_clips4,--clips-under $(TRAIN)/$(d))
 models/plate_reader.onnx: $(TRAIN)/reader/synth_s301/.done data/eval/plates_s901/manifest.csv $(TRAIN)/lane_clips/.done models/plate_detector.onnx
-	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --eval data/eval/plates_s901/manifest.csv --epochs 8 --batch 64 --out runs/reader9 --onnx runs/reader9/plate_reader.onnx
+	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --eval data/eval/plates_s901/manifest.csv --epochs 10 --batch 64 --threads 2 --channels 24,48,96,144 --hidden 128 --out runs/reader16w --onnx runs/reader16w/plate_reader.onnx
 	$(BIN)/python bench/bench_lane_plates.py $(LANE_SETS) --every 1 --min-height 14 --engine rapidocr --margin-x 0 --out $(TRAIN)/reader/lane_crops_p4
-	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --real $(TRAIN)/reader/lane_crops_p4/manifest.csv --eval data/eval/plates_s901/manifest.csv --n-blank 1500 --epochs 3 --batch 64 --from runs/reader9/last.pt --lines $(TRAIN)/reader_lane14 --out runs/reader14 --onnx runs/reader14/plate_reader.onnx
-	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --real $(TRAIN)/reader/lane_crops_p4/manifest.csv --eval data/eval/plates_s901/manifest.csv --n-blank 1500 --epochs 3 --batch 64 --from runs/reader14/last.pt --lines $(TRAIN)/reader_lane15 --out runs/reader15 --onnx $@
+	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --real $(TRAIN)/reader/lane_crops_p4/manifest.csv --eval data/eval/plates_s901/manifest.csv --n-blank 1500 --epochs 3 --batch 64 --threads 2 --channels 24,48,96,144 --hidden 128 --from runs/reader16w/last.pt --lines $(TRAIN)/reader_lane15 --out runs/reader17w --onnx runs/reader17w/plate_reader.onnx
+	nice -n 5 $(BIN)/hgv-lane train reader --data $(TRAIN)/reader/synth_s301/manifest.csv --real $(SHARED)/crops.csv --real $(SHARED)/scenes.csv --real $(TRAIN)/reader/lane_crops_p4/manifest.csv --eval data/eval/plates_s901/manifest.csv --n-blank 1500 --epochs 3 --batch 64 --threads 2 --channels 24,48,96,144 --hidden 128 --from runs/reader17w/last.pt --lines $(TRAIN)/reader_lane15 --out runs/reader18w --onnx $@
