@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--lane",
         default=None,
         metavar="LANE",
-        help="bind the token to this lane: it may push frames to LANE only (a lane camera's token)",
+        help="bind the token to this lane: it may push frames to LANE only and make or revoke no "
+        "tokens (camera users only)",
     )
     c.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     add_db_option(c)
@@ -72,6 +73,9 @@ def create(args: argparse.Namespace) -> int:
         if user is None:
             print(f"error: no user {args.user!r}: add it first with 'hgv-lane users add NAME --role R'")
             return 1
+        if args.lane is not None and str(user.role) != "camera":
+            print(f"error: --lane binds a camera's token; {args.user!r} is {user.role}, not camera")
+            return 2
         expires = _now() + args.expires_days * 86_400_000 if args.expires_days else None
         token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires, lane_id=args.lane)
         role = str(user.role)
@@ -92,7 +96,7 @@ def create(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    """Print tokens (id, user, name, prefix, state)."""
+    """Print tokens (id, user, prefix, state, lane, name); with ``--json`` also as one object."""
     from api.db import repository as repo  # noqa: PLC0415
     from api.db.session import session_scope  # noqa: PLC0415
 

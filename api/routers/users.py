@@ -10,6 +10,7 @@ from api.auth import (
     AnyUser,
     Client,
     DbDep,
+    Principal,
     StateDep,
     audit,
     check_password_policy,
@@ -98,8 +99,19 @@ def update_user(
 
 @router.get("/tokens", response_model=list[TokenPublic], summary="Tokens (admins: all; others: their own)")
 def list_tokens(user: AnyUser, db: DbDep) -> list[TokenPublic]:
+    """Admins see every token, others their own; a lane-bound token sees only itself."""
     rows = repo.list_tokens(db, None if user.role is UserRole.ADMIN else user.user_id)
+    if user.lane_id is not None:
+        rows = [t for t in rows if t.id == user.credential_id]
     return [token_public(t) for t in rows]
+
+
+def _lane_bound_may_not(user: Principal, what: str) -> None:
+    """403 when ``user`` came with a lane-bound token: it pushes frames to its lane and nothing
+    else (a leaked camera token must not make itself an unbound one, or revoke its siblings)."""
+    if user.lane_id is not None:
+        detail = f"a token bound to lane {user.lane_id!r} may not {what}"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail)
 
 
 @router.post(
@@ -107,13 +119,20 @@ def list_tokens(user: AnyUser, db: DbDep) -> list[TokenPublic]:
 )
 def create_token(body: TokenCreate, user: AnyUser, db: DbDep, client: Client) -> TokenCreated:
     """A new token for yourself, or (admins) for any user, e.g. a camera. The value is returned
-    this once; only its SHA-256 is stored."""
+    this once; only its SHA-256 is stored. ``lane`` binds it to one lane's frames: only for a
+    camera user's token (422 otherwise). A lane-bound token may not make tokens (403)."""
+    _lane_bound_may_not(user, "make tokens")
     name = body.user or user.name
     if name != user.name and user.role is not UserRole.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins make tokens for other users")
     owner = repo.get_user_by_name(db, name)
     if owner is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {name!r}")
+    if body.lane is not None and UserRole(owner.role) is not UserRole.CAMERA:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            f"only a camera user's token is bound to a lane; {owner.name!r} is {UserRole(owner.role).value}",
+        )
     expires = now_ms() + body.expires_days * 86_400_000 if body.expires_days else None
     value, token_id = issue_token(db, owner, body.name, expires_ts_ms=expires, lane_id=body.lane)
     audit(
@@ -131,6 +150,9 @@ def create_token(body: TokenCreate, user: AnyUser, db: DbDep, client: Client) ->
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a token")
 def revoke_token(token_id: int, user: AnyUser, db: DbDep, client: Client) -> None:
+    """Revoke one of your tokens (admins: anyone's); a lane-bound token may revoke only itself."""
+    if user.lane_id is not None and token_id != user.credential_id:
+        _lane_bound_may_not(user, "revoke other tokens")
     row = repo.get_token(db, token_id)
     if row is None or (row.user_id != user.user_id and user.role is not UserRole.ADMIN):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id}")

@@ -153,6 +153,8 @@ def test_users_and_tokens_over_the_api(api: Any) -> None:
     assert "token" not in listed[0] and [t["lane"] for t in listed if t["user"] == "lane3-cam"] == ["L3"]
     r = api.client.post("/v1/tokens", json={"user": "lane3-cam", "lane": "../L3"}, headers=h)
     assert r.status_code == 422
+    r = api.client.post("/v1/tokens", json={"user": "officer", "lane": "L3"}, headers=h)
+    assert r.status_code == 422 and "only a camera user's token" in r.json()["detail"]
     r = api.client.post("/v1/tokens", json={"user": "admin"}, headers=api.auth("officer"))
     assert r.status_code == 403
     r = api.client.patch("/v1/users/officer2", json={"active": False}, headers=h)
@@ -185,12 +187,16 @@ def test_cli_users_add_and_tokens_create(
     assert main(["tokens", "create", "--user", "nobody", "--db", db]) == 1
     assert main(["tokens", "create", "--user", "gate-cam", "--lane", "gate/1", "--db", db]) == 2
     assert "not a lane id" in capsys.readouterr().out
+    assert main(["tokens", "create", "--user", "alice", "--lane", "gate-1", "--db", db]) == 2
+    assert "not camera" in capsys.readouterr().out
     assert main(["tokens", "create", "--user", "gate-cam", "--lane", "gate-1", "--json", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "for lane 'gate-1' only" in out and json.loads(out.strip().splitlines()[-1])["lane"] == "gate-1"
     assert main(["tokens", "list", "--json", "--db", db]) == 0
     listed = capsys.readouterr().out
     assert token not in listed and "gate-cam" in listed and "lane gate-1" in listed and "any lane" in listed
+    rows = json.loads(listed.strip().splitlines()[-1])["tokens"]
+    assert sorted(str(t["lane"]) for t in rows) == ["None", "gate-1"]
     assert main(["users", "list", "--json", "--db", db]) == 0
     users = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["users"]
     assert {(u["name"], u["role"], u["password"]) for u in users} == {

@@ -99,6 +99,23 @@ def test_a_lane_bound_camera_token_pushes_to_its_own_lane_only(api: Any) -> None
     assert _push(api, _jpeg(), who="camera", lane="L3").status_code == 202
 
 
+def test_a_lane_bound_token_cannot_unbind_itself_or_touch_other_tokens(api: Any) -> None:
+    """A leaked lane-bound token may not make a new token (unbound, or for another lane), sees only
+    itself among its user's tokens, and may revoke only itself."""
+    api.user("cam-l2", "camera", lane="L2")
+    h = api.auth("cam-l2")
+    for body in ({"name": "x"}, {"name": "x", "lane": "L1"}):
+        r = api.client.post("/v1/tokens", json=body, headers=h)
+        assert r.status_code == 403 and "bound to lane 'L2'" in r.json()["detail"], r.text
+    admin = api.auth("admin")
+    sibling = api.client.post("/v1/tokens", json={"user": "cam-l2", "name": "spare"}, headers=admin).json()
+    listed = api.client.get("/v1/tokens", headers=h).json()
+    assert len(listed) == 1 and listed[0]["lane"] == "L2" and listed[0]["id"] != sibling["id"]
+    assert api.client.delete(f"/v1/tokens/{sibling['id']}", headers=h).status_code == 403
+    assert api.client.delete(f"/v1/tokens/{listed[0]['id']}", headers=h).status_code == 204
+    assert _push(api, _jpeg(), who="cam-l2", lane="L2").status_code == 401  # revoked itself
+
+
 def test_the_default_sink_drops_the_oldest_and_counts(api: Any) -> None:
     sink = QueueFrameSink(2)
     api.state.frame_sink = sink
