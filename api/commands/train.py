@@ -80,11 +80,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     reader.add_argument(
         "--channels",
         type=_channels,
-        default=(16, 32, 64, 96),
+        default=None,
         metavar="C1,C2,C3,C4",
-        help="the CRNN's conv widths (default 16,32,64,96)",
+        help="the CRNN's conv widths (default: those of the --from weights, else 16,32,64,96)",
     )
-    reader.add_argument("--hidden", type=int, default=96, help="the CRNN's BiLSTM width (default 96)")
+    reader.add_argument(
+        "--hidden",
+        type=int,
+        default=None,
+        help="the CRNN's BiLSTM width (default: that of the --from weights, else 96)",
+    )
     reader.add_argument(
         "--lr", type=float, default=None, help="peak learning rate (default 3e-3, 1e-3 when fine-tuning)"
     )
@@ -211,9 +216,15 @@ def train_reader(args: argparse.Namespace) -> int:
     """``train reader``: the CTC plate recogniser (``--data``: a ``synth plates`` manifest)."""
     if args.aug:
         raise SystemExit("--aug applies to the detectors and the trailer classifier, not the reader")
-    from vision.train.recogniser import FINE_TUNE_LR, TrainConfig, run  # noqa: PLC0415
+    from vision.train.recogniser import FINE_TUNE_LR, TrainConfig, checkpoint_shape, run  # noqa: PLC0415
 
     init = reader_start(args.start_from)
+    try:
+        shape = checkpoint_shape(init) if init is not None else None
+    except ValueError as e:
+        raise SystemExit(str(e)) from e
+    channels = args.channels or (shape[0] if shape else TrainConfig.channels)
+    hidden = args.hidden if args.hidden is not None else (shape[1] if shape else TrainConfig.hidden)
     cfg = TrainConfig(
         out=args.out,
         data_dir=args.lines,
@@ -226,8 +237,8 @@ def train_reader(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch=args.batch,
         threads=args.threads,
-        channels=args.channels,
-        hidden=args.hidden,
+        channels=channels,
+        hidden=hidden,
         resume=args.resume,
         init=init,
         lr=args.lr if args.lr is not None else (TrainConfig.lr if init is None else FINE_TUNE_LR),

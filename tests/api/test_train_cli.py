@@ -100,7 +100,7 @@ def test_reader_width_options_parse_and_reject_bad_widths(capsys: pytest.Capture
     base = ["train", "reader", "--data", "m.csv", "--out", "runs/r"]
     args = build_parser().parse_args([*base, "--channels", "24,48,96,144", "--hidden", "128"])
     assert args.channels == (24, 48, 96, 144) and args.hidden == 128
-    assert build_parser().parse_args(base).channels == (16, 32, 64, 96)
+    assert build_parser().parse_args(base).channels is None  # taken from --from, else the default
     for bad in ("24,48,96", "24,48,x,144", "0,48,96,144"):
         with pytest.raises(SystemExit):
             build_parser().parse_args([*base, "--channels", bad])
@@ -122,6 +122,34 @@ def test_aug_options_parse_and_reject_unknown_keys(capsys: pytest.CaptureFixture
         with pytest.raises(SystemExit):
             build_parser().parse_args([*base, "--aug", bad])
         assert message in capsys.readouterr().err
+
+
+def test_reader_fine_tunes_the_shape_of_its_start_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train reader --from W`` without ``--channels``/``--hidden`` trains a CRNN of W's shape
+    (the shipped reader is the wide one: the old defaults would not fit it); given widths win;
+    from scratch the defaults hold."""
+    import torch
+
+    import vision.train.recogniser as recogniser
+    from api.cli import main
+
+    seen: list[recogniser.TrainConfig] = []
+
+    def fake_run(cfg: recogniser.TrainConfig) -> dict[str, object]:
+        seen.append(cfg)
+        return {}
+
+    monkeypatch.setattr(recogniser, "run", fake_run)
+    weights = tmp_path / "wide.pt"
+    torch.save({"model": {}, "channels": [24, 48, 96, 144], "hidden": 128}, weights)
+    base = ["train", "reader", "--data", "m.csv", "--out", str(tmp_path / "r")]
+    assert main([*base, "--from", str(weights)]) == 0
+    assert main([*base, "--from", str(weights), "--channels", "8,8,16,32", "--hidden", "16"]) == 0
+    assert main(base) == 0
+    shapes = [(c.channels, c.hidden) for c in seen]
+    assert shapes == [((24, 48, 96, 144), 128), ((8, 8, 16, 32), 16), ((16, 32, 64, 96), 96)]
 
 
 def test_reader_refuses_aug(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ exported model through the full reader, and writes the model card.
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
 import json
@@ -993,6 +994,24 @@ def recorded_commands(path: Path) -> list[str]:
     return [str(c) for c in [*state.get("parents", []), *commands] if c]
 
 
+def checkpoint_shape(path: Path) -> tuple[tuple[int, int, int, int], int] | None:
+    """The CRNN shape (conv widths, BiLSTM width) the weights in ``path`` were trained with, as
+    the ``.pt`` beside an export or a run's ``last.pt`` records it; ``None`` when it does not say.
+    ``ValueError`` for a file that is no reader checkpoint."""
+    state = _checkpoint(path)
+    channels, hidden = state.get("channels"), state.get("hidden")
+    if channels is None or hidden is None:  # a last.pt of an older run: its config as strings
+        config = state.get("config", {})
+        try:
+            channels, hidden = ast.literal_eval(config["channels"]), int(config["hidden"])
+        except (KeyError, ValueError, SyntaxError):
+            return None
+    c = tuple(int(x) for x in channels)
+    if len(c) != 4:
+        return None
+    return (c[0], c[1], c[2], c[3]), int(hidden)
+
+
 def load_weights(path: Path, channels: tuple[int, int, int, int], hidden: int) -> dict[str, Any]:
     """The CRNN weights (a state dict) in ``path``: a run's ``last.pt`` or the ``.pt`` written
     beside an exported reader. Raises ``ValueError`` when the file holds no CRNN weights or
@@ -1052,6 +1071,7 @@ def train_model(
         spent = float(state["seconds"])
         logs = [EpochLog(**e) for e in state["logs"]]
         commands = list(state.get("commands") or [state["config"]["command"]])
+        parents = list(state.get("parents", parents))  # a resume without --from keeps the chain
         print(f"resuming {ckpt} after epoch {start_epoch}", file=sys.stderr)
     print(
         f"training: {len(train)} lines ({len(synth)} synthetic, {len(real)} real x{cfg.real_repeat}), "
@@ -1118,6 +1138,8 @@ def train_model(
                 "logs": [asdict(e) for e in logs],
                 "commands": commands if commands[-1:] == [cfg.command] else [*commands, cfg.command],
                 "parents": parents,  # what made the weights it started from: a chain of runs is traced
+                "channels": list(cfg.channels),
+                "hidden": cfg.hidden,
                 "config": {k: str(v) for k, v in asdict(cfg).items()},
             },
             cfg.out / "last.tmp.pt",

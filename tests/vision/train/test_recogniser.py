@@ -21,6 +21,7 @@ from vision.train.recogniser import (
     augment,
     blank_lines,
     build_data,
+    checkpoint_shape,
     encode_labels,
     greedy_texts,
     labelled_lines,
@@ -193,6 +194,7 @@ def test_tiny_training_run_exports_a_model_the_engine_loads(tmp_path: Path) -> N
     assert f"- **started from**: {pt}, made by: test\n" in tuned.onnx_path.with_suffix(".md").read_text()
     assert recorded_commands(tuned.onnx_path.with_suffix(".pt")) == ["test", "tune"]  # the whole chain
     assert recorded_commands(tuned.out / "last.pt") == ["test", "tune"]  # a run's checkpoint too
+    assert checkpoint_shape(pt) == checkpoint_shape(tuned.out / "last.pt") == (cfg.channels, cfg.hidden)
     # weights of another shape, or a file of something else, are refused with a clear error
     with pytest.raises(ValueError, match="do not fit a CRNN"):
         load_weights(pt, (8, 8, 16, 32), cfg.hidden)
