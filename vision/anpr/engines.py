@@ -189,8 +189,13 @@ LINE_GREY_LUMINANCE = "luminance"
 """Lines made grey by their luminance alone: the readers trained before ``plate_grey`` existed,
 whose files carry no :data:`LINE_GREY_KEY` (rolled back to, they must see what they learnt)."""
 
+PLATE_GREY_WITHOUT_KEY = frozenset({"60407f90dd2b276c95bcb7250056974022da5b638ac8358e017b0bc212c3c2c1"})
+"""SHA-256 of reader files trained on ``plate_grey`` before the training code wrote
+:data:`LINE_GREY_KEY`: reader15 as trained and shipped in the eleventh session (the same file
+with the key added is 72f3ebfc...)."""
 
-def _luminance(line: ImageBGR) -> ImageBGR:
+
+def _luminance(line: ImageBGR) -> line_input.GreyArray:
     """A line ``(h, w, 3)`` uint8 BGR as its ``(h, w)`` uint8 luminance (grey lines pass)."""
     return line if line.ndim == 2 else np.asarray(cv2.cvtColor(line, cv2.COLOR_BGR2GRAY), np.uint8)
 
@@ -207,7 +212,8 @@ class CrnnRecogniser:
     characters of classes 1..C-1; class 0 is the CTC blank), ``imgsz`` ``[H, W]`` and
     ``frame_stride_px``; its input is ``(N, 1, H, W)`` float32 (:func:`line_input.line_batch`)
     and its output ``(N, T, C)`` per-frame probabilities (softmax applied). :data:`LINE_GREY_KEY`
-    says how its lines are made grey (absent: :data:`LINE_GREY_LUMINANCE`, an older model).
+    says how its lines are made grey (absent: :data:`LINE_GREY_LUMINANCE`, an older model, unless
+    the file is one of :data:`PLATE_GREY_WITHOUT_KEY`).
     """
 
     name = "crnn"
@@ -232,7 +238,10 @@ class CrnnRecogniser:
             raise ModelLoadError(f"{path}: expected a 1-channel input, got {self.model.info.input_shape}")
         self.height_px, self.width_px = self.model.info.imgsz
         self.stride_px = int(meta.get("frame_stride_px", line_input.FRAME_STRIDE_PX))
-        self.line_grey = meta.get(LINE_GREY_KEY, LINE_GREY_LUMINANCE)
+        self.line_grey = meta.get(
+            LINE_GREY_KEY,
+            LINE_GREY_PLATE if self.model.info.sha256 in PLATE_GREY_WITHOUT_KEY else LINE_GREY_LUMINANCE,
+        )
         if self.line_grey not in (LINE_GREY_PLATE, LINE_GREY_LUMINANCE):
             raise ModelLoadError(
                 f"{path}: metadata {LINE_GREY_KEY}={self.line_grey!r} is not "

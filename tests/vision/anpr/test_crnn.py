@@ -18,6 +18,7 @@ from vision.anpr.engines import (
     LINE_GREY_KEY,
     LINE_GREY_LUMINANCE,
     LINE_GREY_PLATE,
+    PLATE_GREY_WITHOUT_KEY,
     CrnnRecogniser,
     build_engine,
     default_crnn_model_path,
@@ -228,3 +229,19 @@ def test_the_line_grey_a_model_was_trained_on_is_the_one_it_sees(tmp_path: Path)
     assert not np.array_equal(new.probabilities([red])[0], new.probabilities([luminance])[0])
     with pytest.raises(ModelLoadError, match=LINE_GREY_KEY):
         CrnnRecogniser(_model_with_grey(tmp_path, "infrared"), providers="cpu")
+
+
+def test_a_file_trained_on_plate_grey_before_the_key_existed_gets_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """reader15 as trained (eleventh session) carries no ``line_grey`` key but learnt on
+    ``plate_grey``: its sha256 is listed, and a file listed there reads the plate grey."""
+    import hashlib
+
+    import vision.anpr.engines as engines
+
+    assert "60407f90dd2b276c95bcb7250056974022da5b638ac8358e017b0bc212c3c2c1" in PLATE_GREY_WITHOUT_KEY
+    path = _model_with_grey(tmp_path, None)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setattr(engines, "PLATE_GREY_WITHOUT_KEY", frozenset({sha}))
+    assert CrnnRecogniser(path, providers="cpu").line_grey == LINE_GREY_PLATE
