@@ -94,8 +94,9 @@ def _look(
 def test_the_plate_read_surely_wins_over_a_sign_read_many_ways() -> None:
     """Clip 5100's third lorry (a wider reader, twelfth session): its plate read ``BL851``,
     ``BL851T``, ``BL851T`` at 0.98-1.00; a sign beside it read four ways, once ``LB4`` (0.49),
-    a short text a permissive grammar fits. Both votes fit a grammar and neither commits; the
-    plate's reads say its text surely, the sign's barely, so the plate is the passage's."""
+    a short text a permissive grammar fits. Both votes fit a grammar and have the same status
+    (with one candidate per read both commit here; in the lane neither did); the plate's reads
+    say its text surely, the sign's barely, so the plate is the passage's."""
     plate = PlateTrack(1, 0, 120, BBox(0, 0, 80, 26))
     for i, (text, conf) in enumerate((("BL851", 0.98), ("BL851T", 0.99), ("BL851T", 1.0))):
         plate.add_read(_look(text, 26, 80, conf, "NL side-code"))
@@ -104,6 +105,9 @@ def test_the_plate_read_surely_wins_over_a_sign_read_many_ways() -> None:
     for i, (text, conf) in enumerate((("L814", 0.25), ("LB4", 0.49), ("LBT444", 0.07), ("L8744", 0.08))):
         sign.add_read(_look(text, 23 + i, 80, conf, "D current"))
         sign.seen(160 + 80 * i, BBox(0, 0, 90, 30), 1)
+    votes = [t.vote(VoteRule()) for t in (plate, sign)]
+    assert [(v.text, v.format_valid) for v in votes] == [("BL851T", True), ("LB4", True)]
+    assert votes[0].status is votes[1].status
     assert text_evidence(plate, "BL851T") == pytest.approx(0.98 * 5 / 6 + 0.99 + 1.0)
     assert text_evidence(sign, "LB4") == pytest.approx(0.49)
     assert text_evidence(sign, "") == 0.0
