@@ -105,4 +105,11 @@ def me(user: AnyUser, db: DbDep, request: Request) -> Me:
     if user.via == "session":
         row = repo.web_session_by_sha256(db, sha256_hex(request.cookies.get(SESSION_COOKIE, "")))
         expires = row.expires_ts_ms if row is not None else None
-    return Me(name=user.name, role=user.role, via=user.via, csrf_token=user.csrf_token, expires_ts_ms=expires)
+    return Me(
+        name=user.name,
+        role=user.role,
+        via=user.via,
+        csrf_token=user.csrf_token,
+        expires_ts_ms=expires,
+        lane=user.lane_id,
+    )

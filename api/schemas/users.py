@@ -88,3 +88,4 @@ class Me(BaseModel):
     via: str
     csrf_token: str | None = None
     expires_ts_ms: int | None = None
+    lane: str | None = Field(None, description="The lane a lane-bound token may push frames to (None: any).")

@@ -104,6 +104,7 @@ def test_a_lane_bound_token_cannot_unbind_itself_or_touch_other_tokens(api: Any)
     itself among its user's tokens, and may revoke only itself."""
     api.user("cam-l2", "camera", lane="L2")
     h = api.auth("cam-l2")
+    assert api.client.get("/v1/auth/me", headers=h).json()["lane"] == "L2"  # an installer can check it
     for body in ({"name": "x"}, {"name": "x", "lane": "L1"}):
         r = api.client.post("/v1/tokens", json=body, headers=h)
         assert r.status_code == 403 and "bound to lane 'L2'" in r.json()["detail"], r.text
