@@ -1032,9 +1032,10 @@ def load_weights(path: Path, channels: tuple[int, int, int, int], hidden: int) -
 
 def train_model(
     cfg: TrainConfig, train: LineSet, val: LineSet, real_val: LineSet
-) -> tuple[Any, list[EpochLog], float, list[str]]:
-    """Train (or resume) the CRNN; returns the model, per-epoch logs, training seconds and the
-    commands that trained it (more than one when resumed)."""
+) -> tuple[Any, list[EpochLog], float, list[str], list[str]]:
+    """Train (or resume) the CRNN; returns the model, per-epoch logs, training seconds, the
+    commands that trained it (more than one when resumed) and those that made the weights it
+    started from (``cfg.init``'s, or on a resume the checkpoint's), oldest first."""
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
 
@@ -1148,7 +1149,7 @@ def train_model(
     model.eval()
     if start_epoch < cfg.epochs and commands[-1:] != [cfg.command]:
         commands.append(cfg.command)
-    return model, logs, spent, commands
+    return model, logs, spent, commands, parents
 
 
 def save_weights(model: Any, cfg: TrainConfig, path: Path, commands: list[str]) -> None:
@@ -1249,7 +1250,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     cv2.setNumThreads(1)
     train, val, real_val, data = build_data(cfg)
     print(f"data: {json.dumps(asdict(data))}", file=sys.stderr)
-    model, logs, seconds, commands = train_model(cfg, train, val, real_val)
+    model, logs, seconds, commands, parents = train_model(cfg, train, val, real_val)
     metadata = {
         "task": "plate-line-ctc",
         "alphabet": PLATE_ALPHABET,
@@ -1264,7 +1265,6 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     }
     diff = export_onnx(model, cfg.onnx_path, val, metadata)
     print(f"exported {cfg.onnx_path} (torch vs ONNX Runtime max |diff| {diff:.1e})", file=sys.stderr)
-    parents = recorded_commands(cfg.init) if cfg.init else []
     save_weights(model, cfg, cfg.onnx_path.with_suffix(".pt"), [*parents, *commands])
     evals: dict[str, dict[str, Any]] = {}
     for m in [cfg.data_dir / "heldout" / f"{r.stem}.csv" for r in cfg.real_manifests] + list(
