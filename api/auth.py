@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -37,6 +38,7 @@ from api.app import AppState
 from api.db import repository as repo
 from api.db.models import User, UserRole
 from api.db.session import session_factory, session_scope
+from api.schemas.lanes import LANE_ID
 
 SESSION_COOKIE = "hgv_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -274,7 +276,17 @@ def issue_token(
     session: Session, user: User, name: str, *, expires_ts_ms: int | None = None, lane_id: str | None = None
 ) -> tuple[str, int]:
     """A new bearer token for ``user``: ``(token, token id)``; only its hash is stored. With
-    ``lane_id`` it may push frames to that lane only."""
+    ``lane_id`` it may push frames to that lane only: ``ValueError`` (nothing stored) when that is
+    no lane id or ``user`` is no camera (an officer's or admin's token would keep its role
+    everywhere else, so a lane would promise a limit it does not give)."""
+    if lane_id is not None:
+        if not re.fullmatch(LANE_ID, lane_id):
+            raise ValueError(f"{lane_id!r} is not a lane id (letters, digits, '_', '.', '-'; at most 64)")
+        role = UserRole(user.role)
+        if role is not UserRole.CAMERA:
+            raise ValueError(
+                f"only a camera user's token is bound to a lane; {user.name!r} is {role.value}, not camera"
+            )
     token = new_token()
     row = repo.add_token(
         session,
