@@ -1,12 +1,14 @@
 """Plate-reading benchmark on the shared dev sets: runs ``hgv-lane eval plates`` per engine.
 
 Usage: ``.venv/bin/python bench/bench_plates.py [--engines rapidocr,easyocr] [--limit N] [--raw]
-[--manifest CSV ...] [--heldout]``.
+[--manifest CSV ...] [--heldout] [--skip-tag TAGS]``.
 Prints one line per (manifest, engine) with exact match, char accuracy, detection recall (scenes)
 and time per plate, and the command that produced it. ``--manifest`` runs the given manifests
 instead of the dev sets; ``--heldout`` runs the sets the issue's targets are checked on without
 training on them: the held-out real crops and scenes (written by ``train reader`` and
-``dataset plate-tiles``) and the synthetic UK/EU set of seed 901 (``synth plates``). Exits 0 with
+``dataset plate-tiles``) and the synthetic UK/EU set of seed 901 (``synth plates``), the last
+twice: whole, and without the plates nobody could read (tagged ``illegible``/``char_hidden``).
+``--skip-tag`` is passed to every run. Exits 0 with
 a note when ``../shared/data`` (or a named manifest) is absent (as on a user's machine): the dev
 sets are never part of the project.
 """
@@ -29,9 +31,17 @@ HELDOUT = (
 )
 
 
-def run_one(manifest: Path, engine: str, limit: int | None, raw: bool) -> tuple[list[str], dict[str, object]]:
+UNREADABLE = "illegible,char_hidden"
+"""The tags ``synth plates`` gives plates nobody could read (``vision/synth/README.md``)."""
+
+
+def run_one(
+    manifest: Path, engine: str, limit: int | None, raw: bool, skip: str | None = None
+) -> tuple[list[str], dict[str, object]]:
     """Run one evaluation in a fresh process; the command and its JSON summary."""
     cmd = [sys.executable, "-m", "api.cli", "eval", "plates", str(manifest), "--engine", engine, "--json"]
+    if skip:
+        cmd += ["--skip-tag", skip]
     if limit is not None:
         cmd += ["--limit", str(limit)]
     if raw:
@@ -50,27 +60,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw", action="store_true", help="also run each engine raw (no rectify/grammars)")
     parser.add_argument("--manifest", type=Path, action="append", default=[], help="manifest to run (repeat)")
     parser.add_argument("--heldout", action="store_true", help="the held-out and synthetic test sets")
+    parser.add_argument("--skip-tag", default=None, help="comma-separated tags of rows to leave out")
     args = parser.parse_args(argv)
-    manifests = [*args.manifest, *(HELDOUT if args.heldout else ())]
-    if not manifests:
+    runs = [(m, args.skip_tag) for m in args.manifest]
+    if args.heldout:
+        runs += [(m, args.skip_tag) for m in HELDOUT]
+        both = ",".join(t for t in (args.skip_tag, UNREADABLE) if t)
+        runs.append((HELDOUT[-1], both))
+    if not runs:
         if not DEV.is_dir():
             print(f"skipped: {DEV} is absent (the shared dev sets are not part of the project)")
             return 0
-        manifests = [DEV / name for name in MANIFESTS]
+        runs = [(DEV / name, args.skip_tag) for name in MANIFESTS]
     cols = " ".join(f"{h:>7s}" for h in ("exact", "~exact", "chars", "det", "ms p50", "cpu p50"))
-    print(f"{'manifest':24s} {'engine':14s} {'n':>4s} {cols}")
-    for manifest in manifests:
-        label = f"{manifest.parent.name}/{manifest.name}"
+    print(f"{'manifest':33s} {'engine':14s} {'n':>4s} {cols}")
+    for manifest, skip in runs:
+        label = f"{manifest.parent.name}/{manifest.name}" + ("" if skip == args.skip_tag else " -tagged")
         if not manifest.is_file():
-            print(f"{label:24s} skipped: {manifest} is absent", flush=True)
+            print(f"{label:33s} skipped: {manifest} is absent", flush=True)
             continue
         for engine in args.engines.split(","):
             for raw in (False, True) if args.raw else (False,):
-                cmd, s = run_one(manifest, engine, args.limit, raw)
+                cmd, s = run_one(manifest, engine, args.limit, raw, skip)
                 recall = s.get("detection_recall")
                 det = f"{recall:>7.4f}" if isinstance(recall, float) else f"{'-':>7s}"
                 print(
-                    f"{label:24s} {s['engine']!s:14s} {s['n']:>4} {s['exact_match']:>7.4f} "
+                    f"{label:33s} {s['engine']!s:14s} {s['n']:>4} {s['exact_match']:>7.4f} "
                     f"{s['exact_match_lookalike']:>7.4f} {s['char_accuracy']:>7.4f} {det} "
                     f"{s['ms_per_image_p50']:>7.1f} {s['cpu_ms_per_image_p50']:>7.1f}",
                     flush=True,

@@ -43,6 +43,14 @@ def add_plates_parser(group: SubParsers) -> None:
     p.add_argument("--engine", default=None, help="reader engine (default: settings reader.engine)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N rows")
     p.add_argument(
+        "--skip-tag",
+        action="append",
+        default=[],
+        metavar="TAG[,TAG]",
+        help="leave out rows whose notes (';'-separated tags) include TAG; repeatable. The synthetic "
+        "sets tag plates nobody could read 'illegible' (blur) and 'char_hidden' (a character hidden)",
+    )
+    p.add_argument(
         "--countries",
         default=None,
         help="comma-separated grammar countries to rank with (default: all in the grammar table; "
@@ -81,6 +89,15 @@ def run_plates(args: argparse.Namespace) -> int:
         rows = load_manifest(args.manifest)
     except (OSError, ValueError) as e:
         print(f"error: cannot read manifest: {e}", file=sys.stderr)
+        return 2
+    skip = {t.strip() for arg in args.skip_tag for t in arg.split(",") if t.strip()}
+    kept = [r for r in rows if not (r.tags & skip)]
+    n_skipped = len(rows) - len(kept)
+    if skip:
+        print(f"skipped {n_skipped} row(s) tagged {', '.join(sorted(skip))}", file=sys.stderr)
+    rows = kept
+    if skip and not rows:
+        print(f"error: every row is tagged {', '.join(sorted(skip))}", file=sys.stderr)
         return 2
     if args.limit is not None:
         rows = rows[: args.limit]
@@ -129,7 +146,8 @@ def run_plates(args: argparse.Namespace) -> int:
             print(f"  bad image {r.row.image_path}: {r.error}", file=sys.stderr)
     recall = "null (no detector)" if summary.detection_recall is None else f"{summary.detection_recall:.3f}"
     kinds = f"{summary.n_crops} crops, {summary.n_scenes} scenes"
-    print(f"images: {summary.n} ({kinds}), errors: {summary.n_errors}")
+    skipped = f", skipped: {n_skipped}" if skip else ""
+    print(f"images: {summary.n} ({kinds}), errors: {summary.n_errors}{skipped}")
     print(f"engine: {summary.engine}")
     print(f"detection recall: {recall}")
     print(f"exact match: {summary.exact_match:.4f} (up to look-alikes: {summary.exact_match_lookalike:.4f})")
@@ -146,5 +164,5 @@ def run_plates(args: argparse.Namespace) -> int:
         if write_contact_sheet(results, sheet):
             print(f"misses contact sheet: {sheet}")
     if args.json:
-        print(json.dumps(summary.as_json()))
+        print(json.dumps({**summary.as_json(), "n_skipped": n_skipped}))
     return 0

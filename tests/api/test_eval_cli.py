@@ -84,3 +84,28 @@ def test_eval_on_a_few_dev_crops(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "plates", str(DEV / "crops.csv"), "--limit", "10", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["n"] == 10 and summary["exact_match"] >= 0.5
+
+
+@pytest.mark.slow
+def test_skip_tag_leaves_out_tagged_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # rows whose notes carry a skipped tag are not read; the rest are, and the JSON says how many went
+    cv2.imwrite(str(tmp_path / "good.png"), _plate("AB12 CDE"))
+    (tmp_path / "text.jpg").write_text("not an image")
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "image_path,plate_text,country,bbox_x,bbox_y,bbox_w,bbox_h,notes\n"
+        "good.png,AB12CDE,UK,,,,,day;front;h40px\n"
+        "text.jpg,A1,UK,,,,,day;defocus;illegible\n"
+        "text.jpg,A2,UK,,,,,dusk;char_hidden\n"
+    )
+    argv = ["eval", "plates", str(m), "--json", "--engine", "rapidocr"]
+    assert main([*argv, "--skip-tag", "illegible", "--skip-tag", "char_hidden"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["n"] == 1 and summary["n_skipped"] == 2 and summary["n_errors"] == 0
+    assert "skipped 2 row(s) tagged char_hidden, illegible" in captured.err
+    assert main([*argv, "--skip-tag", "illegible,defocus"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n"] == 2 and summary["n_skipped"] == 1 and summary["n_errors"] == 1
+    assert main([*argv, "--skip-tag", "day,dusk"]) == 2
+    assert "every row is tagged" in capsys.readouterr().err

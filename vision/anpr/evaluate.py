@@ -55,6 +55,11 @@ class ManifestRow:
     def is_scene(self) -> bool:
         return self.box is not None
 
+    @property
+    def tags(self) -> frozenset[str]:
+        """The ``;``-separated entries of ``notes``, stripped (the synthetic sets' tags)."""
+        return frozenset(t.strip() for t in self.notes.split(";") if t.strip())
+
 
 _TRUTH = re.compile(r"^[A-Z0-9?]*$")
 

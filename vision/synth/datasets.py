@@ -23,7 +23,7 @@ import numpy as np
 from .plates import PlateSpec
 from .randomize import SIZES, random_spec
 from .render import StaticTextures, TextureCache, process_static_textures, render_spec
-from .scene import VIEWS, Box, Lighting, PlateTruth, Scene, View
+from .scene import VIEWS, Box, Lighting, PlateTruth, Scene, SceneSpec, View, illegible_reasons
 from .taxonomy import BODY_TYPES, CROP_CLASSES, DETECT_CLASSES, SIDE_OF, BodyType
 
 T = TypeVar("T")
@@ -86,14 +86,15 @@ def encode_jpeg(img: np.ndarray, quality: int) -> bytes:
 
 @dataclass(frozen=True)
 class DetectSample:
-    """One rendered detection sample: file stem, split, JPEG bytes, YOLO lines, labelled plates."""
+    """One rendered detection sample: file stem, split, JPEG bytes, YOLO lines, labelled
+    plates and each one's manifest notes."""
 
     stem: str
     split: str
     jpeg: bytes
     labels: tuple[str, ...]
     plates: tuple[PlateTruth, ...]
-    caption: str
+    notes: tuple[str, ...]
 
 
 def _size_for(mode: str, rng: np.random.Generator) -> tuple[int, int]:
@@ -123,14 +124,15 @@ class _DetectJob:
                 "val" if np.random.default_rng([self.seed, i, 1]).random() < self.val_fraction else "train"
             )
             q = spec.condition.jpeg_quality or 90
+            plates = tuple(p for p in scene.plates if p.labelled)
             out.append(
                 DetectSample(
                     f"synth_{self.seed}_{i:06d}",
                     split,
                     encode_jpeg(scene.image, q),
                     scene.yolo_lines(),
-                    tuple(p for p in scene.plates if p.labelled),
-                    scene.caption(),
+                    plates,
+                    tuple(_plate_notes(p, spec) for p in plates),
                 )
             )
         return out
@@ -154,7 +156,7 @@ def write_detect(
     for s in _run_blocks(_DetectJob(seed, val_fraction, size), n, workers):
         (out / "images" / s.split / f"{s.stem}.jpg").write_bytes(s.jpeg)
         (out / "labels" / s.split / f"{s.stem}.txt").write_text("".join(line + "\n" for line in s.labels))
-        for p in s.plates:
+        for p, notes in zip(s.plates, s.notes, strict=True):
             rows.append(
                 (
                     f"images/{s.split}/{s.stem}.jpg",
@@ -164,7 +166,7 @@ def write_detect(
                     f"{p.box.y0:.1f}",
                     f"{p.box.width:.1f}",
                     f"{p.box.height:.1f}",
-                    _plate_notes(p, s.caption),
+                    notes,
                 )
             )
         pr.step()
@@ -179,11 +181,15 @@ def write_detect(
     return n
 
 
-def _plate_notes(p: PlateTruth, caption: str) -> str:
-    parts = caption.split(" | ")
-    view = parts[2] if len(parts) > 2 else ""
-    conds = parts[3].split("+") if len(parts) > 3 else []
-    notes = (["two_line"] if p.two_line else []) + conds + [p.role, view, f"h{round(p.box.height)}px"]
+def _plate_notes(p: PlateTruth, spec: SceneSpec) -> str:
+    """``;``-separated tags: two_line, the conditions, role, view, plate height and, for a
+    plate nobody could read, why (:func:`illegible_reasons`)."""
+    notes = (
+        (["two_line"] if p.two_line else [])
+        + list(spec.condition.tags())
+        + [p.role, spec.view, f"h{round(p.box.height)}px"]
+        + list(illegible_reasons(p, spec.condition))
+    )
     return ";".join(dict.fromkeys(n for n in notes if n))
 
 
@@ -383,7 +389,7 @@ class _PlateJob:
                         encode_jpeg(crop, 92),
                         p.text,
                         p.country,
-                        _plate_notes(p, scene.caption()),
+                        _plate_notes(p, spec),
                     )
                 )
         return out

@@ -79,9 +79,7 @@ def _plate_fixtures(out: Path, seed: int, static: StaticTextures, progress: bool
             if p.labelled and p.box.height >= 18 and len(rows) < want:
                 name = f"plate_{i:04d}_{k}.jpg"
                 (crops / name).write_bytes(encode_jpeg(_crop(sc.image, p.box, rng, (0.08, 0.2), 320), 90))
-                rows.append(
-                    (f"crops/{name}", p.text, p.country, "", "", "", "", _plate_notes(p, sc.caption()))
-                )
+                rows.append((f"crops/{name}", p.text, p.country, "", "", "", "", _plate_notes(p, sc.spec)))
         i += 1
         if progress:
             print(f"\rfixtures: plates {len(rows)}/{want}", end="", file=sys.stderr, flush=True)

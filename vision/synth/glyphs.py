@@ -10,6 +10,7 @@ for this project (no font file is used), so they are under the project's licence
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Final
 
 import cv2
@@ -114,16 +115,35 @@ def char_advance_mm(ch: str) -> float:
 def text_width_mm(text: str) -> float:
     """Width of a line of plate text in mm at full size; a space stands for a group gap."""
     w = 0.0
+    for _, x, adv in _advances(text, 0.0, 1.0):
+        w = x + adv
+    return w
+
+
+def _advances(text: str, x_mm: float, sx: float) -> Iterator[tuple[str, float, float]]:
+    """``(character, left edge mm, advance mm)`` of each character of one line starting at
+    ``x_mm``, squeezed by ``sx`` (spaces take no cell; they widen the gap)."""
+    x = x_mm
     prev: str | None = None
     for ch in text:
         if ch == " ":
             prev = " "
             continue
         if prev is not None:
-            w += GROUP_GAP_MM if prev == " " else CHAR_GAP_MM
-        w += char_advance_mm(ch)
+            x += (GROUP_GAP_MM if prev == " " else CHAR_GAP_MM) * sx
+        adv = char_advance_mm(ch) * sx
+        yield ch, x, adv
+        x += adv
         prev = ch
-    return w
+
+
+def char_cells_mm(
+    text: str, x_mm: float, y_mm: float, *, height_mm: float = CHAR_H_MM, width_scale: float = 1.0
+) -> list[tuple[float, float, float, float]]:
+    """Cells ``(x0, y0, x1, y1)`` in plate mm of the characters of one line laid out as
+    :func:`draw_text` draws them (spaces take no cell)."""
+    sx = height_mm / CHAR_H_MM * width_scale
+    return [(x, y_mm, x + adv, y_mm + height_mm) for _, x, adv in _advances(text, x_mm, sx)]
 
 
 def draw_text(
@@ -149,16 +169,8 @@ def draw_text(
     stroke_px = max(1, round(STROKE_MM * s * stroke_scale * px_per_mm))
     shift = 3
     mul = float(1 << shift)
-    x = x_mm
-    prev: str | None = None
     ext = [math.inf, math.inf, -math.inf, -math.inf]
-    for ch in text:
-        if ch == " ":
-            prev = " "
-            continue
-        if prev is not None:
-            x += (GROUP_GAP_MM if prev == " " else CHAR_GAP_MM) * sx
-        adv = char_advance_mm(ch) * sx
+    for ch, x, adv in _advances(text, x_mm, sx):
         lines = GLYPHS.get(ch)
         if lines is None:
             raise ValueError(f"no glyph for {ch!r}")
@@ -175,8 +187,6 @@ def draw_text(
         cv2.polylines(img, pts, False, colour, stroke_px, cv2.LINE_AA, shift)
         ext[0] = min(ext[0], x + adv / 2.0 - 25.0 * sx)
         ext[2] = max(ext[2], x + adv / 2.0 + 25.0 * sx)
-        x += adv
-        prev = ch
     ext[1] = y_mm
     ext[3] = y_mm + height_mm
     return (ext[0], ext[1], ext[2], ext[3])

@@ -673,3 +673,15 @@ def render_plate(spec: PlateSpec, px_per_mm: float, rng: np.random.Generator) ->
 
 
 PlateFactory = Callable[[np.random.Generator, str, PlateRole], PlateSpec]
+
+
+def char_cells(spec: PlateSpec) -> list[tuple[float, float, float, float]]:
+    """The character cells ``(x0, y0, x1, y1)`` (plate mm) of every line, top line first."""
+    lines, _ = plate_layout(spec)
+    return [
+        cell
+        for ll in lines
+        for cell in glyphs.char_cells_mm(
+            ll.text, ll.x_mm, ll.y_mm, height_mm=ll.height_mm, width_scale=ll.width_scale
+        )
+    ]

@@ -15,7 +15,7 @@ import numpy as np
 from .camera import NEAR_M, Camera, clip_polygon_box, clip_polygon_near, draw_face
 from .canvas import scale_bgra
 from .effects import EffectInputs, NoiseBank, apply_all
-from .plates import PlateTexture, plate_layout, plate_size_mm, render_plate
+from .plates import PlateSpec, PlateTexture, char_cells, plate_layout, plate_size_mm, render_plate
 from .scene import Box, OccluderSpec, PlateTruth, Quad, Scene, SceneSpec, VehicleTruth
 from .scenery import WorldFace, backdrop, booth, canopy, columns, draw_ground, occluder
 from .taxonomy import CROP_CLASS_OF, SIDE_OF
@@ -519,6 +519,44 @@ def _quad(uv: np.ndarray) -> Quad:
     )
 
 
+def _on_plate(
+    corners: np.ndarray, box_mm: tuple[float, float, float, float], size_mm: tuple[float, float]
+) -> np.ndarray:
+    """World points (4, 3) TL, TR, BR, BL of the box ``(x0, y0, x1, y1)`` (mm on a plate of
+    ``size_mm`` (w, h)) on the plate whose world corners are ``corners`` (TL, TR, BR, BL)."""
+    x0, y0, x1, y1 = box_mm
+    tc = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)]) / np.array(size_mm)
+    return (
+        corners[0] + np.outer(tc[:, 0], corners[1] - corners[0]) + np.outer(tc[:, 1], corners[3] - corners[0])
+    )
+
+
+def _min_char_visible(
+    cam: Camera, idbuf: np.ndarray, group: int, corners: np.ndarray, ps: PlateSpec
+) -> float:
+    """The least share of any character cell of plate ``ps`` whose pixels show the plate
+    (group ``group`` of ``idbuf``): 0 when one character is wholly hidden or out of the
+    frame. ``corners``: the plate's world corners TL, TR, BR, BL (4, 3)."""
+    H, W = idbuf.shape[:2]
+    worst = 1.0
+    for cell in char_cells(ps):
+        uv = cam.project(_on_plate(corners, cell, plate_size_mm(ps)))[0]
+        bx0, by0 = np.floor(uv.min(axis=0)).astype(int)
+        bx1, by1 = np.ceil(uv.max(axis=0)).astype(int) + 1
+        mask = np.zeros((by1 - by0, bx1 - bx0), np.uint8)
+        cv2.fillConvexPoly(mask, np.round(uv - (bx0, by0)).astype(np.int32), 1)
+        area = int(mask.sum())
+        if area == 0:
+            continue
+        cx0, cy0, cx1, cy1 = max(bx0, 0), max(by0, 0), min(bx1, W), min(by1, H)
+        shown = 0
+        if cx1 > cx0 and cy1 > cy0:
+            sub = mask[cy0 - by0 : cy1 - by0, cx0 - bx0 : cx1 - bx0]
+            shown = int(np.count_nonzero((idbuf[cy0:cy1, cx0:cx1] == group) & (sub > 0)))
+        worst = min(worst, shown / area)
+    return worst
+
+
 def _in_frame(b: Box, W: int, H: int) -> float:
     return b.clip(W, H).area / b.area if b.area > 0 else 0.0
 
@@ -595,7 +633,7 @@ def label(
             if uv is None:
                 quad = text_quad = ((0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0))
                 box = text_box = empty
-                pvis = pinf = 0.0
+                pvis = pinf = char_vis = 0.0
             else:
                 quad = _quad(uv)
                 full = Box.of_points(uv)
@@ -607,17 +645,11 @@ def label(
                     if base is not None and comp.painted[g] > 0
                     else 0.0
                 )
-                _, (tx0, ty0, tx1, ty1) = plate_layout(ps)
-                wmm, hmm = plate_size_mm(ps)
-                tc = np.array([(tx0, ty0), (tx1, ty0), (tx1, ty1), (tx0, ty1)]) / np.array([wmm, hmm])
-                tw = (
-                    corners[0]
-                    + np.outer(tc[:, 0], corners[1] - corners[0])
-                    + np.outer(tc[:, 1], corners[3] - corners[0])
-                )
-                tuv = cam.project(tw)[0]
+                _, text_mm = plate_layout(ps)
+                tuv = cam.project(_on_plate(corners, text_mm, plate_size_mm(ps)))[0]
                 text_quad = _quad(tuv)
                 text_box = Box.of_points(tuv).clip(W, H)
+                char_vis = _min_char_visible(cam, comp.idbuf, g, corners, ps) if pvis > 0 else 0.0
             ok = (
                 facing
                 and box.height >= MIN_PLATE_H_PX
@@ -641,6 +673,7 @@ def label(
                     in_frame_fraction=round(pinf, 4),
                     facing=facing,
                     labelled=ok,
+                    min_char_visible=round(char_vis, 4),
                 )
             )
     return tuple(vts), tuple(pts)

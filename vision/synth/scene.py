@@ -181,6 +181,55 @@ class PlateTruth:
     in_frame_fraction: float
     facing: bool
     labelled: bool
+    min_char_visible: float = 1.0
+
+
+LEGIBLE_DEFOCUS = 0.15
+"""Defocus sigma, as a share of the character height, at which a plate stops being legible.
+The strokes of a plate character are about 0.3 of its height apart (centre to centre: the
+bars of an E, 32.5 of 79 mm, the uprights of an H); two lines blend once the blur's sigma
+passes half their separation (Sparrow's limit), and B/8, D/0 and the like can no longer be
+told apart by anyone."""
+
+LEGIBLE_MOTION = 0.5
+"""Motion streak length, as a share of the character height, at which a plate stops being
+legible: a box blur wipes out detail at its own length, and the uprights of a character are
+about 0.46 of its height apart (36 of 79 mm)."""
+
+LEGIBLE_CHAR_VISIBLE = 0.75
+"""Least share of every character cell that must show (not hidden, not out of frame)."""
+
+
+def char_height_px(p: PlateTruth) -> float:
+    """Height (px) of one line of characters: the character cells' quad's mean side edge
+    over the number of lines (for two lines this includes a share of the line gap)."""
+    q = np.asarray(p.text_quad, np.float64)
+    edge = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2.0
+    return float(edge) / max(1, len(p.lines))
+
+
+def blur_severity(p: PlateTruth, c: ConditionSpec) -> float:
+    """How far the blur of ``c`` (as :func:`effects.apply_blur` applies it) is past what
+    plate ``p``'s characters survive: ``hypot(defocus / (LEGIBLE_DEFOCUS * h), streak /
+    (LEGIBLE_MOTION * h))`` for character height ``h`` (px); above 1 nobody can read it."""
+    h = char_height_px(p)
+    if h <= 0:
+        return float("inf")
+    defocus = c.defocus_sigma_px if c.defocus_sigma_px >= 0.5 else 0.0
+    streak = float(round(c.motion_blur_px) | 1) if c.motion_blur_px >= 1.5 else 0.0
+    return float(np.hypot(defocus / (LEGIBLE_DEFOCUS * h), streak / (LEGIBLE_MOTION * h)))
+
+
+def illegible_reasons(p: PlateTruth, c: ConditionSpec) -> tuple[str, ...]:
+    """Why nobody could read plate ``p`` under condition ``c``: ``"illegible"`` when
+    :func:`blur_severity` passes 1, ``"char_hidden"`` when some character shows less than
+    :data:`LEGIBLE_CHAR_VISIBLE` of its cell. Empty when legible."""
+    out = []
+    if blur_severity(p, c) > 1.0:
+        out.append("illegible")
+    if p.min_char_visible < LEGIBLE_CHAR_VISIBLE:
+        out.append("char_hidden")
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from vision.synth import BODY_TYPES, SIDE_OF, VIEWS, Box, Scene, StaticTextures, random_spec, render_scene
-from vision.synth.render import MIN_PLATE_H_PX, TextureCache, render_spec
-from vision.synth.scene import Lighting, View
+from vision.synth.render import MIN_PLATE_H_PX, TextureCache, plate_corners, render_spec, vehicle_pose
+from vision.synth.scene import Lighting, OccluderSpec, SceneSpec, View
 from vision.synth.taxonomy import BodyType
+from vision.synth.vehicles import build_model
 
 STATIC = StaticTextures()
 
@@ -124,15 +125,9 @@ def test_yolo_lines_round_trip() -> None:
         assert 0.0 <= float(cx) <= 1.0 and 0.0 < float(w) <= 1.0
 
 
-def test_occluded_plate_is_not_labelled() -> None:
-    # a pole right in front of the front plate hides it: the label rule drops the plate
-    from dataclasses import replace
-
-    from vision.synth.render import plate_corners, vehicle_pose
-    from vision.synth.scene import OccluderSpec
-    from vision.synth.vehicles import build_model
-
-    spec = random_spec(
+def _front_box_spec() -> SceneSpec:
+    """A box lorry seen from the front by day, with no extras or occluders (seed 9)."""
+    return random_spec(
         np.random.default_rng(9),
         view="front",
         body_type="box",
@@ -141,16 +136,61 @@ def test_occluded_plate_is_not_labelled() -> None:
         extras=False,
         occluders=False,
     )
-    base = render_spec(spec)
-    front = next(p for p in base.plates if p.role == "front")
-    assert front.labelled
+
+
+def _pole_before_front_plate(spec: SceneSpec) -> OccluderSpec:
+    """A 0.5 m pole 60 % of the way from the camera to the front plate's centre."""
     model = build_model(spec.vehicles[0])
     _, centre = plate_corners(model, vehicle_pose(spec.vehicles[0]), 0)
     cam = np.array(spec.camera.position_m)
     t = 0.6
-    pole = OccluderSpec(
+    return OccluderSpec(
         "pole", float(cam[0] + (centre[0] - cam[0]) * t), float(cam[1] + (centre[1] - cam[1]) * t), 0.5
     )
+
+
+def test_occluded_plate_is_not_labelled() -> None:
+    # a pole right in front of the front plate hides it: the label rule drops the plate
+    from dataclasses import replace
+
+    spec = _front_box_spec()
+    base = render_spec(spec)
+    front = next(p for p in base.plates if p.role == "front")
+    assert front.labelled
+    pole = _pole_before_front_plate(spec)
     hidden = render_spec(replace(spec, occluders=(pole,)))
     front2 = next(p for p in hidden.plates if p.role == "front")
     assert front2.visible_fraction < 0.5 and not front2.labelled
+
+
+def test_legibility_of_a_plate_blur_and_hidden_characters() -> None:
+    # a sharp, unhidden plate is legible; defocus or a streak past its limit (as a share of the
+    # character height) makes it illegible; a pole over its characters makes one hidden
+    from dataclasses import replace
+
+    from vision.synth.datasets import _plate_notes
+    from vision.synth.scene import LEGIBLE_DEFOCUS, LEGIBLE_MOTION, char_height_px, illegible_reasons
+
+    spec = _front_box_spec()
+    sharp = replace(spec.condition, motion_blur_px=0.0, defocus_sigma_px=0.0)
+    front = next(p for p in render_spec(replace(spec, condition=sharp)).plates if p.role == "front")
+    h = char_height_px(front)
+    assert 0.5 * front.text_box.height / len(front.lines) < h <= front.text_box.height
+    assert front.min_char_visible > 0.99
+    assert illegible_reasons(front, sharp) == ()
+    soft = replace(sharp, defocus_sigma_px=0.9 * LEGIBLE_DEFOCUS * h)
+    assert illegible_reasons(front, soft) == ()
+    assert illegible_reasons(front, replace(sharp, defocus_sigma_px=1.2 * LEGIBLE_DEFOCUS * h)) == (
+        "illegible",
+    )
+    blurred = replace(sharp, motion_blur_px=1.3 * LEGIBLE_MOTION * h)
+    assert illegible_reasons(front, blurred) == ("illegible",)
+    # the manifests' notes carry the reason as a tag (``eval plates --skip-tag``)
+    assert _plate_notes(front, replace(spec, condition=blurred)).split(";")[-1] == "illegible"
+    assert "illegible" not in _plate_notes(front, replace(spec, condition=sharp)).split(";")
+
+    pole = _pole_before_front_plate(spec)
+    hidden = render_spec(replace(spec, condition=sharp, occluders=(pole,)))
+    front2 = next(p for p in hidden.plates if p.role == "front")
+    assert front2.min_char_visible < 0.1
+    assert illegible_reasons(front2, sharp) == ("char_hidden",)
