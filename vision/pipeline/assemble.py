@@ -316,14 +316,25 @@ LIVERY_MIN_CHARS = 4
 lorry (a haulier's name, a maker's badge) when it has at least this many characters."""
 
 
+CONTAINER_CODE = re.compile(r"^([1-4A-HKLMNP][024-689CDEFLMNP][A-Z][0-9]|[A-Z]{3}[UJZ][0-9]{6,7})$")
+"""ISO 6346 markings painted on a container's ends and sides: its size and type code (``42G1``,
+``45R1``, ``22T6``) and its owner code with serial number (``MSCU 123456 7``, check digit
+optional)."""
+
+
 def is_livery(v: PlateVote) -> bool:
-    """Whether a plate track's vote is a word painted on the vehicle rather than a plate: at least
-    :data:`LIVERY_MIN_CHARS` characters, no digit, and it fits no plate grammar. Every UK and EU
-    plate format has digits (``../shared/docs/plate-formats.md``), so such a text is no plate of ours; in
-    set 5900 a haulier's name ``MAREK`` on a cab was kept as the front plate of a lorry whose
-    plate was hidden. Shorter digit-free texts (``C``) are kept: they are mostly fragments of a
-    real plate, and their crop is the plate's evidence."""
-    return len(v.text) >= LIVERY_MIN_CHARS and not v.format_valid and not any(c.isdigit() for c in v.text)
+    """Whether a plate track's vote is something painted on the vehicle rather than a plate. It
+    fits no plate grammar and is either a word (at least :data:`LIVERY_MIN_CHARS` characters, no
+    digit: every UK and EU plate format has digits, ``../shared/docs/plate-formats.md``) or a
+    container code (:data:`CONTAINER_CODE`). In set 5900 a haulier's name ``MAREK`` on a cab was
+    kept as the front plate of a lorry whose plate was hidden; in lane set 5230 a container's
+    ``42G1`` was (then read as an Irish plate of a year never issued). Shorter digit-free texts
+    (``C``) are kept: they are mostly fragments of a real plate, and their crop is the plate's
+    evidence."""
+    if v.format_valid:
+        return False
+    word = len(v.text) >= LIVERY_MIN_CHARS and not any(c.isdigit() for c in v.text)
+    return word or CONTAINER_CODE.match(v.text) is not None
 
 
 def clearly_different(a: str, b: str) -> bool:

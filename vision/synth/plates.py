@@ -359,7 +359,7 @@ GRAMMARS: Final[tuple[Grammar, ...]] = (
     Grammar(
         "IRL",
         "current",
-        r"^[0-9]{2}[12]?(C|CE|CN|CW|D|DL|G|KE|KK|KY|L|LD|LH|LM|LS|MH|MN|MO|OY|RN|SO|T|W|WH|WX|WW)[0-9]{1,6}$",
+        r"^(8[7-9]|9[0-9]|0[0-9]|1[0-2]|(1[3-9]|2[0-9])[12])(C|CE|CN|CW|D|DL|G|KE|KK|KY|L|LD|LH|LM|LS|MH|MN|MO|OY|RN|SO|T|W|WH|WX|WW)[0-9]{1,6}$",
         _irl,
     ),
     Grammar("H", "current", r"^([A-Z]{4}[0-9]{3}|[A-Z]{3}[0-9]{3})$", _h),

@@ -79,6 +79,22 @@ def test_a_livery_word_is_no_plate() -> None:
     assert frag.text == "C"
 
 
+def test_a_container_code_is_no_plate() -> None:
+    """A container's ISO 6346 size-type code or owner code read as a plate (lane set 5230:
+    ``42G1`` kept as a front plate) is no plate; a plate read beside it wins, and a real plate
+    of a similar shape that fits a grammar stays a plate."""
+    for code in ("42G1", "45R1", "22T6", "MSCU1234567", "TGHU123456"):
+        assert is_livery(_track(1, [code] * 4, 30).vote(VoteRule())), code
+    assert assemble_plates([_track(1, ["42G1"] * 4, 30)], "front", VoteRule()) == ()
+    (plate,) = assemble_plates(
+        [_track(1, ["42G1"] * 4, 30), _track(2, ["AB12CDE"] * 2, 20)], "front", VoteRule()
+    )
+    assert plate.text == "AB12CDE"
+    for text in ("12G5", "131D12", "AB12CDE"):  # Irish 2012 and 2013 plates, a UK one
+        v = _track(3, [text] * 4, 30).vote(VoteRule())
+        assert v.format_valid and not is_livery(v), text
+
+
 def _look(
     text: str, height_px: int, width_px: int, confidence: float, format_name: str | None = None
 ) -> PlateLook:
