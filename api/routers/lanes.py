@@ -69,7 +69,15 @@ def decode_jpeg(data: bytes, limits: FrameSettings) -> np.ndarray:
             rgb = img.convert("RGB")
     except FrameError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombWarning,
+        ModuleNotFoundError,  # ultralytics, once imported in the process, patches Image.open to
+        # try its optional pi-heif plugin on files PIL cannot identify (vision.anpr.imageio)
+    ) as exc:
         raise FrameError(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the JPEG does not decode: {exc}") from exc
     bgr: np.ndarray = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
     return bgr

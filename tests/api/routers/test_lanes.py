@@ -61,6 +61,27 @@ def test_bad_frames_are_refused_with_a_reason_and_nothing_is_queued(
     assert api.state.lanes.get("L1") is None
 
 
+def test_a_bad_frame_is_refused_when_ultralytics_has_patched_pil(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ultralytics, once imported in a process, patches Image.open to import its optional pi-heif
+    # plugin for files PIL cannot identify; offline that import fails: still a 422, not a 500
+    from PIL import Image, UnidentifiedImageError
+
+    original = Image.open
+
+    def patched(fp: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(fp, *args, **kwargs)
+        except UnidentifiedImageError:
+            raise ModuleNotFoundError("No module named 'pi_heif'") from None
+
+    monkeypatch.setattr(Image, "open", patched)
+    r = _push(api, b"\xff\xd8\xff\xe0" + b"\x00" * 64)
+    assert r.status_code == 422 and "does not decode" in r.json()["detail"], r.text
+    assert api.state.lanes.get("L1") is None
+
+
 def test_truncated_jpeg_is_refused(api: Any) -> None:
     data = _jpeg(200, 200)
     r = _push(api, data[: len(data) // 2])
