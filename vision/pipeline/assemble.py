@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -74,6 +75,11 @@ class PlateLook:
     crop: ImageBGR
 
 
+PLATE_MOVED_BY = 0.15
+"""How far (a share of its height, in position or in height) a plate moves over its track to count
+as on a moving vehicle (:meth:`PlateTrack.moved`)."""
+
+
 @dataclass(slots=True)
 class PlateTrack:
     """What one plate track has gathered. Reads are bounded by the read policy; only the
@@ -89,14 +95,27 @@ class PlateTrack:
     tallest_crop: ImageBGR | None = None
     tallest_crop_px: float = 0.0
     vehicles: Counter[int] = field(default_factory=Counter)
+    first_box: BBox | None = None
     _vote: PlateVote | None = None
 
     def seen(self, ts_ms: int, box: BBox, vehicle_key: int | None) -> None:
+        if self.first_box is None:
+            self.first_box = box
         self.n_seen += 1
         self.last_ts_ms = max(self.last_ts_ms, ts_ms)
         self.box = box
         if vehicle_key is not None:
             self.vehicles[vehicle_key] += 1
+
+    def moved(self, by: float = PLATE_MOVED_BY) -> bool:
+        """Whether the plate moved over its track: its centre by ``by`` of its height or more,
+        or its height by that share (a plate on a lorry coming or going; a sign stays put)."""
+        a, b = self.first_box, self.box
+        if a is None:
+            return False
+        h = max(a.height_px, b.height_px, 1.0)
+        shift = math.hypot(b.center[0] - a.center[0], b.center[1] - a.center[1])
+        return shift >= by * h or abs(b.height_px - a.height_px) >= by * h
 
     def keep_tallest(self, crop_img: ImageBGR) -> None:
         h = float(crop_img.shape[0])

@@ -39,7 +39,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,8 +113,9 @@ class FrameResult:
     ``vehicles``/``plates`` are the tracks seen on the last detected frame; ``passages``
     are those closed while handling this frame; ``ms`` is the processing time;
     ``open_since_ms`` is the first sighting of the earliest vehicle track still open after this
-    frame (``None``: none open), so a consumer knows no passage seen earlier can still come
-    (the lane merger waits on it).
+    frame, or of a plate track on no vehicle that may still become a passage (``None``: none
+    open), so a consumer knows no passage seen earlier can still come (the lane merger waits on
+    it).
     """
 
     frame_index: int
@@ -147,6 +148,7 @@ class PipelineCounters:
     noise_tracks: int = 0
     parts: int = 0
     orphan_plates: int = 0
+    plate_only_passages: int = 0
     stitched: int = 0
     handovers: int = 0
 
@@ -257,9 +259,12 @@ class LanePipeline:
         return self._result(frame, ts, True, False, closed, n_reads, n_looks, t0)
 
     def flush(self) -> tuple[Passage, ...]:
-        """Close every open vehicle track (end of the source); returns their passages."""
+        """Close every open vehicle track (end of the source); returns their passages, and those
+        of plates read surely on no vehicle (:meth:`_plate_only`)."""
         keys = list(self._s.vehicles)
-        return tuple(p for k in keys if (p := self._close(k)) is not None)
+        out = tuple(p for k in keys if (p := self._close(k)) is not None)
+        orphans = [self._s.plates.pop(t) for t in list(self._s.plates)]
+        return out + tuple(p for t in orphans if (p := self._plate_only(t)) is not None)
 
     # --- internals ------------------------------------------------------------------------
 
@@ -285,8 +290,16 @@ class LanePipeline:
             n_reads,
             n_looks,
             (time.perf_counter() - t0) * 1000.0,
-            min((v.first_ts_ms for v in self._s.vehicles.values()), default=None),
+            self._open_since_ms(),
         )
+
+    def _open_since_ms(self) -> int | None:
+        """The first sighting of the earliest vehicle track still open, or of a plate track on no
+        vehicle yet (it may still be a passage: :meth:`_plate_only`)."""
+        s = self._s
+        firsts = [v.first_ts_ms for v in s.vehicles.values()]
+        firsts += [p.first_ts_ms for p in s.plates.values() if not p.vehicles and p.looks]
+        return min(firsts, default=None)
 
     def _in_roi(self, frame: Frame, x: float, y: float) -> bool:
         return self.config.roi.contains(x, y, frame.width_px, frame.height_px)
@@ -338,6 +351,7 @@ class LanePipeline:
                     self._vehicle_seen(key, s.prev_vehicles[grew], frame)
             self._vehicle_seen(key, _Seen(det, ts_ms=ts), frame)
             frame_vehicles.append((key, det))
+        pending = [d for d, t in zip(vehicles, upd.ids, strict=True) if t < 0]
         s.prev_vehicles = {
             i: _Seen(d, ts_ms=ts) for i, (d, t) in enumerate(zip(vehicles, upd.ids, strict=True)) if t < 0
         }
@@ -355,7 +369,7 @@ class LanePipeline:
                 and d.confidence >= tc.plate_min_confidence
                 and self._in_roi(frame, *d.box.center)
             ]
-        n_reads = self._plates(frame, ts, plates, frame_vehicles)
+        n_reads = self._plates(frame, ts, plates, frame_vehicles, pending)
         handed, moved = self._handovers(ts)
         s.last_vehicle_views = tuple(
             TrackView(key, det.box, self._vehicle_label(s.vehicles[key]))
@@ -562,35 +576,61 @@ class LanePipeline:
         return slots[key]
 
     def _plate_space(
-        self, frame: Frame, det: Detection, frame_vehicles: list[tuple[int, Detection]]
+        self,
+        frame: Frame,
+        det: Detection,
+        frame_vehicles: list[tuple[int, Detection]],
+        pending: Sequence[Detection] = (),
     ) -> tuple[int, BBox]:
         """The vehicle a plate is on (``ORPHAN_KEY``: none) and its box in plate-tracking space:
         the vehicle's box as the unit square, vehicles side by side 2 units apart (orphans in
-        frame-normalised coordinates left of them), grown by :data:`PLATE_GROW`."""
-        cx, cy = det.box.center
-        inside = [
-            (key, v) for key, v in frame_vehicles if v.box.x1 <= cx <= v.box.x2 and v.box.y1 <= cy <= v.box.y2
-        ]
+        frame-normalised coordinates left of them), grown by :data:`PLATE_GROW`.
+
+        A plate on a vehicle seen for the first time (``pending``: its track starts at its next
+        sighting) is already placed in that vehicle's space, at the slot the vehicle will take,
+        but on no vehicle yet: so the plate's track goes on when the vehicle's starts. A rear
+        camera sees a lorry's plates largest in its first frames; placed in frame coordinates,
+        that first read was lost with the track that held it (lane set 5233's trailer mark,
+        readable only while the lorry came into view)."""
         b = det.box
-        if not inside:
+        cx, cy = b.center
+
+        def holding(vs: Sequence[tuple[int, Detection]]) -> list[tuple[int, Detection]]:
+            return [(k, v) for k, v in vs if v.box.x1 <= cx <= v.box.x2 and v.box.y1 <= cy <= v.box.y2]
+
+        def lowest(vs: list[tuple[int, Detection]]) -> tuple[int, Detection]:
+            # plates sit low on their vehicle: the vehicle whose bottom is nearest the plate's
+            return min(vs, key=lambda kv: abs(kv[1].box.y2 - b.y2) / max(1.0, kv[1].box.height_px))
+
+        key = ORPHAN_KEY
+        if inside := holding(frame_vehicles):
+            key, v = lowest(inside)
+            slot = self._slot(key)
+        elif around := holding(list(enumerate(pending))):
+            j, v = lowest(around)
+            used = set(self._s.slots.values())
+            slot = [i for i in range(len(used) + len(pending)) if i not in used][j]
+        else:
             w, h = frame.width_px, frame.height_px
             return ORPHAN_KEY, BBox(b.x1 / w - 2.0, b.y1 / h, b.x2 / w - 2.0, b.y2 / h)
-        # plates sit low on their vehicle: prefer the vehicle whose bottom is nearest the plate's
-        key, v = min(inside, key=lambda kv: abs(kv[1].box.y2 - b.y2) / max(1.0, kv[1].box.height_px))
-        vb = v.box
+        vb, off = v.box, 2.0 * slot
         sx, sy = max(1.0, vb.width_px), max(1.0, vb.height_px)
-        off = 2.0 * self._slot(key)
         # grown (x2 wide, x4 tall: a vehicle box clipped by the frame edge shifts plates
         # vertically in its coordinates), so consecutive boxes of one plate still overlap
-        cx, cy = (b.center[0] - vb.x1) / sx + off, (b.center[1] - vb.y1) / sy
+        ux, uy = (cx - vb.x1) / sx + off, (cy - vb.y1) / sy
         hw, hh = PLATE_GROW[0] * b.width_px / sx / 2, PLATE_GROW[1] * b.height_px / sy / 2
-        return key, BBox(cx - hw, cy - hh, cx + hw, cy + hh)
+        return key, BBox(ux - hw, uy - hh, ux + hw, uy + hh)
 
     def _plates(
-        self, frame: Frame, ts: int, plates: list[Detection], frame_vehicles: list[tuple[int, Detection]]
+        self,
+        frame: Frame,
+        ts: int,
+        plates: list[Detection],
+        frame_vehicles: list[tuple[int, Detection]],
+        pending: Sequence[Detection] = (),
     ) -> int:
         s = self._s
-        spaces = [self._plate_space(frame, d, frame_vehicles) for d in plates]
+        spaces = [self._plate_space(frame, d, frame_vehicles, pending) for d in plates]
         upd = self._plate_tracker.update(
             boxes_array([b for _, b in spaces]), np.array([d.confidence for d in plates]), ts
         )
@@ -667,15 +707,37 @@ class LanePipeline:
         after = self.config.tracking.close_after_ms
         expired = [k for k, v in self._s.vehicles.items() if ts - v.last_ts_ms > after]
         out = tuple(p for k in expired if (p := self._close(k)) is not None)
-        # plate tracks on no open vehicle (orphans), not seen for the close time, are dropped
+        # plate tracks on no open vehicle (orphans), not seen for the close time, are dropped,
+        # unless one read surely on no vehicle at all is a lorry the vehicle detector missed
         s = self._s
-        for tid in [
-            t
-            for t, p in s.plates.items()
+        orphans = [
+            s.plates.pop(t)
+            for t, p in list(s.plates.items())
             if ts - p.last_ts_ms > after and (p.vehicle_key is None or p.vehicle_key not in s.vehicles)
-        ]:
-            del s.plates[tid]
-        return out
+        ]
+        return out + tuple(p for t in orphans if (p := self._plate_only(t)) is not None)
+
+    def _plate_only(self, plate: PlateTrack) -> Passage | None:
+        """The passage of a plate track that was never inside a tracked vehicle, but whose vote
+        is committed and sure (:func:`plate_is_sure`: five characters or more, fitting a plate
+        grammar) and which moved (:meth:`PlateTrack.moved`): a lorry the vehicle detector did
+        not track (a car transporter coming into view in set 5400), with that plate and an
+        unknown body. Else ``None``: the track is dropped (a plate of a vehicle already gone, a
+        fragment, or a sign: set 5906's ``CONTROL`` over the lane was read ``SNIR1``, a
+        Northern Irish format, low confidence and standing still)."""
+        if plate.vehicles or not plate.moved():
+            return None
+        vote = plate.vote(self.config.vote_rule)
+        if vote.status is not ReadStatus.COMMITTED or not plate_is_sure(vote):
+            return None
+        s, cfg = self._s, self.config
+        key, s.next_key = s.next_key, s.next_key + 1
+        v = VehicleTrack(
+            key, set(), plate.first_ts_ms, plate.last_ts_ms, plate.box, plate.box, hits=plate.n_seen
+        )
+        v.camera_ids.add(cfg.camera_id)
+        self.counters.plate_only_passages += 1
+        return self._passage(v, [plate])
 
     def _close(self, key: int) -> Passage | None:
         s, cfg = self._s, self.config
@@ -695,11 +757,16 @@ class LanePipeline:
         if self._is_noise(v, mine):
             self.counters.noise_tracks += 1
             return None
+        return self._passage(v, mine)
+
+    def _passage(self, v: VehicleTrack, plates: list[PlateTrack]) -> Passage:
+        """Assemble and count the passage of vehicle track ``v`` with its plate tracks."""
+        cfg = self.config
         passage = assemble_passage(
             self._passage_id(cfg, v),
             cfg.lane_id,
             v,
-            mine,
+            plates,
             view=cfg.view,
             vote_rule=cfg.vote_rule,
             consensus_rule=cfg.consensus_rule,

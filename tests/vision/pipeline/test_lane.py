@@ -122,8 +122,9 @@ def test_read_policy_reads_a_growing_plate_as_it_grows() -> None:
     pipeline = LanePipeline(LaneConfig("L1", reads=policy), models)
     passages = run(pipeline, list(frames_of([blank(480, 720)] * 36)))
     h = reader.heights
-    assert h[:3] == [12, 13, 14]
-    # frame 0's read is spent before the vehicle's track is confirmed: reads 2-4 are the track's first 3
+    # frame 0's read, taken before the vehicle's track starts, is the plate track's first: the
+    # fourth read is the first 15 % taller than the tallest (it was 15 px when frame 0's was lost)
+    assert h[:4] == [12, 13, 14, 17]
     assert all(b >= 1.15 * a for a, b in itertools.pairwise(h[3:]))
     assert len(h) < 12 and h[-1] >= 40
     assert len(passages) == 1 and passages[0].plates[0].status is ReadStatus.COMMITTED
@@ -243,6 +244,49 @@ def test_motion_gate_skips_still_frames_but_keeps_a_heartbeat() -> None:
     assert sum(gated[:30]) >= 25  # still frames skipped ...
     assert sum(not g for g in gated[1:30]) >= 2  # ... but one per heartbeat (400 ms) is processed
     assert pipeline.counters.gated == sum(gated)
+
+
+def test_a_plate_seen_only_as_its_lorry_comes_into_view_is_kept() -> None:
+    """A rear camera sees a trailer mark only in the first two frames of its lorry (it is small
+    after): the read of the lorry's first frame, before its track starts, and the second one are
+    one plate track, and the passage has the mark (lane set 5233)."""
+    vehicle = lambda i: [Detection(BBox(100, 60 + 10 * i, 700, 470), 0, "vehicle", 0.9)]  # noqa: E731
+    mark = lambda i: [Detection(BBox(400, 300 + 10 * i, 460, 350 + 10 * i), 0, "plate", 0.9)] if i < 2 else []  # noqa: E731
+    reader = ConstReader(by_height=lambda h: "A1234567")
+    models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(mark), reader, None)
+    passages = run(
+        LanePipeline(LaneConfig("L1", view="rear"), models), list(frames_of([blank(480, 720)] * 20))
+    )
+    assert reader.heights == [50, 50]
+    (p,) = passages
+    (plate,) = p.plates
+    assert plate.role is PlateRole.TRAILER_MARK and plate.text == "A1234567" and plate.n_looks == 2
+
+
+def test_a_plate_read_surely_on_no_tracked_vehicle_is_a_passage() -> None:
+    """The vehicle detector sees a lorry only weakly (no track starts) while its plate, coming
+    closer, is read surely: the plate alone is the lorry's passage (set 5400's car transporter),
+    body unknown; until it closes, frames say it is open (the lane merger waits on it). A text
+    that is no sure plate (``MAREK``: no grammar), or one that stands still (a sign over the
+    lane), on no vehicle makes no passage."""
+    weak = lambda i: [Detection(BBox(100, 50, 700, 470), 0, "vehicle", 0.4)] if i < 10 else []  # noqa: E731
+    for text, grows, n in (("AB12CDE", 3, 1), ("MAREK", 3, 0), ("AB12CDE", 0, 0)):
+        plate = lambda i, g=grows: (  # noqa: E731
+            [Detection(BBox(300, 400, 400 + g * i, 430 + g * i), 0, "plate", 0.9)] if i < 10 else []
+        )
+        models = LaneModels(ScriptedDetector(weak), ScriptedDetector(plate), ConstReader(text), None)
+        pipeline = LanePipeline(LaneConfig("L1", camera_id="cam-front"), models)
+        frames = list(frames_of([blank(480, 720)] * 60))
+        results = [pipeline.process(f) for f in frames]
+        passages = [p for r in results for p in r.passages] + list(pipeline.flush())
+        assert len(passages) == n, (text, grows)
+        assert pipeline.counters.plate_only_passages == n
+        assert results[5].open_since_ms == frames[0].ts_ms and results[-1].open_since_ms is None
+        if n:
+            (p,) = passages
+            assert [(q.text, q.status) for q in p.plates] == [(text, ReadStatus.COMMITTED)]
+            assert p.body.body_type is BodyType.UNKNOWN and p.camera_ids == ("cam-front",)
+            assert p.first_seen_ts_ms == frames[0].ts_ms
 
 
 def test_uk_trailer_mark_gets_its_own_role() -> None:
