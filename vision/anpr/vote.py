@@ -23,7 +23,10 @@ some look) and fits a grammar if the whole-text winner does, it is the consensus
 confidence. A plate 13-20 px high is misread in a different character each time, so no
 whole text has a majority while each character has one: ``EHN691K``, ``CHN691K``, ``EHN891K``
 and ``EHM891K`` (the tallest, 0.71 sure) give ``EHN891K``, the plate (``bench lane --seed
-5220``). A text no look read is never made up.
+5220``). A text no look read is never made up, and a piece of the whole-text winner never
+replaces it: reads cut at either end (``4521CDF``, ``R4521CD``) are of one length, one short of
+the plate read whole (``R4521CDF``, clip 5701), and the characters of that length would have
+chosen a piece.
 """
 
 from __future__ import annotations
@@ -118,7 +121,9 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
         fits = fused in best_of and (
             best_of[fused].format_name is not None or best_of[text].format_name is None
         )
-        if fits and fused != text:  # margin <= 0: no more support than the whole-text winner
+        # a piece of the winner is no reading of it: the characters vote over the reads of the
+        # most supported length, and reads cut at one end are all one character short
+        if fits and fused != text and fused not in text:  # margin <= 0: no more support than the winner
             text, top = fused, support[fused]
             share, margin = top / weight_sum, (top - ranked[0][1]) / weight_sum
             ranked = [(fused, top), *((t, s) for t, s in ranked if t != fused)]

@@ -105,6 +105,16 @@ def test_the_character_vote_never_makes_up_a_text_or_overrules_a_stable_one() ->
     assert v.text == "AB12CDE" and v.status is ReadStatus.COMMITTED
 
 
+def test_the_character_vote_never_cuts_the_winner_short() -> None:
+    """Clip 5701's Spanish trailer plate R4521CDF, read whole once and cut at either end twice:
+    the cut reads are the most supported length, but their text is a piece of the winner."""
+    reads = [sized("R4521CDF", 0.98, 28), sized("4521CDF", 0.85, 18), sized("R4521CD", 0.50, 23)]
+    weighted = [(r.candidates[0].text, look_weight(r)) for r in reads]
+    assert by_position(weighted) == "4521CDF"  # 7 characters: 0.64 + 0.48 against 0.98
+    v = vote(reads)
+    assert v.text == "R4521CDF" and v.status is ReadStatus.LOW_CONFIDENCE
+
+
 def test_the_character_vote_leaves_a_single_look_and_a_grammar_fit_alone() -> None:
     # one look: its own ranking stands (by position its candidates would make A812CDE)
     one = look(("AB12CDE", 0.40), ("A812CDE", 0.30), ("A812CD3", 0.30))
