@@ -69,16 +69,14 @@ def decode_jpeg(data: bytes, limits: FrameSettings) -> np.ndarray:
             rgb = img.convert("RGB")
     except FrameError:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombWarning,
-        ModuleNotFoundError,  # ultralytics, once imported in the process, patches Image.open to
-        # try its optional pi-heif plugin on files PIL cannot identify (vision.anpr.imageio)
-    ) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         raise FrameError(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the JPEG does not decode: {exc}") from exc
+    except ModuleNotFoundError as exc:
+        # ultralytics, once imported in the process, patches Image.open to try its optional
+        # pi-heif plugin on files PIL cannot identify; offline that import fails
+        if exc.name != "pi_heif":
+            raise
+        raise FrameError(status.HTTP_422_UNPROCESSABLE_CONTENT, "the JPEG does not decode") from exc
     bgr: np.ndarray = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
     return bgr
 

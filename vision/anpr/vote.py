@@ -26,7 +26,8 @@ and ``EHM891K`` (the tallest, 0.71 sure) give ``EHN891K``, the plate (``bench la
 5220``). A text no look read is never made up, and a piece of the whole-text winner never
 replaces it: reads cut at either end (``4521CDF``, ``R4521CD``) are of one length, one short of
 the plate read whole (``R4521CDF``, clip 5701), and the characters of that length would have
-chosen a piece.
+chosen a piece; but a piece that fits a grammar the winner does not is taken (``AB12CDE`` for
+``AB12CDE1``, an edge read as an extra ``1``).
 """
 
 from __future__ import annotations
@@ -121,9 +122,11 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
         fits = fused in best_of and (
             best_of[fused].format_name is not None or best_of[text].format_name is None
         )
-        # a piece of the winner is no reading of it: the characters vote over the reads of the
-        # most supported length, and reads cut at one end are all one character short
-        if fits and fused != text and fused not in text:  # margin <= 0: no more support than the winner
+        # a piece of the winner is no reading of it (the characters vote over the reads of the
+        # most supported length, and reads cut at one end are all one character short), unless
+        # it fits a grammar the winner does not (an edge read as an extra 1 or I)
+        piece = fused in text and not (best_of[text].format_name is None and best_of[fused].format_name)
+        if fits and fused != text and not piece:  # margin <= 0: no more support than the winner
             text, top = fused, support[fused]
             share, margin = top / weight_sum, (top - ranked[0][1]) / weight_sum
             ranked = [(fused, top), *((t, s) for t, s in ranked if t != fused)]

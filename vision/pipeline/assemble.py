@@ -75,9 +75,10 @@ class PlateLook:
     crop: ImageBGR
 
 
-PLATE_MOVED_BY = 0.15
+PLATE_MOVED_BY = 0.5
 """How far (a share of its height, in position or in height) a plate moves over its track to count
-as on a moving vehicle (:meth:`PlateTrack.moved`)."""
+as on a moving vehicle (:meth:`PlateTrack.moved`): an approaching plate moves 20-90 px a frame,
+a sign's box jitters by a few pixels."""
 
 
 @dataclass(slots=True)
@@ -338,7 +339,8 @@ lorry (a haulier's name, a maker's badge) when it has at least this many charact
 CONTAINER_CODE = re.compile(r"^([1-4A-HKLMNP][024-689CDEFLMNP][A-Z][0-9]|[A-Z]{3}[UJZ][0-9]{6,7})$")
 """ISO 6346 markings painted on a container's ends and sides: its size and type code (``42G1``,
 ``45R1``, ``22T6``) and its owner code with serial number (``MSCU 123456 7``, check digit
-optional)."""
+optional). A four-character piece of a 2013-on Irish plate read without its half-year digit
+(``22D1`` of ``222D1...``) has the same shape and is dropped too: a piece, not the plate."""
 
 
 def is_livery(v: PlateVote) -> bool:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -90,6 +90,16 @@ its area, the last one as the whole lorry's box lagged behind)."""
 TRAVEL_SIZE_SLACK = 1.15
 """How much a lost vehicle's box may seem to grow (rear view) or shrink (front view) against the
 way it travels before a new box there is taken for another lorry (:meth:`LanePipeline._travels_to`)."""
+
+RECENT_PASSAGES = 16
+"""How many closed passages' plates the pipeline remembers (:meth:`LanePipeline._plate_only`)."""
+
+PLATE_ONLY_MIN_CHARS = 5
+"""A plate on no tracked vehicle makes a passage only with at least this many characters."""
+
+PENDING_SAME_IOU = 0.3
+"""A vehicle detection not yet tracked keeps the slot of last time's untracked detection it
+overlaps by this much (:meth:`LanePipeline._reserve_slots`)."""
 
 PLATE_GROW = (2.0, 4.0)
 """Plate boxes are grown this much (width, height) in plate-tracking space."""
@@ -162,6 +172,7 @@ class _Seen:
     ts_ms: int = 0
     read: PlateLook | None = None
     crop_px: float = 0.0
+    slot: int | None = None  # a vehicle's: the plate-space slot kept for it (``_reserve_slots``)
 
 
 @dataclass(slots=True)
@@ -175,6 +186,9 @@ class _State:
     inside: dict[int, Counter[int]] = field(default_factory=dict)
     prev_vehicles: dict[int, _Seen] = field(default_factory=dict)  # by index in the last tracker input
     prev_plates: dict[int, _Seen] = field(default_factory=dict)
+    # passages closed lately: (last sighting, plate texts), for :meth:`LanePipeline._plate_only`
+    recent: deque[tuple[int, tuple[str, ...]]] = field(default_factory=lambda: deque(maxlen=RECENT_PASSAGES))
+    camera_id: str = ""  # the last frame's
     next_key: int = 1
     last_ts_ms: int | None = None
     last_detect_ms: int | None = None
@@ -234,6 +248,7 @@ class LanePipeline:
         self.counters.frames += 1
         ts = frame.ts_ms if s.last_ts_ms is None or frame.ts_ms > s.last_ts_ms else s.last_ts_ms + 1
         s.last_ts_ms = ts
+        s.camera_id = frame.camera_id
         moved = self._gate.moved(frame.image) if self._gate is not None else True
         heartbeat_due = (
             s.last_processed_ms is None or ts - s.last_processed_ms >= cfg.motion_gate.heartbeat_ms
@@ -295,10 +310,11 @@ class LanePipeline:
 
     def _open_since_ms(self) -> int | None:
         """The first sighting of the earliest vehicle track still open, or of a plate track on no
-        vehicle yet (it may still be a passage: :meth:`_plate_only`)."""
+        vehicle that could so far be a passage (:meth:`_could_be_passage`; a sign's track, which
+        never closes while traffic is in view, does not hold the lane merger up)."""
         s = self._s
         firsts = [v.first_ts_ms for v in s.vehicles.values()]
-        firsts += [p.first_ts_ms for p in s.plates.values() if not p.vehicles and p.looks]
+        firsts += [p.first_ts_ms for p in s.plates.values() if self._could_be_passage(p)]
         return min(firsts, default=None)
 
     def _in_roi(self, frame: Frame, x: float, y: float) -> bool:
@@ -348,13 +364,16 @@ class LanePipeline:
                 matched.add(key)
                 grew = upd.grew_from.get(tid)
                 if grew is not None and grew in s.prev_vehicles:
-                    self._vehicle_seen(key, s.prev_vehicles[grew], frame)
+                    first = s.prev_vehicles[grew]
+                    self._vehicle_seen(key, first, frame)
+                    if first.slot is not None and key not in s.slots and first.slot not in s.slots.values():
+                        s.slots[key] = first.slot  # where its plates were tracked while it was new
             self._vehicle_seen(key, _Seen(det, ts_ms=ts), frame)
             frame_vehicles.append((key, det))
-        pending = [d for d, t in zip(vehicles, upd.ids, strict=True) if t < 0]
-        s.prev_vehicles = {
-            i: _Seen(d, ts_ms=ts) for i, (d, t) in enumerate(zip(vehicles, upd.ids, strict=True)) if t < 0
-        }
+        s.prev_vehicles = self._reserve_slots(
+            {i: _Seen(d, ts_ms=ts) for i, (d, t) in enumerate(zip(vehicles, upd.ids, strict=True)) if t < 0}
+        )
+        pending = list(s.prev_vehicles.values())
         if cfg.view == "side":
             self._note_parts(frame_vehicles)
         # bodies -> vehicles
@@ -569,26 +588,55 @@ class LanePipeline:
         return n
 
     def _slot(self, key: int) -> int:
-        slots = self._s.slots
-        if key not in slots:
-            used = set(slots.values())
-            slots[key] = next(i for i in range(len(used) + 1) if i not in used)
-        return slots[key]
+        """Vehicle ``key``'s slot in plate-tracking space: the lowest free one on first use (a
+        slot kept for a vehicle not yet tracked is not free)."""
+        s = self._s
+        if key not in s.slots:
+            used = set(s.slots.values()) | {p.slot for p in s.prev_vehicles.values() if p.slot is not None}
+            s.slots[key] = next(i for i in range(len(used) + 1) if i not in used)
+        return s.slots[key]
+
+    def _reserve_slots(self, pending: dict[int, _Seen]) -> dict[int, _Seen]:
+        """Give each vehicle detection not yet tracked (``pending``, by tracker input index) a
+        plate-space slot: the slot of last time's untracked detection it overlaps (IoU at least
+        :data:`PENDING_SAME_IOU`: a box seen again that the tracker has not taken up yet, so its
+        plates stay in one place), else the lowest free one. A track that grows from it takes
+        that slot, so its plates' tracks go on (:meth:`_plate_space`)."""
+        s = self._s
+        taken = set(s.slots.values())
+        before = [p for p in s.prev_vehicles.values() if p.slot is not None]
+        for seen in pending.values():
+            same = max(
+                (
+                    p
+                    for p in before
+                    if p.slot not in taken and p.det.box.iou(seen.det.box) >= PENDING_SAME_IOU
+                ),
+                key=lambda p: p.det.box.iou(seen.det.box),
+                default=None,
+            )
+            slot = same.slot if same is not None else None
+            if slot is None:
+                slot = next(i for i in range(len(taken) + 1) if i not in taken)
+            seen.slot = slot
+            taken.add(slot)
+        return pending
 
     def _plate_space(
         self,
         frame: Frame,
         det: Detection,
         frame_vehicles: list[tuple[int, Detection]],
-        pending: Sequence[Detection] = (),
+        pending: Sequence[_Seen] = (),
     ) -> tuple[int, BBox]:
         """The vehicle a plate is on (``ORPHAN_KEY``: none) and its box in plate-tracking space:
         the vehicle's box as the unit square, vehicles side by side 2 units apart (orphans in
         frame-normalised coordinates left of them), grown by :data:`PLATE_GROW`.
 
-        A plate on a vehicle seen for the first time (``pending``: its track starts at its next
-        sighting) is already placed in that vehicle's space, at the slot the vehicle will take,
-        but on no vehicle yet: so the plate's track goes on when the vehicle's starts. A rear
+        A plate on a vehicle detection not yet tracked (``pending``: a track starts from it at
+        its next sighting) is already placed in that vehicle's space, at the slot kept for it
+        (:meth:`_reserve_slots`), which the track takes, but on no vehicle yet: so the plate's
+        track goes on when the vehicle's starts. A rear
         camera sees a lorry's plates largest in its first frames; placed in frame coordinates,
         that first read was lost with the track that held it (lane set 5233's trailer mark,
         readable only while the lorry came into view)."""
@@ -606,10 +654,8 @@ class LanePipeline:
         if inside := holding(frame_vehicles):
             key, v = lowest(inside)
             slot = self._slot(key)
-        elif around := holding(list(enumerate(pending))):
-            j, v = lowest(around)
-            used = set(self._s.slots.values())
-            slot = [i for i in range(len(used) + len(pending)) if i not in used][j]
+        elif around := holding([(p.slot, p.det) for p in pending if p.slot is not None]):
+            slot, v = lowest(around)
         else:
             w, h = frame.width_px, frame.height_px
             return ORPHAN_KEY, BBox(b.x1 / w - 2.0, b.y1 / h, b.x2 / w - 2.0, b.y2 / h)
@@ -627,7 +673,7 @@ class LanePipeline:
         ts: int,
         plates: list[Detection],
         frame_vehicles: list[tuple[int, Detection]],
-        pending: Sequence[Detection] = (),
+        pending: Sequence[_Seen] = (),
     ) -> int:
         s = self._s
         spaces = [self._plate_space(frame, d, frame_vehicles, pending) for d in plates]
@@ -717,25 +763,42 @@ class LanePipeline:
         ]
         return out + tuple(p for t in orphans if (p := self._plate_only(t)) is not None)
 
-    def _plate_only(self, plate: PlateTrack) -> Passage | None:
-        """The passage of a plate track that was never inside a tracked vehicle, but whose vote
-        is committed and sure (:func:`plate_is_sure`: five characters or more, fitting a plate
-        grammar) and which moved (:meth:`PlateTrack.moved`): a lorry the vehicle detector did
-        not track (a car transporter coming into view in set 5400), with that plate and an
-        unknown body. Else ``None``: the track is dropped (a plate of a vehicle already gone, a
-        fragment, or a sign: set 5906's ``CONTROL`` over the lane was read ``SNIR1``, a
-        Northern Irish format, low confidence and standing still)."""
+    def _could_be_passage(self, plate: PlateTrack) -> bool:
+        """Whether a plate track on no tracked vehicle is, so far, what :meth:`_plate_only` makes a
+        passage of: never inside a tracked vehicle, moved, its vote committed, fitting a plate
+        grammar, at least :data:`PLATE_ONLY_MIN_CHARS` long and sure (:func:`plate_is_sure`)."""
         if plate.vehicles or not plate.moved():
-            return None
+            return False
         vote = plate.vote(self.config.vote_rule)
-        if vote.status is not ReadStatus.COMMITTED or not plate_is_sure(vote):
+        return (
+            vote.status is ReadStatus.COMMITTED
+            and len(vote.text) >= PLATE_ONLY_MIN_CHARS
+            and plate_is_sure(vote)
+        )
+
+    def _plate_only(self, plate: PlateTrack) -> Passage | None:
+        """The passage of a plate track that was never inside a tracked vehicle but could be one
+        (:meth:`_could_be_passage`): a lorry the vehicle detector did not track (a car
+        transporter coming into view in set 5400), with that plate and an unknown body. Not when
+        a vehicle open now, or one whose passage closed within ``close_after_ms`` before the plate
+        was first seen, shows a plate that could be the same (:func:`clearly_different`): that
+        lorry's plate track broke when its vehicle's box was lost or came late, and this is a
+        piece of it. Else ``None``: the track is dropped (a plate of a vehicle already gone, a
+        fragment, or a sign: set 5906's ``CONTROL`` over the lane was read ``SNIR1``, a
+        Northern Irish format, at low confidence and standing still)."""
+        if not self._could_be_passage(plate):
             return None
         s, cfg = self._s, self.config
+        text = plate.vote(cfg.vote_rule).text
+        since = plate.first_ts_ms - cfg.tracking.close_after_ms
+        near = [t for last, texts in s.recent if last >= since for t in texts]
+        near += [p.vote(cfg.vote_rule).text for p in s.plates.values() if p.vehicle_key in s.vehicles]
+        if any(t and not clearly_different(t, text) for t in near):
+            return None
         key, s.next_key = s.next_key, s.next_key + 1
-        v = VehicleTrack(
-            key, set(), plate.first_ts_ms, plate.last_ts_ms, plate.box, plate.box, hits=plate.n_seen
-        )
-        v.camera_ids.add(cfg.camera_id)
+        first = plate.first_box or plate.box
+        v = VehicleTrack(key, set(), plate.first_ts_ms, plate.last_ts_ms, first, plate.box, hits=plate.n_seen)
+        v.camera_ids.add(s.camera_id or cfg.camera_id)
         self.counters.plate_only_passages += 1
         return self._passage(v, [plate])
 
@@ -773,6 +836,7 @@ class LanePipeline:
             classified=self.models.body_classifier is not None,
             jpeg_quality=cfg.reads.jpeg_quality,
         )
+        self._s.recent.append((v.last_ts_ms, tuple(p.text for p in passage.plates if p.text)))
         self.counters.passages += 1
         if passage.plates:
             self.counters.passages_with_plates += 1

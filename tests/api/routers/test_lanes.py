@@ -74,7 +74,7 @@ def test_a_bad_frame_is_refused_when_ultralytics_has_patched_pil(
         try:
             return original(fp, *args, **kwargs)
         except UnidentifiedImageError:
-            raise ModuleNotFoundError("No module named 'pi_heif'") from None
+            raise ModuleNotFoundError("No module named 'pi_heif'", name="pi_heif") from None
 
     monkeypatch.setattr(Image, "open", patched)
     r = _push(api, b"\xff\xd8\xff\xe0" + b"\x00" * 64)

@@ -113,6 +113,9 @@ def test_the_character_vote_never_cuts_the_winner_short() -> None:
     assert by_position(weighted) == "4521CDF"  # 7 characters: 0.64 + 0.48 against 0.98
     v = vote(reads)
     assert v.text == "R4521CDF" and v.status is ReadStatus.LOW_CONFIDENCE
+    # but a piece that fits a grammar the winner does not wins (an edge read as an extra 1)
+    edge = [look(("AB12CDE1", 0.95))] + [look((t, 0.6)) for t in ("AB12CDE", "XB12CDE", "AB12CDF")]
+    assert vote(edge).text == "AB12CDE"
 
 
 def test_the_character_vote_leaves_a_single_look_and_a_grammar_fit_alone() -> None:

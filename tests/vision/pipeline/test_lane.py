@@ -266,27 +266,75 @@ def test_a_plate_seen_only_as_its_lorry_comes_into_view_is_kept() -> None:
 def test_a_plate_read_surely_on_no_tracked_vehicle_is_a_passage() -> None:
     """The vehicle detector sees a lorry only weakly (no track starts) while its plate, coming
     closer, is read surely: the plate alone is the lorry's passage (set 5400's car transporter),
-    body unknown; until it closes, frames say it is open (the lane merger waits on it). A text
-    that is no sure plate (``MAREK``: no grammar), or one that stands still (a sign over the
-    lane), on no vehicle makes no passage."""
+    body unknown, direction from the plate's growth; until it closes, frames say it is open (the
+    lane merger waits on it). A text that is no sure plate (``MAREK``: no grammar), or one that
+    stands still (a sign over the lane), on no vehicle makes no passage and holds nothing open."""
     weak = lambda i: [Detection(BBox(100, 50, 700, 470), 0, "vehicle", 0.4)] if i < 10 else []  # noqa: E731
-    for text, grows, n in (("AB12CDE", 3, 1), ("MAREK", 3, 0), ("AB12CDE", 0, 0)):
-        plate = lambda i, g=grows: (  # noqa: E731
-            [Detection(BBox(300, 400, 400 + g * i, 430 + g * i), 0, "plate", 0.9)] if i < 10 else []
+    for text, moves, n in (("AB12CDE", True, 1), ("MAREK", True, 0), ("AB12CDE", False, 0)):
+        plate = lambda i, m=moves: (  # noqa: E731
+            [Detection(BBox(300, 200 + 20 * i * m, 400 + 2 * i * m, 230 + 22 * i * m), 0, "plate", 0.9)]
+            if i < 10
+            else []
         )
         models = LaneModels(ScriptedDetector(weak), ScriptedDetector(plate), ConstReader(text), None)
-        pipeline = LanePipeline(LaneConfig("L1", camera_id="cam-front"), models)
+        pipeline = LanePipeline(LaneConfig("L1"), models)
         frames = list(frames_of([blank(480, 720)] * 60))
         results = [pipeline.process(f) for f in frames]
         passages = [p for r in results for p in r.passages] + list(pipeline.flush())
-        assert len(passages) == n, (text, grows)
+        assert len(passages) == n, (text, moves)
         assert pipeline.counters.plate_only_passages == n
-        assert results[5].open_since_ms == frames[0].ts_ms and results[-1].open_since_ms is None
+        assert results[5].open_since_ms == (frames[0].ts_ms if n else None)
+        assert results[-1].open_since_ms is None
         if n:
             (p,) = passages
             assert [(q.text, q.status) for q in p.plates] == [(text, ReadStatus.COMMITTED)]
-            assert p.body.body_type is BodyType.UNKNOWN and p.camera_ids == ("cam-front",)
-            assert p.first_seen_ts_ms == frames[0].ts_ms
+            assert p.body.body_type is BodyType.UNKNOWN and p.camera_ids == (frames[0].camera_id,)
+            assert p.first_seen_ts_ms == frames[0].ts_ms and p.direction == "towards_camera"
+
+
+def test_a_plate_that_outlives_its_vehicles_box_is_no_second_passage() -> None:
+    """A lorry tracked for 20 frames whose plate is still detected for 10 more (its box left
+    first): the plate's track in frame coordinates is a piece of the lorry's, not a lorry the
+    vehicle detector missed. The same when the lorry's track starts 6 frames after its plate
+    was first seen, another lorry being in view."""
+    lorry = lambda i: [Detection(BBox(100, 50, 700, 470), 0, "vehicle", 0.9)] if i < 20 else []  # noqa: E731
+    plate = lambda i: [Detection(BBox(300, 200 + 8 * i, 400, 230 + 8 * i), 0, "plate", 0.9)] if i < 30 else []  # noqa: E731
+    models = LaneModels(ScriptedDetector(lorry), ScriptedDetector(plate), ConstReader("AB12CDE"), None)
+    passages = run(LanePipeline(LaneConfig("L1"), models), list(frames_of([blank(480, 720)] * 80)))
+    assert [[q.text for q in p.plates] for p in passages] == [["AB12CDE"]]
+
+    def late(i: int) -> list[Detection]:
+        other = [Detection(BBox(800, 50, 1200, 300), 0, "vehicle", 0.9)]
+        mine = [Detection(BBox(100, 50, 700, 470), 0, "vehicle", 0.9)] if i >= 6 else []
+        return other + mine if i < 40 else []
+
+    def plate2(i: int) -> list[Detection]:
+        return [Detection(BBox(300, 200 + 4 * i, 400, 230 + 4 * i), 0, "plate", 0.9)] if i < 40 else []
+
+    models = LaneModels(ScriptedDetector(late), ScriptedDetector(plate2), ConstReader("AB12CDE"), None)
+    passages = run(LanePipeline(LaneConfig("L1"), models), list(frames_of([blank(480, 1280)] * 90)))
+    texts = sorted(q.text for p in passages for q in p.plates)
+    assert texts == ["AB12CDE"], [(p.first_seen_ts_ms, [q.text for q in p.plates]) for p in passages]
+
+
+def test_a_new_lorry_keeps_its_plates_slot_beside_a_box_never_tracked() -> None:
+    """A weak box (never tracked) listed before a rear camera's new lorry: the slot kept for the
+    lorry while it was new is the one its track takes, so the trailer mark read in its first two
+    frames is one plate track and the passage has it."""
+
+    def vehicles(i: int) -> list[Detection]:
+        weak = Detection(BBox(900, 20, 1200, 200), 0, "vehicle", 0.4)
+        lorry = Detection(BBox(100, 60 + 10 * i, 700, 470), 0, "vehicle", 0.9)
+        return [weak, lorry]
+
+    mark = lambda i: [Detection(BBox(400, 300 + 10 * i, 460, 350 + 10 * i), 0, "plate", 0.9)] if i < 2 else []  # noqa: E731
+    reader = ConstReader(by_height=lambda h: "A1234567")
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(mark), reader, None)
+    passages = run(
+        LanePipeline(LaneConfig("L1", view="rear"), models), list(frames_of([blank(480, 1280)] * 20))
+    )
+    marks = [q for p in passages for q in p.plates]
+    assert [(q.role, q.text, q.n_looks) for q in marks] == [(PlateRole.TRAILER_MARK, "A1234567", 2)]
 
 
 def test_uk_trailer_mark_gets_its_own_role() -> None:
