@@ -51,6 +51,12 @@ def add_plates_parser(group: SubParsers) -> None:
         "sets tag plates nobody could read 'illegible' (blur) and 'char_hidden' (a character hidden)",
     )
     p.add_argument(
+        "--by-tag",
+        action="store_true",
+        help="also exact match per tag of the rows' notes (the synthetic sets' conditions, role, "
+        "view and plate height range); with --json under 'by_tag'",
+    )
+    p.add_argument(
         "--countries",
         default=None,
         help="comma-separated grammar countries to rank with (default: all in the grammar table; "
@@ -73,7 +79,13 @@ def _progress(done: int, total: int) -> None:
 def run_plates(args: argparse.Namespace) -> int:
     """Run ``eval plates``; exit 2 for a bad manifest or option, 1 if the reader cannot load."""
     from vision.anpr.detector import PlateDetector  # noqa: PLC0415 - heavy imports
-    from vision.anpr.evaluate import evaluate, load_manifest, write_contact_sheet, write_csv  # noqa: PLC0415
+    from vision.anpr.evaluate import (  # noqa: PLC0415
+        by_tag,
+        evaluate,
+        load_manifest,
+        write_contact_sheet,
+        write_csv,
+    )
     from vision.anpr.reader import READER_ENGINES, ReaderOptions, build_reader  # noqa: PLC0415
     from vision.runtime import ModelLoadError  # noqa: PLC0415
 
@@ -163,6 +175,12 @@ def run_plates(args: argparse.Namespace) -> int:
         sheet = args.out / "plates_misses.png"
         if write_contact_sheet(results, sheet):
             print(f"misses contact sheet: {sheet}")
+    tags = by_tag(results) if args.by_tag else None
+    if tags is not None:
+        print(f"{'tag':16s} {'n':>5s} {'exact':>7s} {'chars':>7s}")
+        for tag, t in tags.items():
+            print(f"{tag:16s} {t['n']:>5.0f} {t['exact_match']:>7.4f} {t['char_accuracy']:>7.4f}")
     if args.json:
-        print(json.dumps({**summary.as_json(), "n_skipped": n_skipped}))
+        extra = {"by_tag": tags} if tags is not None else {}
+        print(json.dumps({**summary.as_json(), "n_skipped": n_skipped, **extra}))
     return 0

@@ -109,3 +109,9 @@ def test_skip_tag_leaves_out_tagged_rows(tmp_path: Path, capsys: pytest.CaptureF
     assert summary["n"] == 2 and summary["n_skipped"] == 1 and summary["n_errors"] == 1
     assert main([*argv, "--skip-tag", "day,dusk"]) == 2
     assert "every row is tagged" in capsys.readouterr().err
+    # --by-tag: exact match per tag group, printed and in the JSON
+    assert main([*argv, "--skip-tag", "illegible", "--by-tag"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert set(summary["by_tag"]) == {"day", "front", "h30-49px", "dusk", "char_hidden"}
+    assert summary["by_tag"]["day"]["n"] == 1 and "h30-49px" in out

@@ -204,6 +204,44 @@ class EvalSummary:
         }
 
 
+_HEIGHT_TAG = re.compile(r"^h(\d+)px$")
+HEIGHT_BUCKETS_PX = (20, 30, 50)
+"""Edges of the plate-height groups :func:`by_tag` puts the synthetic sets' ``hNNpx`` tags in."""
+
+
+def group_tag(tag: str) -> str | None:
+    """The group a manifest tag counts in for :func:`by_tag`: a synthetic plate's height tag
+    (``h37px``) goes to its height range (``h30-49px``); a tag with spaces or longer than 24
+    characters (a real set's free-text note) to none; any other tag to itself."""
+    m = _HEIGHT_TAG.match(tag)
+    if m is None:
+        return tag if len(tag) <= 24 and " " not in tag else None
+    h = int(m.group(1))
+    lo = max(e for e in (0, *HEIGHT_BUCKETS_PX) if e <= h)
+    hi = next((e for e in HEIGHT_BUCKETS_PX if e > h), None)
+    if hi is None:
+        return f"h{lo}px+"
+    return f"h<{hi}px" if lo == 0 else f"h{lo}-{hi - 1}px"
+
+
+def by_tag(results: Sequence[ImageResult]) -> dict[str, dict[str, float]]:
+    """Exact match and char accuracy per tag group (:func:`group_tag`) of the rows' notes:
+    ``{group: {"n", "exact_match", "char_accuracy"}}``, the largest groups first. Tells where a
+    reader fails (night, two-line, small plates, defocus) on a tagged set."""
+    groups: dict[str, list[ImageResult]] = {}
+    for r in results:
+        for g in sorted({g for t in r.row.tags if (g := group_tag(t)) is not None}):
+            groups.setdefault(g, []).append(r)
+    return {
+        g: {
+            "n": len(rs),
+            "exact_match": round(sum(r.exact for r in rs) / len(rs), 4),
+            "char_accuracy": round(sum(r.char_accuracy for r in rs) / len(rs), 4),
+        }
+        for g, rs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    }
+
+
 def _lookalike_exact(truth: str, prediction: str) -> bool:
     if "?" in truth:
         return exact_match(truth, prediction)

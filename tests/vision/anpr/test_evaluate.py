@@ -7,11 +7,15 @@ import numpy as np
 import pytest
 
 from vision.anpr.evaluate import (
+    ImageResult,
+    ManifestRow,
+    by_tag,
     char_accuracy,
     char_errors,
     contact_sheet,
     evaluate,
     exact_match,
+    group_tag,
     load_manifest,
     write_csv,
 )
@@ -118,3 +122,34 @@ def test_detection_recall_with_a_detector(tmp_path: Path) -> None:
     assert results[0].exact  # the detected box (52 px wide) was read
     _, none = evaluate(rows, reader, BoxDetector([]))
     assert none.detection_recall == 0.0
+
+
+def test_exact_match_by_tag_group() -> None:
+    """Tags group as they are, plate heights by range, free-text notes not at all; each group's
+    exact match and char accuracy are over its rows, the largest group first."""
+    assert [group_tag(t) for t in ("night_ir", "h12px", "h20px", "h37px", "h50px", "h200px")] == [
+        "night_ir",
+        "h<20px",
+        "h20-29px",
+        "h30-49px",
+        "h50px+",
+        "h50px+",
+    ]
+    assert group_tag("subset seg_and_ocr") is None and group_tag("x" * 25) is None
+
+    def result(notes: str, truth: str, read: str) -> ImageResult:
+        row = ManifestRow(Path("x.jpg"), truth, notes=notes)
+        return ImageResult(row, PlateRead(BBox(0, 0, 10, 5), (PlateCandidate(read, 0.9),), "fake"), 1.0)
+
+    groups = by_tag(
+        [
+            result("night_ir;rear;h25px", "AB12CDE", "AB12CDE"),
+            result("night_ir;rear;h22px", "AB12CDE", "AB12CDF"),
+            result("day;front;h60px", "AB12CDE", "AB12CDE"),
+            result("a free-text note", "AB12CDE", "AB12CDE"),
+        ]
+    )
+    assert list(groups)[:3] == ["h20-29px", "night_ir", "rear"]
+    assert groups["night_ir"] == {"n": 2, "exact_match": 0.5, "char_accuracy": round((1 + 6 / 7) / 2, 4)}
+    assert groups["day"]["n"] == 1 and groups["day"]["exact_match"] == 1.0
+    assert sum(g["n"] for g in groups.values()) == 3 * 3
