@@ -592,8 +592,9 @@ class LanePipeline:
         slot kept for a vehicle not yet tracked is not free)."""
         s = self._s
         if key not in s.slots:
-            used = set(s.slots.values()) | {p.slot for p in s.prev_vehicles.values() if p.slot is not None}
-            s.slots[key] = next(i for i in range(len(used) + 1) if i not in used)
+            s.slots[key] = _lowest_free(
+                set(s.slots.values()) | {p.slot for p in s.prev_vehicles.values() if p.slot is not None}
+            )
         return s.slots[key]
 
     def _reserve_slots(self, pending: dict[int, _Seen]) -> dict[int, _Seen]:
@@ -615,9 +616,7 @@ class LanePipeline:
                 key=lambda p: p.det.box.iou(seen.det.box),
                 default=None,
             )
-            slot = same.slot if same is not None else None
-            if slot is None:
-                slot = next(i for i in range(len(taken) + 1) if i not in taken)
+            slot = same.slot if same is not None and same.slot is not None else _lowest_free(taken)
             seen.slot = slot
             taken.add(slot)
         return pending
@@ -636,10 +635,9 @@ class LanePipeline:
         A plate on a vehicle detection not yet tracked (``pending``: a track starts from it at
         its next sighting) is already placed in that vehicle's space, at the slot kept for it
         (:meth:`_reserve_slots`), which the track takes, but on no vehicle yet: so the plate's
-        track goes on when the vehicle's starts. A rear
-        camera sees a lorry's plates largest in its first frames; placed in frame coordinates,
-        that first read was lost with the track that held it (lane set 5233's trailer mark,
-        readable only while the lorry came into view)."""
+        track goes on when the vehicle's starts. A rear camera sees a lorry's plates largest in
+        its first frames; placed in frame coordinates, that first read was lost with the track
+        that held it (lane set 5233's trailer mark, readable only while the lorry came into view)."""
         b = det.box
         cx, cy = b.center
 
@@ -855,6 +853,11 @@ class LanePipeline:
         if v.last_ts_ms - v.first_ts_ms >= t.min_track_ms:
             return False
         return not any(p.vote(self.config.vote_rule).format_valid for p in plates)
+
+
+def _lowest_free(used: set[int]) -> int:
+    """The lowest plate-space slot (0, 1, ...) not in ``used``."""
+    return next(i for i in range(len(used) + 1) if i not in used)
 
 
 def _biggest_px(v: VehicleTrack) -> float:

@@ -193,8 +193,7 @@ def apply_glare(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def apply_blur(img: np.ndarray, c: ConditionSpec) -> np.ndarray:
     """Linear motion blur then Gaussian defocus, as configured."""
     out = img
-    if c.motion_blur_px >= 1.5:
-        n = round(c.motion_blur_px) | 1
+    if n := c.streak_px:
         k = np.zeros((n, n), np.float32)
         a = math.radians(c.motion_angle_deg)
         cx = n // 2
@@ -208,8 +207,8 @@ def apply_blur(img: np.ndarray, c: ConditionSpec) -> np.ndarray:
         )
         k /= max(1e-6, float(k.sum()))
         out = cv2.filter2D(out, -1, k)
-    if c.defocus_sigma_px >= 0.5:
-        out = cv2.GaussianBlur(out, (0, 0), sigmaX=c.defocus_sigma_px)
+    if c.defocus_px:
+        out = cv2.GaussianBlur(out, (0, 0), sigmaX=c.defocus_px)
     return out
 
 

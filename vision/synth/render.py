@@ -538,9 +538,10 @@ def _min_char_visible(
     (group ``group`` of ``idbuf``): 0 when one character is wholly hidden or out of the
     frame. ``corners``: the plate's world corners TL, TR, BR, BL (4, 3)."""
     H, W = idbuf.shape[:2]
+    size_mm = plate_size_mm(ps)
     worst = 1.0
     for cell in char_cells(ps):
-        uv = cam.project(_on_plate(corners, cell, plate_size_mm(ps)))[0]
+        uv = cam.project(_on_plate(corners, cell, size_mm))[0]
         bx0, by0 = np.floor(uv.min(axis=0)).astype(int)
         bx1, by1 = np.ceil(uv.max(axis=0)).astype(int) + 1
         mask = np.zeros((by1 - by0, bx1 - bx0), np.uint8)

@@ -70,6 +70,18 @@ class ConditionSpec:
     exposure: float
     sun_azimuth_deg: float
 
+    @property
+    def streak_px(self) -> int:
+        """Length (px) of the motion-blur kernel :func:`effects.apply_blur` applies: odd, 0 for
+        none (under 1.5 px)."""
+        return round(self.motion_blur_px) | 1 if self.motion_blur_px >= 1.5 else 0
+
+    @property
+    def defocus_px(self) -> float:
+        """Sigma (px) of the Gaussian defocus :func:`effects.apply_blur` applies, 0 for none
+        (under 0.5 px)."""
+        return self.defocus_sigma_px if self.defocus_sigma_px >= 0.5 else 0.0
+
     def tags(self) -> tuple[str, ...]:
         """Short names of the active conditions, e.g. ``("night_ir", "rain", "blur")``."""
         t: list[str] = [self.lighting]
@@ -215,9 +227,7 @@ def blur_severity(p: PlateTruth, c: ConditionSpec) -> float:
     h = char_height_px(p)
     if h <= 0:
         return float("inf")
-    defocus = c.defocus_sigma_px if c.defocus_sigma_px >= 0.5 else 0.0
-    streak = float(round(c.motion_blur_px) | 1) if c.motion_blur_px >= 1.5 else 0.0
-    return float(np.hypot(defocus / (LEGIBLE_DEFOCUS * h), streak / (LEGIBLE_MOTION * h)))
+    return float(np.hypot(c.defocus_px / (LEGIBLE_DEFOCUS * h), c.streak_px / (LEGIBLE_MOTION * h)))
 
 
 def illegible_reasons(p: PlateTruth, c: ConditionSpec) -> tuple[str, ...]:
