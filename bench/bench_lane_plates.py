@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(detector_path).is_file():
         print(f"error: no plate detector at {detector_path}", file=sys.stderr)
         return 1
-    detector = YoloDetector(detector_path, settings.runtime.providers, conf_threshold=0.3)
+    detector = YoloDetector(
+        detector_path, settings.runtime.providers, conf_threshold=0.3, shrink_by_area=True
+    )
     engine = args.engine or settings.reader.engine
     reader = build_reader(
         engine,

@@ -16,7 +16,9 @@ class YoloDetector:
     """A YOLOv8-style detector exported to ONNX by the project's own training command.
 
     Class names and input size come from the model's metadata; ``detect`` takes a BGR
-    uint8 frame of any size and returns boxes in that frame's pixels.
+    uint8 frame of any size and returns boxes in that frame's pixels. ``shrink_by_area``:
+    frames bigger than the input are shrunk by averaging areas, as the model's training images
+    were (the plate detector's tiles; :func:`vision.preprocess.letterbox`).
     """
 
     def __init__(
@@ -27,6 +29,7 @@ class YoloDetector:
         conf_threshold: float = 0.25,
         iou_threshold: float = 0.5,
         intra_op_threads: int | None = None,
+        shrink_by_area: bool = False,
     ) -> None:
         self.model = OnnxModel(path, providers, intra_op_threads=intra_op_threads)
         self.name = self.model.path.stem
@@ -38,10 +41,11 @@ class YoloDetector:
         self.input_hw = self.model.info.imgsz
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
+        self.shrink_by_area = shrink_by_area
 
     def detect(self, image: ImageBGR) -> DetectionSet:
         """Detections in ``image`` (H, W, 3) uint8 BGR, highest confidence first."""
-        tensor, lb = letterbox(image, self.input_hw)
+        tensor, lb = letterbox(image, self.input_hw, shrink_by_area=self.shrink_by_area)
         (output,) = self.model.run(tensor)[:1]
         return decode_yolo_detect(
             output.astype(np.float32),

@@ -137,10 +137,13 @@ def run_plates(args: argparse.Namespace) -> int:
     if n_scenes:
         model = settings.models.path(settings.models.plate_detector)
         if model.is_file():
+            from vision.anpr.detector import StillPlateDetector  # noqa: PLC0415
             from vision.detector import YoloDetector  # noqa: PLC0415
 
             try:
-                detector = YoloDetector(model, settings.runtime.providers)
+                detector = StillPlateDetector(
+                    YoloDetector(model, settings.runtime.providers, shrink_by_area=True)
+                )
             except ModelLoadError as e:
                 print(f"error: plate detector could not load: {e}", file=sys.stderr)
                 return 1

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -22,6 +23,27 @@ def test_letterbox_geometry_and_undo() -> None:
     np.testing.assert_allclose(undo_letterbox(boxes, lb), [[300, 100, 500, 200]], atol=1e-3)
     clipped = undo_letterbox(np.array([[-10, -10, 400, 400]], np.float32), lb)
     assert clipped[0].tolist() == [0.0, 0.0, 1280.0, 720.0]
+
+
+def test_letterbox_shrinks_by_area_so_thin_strokes_are_not_skipped() -> None:
+    # 1-px dark lines every 4 px, shrunk 3.33 times: averaging areas keeps every pixel a pale
+    # grey (each takes in part of a line); bilinear sampling lands on or between the lines
+    # (std 81, darkest 42)
+    img = np.full((1280, 1280, 3), 255, np.uint8)
+    img[:, ::4] = 0
+    tensor, lb = letterbox(img, (384, 640), shrink_by_area=True)
+    assert lb.scale == pytest.approx(0.3)
+    body = tensor[0, 0, 10:-10, 128 + 10 : 128 + 384 - 10] * 255.0
+    assert float(body.std()) < 30.0 and float(body.min()) > 150.0
+    assert float(body.mean()) == pytest.approx(0.75 * 255, abs=6)
+    # exactly half size (a 1280x720 lane frame): the same pixels as before
+    frame = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), np.uint8)
+    half, _ = letterbox(frame, (384, 640), shrink_by_area=True)
+    linear = cv2.resize(frame, (640, 360), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(half[0, ::-1, 12:372].transpose(1, 2, 0) * 255.0, linear, atol=1.0)
+    # by default (the vehicle detector, trained by ultralytics on bilinearly shrunk frames) bilinear
+    striped, _ = letterbox(img, (384, 640))
+    assert float(striped[0, 0, 10:-10, 138:502].std() * 255.0) > 60.0
 
 
 def test_center_crop_square_takes_the_middle() -> None:

@@ -137,7 +137,11 @@ class DetectorLoaders:
     def plate(self, path: Path) -> YoloDetector:
         """The plate detector in ``path`` (must have class ``plate``)."""
         d = YoloDetector(
-            path, self.providers, conf_threshold=self.plate_conf, intra_op_threads=self.intra_op_threads
+            path,
+            self.providers,
+            conf_threshold=self.plate_conf,
+            intra_op_threads=self.intra_op_threads,
+            shrink_by_area=True,
         )
         if "plate" not in d.class_names:
             raise ModelLoadError(f"{d.model.path}: classes {d.class_names}, expected plate")
