@@ -63,9 +63,29 @@ def test_a_plate_in_two_overlapping_tiles_is_one_box() -> None:
     assert [d.box for d in found] == [BBox(600, 340, 660, 370)]
 
 
+def test_a_plate_cut_by_a_tile_edge_is_taken_from_the_tile_that_holds_it_whole() -> None:
+    inner = _Marks()
+    # across x = 768, the top-left tile's right edge: that tile sees a piece (740..768) only
+    found = StillPlateDetector(inner).detect(_photo(720, 1280, (740, 85, 800, 114)))
+    assert [d.box for d in found] == [BBox(740, 85, 800, 114)]
+
+
+def test_a_plate_only_in_the_bottom_right_tile_and_a_photo_only_too_tall() -> None:
+    found = StillPlateDetector(_Marks()).detect(_photo(720, 1280, (1200, 650, 1260, 700)))
+    assert [d.box for d in found] == [BBox(1200, 650, 1260, 700)]
+    inner = _Marks(max_shrink=1.5)
+    found = StillPlateDetector(inner).detect(_photo(800, 500, (50, 700, 110, 730)))  # 800 > 384 px
+    assert inner.calls[1:] == [(480, 300)] * 4
+    assert [d.box for d in found] == [BBox(50, 700, 110, 730)]
+
+
 def test_merge_keeps_the_surest_of_overlapping_or_enclosed_boxes() -> None:
     whole = Detection(BBox(0, 0, 100, 30), 0, PLATE_CLASS, 0.6)
     piece = Detection(BBox(60, 2, 100, 28), 0, PLATE_CLASS, 0.3)  # a tile's edge cut the plate
     shifted = Detection(BBox(5, 1, 104, 31), 0, PLATE_CLASS, 0.5)
     other = Detection(BBox(300, 0, 400, 30), 0, PLATE_CLASS, 0.2)
     assert merge_boxes([piece, other, shifted, whole]) == [whole, other]
+    # a surer piece still stands for the plate (one box), and another class is never merged
+    sure_piece = Detection(BBox(60, 2, 100, 28), 0, PLATE_CLASS, 0.9)
+    sign = Detection(BBox(0, 0, 100, 30), 1, "sign", 0.7)
+    assert merge_boxes([whole, sure_piece, sign]) == [sure_piece, sign]
