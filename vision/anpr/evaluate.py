@@ -130,8 +130,9 @@ def char_accuracy(truth: str, prediction: str) -> float:
 class ImageResult:
     """The outcome for one manifest row.
 
-    ``crop`` is the image that was read ``(H, W, 3)`` uint8 BGR (kept for misses only, for
-    the contact sheet). ``detected`` is ``None`` for crops and when there is no detector.
+    ``crop`` is the image that was read ``(H, W, 3)`` uint8 BGR, or for a scene whose plate
+    the detector did not find, the true plate box (kept for misses only, for the contact
+    sheet). ``detected`` is ``None`` for crops and when there is no detector.
     ``error`` says why the image could not be read (then ``read`` is ``None``). ``ms`` is
     the wall time of detection (if any) and reading; ``cpu_ms`` the CPU time of the process (all
     its threads) over the same span (what the read costs on an idle core, when other processes
@@ -258,6 +259,7 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
     c0 = time.process_time()
     detected: bool | None = None
     box = row.box
+    missed: ImageBGR | None = None  # the true plate, for the contact sheet, when not found
     if box is not None:
         h, w = image.shape[:2]
         truth_box = box.clip(w, h)
@@ -265,8 +267,12 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
             found = detector.detect(image).of_class(PLATE_CLASS)
             best = max(found, key=lambda d: d.box.iou(truth_box), default=None)
             detected = best is not None and best.box.iou(truth_box) >= MATCH_IOU
+            if not detected:
+                tx1, ty1, tx2, ty2 = truth_box.as_int()
+                missed = image[ty1:ty2, tx1:tx2] if tx2 > tx1 and ty2 > ty1 else None
             if best is None:
-                return ImageResult(row, None, (time.perf_counter() - t0) * 1000.0, detected=False)
+                ms = (time.perf_counter() - t0) * 1000.0
+                return ImageResult(row, None, ms, detected=False, crop=missed)
             box = best.box.clip(w, h)
         else:
             box = truth_box
@@ -281,7 +287,8 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
     ms = (time.perf_counter() - t0) * 1000.0
     cpu_ms = (time.process_time() - c0) * 1000.0
     exact = exact_match(row.plate_text, read.best.text if read.best else "")
-    return ImageResult(row, read, ms, detected=detected, crop=None if exact else crop, cpu_ms=cpu_ms)
+    kept = None if exact else (missed if missed is not None else crop)
+    return ImageResult(row, read, ms, detected=detected, crop=kept, cpu_ms=cpu_ms)
 
 
 def summarise(results: Sequence[ImageResult], engine: str, with_detector: bool) -> EvalSummary:
@@ -379,8 +386,9 @@ def contact_sheet(
     results: Sequence[ImageResult], *, tile_w: int = 240, crop_h: int = 80, columns: int = 5, limit: int = 100
 ) -> ImageBGR | None:
     """A ``(H, W, 3)`` uint8 BGR grid of the misses that have a crop (at most ``limit``):
-    each tile is the crop read, the truth (green) and the prediction (red). ``None`` when
-    there is no miss to show."""
+    each tile is the crop read (a scene's true plate when the detector did not find it,
+    marked ``not found``), the truth (green) and the prediction (red). ``None`` when there
+    is no miss to show."""
     misses = [r for r in results if not r.exact and r.crop is not None][:limit]
     if not misses:
         return None
@@ -396,10 +404,8 @@ def contact_sheet(
         sheet[y0 + 2 : y0 + 2 + img.shape[0], x0 + 4 : x0 + 4 + img.shape[1]] = img
         font = cv2.FONT_HERSHEY_SIMPLEX
         cv2.putText(sheet, f"T {r.row.plate_text}", (x0 + 4, y0 + crop_h + 20), font, 0.55, (0, 140, 0), 1)
-        pred = r.prediction or "-"
-        cv2.putText(
-            sheet, f"P {pred} {r.confidence:.2f}", (x0 + 4, y0 + crop_h + 40), font, 0.55, (0, 0, 200), 1
-        )
+        label = f"P {r.prediction or '-'} {r.confidence:.2f}" + (" not found" if r.detected is False else "")
+        cv2.putText(sheet, label, (x0 + 4, y0 + crop_h + 40), font, 0.55, (0, 0, 200), 1)
     return sheet
 
 

@@ -120,8 +120,14 @@ def test_detection_recall_with_a_detector(tmp_path: Path) -> None:
     assert s.detection_recall == pytest.approx(0.5)
     assert [r.detected for r in results] == [True, False]
     assert results[0].exact  # the detected box (52 px wide) was read
-    _, none = evaluate(rows, reader, BoxDetector([]))
+    # a plate not found: the contact sheet shows the true plate (40x20 px, 50x12 px), whether
+    # the detector gave a wrong box (read: 30 px wide, no text) or none at all
+    wrong, _ = evaluate(rows, reader, BoxDetector([BBox(150, 0, 180, 10)]))
+    assert [r.crop.shape[:2] if r.crop is not None else None for r in wrong] == [(12, 50), (20, 40)]
+    nothing, none = evaluate(rows, reader, BoxDetector([]))
     assert none.detection_recall == 0.0
+    assert [r.crop.shape[:2] if r.crop is not None else None for r in nothing] == [(12, 50), (20, 40)]
+    assert contact_sheet(nothing) is not None
 
 
 def test_exact_match_by_tag_group() -> None:
