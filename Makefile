@@ -104,9 +104,11 @@ models/trailer_classifier.onnx: $(TRAIN)/crops/.done $(TRAIN)/lane_clips/.done m
 	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips $(TRAIN)/lane_clips2 $(TRAIN)/lane_clips3 $(TRAIN)/lane_clips4 --out $(TRAIN)/lane_bodies_det --every 2 --boxes detector --detector models/vehicle_detector.onnx --quiet
 	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips_cal --out $(TRAIN)/lane_bodies_cal_det --val-fraction 0 --boxes detector --detector models/vehicle_detector.onnx --quiet
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies3 --src $(TRAIN)/lane_bodies4 --src $(TRAIN)/lane_bodies_det --out $(TRAIN)/bodies160_5 --size 160
-	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --src $(TRAIN)/lane_bodies_cal --src $(TRAIN)/lane_bodies_cal_det --out $(TRAIN)/bodies_cal160_5 --size 160
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies160_5 --from runs/trailer7/weights/best.pt --epochs 6 --imgsz 160 --batch 64 --out runs/trailer8
-	$(BIN)/hgv-lane export runs/trailer8 --out $@ --check-dir $(TRAIN)/bodies_cal160_5/train --calibrate $(TRAIN)/bodies_cal160_5/train
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies3 --src $(TRAIN)/lane_bodies4 --src $(TRAIN)/lane_bodies_det --out $(TRAIN)/bodies224_5 --size 224
+	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --src $(TRAIN)/lane_bodies_cal --src $(TRAIN)/lane_bodies_cal_det --out $(TRAIN)/bodies_cal224_5 --size 224
+	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies224_5 --from runs/trailer8/weights/best.pt --epochs 5 --imgsz 224 --batch 64 --out runs/trailer10
+	$(BIN)/hgv-lane export runs/trailer10 --out $@ --check-dir $(TRAIN)/bodies_cal224_5/train --calibrate $(TRAIN)/bodies_cal224_5/train
 
 $(TRAIN)/detect/.done: $(STAMP)
 	$(BIN)/hgv-lane synth detect --out $(TRAIN)/detect --n 1500 --seed 200 --size mixed --workers 2 --quiet
