@@ -16,6 +16,11 @@ from vision.types import BBox, Detection, DetectionSet, ImageBGR
 PLATE_CLASS = "plate"
 """Class name a plate detector's boxes carry."""
 
+PLATE_MARGIN_X = 0.06
+"""A plate is read from its detector box grown by this fraction of its width at each end: the
+detector's boxes are tight at the ends, and a first or last character cut in half is dropped
+(``JB22GR`` for ``JB22GRD``; the lane's ``ReadPolicy.plate_margin_x`` and ``eval plates``)."""
+
 TILE_FRACTION = 0.6
 """Width and height of each second-look tile, as a fraction of the photograph's: 2 x 2 tiles
 overlapping by 20 % (a plate narrower than a fifth of the photograph is whole in one)."""

@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.anpr.detector import PLATE_CLASS, PlateDetector
+from vision.anpr.detector import PLATE_CLASS, PLATE_MARGIN_X, PlateDetector
 from vision.anpr.imageio import BadImageError, load_image
 from vision.anpr.lookalike import lookalike_key
 from vision.anpr.reader import PlateReader
@@ -273,7 +273,8 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
             if best is None:
                 ms = (time.perf_counter() - t0) * 1000.0
                 return ImageResult(row, None, ms, detected=False, crop=missed)
-            box = best.box.clip(w, h)
+            b, grow = best.box, PLATE_MARGIN_X * best.box.width_px
+            box = BBox(b.x1 - grow, b.y1, b.x2 + grow, b.y2).clip(w, h)
         else:
             box = truth_box
         x1, y1, x2, y2 = box.as_int()

@@ -12,6 +12,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from vision.anpr.detector import PLATE_MARGIN_X
 from vision.anpr.vote import VoteRule
 from vision.trailer.consensus import ConsensusRule
 
@@ -160,7 +161,7 @@ class ReadPolicy:
     min_body_side_px: int = 48
     max_body_looks: int = 8
     body_look_interval_ms: int = 150
-    plate_margin_x: float = 0.06
+    plate_margin_x: float = PLATE_MARGIN_X
     body_margin: float = 0.05
     jpeg_quality: int = 90
 
