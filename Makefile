@@ -78,7 +78,8 @@ $(TRAIN)/lane_clips/.done: $(STAMP)
 # Side views first (synthetic crops), then the same plus a second draw of them and the lane
 # cameras' body crops (front and rear views are oblique: the side-view model got 9 % of front
 # and 31 % of rear lane crops right); last, the same plus crops cut around the vehicle
-# detector's body boxes, as the lane pipeline cuts them (from the front they take in the cab).
+# detector's body boxes, as the lane pipeline cuts them (from the front they take in the cab);
+# last of all, the same crops at 224 px (a front view's trailer is a strip beside the cab).
 models/trailer_classifier.onnx: $(TRAIN)/crops/.done $(TRAIN)/lane_clips/.done models/vehicle_detector.onnx
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --out $(TRAIN)/crops128 --size 128
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/crops128 --epochs 25 --imgsz 128 --batch 64 --out runs/trailer

@@ -14,8 +14,9 @@ Scoring:
 - an image that cannot be read (not an image, empty, too small or too large) counts as a
   miss with char accuracy 0, and is counted in ``n_errors``.
 - scenes (rows with a box): with a detector, the plate is found by the detector (a hit is
-  IoU >= 0.5 with the true box) and the best-matching detection is read; without one, the
-  true box is read and ``detection_recall`` is ``None``.
+  IoU >= 0.5 with the true box) and the best-matching detection is read, grown by
+  :data:`~vision.anpr.detector.PLATE_MARGIN_X` of its width at each end as the lane reads
+  plates; without one, the true box is read and ``detection_recall`` is ``None``.
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
     try:
         read = reader.read(crop)
     except BadImageError as e:
-        return ImageResult(row, None, 0.0, detected=detected, error=str(e))
+        return ImageResult(row, None, 0.0, detected=detected, error=str(e), crop=missed)
     ms = (time.perf_counter() - t0) * 1000.0
     cpu_ms = (time.process_time() - c0) * 1000.0
     exact = exact_match(row.plate_text, read.best.text if read.best else "")
@@ -405,9 +406,14 @@ def contact_sheet(
         sheet[y0 + 2 : y0 + 2 + img.shape[0], x0 + 4 : x0 + 4 + img.shape[1]] = img
         font = cv2.FONT_HERSHEY_SIMPLEX
         cv2.putText(sheet, f"T {r.row.plate_text}", (x0 + 4, y0 + crop_h + 20), font, 0.55, (0, 140, 0), 1)
-        label = f"P {r.prediction or '-'} {r.confidence:.2f}" + (" not found" if r.detected is False else "")
-        cv2.putText(sheet, label, (x0 + 4, y0 + crop_h + 40), font, 0.55, (0, 0, 200), 1)
+        cv2.putText(sheet, miss_label(r), (x0 + 4, y0 + crop_h + 40), font, 0.55, (0, 0, 200), 1)
     return sheet
+
+
+def miss_label(r: ImageResult) -> str:
+    """The prediction line of a miss's contact-sheet tile: ``P TEXT conf``, and ``not found``
+    when the detector missed the scene's plate (the tile then shows the true plate)."""
+    return f"P {r.prediction or '-'} {r.confidence:.2f}" + (" not found" if r.detected is False else "")
 
 
 def write_contact_sheet(results: Sequence[ImageResult], path: Path) -> bool:

@@ -17,6 +17,7 @@ from vision.anpr.evaluate import (
     exact_match,
     group_tag,
     load_manifest,
+    miss_label,
     write_csv,
 )
 from vision.anpr.imageio import to_bgr8
@@ -129,6 +130,8 @@ def test_detection_recall_with_a_detector(tmp_path: Path) -> None:
     assert none.detection_recall == 0.0
     assert [r.crop.shape[:2] if r.crop is not None else None for r in nothing] == [(12, 50), (20, 40)]
     assert contact_sheet(nothing) is not None
+    assert [miss_label(r) for r in nothing] == ["P - 0.00 not found"] * 2
+    assert miss_label(wrong[0]) == "P - 0.00 not found" and miss_label(results[0]) == "P AB12 0.90"
 
 
 def test_exact_match_by_tag_group() -> None:
