@@ -90,7 +90,6 @@ models/trailer_classifier.onnx: $(TRAIN)/crops/.done $(TRAIN)/lane_clips/.done m
 	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips_cal --out $(TRAIN)/lane_bodies_cal --val-fraction 0 --quiet
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/lane_bodies_v1 --out $(TRAIN)/bodies128_v1 --size 128
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies --out $(TRAIN)/bodies128 --size 128
-	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --src $(TRAIN)/lane_bodies_cal --out $(TRAIN)/bodies_cal128 --size 128
 	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips $(TRAIN)/lane_clips2 $(TRAIN)/lane_clips3 --out $(TRAIN)/lane_bodies3 --every 2 --quiet
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies3 --out $(TRAIN)/bodies128_3 --size 128
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies128_v1 --from runs/trailer2/weights/best.pt --epochs 15 --imgsz 128 --batch 64 --out runs/trailer3
@@ -99,7 +98,6 @@ models/trailer_classifier.onnx: $(TRAIN)/crops/.done $(TRAIN)/lane_clips/.done m
 	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips4 --out $(TRAIN)/lane_bodies4 --quiet
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies3 --src $(TRAIN)/lane_bodies4 --out $(TRAIN)/bodies128_4 --size 128
 	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops --src $(TRAIN)/crops_b --src $(TRAIN)/lane_bodies3 --src $(TRAIN)/lane_bodies4 --out $(TRAIN)/bodies160_4 --size 160
-	$(BIN)/hgv-lane dataset trailer-squares --src $(TRAIN)/crops_cal --src $(TRAIN)/lane_bodies_cal --out $(TRAIN)/bodies_cal160 --size 160
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies128_4 --from runs/trailer5/weights/best.pt --epochs 10 --imgsz 128 --batch 64 --out runs/trailer6
 	$(BIN)/hgv-lane train trailer --data $(TRAIN)/bodies160_4 --from runs/trailer6/weights/best.pt --epochs 8 --imgsz 160 --batch 64 --out runs/trailer7
 	$(BIN)/hgv-lane dataset lane-bodies $(TRAIN)/lane_clips $(TRAIN)/lane_clips2 $(TRAIN)/lane_clips3 $(TRAIN)/lane_clips4 --out $(TRAIN)/lane_bodies_det --every 2 --boxes detector --detector models/vehicle_detector.onnx --quiet
