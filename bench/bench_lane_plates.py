@@ -39,11 +39,11 @@ from api.settings import get_settings
 from vision.anpr.evaluate import exact_match
 from vision.anpr.reader import build_reader
 from vision.detector import YoloDetector
-from vision.pipeline.assemble import crop as cut
 from vision.pipeline.bench import benchmark_clips
 from vision.pipeline.config import ReadPolicy
 from vision.pipeline.sources import VideoFileSource
 from vision.pipeline.truth import load_clip_truth
+from vision.preprocess import crop as cut
 from vision.train.recogniser import write_manifest
 
 MATCH_IOU = 0.3

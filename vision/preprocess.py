@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vision.types import ImageBGR
+from vision.types import BBox, ImageBGR
 
 Tensor = npt.NDArray[np.float32]
 """A float32 NCHW tensor."""
@@ -143,3 +143,13 @@ def as_bgr(image: npt.NDArray[Any]) -> ImageBGR:
     if channels == 3:
         return np.ascontiguousarray(img8)
     raise ValueError(f"unsupported channel count {channels}")
+
+
+def crop(image: ImageBGR, box: BBox, margin: float = 0.0, *, margin_y: float | None = None) -> ImageBGR:
+    """A copy of ``box`` from ``image``, grown on each side by ``margin`` of its width left and
+    right and ``margin_y`` (default ``margin``) of its height above and below, clipped."""
+    h, w = image.shape[:2]
+    mx, my = box.width_px * margin, box.height_px * (margin if margin_y is None else margin_y)
+    x1, y1, x2, y2 = BBox(box.x1 - mx, box.y1 - my, box.x2 + mx, box.y2 + my).clip(w, h).as_int()
+    out: ImageBGR = np.ascontiguousarray(image[y1:y2, x1:x2])
+    return out

@@ -4,7 +4,16 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.preprocess import PAD_VALUE, as_bgr, center_crop_square, letterbox, to_tensor, undo_letterbox
+from vision.preprocess import (
+    PAD_VALUE,
+    as_bgr,
+    center_crop_square,
+    crop,
+    letterbox,
+    to_tensor,
+    undo_letterbox,
+)
+from vision.types import BBox
 
 
 def test_letterbox_geometry_and_undo() -> None:
@@ -90,3 +99,14 @@ def test_as_bgr_normalises_layouts(image: np.ndarray) -> None:
 def test_as_bgr_rejects_bad_images(image: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         as_bgr(image)
+
+
+def test_crop_grows_the_box_by_its_margins_and_stays_in_the_image() -> None:
+    ys, xs = np.mgrid[0:100, 0:200]
+    image = np.stack([xs, ys, np.zeros_like(xs)], axis=-1).astype(np.uint8)
+    box = BBox(50, 40, 150, 60)  # 100 x 20 px
+    assert crop(image, box).shape == (20, 100, 3)
+    wide = crop(image, box, 0.06, margin_y=0.0)  # a lane plate crop: 6 px more at each end
+    assert wide.shape == (20, 112, 3) and wide[0, 0, 0] == 44 and wide[0, -1, 0] == 155
+    assert crop(image, box, 0.1).shape == (24, 120, 3)  # the same margin all round
+    assert crop(image, BBox(190, 90, 200, 100), 0.5).shape == (15, 15, 3)  # clipped at the edges

@@ -36,6 +36,7 @@ from vision.anpr.detector import PLATE_CLASS, PLATE_MARGIN_X, PlateDetector
 from vision.anpr.imageio import BadImageError, load_image
 from vision.anpr.lookalike import lookalike_key
 from vision.anpr.reader import PlateReader
+from vision.preprocess import crop
 from vision.types import BBox, ImageBGR, PlateRead
 
 MATCH_IOU = 0.5
@@ -269,27 +270,24 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
             best = max(found, key=lambda d: d.box.iou(truth_box), default=None)
             detected = best is not None and best.box.iou(truth_box) >= MATCH_IOU
             if not detected:
-                tx1, ty1, tx2, ty2 = truth_box.as_int()
-                missed = image[ty1:ty2, tx1:tx2] if tx2 > tx1 and ty2 > ty1 else None
+                missed = crop(image, truth_box)
+                missed = missed if missed.size else None
             if best is None:
                 ms = (time.perf_counter() - t0) * 1000.0
                 return ImageResult(row, None, ms, detected=False, crop=missed)
-            b, grow = best.box, PLATE_MARGIN_X * best.box.width_px
-            box = BBox(b.x1 - grow, b.y1, b.x2 + grow, b.y2).clip(w, h)
+            plate = crop(image, best.box, PLATE_MARGIN_X, margin_y=0.0)  # as the lane cuts plates
         else:
-            box = truth_box
-        x1, y1, x2, y2 = box.as_int()
-        crop = image[y1:y2, x1:x2]
+            plate = crop(image, truth_box)
     else:
-        crop = image
+        plate = image
     try:
-        read = reader.read(crop)
+        read = reader.read(plate)
     except BadImageError as e:
         return ImageResult(row, None, 0.0, detected=detected, error=str(e), crop=missed)
     ms = (time.perf_counter() - t0) * 1000.0
     cpu_ms = (time.process_time() - c0) * 1000.0
     exact = exact_match(row.plate_text, read.best.text if read.best else "")
-    kept = None if exact else (missed if missed is not None else crop)
+    kept = None if exact else (missed if missed is not None else plate)
     return ImageResult(row, read, ms, detected=detected, crop=kept, cpu_ms=cpu_ms)
 
 

@@ -56,16 +56,6 @@ def encode_jpeg(image: ImageBGR, quality: int = 90, max_side_px: int = MAX_CROP_
     return buf.tobytes()
 
 
-def crop(image: ImageBGR, box: BBox, margin: float = 0.0, *, margin_y: float | None = None) -> ImageBGR:
-    """A copy of ``box`` from ``image``, grown on each side by ``margin`` of its width left and
-    right and ``margin_y`` (default ``margin``) of its height above and below, clipped."""
-    h, w = image.shape[:2]
-    mx, my = box.width_px * margin, box.height_px * (margin if margin_y is None else margin_y)
-    x1, y1, x2, y2 = BBox(box.x1 - mx, box.y1 - my, box.x2 + mx, box.y2 + my).clip(w, h).as_int()
-    out: ImageBGR = np.ascontiguousarray(image[y1:y2, x1:x2])
-    return out
-
-
 @dataclass(slots=True)
 class PlateLook:
     """One read of a plate track: the read and the crop that was read (kept for evidence)."""

@@ -53,13 +53,13 @@ from vision.pipeline.assemble import (
     all_plates_read,
     assemble_passage,
     clearly_different,
-    crop,
     plate_is_sure,
 )
 from vision.pipeline.config import LaneConfig
 from vision.pipeline.gate import MotionGate
 from vision.pipeline.protocols import BODY_CLASS, PLATE_CLASS, VEHICLE_CLASS, LaneModels
 from vision.pipeline.track import ByteTracker, boxes_array
+from vision.preprocess import crop
 from vision.types import BBox, Detection, Frame, Passage, ReadStatus
 
 log = logging.getLogger(__name__)

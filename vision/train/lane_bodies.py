@@ -5,7 +5,7 @@ cameras, not only the side views of the scene set.
 
 Each kept frame's labelled body box (the vehicle's trailer or load body, from ``truth.json``) is
 clipped to the frame by :func:`vision.train.lane_frames.clip_box` and cut with the lane
-pipeline's own :func:`vision.pipeline.assemble.crop` and ``body_margin``, so training crops are
+pipeline's own :func:`vision.preprocess.crop` and ``body_margin``, so training crops are
 cut as service crops are; bodies whose clipped box has a side under ``min_side_px`` (the
 pipeline's ``min_body_side_px``, 48) are not classified in service and are skipped here. The
 class is the vehicle's ``crop_class`` (rigid lorries, vans and cars are ``other``).
@@ -42,10 +42,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.pipeline.assemble import crop
 from vision.pipeline.config import ReadPolicy, TrackingConfig
 from vision.pipeline.protocols import BODY_CLASS
 from vision.pipeline.truth import TruthObject, load_clip_truth
+from vision.preprocess import crop
 from vision.trailer.evaluate import BodyLocator
 from vision.train.datasets import load_image, split_of
 from vision.train.lane_frames import clip_box, find_clips, frame_image, val_groups

@@ -13,7 +13,6 @@ from vision.pipeline.assemble import (
     assemble_plates,
     best_looks,
     clearly_different,
-    crop,
     is_livery,
     plate_is_sure,
     text_evidence,
@@ -191,14 +190,3 @@ def test_a_vehicle_absorbs_a_part_of_it() -> None:
     bare.body_looks = []
     bare.absorb(part)
     assert [b.ts_ms for b in bare.body_looks] == [100, 200, 550]
-
-
-def test_crop_grows_the_box_by_its_margins_and_stays_in_the_image() -> None:
-    ys, xs = np.mgrid[0:100, 0:200]
-    image = np.stack([xs, ys, np.zeros_like(xs)], axis=-1).astype(np.uint8)
-    box = BBox(50, 40, 150, 60)  # 100 x 20 px
-    assert crop(image, box).shape == (20, 100, 3)
-    wide = crop(image, box, 0.06, margin_y=0.0)  # a lane plate crop: 6 px more at each end
-    assert wide.shape == (20, 112, 3) and wide[0, 0, 0] == 44 and wide[0, -1, 0] == 155
-    assert crop(image, box, 0.1).shape == (24, 120, 3)  # the same margin all round
-    assert crop(image, BBox(190, 90, 200, 100), 0.5).shape == (15, 15, 3)  # clipped at the edges

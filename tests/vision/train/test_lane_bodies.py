@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.pipeline.assemble import crop
 from vision.pipeline.config import ReadPolicy
 from vision.pipeline.testing import write_clip_truth
 from vision.pipeline.truth import load_clip_truth
+from vision.preprocess import crop
 from vision.synth.clip import random_lane_clip_spec, render_lane_clip
 from vision.train.datasets import load_image, split_of
 from vision.train.lane_bodies import hidden_share, write_lane_bodies
