@@ -36,10 +36,13 @@ UNREADABLE = "illegible,char_hidden"
 
 
 def run_one(
-    manifest: Path, engine: str, limit: int | None, raw: bool, skip: str | None = None
+    manifest: Path, engine: str | None, limit: int | None, raw: bool, skip: str | None = None
 ) -> tuple[list[str], dict[str, object]]:
-    """Run one evaluation in a fresh process; the command and its JSON summary."""
-    cmd = [sys.executable, "-m", "api.cli", "eval", "plates", str(manifest), "--engine", engine, "--json"]
+    """Run one evaluation in a fresh process (``engine`` None: the settings' default); the
+    command and its JSON summary."""
+    cmd = [sys.executable, "-m", "api.cli", "eval", "plates", str(manifest), "--json"]
+    if engine is not None:
+        cmd += ["--engine", engine]
     if skip:
         cmd += ["--skip-tag", skip]
     if limit is not None:

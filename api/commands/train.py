@@ -32,7 +32,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "kind", choices=sorted([*KINDS, "reader"]), help="which model ('reader': the CTC plate recogniser)"
     )
-    p.add_argument("--data", type=Path, required=True, help="data.yaml (detectors) or folder-per-class root")
+    p.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="data.yaml (detectors) or folder-per-class root; the reader: a 'synth plates' manifest "
+        "(repeat for more than one)",
+    )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--imgsz", type=int, default=None, help="training image size (default per kind)")
     p.add_argument("--batch", type=int, default=32)
@@ -126,6 +133,9 @@ def train(args: argparse.Namespace) -> int:
     """Train one model; prints the run's metrics and time as JSON on the last line."""
     if args.kind == "reader":
         return train_reader(args)
+    if len(args.data) != 1:
+        raise SystemExit(f"train {args.kind} takes one --data, got {len(args.data)}")
+    source = args.data[0]
     from vision.train import CFG_DIR  # noqa: PLC0415
     from vision.train.yolo import train as run_training  # noqa: PLC0415
 
@@ -135,11 +145,11 @@ def train(args: argparse.Namespace) -> int:
         start_from, parent = CFG_DIR / arch, "(resumed run)"
     else:
         start_from, parent = starting_point(args.start_from or "current", role, CFG_DIR / arch)
-    data = args.data
+    data = source
     if args.subset:
         if task != "detect":
             raise SystemExit("--subset applies to the detectors' data.yaml sets")
-        data = subset_yaml(args.data, args.out, args.subset)
+        data = subset_yaml(source, args.out, args.subset)
     result = run_training(
         task,  # type: ignore[arg-type]
         data,
@@ -153,7 +163,7 @@ def train(args: argparse.Namespace) -> int:
         resume=args.resume,
         extra={"cache": False if args.cache == "none" else args.cache, **dict(args.aug)},
         command="hgv-lane " + " ".join(sys.argv[1:]),
-        source_data=args.data,
+        source_data=source,
     )
     print(
         json.dumps(
@@ -213,7 +223,8 @@ def _channels(raw: str) -> tuple[int, int, int, int]:
 
 
 def train_reader(args: argparse.Namespace) -> int:
-    """``train reader``: the CTC plate recogniser (``--data``: a ``synth plates`` manifest)."""
+    """``train reader``: the CTC plate recogniser (``--data``: one or more ``synth plates``
+    manifests)."""
     if args.aug:
         raise SystemExit("--aug applies to the detectors and the trailer classifier, not the reader")
     from vision.train.recogniser import FINE_TUNE_LR, TrainConfig, checkpoint_shape, run  # noqa: PLC0415
@@ -228,7 +239,7 @@ def train_reader(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         out=args.out,
         data_dir=args.lines,
-        synth_manifests=(args.data,),
+        synth_manifests=tuple(args.data),
         real_manifests=tuple(args.real),
         eval_manifests=tuple(args.eval),
         onnx_path=args.onnx,

@@ -217,3 +217,28 @@ def test_subset_samples_folders_and_listed_sets(tmp_path: Path, monkeypatch: pyt
         assert all(Path(p).is_file() for p in train + val), name
     listed = subset_yaml(tmp_path / "set" / "merged.yaml", tmp_path / "runs" / "all", 100)
     assert len(Path(yaml.safe_load(listed.read_text())["train"]).read_text().split()) == 7
+
+
+def test_reader_takes_repeated_data_and_detectors_refuse_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train reader --data A --data B`` trains on both synthetic manifests, in order; a
+    detector or the trailer classifier takes one data set and says so."""
+    import vision.train.recogniser as recogniser
+    from api.cli import build_parser, main
+
+    seen: list[recogniser.TrainConfig] = []
+
+    def fake_run(cfg: recogniser.TrainConfig) -> dict[str, object]:
+        seen.append(cfg)
+        return {}
+
+    monkeypatch.setattr(recogniser, "run", fake_run)
+    assert main(["train", "reader", "--data", "a.csv", "--data", "b.csv", "--out", str(tmp_path / "r")]) == 0
+    assert seen[0].synth_manifests == (Path("a.csv"), Path("b.csv"))
+    for kind in ("plates", "trailer"):
+        args = build_parser().parse_args(
+            ["train", kind, "--data", "a.yaml", "--data", "b.yaml", "--out", str(tmp_path / "p")]
+        )
+        with pytest.raises(SystemExit, match=f"train {kind} takes one --data, got 2"):
+            args.func(args)

@@ -1,4 +1,4 @@
-"""The plate detector interface, and a second look for still photographs.
+"""The plate detector interface, and second looks for still photographs.
 
 A detector finds plate boxes in a full scene. ``vision.detector.YoloDetector`` (a YOLO
 model exported to ONNX into ``models/``) fits this Protocol; ``hgv-lane eval plates`` uses
@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import cv2
+import numpy as np
+
+from vision.preprocess import PAD_VALUE
 from vision.types import BBox, Detection, DetectionSet, ImageBGR
 
 PLATE_CLASS = "plate"
@@ -30,6 +34,18 @@ SAME_PLATE_IOU = 0.5
 
 SAME_PLATE_INSIDE = 0.8
 """Boxes of the second look whose overlap is this much of the smaller one are one plate."""
+
+ZOOM_OUT = (2.0, 3.0)
+"""The second look also shows the whole photograph this many times smaller than the first did,
+centred on a grey input: a close-up plate (40 % of the photograph's width, 256 px in the
+model's input) is bigger than any the detector was trained on (real held-out scenes re-framed
+that way: recall 0.46 whole, 0.95 with these looks; ``docs/anpr.md``)."""
+
+BIG_PLATE_INPUT_PX = 128.0
+"""A plate box found wider than this in the model's input (pixels) is checked with the
+zoomed-out looks: wider than nine in ten plates of the detector's training tiles (90th
+percentile 131 px), it is often only a piece of the plate (``PVX0095`` at 60 % of the
+photograph's width: its right three quarters at 0.46, the whole plate at 0.84 zoomed out)."""
 
 TILE_EDGE_PX = 2.0
 """A tile's box this close to a tile edge inside the photograph is a plate cut by the tile: the
@@ -52,18 +68,24 @@ class _SizedDetector(PlateDetector, Protocol):
 
 
 class StillPlateDetector:
-    """Plates in a still photograph: ``inner`` on the whole image and, when it finds no plate
-    there and the photograph is bigger than the model's input, a second look on 2 x 2
-    overlapping tiles (:data:`TILE_FRACTION`), where a plate is seen 1 / TILE_FRACTION (1.67)
-    times bigger.
+    """Plates in a still photograph: ``inner`` on the whole image, then second looks for
+    plates too small or too big for the model at that scale, merged.
 
-    Why: the model sees a 1280x720 photograph at half size, so a plate 60 px wide is 30 px
-    there, near the smallest it was trained on (a van's plate across a car park, found at 0.02;
-    at 0.34 in a tile). Tile boxes cut by a tile's inner edge are dropped (:data:`TILE_EDGE_PX`);
-    the rest are mapped back to the photograph and merged (one box per plate:
-    :func:`merge_boxes`). Four more model runs, only on photographs where the first look found
-    nothing. Used by ``hgv-lane eval plates`` on scene rows; not on lane frames: a lorry's
-    plate grows as it comes, and the frame rate leaves no time for five runs.
+    - **Tiles**, when the whole look found no plate and the photograph is bigger than the
+      model's input: 2 x 2 overlapping tiles (:data:`TILE_FRACTION`), where a plate is seen
+      1 / TILE_FRACTION (1.67) times bigger. The model sees a 1280x720 photograph at half size,
+      so a plate 60 px wide is 30 px there, near the smallest it was trained on (a van's plate
+      across a car park, found at 0.02; at 0.34 in a tile). Tile boxes cut by a tile's inner
+      edge are dropped (:data:`TILE_EDGE_PX`).
+    - **Zoomed out** (:data:`ZOOM_OUT`), when the whole look found no plate or one wider than
+      :data:`BIG_PLATE_INPUT_PX` in the model's input: the photograph 2 and 3 times smaller
+      than the first look showed it, on a grey input, for close-ups whose plate is bigger than
+      the detector knows (it finds nothing, or a piece).
+
+    Boxes are mapped back to the photograph and merged (one box per plate, the surest:
+    :func:`merge_boxes`). Up to six more model runs, only on such photographs. Used by
+    ``hgv-lane eval plates`` on scene rows; not on lane frames: a lorry's plate grows as it
+    comes, and the frame rate leaves no time for more runs.
     """
 
     def __init__(self, inner: _SizedDetector) -> None:
@@ -73,12 +95,26 @@ class StillPlateDetector:
     def detect(self, image: ImageBGR) -> DetectionSet:
         """Detections in ``image`` (H, W, 3) uint8 BGR, highest confidence first."""
         found = self.inner.detect(image)
+        plates = found.of_class(PLATE_CLASS)
+        h, w = image.shape[:2]
+        if len(plates):
+            in_h, in_w = self.inner.input_hw
+            seen = max(d.box.width_px for d in plates) * min(in_h / h, in_w / w)
+            if seen <= BIG_PLATE_INPUT_PX:
+                return found
+            return DetectionSet(tuple(merge_boxes([*found, *self._zoomed_out(image)])), w, h)
+        pieces = [*found, *self._tiles(image), *self._zoomed_out(image)]
+        return DetectionSet(tuple(merge_boxes(pieces)), w, h)
+
+    def _tiles(self, image: ImageBGR) -> list[Detection]:
+        """Boxes found in 2 x 2 overlapping tiles, in ``image``'s pixels; none when the image
+        fits the model's input."""
         h, w = image.shape[:2]
         in_h, in_w = self.inner.input_hw
-        if len(found.of_class(PLATE_CLASS)) or (h <= in_h and w <= in_w):
-            return found
+        if h <= in_h and w <= in_w:
+            return []
         th, tw = max(1, round(TILE_FRACTION * h)), max(1, round(TILE_FRACTION * w))
-        pieces: list[Detection] = list(found)
+        pieces: list[Detection] = []
         for y0 in dict.fromkeys((0, h - th)):
             for x0 in dict.fromkeys((0, w - tw)):
                 for d in self.inner.detect(image[y0 : y0 + th, x0 : x0 + tw]):
@@ -92,7 +128,31 @@ class StillPlateDetector:
                         continue
                     moved = BBox(b.x1 + x0, b.y1 + y0, b.x2 + x0, b.y2 + y0)
                     pieces.append(Detection(moved, d.class_id, d.class_name, d.confidence))
-        return DetectionSet(tuple(merge_boxes(pieces)), w, h)
+        return pieces
+
+    def _zoomed_out(self, image: ImageBGR) -> list[Detection]:
+        """Boxes found with the whole image shrunk (by area) :data:`ZOOM_OUT` times more than
+        the model's input would, centred on a grey input of the model's size; in ``image``'s
+        pixels."""
+        h, w = image.shape[:2]
+        in_h, in_w = self.inner.input_hw
+        pieces: list[Detection] = []
+        for k in ZOOM_OUT:
+            scale = min(in_h / h, in_w / w) / k
+            nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+            left, top = (in_w - nw) // 2, (in_h - nh) // 2
+            canvas = np.full((in_h, in_w, 3), PAD_VALUE, np.uint8)
+            canvas[top : top + nh, left : left + nw] = cv2.resize(
+                image, (nw, nh), interpolation=cv2.INTER_AREA
+            )
+            sx, sy = w / nw, h / nh
+            for d in self.inner.detect(canvas):
+                b = d.box
+                x1, x2 = max(0.0, (b.x1 - left) * sx), min(float(w), (b.x2 - left) * sx)
+                y1, y2 = max(0.0, (b.y1 - top) * sy), min(float(h), (b.y2 - top) * sy)
+                if x2 > x1 and y2 > y1:
+                    pieces.append(Detection(BBox(x1, y1, x2, y2), d.class_id, d.class_name, d.confidence))
+        return pieces
 
 
 def merge_boxes(detections: list[Detection]) -> list[Detection]:

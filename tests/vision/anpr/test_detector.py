@@ -9,13 +9,17 @@ from vision.types import BBox, Detection, DetectionSet, ImageBGR
 class _Marks:
     """A fake detector: finds each white square of an image, but only when the image is shown
     to it no more than ``max_shrink`` times smaller than its input (a small plate is lost when
-    the whole photograph is shrunk to the model's input)."""
+    the whole photograph is shrunk to the model's input), and a square wider than ``max_wide``
+    px in its input (letterboxed) as a less sure piece (its right three quarters), or not at
+    all when ``pieces`` is false (a close-up plate bigger than any the model was trained on)."""
 
     name = "marks"
     input_hw = (384, 640)
 
-    def __init__(self, max_shrink: float = 1.9) -> None:
+    def __init__(self, max_shrink: float = 1.9, max_wide: float = 1e9, pieces: bool = False) -> None:
         self.max_shrink = max_shrink
+        self.max_wide = max_wide
+        self.pieces = pieces
         self.calls: list[tuple[int, int]] = []
 
     def detect(self, image: ImageBGR) -> DetectionSet:
@@ -23,11 +27,16 @@ class _Marks:
         self.calls.append((h, w))
         if max(h / self.input_hw[0], w / self.input_hw[1]) > self.max_shrink:
             return DetectionSet((), w, h)
-        ys, xs = np.nonzero(image[..., 0] == 255)
+        ys, xs = np.nonzero(image[..., 0] > 127)
         if len(xs) == 0:
             return DetectionSet((), w, h)
         box = BBox(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
-        return DetectionSet((Detection(box, 0, PLATE_CLASS, 0.4),), w, h)
+        if box.width_px * min(self.input_hw[0] / h, self.input_hw[1] / w) <= self.max_wide:
+            return DetectionSet((Detection(box, 0, PLATE_CLASS, 0.4),), w, h)
+        if not self.pieces:
+            return DetectionSet((), w, h)
+        piece = BBox(box.x1 + box.width_px / 4, box.y1, box.x2, box.y2)
+        return DetectionSet((Detection(piece, 0, PLATE_CLASS, 0.3),), w, h)
 
 
 def _photo(h: int, w: int, box: tuple[int, int, int, int] | None) -> ImageBGR:
@@ -41,25 +50,25 @@ def _photo(h: int, w: int, box: tuple[int, int, int, int] | None) -> ImageBGR:
 def test_a_small_plate_missed_whole_is_found_in_a_tile_and_mapped_back() -> None:
     inner = _Marks()
     found = StillPlateDetector(inner).detect(_photo(720, 1280, (700, 85, 758, 114)))
-    assert len(inner.calls) == 5  # the whole photograph, then 2 x 2 tiles of 432 x 768
-    assert inner.calls[1:] == [(432, 768)] * 4
+    assert len(inner.calls) == 7  # the whole photograph, 2 x 2 tiles of 432 x 768, 2 zoomed out
+    assert inner.calls[1:] == [(432, 768)] * 4 + [(384, 640)] * 2
     assert [d.box for d in found] == [BBox(700, 85, 758, 114)]  # seen by both top tiles: one box
 
 
-def test_no_second_look_when_the_first_finds_a_plate_or_the_photo_is_small() -> None:
+def test_no_second_look_when_the_first_finds_a_plate_and_no_tiles_when_the_photo_is_small() -> None:
     inner = _Marks(max_shrink=10.0)
     StillPlateDetector(inner).detect(_photo(720, 1280, (100, 100, 160, 130)))
     assert len(inner.calls) == 1
     inner = _Marks(max_shrink=0.5)  # never finds anything
     found = StillPlateDetector(inner).detect(_photo(300, 400, (10, 10, 50, 30)))
-    assert len(inner.calls) == 1 and len(found) == 0
+    assert inner.calls == [(300, 400), (384, 640), (384, 640)] and len(found) == 0  # zoomed out only
 
 
 def test_a_plate_in_two_overlapping_tiles_is_one_box() -> None:
     inner = _Marks()
     # in the middle: inside all four tiles (x 0..768 and 512..1280, y 0..432 and 288..720)
     found = StillPlateDetector(inner).detect(_photo(720, 1280, (600, 340, 660, 370)))
-    assert len(inner.calls) == 5
+    assert len(inner.calls) == 7
     assert [d.box for d in found] == [BBox(600, 340, 660, 370)]
 
 
@@ -75,8 +84,38 @@ def test_a_plate_only_in_the_bottom_right_tile_and_a_photo_only_too_tall() -> No
     assert [d.box for d in found] == [BBox(1200, 650, 1260, 700)]
     inner = _Marks(max_shrink=1.5)
     found = StillPlateDetector(inner).detect(_photo(800, 500, (50, 700, 110, 730)))  # 800 > 384 px
-    assert inner.calls[1:] == [(480, 300)] * 4
+    assert inner.calls[1:5] == [(480, 300)] * 4
     assert [d.box for d in found] == [BBox(50, 700, 110, 730)]
+
+
+def test_a_close_up_plate_missed_whole_is_found_zoomed_out_and_mapped_back() -> None:
+    # 768 px of a 1280x960 photograph: 307 px in the input whole, 154 and 102 zoomed out
+    inner = _Marks(max_shrink=10.0, max_wide=150.0)
+    found = StillPlateDetector(inner).detect(_photo(960, 1280, (200, 300, 968, 548)))
+    assert inner.calls[-2:] == [(384, 640)] * 2
+    assert len(found) == 1
+    got = found.detections[0].box
+    assert (
+        max(abs(a - b) for a, b in zip((got.x1, got.y1, got.x2, got.y2), (200, 300, 968, 548), strict=True))
+        <= 4.0
+    )
+
+
+def test_a_piece_of_a_big_plate_gives_way_to_the_whole_plate_zoomed_out() -> None:
+    # 400 px of 1280: 200 px in the input, past BIG_PLATE_INPUT_PX; the whole look finds a piece
+    inner = _Marks(max_shrink=10.0, max_wide=150.0, pieces=True)
+    found = StillPlateDetector(inner).detect(_photo(720, 1280, (400, 300, 800, 420)))
+    assert inner.calls == [(720, 1280), (384, 640), (384, 640)]  # no tiles: a plate was found
+    assert [round(d.confidence, 2) for d in found] == [0.4]
+    got = found.detections[0].box
+    assert (
+        max(abs(a - b) for a, b in zip((got.x1, got.y1, got.x2, got.y2), (400, 300, 800, 420), strict=True))
+        <= 4.0
+    )
+    # a plate the model sees at most BIG_PLATE_INPUT_PX wide is taken as found
+    inner = _Marks(max_shrink=10.0, max_wide=150.0, pieces=True)
+    StillPlateDetector(inner).detect(_photo(720, 1280, (400, 300, 640, 380)))  # 120 px in the input
+    assert len(inner.calls) == 1
 
 
 def test_merge_keeps_the_surest_of_overlapping_or_enclosed_boxes() -> None:
