@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from vision.anpr.detector import PLATE_CLASS, StillPlateDetector, merge_boxes
+from vision.anpr.detector import PLATE_CLASS, StillPlateDetector, merge_boxes, tile_starts
 from vision.types import BBox, Detection, DetectionSet, ImageBGR
 
 
@@ -86,6 +88,22 @@ def test_a_plate_only_in_the_bottom_right_tile_and_a_photo_only_too_tall() -> No
     found = StillPlateDetector(inner).detect(_photo(800, 500, (50, 700, 110, 730)))  # 800 > 384 px
     assert inner.calls[1:5] == [(480, 300)] * 4
     assert [d.box for d in found] == [BBox(50, 700, 110, 730)]
+
+
+def test_tile_starts_cover_the_side_with_a_fifth_of_a_tile_shared() -> None:
+    assert tile_starts(1280, 768) == [0, 512]  # the 2 x 2 tiles of a 1280x720 photograph
+    assert tile_starts(500, 800) == [0]
+    starts = tile_starts(4000, 1280)
+    assert starts[0] == 0 and starts[-1] == 4000 - 1280
+    assert all(0 < b - a <= 0.8 * 1280 for a, b in itertools.pairwise(starts))
+
+
+def test_a_big_photograph_gets_a_finer_grid_of_tiles_too() -> None:
+    # 4000x3000: the 2 x 2 tiles (2400x1800) shrink 3.75 times, the fine ones (1280x768) twice
+    inner = _Marks(max_shrink=2.1)
+    found = StillPlateDetector(inner).detect(_photo(3000, 4000, (2000, 1500, 2120, 1560)))
+    assert inner.calls.count((1800, 2400)) == 4 and inner.calls.count((768, 1280)) == 4 * 5
+    assert [d.box for d in found] == [BBox(2000, 1500, 2120, 1560)]
 
 
 def test_a_close_up_plate_missed_whole_is_found_zoomed_out_and_mapped_back() -> None:
