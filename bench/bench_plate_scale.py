@@ -1,18 +1,19 @@
 """Plate size benchmark: real scenes re-framed so the plate is a given share of the photo's width.
 
 Usage: ``.venv/bin/python bench/bench_plate_scale.py [--manifest CSV] [--fractions 0.08,0.4]
-[--seed 7] [--width 1280] [--keep DIR]``.
+[--seed 7] [--width 1280] [--angle 0] [--keep DIR]``.
 
-Lane frames show plates at 3-15 % of the frame's width, but photographs from other cameras
-(a hand-held close-up, a parking camera) show them far bigger. For each fraction ``f`` every
-scene row of the manifest (default: the held-out real scenes, never trained on) is cut to a
-4:3 window ``plate width / f`` wide around its plate (the plate off centre by up to 30 % of the
-free space, seeded), scaled to 1280x960 (``--width``; cubic when enlarging, area when shrinking) and
-written with its moved box to a temporary manifest, which ``hgv-lane eval plates`` then
-scores (``bench_plates.run_one``). Prints one line per fraction (detection recall, exact
-match, time) with the command, and, last, one JSON object ``{"fractions": {f: summary}}``.
-Exits 0 with a note when the manifest is absent (the shared dev photographs are not part of
-the project).
+Lane frames show plates at 3-15 % of the frame's width, level, but photographs from other
+cameras (a hand-held close-up, a parking camera) show them far bigger, smaller or turned. For
+each fraction ``f`` every scene row of the manifest (default: the held-out real scenes, never
+trained on) is cut to a 4:3 window ``plate width / f`` wide around its plate (the plate off
+centre by up to 30 % of the free space, seeded), scaled to 1280x960 (``--width``; cubic when
+enlarging, area when shrinking), turned about the plate (``--angle``; the true box becomes the
+one around the turned box) and written with its moved box to a temporary manifest, which
+``hgv-lane eval plates`` then scores (``bench_plates.run_one``). Prints one line per fraction
+(detection recall, exact match, time) with the command, and, last, one JSON object
+``{"fractions": {f: summary}}``. Exits 0 with a note when the manifest is absent (the shared
+dev photographs are not part of the project).
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ def reframe(
     fraction: float,
     rng: np.random.Generator,
     size: tuple[int, int] = (OUT_W, OUT_H),
+    angle: float = 0.0,
 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """``image`` (H, W, 3) cut to a window of ``size``'s shape around ``box`` (x, y, w, h px)
     in which the box is ``fraction`` of the width, scaled to ``size`` (width, height; edges
-    replicated outside the photo); the new image and the box in its pixels (x, y, w, h)."""
+    replicated outside the photo) and turned ``angle`` degrees (anticlockwise) about the box's
+    centre; the new image and the box in its pixels (x, y, w, h: around the turned box)."""
     x, y, w, h = box
     out_w, out_h = size
     win_w = w / fraction
@@ -56,14 +59,34 @@ def reframe(
     cy = y + h / 2 + rng.uniform(-0.3, 0.3) * max(0.0, win_h - h)
     x0, y0 = cx - win_w / 2, cy - win_h / 2
     s = out_w / win_w
-    m = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], np.float32)
-    flags = cv2.INTER_CUBIC if s > 1 else cv2.INTER_AREA
+    if s < 1:  # shrink by area first (warpAffine has no area interpolation)
+        ih, iw = image.shape[:2]
+        image = cv2.resize(
+            image, (max(1, round(iw * s)), max(1, round(ih * s))), interpolation=cv2.INTER_AREA
+        )
+        sx, sy = image.shape[1] / iw, image.shape[0] / ih
+    else:
+        sx = sy = 1.0
+    scale = np.array([[s / sx, 0, -x0 * s], [0, s / sy, -y0 * s], [0, 0, 1]], np.float64)
+    corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], np.float64)
+    corners[:, :2] *= (sx, sy)
+    centre = ((x + w / 2 - x0) * s, (y + h / 2 - y0) * s)
+    turn = np.vstack([cv2.getRotationMatrix2D(centre, angle, 1.0), [0, 0, 1]])
+    m = (turn @ scale)[:2]
+    flags = cv2.INTER_CUBIC if s > 1 else cv2.INTER_LINEAR
     out = cv2.warpAffine(image, m, (out_w, out_h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    return out, (round((x - x0) * s), round((y - y0) * s), round(w * s), round(h * s))
+    pts = corners @ m.T
+    (bx0, by0), (bx1, by1) = pts.min(axis=0), pts.max(axis=0)
+    return out, (round(bx0), round(by0), round(bx1 - bx0), round(by1 - by0))
 
 
 def write_set(
-    manifest: Path, fraction: float, out: Path, seed: int, size: tuple[int, int] = (OUT_W, OUT_H)
+    manifest: Path,
+    fraction: float,
+    out: Path,
+    seed: int,
+    size: tuple[int, int] = (OUT_W, OUT_H),
+    angle: float = 0.0,
 ) -> Path:
     """The re-framed copy of ``manifest``'s scene rows (crop rows skipped) in ``out``; its path."""
     rng = np.random.default_rng(seed)
@@ -78,11 +101,18 @@ def write_set(
             if image is None:
                 raise SystemExit(f"cannot read {path} (row {i + 2} of {manifest})")
             box = tuple(float(row[k]) for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h"))
-            framed, (bx, by, bw, bh) = reframe(image, box, fraction, rng, size)  # type: ignore[arg-type]
+            framed, (bx, by, bw, bh) = reframe(image, box, fraction, rng, size, angle)  # type: ignore[arg-type]
             name = f"images/{i:04d}.jpg"
             cv2.imwrite(str(out / name), framed, [cv2.IMWRITE_JPEG_QUALITY, 92])
             moved = {"bbox_x": bx, "bbox_y": by, "bbox_w": bw, "bbox_h": bh}
-            rows.append({**row, **moved, "image_path": name, "notes": f"plate {fraction:.0%} of the width"})
+            rows.append(
+                {
+                    **row,
+                    **moved,
+                    "image_path": name,
+                    "notes": f"plate {fraction:.0%} of the width, turned {angle:g} degrees",
+                }
+            )
     target = out / "scenes.csv"
     with target.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
@@ -101,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--width", type=int, default=OUT_W, help="photo width in px (4:3; e.g. 4000 for a 12 MP camera)"
     )
+    parser.add_argument(
+        "--angle", type=float, default=0.0, help="turn each photo this many degrees about its plate"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="write the sets here and keep them")
     args = parser.parse_args(argv)
     if not args.manifest.is_file():
@@ -112,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         base = args.keep or Path(tmp)
         for f in fractions:
             size = (args.width, round(args.width * OUT_H / OUT_W))
-            framed = write_set(args.manifest, f, base / f"plate_{f:g}", args.seed, size)
+            framed = write_set(args.manifest, f, base / f"plate_{f:g}", args.seed, size, args.angle)
             cmd, summary = run_one(framed, None, None, raw=False)
             results[f"{f:g}"] = summary
             print(
@@ -122,7 +155,13 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(
         json.dumps(
-            {"manifest": str(args.manifest), "seed": args.seed, "width": args.width, "fractions": results}
+            {
+                "manifest": str(args.manifest),
+                "seed": args.seed,
+                "width": args.width,
+                "angle": args.angle,
+                "fractions": results,
+            }
         )
     )
     return 0

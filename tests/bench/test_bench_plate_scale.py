@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from tests.conftest import load_bench
 
@@ -42,3 +43,21 @@ def test_write_set_keeps_scene_rows_and_skips_crop_rows(tmp_path: Path) -> None:
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 1 and rows[0]["plate_text"] == "AB12CDE"
     assert int(rows[0]["bbox_w"]) == 512 and (out.parent / rows[0]["image_path"]).is_file()
+
+
+def test_a_turned_plate_gets_the_box_around_it() -> None:
+    bench = load_bench("bench_plate_scale")
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[200:230, 300:360] = 255
+    level, box0 = bench.reframe(image, (300.0, 200.0, 60.0, 30.0), 0.2, np.random.default_rng(1))
+    out, (x, y, w, h) = bench.reframe(
+        image, (300.0, 200.0, 60.0, 30.0), 0.2, np.random.default_rng(1), angle=20
+    )
+    assert w > box0[2] and h > box0[3]  # the box around a turned 2:1 box is wider and taller
+    ys, xs = np.nonzero(out[..., 0] > 127)
+    px = box0[2] / 60 + 1
+    assert abs(xs.min() - x) <= px and abs(xs.max() + 1 - (x + w)) <= px
+    assert abs(ys.min() - y) <= px and abs(ys.max() + 1 - (y + h)) <= px
+    assert (level[..., 0] > 127).sum() == pytest.approx(
+        (out[..., 0] > 127).sum(), rel=0.05
+    )  # turned, not cut
