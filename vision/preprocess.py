@@ -153,3 +153,21 @@ def crop(image: ImageBGR, box: BBox, margin: float = 0.0, *, margin_y: float | N
     x1, y1, x2, y2 = BBox(box.x1 - mx, box.y1 - my, box.x2 + mx, box.y2 + my).clip(w, h).as_int()
     out: ImageBGR = np.ascontiguousarray(image[y1:y2, x1:x2])
     return out
+
+
+def turn_whole(image: ImageBGR, angle_deg: float, border: tuple[int, int, int] | None = None) -> ImageBGR:
+    """``image`` (H, W, 3) turned ``angle_deg`` degrees counter-clockwise about its centre, on a
+    canvas the size of the box around the turned image (nothing cut off), filled with
+    ``border`` (BGR), or with the image's edges replicated when None. As a detector's box cuts
+    a turned plate out of a photograph (turned-plate benchmarks and tests)."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle_deg, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    out_w, out_h = round(w * cos + h * sin), round(w * sin + h * cos)
+    m[0, 2] += out_w / 2.0 - w / 2.0
+    m[1, 2] += out_h / 2.0 - h / 2.0
+    if border is None:
+        out = cv2.warpAffine(image, m, (out_w, out_h), borderMode=cv2.BORDER_REPLICATE)
+    else:
+        out = cv2.warpAffine(image, m, (out_w, out_h), borderValue=border)
+    return np.asarray(out, np.uint8)

@@ -11,6 +11,7 @@ from vision.preprocess import (
     crop,
     letterbox,
     to_tensor,
+    turn_whole,
     undo_letterbox,
 )
 from vision.types import BBox
@@ -110,3 +111,14 @@ def test_crop_grows_the_box_by_its_margins_and_stays_in_the_image() -> None:
     assert wide.shape == (20, 112, 3) and wide[0, 0, 0] == 44 and wide[0, -1, 0] == 155
     assert crop(image, box, 0.1).shape == (24, 120, 3)  # the same margin all round
     assert crop(image, BBox(190, 90, 200, 100), 0.5).shape == (15, 15, 3)  # clipped at the edges
+
+
+def test_turn_whole_keeps_the_whole_image_on_the_box_around_it() -> None:
+    image = np.zeros((40, 160, 3), np.uint8)
+    image[10:30, 20:140] = 255
+    for angle in (0.0, 10.0, -20.0):
+        out = turn_whole(image, angle)
+        rad = np.radians(abs(angle))
+        assert abs(out.shape[1] - (160 * np.cos(rad) + 40 * np.sin(rad))) <= 1
+        assert abs(out.shape[0] - (160 * np.sin(rad) + 40 * np.cos(rad))) <= 1
+        assert abs(int((out[..., 0] > 127).sum()) - 120 * 20) <= 120  # the white block, whole

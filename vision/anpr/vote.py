@@ -6,7 +6,9 @@ plate far away or small in the frame is read less surely, and its misreads are m
 different). It spreads that weight over its candidates in proportion to their confidences
 (a look's candidates share at most its one vote, so a confident look counts more than an
 unsure one, and a look cannot outvote another by listing many candidates). Texts are summed
-across looks; the consensus is the text with the most support. It is **committed** only when
+across looks, and a text that fits a grammar is also supported by the looks that read a piece
+of it (a text inside it: the plate cut at the frame's edge), in proportion to the share of its
+characters the piece covers; the consensus is the text with the most support. It is **committed** only when
 
 - at least ``min_looks`` looks had a reading,
 - its support is at least ``min_share`` of the looks' weight (e.g. 0.5: half agree),
@@ -110,6 +112,7 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
         support[c.text] = support.get(c.text, 0.0) + part
         if c.text not in best_of or best_of[c.text].confidence < c.confidence:
             best_of[c.text] = c
+    support = _with_pieces(support, best_of)
     weight_sum = sum(weights)
     ranked = sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))
     text, top = ranked[0]
@@ -152,6 +155,21 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
         country=best.country,
         format_name=best.format_name,
     )
+
+
+def _with_pieces(support: dict[str, float], best_of: dict[str, PlateCandidate]) -> dict[str, float]:
+    """``support`` with each text that fits a grammar also supported by the reads of its pieces
+    (texts inside it), each in proportion to the share of its characters the piece covers: a
+    plate cut at the frame's edge (``J438``, 28 px high) is a reading of the whole plate read
+    once smaller (``RVJ438``, 19 px), not a rival to it. The pieces keep their own support."""
+    out = dict(support)
+    for whole in support:
+        if best_of[whole].format_name is None:
+            continue
+        for piece, part in support.items():
+            if piece != whole and piece in whole:
+                out[whole] += part * len(piece) / len(whole)
+    return out
 
 
 def _shares(cands: Sequence[PlateCandidate]) -> list[tuple[PlateCandidate, float]]:

@@ -3,7 +3,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vision.anpr.rectify import _drop_frames, blue_band_width, invert_affine, rectify
+from vision.anpr.rectify import (
+    TURN_CANDIDATES,
+    _drop_frames,
+    _ink,
+    _profile_score,
+    blue_band_width,
+    invert_affine,
+    rectify,
+)
+from vision.preprocess import turn_whole
 
 
 def plate(lines: list[str], *, band: bool = False, angle: float = 0.0, border: bool = True) -> np.ndarray:
@@ -149,3 +158,32 @@ def test_halves_of_a_squarish_crop_leave_out_the_band() -> None:
     np.testing.assert_array_equal(bottom[-1], r.image[-1, r.band_width_px :])
     assert r.halves(max_aspect=1.0) == []  # wider than that: no halves
     assert rectify(np.full((3, 3, 3), 128, np.uint8)).halves(max_aspect=2.2) == []  # too small
+
+
+def turned_in_box(img: np.ndarray, angle: float) -> np.ndarray:
+    """``img`` turned ``angle`` degrees on a grey canvas the size of the box around it."""
+    return turn_whole(img, angle, border=(90, 90, 90))
+
+
+def test_a_plate_turned_past_the_tilted_groupings_is_found_by_turning_it_back() -> None:
+    # at 22 degrees each character's box overlaps its neighbours': no grouping joins them, and
+    # the plate fills under half the height of the box around it
+    for angle in (22.0, -22.0):
+        r = rectify(turned_in_box(plate(["AB12CDE"]), angle))
+        assert abs(r.angle_deg + angle) < 2.0  # turned back
+        assert len(r.lines) == 1 and len(r.lines[0].char_boxes) >= 6
+
+
+def test_the_row_profile_is_sharpest_when_the_text_is_level() -> None:
+    def ink(img: np.ndarray) -> np.ndarray:
+        return _ink(np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), np.uint8), dark_text=True)
+
+    level = ink(plate(["AB12CDE"], border=False))
+    assert all(_profile_score(level, 0.0) > _profile_score(level, a) for a in TURN_CANDIDATES)
+    turned = ink(turned_in_box(plate(["AB12CDE"], border=False), 20.0))
+    assert max(TURN_CANDIDATES, key=lambda a: _profile_score(turned, a)) == -20.0
+    # a motion streak merges the characters; its ink is still sharpest level: not turned
+    streaked = np.asarray(
+        cv2.filter2D(plate(["AB12CDE"]), -1, np.full((1, 25), 1 / 25, np.float32)), np.uint8
+    )
+    assert rectify(streaked).angle_deg == 0.0

@@ -133,3 +133,25 @@ def test_the_character_vote_leaves_a_single_look_and_a_grammar_fit_alone() -> No
 def test_character_ties_go_to_the_first_character() -> None:
     assert by_position([("AB12CDE", 1.0), ("AB12CDF", 1.0)]) == "AB12CDE"
     assert by_position([]) == ""
+
+
+def fitted(text: str, confidence: float, height_px: float, fmt: str | None) -> PlateRead:
+    """One look with one candidate of format ``fmt`` (None: fits no grammar), ``height_px`` high."""
+    cand = PlateCandidate(text, confidence, format_name=fmt)
+    return PlateRead(BBox(0, 0, 4 * height_px, height_px), (cand,), "fake")
+
+
+def test_a_piece_read_bigger_supports_the_whole_plate_read_smaller() -> None:
+    """Clip 5903's rear plate RVJ438: read whole once at 19 px, and as J438 (it fits the UK
+    dateless format too) once at 28 px, cut by the frame's edge. The piece counts for the
+    whole in proportion to the characters it covers (0.79 + 0.66 against 0.99)."""
+    whole, piece = fitted("RVJ438", 0.996, 19, "LT current"), fitted("J438", 0.994, 28, "UK dateless")
+    assert look_weight(piece) > look_weight(whole)
+    v = vote([whole, piece])
+    assert v.text == "RVJ438"
+    assert v.candidates[0].confidence <= 1.0
+    # a whole that fits no grammar gets nothing from its pieces (an edge read as an extra 1)
+    assert vote([fitted("RVJ4381", 0.996, 19, None), piece]).text == "J438"
+    # a short plate read again and again is not outvoted by one longer read containing it
+    short = [fitted("J438", 0.95, 30, "UK dateless") for _ in range(4)]
+    assert vote([*short, fitted("RVJ438", 0.99, 30, "LT current")]).text == "J438"

@@ -1,0 +1,27 @@
+"""``bench/bench_plate_turn.py``: plate crops turned on the box around them."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tests.conftest import load_bench
+
+
+def test_write_set_turns_crop_rows_and_skips_scene_rows(tmp_path: Path) -> None:
+    bench = load_bench("bench_plate_turn")
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 80, 3), 200, np.uint8))
+    manifest = tmp_path / "m.csv"
+    with manifest.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image_path", "plate_text", "country", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "notes"])
+        w.writerow(["a.png", "AB12CDE", "UK", "", "", "", "", ""])
+        w.writerow(["a.png", "AB12CDE", "UK", 1, 1, 10, 5, "a scene"])
+    out = bench.write_set(manifest, 15.0, tmp_path / "set")
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 1 and rows[0]["plate_text"] == "AB12CDE"
+    turned = cv2.imread(str(out.parent / rows[0]["image_path"]))
+    assert turned is not None and turned.shape[0] > 20
