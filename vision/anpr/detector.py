@@ -49,8 +49,9 @@ SAME_PLATE_INSIDE = 0.8
 
 ZOOM_OUT = (2.0, 3.0)
 """The second look also shows the whole photograph this many times smaller than the first did,
-centred on a grey input: a close-up plate (40 % of the photograph's width, 256 px in the
-model's input) is bigger than any the detector was trained on (real held-out scenes re-framed
+centred on a grey input: a close-up plate (40 % of the photograph's width: 205 px in the
+model's input for a 1280x960 photograph, 256 for a 1280x720 one) is bigger than nearly all the
+detector was trained on (real held-out scenes re-framed
 that way: recall 0.46 whole, 0.95 with these looks; ``docs/anpr.md``)."""
 
 BIG_PLATE_INPUT_PX = 128.0
@@ -58,6 +59,11 @@ BIG_PLATE_INPUT_PX = 128.0
 zoomed-out looks: wider than nine in ten plates of the detector's training tiles (90th
 percentile 131 px), it is often only a piece of the plate (``PVX0095`` at 60 % of the
 photograph's width: its right three quarters at 0.46, the whole plate at 0.84 zoomed out)."""
+
+TURN_LOOKS = (15.0, -15.0)
+"""Last, when no other look found a plate: the photograph turned this many degrees each way. The
+detector was trained on level plates; turned 20 degrees, about half the held-out scenes' plates
+were found (``bench/bench_plate_scale.py --angle 20``), and a turned look finds some more."""
 
 TILE_EDGE_PX = 2.0
 """A tile's box this close to a tile edge inside the photograph is a plate cut by the tile: the
@@ -95,8 +101,11 @@ class StillPlateDetector:
       than the first look showed it, on a grey input, for close-ups whose plate is bigger than
       the detector knows (it finds nothing, or a piece).
 
+    - **Turned** (:data:`TURN_LOOKS`), when no other look found a plate: the photograph turned
+      15 degrees each way, for plates turned more than the detector was trained on.
+
     Boxes are mapped back to the photograph and merged (one box per plate, the surest:
-    :func:`merge_boxes`). At most 6 more model runs on a 1280x720 photograph (26 on a
+    :func:`merge_boxes`). At most 8 more model runs on a 1280x720 photograph (28 on a
     4000x3000 one), only on such photographs. Used by ``hgv-lane eval plates`` on scene rows;
     not on lane frames: a lorry's plate grows as it comes, and the frame rate leaves no time
     for more runs.
@@ -118,7 +127,30 @@ class StillPlateDetector:
                 return found
             return DetectionSet(tuple(merge_boxes([*found, *self._zoomed_out(image)])), w, h)
         pieces = [*found, *self._tiles(image), *self._zoomed_out(image)]
+        if not any(d.class_name == PLATE_CLASS for d in pieces):
+            pieces += self._turned(image)
         return DetectionSet(tuple(merge_boxes(pieces)), w, h)
+
+    def _turned(self, image: ImageBGR) -> list[Detection]:
+        """Boxes found in the whole image turned by each of :data:`TURN_LOOKS` (about its
+        centre, edges replicated), mapped back as the box around the turned-back box."""
+        h, w = image.shape[:2]
+        pieces: list[Detection] = []
+        for angle in TURN_LOOKS:
+            m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+            turned = np.asarray(cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE), np.uint8)
+            back = cv2.invertAffineTransform(m)
+            for d in self.inner.detect(turned):
+                b = d.box
+                corners = np.array(
+                    [[b.x1, b.y1, 1.0], [b.x2, b.y1, 1.0], [b.x1, b.y2, 1.0], [b.x2, b.y2, 1.0]]
+                )
+                pts = corners @ back.T
+                x1, y1 = max(0.0, float(pts[:, 0].min())), max(0.0, float(pts[:, 1].min()))
+                x2, y2 = min(float(w), float(pts[:, 0].max())), min(float(h), float(pts[:, 1].max()))
+                if x2 > x1 and y2 > y1:
+                    pieces.append(Detection(BBox(x1, y1, x2, y2), d.class_id, d.class_name, d.confidence))
+        return pieces
 
     def _tiles(self, image: ImageBGR) -> list[Detection]:
         """Boxes found in 2 x 2 overlapping tiles and, when those are more than

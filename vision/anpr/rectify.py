@@ -82,9 +82,10 @@ MIN_CHAR_HEIGHT = 0.2
 """Shortest character component, as a fraction of the analysed crop's height."""
 
 TURNED_MIN_CHAR_HEIGHT = 0.1
-"""The same after a turn of :data:`STEEP_TURN_DEG` or more: a plate turned 20 degrees fills far
-less of the height of the box around it, and its characters with it (a 4.7:1 plate: 2.5 times
-less). Lower after smaller turns, it took blurred lane plates' specks for characters."""
+"""The same after a turn search chose a turn of :data:`STEEP_TURN_DEG` or more: a plate turned
+20 degrees fills far less of the height of the box around it, and its characters with it (a
+4.7:1 plate: 2.5 times less). Lower after smaller turns, it took blurred lane plates' specks for
+characters."""
 
 STEEP_TURN_DEG = 15.0
 """Turns from which :data:`TURNED_MIN_CHAR_HEIGHT` applies."""
@@ -502,7 +503,9 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
     """Deskew a plate crop ``(H, W, 3)`` uint8 BGR, drop its blue band and find its text lines.
 
     Rotations smaller than ``min_angle_deg`` are not applied; larger than ``max_angle_deg``
-    are taken as a mis-grouping and ignored. See the module docstring.
+    are taken as a mis-grouping and ignored, except after a turn search (:func:`_search_turn`),
+    where up to :data:`TURN_MAX_DEG` is applied. When the lines cannot be found again in the
+    crop so rotated, it is left as it was. See the module docstring.
     """
     h, w = crop.shape[:2]
     scale = ANALYSIS_HEIGHT_PX / float(h)

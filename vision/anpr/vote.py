@@ -6,9 +6,10 @@ plate far away or small in the frame is read less surely, and its misreads are m
 different). It spreads that weight over its candidates in proportion to their confidences
 (a look's candidates share at most its one vote, so a confident look counts more than an
 unsure one, and a look cannot outvote another by listing many candidates). Texts are summed
-across looks, and a text that fits a grammar is also supported by the looks that read a piece
-of it (a text inside it: the plate cut at the frame's edge), in proportion to the share of its
-characters the piece covers; the consensus is the text with the most support. It is **committed** only when
+across looks, and a text that fits a grammar, best read by some look, is also supported by the
+looks whose best read is its start or its end (the plate cut at the frame's edge) and no surer,
+in proportion to the share of its characters the piece covers (so shares may add up to more
+than 1); the consensus is the text with the most support. It is **committed** only when
 
 - at least ``min_looks`` looks had a reading,
 - its support is at least ``min_share`` of the looks' weight (e.g. 0.5: half agree),
@@ -112,7 +113,11 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
         support[c.text] = support.get(c.text, 0.0) + part
         if c.text not in best_of or best_of[c.text].confidence < c.confidence:
             best_of[c.text] = c
-    support = _with_pieces(support, best_of)
+    firsts = [
+        (cands[0].text, _shares(cands)[0][1] * weight)
+        for (_, cands), weight in zip(looks, weights, strict=True)
+    ]
+    support = _with_pieces(support, best_of, firsts)
     weight_sum = sum(weights)
     ranked = sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))
     text, top = ranked[0]
@@ -157,17 +162,26 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
     )
 
 
-def _with_pieces(support: dict[str, float], best_of: dict[str, PlateCandidate]) -> dict[str, float]:
-    """``support`` with each text that fits a grammar also supported by the reads of its pieces
-    (texts inside it), each in proportion to the share of its characters the piece covers: a
-    plate cut at the frame's edge (``J438``, 28 px high) is a reading of the whole plate read
-    once smaller (``RVJ438``, 19 px), not a rival to it. The pieces keep their own support."""
+def _with_pieces(
+    support: dict[str, float], best_of: dict[str, PlateCandidate], firsts: Sequence[tuple[str, float]]
+) -> dict[str, float]:
+    """``support`` with each look's best text that is the start or the end of another look's
+    best text (a plate cut at the frame's edge) also counted for that whole, in proportion to
+    the share of its characters the piece covers, when the whole fits a grammar and was read at
+    least as surely as the piece: ``J438`` read at 0.994 in a 28-px crop, cut by the frame's
+    edge, is a reading of ``RVJ438`` read at 0.996 in a 19-px crop, not a rival to it. The piece
+    keeps its own support; a look's other candidates pass nothing on (a one-character-longer
+    alternative would otherwise take the winner's support). ``firsts``: each look's best text
+    and the support it gave it."""
+    wholes = {t for t, _ in firsts if best_of[t].format_name is not None}
     out = dict(support)
-    for whole in support:
-        if best_of[whole].format_name is None:
-            continue
-        for piece, part in support.items():
-            if piece != whole and piece in whole:
+    for piece, part in firsts:
+        for whole in wholes:
+            if (
+                piece != whole
+                and (whole.startswith(piece) or whole.endswith(piece))
+                and best_of[whole].confidence >= best_of[piece].confidence
+            ):
                 out[whole] += part * len(piece) / len(whole)
     return out
 

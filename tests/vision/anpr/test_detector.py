@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 
+import cv2
 import numpy as np
 
 from vision.anpr.detector import PLATE_CLASS, StillPlateDetector, merge_boxes, tile_starts
@@ -63,7 +64,8 @@ def test_no_second_look_when_the_first_finds_a_plate_and_no_tiles_when_the_photo
     assert len(inner.calls) == 1
     inner = _Marks(max_shrink=0.5)  # never finds anything
     found = StillPlateDetector(inner).detect(_photo(300, 400, (10, 10, 50, 30)))
-    assert inner.calls == [(300, 400), (384, 640), (384, 640)] and len(found) == 0  # zoomed out only
+    # zoomed out twice, then turned both ways: no tiles
+    assert inner.calls == [(300, 400), (384, 640), (384, 640), (300, 400), (300, 400)] and len(found) == 0
 
 
 def test_a_plate_in_two_overlapping_tiles_is_one_box() -> None:
@@ -134,6 +136,35 @@ def test_a_piece_of_a_big_plate_gives_way_to_the_whole_plate_zoomed_out() -> Non
     inner = _Marks(max_shrink=10.0, max_wide=150.0, pieces=True)
     StillPlateDetector(inner).detect(_photo(720, 1280, (400, 300, 640, 380)))  # 120 px in the input
     assert len(inner.calls) == 1
+
+
+class _LevelMarks(_Marks):
+    """Finds a white mark only when it is level: it fills nine tenths of the box around it."""
+
+    def detect(self, image: ImageBGR) -> DetectionSet:
+        found = super().detect(image)
+        h, w = image.shape[:2]
+        level = [
+            d
+            for d in found
+            if (image[int(d.box.y1) : int(d.box.y2), int(d.box.x1) : int(d.box.x2), 0] > 127).mean() >= 0.9
+        ]
+        return DetectionSet(tuple(level), w, h)
+
+
+def test_a_turned_plate_no_other_look_finds_is_found_turned_back() -> None:
+    photo = _photo(720, 1280, None)
+    cv2.fillPoly(
+        photo, [cv2.boxPoints(((640.0, 360.0), (200.0, 50.0), 15.0)).astype(np.int32)], (255, 255, 255)
+    )
+    inner = _LevelMarks(max_shrink=10.0)
+    found = StillPlateDetector(inner).detect(photo)
+    assert inner.calls[-2:] == [(720, 1280)] * 2  # the two turned looks, last
+    assert len(found) == 1
+    ys, xs = np.nonzero(photo[..., 0] > 127)
+    box = found.detections[0].box
+    assert abs(box.x1 - xs.min()) <= 6 and abs(box.x2 - xs.max() - 1) <= 6
+    assert abs(box.y1 - ys.min()) <= 6 and abs(box.y2 - ys.max() - 1) <= 6
 
 
 def test_merge_keeps_the_surest_of_overlapping_or_enclosed_boxes() -> None:

@@ -148,10 +148,33 @@ def test_a_piece_read_bigger_supports_the_whole_plate_read_smaller() -> None:
     whole, piece = fitted("RVJ438", 0.996, 19, "LT current"), fitted("J438", 0.994, 28, "UK dateless")
     assert look_weight(piece) > look_weight(whole)
     v = vote([whole, piece])
-    assert v.text == "RVJ438"
-    assert v.candidates[0].confidence <= 1.0
-    # a whole that fits no grammar gets nothing from its pieces (an edge read as an extra 1)
-    assert vote([fitted("RVJ4381", 0.996, 19, None), piece]).text == "J438"
-    # a short plate read again and again is not outvoted by one longer read containing it
+    assert v.text == "RVJ438" and v.confidence <= 1.0
+    # not when the whole was read less surely than its piece, fits no grammar (9RVJ438: an
+    # edge read as an extra 9) or holds the piece only in its middle
+    assert vote([fitted("RVJ438", 0.9, 19, "LT current"), piece]).text == "J438"
+    assert vote([fitted("9RVJ438", 0.996, 19, None), piece]).text == "J438"
+    assert (
+        vote([fitted("RVJ4380", 0.996, 19, "PL current"), fitted("VJ438", 0.99, 28, "D current")]).text
+        == "VJ438"
+    )
+
+
+def test_a_text_read_again_and_again_keeps_its_support() -> None:
+    # five sure looks, each with a one-character-longer alternative that fits a grammar: only a
+    # look's best read passes support on, so the winner stays committed
+    reads = [
+        PlateRead(
+            BBox(0, 0, 120, 30),
+            (
+                PlateCandidate("RVJ438", 0.9, format_name="LT current"),
+                PlateCandidate("RVJ4381", 0.1, format_name="PL current"),
+            ),
+            "fake",
+        )
+        for _ in range(5)
+    ]
+    v = vote(reads)
+    assert v.text == "RVJ438" and v.status is ReadStatus.COMMITTED and v.margin > 0.7
+    # a short plate read four times is not outvoted by one longer read that ends with it
     short = [fitted("J438", 0.95, 30, "UK dateless") for _ in range(4)]
     assert vote([*short, fitted("RVJ438", 0.99, 30, "LT current")]).text == "J438"
