@@ -505,7 +505,8 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
     Rotations smaller than ``min_angle_deg`` are not applied; larger than ``max_angle_deg``
     are taken as a mis-grouping and ignored, except after a turn search (:func:`_search_turn`),
     where up to :data:`TURN_MAX_DEG` is applied. When the lines cannot be found again in the
-    crop so rotated, it is left as it was. See the module docstring.
+    crop so rotated, the slope of the line found as it stood is tried next; failing that, the
+    crop is left as it was. See the module docstring.
     """
     h, w = crop.shape[:2]
     scale = ANALYSIS_HEIGHT_PX / float(h)
@@ -518,30 +519,33 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
     lines, components, ink = _find_lines(gray, band)
     matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float64)
     image = crop
-    angle, limit, min_height = 0.0, max_angle_deg, MIN_CHAR_HEIGHT
-    if lines:
-        angle = _skew_angle_deg(max(lines, key=len))
+    # deskews to try, first that works: after a turn search its turn plus the slope left; the
+    # slope of the line found as the crop stands
+    tries: list[tuple[float, float, float]] = []
     if not lines or len(max(lines, key=len)) < SLOPE_SEARCH_BELOW:
         searched = _search_turn(small, gray, band)
         if searched is not None:
             turn, turned_lines = searched
-            angle = turn + _skew_angle_deg(max(turned_lines, key=len))
-            limit, min_height = TURN_MAX_DEG, _min_height(turn)
-    if min_angle_deg <= abs(angle) <= limit:
-        turned_small = _turned(small, angle)
-        turned_gray = plate_grey(turned_small)
+            tries.append(
+                (turn + _skew_angle_deg(max(turned_lines, key=len)), TURN_MAX_DEG, _min_height(turn))
+            )
+    if lines:
+        tries.append((_skew_angle_deg(max(lines, key=len)), max_angle_deg, MIN_CHAR_HEIGHT))
+    angle = 0.0
+    for tried, limit, min_height in tries:
+        if not min_angle_deg <= abs(tried) <= limit:
+            continue
+        turned_gray = plate_grey(_turned(small, tried))
         rotated, rotated_components, rotated_ink = _find_lines(turned_gray, band, min_height)
         if rotated:
+            angle = tried
             matrix = np.asarray(cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0), np.float64)
             image = np.asarray(
                 cv2.warpAffine(crop, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
                 np.uint8,
             )
             lines, components, ink, gray = rotated, rotated_components, rotated_ink, turned_gray
-        else:
-            angle = 0.0
-    else:
-        angle = 0.0
+            break
     text_lines = []
     for line in lines:
         box, chars = _line_box(line, components, ink, band, scale, w, h)
