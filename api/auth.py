@@ -302,17 +302,39 @@ def issue_token(
 
 
 class LoginThrottle:
-    """Refuses log-ins for a name from an address after ``limit`` failures within ``window_s``."""
+    """Refuses log-ins for a name from an address after ``limit`` failures within ``window_s``.
 
-    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
-        self.limit, self.window_s = limit, window_s
+    In memory (a restart forgets it). Keys whose failures have all aged out are dropped whenever
+    more than ``max_keys`` are held, and past that the unblocked keys with the oldest last
+    failure, blocked ones last: someone trying many names or addresses cannot grow it without
+    bound, nor push a blocked name out by doing so."""
+
+    def __init__(self, limit: int = 5, window_s: float = 300.0, max_keys: int = 10_000) -> None:
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
         self._failures: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: tuple[str, str], now: float) -> list[float]:
         times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        self._failures[key] = times
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
         return times
+
+    def _prune(self, now: float) -> None:
+        """Drop aged-out keys, then down to nine tenths of ``max_keys`` the least recently failed
+        keys that are not blocked (so spraying names cannot push a blocked one out), blocked ones
+        last."""
+        for key in [k for k, ts in self._failures.items() if now - ts[-1] >= self.window_s]:
+            del self._failures[key]
+        excess = len(self._failures) - self.max_keys * 9 // 10  # room for the next ones
+        if excess > 0:
+            order = sorted(
+                self._failures, key=lambda k: (len(self._failures[k]) >= self.limit, self._failures[k][-1])
+            )
+            for key in order[:excess]:
+                del self._failures[key]
 
     def blocked(self, name: str, ip: str) -> bool:
         with self._lock:
@@ -321,8 +343,14 @@ class LoginThrottle:
     def failed(self, name: str, ip: str) -> None:
         with self._lock:
             now = time.monotonic()
-            self._recent((name, ip), now).append(now)
+            self._failures[(name, ip)] = [*self._recent((name, ip), now), now]
+            if len(self._failures) > self.max_keys:
+                self._prune(now)
 
     def succeeded(self, name: str, ip: str) -> None:
         with self._lock:
             self._failures.pop((name, ip), None)
+
+    def __len__(self) -> int:
+        """How many (name, address) keys are held."""
+        return len(self._failures)

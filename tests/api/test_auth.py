@@ -214,3 +214,25 @@ def test_cli_users_add_and_tokens_create(
     finally:
         engine.dispose()
     assert main(["tokens", "revoke", "1", "--db", db]) == 0
+
+
+def test_the_login_throttle_holds_a_bounded_number_of_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failures for many names or addresses age out and are capped: the throttle's memory does
+    not grow with every name an attacker tries, and a blocked name is not pushed out by them."""
+    import api.auth as auth_mod
+
+    clock = [1000.0]
+    monkeypatch.setattr(auth_mod.time, "monotonic", lambda: clock[0])
+    throttle = auth_mod.LoginThrottle(limit=3, window_s=60.0, max_keys=100)
+    for _ in range(3):
+        throttle.failed("alice", "10.0.0.1")
+    for i in range(500):  # a spray of names, one failure each
+        clock[0] += 0.01
+        throttle.failed(f"name{i}", "10.0.0.9")
+    assert len(throttle) <= 100
+    assert throttle.blocked("alice", "10.0.0.1")  # the spray pushed out unblocked keys, not hers
+    clock[0] += 61.0  # every failure has aged out
+    throttle.failed("bob", "10.0.0.2")
+    for i in range(100):
+        throttle.failed(f"late{i}", "10.0.0.3")
+    assert len(throttle) <= 101 and not throttle.blocked("alice", "10.0.0.1")
