@@ -86,27 +86,23 @@ def main(argv: list[str] | None = None) -> int:
     if not args.manifest.is_file():
         print(f"no {args.manifest}: skipped (made by 'train reader' from ../shared/data)")
         return 0
-    results: dict[str, dict[str, object]] = {}
-    sheared_results: dict[str, dict[str, object]] = {}
+    angles = [float(a) for a in args.angles.split(",") if a]
+    shears = [float(v) for v in args.shears.split(",") if v]
+    # (result group, its key, angle, shear, folder, what the line says)
+    jobs = [("angles", f"{a:g}", a, 0.0, f"turn_{a:g}", f"turned {a:>5g} degrees") for a in angles]
+    jobs += [("shears", f"{v:g}", 0.0, v, f"shear_{v:g}", f"sheared {v:>5g}") for v in shears]
+    results: dict[str, dict[str, dict[str, object]]] = {"angles": {}, "shears": {}}
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)
-        for angle in (float(a) for a in args.angles.split(",") if a):
-            turned = write_set(args.manifest, angle, base / f"turn_{angle:g}")
-            cmd, summary = run_one(turned, None, None, raw=False)
-            results[f"{angle:g}"] = summary
+        for group, key, angle, shear, folder, label in jobs:
+            changed = write_set(args.manifest, angle, base / folder, shear=shear)
+            cmd, summary = run_one(changed, None, None, raw=False)
+            results[group][key] = summary
             print(
-                f"turned {angle:>5g} degrees: n {summary['n']}, exact {summary['exact_match']}, "
+                f"{label}: n {summary['n']}, exact {summary['exact_match']}, "
                 f"{summary['ms_per_image_p50']} ms p50  ({' '.join(cmd)})"
             )
-        for slope in (float(v) for v in args.shears.split(",") if v):
-            sheared = write_set(args.manifest, 0.0, base / f"shear_{slope:g}", shear=slope)
-            cmd, summary = run_one(sheared, None, None, raw=False)
-            sheared_results[f"{slope:g}"] = summary
-            print(
-                f"sheared {slope:>5g}: n {summary['n']}, exact {summary['exact_match']}, "
-                f"{summary['ms_per_image_p50']} ms p50  ({' '.join(cmd)})"
-            )
-    print(json.dumps({"manifest": str(args.manifest), "angles": results, "shears": sheared_results}))
+    print(json.dumps({"manifest": str(args.manifest), **results}))
     return 0
 
 

@@ -155,6 +155,16 @@ def crop(image: ImageBGR, box: BBox, margin: float = 0.0, *, margin_y: float | N
     return out
 
 
+def turn_in_place(image: ImageBGR, angle_deg: float) -> tuple[ImageBGR, npt.NDArray[np.float64]]:
+    """``image`` (H, W, 3) turned ``angle_deg`` degrees counter-clockwise about its centre on a
+    canvas of its own size (corners cut off, edges replicated into the gaps; bilinear), and the
+    2x3 transform from its pixels to the turned image's."""
+    h, w = image.shape[:2]
+    m = np.asarray(cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle_deg, 1.0), np.float64)
+    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(out, np.uint8), m
+
+
 def turn_whole(image: ImageBGR, angle_deg: float, border: tuple[int, int, int] | None = None) -> ImageBGR:
     """``image`` (H, W, 3) turned ``angle_deg`` degrees counter-clockwise about its centre, on a
     canvas the size of the box around the turned image (nothing cut off), filled with

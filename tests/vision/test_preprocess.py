@@ -11,6 +11,7 @@ from vision.preprocess import (
     crop,
     letterbox,
     to_tensor,
+    turn_in_place,
     turn_whole,
     undo_letterbox,
 )
@@ -122,3 +123,13 @@ def test_turn_whole_keeps_the_whole_image_on_the_box_around_it() -> None:
         assert abs(out.shape[1] - (160 * np.cos(rad) + 40 * np.sin(rad))) <= 1
         assert abs(out.shape[0] - (160 * np.sin(rad) + 40 * np.cos(rad))) <= 1
         assert abs(int((out[..., 0] > 127).sum()) - 120 * 20) <= 120  # the white block, whole
+
+
+def test_turn_in_place_keeps_the_size_and_returns_its_transform() -> None:
+    image = np.zeros((40, 100, 3), np.uint8)
+    image[18:22, 10:90] = 255  # a level bar through the centre
+    turned, m = turn_in_place(image, 90.0)
+    assert turned.shape == image.shape and m.shape == (2, 3)
+    ys, xs = np.nonzero(turned[..., 0] > 127)
+    assert xs.max() - xs.min() <= 5 and ys.max() - ys.min() >= 35  # now upright, cut at the edges
+    assert np.allclose(m @ np.array([50.0, 20.0, 1.0]), (50.0, 20.0))  # about the centre

@@ -15,7 +15,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vision.preprocess import PAD_VALUE
+from vision.preprocess import PAD_VALUE, turn_in_place
 from vision.types import BBox, Detection, DetectionSet, ImageBGR
 
 PLATE_CLASS = "plate"
@@ -137,8 +137,7 @@ class StillPlateDetector:
         h, w = image.shape[:2]
         pieces: list[Detection] = []
         for angle in TURN_LOOKS:
-            m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
-            turned = np.asarray(cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE), np.uint8)
+            turned, m = turn_in_place(image, angle)
             back = cv2.invertAffineTransform(m)
             for d in self.inner.detect(turned):
                 b = d.box

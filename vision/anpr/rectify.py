@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vision.anpr.line_input import plate_grey
+from vision.preprocess import turn_in_place
 from vision.types import ImageBGR
 
 ANALYSIS_HEIGHT_PX = 100
@@ -461,13 +462,6 @@ def _min_height(turn: float) -> float:
     return TURNED_MIN_CHAR_HEIGHT if abs(turn) >= STEEP_TURN_DEG else MIN_CHAR_HEIGHT
 
 
-def _turned(image: npt.NDArray[np.uint8], angle: float) -> npt.NDArray[np.uint8]:
-    """``image`` turned ``angle`` degrees (counter-clockwise) about its centre, same size."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
-    return np.asarray(cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE), np.uint8)
-
-
 def _profile_score(ink: npt.NDArray[np.uint8], angle: float) -> float:
     """How sharply the text pixels ``ink`` turned ``angle`` degrees fall into rows: the variance
     of the row sums (high when text lines are level; the classic projection-profile deskew)."""
@@ -495,7 +489,7 @@ def _search_turn(
                 best_turn, best_gain = turn, gain
     if best_gain < TURN_MIN_GAIN:
         return None
-    found, _, _ = _find_lines(plate_grey(_turned(small, best_turn)), band, _min_height(best_turn))
+    found, _, _ = _find_lines(plate_grey(turn_in_place(small, best_turn)[0]), band, _min_height(best_turn))
     return (best_turn, found) if found else None
 
 
@@ -535,15 +529,11 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
     for tried, limit, min_height in tries:
         if not min_angle_deg <= abs(tried) <= limit:
             continue
-        turned_gray = plate_grey(_turned(small, tried))
+        turned_gray = plate_grey(turn_in_place(small, tried)[0])
         rotated, rotated_components, rotated_ink = _find_lines(turned_gray, band, min_height)
         if rotated:
             angle = tried
-            matrix = np.asarray(cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0), np.float64)
-            image = np.asarray(
-                cv2.warpAffine(crop, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
-                np.uint8,
-            )
+            image, matrix = turn_in_place(crop, angle)
             lines, components, ink, gray = rotated, rotated_components, rotated_ink, turned_gray
             break
     text_lines = []

@@ -104,20 +104,17 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
     weights = [look_weight(read) for read, _ in looks]
     if sum(weights) <= 0.0:
         weights = [1.0] * n_read
-    shared = [
-        (c, share * weight)
+    # each look's candidates with their part of its weight, best first
+    per_look = [
+        [(c, share * weight) for c, share in _shares(cands)]
         for (_, cands), weight in zip(looks, weights, strict=True)
-        for c, share in _shares(cands)
     ]
+    shared = [cp for parts in per_look for cp in parts]
     for c, part in shared:
         support[c.text] = support.get(c.text, 0.0) + part
         if c.text not in best_of or best_of[c.text].confidence < c.confidence:
             best_of[c.text] = c
-    firsts = [
-        (cands[0].text, _shares(cands)[0][1] * weight)
-        for (_, cands), weight in zip(looks, weights, strict=True)
-    ]
-    support = _with_pieces(support, best_of, firsts)
+    support = _with_pieces(support, best_of, [(parts[0][0].text, parts[0][1]) for parts in per_look])
     weight_sum = sum(weights)
     ranked = sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))
     text, top = ranked[0]
