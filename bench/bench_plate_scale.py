@@ -1,7 +1,7 @@
 """Plate size benchmark: real scenes re-framed so the plate is a given share of the photo's width.
 
 Usage: ``.venv/bin/python bench/bench_plate_scale.py [--manifest CSV] [--fractions 0.08,0.4]
-[--seed 7] [--width 1280] [--angle 0] [--keep DIR]``.
+[--seed 7] [--width 1280] [--angle 0] [--orientation 1] [--keep DIR]``.
 
 Lane frames show plates at 3-15 % of the frame's width, level, but photographs from other
 cameras (a hand-held close-up, a parking camera) show them far bigger, smaller or turned. For
@@ -9,7 +9,9 @@ each fraction ``f`` every scene row of the manifest (default: the held-out real 
 trained on) is cut to a 4:3 window ``plate width / f`` wide around its plate (the plate off
 centre by up to 30 % of the free space, seeded), scaled to 1280x960 (``--width``; cubic when
 enlarging, area when shrinking), turned about the plate (``--angle``; the true box becomes the
-one around the turned box) and written with its moved box to a temporary manifest, which
+one around the turned box) and written with its moved box to a temporary manifest (with
+``--orientation N`` the file stores the photo turned or mirrored and tagged with EXIF
+orientation N, so that it shows as framed: a phone or a camera mounted on its side), which
 ``hgv-lane eval plates`` then scores (``bench_plates.run_one``). Prints one line per fraction
 (detection recall, exact match, time) with the command, and, last, one JSON object
 ``{"fractions": {f: summary}}``. Exits 0 with a note when the manifest is absent (the shared
@@ -27,6 +29,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from vision.anpr.imageio import EXIF_ORIENTATION, apply_orientation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_plates import run_one  # a sibling script: bench/ is not a package
@@ -87,8 +91,11 @@ def write_set(
     seed: int,
     size: tuple[int, int] = (OUT_W, OUT_H),
     angle: float = 0.0,
+    orientation: int = 1,
 ) -> Path:
-    """The re-framed copy of ``manifest``'s scene rows (crop rows skipped) in ``out``; its path."""
+    """The re-framed copy of ``manifest``'s scene rows (crop rows skipped) in ``out``; its path.
+    Boxes are on the photo as shown; with ``orientation`` other than 1 the files store it
+    turned so that the EXIF tag shows it so."""
     rng = np.random.default_rng(seed)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows = []
@@ -103,7 +110,7 @@ def write_set(
             box = tuple(float(row[k]) for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h"))
             framed, (bx, by, bw, bh) = reframe(image, box, fraction, rng, size, angle)  # type: ignore[arg-type]
             name = f"images/{i:04d}.jpg"
-            cv2.imwrite(str(out / name), framed, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            write_tagged(out / name, framed, orientation)
             moved = {"bbox_x": bx, "bbox_y": by, "bbox_w": bw, "bbox_h": bh}
             rows.append(
                 {
@@ -121,6 +128,25 @@ def write_set(
     return target
 
 
+INVERSE_ORIENTATION = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6}
+"""The EXIF orientation that undoes each one (a quarter turn one way undoes one the other way)."""
+
+
+def write_tagged(path: Path, shown: np.ndarray, orientation: int) -> None:
+    """Save ``shown`` (H, W, 3) BGR as a JPEG (quality 92) whose stored pixels, shown under EXIF
+    ``orientation``, are ``shown``; orientation 1: an ordinary untagged file."""
+    if orientation == 1:
+        cv2.imwrite(str(path), shown, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        return
+    from PIL import Image  # noqa: PLC0415 - only for tagged files
+
+    stored = apply_orientation(shown, INVERSE_ORIENTATION[orientation])
+    im = Image.fromarray(np.ascontiguousarray(stored[:, :, ::-1]))
+    exif = im.getexif()
+    exif[EXIF_ORIENTATION] = orientation
+    im.save(path, quality=92, exif=exif.tobytes())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--manifest", type=Path, default=HELDOUT_SCENES, help="scene manifest")
@@ -134,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--angle", type=float, default=0.0, help="turn each photo this many degrees about its plate"
     )
+    parser.add_argument(
+        "--orientation",
+        type=int,
+        choices=range(1, 9),
+        default=1,
+        help="store each photo turned, with this EXIF orientation tag to show it upright (6: a phone)",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="write the sets here and keep them")
     args = parser.parse_args(argv)
     if not args.manifest.is_file():
@@ -145,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         base = args.keep or Path(tmp)
         for f in fractions:
             size = (args.width, round(args.width * OUT_H / OUT_W))
-            framed = write_set(args.manifest, f, base / f"plate_{f:g}", args.seed, size, args.angle)
+            framed = write_set(
+                args.manifest, f, base / f"plate_{f:g}", args.seed, size, args.angle, args.orientation
+            )
             cmd, summary = run_one(framed, None, None, raw=False)
             results[f"{f:g}"] = summary
             print(
@@ -160,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seed": args.seed,
                 "width": args.width,
                 "angle": args.angle,
+                "orientation": args.orientation,
                 "fractions": results,
             }
         )

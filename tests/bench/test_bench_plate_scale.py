@@ -61,3 +61,17 @@ def test_a_turned_plate_gets_the_box_around_it() -> None:
     assert (level[..., 0] > 127).sum() == pytest.approx(
         (out[..., 0] > 127).sum(), rel=0.05
     )  # turned, not cut
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_tagged_photos_show_as_framed(tmp_path: Path, orientation: int) -> None:
+    bench = load_bench("bench_plate_scale")
+    from vision.anpr.imageio import load_image
+
+    shown = np.zeros((30, 40, 3), np.uint8)
+    shown[:10, :5] = 255  # top-left corner as shown
+    bench.write_tagged(tmp_path / "t.jpg", shown, orientation)
+    stored = cv2.imread(str(tmp_path / "t.jpg"), cv2.IMREAD_UNCHANGED)
+    assert stored is not None and stored.shape[:2] == ((40, 30) if orientation >= 5 else (30, 40))
+    back = load_image(tmp_path / "t.jpg")
+    assert back.shape == (30, 40, 3) and back[:8, :3].mean() > 200 and back[15:, 10:].mean() < 20

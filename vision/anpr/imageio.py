@@ -4,6 +4,11 @@ Everything a reader sees is ``(H, W, 3)`` uint8 **BGR**. Greyscale, BGRA and 16-
 images are converted; anything else (not an image, empty, too small to hold a plate,
 too large to be a camera frame) raises :class:`BadImageError` with the reason, so an
 evaluation can count it and go on.
+
+Files are read as they are shown: a photo's EXIF orientation tag (a phone held upright, a
+camera mounted on its side) is applied, as OpenCV's own ``imread``, ultralytics, image viewers
+and labelling tools apply it, so a box drawn on the photo as shown is a box on what the
+detector sees and sizes are those of the photo as shown.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ MIN_SIDE_PX = 8
 
 MAX_PIXELS = 64_000_000
 """Largest image accepted (8000 x 8000); bigger is not a camera frame and would exhaust memory."""
+
+EXIF_ORIENTATION = 0x0112
+"""The EXIF tag saying how the stored pixels are turned or mirrored to show the photo (1-8)."""
+
+QUARTER_TURNED = frozenset({5, 6, 7, 8})
+"""Orientations whose photo as shown has width and height swapped."""
 
 
 class BadImageError(ValueError):
@@ -81,8 +92,35 @@ def open_pil(source: Path | IO[bytes], name: object) -> Iterator[PilImage]:
         yield im
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """``(width_px, height_px)`` from the file's header without decoding its pixels.
+def orientation_of(im: PilImage) -> int:
+    """The EXIF orientation (1-8) of an opened image; 1 (as stored) when untagged or invalid."""
+    tag = im.getexif().get(EXIF_ORIENTATION, 1)
+    return tag if isinstance(tag, int) and 1 <= tag <= 8 else 1
+
+
+def shown_size(width_px: int, height_px: int, orientation: int) -> tuple[int, int]:
+    """``(width_px, height_px)`` of stored pixels of that size as shown under EXIF ``orientation``."""
+    return (height_px, width_px) if orientation in QUARTER_TURNED else (width_px, height_px)
+
+
+def apply_orientation(pixels: npt.NDArray[np.generic], orientation: int) -> npt.NDArray[np.generic]:
+    """Stored pixels ``(H, W[, C])`` as shown under EXIF ``orientation`` (1-8): the same
+    turns and mirrors as ``PIL.ImageOps.exif_transpose`` and OpenCV's ``imread``."""
+    turned = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],  # mirrored left-right
+        3: lambda a: a[::-1, ::-1],  # turned 180
+        4: lambda a: a[::-1],  # mirrored top-bottom
+        5: lambda a: a.swapaxes(0, 1),  # transposed
+        6: lambda a: np.rot90(a, -1),  # turned 90 clockwise
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],  # transversed
+        8: lambda a: np.rot90(a, 1),  # turned 90 anticlockwise
+    }[orientation if 1 <= orientation <= 8 else 1](pixels)
+    return np.ascontiguousarray(turned)
+
+
+def _header(path: Path) -> tuple[int, int, int]:
+    """``(stored width_px, stored height_px, EXIF orientation)`` from the file's header.
 
     Raises :class:`BadImageError` when the file is missing, empty or not an image.
     """
@@ -96,22 +134,43 @@ def image_size(path: Path) -> tuple[int, int]:
     Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below, with a clearer message
     try:
         with open_pil(path, path) as im:
-            return int(im.width), int(im.height)
+            return int(im.width), int(im.height), orientation_of(im)
     except OSError as e:
         raise BadImageError(f"not an image: {path} ({e})") from e
     finally:
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def load_image(path: Path, *, min_side_px: int = MIN_SIDE_PX) -> ImageBGR:
-    """Read an image file as ``(H, W, 3)`` uint8 BGR, checking its size before decoding.
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width_px, height_px)`` of the photo as shown, from the file's header without decoding
+    its pixels.
 
-    Raises :class:`BadImageError` (missing, empty, not an image, too small, too large).
+    Raises :class:`BadImageError` when the file is missing, empty or not an image.
     """
-    w, h = image_size(path)
+    return shown_size(*_header(path))
+
+
+def read_pixels(path: Path) -> npt.NDArray[np.generic]:
+    """A file's pixels as shown (EXIF orientation applied), in the file's own channels and depth
+    (``(H, W)``, ``(H, W, 3)`` BGR or ``(H, W, 4)`` BGRA; uint8 or uint16).
+
+    OpenCV decodes the stored pixels and the orientation is applied here, from the header PIL
+    read, so that 16-bit and alpha are kept (OpenCV applies the tag only with flags that drop
+    them). Raises :class:`BadImageError` (missing, empty, not an image, too large).
+    """
+    w, h, orientation = _header(path)
     if w * h > MAX_PIXELS:
         raise BadImageError(f"too large: {w}x{h} px (limit {MAX_PIXELS} pixels): {path}")
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if raw is None:
         raise BadImageError(f"cannot decode: {path}")
-    return to_bgr8(raw, min_side_px=min_side_px)
+    return apply_orientation(raw, orientation)
+
+
+def load_image(path: Path, *, min_side_px: int = MIN_SIDE_PX) -> ImageBGR:
+    """Read an image file as ``(H, W, 3)`` uint8 BGR as shown (EXIF orientation applied),
+    checking its size before decoding.
+
+    Raises :class:`BadImageError` (missing, empty, not an image, too small, too large).
+    """
+    return to_bgr8(read_pixels(path), min_side_px=min_side_px)

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision.anpr.imageio import image_size, read_pixels
 from vision.preprocess import as_bgr
 from vision.types import BBox, ImageBGR
 
@@ -78,10 +79,7 @@ def read_yolo_dataset(root: Path, split: str) -> Iterator[LabelledImage]:
         if img_path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
             continue
         label = root / "labels" / split / (img_path.stem + ".txt")
-        size = cv2.imread(str(img_path), cv2.IMREAD_REDUCED_GRAYSCALE_8)
-        if size is None:
-            raise ValueError(f"unreadable image {img_path}")
-        h, w = size.shape[0] * 8, size.shape[1] * 8
+        w, h = image_size(img_path)  # as shown, from the header; raises ValueError if unreadable
         yield LabelledImage(img_path, read_yolo_labels(label, w, h))
 
 
@@ -251,11 +249,9 @@ def write_square_crops(src: Path, out: Path, size_px: int, *, prefix: str = "") 
 
 
 def load_image(path: Path) -> ImageBGR:
-    """Read an image file as (H, W, 3) uint8 BGR; raises ``ValueError`` naming the file."""
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise ValueError(f"not a readable image: {path}")
-    return as_bgr(raw)
+    """Read an image file as (H, W, 3) uint8 BGR as shown (EXIF orientation applied, as
+    ultralytics reads it for training); raises ``ValueError`` naming the file."""
+    return as_bgr(read_pixels(path))
 
 
 def write_class_subset(src: Path, out: Path, keep: dict[int, int], names: Sequence[str]) -> dict[str, int]:

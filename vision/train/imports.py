@@ -43,7 +43,7 @@ import imagehash
 import yaml
 from PIL import Image
 
-from vision.anpr.imageio import open_pil
+from vision.anpr.imageio import open_pil, orientation_of, shown_size
 from vision.train.datasets import split_of, split_score
 from vision.types import BodyType
 
@@ -424,7 +424,8 @@ class ImportOptions:
 @dataclass(frozen=True, slots=True)
 class ImageFacts:
     """What one read of an image file gives: SHA-256 of its bytes (hex), its 256-bit perceptual
-    hash as an int, and its size in pixels."""
+    hash as an int, and its size in pixels as shown (EXIF orientation applied, as ultralytics
+    and labelling tools show it)."""
 
     sha256: str
     phash: int
@@ -1012,7 +1013,7 @@ def inspect_image(path: Path) -> ImageFacts:
     digest = hashlib.sha256(data).hexdigest()
     try:
         with open_pil(io.BytesIO(data), path) as im:
-            width, height = im.size
+            width, height = shown_size(im.width, im.height, orientation_of(im))
             im.draft("L", (PHASH_SIZE * 8, PHASH_SIZE * 8))  # JPEG: decode at 1/2..1/8 scale
             im.load()
             ph = imagehash.phash(im, hash_size=PHASH_SIZE)

@@ -163,3 +163,34 @@ def test_exact_match_by_tag_group() -> None:
     assert groups["night_ir"] == {"n": 2, "exact_match": 0.5, "char_accuracy": round((1 + 6 / 7) / 2, 4)}
     assert groups["day"]["n"] == 1 and groups["day"]["exact_match"] == 1.0
     assert sum(g["n"] for g in groups.values()) == 3 * 3
+
+
+def test_photos_are_scored_as_shown(tmp_path: Path) -> None:
+    # a scene and a crop stored on their side, tagged "turn 90 clockwise to show" (a phone held
+    # upright): the box in the manifest is on the photo as shown, and so is what is read
+    from PIL import Image
+
+    def sideways(name: str, shown_hw: tuple[int, int]) -> None:
+        stored = np.full((shown_hw[1], shown_hw[0], 3), 128, np.uint8)
+        im = Image.fromarray(stored)
+        exif = im.getexif()
+        exif[0x0112] = 6
+        im.save(tmp_path / name, exif=exif.tobytes())
+
+    sideways("scene.jpg", (100, 200))
+    sideways("crop.jpg", (20, 40))
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "image_path,plate_text,bbox_x,bbox_y,bbox_w,bbox_h\nscene.jpg,AB12,140,60,50,12\ncrop.jpg,CD34,,,,\n"
+    )
+    seen: list[tuple[int, ...]] = []
+
+    class Recording(BoxDetector):
+        def detect(self, image: ImageBGR) -> DetectionSet:
+            seen.append(image.shape)
+            return super().detect(image)
+
+    reader = FakeReader({56: "AB12", 40: "CD34"})  # the box grown 6 % each end; the crop as shown
+    results, s = evaluate(load_manifest(m), reader, Recording([BBox(143, 60, 193, 72)]))
+    assert seen == [(100, 200, 3)]
+    assert s.detection_recall == 1.0 and [r.exact for r in results] == [True, True]

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.anpr.imageio import BadImageError, load_image, to_bgr8
+from vision.anpr.imageio import BadImageError, image_size, load_image, read_pixels, to_bgr8
 
 
 def test_conversions() -> None:
@@ -54,3 +54,45 @@ def test_greyscale_and_16bit_files_load(tmp_path: Path) -> None:
     assert load_image(g).shape == (30, 60, 3)
     out = load_image(d)
     assert out.dtype == np.uint8 and out.shape == (30, 60, 3)
+
+
+def _tagged(path: Path, rgb: np.ndarray, orientation: int) -> Path:
+    """Save ``rgb`` as stored pixels with EXIF ``orientation``; the format from the suffix."""
+    from PIL import Image
+
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(path, exif=exif.tobytes())
+    return path
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_files_load_as_shown(tmp_path: Path, orientation: int) -> None:
+    from PIL import Image, ImageOps
+
+    rgb = np.random.default_rng(orientation).integers(0, 255, (30, 50, 3), dtype=np.uint8)
+    path = _tagged(tmp_path / "p.png", rgb, orientation)
+    shown = load_image(path)
+    with Image.open(path) as im:
+        expected = np.asarray(ImageOps.exif_transpose(im))[:, :, ::-1]
+    assert np.array_equal(shown, expected)  # as PIL shows it
+    by_opencv = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert by_opencv is not None and np.array_equal(shown, by_opencv)  # as OpenCV and ultralytics
+    assert image_size(path) == (shown.shape[1], shown.shape[0])
+    assert image_size(path) == ((30, 50) if orientation >= 5 else (50, 30))
+
+
+def test_a_phone_photo_turned_by_its_tag(tmp_path: Path) -> None:
+    # stored on its side with "turn 90 clockwise to show": read upright, also when 16-bit
+    upright = np.zeros((40, 100, 3), np.uint8)
+    upright[:, :10] = 255  # a white band at the left edge as shown
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # how a camera held sideways stores it
+    path = _tagged(tmp_path / "side.jpg", stored, 6)
+    shown = load_image(path)
+    assert shown.shape == (40, 100, 3) and image_size(path) == (100, 40)
+    assert shown[:, :8].mean() > 200 and shown[:, 20:].mean() < 30
+    deep = np.zeros((40, 100), np.uint16)
+    deep[:, :10] = 60000
+    pixels = read_pixels(_tagged(tmp_path / "deep.png", np.ascontiguousarray(np.rot90(deep, 1)), 6))
+    assert pixels.dtype == np.uint16 and np.array_equal(pixels, deep)

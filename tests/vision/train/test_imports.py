@@ -182,6 +182,28 @@ def test_inspect_image_hashes_and_rejects_broken_files(tmp_path: Path) -> None:
             inspect_image(tmp_path / name)
 
 
+def test_sizes_are_of_the_photo_as_shown(tmp_path: Path) -> None:
+    # a photo stored on its side and tagged "turn 90 clockwise to show": its boxes are checked
+    # and normalised against the photo as shown (200x100), as ultralytics reads it to train
+    from PIL import Image
+
+    im = Image.fromarray(np.zeros((200, 100, 3), np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    root = tmp_path / "plates"
+    root.mkdir()
+    im.save(root / "side.jpg", exif=exif.tobytes())
+    facts = inspect_image(root / "side.jpg")
+    assert (facts.width_px, facts.height_px) == (200, 100)
+    (root / "m.csv").write_text(
+        "image_path,plate_text,bbox_x,bbox_y,bbox_w,bbox_h\nside.jpg,AB12CDE,140,60,40,10\n"
+    )
+    result = _run([root / "m.csv"], tmp_path / "out")
+    assert _kinds(result) == {}
+    (item,) = result.items
+    assert item.boxes[0][1:] == pytest.approx((0.8, 0.65, 0.2, 0.1))
+
+
 def test_detect_format(tmp_path: Path) -> None:
     yolo = _yolo_set(tmp_path / "y", lorries=1, frames=1)
     assert detect_format(yolo) is Format.YOLO and detect_format(yolo / "data.yaml") is Format.YOLO
