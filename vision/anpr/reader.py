@@ -11,7 +11,10 @@ implements it for any :class:`vision.anpr.engines.RecognitionEngine`:
 5. the grammars rank and correct them (:meth:`vision.anpr.grammars.GrammarSet.rank`);
 6. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified;
 7. a squarish crop read as one line without a sure result is also read as its top and bottom
-   halves (:attr:`ReaderOptions.halves_below_aspect`).
+   halves (:attr:`ReaderOptions.halves_below_aspect`);
+8. a result still not sure is read again by the primary engine from its lines stretched wider,
+   and each candidate gets the mean confidence of the two readings
+   (:attr:`ReaderOptions.stretch_unsure`).
 
 ``raw=True`` skips 2 and 5 (the engine on the whole crop, alphabet restricted): the
 baseline the pipeline is measured against.
@@ -29,10 +32,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -85,6 +89,15 @@ class ReaderOptions:
     high) has its characters merged into blobs that no line grouping finds; 1.6 keeps one-line
     plates out (2.2, rectification's own limit for a two-line plate, misread long plates).
     0 turns it off.
+    ``stretch_unsure``: when the final best candidate is still not sure (fits no grammar or is
+    under ``fallback_below``), the engine that gave it reads the lines it came from again,
+    stretched this many times as wide, and each candidate's confidence becomes the mean of the two
+    readings' (a candidate only one reading gave counts 0 in the other). Two readings of one
+    plate, resampled differently, disagree where a character is in doubt and agree where it
+    is not, so the mean settles doubts the way a vote across frames does. A line 6-10 heights
+    wide is squashed to the recogniser's 4 either way, so for most lines this is a second
+    resampling; a short line (``NRZ1``, the halves of a trailer mark) is also seen wider.
+    1.25 (sixteenth session, ``docs/anpr.md``): 1.08-1.5 all helped; 1 turns it off.
     """
 
     top_n: int = 5
@@ -94,6 +107,7 @@ class ReaderOptions:
     fallback_below: float = 0.9
     whole_below_px: int = 24
     halves_below_aspect: float = 1.6
+    stretch_unsure: float = 1.25
 
 
 class PipelineReader:
@@ -141,7 +155,12 @@ class PipelineReader:
         if not self.options.raw and h < self.options.whole_below_px:
             whole = self._ranked(self.engine, [crop])
             if whole and (not ranked or _preference(whole[0]) > _preference(ranked[0])):
-                ranked, two_line = whole, False
+                ranked, lines, two_line = whole, [crop], False
+        stretch = self.options.stretch_unsure
+        unsure = not _sure(ranked, self.options.fallback_below)
+        if not self.options.raw and ranked and stretch > 1.0 and unsure:
+            again = self._ranked(self.engine, [_stretched(line, stretch) for line in lines])
+            ranked = _mean_confidence(ranked, again, self.options.top_n)
         ms = (time.perf_counter() - t0) * 1000.0
         return PlateRead(
             box=BBox(0.0, 0.0, float(w), float(h)),
@@ -160,6 +179,28 @@ class PipelineReader:
             return (PlateCandidate(text, float(np.prod(confs)), confs),) if text else ()
         strings = top_strings(slots, self.options.n_raw, drop_below=self.options.drop_below)
         return self.grammars.rank(strings, self.options.top_n)
+
+
+def _stretched(line: ImageBGR, factor: float) -> ImageBGR:
+    """``line`` ``(h, w, 3)`` resized to ``(h, round(w * factor))`` (cubic)."""
+    h, w = line.shape[:2]
+    return np.asarray(cv2.resize(line, (max(1, round(w * factor)), h), interpolation=cv2.INTER_CUBIC))
+
+
+def _mean_confidence(
+    first: Sequence[PlateCandidate], second: Sequence[PlateCandidate], top_n: int
+) -> tuple[PlateCandidate, ...]:
+    """Candidates of two readings of one plate, each with the mean of its confidence in both (0
+    where a reading did not give it), best first; ``top_n`` of them. A candidate keeps the
+    fields (characters' confidences, grammar) of the first reading that gave it."""
+    total: dict[str, float] = {}
+    kept: dict[str, PlateCandidate] = {}
+    for c in (*first, *second):
+        total[c.text] = total.get(c.text, 0.0) + c.confidence
+        kept.setdefault(c.text, c)
+    merged = [replace(kept[t], confidence=v / 2.0) for t, v in total.items()]
+    fit_first = bool(first) and first[0].format_valid
+    return tuple(sorted(merged, key=lambda c: (fit_first and not c.format_valid, -c.confidence))[:top_n])
 
 
 def _preference(c: PlateCandidate) -> tuple[bool, float]:

@@ -348,6 +348,24 @@ def is_livery(v: PlateVote) -> bool:
     return word or CONTAINER_CODE.match(v.text) is not None
 
 
+def is_livery_piece(track: PlateTrack, v: PlateVote) -> bool:
+    """Whether ``track``'s vote ``v`` is a piece of a livery word the same track read whole: its
+    text fits no plate grammar, has no digit and is part of a look's best read that is a word
+    (at least :data:`LIVERY_MIN_CHARS` characters, no digit, fitting no grammar). In set 5900 a
+    haulier's name on a cab was read ``MAREK`` in one look and ``REK`` (its end, the rest cut by
+    the crop) in another, about as surely; whichever of the two the vote chose decided whether
+    the lorry got a front plate."""
+    if v.format_valid or not v.text or any(c.isdigit() for c in v.text):
+        return False
+    for lk in track.looks:
+        best = lk.read.best
+        if best is None or best.format_valid or best.text == v.text or v.text not in best.text:
+            continue
+        if len(best.text) >= LIVERY_MIN_CHARS and not any(c.isdigit() for c in best.text):
+            return True
+    return False
+
+
 def clearly_different(a: str, b: str) -> bool:
     """Whether plate texts ``a`` and ``b`` cannot be misreads of one plate: their look-alike
     keys (``vision.anpr.lookalike``) are :data:`HANDOVER_MIN_EDITS` or more edits apart."""
@@ -367,15 +385,15 @@ def text_evidence(track: PlateTrack, text: str) -> float:
 
 
 def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTrack]:
-    """The plate tracks of one role whose reads are pooled: the track with the strongest vote of
-    its own (a text that fits a plate grammar first, then one that is no livery word
-    (:func:`is_livery`), then committed, then the most sure reads saying its text,
-    :func:`text_evidence`) and every track whose own text could be a misread of it (fragments
-    of one plate's track). Tracks whose text is clearly another (:func:`clearly_different`: a
-    maker's badge, a haulier's name, a headlight read as text) are left out; tracks with no text
-    read add nothing and are kept for their crops. When the strongest text is a livery word,
-    only the tracks with no text are kept (an empty list when there are none): a haulier's name
-    never stands in for a plate.
+    """The plate tracks of one role whose reads are pooled: the track with the strongest vote of its
+    own (a text that fits a plate grammar first, then one that is no livery word nor a piece of one
+    (:func:`is_livery`, :func:`is_livery_piece`), then committed, then the most sure reads saying
+    its text, :func:`text_evidence`) and every track whose own text could be a misread of it
+    (fragments of one plate's track). Tracks whose text is clearly another
+    (:func:`clearly_different`: a maker's badge, a haulier's name, a headlight read as text) are
+    left out; tracks with no text read add nothing and are kept for their crops. When the strongest
+    text is a livery word, only the tracks with no text are kept (an empty list when there are
+    none): a haulier's name never stands in for a plate.
 
     Evidence, not the vote's share times its reads: a sign read four ways (``L814``, ``LB4``,
     ``LBT444``, ``L8744``) won its share with one 0.49-sure read of a short text that fits a
@@ -384,16 +402,16 @@ def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTr
     texted = [(t, v) for t, v in votes if v.text]
     if not texted:
         return list(group)
-    _, best = max(
+    best_track, best = max(
         texted,
         key=lambda tv: (
             tv[1].format_valid,
-            not is_livery(tv[1]),
+            not (is_livery(tv[1]) or is_livery_piece(*tv)),
             tv[1].status is ReadStatus.COMMITTED,
             text_evidence(tv[0], tv[1].text),
         ),
     )
-    if is_livery(best):
+    if is_livery(best) or is_livery_piece(best_track, best):
         return [t for t, v in votes if not v.text]
     return [t for t, v in votes if not v.text or not clearly_different(v.text, best.text)]
 

@@ -43,7 +43,7 @@ class LineEcho:
 
 def test_two_line_plate_is_read_top_then_bottom() -> None:
     engine = LineEcho(["A123", "4567"])
-    reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions())
+    reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(stretch_unsure=1.0))
     read = reader.read(plate(["A123", "4567"]))
     assert engine.calls == [2]
     assert read.two_line
@@ -104,8 +104,10 @@ class Fixed:
 
 
 def _with_fallback(primary: Fixed, fallback: Fixed) -> tuple[PipelineReader, PlateRead]:
-    """A UK-grammar reader of ``primary`` with ``fallback``, and its read of a drawn plate."""
-    reader = PipelineReader(primary, load_grammars(countries=["UK"]), ReaderOptions(), fallback)
+    """A UK-grammar reader of ``primary`` with ``fallback``, and its read of a drawn plate (no
+    stretched second reading: tested on its own below)."""
+    options = ReaderOptions(stretch_unsure=1.0)
+    reader = PipelineReader(primary, load_grammars(countries=["UK"]), options, fallback)
     return reader, reader.read(plate(["AB12CDE"]))
 
 
@@ -206,7 +208,7 @@ def test_a_squarish_unsure_crop_is_also_read_as_two_halves() -> None:
     engine = ByLineCount("8161", ("A283", "8161"))
     reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions())
     read = reader.read(_blurred_square())
-    assert engine.calls == [1, 2]
+    assert engine.calls == [1, 2, 2]  # the halves, unsure (0.95 ** 8), are read again stretched
     assert read.two_line
     assert read.best is not None and read.best.text == "A2838161"
     assert read.best.format_name == "UK trailer mark"
@@ -224,9 +226,70 @@ def test_the_halves_win_only_surer_and_fitting_a_grammar() -> None:
     assert read.best is not None and read.best.text == "A283816"
     # a long crop is never split; nor with the option off
     for crop, options in (
-        (_blurred_square(width=80), ReaderOptions()),
-        (_blurred_square(), ReaderOptions(halves_below_aspect=0)),
+        (_blurred_square(width=80), ReaderOptions(stretch_unsure=1.0)),
+        (_blurred_square(), ReaderOptions(halves_below_aspect=0, stretch_unsure=1.0)),
     ):
         engine = ByLineCount("8161", ("A283", "8161"))
         read = PipelineReader(engine, grammars, options).read(crop)
         assert engine.calls == [1] and not read.two_line
+
+
+class ByWidth:
+    """A fake engine: a line image at least ``wide_px`` wide reads as ``wide`` (``wide_conf`` per
+    character), a narrower one as ``narrow`` (``narrow_conf``)."""
+
+    name = "by-width"
+
+    def __init__(self, wide_px: int, wide: str, wide_conf: float, narrow: str, narrow_conf: float) -> None:
+        self.wide_px = wide_px
+        self.wide, self.wide_conf, self.narrow, self.narrow_conf = wide, wide_conf, narrow, narrow_conf
+        self.widths: list[int] = []
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        out = []
+        for line in lines:
+            self.widths.append(line.shape[1])
+            wide = line.shape[1] >= self.wide_px
+            text, conf = (self.wide, self.wide_conf) if wide else (self.narrow, self.narrow_conf)
+            out.append(tuple(CharSlot(((ch, conf),), i, i + 1) for i, ch in enumerate(text)))
+        return out
+
+
+def test_an_unsure_read_is_read_again_stretched_and_the_two_averaged() -> None:
+    crop = plate(["AB12CDE"])
+    grammars = load_grammars(countries=["UK"])
+    # the line as rectified reads AB12CDF at 0.9 per character (0.48), stretched 1.25 times it
+    # reads AB12CDE at 0.97 (0.81): the mean, 0.24 against 0.40, makes AB12CDE the best
+    probe = ByWidth(10_000, "", 0.0, "AB12CDF", 0.9)
+    PipelineReader(probe, grammars, ReaderOptions(stretch_unsure=1.0)).read(crop)
+    (line_px,) = probe.widths
+    engine = ByWidth(line_px + 1, "AB12CDE", 0.97, "AB12CDF", 0.9)
+    read = PipelineReader(engine, grammars, ReaderOptions()).read(crop)
+    assert engine.widths == [line_px, round(line_px * 1.25)]
+    assert read.best is not None and read.best.text == "AB12CDE"
+    assert read.best.confidence == pytest.approx(0.97**7 / 2)
+    assert [c.text for c in read.candidates[:2]] == ["AB12CDE", "AB12CDF"]
+    assert read.candidates[1].confidence == pytest.approx(0.9**7 / 2)
+    # a sure read is not read again; nor with the option off
+    sure = ByWidth(line_px + 1, "AB12CDE", 0.97, "AB12CDF", 0.999)
+    read = PipelineReader(sure, grammars, ReaderOptions()).read(crop)
+    assert sure.widths == [line_px] and read.best is not None and read.best.text == "AB12CDF"
+    off = ByWidth(line_px + 1, "AB12CDE", 0.97, "AB12CDF", 0.9)
+    PipelineReader(off, grammars, ReaderOptions(stretch_unsure=1.0)).read(crop)
+    assert off.widths == [line_px]
+
+
+def test_the_stretched_reading_does_not_unseat_a_grammar_fit() -> None:
+    # the best fits a grammar (AB12CDE, unsure); the stretched reading is surer of a text that
+    # fits none (AB12CD): the best still fits a grammar, as between the two engines
+    crop = plate(["AB12CDE"])
+    probe = ByWidth(10_000, "", 0.0, "AB12CDE", 0.5)
+    PipelineReader(probe, load_grammars(countries=["UK"]), ReaderOptions(stretch_unsure=1.0)).read(crop)
+    engine = ByWidth(probe.widths[0] + 1, "AB12CD", 0.99, "AB12CDE", 0.5)
+    read = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions()).read(crop)
+    assert len(engine.widths) == 2
+    assert read.best is not None and read.best.text == "AB12CDE"
+    # AB12CD's mean (0.99 ** 6 * 0.5 / 2 = 0.23) is far above AB12CDE's (0.5 ** 7 / 2); it is
+    # ranked after every candidate that fits a grammar (here out of the top 5)
+    assert read.best.confidence == pytest.approx(0.5**7 / 2)
+    assert all(c.format_valid for c in read.candidates)

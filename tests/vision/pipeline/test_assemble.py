@@ -14,6 +14,7 @@ from vision.pipeline.assemble import (
     best_looks,
     clearly_different,
     is_livery,
+    is_livery_piece,
     plate_is_sure,
     text_evidence,
 )
@@ -76,6 +77,24 @@ def test_a_livery_word_is_no_plate() -> None:
     assert part.text == "R1324N" and not part.format_valid
     (frag,) = assemble_plates([_track(5, ["C", "C", "C"], 20)], "rear", VoteRule())
     assert frag.text == "C"
+
+
+def test_a_piece_of_a_livery_word_is_no_plate() -> None:
+    """A track that read a haulier's name whole in one look and only its end in another (set
+    5900: ``MAREK`` and ``REK``) gives no plate whichever of the two its vote takes; a
+    digit-free piece read without the whole word, or a piece with a digit, stays."""
+    rule = VoteRule()
+    for texts in (["REK", "REK", "MAREK"], ["MAREK", "REK"]):
+        track = _track(1, texts, 30)
+        v = track.vote(rule)
+        assert is_livery(v) or is_livery_piece(track, v), texts
+        assert assemble_plates([track], "front", rule) == (), texts
+    alone = _track(2, ["REK"] * 3, 30)
+    assert not is_livery_piece(alone, alone.vote(rule))
+    (frag,) = assemble_plates([alone], "front", rule)
+    assert frag.text == "REK"
+    digit = _track(3, ["RE4", "RE4", "MARE4K"], 30)
+    assert not is_livery_piece(digit, digit.vote(rule))
 
 
 def test_a_container_code_is_no_plate() -> None:
