@@ -32,6 +32,8 @@ def test_expand_shape() -> None:
         ("B123ABC", "RO Bucharest"),
         ("CA1234AB", "BG current"),
         ("BX123Z", "NL side-code"),
+        ("OB12DF", "NL trailer"),  # a Dutch semi-trailer, not a Polish plate
+        ("WV34ZT", "NL trailer"),
         ("ABC123", "LT current"),
         ("AABC123", "H current"),
         ("A123BCD", "UK prefix"),
@@ -70,6 +72,16 @@ def test_correction_by_position(grammars) -> None:  # type: ignore[no-untyped-de
     fixes = {c.text: c for c in grammars.corrections("AB1ZCDE")}
     assert fixes["AB1ZCDE"].positions == ()  # fits PL as read (the PL grammar is broad)
     assert fixes["AB12CDE"].positions == (3,)
+
+
+def test_a_dutch_trailer_plate_read_with_a_zero_is_corrected() -> None:
+    # the semi-trailer class letter read "0" (0.6) or "O" (0.4): only the NL trailer row fits,
+    # and it wants a letter there, so O wins
+    nl = load_grammars(countries=["NL"])
+    alts = ((("0", 0.6), ("O", 0.4)), *(((c, 0.99),) for c in "J68HL"))
+    raw = RawString("0J68HL", 0.5, (0.6, 0.99, 0.99, 0.99, 0.99, 0.99), alts)
+    best = nl.rank([raw], 3)[0]
+    assert best.text == "OJ68HL" and best.format_name == "NL trailer"
 
 
 def test_rank_prefers_the_alternative_the_grammar_wants() -> None:
