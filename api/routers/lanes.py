@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from api.auth import AnyUser, CameraUser, StateDep
 from api.schemas.lanes import LANE_ID, FrameAccepted, LaneHealth
 from api.settings import FrameSettings
+from vision.anpr.imageio import apply_orientation, orientation_of
 from vision.types import Frame
 
 router = APIRouter(tags=["lanes"])
@@ -45,7 +46,8 @@ class FrameError(ValueError):
 
 
 def decode_jpeg(data: bytes, limits: FrameSettings) -> np.ndarray:
-    """A pushed body as a (H, W, 3) uint8 BGR image; raises :class:`FrameError` when it is empty,
+    """A pushed body as a (H, W, 3) uint8 BGR image as shown (its EXIF orientation applied, as
+    for files: :mod:`vision.anpr.imageio`); raises :class:`FrameError` when it is empty,
     not a JPEG, larger than ``limits.max_pixels`` (checked from the header, before decoding), or
     does not decode completely."""
     if not data:
@@ -67,6 +69,7 @@ def decode_jpeg(data: bytes, limits: FrameSettings) -> np.ndarray:
                 )
             img.load()  # the whole image: a truncated or corrupt file raises here
             rgb = img.convert("RGB")
+            orientation = orientation_of(img)
     except FrameError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
@@ -77,7 +80,7 @@ def decode_jpeg(data: bytes, limits: FrameSettings) -> np.ndarray:
         if exc.name != "pi_heif":
             raise
         raise FrameError(status.HTTP_422_UNPROCESSABLE_CONTENT, "the JPEG does not decode") from exc
-    bgr: np.ndarray = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
+    bgr: np.ndarray = apply_orientation(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1], orientation)
     return bgr
 
 

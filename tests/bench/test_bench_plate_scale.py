@@ -73,5 +73,7 @@ def test_tagged_photos_show_as_framed(tmp_path: Path, orientation: int) -> None:
     bench.write_tagged(tmp_path / "t.jpg", shown, orientation)
     stored = cv2.imread(str(tmp_path / "t.jpg"), cv2.IMREAD_UNCHANGED)
     assert stored is not None and stored.shape[:2] == ((40, 30) if orientation >= 5 else (30, 40))
-    back = load_image(tmp_path / "t.jpg")
-    assert back.shape == (30, 40, 3) and back[:8, :3].mean() > 200 and back[15:, 10:].mean() < 20
+    for back in (load_image(tmp_path / "t.jpg"), cv2.imread(str(tmp_path / "t.jpg"), cv2.IMREAD_COLOR)):
+        # as the project reads it and as OpenCV (and so ultralytics) shows it
+        assert back is not None and back.shape == (30, 40, 3)
+        assert back[:8, :3].mean() > 200 and back[15:, 10:].mean() < 20

@@ -93,8 +93,24 @@ def open_pil(source: Path | IO[bytes], name: object) -> Iterator[PilImage]:
 
 
 def orientation_of(im: PilImage) -> int:
-    """The EXIF orientation (1-8) of an opened image; 1 (as stored) when untagged or invalid."""
-    tag = im.getexif().get(EXIF_ORIENTATION, 1)
+    """The EXIF orientation (1-8) of an opened image, from the EXIF block its header holds (a
+    JPEG's APP1 segment, WebP's EXIF chunk, a PNG's eXIf chunk before the pixels): where OpenCV's
+    ``imread`` reads it. 1 (as stored) when there is none or it is invalid or unreadable.
+
+    Never decodes pixels: PIL's ``getexif`` would decode a whole PNG to look for a chunk after
+    the pixels (before any size check: a 20000 x 20000 PNG took 1.5 GB), and would also take an
+    XMP orientation, which OpenCV, and so ultralytics, ignore."""
+    from PIL import Image  # noqa: PLC0415 - only when loading files
+
+    raw = im.info.get("exif")
+    if not isinstance(raw, bytes) or not raw:
+        return 1
+    try:
+        exif = Image.Exif()
+        exif.load(raw)
+        tag = exif.get(EXIF_ORIENTATION, 1)
+    except Exception:  # a malformed block is as good as none (as in ultralytics' exif_size)
+        return 1
     return tag if isinstance(tag, int) and 1 <= tag <= 8 else 1
 
 
@@ -161,7 +177,7 @@ def read_pixels(path: Path) -> npt.NDArray[np.generic]:
     w, h, orientation = _header(path)
     if w * h > MAX_PIXELS:
         raise BadImageError(f"too large: {w}x{h} px (limit {MAX_PIXELS} pixels): {path}")
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # stored pixels: UNCHANGED ignores the tag
     if raw is None:
         raise BadImageError(f"cannot decode: {path}")
     return apply_orientation(raw, orientation)

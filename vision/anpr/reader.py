@@ -90,9 +90,11 @@ class ReaderOptions:
     plates out (2.2, rectification's own limit for a two-line plate, misread long plates).
     0 turns it off.
     ``stretch_unsure``: when the final best candidate is still not sure (fits no grammar or is
-    under ``fallback_below``), the engine that gave it reads the lines it came from again,
-    stretched this many times as wide, and each candidate's confidence becomes the mean of the two
-    readings' (a candidate only one reading gave counts 0 in the other). Two readings of one
+    under ``fallback_below``), the primary engine reads the lines it came from again, stretched
+    this many times as wide (also when the fallback's reading won: a second RapidOCR reading lost
+    a held-out real crop), and each candidate's confidence becomes the mean of the two readings'
+    (a candidate only one reading gave counts 0 in the other, so its confidence is halved: an
+    unsure read comes out less sure than before, never surer than its readings agree). Two readings of one
     plate, resampled differently, disagree where a character is in doubt and agree where it
     is not, so the mean settles doubts the way a vote across frames does. A line 6-10 heights
     wide is squashed to the recogniser's 4 either way, so for most lines this is a second

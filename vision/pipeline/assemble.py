@@ -349,21 +349,32 @@ def is_livery(v: PlateVote) -> bool:
 
 
 def is_livery_piece(track: PlateTrack, v: PlateVote) -> bool:
-    """Whether ``track``'s vote ``v`` is a piece of a livery word the same track read whole: its
-    text fits no plate grammar, has no digit and is part of a look's best read that is a word
-    (at least :data:`LIVERY_MIN_CHARS` characters, no digit, fitting no grammar). In set 5900 a
-    haulier's name on a cab was read ``MAREK`` in one look and ``REK`` (its end, the rest cut by
-    the crop) in another, about as surely; whichever of the two the vote chose decided whether
-    the lorry got a front plate."""
-    if v.format_valid or not v.text or any(c.isdigit() for c in v.text):
+    """Whether ``track``'s vote ``v`` is a piece of a livery word the same track read whole: the
+    vote is not committed, its text fits no plate grammar, has no digit and is part of a look's
+    best read that is a word (at least :data:`LIVERY_MIN_CHARS` characters, no digit, fitting no
+    grammar), and the track's reads say the word at least as much as the piece
+    (:func:`text_evidence`; a look that read the piece counts for the word by the share it
+    covers). In set 5900 a haulier's name on a cab was read ``MAREK`` in one look and ``REK``
+    (its end, the rest cut by the crop) in another, about as surely; whichever of the two the
+    vote chose decided whether the lorry got a front plate. A short plate read the same way
+    many times and once as a longer misread (``NPB`` eight times, ``WOBNPB`` once) stays: the
+    word's one read says less than the plate's eight."""
+    if v.status is ReadStatus.COMMITTED or v.format_valid or not v.text:
         return False
-    for lk in track.looks:
-        best = lk.read.best
-        if best is None or best.format_valid or best.text == v.text or v.text not in best.text:
-            continue
-        if len(best.text) >= LIVERY_MIN_CHARS and not any(c.isdigit() for c in best.text):
-            return True
-    return False
+    if any(c.isdigit() for c in v.text):
+        return False
+    words = {
+        best.text
+        for lk in track.looks
+        if (best := lk.read.best) is not None
+        and not best.format_valid
+        and best.text != v.text
+        and v.text in best.text
+        and len(best.text) >= LIVERY_MIN_CHARS
+        and not any(c.isdigit() for c in best.text)
+    }
+    piece = text_evidence(track, v.text)
+    return any(text_evidence(track, w) >= piece for w in words)
 
 
 def clearly_different(a: str, b: str) -> bool:
@@ -425,7 +436,8 @@ def assemble_plates(
     """One :class:`PassagePlate` per role seen: the reads of every plate track with that role
     pooled (fragments of one plate's track join up again), the best of them (:func:`best_looks`)
     voted; the evidence crop is the read crop that best supports the consensus (else the
-    tallest crop seen). A role whose tracks read only livery words (:func:`is_livery`), with no
+    tallest crop seen). A role whose tracks read only livery words or pieces of them
+    (:func:`is_livery`, :func:`is_livery_piece`), with no
     unread track to keep for its crops, gives no plate; the words are logged."""
     by_role: dict[PlateRole, list[PlateTrack]] = {}
     for t in tracks:

@@ -21,6 +21,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from vision.anpr.imageio import read_pixels
 from vision.preprocess import as_bgr
 from vision.types import BBox, BodyType, DetectionSet, ImageBGR, Side, TrailerVerdict
 
@@ -104,7 +105,8 @@ def read_manifest(manifest: Path) -> list[TrailerRow]:
 
 
 def load_photo(path: Path) -> ImageBGR:
-    """Read a photograph as (H, W, 3) uint8 BGR; ``ValueError`` for missing, corrupt or huge files."""
+    """Read a photograph as (H, W, 3) uint8 BGR as shown (EXIF orientation applied, as
+    :func:`vision.anpr.imageio.read_pixels`); ``ValueError`` for missing, corrupt or huge files."""
     if not path.is_file():
         raise ValueError(f"no such file: {path}")
     if path.stat().st_size == 0:
@@ -115,10 +117,7 @@ def load_photo(path: Path) -> ImageBGR:
         raise ValueError(f"not a readable image: {path}")
     if header.shape[0] * header.shape[1] * 64 > MAX_IMAGE_PIXELS:
         raise ValueError(f"image too large (over {MAX_IMAGE_PIXELS} pixels): {path}")
-    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise ValueError(f"not a readable image: {path}")
-    return as_bgr(raw)
+    return as_bgr(read_pixels(path))  # as shown: EXIF orientation applied
 
 
 def locate_body(image: ImageBGR, locator: BodyLocator | None) -> tuple[BBox | None, str]:

@@ -250,7 +250,8 @@ def write_square_crops(src: Path, out: Path, size_px: int, *, prefix: str = "") 
 
 def load_image(path: Path) -> ImageBGR:
     """Read an image file as (H, W, 3) uint8 BGR as shown (EXIF orientation applied, as
-    ultralytics reads it for training); raises ``ValueError`` naming the file."""
+    ultralytics reads it for training); raises ``ValueError`` naming the file, also for one PIL
+    cannot identify or over :data:`vision.anpr.imageio.MAX_PIXELS` (64 Mpx)."""
     return as_bgr(read_pixels(path))
 
 

@@ -41,6 +41,29 @@ def test_a_camera_pushes_a_frame_into_the_sink(api: Any) -> None:
     assert lanes[0]["lane_id"] == "L1" and lanes[0]["frames_received"] == 1 and lanes[0]["status"] == "ok"
 
 
+def test_a_frame_tagged_to_be_turned_is_queued_as_shown(api: Any) -> None:
+    # a camera mounted on its side stores frames turned and tags them "turn 90 clockwise to
+    # show" (EXIF orientation 6): queued as shown, as files are read
+    import io
+
+    from PIL import Image
+
+    shown = np.zeros((48, 64, 3), np.uint8)
+    shown[:, :32] = (0, 0, 255)  # red left half as shown (BGR)
+    stored = np.ascontiguousarray(np.rot90(shown, 1)[:, :, ::-1])  # RGB, turned back
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif.tobytes())
+    r = _push(api, buf.getvalue())
+    assert r.status_code == 202, r.text
+    assert (r.json()["width_px"], r.json()["height_px"]) == (64, 48)
+    frame = api.state.frame_sink.get("L1")
+    assert frame is not None and frame.image.shape == (48, 64, 3)
+    assert frame.image[24, 5, 2] > 200 and frame.image[24, 60, 2] < 60
+
+
 @pytest.mark.parametrize(
     ("body", "ctype", "code", "fragment"),
     [

@@ -96,3 +96,20 @@ def test_a_phone_photo_turned_by_its_tag(tmp_path: Path) -> None:
     deep[:, :10] = 60000
     pixels = read_pixels(_tagged(tmp_path / "deep.png", np.ascontiguousarray(np.rot90(deep, 1)), 6))
     assert pixels.dtype == np.uint16 and np.array_equal(pixels, deep)
+
+
+def test_a_malformed_or_invalid_tag_counts_as_none(tmp_path: Path) -> None:
+    import struct
+
+    stored = np.zeros((30, 50, 3), np.uint8)
+    jpeg = bytes(cv2.imencode(".jpg", stored)[1])
+    blocks = {
+        "garbage": b"Exif\x00\x00" + b"II\x2a\x00\x08\x00\x00\x00" + b"\xff\xff" + b"\x00" * 10,
+        "orientation 9": b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x01"
+        + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x09\x00\x00",
+    }
+    for name, app1 in blocks.items():
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:])
+        assert load_image(path).shape == (30, 50, 3), name
+        assert image_size(path) == (50, 30), name
