@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from vision.anpr.detector import PLATE_CLASS, PLATE_MARGIN_X, PlateDetector
+from vision.anpr.grammars import load_grammars
 from vision.anpr.imageio import BadImageError, load_image
 from vision.anpr.lookalike import lookalike_key
 from vision.anpr.reader import PlateReader
@@ -174,6 +175,9 @@ class EvalSummary:
 
     ``exact_match_lookalike`` counts a prediction as right when it equals the truth up to
     look-alike characters (0/O, 1/I, ...): how far the miss rate is only look-alikes.
+    ``country_match``: of the rows read exactly whose manifest ``country`` has plate grammars
+    (``n_country`` of them; ``GB`` counts as ``UK``), the share whose reported country is that
+    country; ``None`` when there are none (the plates-dev sets: US, Brazil, Argentina).
     """
 
     n: int
@@ -188,6 +192,8 @@ class EvalSummary:
     ms_per_image_p95: float
     cpu_ms_per_image_p50: float
     engine: str
+    country_match: float | None = None
+    n_country: int = 0
 
     def as_json(self) -> dict[str, object]:
         """The fields, rounded, for the one-line JSON summary."""
@@ -204,6 +210,8 @@ class EvalSummary:
             "n_scenes": self.n_scenes,
             "n_errors": self.n_errors,
             "engine": self.engine,
+            "country_match": None if self.country_match is None else round(self.country_match, 4),
+            "n_country": self.n_country,
         }
 
 
@@ -300,6 +308,12 @@ def summarise(results: Sequence[ImageResult], engine: str, with_detector: bool) 
     recall: float | None = None
     if with_detector and scenes:
         recall = sum(bool(r.detected) for r in scenes) / len(scenes)
+    known = set(load_grammars().countries)
+    placed = [r for r in results if r.exact and _country(r.row.country) in known]
+    right = sum(
+        r.read is not None and r.read.best is not None and r.read.best.country == _country(r.row.country)
+        for r in placed
+    )
     return EvalSummary(
         n=n,
         n_crops=n - len(scenes),
@@ -317,7 +331,15 @@ def summarise(results: Sequence[ImageResult], engine: str, with_detector: bool) 
         ms_per_image_p95=float(np.percentile(timed, 95)) if timed else 0.0,
         cpu_ms_per_image_p50=statistics.median(cpu) if cpu else 0.0,
         engine=engine,
+        country_match=right / len(placed) if placed else None,
+        n_country=len(placed),
     )
+
+
+def _country(code: str) -> str:
+    """A manifest's country code as the grammars write it (upper case; ``GB`` is ``UK``)."""
+    c = code.strip().upper()
+    return "UK" if c == "GB" else c
 
 
 def evaluate(

@@ -194,3 +194,33 @@ def test_photos_are_scored_as_shown(tmp_path: Path) -> None:
     results, s = evaluate(load_manifest(m), reader, Recording([BBox(143, 60, 193, 72)]))
     assert seen == [(100, 200, 3)]
     assert s.detection_recall == 1.0 and [r.exact for r in results] == [True, True]
+
+
+def test_country_match_counts_exact_reads_of_countries_with_grammars(tmp_path: Path) -> None:
+    class Countries:
+        """Reads each crop's width as a text and a country."""
+
+        name = "countries"
+
+        def read(self, crop_bgr: ImageBGR) -> PlateRead:
+            text, country = {40: ("AB12CDE", "UK"), 41: ("CJ12ABC", "UK"), 42: ("WX12345", "PL")}.get(
+                crop_bgr.shape[1], ("", None)
+            )
+            cands = (PlateCandidate(text, 0.9, country=country),) if text else ()
+            return PlateRead(BBox(0, 0, crop_bgr.shape[1], crop_bgr.shape[0]), cands, "countries")
+
+    for w in (40, 41, 42, 43):
+        cv2.imwrite(str(tmp_path / f"{w}.png"), np.full((20, w, 3), 255, np.uint8))
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "image_path,plate_text,country\n"
+        "40.png,AB12CDE,GB\n"  # right, GB is UK
+        "41.png,CJ12ABC,RO\n"  # read exactly, reported UK: a wrong country
+        "42.png,WX12345,US\n"  # no US grammars: not counted
+        "43.png,XY34ZZZ,UK\n"  # not read exactly: not counted
+    )
+    _, s = evaluate(load_manifest(m), Countries())
+    assert s.n_country == 2 and s.country_match == pytest.approx(0.5)
+    assert s.as_json()["country_match"] == 0.5
+    _, none = evaluate(load_manifest(m)[2:3], Countries())
+    assert none.country_match is None and none.as_json()["n_country"] == 0
