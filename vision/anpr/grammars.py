@@ -15,7 +15,10 @@ on the normalised text and one or more *shapes* saying which positions must be a
    confidently read character is in effect never swapped;
 3. candidates are scored ``product(char confidences) * (1 if it fits a format else
    NO_FIT_FACTOR)``, best first. A text that fits no grammar is kept with
-   ``format_name=None``: it is never forced into a format.
+   ``format_name=None``: it is never forced into a format;
+4. a text that fits rows of several countries is named by the first row it fits, or, when
+   the plate's background colour is known and that row's plates never have it, by the first
+   row it fits whose plates do (:meth:`GrammarSet.named`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from vision.types import PlateCandidate
 
 GRAMMARS_FILE = Path(__file__).with_name("grammars.toml")
 """The shipped grammar table."""
+
+PLATE_COLOURS = frozenset({"white", "yellow", "red"})
+"""Background colours a grammar row may list (:func:`vision.anpr.colour.plate_colour`)."""
 
 UNSEEN_FACTOR = 0.25
 """A look-alike swap the recogniser gave no probability for is priced at
@@ -101,6 +107,8 @@ class Grammar:
     pattern: re.Pattern[str]
     shapes: tuple[str, ...]
     lines: int = 1
+    colours: frozenset[str] = frozenset({"white"})
+    """Background colours this format's plates come in (``grammars.toml`` ``colours``)."""
 
     @property
     def name(self) -> str:
@@ -182,11 +190,22 @@ class GrammarSet:
                     break
         return out
 
-    def rank(self, raw: Iterable[RawString], top_n: int) -> tuple[PlateCandidate, ...]:
+    def named(self, text: str, grammar: Grammar, colour: str | None) -> Grammar:
+        """The row that names a ``text`` fitting ``grammar``: with a plate ``colour`` that
+        ``grammar``'s plates never have, the first row ``text`` also fits whose plates do (a
+        white ``OB12DF`` is no Dutch plate), else ``grammar``."""
+        if colour is None or colour in grammar.colours:
+            return grammar
+        return next((g for g in self.grammars if colour in g.colours and g.fits(text)), grammar)
+
+    def rank(
+        self, raw: Iterable[RawString], top_n: int, colour: str | None = None
+    ) -> tuple[PlateCandidate, ...]:
         """Rank a reader's candidate strings (see the module doc).
 
         Returns at most ``top_n`` :class:`PlateCandidate` best first, distinct texts, each
-        with ``confidence`` = its score, and ``country``/``format_name`` when it fits.
+        with ``confidence`` = its score, and ``country``/``format_name`` when it fits, named
+        by :meth:`named` for the plate's background ``colour`` when it is known.
         """
         best: dict[str, PlateCandidate] = {}
         for rs in raw:
@@ -206,6 +225,7 @@ class GrammarSet:
                 options.append((text, confs, None))
             for t, cc, g in options:
                 score = _prod(cc) * (1.0 if g is not None else NO_FIT_FACTOR)
+                g = self.named(t, g, colour) if g is not None else None
                 if t in best and best[t].confidence >= score:
                     continue
                 best[t] = PlateCandidate(
@@ -264,12 +284,15 @@ def load_grammars(path: Path | None = None, countries: Sequence[str] | None = No
             specs = row["shape"] if isinstance(row["shape"], list) else [row["shape"]]
             shapes = tuple(s for spec in specs for s in expand_shape(str(spec)))
             lines = int(row.get("lines", 1))
+            colours = frozenset(str(c) for c in row.get("colours", ["white"]))
+            if not colours <= PLATE_COLOURS:
+                raise ValueError(f"colours {sorted(colours)}: each must be one of {sorted(PLATE_COLOURS)}")
         except KeyError as e:
             raise ValueError(f"{where}: missing key {e}") from e
         except (re.error, ValueError) as e:
             raise ValueError(f"{where}: {e}") from e
         if wanted is None or country in wanted:
-            rows.append(Grammar(country, fmt, pattern, shapes, lines))
+            rows.append(Grammar(country, fmt, pattern, shapes, lines, colours))
     if wanted is not None:
         unknown = wanted - {g.country for g in rows}
         if unknown:

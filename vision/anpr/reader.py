@@ -8,7 +8,9 @@ implements it for any :class:`vision.anpr.engines.RecognitionEngine`:
    dropped, cut into one or two text lines (top then bottom);
 3. the engine reads the lines; their characters are concatenated (top line first);
 4. the top strings are built from each character's alternatives (:func:`vision.anpr.ctc.top_strings`);
-5. the grammars rank and correct them (:meth:`vision.anpr.grammars.GrammarSet.rank`);
+5. the grammars rank and correct them (:meth:`vision.anpr.grammars.GrammarSet.rank`), the
+   country named with the help of the plate's background colour
+   (:func:`vision.anpr.colour.plate_colour`) when formats of several countries fit;
 6. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified;
 7. a squarish crop read as one line without a sure result is also read as its top and bottom
    halves (:attr:`ReaderOptions.halves_below_aspect`);
@@ -40,6 +42,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vision.anpr.colour import PlateColour, plate_colour
 from vision.anpr.ctc import CharSlot, top_strings
 from vision.anpr.engines import ENGINE_NAMES, RecognitionEngine, build_engine
 from vision.anpr.grammars import GrammarSet, load_grammars
@@ -137,31 +140,33 @@ class PipelineReader:
         crop = to_bgr8(crop_bgr)
         h, w = crop.shape[:2]
         two_line = False
+        colour: PlateColour | None = None
         if self.options.raw:
             lines: list[ImageBGR] = [crop]
         else:
             rect = rectify(crop)
             lines = rect.line_images()
             two_line = rect.two_line
-        ranked = self._ranked(self.engine, lines)
+            colour = plate_colour(rect.image)
+        ranked = self._ranked(self.engine, lines, colour)
         if not self.options.raw and not two_line and not _sure(ranked, self.options.fallback_below):
             halves = rect.halves(self.options.halves_below_aspect)
-            split = self._ranked(self.engine, halves) if halves else ()
+            split = self._ranked(self.engine, halves, colour) if halves else ()
             if split and split[0].format_valid and (not ranked or split[0].confidence > ranked[0].confidence):
                 ranked, lines, two_line = split, halves, True
         if self.fallback is not None and not _sure(ranked, self.options.fallback_below):
             self.fallback_reads += 1
-            second = self._ranked(self.fallback, lines)
+            second = self._ranked(self.fallback, lines, colour)
             if second and (not ranked or _preference(second[0]) > _preference(ranked[0])):
                 ranked = second
         if not self.options.raw and h < self.options.whole_below_px:
-            whole = self._ranked(self.engine, [crop])
+            whole = self._ranked(self.engine, [crop], colour)
             if whole and (not ranked or _preference(whole[0]) > _preference(ranked[0])):
                 ranked, lines, two_line = whole, [crop], False
         stretch = self.options.stretch_unsure
         unsure = not _sure(ranked, self.options.fallback_below)
         if not self.options.raw and ranked and stretch > 1.0 and unsure:
-            again = self._ranked(self.engine, [_stretched(line, stretch) for line in lines])
+            again = self._ranked(self.engine, [_stretched(line, stretch) for line in lines], colour)
             ranked = _mean_confidence(ranked, again, self.options.top_n)
         ms = (time.perf_counter() - t0) * 1000.0
         return PlateRead(
@@ -172,15 +177,18 @@ class PipelineReader:
             ms=ms,
         )
 
-    def _ranked(self, engine: RecognitionEngine, lines: list[ImageBGR]) -> tuple[PlateCandidate, ...]:
-        """``engine``'s reading of ``lines`` as ranked candidates (best first)."""
+    def _ranked(
+        self, engine: RecognitionEngine, lines: list[ImageBGR], colour: PlateColour | None = None
+    ) -> tuple[PlateCandidate, ...]:
+        """``engine``'s reading of ``lines`` as ranked candidates (best first), countries named
+        for the plate's background ``colour`` when known."""
         slots: list[CharSlot] = [s for line in engine.recognise(lines) for s in line]
         if self.options.raw:  # plain greedy decoding: every character kept
             confs = tuple(s.confidence for s in slots)
             text = "".join(s.char for s in slots)
             return (PlateCandidate(text, float(np.prod(confs)), confs),) if text else ()
         strings = top_strings(slots, self.options.n_raw, drop_below=self.options.drop_below)
-        return self.grammars.rank(strings, self.options.top_n)
+        return self.grammars.rank(strings, self.options.top_n, colour=colour)
 
 
 def _stretched(line: ImageBGR, factor: float) -> ImageBGR:

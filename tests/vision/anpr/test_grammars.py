@@ -123,3 +123,28 @@ def test_country_filter_and_errors(tmp_path: Path) -> None:
     bad.write_text('[[grammar]]\ncountry = "UK"\nformat = "x"\npattern = "("\nshape = "L"\n')
     with pytest.raises(ValueError, match="grammar #1"):
         load_grammars(bad)
+
+
+def test_the_plate_colour_names_the_country_of_a_shared_shape() -> None:
+    # WS28PN fits a Dutch trailer plate (yellow) and a Polish one (white): the first row names
+    # it unless the plate's colour says otherwise; the ranking is the same either way
+    grammars = load_grammars()
+    raw = RawString("WS28PN", 0.9, (0.99,) * 6)
+    unknown, yellow, white = (grammars.rank([raw], 3, colour=c)[0] for c in (None, "yellow", "white"))
+    assert unknown.format_name == "NL trailer" and yellow.format_name == "NL trailer"
+    assert white.format_name == "PL current" and white.country == "PL"
+    assert unknown.confidence == yellow.confidence == white.confidence
+    # no row of the colour fits: the first row it fits still names it
+    uk = RawString("AB12CDE", 0.9, (0.99,) * 7)
+    assert grammars.rank([uk], 1, colour="red")[0].format_name == "UK current"
+    red = RawString("R1234BCD", 0.9, (0.99,) * 8)
+    assert grammars.rank([red], 1, colour="red")[0].format_name == "E trailer"
+
+
+def test_a_row_with_an_unknown_colour_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "g.toml"
+    bad.write_text(
+        "[[grammar]]\ncountry = 'X'\nformat = 'y'\npattern = '^A$'\nshape = 'L'\ncolours = ['green']\n"
+    )
+    with pytest.raises(ValueError, match="colours"):
+        load_grammars(bad)
