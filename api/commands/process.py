@@ -6,10 +6,11 @@ action list into it first; flagged passages' evidence under ``DIR/evidence/``), 
 annotated preview (``DIR/preview.mp4``, or ``DIR/preview/`` frames for a folder) and prints
 a summary (passages, flags, read rate; ``--json``: one JSON object as the last line).
 
-With ``--rear-source``, SOURCE is the lane's front camera and the rear camera's recording runs
-at the same time through its own pipeline; the two cameras' passages are merged into one per
-lorry (``pipeline.merge_*`` settings). Both recordings must share a clock: files and folders
-start at ``--start-ts-ms`` (the rear one ``--rear-offset-ms`` later).
+With ``--rear-source`` and/or ``--side-source``, SOURCE is the lane's front camera and the
+other cameras' recordings run at the same time, each through its own pipeline; the cameras'
+passages are merged into one per lorry (``pipeline.merge_*`` settings; a side camera anchors
+them, ``docs/pipeline.md``). The recordings must share a clock: files and folders start at
+``--start-ts-ms`` (the rear one ``--rear-offset-ms`` later, the side one ``--side-offset-ms``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.settings import get_settings
+
+if TYPE_CHECKING:
+    from vision.pipeline.config import CameraView, LaneConfig
+    from vision.pipeline.protocols import FrameSource
 
 
 def _roi(text: str) -> tuple[tuple[float, float], ...]:
@@ -76,26 +82,47 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--no-classifier", action="store_true", help="run without the trailer classifier (body type unknown)"
     )
+    _add_other_camera(p, "rear", "rear camera")
+    _add_other_camera(p, "side", "side camera (it sees the trailer's side: the body type)")
     p.add_argument(
-        "--rear-source",
-        default=None,
-        metavar="SOURCE",
-        help="the same lane's rear camera (file, folder or URL): its passages are merged with SOURCE's "
-        "(SOURCE is then the front camera)",
-    )
-    p.add_argument("--rear-camera", default="rear", help="the rear camera's id (default rear)")
-    p.add_argument(
-        "--rear-offset-ms", type=int, default=0, help="the rear recording starts this long after SOURCE's"
-    )
-    p.add_argument(
-        "--rear-truth",
-        type=Path,
-        default=None,
-        metavar="TRUTH_JSON",
-        help="TEST DOUBLE: the rear clip's truth.json (with --truth)",
+        "--side-view", choices=("side", "high_side"), default="side", help="level or high side camera"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class _OtherCamera:
+    """A camera of the lane besides SOURCE (the front one): its view, id, pipeline config, frame
+    source and, as a test double, its clip's truth.json."""
+
+    view: CameraView
+    camera_id: str
+    config: LaneConfig
+    source: FrameSource
+    truth: Path | None
+
+
+def _add_other_camera(p: argparse.ArgumentParser, slot: str, what: str) -> None:
+    """``--{slot}-source``, ``-camera``, ``-offset-ms`` and ``-truth``: a camera of the lane
+    besides SOURCE (which is then the front camera)."""
+    p.add_argument(
+        f"--{slot}-source",
+        default=None,
+        metavar="SOURCE",
+        help=f"the same lane's {what} (file, folder or URL): its passages are merged with SOURCE's "
+        "(SOURCE is then the front camera)",
+    )
+    p.add_argument(f"--{slot}-camera", default=slot, help=f"its camera id (default {slot})")
+    later = f"the {slot} recording starts this long after SOURCE's"
+    p.add_argument(f"--{slot}-offset-ms", type=int, default=0, help=later)
+    p.add_argument(
+        f"--{slot}-truth",
+        type=Path,
+        default=None,
+        metavar="TRUTH_JSON",
+        help=f"TEST DOUBLE: the {slot} clip's truth.json (with --truth)",
+    )
 
 
 class _Progress:
@@ -168,23 +195,34 @@ def run(args: argparse.Namespace) -> int:
         source = open_source(
             args.source, lane_id=args.lane, camera_id=args.camera, start_ts_ms=start_ts_ms, fps=args.fps
         )
-        rear_config = rear_source = None
-        if args.rear_source is not None:
-            if args.view != "front" or args.rear_camera == args.camera:
+        extras: list[_OtherCamera] = []
+        slots: tuple[tuple[str, CameraView], ...] = (("rear", "rear"), ("side", args.side_view))
+        for slot, view in slots:
+            where = getattr(args, f"{slot}_source")
+            if where is None:
+                continue
+            camera_id, truth_json = getattr(args, f"{slot}_camera"), getattr(args, f"{slot}_truth")
+            if args.view != "front" or camera_id in (args.camera, *(x.camera_id for x in extras)):
                 raise ValueError(
-                    "with --rear-source, SOURCE is the front camera (--view front, another --camera)"
+                    f"with --{slot}-source, SOURCE is the front camera (--view front) and each camera "
+                    "has its own id (--camera, --rear-camera, --side-camera)"
                 )
-            if (args.truth is None) != (args.rear_truth is None):
-                raise ValueError("--truth and --rear-truth go together")
-            rear_config = lane_config(
-                settings.pipeline, args.lane, camera_id=args.rear_camera, view="rear", roi=args.roi
-            )
-            rear_source = open_source(
-                args.rear_source,
-                lane_id=args.lane,
-                camera_id=args.rear_camera,
-                start_ts_ms=start_ts_ms + args.rear_offset_ms,
-                fps=args.fps,
+            if (args.truth is None) != (truth_json is None):
+                raise ValueError(f"--truth and --{slot}-truth go together")
+            extras.append(
+                _OtherCamera(
+                    view,
+                    camera_id,
+                    lane_config(settings.pipeline, args.lane, camera_id=camera_id, view=view, roi=args.roi),
+                    open_source(
+                        where,
+                        lane_id=args.lane,
+                        camera_id=camera_id,
+                        start_ts_ms=start_ts_ms + getattr(args, f"{slot}_offset_ms"),
+                        fps=args.fps,
+                    ),
+                    truth_json,
+                )
             )
     except (SourceError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -201,15 +239,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         vehicle: VehicleDetector
         plate: PlateDetector
-        rear_detectors: tuple[VehicleDetector, PlateDetector] | None = None
+        other_detectors: list[tuple[VehicleDetector, PlateDetector]] = []
         classifier: BodyClassifier | None = None
         if args.truth is not None:
             truth = load_clip_truth(args.truth)
             vehicle, plate = TruthDetector(truth, "vehicle"), TruthDetector(truth, "plate")
             detectors = f"ground truth ({args.truth})"
-            if args.rear_truth is not None:
-                rear_truth = load_clip_truth(args.rear_truth)
-                rear_detectors = (TruthDetector(rear_truth, "vehicle"), TruthDetector(rear_truth, "plate"))
+            for x in extras:
+                assert x.truth is not None  # checked with the arguments: --truth goes with each
+                seen = load_clip_truth(x.truth)
+                other_detectors.append((TruthDetector(seen, "vehicle"), TruthDetector(seen, "plate")))
             if not args.no_classifier:
                 classifier = TrailerBodyClassifier(
                     ModelSlot(TrailerClassifier(model_files(settings).classifier, settings.runtime.providers))
@@ -222,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
                 require_classifier=not args.no_classifier,
             )
             vehicle, plate = FrameDetector(yv, config.roi), FrameDetector(yp, config.roi)
-            rear_detectors = (FrameDetector(yv, config.roi), FrameDetector(yp, config.roi))
+            other_detectors = [(FrameDetector(yv, config.roi), FrameDetector(yp, config.roi)) for _ in extras]
             classifier = TrailerBodyClassifier(yc) if yc is not None and not args.no_classifier else None
             detectors = f"{yv.model.name} {yv.version}, {yp.model.name} {yp.version}"
         reader = build_reader(
@@ -262,10 +301,10 @@ def run(args: argparse.Namespace) -> int:
     jsonl_sink = JsonlSink(jsonl)
     lane_sink: EventSink = FanoutSink([jsonl_sink, store])
     merger: LaneMerger | None = None
-    if rear_config is not None:
+    if extras:
         merger = LaneMerger(
             args.lane,
-            {args.camera: "front", args.rear_camera: "rear"},
+            {args.camera: "front", **{x.camera_id: x.view for x in extras}},
             lane_sink,
             merge_rule(settings.pipeline),
         )
@@ -294,16 +333,12 @@ def run(args: argparse.Namespace) -> int:
 
     worker = LaneWorker(source, pipeline, front_feed or lane_sink, on_frame=on_frame)
     workers = [worker]
-    rear_pipeline: LanePipeline | None = None
-    if (
-        merger is not None
-        and rear_config is not None
-        and rear_source is not None
-        and rear_detectors is not None
-    ):
-        rear_feed = merger.feed(args.rear_camera)
-        rear_pipeline = LanePipeline(rear_config, LaneModels(*rear_detectors, reader, classifier))
-        workers.append(LaneWorker(rear_source, rear_pipeline, rear_feed, on_frame=rear_feed.observe))
+    other_pipelines: list[LanePipeline] = []
+    for x, dets in zip(extras, other_detectors, strict=True):
+        assert merger is not None  # made above whenever there are other cameras
+        feed = merger.feed(x.camera_id)
+        other_pipelines.append(LanePipeline(x.config, LaneModels(*dets, reader, classifier)))
+        workers.append(LaneWorker(x.source, other_pipelines[-1], feed, on_frame=feed.observe))
 
     def interrupt(_sig: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -328,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
         for w in workers:
             w.join()
         if merger is not None:
-            for camera in (args.camera, args.rear_camera):
+            for camera in (args.camera, *(x.camera_id for x in extras)):
                 merger.feed(camera).close()
             merger.flush()
         jsonl_sink.close()
@@ -340,7 +375,7 @@ def run(args: argparse.Namespace) -> int:
     health = worker.health()
     c = pipeline.counters
     read_rate = c.passages_all_read / c.passages_with_plates if c.passages_with_plates else None
-    rear_health = workers[1].health() if len(workers) > 1 else None
+    other_health = [w.health() for w in workers[1:]]
     counts = store.counts
     summary: dict[str, object] = {
         "lane": args.lane,
@@ -359,26 +394,26 @@ def run(args: argparse.Namespace) -> int:
         "passages_jsonl": str(jsonl),
         "preview": str(preview.path) if preview is not None else None,
         "detectors": detectors,
-        "error": health.error or (rear_health.error if rear_health is not None else None),
+        "error": health.error or next((h.error for h in other_health if h.error), None),
     }
-    if merger is not None and rear_pipeline is not None and rear_health is not None:
+    if merger is not None:
+        for x, other, h in zip(extras, other_pipelines, other_health, strict=True):
+            slot = "side" if x.view != "rear" else "rear"
+            summary[f"{slot}_frames"] = h.frames_processed
+            summary[f"{slot}_passages"] = other.counters.passages
         m = merger.counters
-        summary.update(
-            rear_frames=rear_health.frames_processed,
-            rear_passages=rear_pipeline.counters.passages,
-            lane_passages=jsonl_sink.count,
-            merged=m.merged,
-            alone=m.alone,
-        )
+        summary.update(lane_passages=jsonl_sink.count, merged=m.merged, alone=m.alone)
     rr = "n/a" if read_rate is None else f"{read_rate:.1%}"
     print(
         f"{c.passages} passage(s) from {health.frames_processed} frames in {wall:.1f} s "
         f"({summary['fps']} fps; {c.detected} detected, {c.gated} gated, {health.frames_dropped} dropped)"
     )
-    if merger is not None and rear_health is not None:
+    if merger is not None:
+        for x, other, h in zip(extras, other_pipelines, other_health, strict=True):
+            print(f"{x.view} camera: {other.counters.passages} passage(s) from {h.frames_processed} frames")
+        views = " + ".join(("front", *(x.view for x in extras)))
         print(
-            f"rear camera: {summary['rear_passages']} passage(s) from {rear_health.frames_processed} frames; "
-            f"lane: {jsonl_sink.count} passage(s), {merger.counters.merged} merged front + rear, "
+            f"lane: {jsonl_sink.count} passage(s), {merger.counters.merged} merged ({views}), "
             f"{merger.counters.alone} from one camera only"
         )
     print(f"plates all read (committed): {rr}; flags: {counts.created} new, {counts.updated} updated")

@@ -161,3 +161,62 @@ def test_process_rear_source_needs_a_front_source(tmp_path: Path, capsys: pytest
     assert "front camera" in capsys.readouterr().err
     assert main([*argv, "--rear-source", str(CLIP / "clip.mp4"), "--truth", str(CLIP / "truth.json")]) == 2
     assert "--rear-truth" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_process_a_front_a_side_and_a_rear_recording_of_one_lane(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--side-source`` with ``--rear-source``: a lane set of the synthetic generator (two
+    lorries seen by three cameras on one timeline, ground-truth boxes): one lane passage per
+    lorry, carrying all three cameras, with a plate from the front camera and one from the rear."""
+    lane = tmp_path / "lane"
+    assert (
+        main(
+            [
+                "synth", "clip", "--out", str(lane), "--seed", "5300", "--vehicles", "2",
+                "--views", "front,side,rear", "--seconds", "10", "--quiet",
+            ]
+        )
+        == 0
+    )  # fmt: skip
+    capsys.readouterr()
+    out = tmp_path / "run"
+    front = ["--lane", "L1", "--camera", "front", "--out", str(out)]
+    argv = ["process", str(lane / "front" / "clip.mp4"), *front]
+    for view in ("side", "rear"):
+        argv += [
+            f"--{view}-source",
+            str(lane / view / "clip.mp4"),
+            f"--{view}-truth",
+            str(lane / view / "truth.json"),
+        ]
+    argv += ["--truth", str(lane / "front" / "truth.json"), "--no-classifier", "--no-preview"]
+    assert main([*argv, "--start-ts-ms", "1735689600000", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (summary["passages"], summary["side_passages"], summary["rear_passages"]) == (2, 2, 2)
+    assert (summary["lane_passages"], summary["merged"], summary["alone"], summary["error"]) == (
+        2,
+        2,
+        0,
+        None,
+    )
+    passages = read_passages(out / "passages.jsonl")
+    assert [sorted(p.camera_ids) for p in passages] == [["front", "rear", "side"]] * 2
+    # the front camera's front plates and the rear camera's rear plates, one of each per lorry
+    assert [sorted(pl.role.value for pl in p.plates) for p in passages] == [["front", "rear"]] * 2
+
+
+def test_process_each_camera_needs_its_own_id_and_truth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["process", str(CLIP / "clip.mp4"), "--lane", "L1", "--out", str(tmp_path / "o")]
+    side = ["--side-source", str(CLIP / "clip.mp4")]
+    assert main([*argv, *side, "--side-camera", "cam1"]) == 2  # the front camera's id
+    assert "own id" in capsys.readouterr().err
+    assert main([*argv, *side, "--rear-source", str(CLIP / "clip.mp4"), "--rear-camera", "side"]) == 2
+    assert "own id" in capsys.readouterr().err
+    assert main([*argv, *side, "--truth", str(CLIP / "truth.json")]) == 2
+    assert "--side-truth" in capsys.readouterr().err
+    assert main([*argv, *side, "--view", "rear"]) == 2
+    assert "front camera" in capsys.readouterr().err
