@@ -155,7 +155,8 @@ def run_plates(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     print(f"evaluating {len(rows)} image(s) with engine {reader.name}", file=sys.stderr)
-    results, summary = evaluate(rows, reader, detector=detector, progress=_progress)
+    named = () if args.raw else countries  # a raw read names no country; None: every grammar
+    results, summary = evaluate(rows, reader, detector=detector, progress=_progress, countries=named)
     for r in results:
         if r.error is not None:
             print(f"  bad image {r.row.image_path}: {r.error}", file=sys.stderr)
@@ -167,6 +168,8 @@ def run_plates(args: argparse.Namespace) -> int:
     print(f"detection recall: {recall}")
     print(f"exact match: {summary.exact_match:.4f} (up to look-alikes: {summary.exact_match_lookalike:.4f})")
     print(f"char accuracy: {summary.char_accuracy:.4f}")
+    if summary.country_match is not None:
+        print(f"country guessed right: {summary.country_match:.4f} of {summary.n_country} exact reads")
     print(
         f"ms per image: p50 {summary.ms_per_image_p50:.1f}, p95 {summary.ms_per_image_p95:.1f} (wall); "
         f"CPU p50 {summary.cpu_ms_per_image_p50:.1f}"

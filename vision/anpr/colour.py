@@ -42,7 +42,9 @@ RED_HUES = (8, 170)
 
 def plate_colour(image: ImageBGR) -> PlateColour | None:
     """The background colour of a plate crop ``(H, W, 3)`` uint8 BGR (best deskewed), or
-    ``None`` when it cannot be told (see the module doc)."""
+    ``None`` when it cannot be told (see the module doc) or the array is not such a crop."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        return None
     h, w = image.shape[:2]
     if h < 4 or w < 4:
         return None
@@ -57,7 +59,8 @@ def plate_colour(image: ImageBGR) -> PlateColour | None:
     hue, sat = float(np.median(background[:, 0])), float(np.median(background[:, 1]))
     if sat >= COLOUR_MIN_SATURATION and YELLOW_HUES[0] <= hue <= YELLOW_HUES[1]:
         return "yellow"
-    if sat >= 90 and (hue <= RED_HUES[0] or hue >= RED_HUES[1]):
+    red = (background[:, 0] <= RED_HUES[0]) | (background[:, 0] >= RED_HUES[1])  # hue wraps at red
+    if sat >= 90 and float(red.mean()) >= 0.5:
         return "red"
     if sat < WHITE_MAX_SATURATION:
         return "white"

@@ -25,7 +25,7 @@ import csv
 import re
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,9 +175,10 @@ class EvalSummary:
 
     ``exact_match_lookalike`` counts a prediction as right when it equals the truth up to
     look-alike characters (0/O, 1/I, ...): how far the miss rate is only look-alikes.
-    ``country_match``: of the rows read exactly whose manifest ``country`` has plate grammars
-    (``n_country`` of them; ``GB`` counts as ``UK``), the share whose reported country is that
-    country; ``None`` when there are none (the plates-dev sets: US, Brazil, Argentina).
+    ``country_match``: of the rows read exactly whose manifest ``country`` the reader's grammars
+    cover (``n_country`` of them; ISO codes such as ``GB``, ``DE`` count as ``UK``, ``D``), the
+    share whose reported country is that country; ``None`` when there are none (the plates-dev
+    sets: US, Brazil, Argentina; a reader without grammars).
     """
 
     n: int
@@ -299,8 +300,12 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
     return ImageResult(row, read, ms, detected=detected, crop=kept, cpu_ms=cpu_ms)
 
 
-def summarise(results: Sequence[ImageResult], engine: str, with_detector: bool) -> EvalSummary:
-    """Aggregate per-image results (see the module doc for the definitions)."""
+def summarise(
+    results: Sequence[ImageResult], engine: str, with_detector: bool, countries: Iterable[str] | None = None
+) -> EvalSummary:
+    """Aggregate per-image results (see the module doc for the definitions). ``countries``: those
+    the reader's grammars could name (``country_match`` counts rows of these; default every
+    shipped grammar's)."""
     n = len(results)
     scenes = [r for r in results if r.row.is_scene]
     timed = [r.ms for r in results if r.error is None]
@@ -308,7 +313,7 @@ def summarise(results: Sequence[ImageResult], engine: str, with_detector: bool) 
     recall: float | None = None
     if with_detector and scenes:
         recall = sum(bool(r.detected) for r in scenes) / len(scenes)
-    known = set(load_grammars().countries)
+    known = {c.upper() for c in (load_grammars().countries if countries is None else countries)}
     placed = [r for r in results if r.exact and _country(r.row.country) in known]
     right = sum(
         r.read is not None and r.read.best is not None and r.read.best.country == _country(r.row.country)
@@ -336,10 +341,16 @@ def summarise(results: Sequence[ImageResult], engine: str, with_detector: bool) 
     )
 
 
+ISO_TO_VEHICLE_CODE = {"GB": "UK", "DE": "D", "ES": "E", "FR": "F", "HU": "H", "IE": "IRL"}
+"""ISO 3166 codes a manifest may use for the countries whose grammars use the international
+vehicle registration code (the rest, PL, RO, BG, LT, NL, are the same in both)."""
+
+
 def _country(code: str) -> str:
-    """A manifest's country code as the grammars write it (upper case; ``GB`` is ``UK``)."""
+    """A manifest's country code as the grammars write it (upper case; ISO codes mapped by
+    :data:`ISO_TO_VEHICLE_CODE`)."""
     c = code.strip().upper()
-    return "UK" if c == "GB" else c
+    return ISO_TO_VEHICLE_CODE.get(c, c)
 
 
 def evaluate(
@@ -347,6 +358,7 @@ def evaluate(
     reader: PlateReader,
     detector: PlateDetector | None = None,
     progress: Callable[[int, int], None] | None = None,
+    countries: Iterable[str] | None = None,
 ) -> tuple[list[ImageResult], EvalSummary]:
     """Evaluate ``reader`` (and ``detector``, if any) on ``rows``; per-image results and summary."""
     results: list[ImageResult] = []
@@ -354,7 +366,7 @@ def evaluate(
         results.append(evaluate_row(row, reader, detector))
         if progress is not None:
             progress(i + 1, len(rows))
-    return results, summarise(results, reader.name, detector is not None)
+    return results, summarise(results, reader.name, detector is not None, countries)
 
 
 CSV_COLUMNS = (

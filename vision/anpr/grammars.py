@@ -225,7 +225,7 @@ class GrammarSet:
                 options.append((text, confs, None))
             for t, cc, g in options:
                 score = _prod(cc) * (1.0 if g is not None else NO_FIT_FACTOR)
-                g = self.named(t, g, colour) if g is not None else None
+                g = self.named(t, self.match(t) or g, colour) if g is not None else None
                 if t in best and best[t].confidence >= score:
                     continue
                 best[t] = PlateCandidate(
@@ -284,9 +284,10 @@ def load_grammars(path: Path | None = None, countries: Sequence[str] | None = No
             specs = row["shape"] if isinstance(row["shape"], list) else [row["shape"]]
             shapes = tuple(s for spec in specs for s in expand_shape(str(spec)))
             lines = int(row.get("lines", 1))
-            colours = frozenset(str(c) for c in row.get("colours", ["white"]))
-            if not colours <= PLATE_COLOURS:
-                raise ValueError(f"colours {sorted(colours)}: each must be one of {sorted(PLATE_COLOURS)}")
+            listed = row.get("colours", ["white"])
+            colours = frozenset(str(c) for c in (listed if isinstance(listed, list) else [listed]))
+            if not colours or not colours <= PLATE_COLOURS:
+                raise ValueError(f"colours {sorted(colours)}: one or more of {sorted(PLATE_COLOURS)}")
         except KeyError as e:
             raise ValueError(f"{where}: missing key {e}") from e
         except (re.error, ValueError) as e:

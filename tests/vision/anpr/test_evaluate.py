@@ -224,3 +224,23 @@ def test_country_match_counts_exact_reads_of_countries_with_grammars(tmp_path: P
     assert s.as_json()["country_match"] == 0.5
     _, none = evaluate(load_manifest(m)[2:3], Countries())
     assert none.country_match is None and none.as_json()["n_country"] == 0
+
+
+def test_country_match_covers_the_readers_countries_and_iso_codes(tmp_path: Path) -> None:
+    class Names:
+        name = "names"
+
+        def read(self, crop_bgr: ImageBGR) -> PlateRead:
+            box = BBox(0, 0, crop_bgr.shape[1], crop_bgr.shape[0])
+            return PlateRead(box, (PlateCandidate("MAB12", 0.9, country="D"),), "names")
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 40, 3), 255, np.uint8))
+    m = tmp_path / "m.csv"
+    m.write_text("image_path,plate_text,country\na.png,MAB12,DE\na.png,MAB12,pl\n")
+    rows = load_manifest(m)
+    _, every = evaluate(rows, Names())  # DE is D (right), PL has grammars (wrong)
+    assert (every.n_country, every.country_match) == (2, 0.5)
+    _, german = evaluate(rows, Names(), countries=["d"])  # a reader of German plates only
+    assert (german.n_country, german.country_match) == (1, 1.0)
+    _, raw = evaluate(rows, Names(), countries=())  # no grammars: nothing named
+    assert (raw.n_country, raw.country_match) == (0, None)

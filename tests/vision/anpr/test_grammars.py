@@ -141,10 +141,50 @@ def test_the_plate_colour_names_the_country_of_a_shared_shape() -> None:
     assert grammars.rank([red], 1, colour="red")[0].format_name == "E trailer"
 
 
-def test_a_row_with_an_unknown_colour_is_refused(tmp_path: Path) -> None:
-    bad = tmp_path / "g.toml"
-    bad.write_text(
-        "[[grammar]]\ncountry = 'X'\nformat = 'y'\npattern = '^A$'\nshape = 'L'\ncolours = ['green']\n"
+def test_a_corrected_text_is_named_as_the_same_text_read_as_it_is() -> None:
+    # DJI5DUE corrected to DJ75DUE: named by the first row of the table it fits (UK current), as
+    # DJ75DUE read as it is would be, not by the first row of its shape's bucket (PL current)
+    grammars = load_grammars()
+    alts = (*(((c, 0.99),) for c in "DJ"), (("I", 0.6), ("7", 0.4)), *(((c, 0.99),) for c in "5DUE"))
+    raw = RawString("DJI5DUE", 0.5, (0.99, 0.99, 0.6, 0.99, 0.99, 0.99, 0.99), alts)
+    for colour in (None, "white", "yellow"):
+        best = grammars.rank([raw], 3, colour=colour)[0]
+        assert (best.text, best.format_name) == ("DJ75DUE", "UK current"), colour
+    as_read = grammars.rank([RawString("DJ75DUE", 0.9, (0.99,) * 7)], 1)[0]
+    assert as_read.format_name == "UK current"
+
+
+def test_the_colour_changes_names_only(grammars) -> None:  # type: ignore[no-untyped-def]
+    # several candidates with look-alike alternatives: texts, scores and order are the same
+    # whatever the colour; only names may differ
+    alts = (
+        (("W", 0.9), ("V", 0.1)),
+        (("S", 0.7), ("5", 0.3)),
+        (("2", 0.8), ("Z", 0.2)),
+        (("8", 0.6), ("B", 0.4)),
+        (("P", 0.99),),
+        (("N", 0.9), ("H", 0.1)),
     )
-    with pytest.raises(ValueError, match="colours"):
-        load_grammars(bad)
+    raws = [
+        RawString("WS28PN", 0.3, (0.9, 0.7, 0.8, 0.6, 0.99, 0.9), alts),
+        RawString("W528PN", 0.1, (0.9, 0.3, 0.8, 0.6, 0.99, 0.9), alts),
+        RawString("WSZBPN", 0.05, (0.9, 0.7, 0.2, 0.4, 0.99, 0.9), alts),
+    ]
+    ranked = {c: grammars.rank(raws, 8, colour=c) for c in (None, "white", "yellow", "red")}
+    keys = {
+        c: [(x.text, x.confidence, x.char_confidences, x.format_valid) for x in r] for c, r in ranked.items()
+    }
+    assert keys[None] == keys["white"] == keys["yellow"] == keys["red"]
+    names = {c: [x.format_name for x in r] for c, r in ranked.items()}
+    assert names["white"] != names["yellow"]  # WS28PN: PL current against NL trailer
+
+
+def test_a_row_with_an_unknown_colour_is_refused(tmp_path: Path) -> None:
+    row = "[[grammar]]\ncountry = 'X'\nformat = 'y'\npattern = '^A$'\nshape = 'L'\n"
+    table = tmp_path / "g.toml"
+    for bad in ("colours = ['green']", "colours = []", "colours = 5"):
+        table.write_text(row + bad + "\n")
+        with pytest.raises(ValueError, match=r"colours|grammar #1"):
+            load_grammars(table)
+    table.write_text(row + "colours = 'yellow'\n")  # one colour as a string
+    assert load_grammars(table).grammars[0].colours == frozenset({"yellow"})

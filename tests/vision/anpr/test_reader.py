@@ -293,3 +293,17 @@ def test_the_stretched_reading_does_not_unseat_a_grammar_fit() -> None:
     # ranked after every candidate that fits a grammar (here out of the top 5)
     assert read.best.confidence == pytest.approx(0.5**7 / 2)
     assert all(c.format_valid for c in read.candidates)
+
+
+@pytest.mark.parametrize(("background", "country"), [((30, 200, 240), "NL"), ((235, 235, 235), "PL")])
+def test_the_reader_names_the_country_by_the_plates_colour(
+    background: tuple[int, int, int], country: str
+) -> None:
+    # WS28PN is a Dutch trailer plate (yellow) or a Polish one (white): the crop's colour decides
+    # (an EU band at the left, as both carry: a crop with no colour at all says nothing)
+    crop = np.full((60, 300, 3), background, np.uint8)
+    crop[:, :18] = (160, 60, 0)
+    cv2.putText(crop, "WS28PN", (20, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (20, 20, 20), 4, cv2.LINE_AA)
+    engine = Fixed("p", "WS28PN", 0.999)
+    read = PipelineReader(engine, load_grammars(), ReaderOptions()).read(crop)
+    assert read.best is not None and read.best.text == "WS28PN" and read.best.country == country
