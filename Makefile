@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest install doctor clean-venv models
+.PHONY: run test lint typecheck pytest install doctor clean-venv models eval-sets
 
 install: $(STAMP)
 
@@ -141,6 +141,13 @@ $(TRAIN)/reader/synth_s301/.done: $(STAMP)
 
 data/eval/plates_s901/manifest.csv: $(STAMP)
 	$(BIN)/hgv-lane synth plates --out data/eval/plates_s901 --n 200 --seed 901 --workers 2 --quiet
+
+# Two more synthetic test sets (sixteenth session), never trained on or tuned on before they were
+# first measured: `make eval-sets`, then `hgv-lane eval plates data/eval/plates_s902/manifest.csv`.
+data/eval/plates_s902/manifest.csv data/eval/plates_s903/manifest.csv: data/eval/plates_s%/manifest.csv: $(STAMP)
+	$(BIN)/hgv-lane synth plates --out data/eval/plates_s$* --n 300 --seed $* --workers 2 --quiet
+
+eval-sets: data/eval/plates_s901/manifest.csv data/eval/plates_s902/manifest.csv data/eval/plates_s903/manifest.csv
 
 # The recogniser is the wide one (conv widths 24-144, BiLSTM 128; twelfth session, card), 10 epochs
 # from scratch. Then 3 epochs more with lane-camera plate crops added: the plate detector's boxes on
