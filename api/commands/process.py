@@ -103,9 +103,26 @@ class _OtherCamera:
     truth: Path | None
 
 
+_PASSING_ORDER = ("front", "side", "high_side", "rear")
+"""The cameras in the order a lorry passes them."""
+
+
+def _options_without_source(args: argparse.Namespace, slot: str) -> list[str]:
+    """The options of camera ``slot`` (``rear``, ``side``) set away from their defaults: they mean
+    nothing when its ``--{slot}-source`` is not given."""
+    set_: dict[str, bool] = {
+        "camera": getattr(args, f"{slot}_camera") != slot,
+        "roi": bool(getattr(args, f"{slot}_roi")),
+        "offset-ms": getattr(args, f"{slot}_offset_ms") != 0,
+        "truth": getattr(args, f"{slot}_truth") is not None,
+        "view": slot == "side" and args.side_view != "side",
+    }
+    return [f"--{slot}-{name}" for name, on in set_.items() if on]
+
+
 def _add_other_camera(p: argparse.ArgumentParser, slot: str, what: str) -> None:
-    """``--{slot}-source``, ``-camera``, ``-offset-ms`` and ``-truth``: a camera of the lane
-    besides SOURCE (which is then the front camera)."""
+    """``--{slot}-source``, ``-camera``, ``-roi``, ``-offset-ms`` and ``-truth``: a camera of the
+    lane besides SOURCE (which is then the front camera)."""
     p.add_argument(
         f"--{slot}-source",
         default=None,
@@ -114,6 +131,12 @@ def _add_other_camera(p: argparse.ArgumentParser, slot: str, what: str) -> None:
         "(SOURCE is then the front camera)",
     )
     p.add_argument(f"--{slot}-camera", default=slot, help=f"its camera id (default {slot})")
+    p.add_argument(
+        f"--{slot}-roi",
+        type=_roi,
+        default=(),
+        help="its region of interest, as --roi (default the whole frame: --roi is SOURCE's own)",
+    )
     later = f"the {slot} recording starts this long after SOURCE's"
     p.add_argument(f"--{slot}-offset-ms", type=int, default=0, help=later)
     p.add_argument(
@@ -200,6 +223,9 @@ def run(args: argparse.Namespace) -> int:
         for slot, view in slots:
             where = getattr(args, f"{slot}_source")
             if where is None:
+                given = _options_without_source(args, slot)
+                if given:
+                    raise ValueError(f"{', '.join(given)} without --{slot}-source")
                 continue
             camera_id, truth_json = getattr(args, f"{slot}_camera"), getattr(args, f"{slot}_truth")
             if args.view != "front" or camera_id in (args.camera, *(x.camera_id for x in extras)):
@@ -213,7 +239,13 @@ def run(args: argparse.Namespace) -> int:
                 _OtherCamera(
                     view,
                     camera_id,
-                    lane_config(settings.pipeline, args.lane, camera_id=camera_id, view=view, roi=args.roi),
+                    lane_config(
+                        settings.pipeline,
+                        args.lane,
+                        camera_id=camera_id,
+                        view=view,
+                        roi=getattr(args, f"{slot}_roi"),
+                    ),
                     open_source(
                         where,
                         lane_id=args.lane,
@@ -261,7 +293,9 @@ def run(args: argparse.Namespace) -> int:
                 require_classifier=not args.no_classifier,
             )
             vehicle, plate = FrameDetector(yv, config.roi), FrameDetector(yp, config.roi)
-            other_detectors = [(FrameDetector(yv, config.roi), FrameDetector(yp, config.roi)) for _ in extras]
+            other_detectors = [
+                (FrameDetector(yv, x.config.roi), FrameDetector(yp, x.config.roi)) for x in extras
+            ]
             classifier = TrailerBodyClassifier(yc) if yc is not None and not args.no_classifier else None
             detectors = f"{yv.model.name} {yv.version}, {yp.model.name} {yp.version}"
         reader = build_reader(
@@ -394,7 +428,14 @@ def run(args: argparse.Namespace) -> int:
         "passages_jsonl": str(jsonl),
         "preview": str(preview.path) if preview is not None else None,
         "detectors": detectors,
-        "error": health.error or next((h.error for h in other_health if h.error), None),
+        "error": "; ".join(
+            f"{camera}: {h.error}"
+            for camera, h in zip(
+                (args.camera, *(x.camera_id for x in extras)), (health, *other_health), strict=True
+            )
+            if h.error
+        )
+        or None,
     }
     if merger is not None:
         for x, other, h in zip(extras, other_pipelines, other_health, strict=True):
@@ -411,7 +452,7 @@ def run(args: argparse.Namespace) -> int:
     if merger is not None:
         for x, other, h in zip(extras, other_pipelines, other_health, strict=True):
             print(f"{x.view} camera: {other.counters.passages} passage(s) from {h.frames_processed} frames")
-        views = " + ".join(("front", *(x.view for x in extras)))
+        views = " + ".join(sorted(("front", *(x.view for x in extras)), key=_PASSING_ORDER.index))
         print(
             f"lane: {jsonl_sink.count} passage(s), {merger.counters.merged} merged ({views}), "
             f"{merger.counters.alone} from one camera only"

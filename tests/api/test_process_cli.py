@@ -163,38 +163,47 @@ def test_process_rear_source_needs_a_front_source(tmp_path: Path, capsys: pytest
     assert "--rear-truth" in capsys.readouterr().err
 
 
+@pytest.fixture(scope="module")
+def three_camera_lane(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lane set of the synthetic generator: two lorries seen by a front, a side and a rear
+    camera on one timeline, 10 s at 12.5 fps (about 7 s to render)."""
+    lane = tmp_path_factory.mktemp("lane") / "lane"
+    argv = ["synth", "clip", "--out", str(lane), "--seed", "5300", "--vehicles", "2"]
+    assert main([*argv, "--views", "front,side,rear", "--seconds", "10", "--quiet"]) == 0
+    return lane
+
+
+def _lane_argv(lane: Path, out: Path, views: tuple[str, ...]) -> list[str]:
+    """``process`` of ``lane``'s front clip with the other ``views`` (ground-truth boxes)."""
+    argv = [
+        "process",
+        str(lane / "front" / "clip.mp4"),
+        "--lane",
+        "L1",
+        "--camera",
+        "front",
+        "--out",
+        str(out),
+    ]
+    for view in views:
+        clip = lane / view
+        argv += [f"--{view}-source", str(clip / "clip.mp4"), f"--{view}-truth", str(clip / "truth.json")]
+    truth = ["--truth", str(lane / "front" / "truth.json")]
+    return [*argv, *truth, "--no-classifier", "--no-preview", "--start-ts-ms", "1735689600000", "--json"]
+
+
 @pytest.mark.slow
 def test_process_a_front_a_side_and_a_rear_recording_of_one_lane(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    three_camera_lane: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--side-source`` with ``--rear-source``: a lane set of the synthetic generator (two
-    lorries seen by three cameras on one timeline, ground-truth boxes): one lane passage per
-    lorry, carrying all three cameras, with a plate from the front camera and one from the rear."""
-    lane = tmp_path / "lane"
-    assert (
-        main(
-            [
-                "synth", "clip", "--out", str(lane), "--seed", "5300", "--vehicles", "2",
-                "--views", "front,side,rear", "--seconds", "10", "--quiet",
-            ]
-        )
-        == 0
-    )  # fmt: skip
+    """``--side-source`` with ``--rear-source``: one lane passage per lorry, carrying all three
+    cameras, with a plate from the front camera and one from the rear."""
     capsys.readouterr()
     out = tmp_path / "run"
-    front = ["--lane", "L1", "--camera", "front", "--out", str(out)]
-    argv = ["process", str(lane / "front" / "clip.mp4"), *front]
-    for view in ("side", "rear"):
-        argv += [
-            f"--{view}-source",
-            str(lane / view / "clip.mp4"),
-            f"--{view}-truth",
-            str(lane / view / "truth.json"),
-        ]
-    argv += ["--truth", str(lane / "front" / "truth.json"), "--no-classifier", "--no-preview"]
-    assert main([*argv, "--start-ts-ms", "1735689600000", "--json"]) == 0
+    assert main(_lane_argv(three_camera_lane, out, ("side", "rear"))) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (summary["passages"], summary["side_passages"], summary["rear_passages"]) == (2, 2, 2)
+    assert summary["side_frames"] == summary["rear_frames"] == summary["frames"] == 125
     assert (summary["lane_passages"], summary["merged"], summary["alone"], summary["error"]) == (
         2,
         2,
@@ -205,6 +214,30 @@ def test_process_a_front_a_side_and_a_rear_recording_of_one_lane(
     assert [sorted(p.camera_ids) for p in passages] == [["front", "rear", "side"]] * 2
     # the front camera's front plates and the rear camera's rear plates, one of each per lorry
     assert [sorted(pl.role.value for pl in p.plates) for p in passages] == [["front", "rear"]] * 2
+
+
+@pytest.mark.slow
+def test_process_a_front_and_a_high_side_recording(
+    three_camera_lane: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A front and a high side camera, no rear one; the side camera's own region of interest (its
+    left 60 %, where the lorries pass), not SOURCE's (the front camera's right half)."""
+    capsys.readouterr()
+    argv = _lane_argv(three_camera_lane, tmp_path / "run", ("side",))
+    roi = ["--side-view", "high_side", "--side-roi", "0,0,0.6,0,0.6,1,0,1", "--roi", "0.5,0,1,0,1,1,0.5,1"]
+    assert main([*argv, *roi]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "rear_passages" not in summary and summary["side_frames"] == 125
+    assert (summary["lane_passages"], summary["alone"], summary["error"]) == (2, 0, None)
+    assert [sorted(p.camera_ids) for p in read_passages(tmp_path / "run" / "passages.jsonl")] == [
+        ["front", "side"]
+    ] * 2
+    # the side camera's region where no lorry passes (its right edge): no side passage, so the
+    # option reaches the side camera's pipeline
+    argv = _lane_argv(three_camera_lane, tmp_path / "edge", ("side",))
+    assert main([*argv, "--side-roi", "0.85,0,1,0,1,1,0.85,1"]) == 0
+    edge = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (edge["side_passages"], edge["lane_passages"], edge["alone"]) == (0, 2, 2)
 
 
 def test_process_each_camera_needs_its_own_id_and_truth(
@@ -220,3 +253,8 @@ def test_process_each_camera_needs_its_own_id_and_truth(
     assert "--side-truth" in capsys.readouterr().err
     assert main([*argv, *side, "--view", "rear"]) == 2
     assert "front camera" in capsys.readouterr().err
+    # a camera's options without its source
+    assert main([*argv, "--side-camera", "cam9", "--side-view", "high_side"]) == 2
+    assert "--side-camera, --side-view without --side-source" in capsys.readouterr().err
+    assert main([*argv, "--rear-offset-ms", "500"]) == 2
+    assert "--rear-offset-ms without --rear-source" in capsys.readouterr().err
