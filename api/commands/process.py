@@ -384,10 +384,23 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     t0 = time.monotonic()
+    cameras = (args.camera, *(x.camera_id for x in extras))
+    ended: set[str] = set()
+
+    def close_ended() -> None:
+        """Tell the merger at once of a camera whose worker has ended (its recording is over, or
+        its pipeline failed): the other cameras' passages waiting for it go on (a stream's would
+        otherwise wait until the run ends)."""
+        for camera, w in zip(cameras, workers, strict=True):
+            if merger is not None and camera not in ended and not w.running:
+                ended.add(camera)
+                merger.feed(camera).close()
+
     for w in workers:
         w.start()
     try:
         while any(w.running for w in workers):
+            close_ended()
             if stop.wait(0.2):
                 for w in workers:
                     w.stop()
@@ -397,8 +410,7 @@ def run(args: argparse.Namespace) -> int:
         for w in workers:
             w.join()
         if merger is not None:
-            for camera in (args.camera, *(x.camera_id for x in extras)):
-                merger.feed(camera).close()
+            close_ended()
             merger.flush()
         jsonl_sink.close()
         if preview is not None:
@@ -430,9 +442,7 @@ def run(args: argparse.Namespace) -> int:
         "detectors": detectors,
         "error": "; ".join(
             f"{camera}: {h.error}"
-            for camera, h in zip(
-                (args.camera, *(x.camera_id for x in extras)), (health, *other_health), strict=True
-            )
+            for camera, h in zip(cameras, (health, *other_health), strict=True)
             if h.error
         )
         or None,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import pytest
@@ -258,3 +259,32 @@ def test_process_each_camera_needs_its_own_id_and_truth(
     assert "--side-camera, --side-view without --side-source" in capsys.readouterr().err
     assert main([*argv, "--rear-offset-ms", "500"]) == 2
     assert "--rear-offset-ms without --rear-source" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_camera_that_fails_is_named_and_the_others_run_on(
+    three_camera_lane: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The side camera's pipeline fails at its 20th frame: the run ends with exit 1 and the
+    summary's error names the side camera; the front and rear cameras' passages are still
+    recorded (merged, as the side camera was told of as ended)."""
+    from vision.pipeline.lane import LanePipeline
+
+    process = LanePipeline.process
+
+    def failing(self: LanePipeline, frame: Any) -> Any:
+        if self.config.camera_id == "side" and frame.index >= 20:
+            raise RuntimeError("lens fell off")
+        return process(self, frame)
+
+    monkeypatch.setattr(LanePipeline, "process", failing)
+    capsys.readouterr()
+    assert main(_lane_argv(three_camera_lane, tmp_path / "run", ("side", "rear"))) == 1
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["error"] == "side: pipeline failed: lens fell off"
+    assert summary["side_frames"] < 125 and summary["frames"] == summary["rear_frames"] == 125
+    passages = read_passages(tmp_path / "run" / "passages.jsonl")
+    assert len(passages) == 2 and all({"front", "rear"} <= set(p.camera_ids) for p in passages)

@@ -232,7 +232,7 @@ class LaneWorker:
                     self.on_frame(frame, result)
             self._emit(self.pipeline.flush())
         except Exception as e:
-            log.exception("lane %s: pipeline failed", self.lane_id)
+            log.exception("lane %s camera %s: pipeline failed", self.lane_id, self.pipeline.config.camera_id)
             with self._lock:
                 self._error = f"pipeline failed: {e}"
             self._stop.set()
