@@ -201,8 +201,10 @@ def _mean_confidence(
     first: Sequence[PlateCandidate], second: Sequence[PlateCandidate], top_n: int
 ) -> tuple[PlateCandidate, ...]:
     """Candidates of two readings of one plate, each with the mean of its confidence in both (0
-    where a reading did not give it), best first; ``top_n`` of them. A candidate keeps the
-    fields (characters' confidences, grammar) of the first reading that gave it."""
+    where a reading did not give it), best first; ``top_n`` of them. When the first reading's
+    best fits a grammar, candidates that fit one come before those that fit none (the rule
+    between two engines, :func:`_preference`). A candidate keeps the fields (characters'
+    confidences, grammar) of the first reading that gave it."""
     total: dict[str, float] = {}
     kept: dict[str, PlateCandidate] = {}
     for c in (*first, *second):
