@@ -113,5 +113,5 @@ def test_skip_tag_leaves_out_tagged_rows(tmp_path: Path, capsys: pytest.CaptureF
     assert main([*argv, "--skip-tag", "illegible", "--by-tag"]) == 0
     out = capsys.readouterr().out
     summary = json.loads(out.strip().splitlines()[-1])
-    assert set(summary["by_tag"]) == {"day", "front", "h30-49px", "dusk", "char_hidden"}
+    assert set(summary["by_tag"]) == {"day", "front", "h30-49px", "dusk", "char_hidden", "country:UK"}
     assert summary["by_tag"]["day"]["n"] == 1 and "h30-49px" in out

@@ -237,12 +237,16 @@ def group_tag(tag: str) -> str | None:
 
 
 def by_tag(results: Sequence[ImageResult]) -> dict[str, dict[str, float]]:
-    """Exact match and char accuracy per tag group (:func:`group_tag`) of the rows' notes:
+    """Exact match and char accuracy per tag group (:func:`group_tag`) of the rows' notes, and per
+    manifest country (``country:PL``; ISO codes mapped as for ``country_match``):
     ``{group: {"n", "exact_match", "char_accuracy"}}``, the largest groups first. Tells where a
-    reader fails (night, two-line, small plates, defocus) on a tagged set."""
+    reader fails (night, two-line, small plates, defocus, a country's formats) on a set."""
     groups: dict[str, list[ImageResult]] = {}
     for r in results:
-        for g in sorted({g for t in r.row.tags if (g := group_tag(t)) is not None}):
+        tags = {g for t in r.row.tags if (g := group_tag(t)) is not None}
+        if r.row.country.strip():
+            tags.add(f"country:{_country(r.row.country)}")
+        for g in sorted(tags):
             groups.setdefault(g, []).append(r)
     return {
         g: {

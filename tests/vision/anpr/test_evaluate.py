@@ -163,6 +163,19 @@ def test_exact_match_by_tag_group() -> None:
     assert groups["night_ir"] == {"n": 2, "exact_match": 0.5, "char_accuracy": round((1 + 6 / 7) / 2, 4)}
     assert groups["day"]["n"] == 1 and groups["day"]["exact_match"] == 1.0
     assert sum(g["n"] for g in groups.values()) == 3 * 3
+    # and by the manifest's country, ISO codes as vehicle codes
+    by_country = by_tag(
+        [
+            ImageResult(
+                ManifestRow(Path("x.jpg"), "AB12CDE", country=c),
+                PlateRead(BBox(0, 0, 10, 5), (PlateCandidate(t, 0.9),), "f"),
+                1.0,
+            )
+            for c, t in (("DE", "MAB12"), ("D", "MAB13"), ("PL", "WX12345"), ("", "AB12CDE"))
+        ]
+    )
+    assert by_country["country:D"]["n"] == 2 and by_country["country:PL"]["n"] == 1
+    assert not any(g.startswith("country:") and g != "country:D" and g != "country:PL" for g in by_country)
 
 
 def test_photos_are_scored_as_shown(tmp_path: Path) -> None:
