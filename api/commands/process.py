@@ -93,9 +93,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 @dataclass(frozen=True)
 class _OtherCamera:
-    """A camera of the lane besides SOURCE (the front one): its view, id, pipeline config, frame
+    """A camera of the lane besides SOURCE (the front one): its option slot (``rear``, ``side``:
+    ``--{slot}-source`` and the summary's ``{slot}_*`` keys), view, id, pipeline config, frame
     source and, as a test double, its clip's truth.json."""
 
+    slot: str
     view: CameraView
     camera_id: str
     config: LaneConfig
@@ -237,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--truth and --{slot}-truth go together")
             extras.append(
                 _OtherCamera(
+                    slot,
                     view,
                     camera_id,
                     lane_config(
@@ -449,9 +452,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if merger is not None:
         for x, other, h in zip(extras, other_pipelines, other_health, strict=True):
-            slot = "side" if x.view != "rear" else "rear"
-            summary[f"{slot}_frames"] = h.frames_processed
-            summary[f"{slot}_passages"] = other.counters.passages
+            summary[f"{x.slot}_frames"] = h.frames_processed
+            summary[f"{x.slot}_passages"] = other.counters.passages
         m = merger.counters
         summary.update(lane_passages=jsonl_sink.count, merged=m.merged, alone=m.alone)
     rr = "n/a" if read_rate is None else f"{read_rate:.1%}"

@@ -160,7 +160,8 @@ class GrammarSet:
     def corrections(self, text: str, max_changes: int = 2) -> list[Correction]:
         """Every way to make ``text`` fit a grammar by look-alike swaps at positions whose
         kind (letter/digit) a shape fixes, changing at most ``max_changes`` characters.
-        The text as read, if it fits, comes first (with no positions)."""
+        The text as read, if it fits, comes first (with no positions). Each correction's
+        grammar is the first row of the table it fits (:meth:`match`)."""
         out: list[Correction] = []
         first = self.match(text)
         if first is not None:
@@ -183,8 +184,10 @@ class GrammarSet:
                 fixed = "".join(chars)
                 if fixed in seen:
                     continue
-                grammar = next((g for g in grammars if g.fits(fixed)), None)
-                if grammar is not None:
+                if any(g.fits(fixed) for g in grammars):
+                    # named by the first row of the table it fits, as the same text read as it is
+                    grammar = self.match(fixed)
+                    assert grammar is not None  # a row of this shape fits it
                     seen.add(fixed)
                     out.append(Correction(fixed, grammar, tuple(changed)))
                     break
@@ -225,7 +228,7 @@ class GrammarSet:
                 options.append((text, confs, None))
             for t, cc, g in options:
                 score = _prod(cc) * (1.0 if g is not None else NO_FIT_FACTOR)
-                g = self.named(t, self.match(t) or g, colour) if g is not None else None
+                g = self.named(t, g, colour) if g is not None else None
                 if t in best and best[t].confidence >= score:
                     continue
                 best[t] = PlateCandidate(

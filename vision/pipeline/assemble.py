@@ -344,8 +344,13 @@ def is_livery(v: PlateVote) -> bool:
     evidence."""
     if v.format_valid:
         return False
-    word = len(v.text) >= LIVERY_MIN_CHARS and not any(c.isdigit() for c in v.text)
-    return word or CONTAINER_CODE.match(v.text) is not None
+    return _livery_word(v.text) or CONTAINER_CODE.match(v.text) is not None
+
+
+def _livery_word(text: str) -> bool:
+    """A text with no digit and at least :data:`LIVERY_MIN_CHARS` characters (no UK or EU plate
+    format is one): a word on the lorry, when it fits no plate grammar."""
+    return len(text) >= LIVERY_MIN_CHARS and not any(c.isdigit() for c in text)
 
 
 def is_livery_piece(track: PlateTrack, v: PlateVote) -> bool:
@@ -370,8 +375,7 @@ def is_livery_piece(track: PlateTrack, v: PlateVote) -> bool:
         and not best.format_valid
         and best.text != v.text
         and v.text in best.text
-        and len(best.text) >= LIVERY_MIN_CHARS
-        and not any(c.isdigit() for c in best.text)
+        and _livery_word(best.text)
     }
     piece = text_evidence(track, v.text)
     return any(text_evidence(track, w) >= piece for w in words)

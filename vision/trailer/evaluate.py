@@ -21,7 +21,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vision.anpr.imageio import read_pixels
+from vision.anpr.imageio import BadImageError, image_size, read_pixels
 from vision.preprocess import as_bgr
 from vision.types import BBox, BodyType, DetectionSet, ImageBGR, Side, TrailerVerdict
 
@@ -111,11 +111,11 @@ def load_photo(path: Path) -> ImageBGR:
         raise ValueError(f"no such file: {path}")
     if path.stat().st_size == 0:
         raise ValueError(f"empty file: {path}")
-    data = np.fromfile(path, np.uint8)
-    header = cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    if header is None:
-        raise ValueError(f"not a readable image: {path}")
-    if header.shape[0] * header.shape[1] * 64 > MAX_IMAGE_PIXELS:
+    try:
+        w, h = image_size(path)  # from the header: nothing decoded yet
+    except BadImageError as e:
+        raise ValueError(f"not a readable image: {path} ({e})") from e
+    if w * h > MAX_IMAGE_PIXELS:
         raise ValueError(f"image too large (over {MAX_IMAGE_PIXELS} pixels): {path}")
     return as_bgr(read_pixels(path))  # as shown: EXIF orientation applied
 
