@@ -11,10 +11,12 @@ implements it for any :class:`vision.anpr.engines.RecognitionEngine`:
 5. the grammars rank and correct them (:meth:`vision.anpr.grammars.GrammarSet.rank`), the
    country named with the help of the plate's background colour
    (:func:`vision.anpr.colour.plate_colour`) when formats of several countries fit;
-6. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified;
-7. a squarish crop read as one line without a sure result is also read as its top and bottom
+6. lines spanning little of the crop's width are also read across the whole width
+   (:attr:`ReaderOptions.wide_below`);
+7. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified;
+8. a squarish crop read as one line without a sure result is also read as its top and bottom
    halves (:attr:`ReaderOptions.halves_below_aspect`);
-8. a result still not sure is read again by the primary engine from its lines stretched wider,
+9. a result still not sure is read again by the primary engine from its lines stretched wider,
    and each candidate gets the mean confidence of the two readings
    (:attr:`ReaderOptions.stretch_unsure`).
 
@@ -103,6 +105,15 @@ class ReaderOptions:
     wide is squashed to the recogniser's 4 either way, so for most lines this is a second
     resampling; a short line (``NRZ1``, the halves of a trailer mark) is also seen wider.
     1.25 (sixteenth session, ``docs/anpr.md``): 1.08-1.5 all helped; 1 turns it off.
+    ``wide_below``: when rectification's lines span less than this share of the crop's width
+    right of the blue band, the primary engine also reads each line's rows across that whole
+    width (:meth:`Rectified.wide_line_images`), and that reading wins when its best candidate is
+    preferred (grammar fit, then confidence). A character next to the band or the plate's edge
+    that the component analysis missed, on a noisy night plate or under a shadow's stripes,
+    is otherwise cut off with the line (``R7045ZCW`` read ``7045ZCW``, 0.999 sure). Crops cut
+    loosely around a plate (a detector's box with a margin) span more than their lines; tight
+    real crops almost never trigger it. 0.85 (seventeenth session, ``docs/anpr.md``); 0 turns
+    it off.
     """
 
     top_n: int = 5
@@ -113,6 +124,7 @@ class ReaderOptions:
     whole_below_px: int = 24
     halves_below_aspect: float = 1.6
     stretch_unsure: float = 1.25
+    wide_below: float = 0.85
 
 
 class PipelineReader:
@@ -149,6 +161,11 @@ class PipelineReader:
             two_line = rect.two_line
             colour = plate_colour(rect.image)
         ranked = self._ranked(self.engine, lines, colour)
+        if not self.options.raw and self.options.wide_below > 0:
+            wide = rect.wide_line_images(self.options.wide_below)
+            across = self._ranked(self.engine, wide, colour) if wide else ()
+            if across and (not ranked or _preference(across[0]) > _preference(ranked[0])):
+                ranked, lines = across, wide
         if not self.options.raw and not two_line and not _sure(ranked, self.options.fallback_below):
             halves = rect.halves(self.options.halves_below_aspect)
             split = self._ranked(self.engine, halves, colour) if halves else ()

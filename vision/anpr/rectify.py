@@ -9,9 +9,11 @@ both tried), groups them into text lines of similar character height, and:
   is found even when the plate border is cut off or hidden). When no line of 4 or more
   characters is found as the crop stands (a plate turned 15-25 degrees falls apart: its
   characters' boxes overlap), the turn that makes the text pixels fall most sharply into
-  rows (:func:`_profile_score`) is tried, and the lines are found in the crop so turned;
-- **drops the EU blue band**: components inside a saturated blue strip at the left are
-  ignored (the band's country letters would otherwise be read as part of the mark);
+  rows (:func:`_profile_score`) is tried, and the lines are found in the crop so turned. A
+  deskew after which fewer lines are found is not applied;
+- **drops the EU blue band**: components inside a saturated blue strip at the left (starting
+  up to :data:`BAND_START_MAX` into a loosely cut crop) are ignored (the band's country letters
+  would otherwise be read as part of the mark);
 - **trims the border** and livery text: each line is cropped to its characters (with a
   margin of :data:`LINE_PAD_X` character heights), so plate frames, state names, slogans and
   dealer text are not read. A character the component analysis missed (touching the plate's
@@ -94,6 +96,11 @@ STEEP_TURN_DEG = 15.0
 TURN_MAX_DEG = 30.0
 """Largest deskew after a turn search (the turn plus the residual slope of its main line)."""
 
+BAND_START_MAX = 0.2
+"""The EU blue band starts within this share of the crop's width (:func:`blue_band_width`). A crop
+cut with a margin around a square plate (PL or D two-line) has its band 12-16 % in; at 0.08
+the band's letters were taken for characters and spoilt the line grouping."""
+
 Box = tuple[int, int, int, int]
 """``(x1, y1, x2, y2)`` in pixels, end-exclusive."""
 
@@ -146,6 +153,18 @@ class Rectified:
         body = self.image[:, self.band_width_px :]
         return [body[: cut + extra], body[max(0, cut - extra) :]]
 
+    def wide_line_images(self, min_cover: float) -> list[ImageBGR]:
+        """Each line's rows across the whole width right of the blue band, when the lines cover
+        less than ``min_cover`` of that width; else none."""
+        if not self.lines:
+            return []
+        w = self.image.shape[1]
+        x1 = min(ln.box[0] for ln in self.lines)
+        x2 = max(ln.box[2] for ln in self.lines)
+        if x2 - x1 >= min_cover * max(1, w - self.band_width_px):
+            return []
+        return [self.image[ln.box[1] : ln.box[3], self.band_width_px :] for ln in self.lines]
+
     def line_images(self) -> list[ImageBGR]:
         """The crop of each line (top first); the whole image when no line was found."""
         if not self.lines:
@@ -163,7 +182,7 @@ def blue_band_width(image: ImageBGR, *, max_fraction: float = 0.2) -> int:
 
     A column belongs to the band when at least 40% of its pixels are saturated blue
     (HSV hue 95-130 on OpenCV's 0-180 scale, saturation >= 90, value >= 50). The band is
-    the run of such columns starting within the first 8% of the width and at most
+    the run of such columns starting within the first :data:`BAND_START_MAX` of the width and at most
     ``max_fraction`` of the width wide.
     """
     w = image.shape[1]
@@ -171,7 +190,7 @@ def blue_band_width(image: ImageBGR, *, max_fraction: float = 0.2) -> int:
     blue = (hsv[:, :, 0] >= 95) & (hsv[:, :, 0] <= 130) & (hsv[:, :, 1] >= 90) & (hsv[:, :, 2] >= 50)
     cols = blue.mean(axis=0) >= 0.4
     limit = max(1, int(w * max_fraction))
-    start_limit = max(1, int(w * 0.08))
+    start_limit = max(1, int(w * BAND_START_MAX))
     first = next((x for x in range(min(start_limit, w)) if cols[x]), None)
     if first is None:
         return 0
@@ -499,8 +518,9 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
     Rotations smaller than ``min_angle_deg`` are not applied; larger than ``max_angle_deg``
     are taken as a mis-grouping and ignored, except after a turn search (:func:`_search_turn`),
     where up to :data:`TURN_MAX_DEG` is applied. When the lines cannot be found again in the
-    crop so rotated, the slope of the line found as it stood is tried next; failing that, the
-    crop is left as it was. See the module docstring.
+    crop so rotated, or fewer of them (a two-line plate's slope measured on a few characters of
+    one line can be off enough to lose the other line), the slope of the line found as it stood
+    is tried next; failing that, the crop is left as it was. See the module docstring.
     """
     h, w = crop.shape[:2]
     scale = ANALYSIS_HEIGHT_PX / float(h)
@@ -531,7 +551,7 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
             continue
         turned_gray = plate_grey(turn_in_place(small, tried)[0])
         rotated, rotated_components, rotated_ink = _find_lines(turned_gray, band, min_height)
-        if rotated:
+        if rotated and len(rotated) >= len(lines):
             angle = tried
             image, matrix = turn_in_place(crop, angle)
             lines, components, ink, gray = rotated, rotated_components, rotated_ink, turned_gray

@@ -43,7 +43,8 @@ class LineEcho:
 
 def test_two_line_plate_is_read_top_then_bottom() -> None:
     engine = LineEcho(["A123", "4567"])
-    reader = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(stretch_unsure=1.0))
+    options = ReaderOptions(stretch_unsure=1.0, wide_below=0.0)
+    reader = PipelineReader(engine, load_grammars(countries=["UK"]), options)
     read = reader.read(plate(["A123", "4567"]))
     assert engine.calls == [2]
     assert read.two_line
@@ -277,6 +278,30 @@ def test_an_unsure_read_is_read_again_stretched_and_the_two_averaged() -> None:
     off = ByWidth(line_px + 1, "AB12CDE", 0.97, "AB12CDF", 0.9)
     PipelineReader(off, grammars, ReaderOptions(stretch_unsure=1.0)).read(crop)
     assert off.widths == [line_px]
+
+
+def _loose(crop: ImageBGR, right_px: int) -> ImageBGR:
+    """``crop`` with ``right_px`` of dark grey scene added at its right: a loosely cut plate."""
+    return np.asarray(cv2.copyMakeBorder(crop, 0, 0, 0, right_px, cv2.BORDER_CONSTANT, value=(60, 60, 60)))
+
+
+@pytest.mark.parametrize(
+    ("right_px", "wide_conf", "expected", "n_reads"),
+    [
+        (200, 0.995, "AB12CDE", 2),  # the whole width reads a character more, surer: it wins
+        (200, 0.9, "B12CDE", 2),  # less sure: the line as found is kept
+        (0, 0.995, "B12CDE", 1),  # the line spans the crop: no second reading
+    ],
+)
+def test_lines_spanning_little_of_the_crop_are_also_read_across_it(
+    right_px: int, wide_conf: float, expected: str, n_reads: int
+) -> None:
+    crop = _loose(plate(["AB12CDE"]), right_px)
+    engine = ByWidth(crop.shape[1] - 5, "AB12CDE", wide_conf, "B12CDE", 0.99)
+    read = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions()).read(crop)
+    assert len(engine.widths) == n_reads
+    assert n_reads == 1 or engine.widths[1] == crop.shape[1]  # no blue band: the whole width
+    assert read.best is not None and read.best.text == expected and read.best.format_valid
 
 
 def test_the_stretched_reading_does_not_unseat_a_grammar_fit() -> None:

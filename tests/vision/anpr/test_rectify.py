@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import cv2
 import numpy as np
+import pytest
 
+import vision.anpr.rectify as rectify_module
 from vision.anpr.rectify import (
     TURN_CANDIDATES,
     TURN_MIN_GAIN,
@@ -14,6 +19,7 @@ from vision.anpr.rectify import (
     rectify,
 )
 from vision.preprocess import turn_whole
+from vision.synth.plates import make_plate, render_plate
 
 
 def plate(lines: list[str], *, band: bool = False, angle: float = 0.0, border: bool = True) -> np.ndarray:
@@ -159,6 +165,51 @@ def test_halves_of_a_squarish_crop_leave_out_the_band() -> None:
     np.testing.assert_array_equal(bottom[-1], r.image[-1, r.band_width_px :])
     assert r.halves(max_aspect=1.0) == []  # wider than that: no halves
     assert rectify(np.full((3, 3, 3), 128, np.uint8)).halves(max_aspect=2.2) == []  # too small
+
+
+def square_plate_in_scene(lines: tuple[str, str], country: str) -> np.ndarray:
+    """A generator-drawn two-line plate with its EU band (``country``'s square plate), cut loosely:
+    a margin of 15 % of the plate's width at each side (dark scene), as a detector box with a
+    margin cuts it. (H, W, 3) uint8 BGR."""
+    rng = np.random.default_rng(1)
+    spec = replace(make_plate(rng, country, "rear", lines=lines), band=True, dirt=0.0, wear=0.0)
+    texture = render_plate(spec, 0.5, rng).image
+    alpha = texture[:, :, 3:4] / 255.0
+    img = (texture[:, :, :3] * alpha + 70 * (1 - alpha)).astype(np.uint8)
+    m = round(0.15 * img.shape[1])
+    return np.asarray(cv2.copyMakeBorder(img, m // 2, m // 2, m, m, cv2.BORDER_CONSTANT, value=(70, 70, 70)))
+
+
+def test_the_band_of_a_loosely_cut_square_plate_is_found_and_left_out_of_its_lines() -> None:
+    # the band starts 12 % into the crop: its letters are not characters of the bottom line
+    img = square_plate_in_scene(("CU", "2430G"), "PL")
+    band = blue_band_width(img)
+    assert 0.1 * img.shape[1] < band < 0.3 * img.shape[1]
+    r = rectify(img)
+    assert r.two_line and r.band_width_px == band
+    assert all(b[0] >= band for line in r.lines for b in line.char_boxes)
+    assert len(r.lines[1].char_boxes) == 5
+
+
+def test_a_deskew_that_loses_a_line_is_not_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the slope of a two-line plate's bottom line, measured on a few characters, may be wrong
+    # enough that the turned crop shows one line only: the crop is then read as it stands
+    img = turned_in_box(plate(["A123", "4567"]), 4.0)
+    real = rectify_module._find_lines
+    calls: list[int] = []
+
+    def first_sees_two(*args: Any, **kwargs: Any) -> Any:
+        lines, components, ink = real(*args, **kwargs)
+        calls.append(len(lines))
+        return (lines if len(calls) == 1 else lines[:1]), components, ink
+
+    monkeypatch.setattr(rectify_module, "_find_lines", first_sees_two)
+    r = rectify(img)
+    assert calls[0] == 2 and len(calls) >= 2  # a deskew was tried
+    assert r.angle_deg == 0.0 and r.two_line
+    monkeypatch.undo()
+    turned = rectify(img)  # with both lines found again, the deskew is applied
+    assert turned.two_line and abs(turned.angle_deg) > 2.0
 
 
 def turned_in_box(img: np.ndarray, angle: float) -> np.ndarray:
