@@ -15,9 +15,12 @@ and ``clip.mp4`` or a ``frames/`` folder of images, e.g. what ``hgv-lane synth l
 with seeds of their own, that makes lane crops to train on that the benchmark never sees.
 
 Usage: ``.venv/bin/python bench/bench_lane_plates.py [--seed 5100] [--clips 4] [--every 2]
-[--engine E] [--out DIR] [--fixture | --clips-under DIR] [--margin-x 0.06] [--json]``; with
-``--json`` one JSON object as the last line. Crops are cut as the lane pipeline cuts them (the
-box plus ``ReadPolicy.plate_margin_x`` of its width at each end; ``--margin-x 0``: the box).
+[--engine E] [--out DIR] [--fixture | --clips-under DIR] [--margin-x 0.06] [--wider-margin-x 0.12]
+[--json]``; with ``--json`` one JSON object as the last line. Crops are cut and read as the lane
+pipeline cuts and reads them (the box plus ``ReadPolicy.plate_margin_x`` of its width at each end,
+``--margin-x 0``: the box; a read that is not sure is read again from the box grown by
+``--wider-margin-x`` and the two averaged, :func:`vision.anpr.reader.read_box`); ``--out`` writes
+the first crop.
 The models come from the settings (``HGV_LANE_MODELS__DIR`` points at a candidate's copy).
 """
 
@@ -37,7 +40,7 @@ import numpy.typing as npt
 
 from api.settings import get_settings
 from vision.anpr.evaluate import exact_match
-from vision.anpr.reader import build_reader
+from vision.anpr.reader import build_reader, read_box
 from vision.detector import YoloDetector
 from vision.pipeline.bench import benchmark_clips
 from vision.pipeline.config import ReadPolicy
@@ -128,12 +131,21 @@ def main(argv: list[str] | None = None) -> int:
             f"pipeline does (default {ReadPolicy().plate_margin_x}; 0: the detector's box)"
         ),
     )
+    parser.add_argument(
+        "--wider-margin-x",
+        type=float,
+        default=ReadPolicy().plate_wider_margin_x,
+        help=(
+            "a read that is not sure is read again with the box grown by this share and the two "
+            f"averaged, as the lane does (default {ReadPolicy().plate_wider_margin_x}; 0: one read)"
+        ),
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.every < 1 or args.clips < 1:
         parser.error("--every and --clips must be at least 1")
-    if not 0.0 <= args.margin_x <= 0.5:
-        parser.error("--margin-x must be in [0, 0.5] (a share of the box's width at each end)")
+    if not (0.0 <= args.margin_x <= 0.5 and 0.0 <= args.wider_margin_x <= 0.5):
+        parser.error("--margin-x and --wider-margin-x must be in [0, 0.5] (shares of the box's width)")
     settings = get_settings()
     detector_path = settings.models.path(settings.models.plate_detector)
     if not Path(detector_path).is_file():
@@ -194,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 if crop.size == 0 or crop.shape[0] < args.min_height:
                     continue
                 t0 = time.perf_counter()
-                read = reader.read(crop)
+                read, _ = read_box(reader, frame, det.box, args.margin_x, args.wider_margin_x)
                 read_ms.append((time.perf_counter() - t0) * 1000.0)
                 best = read.best
                 got = best.text if best else ""

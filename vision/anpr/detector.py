@@ -26,6 +26,12 @@ PLATE_MARGIN_X = 0.06
 detector's boxes are tight at the ends, and a first or last character cut in half is dropped
 (``JB22GR`` for ``JB22GRD``; the lane's ``ReadPolicy.plate_margin_x`` and ``eval plates``)."""
 
+PLATE_WIDER_MARGIN_X = 0.12
+"""A plate whose read at :data:`PLATE_MARGIN_X` is not sure is read again from its box grown by
+this fraction of its width at each end, and the two reads are averaged
+(:func:`vision.anpr.reader.read_box`): the box may be shifted and cut a character off one end.
+0.12 (seventeenth session, ``docs/anpr.md``); 0.2 read fewer lane plates."""
+
 TILE_FRACTION = 0.6
 """Width and height of each second-look tile, as a fraction of the photograph's: 2 x 2 tiles
 overlapping by 20 % (a plate narrower than a fifth of the photograph is whole in one), unless

@@ -32,11 +32,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.anpr.detector import PLATE_CLASS, PLATE_MARGIN_X, PlateDetector
+from vision.anpr.detector import PLATE_CLASS, PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X, PlateDetector
 from vision.anpr.grammars import load_grammars
 from vision.anpr.imageio import BadImageError, load_image
 from vision.anpr.lookalike import lookalike_key
-from vision.anpr.reader import PlateReader
+from vision.anpr.reader import PlateReader, read_box
 from vision.preprocess import crop
 from vision.types import BBox, ImageBGR, PlateRead
 
@@ -288,13 +288,19 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
             if best is None:
                 ms = (time.perf_counter() - t0) * 1000.0
                 return ImageResult(row, None, ms, detected=False, crop=missed)
-            plate = crop(image, best.box, PLATE_MARGIN_X, margin_y=0.0)  # as the lane cuts plates
+            plate = image
+            read_at: BBox | None = best.box
         else:
             plate = crop(image, truth_box)
+            read_at = None
     else:
         plate = image
+        read_at = None
     try:
-        read = reader.read(plate)
+        if read_at is not None:  # as the lane cuts plates
+            read, plate = read_box(reader, image, read_at, PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X)
+        else:
+            read = reader.read(plate)
     except BadImageError as e:
         return ImageResult(row, None, 0.0, detected=detected, error=str(e), crop=missed)
     ms = (time.perf_counter() - t0) * 1000.0

@@ -46,10 +46,12 @@ import numpy.typing as npt
 
 from vision.anpr.colour import PlateColour, plate_colour
 from vision.anpr.ctc import CharSlot, top_strings
+from vision.anpr.detector import PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X
 from vision.anpr.engines import ENGINE_NAMES, RecognitionEngine, build_engine
 from vision.anpr.grammars import GrammarSet, load_grammars
 from vision.anpr.imageio import to_bgr8
 from vision.anpr.rectify import rectify
+from vision.preprocess import crop
 from vision.runtime import Providers
 from vision.types import BBox, ImageBGR, PlateCandidate, PlateRead
 
@@ -206,6 +208,42 @@ class PipelineReader:
             return (PlateCandidate(text, float(np.prod(confs)), confs),) if text else ()
         strings = top_strings(slots, self.options.n_raw, drop_below=self.options.drop_below)
         return self.grammars.rank(strings, self.options.top_n, colour=colour)
+
+
+def read_box(
+    reader: PlateReader,
+    image: ImageBGR,
+    box: BBox,
+    margin_x: float = PLATE_MARGIN_X,
+    wider_x: float = PLATE_WIDER_MARGIN_X,
+    sure_at: float = 0.9,
+) -> tuple[PlateRead, ImageBGR]:
+    """Read the plate a detector found at ``box`` (pixels) in ``image`` ``(H, W, 3)`` uint8 BGR,
+    as the lane and ``eval plates`` read it; returns the read and the crop it is credited to.
+
+    The crop is the box grown by ``margin_x`` of its width at each end. When that read is not
+    sure (its best fits no grammar or is under ``sure_at``, the reader's own
+    ``ReaderOptions.fallback_below``), the box grown by ``wider_x`` is read as well and each
+    candidate gets the mean of its confidence in the two reads (:func:`_mean_confidence`, as
+    for the stretched second reading): a detector's box shifted or tight at one end cuts a
+    first or last character in half, and the cut character is dropped (``PJT2905`` read
+    ``JT2905``), while a wider crop takes in frames and stickers that split a line. Two reads
+    that agree keep their confidence; two that disagree are each less sure. The wider crop is
+    returned when the mean's best is not the first read's. ``wider_x <= margin_x``: one read.
+    Raises :class:`vision.anpr.imageio.BadImageError` when the first crop cannot be read.
+    """
+    img = crop(image, box, margin_x, margin_y=0.0)
+    read = reader.read(img)
+    if wider_x <= margin_x or _sure(read.candidates, sure_at):
+        return read, img
+    wide_img = crop(image, box, wider_x, margin_y=0.0)
+    wide = reader.read(wide_img)
+    ms = read.ms + wide.ms
+    top_n = max(len(read.candidates), len(wide.candidates))
+    merged = _mean_confidence(read.candidates, wide.candidates, top_n)
+    if merged and (read.best is None or merged[0].text != read.best.text):
+        return replace(wide, candidates=merged, ms=ms), wide_img
+    return replace(read, candidates=merged, ms=ms), img
 
 
 def _stretched(line: ImageBGR, factor: float) -> ImageBGR:

@@ -12,7 +12,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from vision.anpr.detector import PLATE_MARGIN_X
+from vision.anpr.detector import PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X
 from vision.anpr.vote import VoteRule
 from vision.trailer.consensus import ConsensusRule
 
@@ -150,7 +150,9 @@ class ReadPolicy:
     (a fraction of the box's size) around the box; plate crops with ``plate_margin_x`` of the
     box's width left and right and none above and below: the plate detector's boxes of lane
     plates are tight at the ends, and a first or last character cut in half was dropped
-    (``JB22GR`` for ``JB22GRD``, a valid Dutch plate; ``docs/pipeline.md``).
+    (``JB22GR`` for ``JB22GRD``, a valid Dutch plate; ``docs/pipeline.md``). A read that is
+    not sure is read again from the box grown by ``plate_wider_margin_x`` and the two are
+    averaged (:func:`vision.anpr.reader.read_box`; 0 turns it off).
     """
 
     min_plate_height_px: float = 12.0
@@ -162,6 +164,7 @@ class ReadPolicy:
     max_body_looks: int = 8
     body_look_interval_ms: int = 150
     plate_margin_x: float = PLATE_MARGIN_X
+    plate_wider_margin_x: float = PLATE_WIDER_MARGIN_X
     body_margin: float = 0.05
     jpeg_quality: int = 90
 
@@ -171,6 +174,7 @@ class ReadPolicy:
             or self.max_body_looks < 0
             or not (1 <= self.jpeg_quality <= 100)
             or not (0.0 <= self.plate_margin_x <= 0.5)
+            or not (0.0 <= self.plate_wider_margin_x <= 0.5)
         ):
             raise ValueError(f"invalid read policy {self}")
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vision.anpr.imageio import BadImageError
+from vision.anpr.reader import read_box
 from vision.pipeline.assemble import (
     BodyLook,
     PlateLook,
@@ -740,7 +741,13 @@ class LanePipeline:
                 if committed or ts - track.looks[-1].ts_ms < policy.reread_interval_ms:
                     return None
         try:
-            read = self.models.plate_reader.read(img)
+            read, img = read_box(
+                self.models.plate_reader,
+                frame.image,
+                det.box,
+                policy.plate_margin_x,
+                policy.plate_wider_margin_x,
+            )
         except BadImageError as e:
             self.counters.unreadable_crops += 1
             log.debug("lane %s: plate crop not readable: %s", self.config.lane_id, e)

@@ -116,12 +116,16 @@ def test_detection_recall_with_a_detector(tmp_path: Path) -> None:
         "image_path,plate_text,bbox_x,bbox_y,bbox_w,bbox_h\ns.png,AB12,10,20,50,12\ns.png,AB12,100,60,40,20\n"
     )
     rows = load_manifest(m)
-    # the detected box (52 px wide) is read grown by 6 % of its width at each end: 5..65 px
-    reader = FakeReader({50: "AB12", 60: "AB12"})
+    # the detected box (52 px wide) is read grown by 6 % of its width at each end: 5..65 px; the
+    # read, fitting no grammar, is not sure: the box grown by 12 % (66 px) is read too, as the
+    # lane reads plates (read_box), and the two reads' confidences are averaged
+    reader = FakeReader({50: "AB12", 60: "AB12", 66: "AB12"})
     results, s = evaluate(rows, reader, BoxDetector([BBox(9, 20, 61, 32)]))
     assert s.detection_recall == pytest.approx(0.5)
     assert [r.detected for r in results] == [True, False]
-    assert results[0].exact
+    assert results[0].exact and results[0].confidence == pytest.approx(0.9)
+    one_read, _ = evaluate(rows, FakeReader({60: "AB12"}), BoxDetector([BBox(9, 20, 61, 32)]))
+    assert one_read[0].exact and one_read[0].confidence == pytest.approx(0.45)  # the wider read saw none
     # a plate not found: the contact sheet shows the true plate (40x20 px, 50x12 px), whether
     # the detector gave a wrong box (read: 30 px wide, no text) or none at all
     wrong, _ = evaluate(rows, reader, BoxDetector([BBox(150, 0, 180, 10)]))

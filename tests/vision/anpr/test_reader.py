@@ -10,8 +10,8 @@ import pytest
 from vision.anpr.ctc import CharSlot
 from vision.anpr.grammars import load_grammars
 from vision.anpr.imageio import BadImageError
-from vision.anpr.reader import PipelineReader, ReaderOptions, build_reader
-from vision.types import ImageBGR, PlateRead
+from vision.anpr.reader import PipelineReader, ReaderOptions, build_reader, read_box
+from vision.types import BBox, ImageBGR, PlateCandidate, PlateRead
 
 
 def plate(lines: list[str]) -> np.ndarray:
@@ -332,3 +332,45 @@ def test_the_reader_names_the_country_by_the_plates_colour(
     engine = Fixed("p", "WS28PN", 0.999)
     read = PipelineReader(engine, load_grammars(), ReaderOptions()).read(crop)
     assert read.best is not None and read.best.text == "WS28PN" and read.best.country == country
+
+
+class WidthReader:
+    """A fake plate reader: a crop of a width in ``by_width`` reads as its (text, confidence,
+    fits a grammar); any other as nothing."""
+
+    name = "width"
+
+    def __init__(self, by_width: dict[int, tuple[str, float, bool]]) -> None:
+        self.by_width = by_width
+        self.widths: list[int] = []
+
+    def read(self, crop_bgr: ImageBGR) -> PlateRead:
+        w = crop_bgr.shape[1]
+        self.widths.append(w)
+        got = self.by_width.get(w)
+        cands = (PlateCandidate(got[0], got[1], format_name="UK current" if got[2] else None),) if got else ()
+        return PlateRead(BBox(0, 0, w, crop_bgr.shape[0]), cands, "width", ms=1.0)
+
+
+def test_read_box_reads_an_unsure_plate_again_from_a_wider_box_and_averages() -> None:
+    image = np.zeros((100, 300, 3), np.uint8)
+    box = BBox(100, 40, 200, 60)  # 100 px wide: 112 px with 6 % at each end, 124 with 12 %
+    # the box cut the first character off: the narrow crop reads JT2905, unsure; the wider
+    # one PJT2905, sure: the mean (0.25 against 0.45) makes PJT2905 the best, from the wider crop
+    reader = WidthReader({112: ("JT2905", 0.5, False), 124: ("PJT2905", 0.9, False)})
+    read, crop = read_box(reader, image, box, 0.06, 0.12)
+    assert reader.widths == [112, 124] and crop.shape[1] == 124
+    # as many candidates as a read gives (here one)
+    assert [(c.text, round(c.confidence, 3)) for c in read.candidates] == [("PJT2905", 0.45)]
+    assert read.ms == 2.0
+    # both reads agree: the confidence is their mean, and the first crop is kept
+    agree = WidthReader({112: ("PJT2905", 0.5, False), 124: ("PJT2905", 0.7, False)})
+    read, crop = read_box(agree, image, box, 0.06, 0.12)
+    assert crop.shape[1] == 112 and read.best is not None and read.best.confidence == pytest.approx(0.6)
+    # a sure read (fits a grammar, 0.9 or more) is read once; so is any read with no wider box
+    for reader, wider in (
+        (WidthReader({112: ("AB12CDE", 0.95, True)}), 0.12),
+        (WidthReader({112: ("JT2905", 0.5, False)}), 0.06),
+    ):
+        read, crop = read_box(reader, image, box, 0.06, wider)
+        assert reader.widths == [112] and crop.shape[1] == 112 and read.best is not None

@@ -106,9 +106,11 @@ def test_plate_crops_take_in_a_margin_at_each_end_only() -> None:
             list(frames_of([blank(480, 720)] * 6)),
         )
         assert reader.widths and set(reader.widths) == {width} and set(reader.heights) == {20}
-    assert ReadPolicy().plate_margin_x == 0.06
+    assert ReadPolicy().plate_margin_x == 0.06 and ReadPolicy().plate_wider_margin_x == 0.12
     with pytest.raises(ValueError):
         ReadPolicy(plate_margin_x=-0.1)
+    with pytest.raises(ValueError):
+        ReadPolicy(plate_wider_margin_x=0.6)
 
 
 def test_read_policy_reads_a_growing_plate_as_it_grows() -> None:
