@@ -19,8 +19,8 @@ Usage: ``.venv/bin/python bench/bench_lane_plates.py [--seed 5100] [--clips 4] [
 [--json]``; with ``--json`` one JSON object as the last line. Crops are cut and read as the lane
 pipeline cuts and reads them (the box plus ``ReadPolicy.plate_margin_x`` of its width at each end,
 ``--margin-x 0``: the box; a read that is not sure is read again from the box grown by
-``--wider-margin-x`` and the two averaged, :func:`vision.anpr.reader.read_box`); ``--out`` writes
-the first crop.
+``--wider-margin-x``, 0 for none, and the two averaged, :func:`vision.anpr.reader.read_box`);
+``--out`` writes the first crop.
 The models come from the settings (``HGV_LANE_MODELS__DIR`` points at a candidate's copy).
 """
 

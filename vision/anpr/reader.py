@@ -49,7 +49,7 @@ from vision.anpr.ctc import CharSlot, top_strings
 from vision.anpr.detector import PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X
 from vision.anpr.engines import ENGINE_NAMES, RecognitionEngine, build_engine
 from vision.anpr.grammars import GrammarSet, load_grammars
-from vision.anpr.imageio import to_bgr8
+from vision.anpr.imageio import BadImageError, to_bgr8
 from vision.anpr.rectify import rectify
 from vision.preprocess import crop
 from vision.runtime import Providers
@@ -222,26 +222,34 @@ def read_box(
     as the lane and ``eval plates`` read it; returns the read and the crop it is credited to.
 
     The crop is the box grown by ``margin_x`` of its width at each end. When that read is not
-    sure (its best fits no grammar or is under ``sure_at``, the reader's own
+    sure (its best fits no grammar or is under ``sure_at``; 0.9 is the default reader's
     ``ReaderOptions.fallback_below``), the box grown by ``wider_x`` is read as well and each
     candidate gets the mean of its confidence in the two reads (:func:`_mean_confidence`, as
-    for the stretched second reading): a detector's box shifted or tight at one end cuts a
-    first or last character in half, and the cut character is dropped (``PJT2905`` read
-    ``JT2905``), while a wider crop takes in frames and stickers that split a line. Two reads
-    that agree keep their confidence; two that disagree are each less sure. The wider crop is
-    returned when the mean's best is not the first read's. ``wider_x <= margin_x``: one read.
-    Raises :class:`vision.anpr.imageio.BadImageError` when the first crop cannot be read.
+    for the stretched second reading; grammar-fitting candidates first only when the first
+    read's best fits one): a detector's box shifted or tight at one end cuts a first or last
+    character in half, and the cut character is dropped (``PJT2905`` read ``JT2905``), while a
+    wider crop takes in frames and stickers that split a line. Two reads that agree keep their
+    confidence; two that disagree are each less sure. When the first read found no text, the
+    wider read stands alone. The wider crop is returned when the result's best is not the first
+    read's. ``wider_x <= margin_x``: one read. Raises
+    :class:`vision.anpr.imageio.BadImageError` when the first crop cannot be read (the first
+    read stands when only the wider one cannot).
     """
     img = crop(image, box, margin_x, margin_y=0.0)
     read = reader.read(img)
     if wider_x <= margin_x or _sure(read.candidates, sure_at):
         return read, img
     wide_img = crop(image, box, wider_x, margin_y=0.0)
-    wide = reader.read(wide_img)
+    try:
+        wide = reader.read(wide_img)
+    except BadImageError:
+        return read, img
     ms = read.ms + wide.ms
+    if read.best is None:
+        return replace(wide, ms=ms), wide_img
     top_n = max(len(read.candidates), len(wide.candidates))
     merged = _mean_confidence(read.candidates, wide.candidates, top_n)
-    if merged and (read.best is None or merged[0].text != read.best.text):
+    if merged[0].text != read.best.text:
         return replace(wide, candidates=merged, ms=ms), wide_img
     return replace(read, candidates=merged, ms=ms), img
 

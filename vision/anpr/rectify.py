@@ -101,6 +101,11 @@ BAND_START_MAX = 0.2
 cut with a margin around a square plate (PL or D two-line) has its band 12-16 % in; at 0.08
 the band's letters were taken for characters and spoilt the line grouping."""
 
+BAND_AT_EDGE = 0.08
+"""A blue run starting this far into the crop or further is a band only when what is left of it
+is not the plate's background (:func:`_outside_plate`): a US plate's blue first character
+(``469BWW``) is blue, as tall, and as far in."""
+
 Box = tuple[int, int, int, int]
 """``(x1, y1, x2, y2)`` in pixels, end-exclusive."""
 
@@ -200,7 +205,23 @@ def blue_band_width(image: ImageBGR, *, max_fraction: float = 0.2) -> int:
     run = x - first
     if run < max(2, int(w * 0.03)) or x > limit + first:
         return 0
+    if first >= int(w * BAND_AT_EDGE) and not _outside_plate(image, first, x):
+        return 0
     return int(x)
+
+
+def _outside_plate(image: ImageBGR, x1: int, x2: int) -> bool:
+    """Whether the strip left of columns ``[x1, x2)`` of ``image`` (as wide as they are, or what
+    there is of it) differs from the strip right of them by more than
+    :data:`SAME_BACKGROUND_GREY` (median grey): the scene round a plate, not the plate's own
+    background round a blue character."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    run = x2 - x1
+    left = grey[:, max(0, x1 - run) : x1]
+    right = grey[:, x2 : x2 + run]
+    if left.size == 0 or right.size == 0:
+        return True
+    return abs(float(np.median(left)) - float(np.median(right))) > SAME_BACKGROUND_GREY
 
 
 def _ink(gray: npt.NDArray[np.uint8], dark_text: bool) -> npt.NDArray[np.uint8]:

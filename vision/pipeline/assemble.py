@@ -58,11 +58,19 @@ def encode_jpeg(image: ImageBGR, quality: int = 90, max_side_px: int = MAX_CROP_
 
 @dataclass(slots=True)
 class PlateLook:
-    """One read of a plate track: the read and the crop that was read (kept for evidence)."""
+    """One read of a plate track: the read and the crop that was read (kept for evidence), and
+    the width (px) of the detector's box it was cut around (0: the crop's own width), which
+    looks of equal height are ranked by (:func:`best_looks`): the crop of an unsure read may be
+    the wider one of :func:`vision.anpr.reader.read_box`."""
 
     ts_ms: int
     read: PlateRead
     crop: ImageBGR
+    box_width_px: float = 0.0
+
+    @property
+    def width_px(self) -> float:
+        return self.box_width_px or float(self.crop.shape[1])
 
 
 PLATE_MOVED_BY = 0.5
@@ -278,14 +286,14 @@ class VehicleTrack:
 def best_looks(looks: Sequence[PlateLook], keep_ratio: float = 0.7, min_keep: int = 3) -> list[PlateLook]:
     """The reads worth voting: those whose crop is at least ``keep_ratio`` of the tallest crop
     read (a plate read at 14 px is mostly noise next to the same plate at 28 px), and never
-    fewer than the ``min_keep`` tallest; of crops of exactly equal height, the wider first (more
+    fewer than the ``min_keep`` tallest; of crops of exactly equal height, the wider box first (more
     of the plate is in it: in clip 5100 three 14-px crops 37, 39 and 58 px wide read
     ``RSS368NJ``, ``RG3990L`` and the plate ``RRG3890L``, and taking the first seen, the
     narrowest, left the vote to a cut read ``RRG38`` of the tallest crop). A crop one pixel
     taller still comes first, however narrow."""
     if not looks:
         return []
-    ranked = sorted(looks, key=lambda lk: (-lk.crop.shape[0], -lk.crop.shape[1]))
+    ranked = sorted(looks, key=lambda lk: (-lk.crop.shape[0], -lk.width_px))
     tallest = ranked[0].crop.shape[0]
     return [lk for i, lk in enumerate(ranked) if i < min_keep or lk.crop.shape[0] >= keep_ratio * tallest]
 

@@ -286,22 +286,34 @@ def _loose(crop: ImageBGR, right_px: int) -> ImageBGR:
 
 
 @pytest.mark.parametrize(
-    ("right_px", "wide_conf", "expected", "n_reads"),
+    ("right_px", "wide_text", "wide_conf", "expected", "n_reads"),
     [
-        (200, 0.995, "AB12CDE", 2),  # the whole width reads a character more, surer: it wins
-        (200, 0.9, "B12CDE", 2),  # less sure: the line as found is kept
-        (0, 0.995, "B12CDE", 1),  # the line spans the crop: no second reading
+        (200, "AB12CDE", 0.995, "AB12CDE", 2),  # the whole width reads a character more, surer: it wins
+        (200, "AB12CDE", 0.9, "B12CDE", 2),  # less sure: the line as found is kept
+        (200, "AB12CDEF", 0.999, "B12CDE", 2),  # surer but fitting no grammar: the line as found is kept
+        (0, "AB12CDE", 0.995, "B12CDE", 1),  # the line spans the crop: no second reading
     ],
 )
 def test_lines_spanning_little_of_the_crop_are_also_read_across_it(
-    right_px: int, wide_conf: float, expected: str, n_reads: int
+    right_px: int, wide_text: str, wide_conf: float, expected: str, n_reads: int
 ) -> None:
     crop = _loose(plate(["AB12CDE"]), right_px)
-    engine = ByWidth(crop.shape[1] - 5, "AB12CDE", wide_conf, "B12CDE", 0.99)
+    engine = ByWidth(crop.shape[1] - 5, wide_text, wide_conf, "B12CDE", 0.99)
     read = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions()).read(crop)
     assert len(engine.widths) == n_reads
     assert n_reads == 1 or engine.widths[1] == crop.shape[1]  # no blue band: the whole width
     assert read.best is not None and read.best.text == expected and read.best.format_valid
+
+
+def test_the_whole_width_reading_when_it_wins_is_what_later_readings_read() -> None:
+    # the whole width wins but is not sure (0.95 ** 7 = 0.70): the stretched second reading reads
+    # the whole-width line stretched, not the line as found
+    crop = _loose(plate(["AB12CDE"]), 200)
+    engine = ByWidth(crop.shape[1] - 5, "AB12CDE", 0.95, "B12CDE", 0.9)
+    read = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions()).read(crop)
+    assert engine.widths[:2][1] == crop.shape[1]
+    assert engine.widths[-1] == round(crop.shape[1] * 1.25)
+    assert read.best is not None and read.best.text == "AB12CDE"
 
 
 def test_the_stretched_reading_does_not_unseat_a_grammar_fit() -> None:
@@ -367,6 +379,10 @@ def test_read_box_reads_an_unsure_plate_again_from_a_wider_box_and_averages() ->
     agree = WidthReader({112: ("PJT2905", 0.5, False), 124: ("PJT2905", 0.7, False)})
     read, crop = read_box(agree, image, box, 0.06, 0.12)
     assert crop.shape[1] == 112 and read.best is not None and read.best.confidence == pytest.approx(0.6)
+    # the first crop read nothing: the wider read stands alone, its confidence whole
+    alone = WidthReader({124: ("PJT2905", 0.7, False)})
+    read, crop = read_box(alone, image, box, 0.06, 0.12)
+    assert crop.shape[1] == 124 and read.best is not None and read.best.confidence == pytest.approx(0.7)
     # a sure read (fits a grammar, 0.9 or more) is read once; so is any read with no wider box
     for reader, wider in (
         (WidthReader({112: ("AB12CDE", 0.95, True)}), 0.12),

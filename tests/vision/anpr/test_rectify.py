@@ -191,6 +191,17 @@ def test_the_band_of_a_loosely_cut_square_plate_is_found_and_left_out_of_its_lin
     assert len(r.lines[1].char_boxes) == 5
 
 
+def test_a_blue_first_character_set_in_from_the_edge_is_not_a_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a US plate whose first character is blue (469BWW): a blue run as tall as the band and as far
+    # in as a loose crop's band, but with the plate's own background on both sides of it
+    img = np.full((100, 400, 3), 255, np.uint8)
+    cv2.putText(img, "4", (34, 82), cv2.FONT_HERSHEY_SIMPLEX, 2.8, (170, 70, 0), 16, cv2.LINE_AA)
+    cv2.putText(img, "69BWW", (100, 82), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (0, 0, 0), 7, cv2.LINE_AA)
+    assert blue_band_width(img) == 0
+    monkeypatch.setattr(rectify_module, "BAND_AT_EDGE", 1.0)  # without the check it would be one
+    assert blue_band_width(img) > 0
+
+
 def test_a_deskew_that_loses_a_line_is_not_applied(monkeypatch: pytest.MonkeyPatch) -> None:
     # the slope of a two-line plate's bottom line, measured on a few characters, may be wrong
     # enough that the turned crop shows one line only: the crop is then read as it stands

@@ -178,6 +178,11 @@ def test_best_looks_prefers_the_wider_of_equally_tall_crops() -> None:
     kept = best_looks(looks)
     assert [(lk.crop.shape[0], lk.crop.shape[1]) for lk in kept] == [(23, 73), (18, 65), (14, 58)]
     assert vote([lk.read for lk in kept], VoteRule()).text == "RRG3890L"
+    # looks are ranked by the detector box they were cut around, not their crop: an unsure read's
+    # crop may be the wider one read_box also read (64 px around a 52-px box)
+    widened = replace(looks[1], crop=np.zeros((14, 64, 3), np.uint8), box_width_px=52.0)
+    kept = best_looks([looks[0], widened, looks[2], looks[3], looks[4]])
+    assert kept[2].read.best is not None and kept[2].read.best.text == "RRG3890L"
 
 
 def test_clearly_different_and_sure() -> None:

@@ -28,7 +28,19 @@ from vision.pipeline.testing import (
     frames_of,
 )
 from vision.pipeline.truth import TruthDetector, score_passages
-from vision.types import BBox, BodyType, Detection, Frame, Passage, PlateRole, ReadStatus, TrailerVerdict
+from vision.types import (
+    BBox,
+    BodyType,
+    Detection,
+    Frame,
+    ImageBGR,
+    Passage,
+    PlateCandidate,
+    PlateRead,
+    PlateRole,
+    ReadStatus,
+    TrailerVerdict,
+)
 
 T0 = 1_000_000
 
@@ -111,6 +123,37 @@ def test_plate_crops_take_in_a_margin_at_each_end_only() -> None:
         ReadPolicy(plate_margin_x=-0.1)
     with pytest.raises(ValueError):
         ReadPolicy(plate_wider_margin_x=0.6)
+
+
+class CutReader(ConstReader):
+    """Reads a crop at most ``cut_px`` wide as ``B12CDE`` 0.5 sure (the box cut the first character
+    off; fits no grammar here), a wider one as ``AB12CDE`` 0.95 sure."""
+
+    def __init__(self, cut_px: int) -> None:
+        super().__init__()
+        self.cut_px = cut_px
+
+    def read(self, crop_bgr: ImageBGR) -> PlateRead:
+        read = super().read(crop_bgr)
+        if crop_bgr.shape[1] > self.cut_px:
+            return replace(read, candidates=(replace(read.candidates[0], confidence=0.95),))
+        return replace(read, candidates=(PlateCandidate("B12CDE", 0.5),))
+
+
+def test_an_unsure_plate_is_read_again_from_a_wider_box() -> None:
+    """A read that is not sure is read again from the box plus ``plate_wider_margin_x`` of its width
+    at each end (``read_box``), and the two reads averaged: the wider crop's text wins the vote."""
+    vehicle = lambda i: [Detection(BBox(100, 50, 700, 470), 0, "vehicle", 0.9)]  # noqa: E731
+    plate = lambda i: [Detection(BBox(300, 400, 400, 420), 0, "plate", 0.9)]  # noqa: E731
+    for wider, widths, texts in ((0.12, {112, 124}, [["AB12CDE"]]), (0.0, {112}, [])):
+        reader = CutReader(cut_px=112)
+        models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(plate), reader, None)
+        passages = run(
+            LanePipeline(LaneConfig("L1", reads=ReadPolicy(plate_wider_margin_x=wider)), models),
+            list(frames_of([blank(480, 720)] * 6)),
+        )
+        assert set(reader.widths) == widths
+        assert [[q.text for q in p.plates] for p in passages] == texts  # unsure B12CDE alone: no passage
 
 
 def test_read_policy_reads_a_growing_plate_as_it_grows() -> None:
