@@ -78,7 +78,7 @@ def _progress(done: int, total: int) -> None:
 
 def run_plates(args: argparse.Namespace) -> int:
     """Run ``eval plates``; exit 2 for a bad manifest or option, 1 if the reader cannot load."""
-    from vision.anpr.detector import PlateDetector  # noqa: PLC0415 - heavy imports
+    from vision.anpr.detector import PLATE_WIDER_MARGIN_X, PlateDetector  # noqa: PLC0415 - heavy imports
     from vision.anpr.evaluate import (  # noqa: PLC0415
         by_tag,
         evaluate,
@@ -156,7 +156,10 @@ def run_plates(args: argparse.Namespace) -> int:
             )
     print(f"evaluating {len(rows)} image(s) with engine {reader.name}", file=sys.stderr)
     named = () if args.raw else countries  # a raw read names no country; None: every grammar
-    results, summary = evaluate(rows, reader, detector=detector, progress=_progress, countries=named)
+    wider = 0.0 if args.raw else PLATE_WIDER_MARGIN_X  # the raw baseline reads each plate once
+    results, summary = evaluate(
+        rows, reader, detector=detector, progress=_progress, countries=named, wider_x=wider
+    )
     for r in results:
         if r.error is not None:
             print(f"  bad image {r.row.image_path}: {r.error}", file=sys.stderr)

@@ -264,7 +264,12 @@ def _lookalike_exact(truth: str, prediction: str) -> bool:
     return lookalike_key(truth) == lookalike_key(prediction)
 
 
-def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector | None) -> ImageResult:
+def evaluate_row(
+    row: ManifestRow,
+    reader: PlateReader,
+    detector: PlateDetector | None,
+    wider_x: float = PLATE_WIDER_MARGIN_X,
+) -> ImageResult:
     """Load, (detect,) read and score one row; bad images become an error result."""
     try:
         image = load_image(row.image_path)
@@ -298,7 +303,7 @@ def evaluate_row(row: ManifestRow, reader: PlateReader, detector: PlateDetector 
         read_at = None
     try:
         if read_at is not None:  # as the lane cuts plates
-            read, plate = read_box(reader, image, read_at, PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X)
+            read, plate = read_box(reader, image, read_at, PLATE_MARGIN_X, wider_x)
         else:
             read = reader.read(plate)
     except BadImageError as e:
@@ -369,11 +374,14 @@ def evaluate(
     detector: PlateDetector | None = None,
     progress: Callable[[int, int], None] | None = None,
     countries: Iterable[str] | None = None,
+    wider_x: float = PLATE_WIDER_MARGIN_X,
 ) -> tuple[list[ImageResult], EvalSummary]:
-    """Evaluate ``reader`` (and ``detector``, if any) on ``rows``; per-image results and summary."""
+    """Evaluate ``reader`` (and ``detector``, if any) on ``rows``; per-image results and summary.
+    ``wider_x``: a scene's unsure read is read again from the box grown by this much
+    (:func:`vision.anpr.reader.read_box`; 0: one read, as for the raw baseline)."""
     results: list[ImageResult] = []
     for i, row in enumerate(rows):
-        results.append(evaluate_row(row, reader, detector))
+        results.append(evaluate_row(row, reader, detector, wider_x))
         if progress is not None:
             progress(i + 1, len(rows))
     return results, summarise(results, reader.name, detector is not None, countries)

@@ -126,6 +126,8 @@ def test_detection_recall_with_a_detector(tmp_path: Path) -> None:
     assert results[0].exact and results[0].confidence == pytest.approx(0.9)
     one_read, _ = evaluate(rows, FakeReader({60: "AB12"}), BoxDetector([BBox(9, 20, 61, 32)]))
     assert one_read[0].exact and one_read[0].confidence == pytest.approx(0.45)  # the wider read saw none
+    raw, _ = evaluate(rows, FakeReader({60: "AB12"}), BoxDetector([BBox(9, 20, 61, 32)]), wider_x=0.0)
+    assert raw[0].confidence == pytest.approx(0.9)  # one read (the raw baseline's way)
     # a plate not found: the contact sheet shows the true plate (40x20 px, 50x12 px), whether
     # the detector gave a wrong box (read: 30 px wide, no text) or none at all
     wrong, _ = evaluate(rows, reader, BoxDetector([BBox(150, 0, 180, 10)]))
