@@ -110,7 +110,7 @@ class ReaderOptions:
     ``wide_below``: when rectification's lines span less than this share of the crop's width
     right of the blue band, the primary engine also reads each line's rows across that whole
     width (:meth:`Rectified.wide_line_images`), and that reading wins when its best candidate is
-    preferred (grammar fit, then confidence). A character next to the band or the plate's edge
+    surer and gives up no grammar fit (:func:`_wider_wins`). A character next to the band or the plate's edge
     that the component analysis missed, on a noisy night plate or under a shadow's stripes,
     is otherwise cut off with the line (``R7045ZCW`` read ``7045ZCW``, 0.999 sure). Crops cut
     loosely around a plate (a detector's box with a margin) span more than their lines; tight
@@ -166,7 +166,7 @@ class PipelineReader:
         if not self.options.raw and self.options.wide_below > 0:
             wide = rect.wide_line_images(self.options.wide_below)
             across = self._ranked(self.engine, wide, colour) if wide else ()
-            if across and (not ranked or _preference(across[0]) > _preference(ranked[0])):
+            if across and (not ranked or _wider_wins(across[0], ranked[0])):
                 ranked, lines = across, wide
         if not self.options.raw and not two_line and not _sure(ranked, self.options.fallback_below):
             halves = rect.halves(self.options.halves_below_aspect)
@@ -276,6 +276,13 @@ def _mean_confidence(
     merged = [replace(kept[t], confidence=v / 2.0) for t, v in total.items()]
     fit_first = bool(first) and first[0].format_valid
     return tuple(sorted(merged, key=lambda c: (fit_first and not c.format_valid, -c.confidence))[:top_n])
+
+
+def _wider_wins(across: PlateCandidate, found: PlateCandidate) -> bool:
+    """Whether the whole-width reading's best ``across`` replaces the lines' best ``found``: it is
+    surer and gives up no grammar fit (a grammar fit alone does not win it: the text of a plate
+    of another country fits some grammar by chance as often as not)."""
+    return across.confidence > found.confidence and (across.format_valid or not found.format_valid)
 
 
 def _preference(c: PlateCandidate) -> tuple[bool, float]:

@@ -202,25 +202,32 @@ def test_a_blue_first_character_set_in_from_the_edge_is_not_a_band(monkeypatch: 
     assert blue_band_width(img) > 0
 
 
-def test_a_deskew_that_loses_a_line_is_not_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("turned_shows", "applied"), [("short", False), ("joined", True), ("both", True)])
+def test_a_deskew_that_breaks_a_line_is_not_applied(
+    monkeypatch: pytest.MonkeyPatch, turned_shows: str, applied: bool
+) -> None:
     # the slope of a two-line plate's bottom line, measured on a few characters, may be wrong
-    # enough that the turned crop shows one line only: the crop is then read as it stands
+    # enough that the turned crop shows one short line only ("short"): the crop is then read as
+    # it stands. One line longer than either level one ("joined": a turned plate's pieces) or
+    # both lines again ("both") keep the deskew.
     img = turned_in_box(plate(["A123", "4567"]), 4.0)
     real = rectify_module._find_lines
     calls: list[int] = []
 
-    def first_sees_two(*args: Any, **kwargs: Any) -> Any:
+    def level_sees_two(*args: Any, **kwargs: Any) -> Any:
         lines, components, ink = real(*args, **kwargs)
         calls.append(len(lines))
-        return (lines if len(calls) == 1 else lines[:1]), components, ink
+        if len(calls) > 1 and turned_shows == "short":
+            lines = [lines[0][:2]]
+        elif len(calls) > 1 and turned_shows == "joined":
+            lines = [sorted(lines[0] + lines[1])]
+        return lines, components, ink
 
-    monkeypatch.setattr(rectify_module, "_find_lines", first_sees_two)
+    monkeypatch.setattr(rectify_module, "_find_lines", level_sees_two)
     r = rectify(img)
     assert calls[0] == 2 and len(calls) >= 2  # a deskew was tried
-    assert r.angle_deg == 0.0 and r.two_line
-    monkeypatch.undo()
-    turned = rectify(img)  # with both lines found again, the deskew is applied
-    assert turned.two_line and abs(turned.angle_deg) > 2.0
+    assert (abs(r.angle_deg) > 2.0) is applied
+    assert r.two_line is (turned_shows != "joined")
 
 
 def turned_in_box(img: np.ndarray, angle: float) -> np.ndarray:
