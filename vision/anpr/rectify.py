@@ -10,7 +10,8 @@ both tried), groups them into text lines of similar character height, and:
   characters is found as the crop stands (a plate turned 15-25 degrees falls apart: its
   characters' boxes overlap), the turn that makes the text pixels fall most sharply into
   rows (:func:`_profile_score`) is tried, and the lines are found in the crop so turned. A
-  deskew after which fewer lines are found is not applied;
+  deskew measured on a short line after which fewer lines are found, the longest no longer
+  than before, is not applied (:func:`_loses_a_line`);
 - **drops the EU blue band**: components inside a saturated blue strip at the left (starting
   up to :data:`BAND_START_MAX` into a loosely cut crop) are ignored (the band's country letters
   would otherwise be read as part of the mark);
@@ -497,14 +498,19 @@ def _line_box(
 
 
 def _loses_a_line(level: list[list[Box]], turned: list[list[Box]]) -> bool:
-    """Whether a deskew broke a line: the turned crop shows fewer lines than the crop as it stood,
-    and a shorter longest line (a two-line plate's slope measured on three characters of one
-    line was 3.5 degrees off, and turned by it the plate showed one short line, ``CU2430G``). A
-    turned plate whose level analysis split it into two lines (its tilted line and a state name
-    above it, or two pieces of the line) shows one longer line once deskewed: that is kept."""
+    """Whether a deskew broke a line: its slope was measured on a short line (fewer than
+    :data:`SLOPE_SEARCH_BELOW` characters), and the turned crop shows fewer lines than the crop
+    as it stood and no longer a longest line (a two-line plate's slope measured on three
+    characters of one line was 3.5 degrees off, and turned by it the plate showed one short
+    line, ``CU2430G``). A plate turned in the box around it, which the level analysis splits
+    into two lines (its tilted line and a state name above it, or pieces of the line), shows
+    one longer line once deskewed, or its slope was measured on a long line: that is kept."""
+    if not turned:
+        return True
     if not level or len(turned) >= len(level):
         return False
-    return max(len(g) for g in turned) < max(len(g) for g in level)
+    longest = max(len(g) for g in level)
+    return longest < SLOPE_SEARCH_BELOW and max(len(g) for g in turned) <= longest
 
 
 def _min_height(turn: float) -> float:
@@ -550,9 +556,10 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
     Rotations smaller than ``min_angle_deg`` are not applied; larger than ``max_angle_deg``
     are taken as a mis-grouping and ignored, except after a turn search (:func:`_search_turn`),
     where up to :data:`TURN_MAX_DEG` is applied. When the lines cannot be found again in the
-    crop so rotated, or fewer of them (a two-line plate's slope measured on a few characters of
-    one line can be off enough to lose the other line), the slope of the line found as it stood
-    is tried next; failing that, the crop is left as it was. See the module docstring.
+    crop so rotated, or fewer of them with the longest no longer after a slope measured on a
+    short line (a two-line plate's slope measured on a few characters of one line can be off
+    enough to lose the other line: :func:`_loses_a_line`), the slope of the line found as it
+    stood is tried next; failing that, the crop is left as it was. See the module docstring.
     """
     h, w = crop.shape[:2]
     scale = ANALYSIS_HEIGHT_PX / float(h)

@@ -286,20 +286,22 @@ def _loose(crop: ImageBGR, right_px: int) -> ImageBGR:
 
 
 @pytest.mark.parametrize(
-    ("right_px", "found", "wide_text", "wide_conf", "expected"),
+    ("right_px", "found", "found_conf", "wide_text", "wide_conf", "expected"),
     [
-        (200, "B12CDE", "AB12CDE", 0.995, "AB12CDE"),  # a character more, surer: the whole width wins
-        (200, "B12CDE", "AB12CDE", 0.9, "B12CDE"),  # less sure: the line as found is kept
-        (200, "B12CDE", "AB12CDEF", 0.999, "B12CDE"),  # surer but giving up a grammar fit: kept
-        (200, "B12CDEF", "AB12CDE", 0.85, "B12CDEF"),  # fitting a grammar but less sure: kept
-        (0, "B12CDE", "AB12CDE", 0.995, "B12CDE"),  # the line spans the crop: no second reading
+        (200, "B12CDE", 0.99, "AB12CDE", 0.995, "AB12CDE"),  # a character more, surer: the whole width wins
+        (200, "B12CDE", 0.99, "AB12CDE", 0.9, "B12CDE"),  # less sure: the line as found is kept
+        # surer (0.999 ** 8 / 2 = 0.50, halved for fitting no grammar, against 0.85 ** 6 = 0.38)
+        # but giving up a grammar fit: the line as found is kept
+        (200, "B12CDE", 0.85, "AB12CDEF", 0.999, "B12CDE"),
+        (200, "B12CDEF", 0.99, "AB12CDE", 0.85, "B12CDEF"),  # fitting a grammar but less sure: kept
+        (0, "B12CDE", 0.99, "AB12CDE", 0.995, "B12CDE"),  # the line spans the crop: no second reading
     ],
 )
 def test_lines_spanning_little_of_the_crop_are_also_read_across_it(
-    right_px: int, found: str, wide_text: str, wide_conf: float, expected: str
+    right_px: int, found: str, found_conf: float, wide_text: str, wide_conf: float, expected: str
 ) -> None:
     crop = _loose(plate(["AB12CDE"]), right_px)
-    engine = ByWidth(crop.shape[1] - 5, wide_text, wide_conf, found, 0.99)
+    engine = ByWidth(crop.shape[1] - 5, wide_text, wide_conf, found, found_conf)
     read = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(stretch_unsure=1.0)).read(
         crop
     )

@@ -202,32 +202,43 @@ def test_a_blue_first_character_set_in_from_the_edge_is_not_a_band(monkeypatch: 
     assert blue_band_width(img) > 0
 
 
-@pytest.mark.parametrize(("turned_shows", "applied"), [("short", False), ("joined", True), ("both", True)])
+@pytest.mark.parametrize(
+    ("lines", "turned_shows", "applied"),
+    [
+        (["A12", "345"], "short", False),
+        (["A12", "345"], "longest", False),
+        (["A12", "345"], "joined", True),
+        (["A12", "345"], "both", True),
+        (["A123", "4567"], "longest", True),
+    ],
+)
 def test_a_deskew_that_breaks_a_line_is_not_applied(
-    monkeypatch: pytest.MonkeyPatch, turned_shows: str, applied: bool
+    monkeypatch: pytest.MonkeyPatch, lines: list[str], turned_shows: str, applied: bool
 ) -> None:
-    # the slope of a two-line plate's bottom line, measured on a few characters, may be wrong
-    # enough that the turned crop shows one short line only ("short"): the crop is then read as
-    # it stands. One line longer than either level one ("joined": a turned plate's pieces) or
-    # both lines again ("both") keep the deskew.
-    img = turned_in_box(plate(["A123", "4567"]), 4.0)
+    # the slope of a two-line plate's line of 3 characters may be wrong enough that the turned
+    # crop shows one line only, shorter ("short") or no longer ("longest"): the crop is then read
+    # as it stands. One line longer than either level one ("joined": a turned plate's pieces),
+    # both lines again ("both"), or a slope measured on 4 characters keep the deskew.
+    img = turned_in_box(plate(lines), 4.0)
     real = rectify_module._find_lines
     calls: list[int] = []
 
     def level_sees_two(*args: Any, **kwargs: Any) -> Any:
-        lines, components, ink = real(*args, **kwargs)
-        calls.append(len(lines))
+        found, components, ink = real(*args, **kwargs)
+        calls.append(len(found))
         if len(calls) > 1 and turned_shows == "short":
-            lines = [lines[0][:2]]
+            found = [found[0][:2]]
+        elif len(calls) > 1 and turned_shows == "longest":
+            found = [max(found, key=len)]
         elif len(calls) > 1 and turned_shows == "joined":
-            lines = [sorted(lines[0] + lines[1])]
-        return lines, components, ink
+            found = [sorted(found[0] + found[1])]
+        return found, components, ink
 
     monkeypatch.setattr(rectify_module, "_find_lines", level_sees_two)
     r = rectify(img)
     assert calls[0] == 2 and len(calls) >= 2  # a deskew was tried
     assert (abs(r.angle_deg) > 2.0) is applied
-    assert r.two_line is (turned_shows != "joined")
+    assert r.two_line is (turned_shows == "both" or not applied)
 
 
 def turned_in_box(img: np.ndarray, angle: float) -> np.ndarray:
