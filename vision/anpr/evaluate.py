@@ -280,6 +280,8 @@ def evaluate_row(
     detected: bool | None = None
     box = row.box
     missed: ImageBGR | None = None  # the true plate, for the contact sheet, when not found
+    plate = image  # a crop row is read whole
+    read_at: BBox | None = None  # a detector's box, read as the lane reads plates (read_box)
     if box is not None:
         h, w = image.shape[:2]
         truth_box = box.clip(w, h)
@@ -293,16 +295,11 @@ def evaluate_row(
             if best is None:
                 ms = (time.perf_counter() - t0) * 1000.0
                 return ImageResult(row, None, ms, detected=False, crop=missed)
-            plate = image
-            read_at: BBox | None = best.box
+            read_at = best.box
         else:
             plate = crop(image, truth_box)
-            read_at = None
-    else:
-        plate = image
-        read_at = None
     try:
-        if read_at is not None:  # as the lane cuts plates
+        if read_at is not None:
             read, plate = read_box(reader, image, read_at, PLATE_MARGIN_X, wider_x)
         else:
             read = reader.read(plate)
