@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from api.settings import get_settings
-from vision.anpr.reader import PlateReader, build_reader
+from vision.anpr.reader import PipelineReader, build_reader
 from vision.detector import YoloDetector
 from vision.runtime import ModelLoadError
 from vision.trailer.classifier import TrailerClassifier
@@ -70,7 +70,10 @@ def _time_pair(
     return ms
 
 
-def _read_next(reader: PlateReader, crops: list[np.ndarray], counter: Iterator[int]) -> object:
+def _read_next(reader: PipelineReader, crops: list[np.ndarray], counter: Iterator[int]) -> object:
+    """Read the next crop as if for the first time (the grammars' memo of corrections emptied:
+    the crops come round again, lane plates would not)."""
+    reader.grammars.forget()
     return reader.read(crops[next(counter) % len(crops)])
 
 

@@ -128,6 +128,15 @@ class Correction:
     positions: tuple[int, ...]
 
 
+CORRECTIONS_KEPT = 20_000
+"""At most this many texts' corrections are remembered per grammar set (a few MB); the memo
+starts again empty when full."""
+
+
+_Swap = tuple[str, tuple[Grammar, ...], tuple[int, ...]]
+"""A shape of a text's length, its grammars, and the positions whose kind a swap would change."""
+
+
 def _kinds(text: str) -> str:
     return "".join("D" if ch in _DIGITS else "L" for ch in text)
 
@@ -140,6 +149,11 @@ class GrammarSet:
     _by_length: dict[int, tuple[tuple[str, tuple[Grammar, ...]], ...]] = field(
         init=False, repr=False, compare=False
     )
+    _corrections: dict[tuple[str, int], tuple[Correction, ...]] = field(init=False, repr=False, compare=False)
+    """:meth:`corrections` already worked out: a plate's reads (lines, wider crops, frames of a
+    track) give the same strings again and again, and working one out takes some 0.1 ms."""
+    _kind_swaps: dict[tuple[str, int], tuple[_Swap, ...]] = field(init=False, repr=False, compare=False)
+    """:meth:`_swaps` already worked out (at most 2 ** length kinds strings per length)."""
 
     def __post_init__(self) -> None:
         index: dict[int, dict[str, list[Grammar]]] = {}
@@ -148,6 +162,13 @@ class GrammarSet:
                 index.setdefault(len(s), {}).setdefault(s, []).append(g)
         frozen = {k: tuple((s, tuple(gs)) for s, gs in v.items()) for k, v in index.items()}
         object.__setattr__(self, "_by_length", frozen)
+        object.__setattr__(self, "_corrections", {})
+        object.__setattr__(self, "_kind_swaps", {})
+
+    def forget(self) -> None:
+        """Drop what :meth:`corrections` remembers (a benchmark reading the same crops again
+        times each read as the first)."""
+        self._corrections.clear()
 
     @property
     def countries(self) -> tuple[str, ...]:
@@ -162,18 +183,38 @@ class GrammarSet:
         kind (letter/digit) a shape fixes, changing at most ``max_changes`` characters.
         The text as read, if it fits, comes first (with no positions). Each correction's
         grammar is the first row of the table it fits (:meth:`match`)."""
+        key = (text, max_changes)
+        known = self._corrections.get(key)
+        if known is None:
+            if len(self._corrections) >= CORRECTIONS_KEPT:
+                self._corrections.clear()
+            known = self._corrections[key] = tuple(self._work_out(text, max_changes))
+        return list(known)
+
+    def _swaps(self, kinds: str, max_changes: int) -> tuple[_Swap, ...]:
+        """The shapes of ``kinds``' length (``L``/``D`` per character) that 1 to ``max_changes``
+        letter/digit swaps would make it fit, in table order: each shape, its grammars and the
+        positions to swap. Memoised: a few hundred kinds strings cover every read."""
+        key = (kinds, max_changes)
+        known = self._kind_swaps.get(key)
+        if known is None:
+            found = []
+            for shape, grammars in self._by_length.get(len(kinds), ()):
+                pairs = enumerate(zip(kinds, shape, strict=True))
+                changed = tuple(i for i, (k, want) in pairs if want != "A" and k != want)
+                if changed and len(changed) <= max_changes:
+                    found.append((shape, grammars, changed))
+            known = self._kind_swaps[key] = tuple(found)
+        return known
+
+    def _work_out(self, text: str, max_changes: int) -> list[Correction]:
+        """:meth:`corrections` without the memo."""
         out: list[Correction] = []
         first = self.match(text)
         if first is not None:
             out.append(Correction(text, first, ()))
         seen = {text}
-        kinds = _kinds(text)
-        for shape, grammars in self._by_length.get(len(text), ()):
-            changed = [
-                i for i, (k, want) in enumerate(zip(kinds, shape, strict=True)) if want != "A" and k != want
-            ]
-            if not changed or len(changed) > max_changes:
-                continue
+        for shape, grammars, changed in self._swaps(_kinds(text), max_changes):
             options = [_OPTIONS[(text[i], shape[i] == "D")] for i in changed]
             if not all(options):
                 continue
@@ -210,7 +251,7 @@ class GrammarSet:
         with ``confidence`` = its score, and ``country``/``format_name`` when it fits, named
         by :meth:`named` for the plate's background ``colour`` when it is known.
         """
-        best: dict[str, PlateCandidate] = {}
+        best: dict[str, tuple[float, list[float], Grammar | None]] = {}
         for rs in raw:
             text = rs.text
             if not text:
@@ -228,18 +269,24 @@ class GrammarSet:
                 options.append((text, confs, None))
             for t, cc, g in options:
                 score = _prod(cc) * (1.0 if g is not None else NO_FIT_FACTOR)
-                g = self.named(t, g, colour) if g is not None else None
-                if t in best and best[t].confidence >= score:
+                if t in best and best[t][0] >= score:
                     continue
-                best[t] = PlateCandidate(
+                best[t] = (score, cc, g)
+        # candidates are built for the kept ones only (a read gives a few hundred options)
+        ranked = sorted(best.items(), key=lambda item: -item[1][0])[:top_n]
+        out = []
+        for t, (score, cc, g) in ranked:
+            g = self.named(t, g, colour) if g is not None else None
+            out.append(
+                PlateCandidate(
                     text=t,
                     confidence=score,
                     char_confidences=tuple(round(x, 4) for x in cc),
                     country=g.country if g else None,
                     format_name=g.name if g else None,
                 )
-        ranked = sorted(best.values(), key=lambda c: -c.confidence)
-        return tuple(ranked[:top_n])
+            )
+        return tuple(out)
 
 
 def _prod(values: Iterable[float]) -> float:

@@ -52,9 +52,31 @@ CHANNEL_WIDER = 1.5
 least this many times the luminance's."""
 
 
+def grey_percentiles(grey: npt.NDArray[np.uint8], qs: Sequence[float]) -> list[float]:
+    """``np.percentile(grey, qs)`` (linear interpolation) of a uint8 image, bit for bit, from its
+    256-bin histogram: about ten times faster than sorting on a plate line's few thousand pixels,
+    where the reader calls it several times per line (``tests/anpr/test_line_input.py`` checks
+    equality on random and real images). Raises ``ValueError`` on an empty image."""
+    flat = grey.ravel()
+    if flat.size == 0:
+        raise ValueError("percentiles of an empty image")
+    cum = np.cumsum(np.bincount(flat, minlength=256))
+    n = int(cum[-1])
+    out = []
+    for q in qs:
+        virtual = (n - 1) * (q / 100.0)
+        below = math.floor(virtual)
+        t = virtual - below
+        # the value at sorted index k is the first grey whose cumulative count exceeds k
+        a = float(np.searchsorted(cum, below, side="right"))
+        b = float(np.searchsorted(cum, min(below + 1, n - 1), side="right"))
+        out.append(b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t)  # numpy's _lerp
+    return out
+
+
 def _spread(grey: npt.NDArray[np.uint8]) -> float:
-    lo, hi = np.percentile(grey, GREY_RANGE_PERCENTILES)
-    return float(hi - lo)
+    lo, hi = grey_percentiles(grey, GREY_RANGE_PERCENTILES)
+    return hi - lo
 
 
 def plate_grey(bgr: ImageBGR) -> GreyArray:

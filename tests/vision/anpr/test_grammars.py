@@ -188,3 +188,28 @@ def test_a_row_with_an_unknown_colour_is_refused(tmp_path: Path) -> None:
             load_grammars(table)
     table.write_text(row + "colours = 'yellow'\n")  # one colour as a string
     assert load_grammars(table).grammars[0].colours == frozenset({"yellow"})
+
+
+def test_corrections_are_remembered_and_forgotten_without_changing() -> None:
+    grammars = load_grammars()
+    texts = ["A812CDE", "AB1ZCDE", "0B12DF", "R1234BCD", "ZZZZ", "8812CDE"]
+    first = [grammars.corrections(t) for t in texts]
+    assert grammars._corrections  # remembered
+    again = [grammars.corrections(t) for t in texts]
+    fresh = load_grammars()
+    assert first == again == [fresh.corrections(t) for t in texts]
+    again[0].clear()  # the caller's list is its own
+    assert grammars.corrections(texts[0]) == first[0]
+    grammars.forget()
+    assert not grammars._corrections
+    assert [grammars.corrections(t) for t in texts] == first
+
+
+def test_the_corrections_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vision.anpr.grammars as grammars_module
+
+    monkeypatch.setattr(grammars_module, "CORRECTIONS_KEPT", 3)
+    grammars = load_grammars()
+    for text in ("AB12CDE", "AB12CDF", "AB12CDG", "AB12CDH", "AB12CDJ"):
+        grammars.corrections(text)
+        assert len(grammars._corrections) <= 3

@@ -269,3 +269,14 @@ def test_the_row_profile_is_sharpest_when_the_text_is_level() -> None:
     streaked = ink(np.asarray(cv2.filter2D(plate(["AB12CDE"]), -1, kernel), np.uint8))
     level_score = _profile_score(streaked, 0.0)
     assert all(_profile_score(streaked, a) < TURN_MIN_GAIN * level_score for a in TURN_CANDIDATES)
+
+
+def test_median_of_a_list_equals_numpys() -> None:
+    rng = np.random.default_rng(3)
+    for n in range(1, 40):
+        ints = [int(v) for v in rng.integers(0, 90, n)]
+        floats = [float(v) for v in rng.normal(20.0, 7.0, n)]
+        assert rectify_module._median(ints) == float(np.median(ints))
+        assert rectify_module._median(floats) == float(np.median(floats))
+    with pytest.raises(ValueError):
+        rectify_module._median([])
