@@ -295,6 +295,12 @@ def _loose(crop: ImageBGR, right_px: int) -> ImageBGR:
         (200, "B12CDE", 0.85, "AB12CDEF", 0.999, "B12CDE"),
         (200, "B12CDEF", 0.99, "AB12CDE", 0.85, "B12CDEF"),  # fitting a grammar but less sure: kept
         (0, "B12CDE", 0.99, "AB12CDE", 0.995, "B12CDE"),  # the line spans the crop: no second reading
+        # less sure (0.995 ** 7 = 0.97 against 0.999 ** 6 = 0.99) but the same text and a character
+        # more, fitting a grammar and at least 0.9 sure: a character the line cut off
+        (200, "B12CDE", 0.999, "AB12CDE", 0.995, "AB12CDE"),
+        (200, "B12CDE", 0.999, "AB12CDE", 0.98, "B12CDE"),  # 0.98 ** 7 = 0.87: not sure enough
+        (200, "B12CDE", 0.999, "AB13CDE", 0.995, "B12CDE"),  # not the same text and more
+        (200, "B12CDE", 0.999, "AB12CDEF", 0.999, "B12CDE"),  # fitting no grammar
     ],
 )
 def test_lines_spanning_little_of_the_crop_are_also_read_across_it(
