@@ -63,6 +63,10 @@ SQUARE_ASPECT = 2.2
 """A crop at most this many times as wide as high (blue band excluded) may hold a two-line plate."""
 
 SAME_BACKGROUND_GREY = 40
+OTHER_BG_PCT = 80
+"""A line's plate background, for :func:`_other_line`: this percentile of its band's pixels that
+are not ink (the plate's white; a median falls on blur or shadow grey between close characters:
+a lane crop's ``RWF`` over ``7543A`` had 171 under ``7543A`` against 225 around ``RWF``)."""
 """Largest difference (grey levels) between two lines' plate backgrounds on one plate."""
 
 HALVES_OVERLAP = 0.06
@@ -433,8 +437,8 @@ def _other_line(
     (at most 5 characters: a square plate's line is short) sits in the top or bottom part of
     the crop, the band of the same height next to it, on the other side, is the other line if
     ink covers half its width, rows of ink span 60% of a character height, and its background
-    (the pixels that are not ink) is the main line's plate background within
-    :data:`SAME_BACKGROUND_GREY` grey levels (not the scene around a small plate in a loose
+    (the :data:`OTHER_BG_PCT` percentile of the pixels that are not ink) is the main line's
+    within :data:`SAME_BACKGROUND_GREY` grey levels (not the scene around a small plate in a loose
     crop). ``line`` is in analysis pixels (:data:`ANALYSIS_HEIGHT_PX` high), ``box`` its line
     box in crop pixels; the result is in crop pixels, without character boxes.
     """
@@ -465,7 +469,8 @@ def _other_line(
     other_bg = gray[y1:y2, x1:x2][~region]
     if main_bg.size == 0 or other_bg.size == 0:
         return None
-    if abs(float(np.median(main_bg)) - float(np.median(other_bg))) > SAME_BACKGROUND_GREY:
+    main_white = float(np.percentile(main_bg, OTHER_BG_PCT))
+    if abs(main_white - float(np.percentile(other_bg, OTHER_BG_PCT))) > SAME_BACKGROUND_GREY:
         return None
     pad_y = 0.18 * ch
     out = (box[0], max(0, int((y1 - pad_y) / scale)), box[2], min(h, math.ceil((y2 + pad_y) / scale)))

@@ -280,3 +280,22 @@ def test_median_of_a_list_equals_numpys() -> None:
         assert rectify_module._median(floats) == float(np.median(floats))
     with pytest.raises(ValueError):
         rectify_module._median([])
+
+
+def test_the_second_line_is_found_beside_a_shadow_on_the_first() -> None:
+    # the top line is smeared into one blob (no components); a shadow lies over the left part of
+    # the bottom line's rows (from y 95, below where the top line is looked for). Most of that
+    # line's background is shadow grey (its median 55 grey levels under the top's white), but
+    # its brightest part is the top's white: the plate's white is compared (80th percentile),
+    # not the median
+    img = plate(["N316", "1079"], border=False)
+    h, w = img.shape[:2]
+    top = img[: h // 2, :].copy()
+    img[: h // 2, :] = np.where(cv2.GaussianBlur(top, (0, 0), 9) < 235, 60, 255).astype(np.uint8)
+    shaded = img[95:, : int(0.38 * w)]
+    shaded[shaded > 128] = 200
+    r = rectify(img)
+    assert r.two_line
+    first, second = r.lines
+    assert first.char_boxes == ()  # the top line, found by the fallback
+    assert first.box[3] <= second.box[3]
