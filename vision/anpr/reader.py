@@ -169,6 +169,10 @@ class PipelineReader:
             across = self._ranked(self.engine, wide, colour) if wide else ()
             if across and (not ranked or _wider_wins(across[0], ranked[0])):
                 ranked, lines = across, wide
+            hugged = rect.hugged_line_images()
+            grown = self._ranked(self.engine, hugged, colour) if hugged else ()
+            if grown and (not ranked or _grown_wins(grown[0], ranked[0])):
+                ranked, lines = grown, hugged
         if not self.options.raw and not two_line and not _sure(ranked, self.options.fallback_below):
             halves = rect.halves(self.options.halves_below_aspect)
             split = self._ranked(self.engine, halves, colour) if halves else ()
@@ -301,6 +305,15 @@ def _wider_wins(across: PlateCandidate, found: PlateCandidate) -> bool:
         and found.text in across.text
         and across.confidence >= WIDER_MORE_SURE
     )
+
+
+def _grown_wins(grown: PlateCandidate, found: PlateCandidate) -> bool:
+    """Whether the reading of lines grown through a hugging frame (:meth:`Rectified.hugged_line_images`)
+    replaces the best so far ``found``: it reads ``found``'s text (and perhaps more), and wins as
+    the whole-width reading does (:func:`_wider_wins`). Grown lines take in the frame's edges; a
+    reading that lost characters to them (``EXN2894`` read ``XN2894``, turned 20 degrees) is no
+    better reading."""
+    return found.text in grown.text and _wider_wins(grown, found)
 
 
 def _preference(c: PlateCandidate) -> tuple[bool, float]:

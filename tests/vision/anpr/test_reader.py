@@ -400,3 +400,44 @@ def test_read_box_reads_an_unsure_plate_again_from_a_wider_box_and_averages() ->
     ):
         read, crop = read_box(reader, image, box, 0.06, wider)
         assert reader.widths == [112] and crop.shape[1] == 112 and read.best is not None
+
+
+@pytest.mark.parametrize(
+    ("grown_text", "grown_conf", "expected"),
+    [
+        ("AB12CDE", 0.995, "AB12CDE"),  # the cut character back, nearly as sure (0.97 >= 0.9)
+        ("B12CDE", 0.9999, "B12CDE"),  # the same text, surer: it wins (same text either way)
+        ("12CDE", 0.9999, "B12CDE"),  # surer and fitting, but a character lost to the frame: no better
+        ("AB12CDE", 0.98, "B12CDE"),  # 0.98 ** 7 = 0.87: not sure enough to add a character
+    ],
+)
+def test_lines_grown_through_a_hugging_frame_win_when_they_read_more(
+    monkeypatch: pytest.MonkeyPatch, grown_text: str, grown_conf: float, expected: str
+) -> None:
+    import vision.anpr.reader as reader_module
+    from vision.anpr.rectify import Rectified, TextLine
+
+    crop = plate(["AB12CDE"])
+    w = crop.shape[1]
+    line = TextLine((40, 20, w - 10, 90), (), hugged_box=(5, 20, w - 10, 90))
+    rect = Rectified(crop, np.eye(2, 3), 0.0, 0, (line,))
+    monkeypatch.setattr(reader_module, "rectify", lambda _crop: rect)
+    assert [im.shape[1] for im in rect.hugged_line_images()] == [w - 15]
+    engine = ByWidth(w - 15, grown_text, grown_conf, "B12CDE", 0.999)
+    options = ReaderOptions(stretch_unsure=1.0, wide_below=0.5)  # the lines span 0.87: no wide reading
+    read = PipelineReader(engine, load_grammars(countries=["UK"]), options).read(crop)
+    assert engine.widths == [w - 50, w - 15]
+    assert read.best is not None and read.best.text == expected
+
+
+def test_no_hugged_box_no_grown_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vision.anpr.reader as reader_module
+    from vision.anpr.rectify import Rectified, TextLine
+
+    crop = plate(["AB12CDE"])
+    rect = Rectified(crop, np.eye(2, 3), 0.0, 0, (TextLine((40, 20, crop.shape[1] - 10, 90), ()),))
+    monkeypatch.setattr(reader_module, "rectify", lambda _crop: rect)
+    assert rect.hugged_line_images() == []
+    engine = ByWidth(10_000, "", 0.0, "B12CDE", 0.999)
+    PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(stretch_unsure=1.0)).read(crop)
+    assert len(engine.widths) == 1

@@ -299,3 +299,44 @@ def test_the_second_line_is_found_beside_a_shadow_on_the_first() -> None:
     first, second = r.lines
     assert first.char_boxes == ()  # the top line, found by the fallback
     assert first.box[3] <= second.box[3]
+
+
+def test_a_frame_hugging_the_characters_is_told_from_one_that_does_not() -> None:
+    ink = np.zeros((100, 200), np.uint8)
+    ink[40:70, 50:150:12] = 255  # character stems, a line from y 40 to 70 (ch 30)
+    assert not rectify_module._frame_hugs(ink, 40, 70, 50, 150, 30.0)
+    ink[33:40, :] = 255  # a frame line just above the characters...
+    assert not rectify_module._frame_hugs(ink, 40, 70, 50, 150, 30.0)
+    ink[70:77, :] = 255  # ...and just below: it hugs them
+    assert rectify_module._frame_hugs(ink, 40, 70, 50, 150, 30.0)
+    assert not rectify_module._frame_hugs(ink, 5, 35, 50, 150, 30.0)  # no room above: no test
+
+
+def test_growth_stops_at_a_border_column_unless_borders_are_off() -> None:
+    ink = np.zeros((100, 200), np.uint8)
+    ink[40:70, 80:150] = 255  # the line's characters (one block)
+    ink[40:70, 62:70] = 255  # a character the components missed, left of them
+    ink[25:85, 70:73] = 255  # ... joined to a column inked far above and below: a "border"
+    assert rectify_module._grow_span(ink, 40, 70, 80, 150, 30.0, 0) == (80, 150)
+    assert rectify_module._grow_span(ink, 40, 70, 80, 150, 30.0, 0, borders=False) == (62, 150)
+
+
+def _hugged_ink(missed_from: int) -> np.ndarray:
+    """Analysis-scale ink (100 x 200): a line y 40-70 (characters x 80-150), a frame hugging it
+    above and below, and ink the components missed from ``missed_from`` to a column joined to
+    the frame (x 70-73)."""
+    ink = np.zeros((100, 200), np.uint8)
+    ink[40:70, 80:150] = 255
+    ink[32:40, :] = 255
+    ink[70:78, :] = 255
+    ink[40:70, missed_from:73] = 255
+    return ink
+
+
+def test_a_line_gets_a_hugged_box_only_when_it_grows_by_a_character() -> None:
+    line = [(80, 40, 100, 70), (110, 40, 130, 70), (135, 40, 150, 70)]
+    box, _, hugged = rectify_module._line_box(line, line, _hugged_ink(50), 0, 1.0, 200, 100)
+    assert hugged is not None and hugged[0] < box[0] and hugged[2] == box[2]
+    # only the frame's own edge beyond the line (7 px, 0.23 character heights): no second box
+    _, _, hugged = rectify_module._line_box(line, line, _hugged_ink(70), 0, 1.0, 200, 100)
+    assert hugged is None
