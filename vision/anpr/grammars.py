@@ -153,7 +153,8 @@ class GrammarSet:
     """:meth:`corrections` already worked out: a plate's reads (lines, wider crops, frames of a
     track) give the same strings again and again, and working one out takes some 0.1 ms."""
     _kind_swaps: dict[tuple[str, int], tuple[_Swap, ...]] = field(init=False, repr=False, compare=False)
-    """:meth:`_swaps` already worked out (at most 2 ** length kinds strings per length)."""
+    """:meth:`_swaps` already worked out, for lengths some shape has (at most 2 ** length kinds
+    strings each); emptied with :attr:`_corrections`."""
 
     def __post_init__(self) -> None:
         index: dict[int, dict[str, list[Grammar]]] = {}
@@ -169,6 +170,7 @@ class GrammarSet:
         """Drop what :meth:`corrections` remembers (a benchmark reading the same crops again
         times each read as the first)."""
         self._corrections.clear()
+        self._kind_swaps.clear()
 
     @property
     def countries(self) -> tuple[str, ...]:
@@ -187,7 +189,7 @@ class GrammarSet:
         known = self._corrections.get(key)
         if known is None:
             if len(self._corrections) >= CORRECTIONS_KEPT:
-                self._corrections.clear()
+                self.forget()
             known = self._corrections[key] = tuple(self._work_out(text, max_changes))
         return list(known)
 
@@ -195,6 +197,8 @@ class GrammarSet:
         """The shapes of ``kinds``' length (``L``/``D`` per character) that 1 to ``max_changes``
         letter/digit swaps would make it fit, in table order: each shape, its grammars and the
         positions to swap. Memoised: a few hundred kinds strings cover every read."""
+        if len(kinds) not in self._by_length:
+            return ()  # no shape of this length (kept out of the memo: garbage reads are any length)
         key = (kinds, max_changes)
         known = self._kind_swaps.get(key)
         if known is None:

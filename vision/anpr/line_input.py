@@ -55,8 +55,9 @@ least this many times the luminance's."""
 def grey_percentiles(grey: npt.NDArray[np.uint8], qs: Sequence[float]) -> list[float]:
     """``np.percentile(grey, qs)`` (linear interpolation) of a uint8 image, bit for bit, from its
     256-bin histogram: about ten times faster than sorting on a plate line's few thousand pixels,
-    where the reader calls it several times per line (``tests/anpr/test_line_input.py`` checks
-    equality on random and real images). Raises ``ValueError`` on an empty image."""
+    where the reader calls it several times per line (``tests/vision/anpr/test_line_input.py``
+    checks equality on random and real images). Raises ``ValueError`` on an empty image or a
+    percentile outside [0, 100]."""
     flat = grey.ravel()
     if flat.size == 0:
         raise ValueError("percentiles of an empty image")
@@ -64,6 +65,8 @@ def grey_percentiles(grey: npt.NDArray[np.uint8], qs: Sequence[float]) -> list[f
     n = int(cum[-1])
     out = []
     for q in qs:
+        if not 0.0 <= q <= 100.0:
+            raise ValueError(f"percentile {q} outside [0, 100]")
         virtual = (n - 1) * (q / 100.0)
         below = math.floor(virtual)
         t = virtual - below

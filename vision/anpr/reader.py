@@ -12,7 +12,9 @@ implements it for any :class:`vision.anpr.engines.RecognitionEngine`:
    country named with the help of the plate's background colour
    (:func:`vision.anpr.colour.plate_colour`) when formats of several countries fit;
 6. lines spanning little of the crop's width are also read across the whole width
-   (:attr:`ReaderOptions.wide_below`);
+   (:attr:`ReaderOptions.wide_below`), and lines that a frame hugging the characters cut short
+   are also read grown through it (:attr:`ReaderOptions.grow_hugged`); the reading that wins
+   is what the later steps read;
 7. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified;
 8. a squarish crop read as one line without a sure result is also read as its top and bottom
    halves (:attr:`ReaderOptions.halves_below_aspect`);
@@ -25,7 +27,8 @@ baseline the pipeline is measured against.
 
 **A second opinion** (engine name ``primary+fallback``, e.g. ``crnn+rapidocr``): when the
 primary engine's best candidate fits no grammar or is less sure than
-:attr:`ReaderOptions.fallback_below`, the fallback engine reads the same rectified lines and
+:attr:`ReaderOptions.fallback_below`, the fallback engine reads the same lines (those the best
+reading so far came from) and
 the better of the two best candidates wins (one that fits a grammar first, then the more
 confident). The project's own recogniser is fast and strong on the formats it was trained on;
 a plate of another country or camera (no grammar fits) gets the broadly trained engine's
@@ -117,6 +120,10 @@ class ReaderOptions:
     loosely around a plate (a detector's box with a margin) span more than their lines; tight
     real crops almost never trigger it. 0.85 (seventeenth session, ``docs/anpr.md``); 0 turns
     it off.
+    ``grow_hugged``: where the plate's frame hugs a line's characters (a blurred night plate's),
+    the line is also read grown through it (:attr:`vision.anpr.rectify.TextLine.hugged_box`), and
+    that reading wins when it reads the best's text and more, as the whole-width one wins
+    (:func:`_grown_wins`; eighteenth session, ``docs/anpr.md``).
     """
 
     top_n: int = 5
@@ -128,6 +135,7 @@ class ReaderOptions:
     halves_below_aspect: float = 1.6
     stretch_unsure: float = 1.25
     wide_below: float = 0.85
+    grow_hugged: bool = True
 
 
 class PipelineReader:
@@ -169,6 +177,7 @@ class PipelineReader:
             across = self._ranked(self.engine, wide, colour) if wide else ()
             if across and (not ranked or _wider_wins(across[0], ranked[0])):
                 ranked, lines = across, wide
+        if not self.options.raw and self.options.grow_hugged:
             hugged = rect.hugged_line_images()
             grown = self._ranked(self.engine, hugged, colour) if hugged else ()
             if grown and (not ranked or _grown_wins(grown[0], ranked[0])):

@@ -57,6 +57,7 @@ GROW_GAP_CH = 0.8
 """Widest gap (in character heights) a line's span grows across to ink the components missed."""
 
 GROW_MAX_CH = 3.0
+"""Furthest (in character heights) a line's span grows on each side beyond its components."""
 
 HUGGED_FRAME = 0.9
 """Share of a line's columns with ink just above *and* just below it (0.3 character heights)
@@ -66,17 +67,17 @@ HUGGED_MIN_GROWTH_CH = 0.6
 """A line grown through a hugging frame is read only when it grew this much (character heights)
 at one end or the other: a character's width (thinner growth is the frame's own edge, and the
 extra reading cost 1.5 ms a plate at the median when any growth counted)."""
-"""Furthest (in character heights) a line's span grows on each side beyond its components."""
 
 SQUARE_ASPECT = 2.2
 """A crop at most this many times as wide as high (blue band excluded) may hold a two-line plate."""
 
 SAME_BACKGROUND_GREY = 40
+"""Largest difference (grey levels) between two lines' plate backgrounds on one plate."""
+
 OTHER_BG_PCT = 80
 """A line's plate background, for :func:`_other_line`: this percentile of its band's pixels that
 are not ink (the plate's white; a median falls on blur or shadow grey between close characters:
 a lane crop's ``RWF`` over ``7543A`` had 171 under ``7543A`` against 225 around ``RWF``)."""
-"""Largest difference (grey levels) between two lines' plate backgrounds on one plate."""
 
 HALVES_OVERLAP = 0.06
 """How far past the middle (fraction of the height) each half of :meth:`Rectified.halves` reaches."""
@@ -254,7 +255,8 @@ def _outside_plate(image: ImageBGR, x1: int, x2: int) -> bool:
 def _median(values: Sequence[float]) -> float:
     """``float(np.median(values))`` of a short list (character heights, centres), without NumPy's
     overhead of some 15 us a call: the line grouping takes thousands per plate. The two middle
-    values of an even count are averaged as NumPy does, ``(a + b) / 2``."""
+    values of an even count are averaged as NumPy does, ``(a + b) / 2``. For Python numbers
+    without NaN (NumPy's median of a NaN is NaN; sorting here is not)."""
     s = sorted(values)
     n = len(s)
     if n == 0:

@@ -5,7 +5,16 @@ from pathlib import Path
 import pytest
 
 from vision.anpr.ctc import RawString
-from vision.anpr.grammars import expand_shape, load_grammars, lookalike_options
+from vision.anpr.grammars import (
+    _OPTIONS,
+    Grammar,
+    GrammarSet,
+    _kinds,
+    _product,
+    expand_shape,
+    load_grammars,
+    lookalike_options,
+)
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +222,55 @@ def test_the_corrections_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     for text in ("AB12CDE", "AB12CDF", "AB12CDG", "AB12CDH", "AB12CDJ"):
         grammars.corrections(text)
         assert len(grammars._corrections) <= 3
+
+
+Fix = tuple[str, str, tuple[int, ...]]
+
+
+def _reference_corrections(grammars: GrammarSet, text: str, max_changes: int = 2) -> list[Fix]:
+    """``corrections`` as written before its memos: the shapes of ``text``'s length in table
+    order, each tried without remembering anything."""
+    out: list[Fix] = []
+    first = grammars.match(text)
+    if first is not None:
+        out.append((text, first.name, ()))
+    seen = {text}
+    kinds = _kinds(text)
+    by_shape: dict[str, list[Grammar]] = {}
+    for g in grammars.grammars:
+        for shape in g.shapes:
+            if len(shape) == len(text):
+                by_shape.setdefault(shape, []).append(g)
+    for shape, rows in by_shape.items():
+        pairs = enumerate(zip(kinds, shape, strict=True))
+        changed = [i for i, (k, want) in pairs if want != "A" and k != want]
+        if not changed or len(changed) > max_changes:
+            continue
+        options = [_OPTIONS[(text[i], shape[i] == "D")] for i in changed]
+        if not all(options):
+            continue
+        chars = list(text)
+        for combo in _product(options):
+            for i, ch in zip(changed, combo, strict=True):
+                chars[i] = ch
+            fixed = "".join(chars)
+            if fixed not in seen and any(g.fits(fixed) for g in rows):
+                seen.add(fixed)
+                named = grammars.match(fixed)
+                assert named is not None
+                out.append((fixed, named.name, tuple(changed)))
+                break
+    return out
+
+
+def test_corrections_equal_the_unmemoised_reference_on_random_reads() -> None:
+    import random
+
+    rng = random.Random(5)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(2, 10))) for _ in range(1500)]
+    texts += ["A812CDE", "AB1ZCDE", "0B12DF", "R1234BCD", "8812CDE", "G812DFH", "1234BCD"]
+    grammars = load_grammars()
+    for text in texts * 2:  # the second time from the memos
+        got = [(c.text, c.grammar.name, c.positions) for c in grammars.corrections(text)]
+        assert got == _reference_corrections(grammars, text), text

@@ -39,3 +39,9 @@ def test_grey_percentiles_equal_numpys_bit_for_bit() -> None:
 def test_grey_percentiles_of_an_empty_image_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         grey_percentiles(np.zeros((0, 4), np.uint8), GREY_RANGE_PERCENTILES)
+
+
+@pytest.mark.parametrize("q", [-1.0, 100.5])
+def test_grey_percentiles_outside_0_100_is_an_error(q: float) -> None:
+    with pytest.raises(ValueError, match="outside"):
+        grey_percentiles(np.zeros((2, 2), np.uint8), (q,))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -403,16 +404,16 @@ def test_read_box_reads_an_unsure_plate_again_from_a_wider_box_and_averages() ->
 
 
 @pytest.mark.parametrize(
-    ("grown_text", "grown_conf", "expected"),
+    ("grown_text", "grown_conf", "expected", "expected_conf"),
     [
-        ("AB12CDE", 0.995, "AB12CDE"),  # the cut character back, nearly as sure (0.97 >= 0.9)
-        ("B12CDE", 0.9999, "B12CDE"),  # the same text, surer: it wins (same text either way)
-        ("12CDE", 0.9999, "B12CDE"),  # surer and fitting, but a character lost to the frame: no better
-        ("AB12CDE", 0.98, "B12CDE"),  # 0.98 ** 7 = 0.87: not sure enough to add a character
+        ("AB12CDE", 0.995, "AB12CDE", 0.995**7),  # the cut character back, nearly as sure (0.97 >= 0.9)
+        ("B12CDE", 0.9999, "B12CDE", 0.9999**6),  # the same text, surer: it wins
+        ("12CDE", 0.9999, "B12CDE", 0.999**6),  # surer and fitting, but a character lost to the frame
+        ("AB12CDE", 0.98, "B12CDE", 0.999**6),  # 0.98 ** 7 = 0.87: not sure enough to add a character
     ],
 )
 def test_lines_grown_through_a_hugging_frame_win_when_they_read_more(
-    monkeypatch: pytest.MonkeyPatch, grown_text: str, grown_conf: float, expected: str
+    monkeypatch: pytest.MonkeyPatch, grown_text: str, grown_conf: float, expected: str, expected_conf: float
 ) -> None:
     import vision.anpr.reader as reader_module
     from vision.anpr.rectify import Rectified, TextLine
@@ -428,6 +429,10 @@ def test_lines_grown_through_a_hugging_frame_win_when_they_read_more(
     read = PipelineReader(engine, load_grammars(countries=["UK"]), options).read(crop)
     assert engine.widths == [w - 50, w - 15]
     assert read.best is not None and read.best.text == expected
+    assert read.best.confidence == pytest.approx(expected_conf)
+    off = ByWidth(w - 15, grown_text, grown_conf, "B12CDE", 0.999)
+    PipelineReader(off, load_grammars(countries=["UK"]), replace(options, grow_hugged=False)).read(crop)
+    assert off.widths == [w - 50]
 
 
 def test_no_hugged_box_no_grown_reading(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -338,5 +338,9 @@ def test_a_line_gets_a_hugged_box_only_when_it_grows_by_a_character() -> None:
     box, _, hugged = rectify_module._line_box(line, line, _hugged_ink(50), 0, 1.0, 200, 100)
     assert hugged is not None and hugged[0] < box[0] and hugged[2] == box[2]
     # only the frame's own edge beyond the line (7 px, 0.23 character heights): no second box
-    _, _, hugged = rectify_module._line_box(line, line, _hugged_ink(70), 0, 1.0, 200, 100)
-    assert hugged is None
+    assert rectify_module._line_box(line, line, _hugged_ink(70), 0, 1.0, 200, 100)[2] is None
+    # the same analysis pixels from a crop twice as large (scale 0.5): boxes in crop pixels
+    box2, _, hugged2 = rectify_module._line_box(line, line, _hugged_ink(50), 0, 0.5, 400, 200)
+    assert hugged2 is not None
+    for got, want in ((box2, box), (hugged2, hugged)):
+        assert all(abs(g - 2 * v) <= 1 for g, v in zip(got, want, strict=True))
