@@ -86,7 +86,15 @@ GROUP_SLOPES = (0.0, *(math.tan(math.radians(a)) for a in (-15, -10, -5, 5, 10, 
 """Slopes (dy/dx) along which character centres are grouped into lines; level comes first."""
 
 SLOPE_SEARCH_BELOW = 4
-"""Tilted groupings are tried only when the best level line has fewer characters than this."""
+"""Tilted groupings are tried only when the best level line has fewer characters than this, or
+fewer than :data:`SLOPE_SEARCH_SHARE` of the components."""
+
+SLOPE_SEARCH_SHARE = 0.6
+"""Tilted groupings are also tried when the best level line holds less than this share of the
+character-like components: a plate turned 10 degrees groups level into pieces of 3-4 characters
+(``XW198LK``: ``8``, ``L``, ``K`` and the department's ``88`` out of 10 components; along a
+15-degree slope, 7, and deskewed by their slope, all 9). The search stops at the first slope
+whose line holds this share."""
 
 TURN_CANDIDATES = (-25.0, -20.0, -15.0, -10.0, -5.0, 5.0, 10.0, 15.0, 20.0, 25.0)
 """Turns (degrees) tried on a crop whose main line is short (:data:`SLOPE_SEARCH_BELOW`): a plate
@@ -335,13 +343,14 @@ def _group_lines(boxes: list[Box], slope: float = 0.0) -> list[list[Box]]:
 
 def _sloped_groups(components: list[Box]) -> list[list[Box]]:
     """Lines of at least 2 characters, grouped level; when the best level line has fewer than
-    :data:`SLOPE_SEARCH_BELOW` characters (a tilted plate's line falls apart when grouped
-    level), along the slope of :data:`GROUP_SLOPES` whose best line has the most characters
-    (level kept on a tie). A level line of 4 or more gives the skew angle itself."""
+    :data:`SLOPE_SEARCH_BELOW` characters or :data:`SLOPE_SEARCH_SHARE` of the components (a
+    tilted plate's line falls apart when grouped level), along the slope of :data:`GROUP_SLOPES`
+    whose best line has the most characters (level kept on a tie; the search ends at the first
+    line holding both). A level line of 4 or more gives the skew angle itself."""
     best: list[list[Box]] = []
     best_n = 0
     for slope in GROUP_SLOPES:
-        if slope != 0.0 and best_n >= SLOPE_SEARCH_BELOW:
+        if slope != 0.0 and best_n >= SLOPE_SEARCH_BELOW and best_n >= SLOPE_SEARCH_SHARE * len(components):
             break
         groups = [g for g in _group_lines(components, slope) if len(g) >= 2]
         if not groups:

@@ -344,3 +344,25 @@ def test_a_line_gets_a_hugged_box_only_when_it_grows_by_a_character() -> None:
     assert hugged2 is not None
     for got, want in ((box2, box), (hugged2, hugged)):
         assert all(abs(g - 2 * v) <= 1 for g, v in zip(got, want, strict=True))
+
+
+def test_a_tilted_line_is_grouped_along_its_slope_when_level_finds_a_piece_of_it() -> None:
+    # the components of a French plate turned about 10 degrees (XW198LK and its department's 88,
+    # analysis pixels): grouped level, 4 of the 10 make a "line" (8, L, K and the 88), enough
+    # on its own to stop the slope search; along the first slope tried (-15 degrees) 7 do, which
+    # is more than 60 % of the components, and the search stops there (the deskew by that line's
+    # own slope then finds all 9)
+    comps = [
+        (219, 13, 234, 38),
+        (201, 22, 216, 50),
+        (181, 27, 197, 55),
+        (147, 33, 163, 60),
+        (127, 36, 142, 64),
+        (233, 37, 245, 59),
+        (109, 40, 118, 67),
+        (72, 46, 88, 75),
+        (51, 50, 67, 79),
+        (32, 63, 47, 89),
+    ]
+    assert max(len(g) for g in rectify_module._group_lines(comps, 0.0) if len(g) >= 2) == 4
+    assert len(rectify_module._sloped_groups(comps)[0]) == 7
