@@ -96,6 +96,11 @@ character-like components: a plate turned 10 degrees groups level into pieces of
 15-degree slope, 7, and deskewed by their slope, all 9). The search stops at the first slope
 whose line holds this share."""
 
+SLOPE_SHARE_GAIN = 2
+"""A level line of :data:`SLOPE_SEARCH_BELOW` or more characters gives way to a sloped one only
+when that is this many characters longer (one more is as likely a raindrop or screw joining a
+wrong slope: ``NRT827``, 4 level, 5 along -5 degrees, deskewed the wrong way and read ``RT827``)."""
+
 TURN_CANDIDATES = (-25.0, -20.0, -15.0, -10.0, -5.0, 5.0, 10.0, 15.0, 20.0, 25.0)
 """Turns (degrees) tried on a crop whose main line is short (:data:`SLOPE_SEARCH_BELOW`): a plate
 turned by 15-25 degrees falls apart into short lines, because each character's box overlaps
@@ -349,6 +354,7 @@ def _sloped_groups(components: list[Box]) -> list[list[Box]]:
     line holding both). A level line of 4 or more gives the skew angle itself."""
     best: list[list[Box]] = []
     best_n = 0
+    level_n = 0  # a level line long enough on its own gives way only to one 2 characters longer
     for slope in GROUP_SLOPES:
         if slope != 0.0 and best_n >= SLOPE_SEARCH_BELOW and best_n >= SLOPE_SEARCH_SHARE * len(components):
             break
@@ -356,8 +362,12 @@ def _sloped_groups(components: list[Box]) -> list[list[Box]]:
         if not groups:
             continue
         groups.sort(key=_line_score, reverse=True)
-        if len(groups[0]) > best_n:
-            best, best_n = groups, len(groups[0])
+        n = len(groups[0])
+        if slope == 0.0:
+            best, best_n = groups, n
+            level_n = n if n >= SLOPE_SEARCH_BELOW else 0
+        elif n > best_n and n >= level_n + SLOPE_SHARE_GAIN:
+            best, best_n = groups, n
     return best
 
 

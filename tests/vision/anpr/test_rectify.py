@@ -346,23 +346,31 @@ def test_a_line_gets_a_hugged_box_only_when_it_grows_by_a_character() -> None:
         assert all(abs(g - 2 * v) <= 1 for g, v in zip(got, want, strict=True))
 
 
-def test_a_tilted_line_is_grouped_along_its_slope_when_level_finds_a_piece_of_it() -> None:
-    # the components of a French plate turned about 10 degrees (XW198LK and its department's 88,
-    # analysis pixels): grouped level, 4 of the 10 make a "line" (8, L, K and the 88), enough
-    # on its own to stop the slope search; along the first slope tried (-15 degrees) 7 do, which
-    # is more than 60 % of the components, and the search stops there (the deskew by that line's
-    # own slope then finds all 9)
-    comps = [
-        (219, 13, 234, 38),
-        (201, 22, 216, 50),
-        (181, 27, 197, 55),
-        (147, 33, 163, 60),
-        (127, 36, 142, 64),
-        (233, 37, 245, 59),
-        (109, 40, 118, 67),
-        (72, 46, 88, 75),
-        (51, 50, 67, 79),
-        (32, 63, 47, 89),
-    ]
-    assert max(len(g) for g in rectify_module._group_lines(comps, 0.0) if len(g) >= 2) == 4
-    assert len(rectify_module._sloped_groups(comps)[0]) == 7
+# components (analysis pixels) of two plates whose best level line has 4 characters but under
+# 60 % of the components. XW198LK turned about 10 degrees (with its department's 88): level
+# groups 8, L, K and the 88; along the first slope tried (-15 degrees) 7 do, and the search
+# stops there (deskewed by that line's slope the plate shows all 9). NRT827 in rain: 5 along -5
+# degrees with a raindrop; one more is no evidence of a slope, the level line is kept.
+TILTED_XW198LK = [
+    (219, 13, 234, 38), (201, 22, 216, 50), (181, 27, 197, 55), (147, 33, 163, 60), (127, 36, 142, 64),
+    (233, 37, 245, 59), (109, 40, 118, 67), (72, 46, 88, 75), (51, 50, 67, 79), (32, 63, 47, 89),
+]  # fmt: skip
+RAINY_NRT827 = [
+    (0, 4, 28, 40), (54, 15, 93, 100), (163, 30, 182, 69), (198, 34, 220, 72), (227, 36, 249, 79),
+    (257, 36, 278, 75), (0, 62, 47, 100), (93, 69, 114, 100),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("comps", "expected", "level_kept"), [(TILTED_XW198LK, 7, False), (RAINY_NRT827, 4, True)]
+)
+def test_a_level_line_of_a_few_components_gives_way_to_a_slope_two_characters_longer(
+    comps: list[tuple[int, int, int, int]], expected: int, level_kept: bool
+) -> None:
+    groups: list[list[tuple[int, int, int, int]]] = rectify_module._group_lines(comps, 0.0)
+    longest = max(groups, key=len)
+    level = sorted(longest)
+    assert len(level) == 4
+    best = rectify_module._sloped_groups(comps)[0]
+    assert len(best) == expected
+    assert (best == level) is level_kept
