@@ -92,9 +92,9 @@ fewer than :data:`SLOPE_SEARCH_SHARE` of the components."""
 SLOPE_SEARCH_SHARE = 0.6
 """Tilted groupings are also tried when the best level line holds less than this share of the
 character-like components: a plate turned 10 degrees groups level into pieces of 3-4 characters
-(``XW198LK``: ``8``, ``L``, ``K`` and the department's ``88`` out of 10 components; along a
-15-degree slope, 7, and deskewed by their slope, all 9). The search stops at the first slope
-whose line holds this share."""
+(``XW198LK``: ``8``, ``L``, ``K`` and the department's ``88`` out of 10 components; along
+-15 degrees, the first slope tried, 7, and deskewed by their slope, all 9). See
+:func:`_sloped_groups` for when the search ends."""
 
 SLOPE_SHARE_GAIN = 2
 """A level line of :data:`SLOPE_SEARCH_BELOW` or more characters gives way to a sloped one only
@@ -347,16 +347,23 @@ def _group_lines(boxes: list[Box], slope: float = 0.0) -> list[list[Box]]:
 
 
 def _sloped_groups(components: list[Box]) -> list[list[Box]]:
-    """Lines of at least 2 characters, grouped level; when the best level line has fewer than
-    :data:`SLOPE_SEARCH_BELOW` characters or :data:`SLOPE_SEARCH_SHARE` of the components (a
-    tilted plate's line falls apart when grouped level), along the slope of :data:`GROUP_SLOPES`
-    whose best line has the most characters (level kept on a tie; the search ends at the first
-    line holding both). A level line of 4 or more gives the skew angle itself."""
+    """Lines of at least 2 characters, grouped level, or along a slope of :data:`GROUP_SLOPES`
+    (a tilted plate's line falls apart when grouped level), searched in that order:
+
+    - a level line of fewer than :data:`SLOPE_SEARCH_BELOW` characters: a sloped line longer than
+      the best so far wins, and the search ends once the best has that many;
+    - a level line of that many or more, but under :data:`SLOPE_SEARCH_SHARE` of the components: a
+      sloped line wins only when :data:`SLOPE_SHARE_GAIN` characters longer than the level one
+      (and longer than the best so far), and the search ends once the best holds that share;
+    - otherwise the level line, with no search.
+
+    Level is kept on a tie. A level line of 4 or more gives the skew angle itself."""
     best: list[list[Box]] = []
     best_n = 0
     level_n = 0  # a level line long enough on its own gives way only to one 2 characters longer
+    share = SLOPE_SEARCH_SHARE * len(components)
     for slope in GROUP_SLOPES:
-        if slope != 0.0 and best_n >= SLOPE_SEARCH_BELOW and best_n >= SLOPE_SEARCH_SHARE * len(components):
+        if slope != 0.0 and best_n >= SLOPE_SEARCH_BELOW and (level_n == 0 or best_n >= share):
             break
         groups = [g for g in _group_lines(components, slope) if len(g) >= 2]
         if not groups:

@@ -374,3 +374,39 @@ def test_a_level_line_of_a_few_components_gives_way_to_a_slope_two_characters_lo
     best = rectify_module._sloped_groups(comps)[0]
     assert len(best) == expected
     assert (best == level) is level_kept
+
+
+def _sloped_groups_before_the_share_rule(
+    components: list[tuple[int, int, int, int]],
+) -> list[list[tuple[int, int, int, int]]]:
+    """``_sloped_groups`` as it was before ``SLOPE_SEARCH_SHARE`` (seventeenth session)."""
+    best: list[list[tuple[int, int, int, int]]] = []
+    best_n = 0
+    for slope in rectify_module.GROUP_SLOPES:
+        if slope != 0.0 and best_n >= rectify_module.SLOPE_SEARCH_BELOW:
+            break
+        groups = [g for g in rectify_module._group_lines(components, slope) if len(g) >= 2]
+        if groups:
+            groups.sort(key=rectify_module._line_score, reverse=True)
+            if len(groups[0]) > best_n:
+                best, best_n = groups, len(groups[0])
+    return best
+
+
+def test_the_share_rule_leaves_short_and_long_level_lines_as_they_were() -> None:
+    # a level line under 4 characters, or holding 60 % of the components: as before the rule
+    rng = np.random.default_rng(11)
+    compared = 0
+    for _ in range(3000):
+        n = int(rng.integers(0, 12))
+        xs, ys = rng.integers(0, 250, n), rng.integers(0, 70, n)
+        ws, hs = rng.integers(8, 20, n), rng.integers(15, 35, n)
+        comps = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h in zip(xs, ys, ws, hs, strict=True)]
+        level = [g for g in rectify_module._group_lines(comps, 0.0) if len(g) >= 2]
+        level.sort(key=rectify_module._line_score, reverse=True)
+        n_level = len(level[0]) if level else 0
+        if n_level >= rectify_module.SLOPE_SEARCH_BELOW and n_level < rectify_module.SLOPE_SEARCH_SHARE * n:
+            continue
+        compared += 1
+        assert rectify_module._sloped_groups(comps) == _sloped_groups_before_the_share_rule(comps)
+    assert compared > 2000
