@@ -6,7 +6,8 @@ both tried), groups them into text lines of similar character height, and:
 
 - **deskews**: rotates the crop so the main line's character centres lie on a horizontal
   line (the slant of the characters' baseline is the plate's own edge direction, and it
-  is found even when the plate border is cut off or hidden). When no line of 4 or more
+  is found even when the plate border is cut off or hidden; a line that level grouping cuts
+  into pieces is grouped along slopes, :func:`_sloped_groups`). When no line of 4 or more
   characters is found as the crop stands (a plate turned 15-25 degrees falls apart: its
   characters' boxes overlap), the turn that makes the text pixels fall most sharply into
   rows (:func:`_profile_score`) is tried, and the lines are found in the crop so turned. A
@@ -20,6 +21,8 @@ both tried), groups them into text lines of similar character height, and:
   dealer text are not read. A character the component analysis missed (touching the plate's
   edge, the band or its neighbour) is kept: the line's span grows over ink next to it
   (:func:`_grow_span`) and stops at a plate edge (ink well above and below the characters);
+  where the plate's frame hugs the characters, so that a character touching it passes for the
+  edge, the line's box grown with no such stop is kept beside it (:attr:`TextLine.hugged_box`);
   a component enclosing other components is a frame, not a character (:func:`_drop_frames`);
 - **detects two-line plates**: a second line whose characters are nearly as tall as the
   main line's, above or below it, makes the plate two-line; lines come top then bottom. On a
