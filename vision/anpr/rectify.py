@@ -45,7 +45,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vision.anpr.line_input import plate_grey
+from vision.anpr.line_input import grey_percentiles, plate_grey
 from vision.preprocess import turn_in_place
 from vision.types import ImageBGR
 
@@ -62,8 +62,13 @@ GROW_GAP_CH = 0.8
 GROW_MAX_CH = 3.0
 """Furthest (in character heights) a line's span grows on each side beyond its components."""
 
+BORDER_REACH_CH = 0.3
+"""How far above and below a line (character heights) a column's ink must reach for the column
+to be a plate's edge (:func:`_grow_span`), and the rows checked for a frame hugging the line
+(:func:`_frame_hugs`)."""
+
 HUGGED_FRAME = 0.9
-"""Share of a line's columns with ink just above *and* just below it (0.3 character heights)
+"""Share of a line's columns with ink just above *and* just below it (:data:`BORDER_REACH_CH`)
 from which the plate's frame is taken to hug the characters (:attr:`TextLine.hugged_box`)."""
 
 HUGGED_MIN_GROWTH_CH = 0.6
@@ -442,7 +447,7 @@ def _skew_angle_deg(line: list[Box]) -> float:
 def _frame_hugs(ink: npt.NDArray[np.uint8], y1: int, y2: int, x1: int, x2: int, ch: float) -> bool:
     """Whether ink lies just above *and* just below (0.3 character heights) at least
     :data:`HUGGED_FRAME` of a line's columns ``[x1, x2)``: the plate's frame hugs its characters."""
-    e1, e2 = y1 - round(0.3 * ch), y2 + round(0.3 * ch)
+    e1, e2 = y1 - round(BORDER_REACH_CH * ch), y2 + round(BORDER_REACH_CH * ch)
     if e1 < 0 or e2 > ink.shape[0] or x2 <= x1 or e1 >= y1 or e2 <= y2:
         return False
     on = ink > 0
@@ -477,7 +482,7 @@ def _grow_span(
     col = on[y1:y2].mean(axis=0) if y2 > y1 else np.zeros(w)
     # a border column is ink from well above the characters to well below them without a
     # break (a character's stem ends at the band, with plate background above and below it)
-    e1, e2 = y1 - round(0.3 * ch), y2 + round(0.3 * ch)
+    e1, e2 = y1 - round(BORDER_REACH_CH * ch), y2 + round(BORDER_REACH_CH * ch)
     border = on[e1:e2].mean(axis=0) >= 0.85 if borders and e1 >= 0 and e2 <= h else np.zeros(w, bool)
     inked = col >= 0.1
     gap_max = GROW_GAP_CH * ch
@@ -542,8 +547,9 @@ def _other_line(
     other_bg = gray[y1:y2, x1:x2][~region]
     if main_bg.size == 0 or other_bg.size == 0:
         return None
-    main_white = float(np.percentile(main_bg, OTHER_BG_PCT))
-    if abs(main_white - float(np.percentile(other_bg, OTHER_BG_PCT))) > SAME_BACKGROUND_GREY:
+    (main_white,) = grey_percentiles(main_bg, (OTHER_BG_PCT,))
+    (other_white,) = grey_percentiles(other_bg, (OTHER_BG_PCT,))
+    if abs(main_white - other_white) > SAME_BACKGROUND_GREY:
         return None
     pad_y = 0.18 * ch
     out = (box[0], max(0, int((y1 - pad_y) / scale)), box[2], min(h, math.ceil((y2 + pad_y) / scale)))
