@@ -365,11 +365,18 @@ class PlateCrop:
 
 MIN_CROP_PLATE_H_PX = 18.0
 
+PLATE_CROP_MARGIN: tuple[float, float] = (0.08, 0.25)
+"""``synth plates`` crops: the plate's box grown at each side by a share of its size drawn from
+this range (a detector's box with a margin, loosely cut). The lane cuts tighter: the plate
+detector's box plus 6 % of its width left and right, nothing above and below
+(``vision.pipeline.config.ReadPolicy``); ``--margin 0.02,0.06`` makes a set cut about so."""
+
 
 @dataclass(frozen=True)
 class _PlateJob:
     seed: int
     lighting: Lighting | None = None
+    margin: tuple[float, float] = PLATE_CROP_MARGIN
 
     def __call__(self, block: tuple[int, int]) -> list[PlateCrop]:
         static = process_static_textures()
@@ -382,7 +389,7 @@ class _PlateJob:
             for k, p in enumerate(scene.plates):
                 if not p.labelled or p.box.height < MIN_CROP_PLATE_H_PX:
                     continue
-                crop = _crop(scene.image, p.box, rng, (0.08, 0.25), 400)
+                crop = _crop(scene.image, p.box, rng, self.margin, 400)
                 out.append(
                     PlateCrop(
                         f"plate_{self.seed}_{i:06d}_{k}.jpg",
@@ -403,13 +410,18 @@ def write_plates(
     workers: int = 1,
     progress: bool = True,
     lighting: Lighting | None = None,
+    margin: tuple[float, float] = PLATE_CROP_MARGIN,
 ) -> int:
-    """Write ``n`` plate crops to ``out/crops`` and ``out/manifest.csv``; returns the number written."""
+    """Write ``n`` plate crops to ``out/crops`` and ``out/manifest.csv``; returns the number written.
+
+    Each crop is the plate's box grown at each side by a random share of its width (left and
+    right) and height (above and below) drawn from ``margin`` (low, high); the same seed gives
+    the same plates whatever the margin."""
     (out / "crops").mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, ...]] = []
     pr = Progress("plates", n, progress)
     budget = max(8, n * 3)
-    for pc in _run_blocks(_PlateJob(seed, lighting), budget, workers, block=8):
+    for pc in _run_blocks(_PlateJob(seed, lighting, margin), budget, workers, block=8):
         if len(rows) >= n:
             break
         (out / "crops" / pc.name).write_bytes(pc.jpeg)

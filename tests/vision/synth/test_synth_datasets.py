@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from vision.synth import CROP_CLASSES, DETECT_CLASSES, write_crops, write_detect, write_plates
 from vision.synth.cli import main as cli_main
@@ -73,6 +74,47 @@ def test_plate_manifest_format_and_grammars(tmp_path: Path) -> None:
         img = cv2.imread(str(tmp_path / r["image_path"]))
         assert img is not None and img.shape[0] >= 18
         assert r["notes"] and ("front" in r["notes"] or "rear" in r["notes"] or "trailer_mark" in r["notes"])
+
+
+def test_plate_crops_are_cut_with_the_margin_asked_for(tmp_path: Path) -> None:
+    # the same seed gives the same plates; a tighter margin gives smaller crops of each
+    loose, tight = tmp_path / "loose", tmp_path / "tight"
+    assert write_plates(loose, 6, seed=5, workers=1, progress=False) == 6
+    assert write_plates(tight, 6, seed=5, workers=1, progress=False, margin=(0.02, 0.06)) == 6
+    rows_loose, rows_tight = read_manifest(loose / "manifest.csv"), read_manifest(tight / "manifest.csv")
+    assert [r["plate_text"] for r in rows_loose] == [r["plate_text"] for r in rows_tight]
+    for a, b in zip(rows_loose, rows_tight, strict=True):
+        big = cv2.imread(str(loose / a["image_path"]))
+        small = cv2.imread(str(tight / b["image_path"]))
+        assert big is not None and small is not None
+        assert small.shape[1] < big.shape[1] and small.shape[0] <= big.shape[0]
+
+
+def test_synth_plates_takes_a_margin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "tight"
+    assert (
+        cli_main(
+            [
+                "synth",
+                "plates",
+                "--out",
+                str(out),
+                "--n",
+                "2",
+                "--seed",
+                "5",
+                "--margin",
+                "0.02,0.06",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert len(read_manifest(out / "manifest.csv")) == 2
+    for bad in ("0.3,0.1", "0.1", "a,b", "-0.1,0.2"):
+        with pytest.raises(SystemExit):
+            cli_main(["synth", "plates", "--out", str(out), "--n", "2", "--margin", bad])
+        assert "--margin" in capsys.readouterr().err
 
 
 def test_crop_set_has_every_class(tmp_path: Path) -> None:
