@@ -15,12 +15,16 @@ implements it for any :class:`vision.anpr.engines.RecognitionEngine`:
    (:attr:`ReaderOptions.wide_below`), and lines that a frame hugging the characters cut short
    are also read grown through it (:attr:`ReaderOptions.grow_hugged`); the reading that wins
    is what the later steps read;
-7. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified;
-8. a squarish crop read as one line without a sure result is also read as its top and bottom
+7. a squarish crop read as one line without a sure result is also read as its top and bottom
    halves (:attr:`ReaderOptions.halves_below_aspect`);
-9. a result still not sure is read again by the primary engine from its lines stretched wider,
-   and each candidate gets the mean confidence of the two readings
-   (:attr:`ReaderOptions.stretch_unsure`).
+8. a result not sure is read again (2-7) from the crop cut to its text, when that cut is
+   clearly narrower than the crop (:func:`vision.anpr.locate.text_crop`); that reading is what
+   the later steps read when it is sure (:attr:`ReaderOptions.locate_unsure`);
+9. a result not sure is read by the fallback engine (below);
+10. a small crop (under :attr:`ReaderOptions.whole_below_px`) is also read whole, unrectified;
+11. a result still not sure is read again by the primary engine from its lines stretched
+    wider, and each candidate gets the mean confidence of the two readings
+    (:attr:`ReaderOptions.stretch_unsure`).
 
 ``raw=True`` skips 2 and 5 (the engine on the whole crop, alphabet restricted): the
 baseline the pipeline is measured against.
@@ -53,6 +57,7 @@ from vision.anpr.detector import PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X
 from vision.anpr.engines import ENGINE_NAMES, RecognitionEngine, build_engine
 from vision.anpr.grammars import GrammarSet, load_grammars
 from vision.anpr.imageio import BadImageError, to_bgr8
+from vision.anpr.locate import text_crop
 from vision.anpr.rectify import rectify
 from vision.preprocess import crop
 from vision.runtime import Providers
@@ -124,6 +129,18 @@ class ReaderOptions:
     the line is also read grown through it (:attr:`vision.anpr.rectify.TextLine.hugged_box`), and
     that reading wins when it reads the best's text and more, as the whole-width one wins
     (:func:`_grown_wins`; eighteenth session, ``docs/anpr.md``).
+    ``locate_unsure``: a first reading (steps 2-7) whose best is not sure (fits no grammar or is
+    under ``fallback_below``) is read again from the crop cut to its text
+    (:func:`vision.anpr.locate.text_crop`) when that cut is less than this share of the crop's
+    width, and that reading is taken when it is sure and is not a part of the first reading's
+    best (:func:`_reads_less`); the fallback engine and the stretched reading are then not
+    asked, else they read the crop as cut. Scene round a loosely cut plate
+    gives rectification blobs of its own (``HH2`` for ``HHH2``, a two-line ``EGH4973`` read
+    ``M7``). Only unsure reads are read again, and only a sure reading of the cut replaces them:
+    reading every crop cut lost characters the located text left out; and a cut must take a real
+    part of the width away: a re-cut of a few pixels mostly resamples a crop already tight, and
+    on a lane crop turned a right ``NX69YEN`` into a sure ``X69YEN``. 0.92 (nineteenth session,
+    ``docs/anpr.md``); 0 turns it off.
     """
 
     top_n: int = 5
@@ -136,6 +153,20 @@ class ReaderOptions:
     stretch_unsure: float = 1.25
     wide_below: float = 0.85
     grow_hugged: bool = True
+    locate_unsure: float = 0.92
+
+
+@dataclass(frozen=True, slots=True)
+class _Look:
+    """The primary engine's reading of a crop (:meth:`PipelineReader._look`): the crop, its
+    ranked candidates, the line images they were read from (top first), whether as two lines,
+    and the plate's colour (``None`` in raw mode)."""
+
+    crop: ImageBGR
+    ranked: tuple[PlateCandidate, ...]
+    lines: list[ImageBGR]
+    two_line: bool
+    colour: PlateColour | None
 
 
 class PipelineReader:
@@ -162,45 +193,15 @@ class PipelineReader:
         t0 = time.perf_counter()
         crop = to_bgr8(crop_bgr)
         h, w = crop.shape[:2]
-        two_line = False
-        colour: PlateColour | None = None
-        if self.options.raw:
-            lines: list[ImageBGR] = [crop]
-        else:
-            rect = rectify(crop)
-            lines = rect.line_images()
-            two_line = rect.two_line
-            colour = plate_colour(rect.image)
-        ranked = self._ranked(self.engine, lines, colour)
-        if not self.options.raw and self.options.wide_below > 0:
-            wide = rect.wide_line_images(self.options.wide_below)
-            across = self._ranked(self.engine, wide, colour) if wide else ()
-            if across and (not ranked or _wider_wins(across[0], ranked[0])):
-                ranked, lines = across, wide
-        if not self.options.raw and self.options.grow_hugged:
-            hugged = rect.hugged_line_images()
-            grown = self._ranked(self.engine, hugged, colour) if hugged else ()
-            if grown and (not ranked or _grown_wins(grown[0], ranked[0])):
-                ranked, lines = grown, hugged
-        if not self.options.raw and not two_line and not _sure(ranked, self.options.fallback_below):
-            halves = rect.halves(self.options.halves_below_aspect)
-            split = self._ranked(self.engine, halves, colour) if halves else ()
-            if split and split[0].format_valid and (not ranked or split[0].confidence > ranked[0].confidence):
-                ranked, lines, two_line = split, halves, True
-        if self.fallback is not None and not _sure(ranked, self.options.fallback_below):
-            self.fallback_reads += 1
-            second = self._ranked(self.fallback, lines, colour)
-            if second and (not ranked or _preference(second[0]) > _preference(ranked[0])):
-                ranked = second
-        if not self.options.raw and h < self.options.whole_below_px:
-            whole = self._ranked(self.engine, [crop], colour)
-            if whole and (not ranked or _preference(whole[0]) > _preference(ranked[0])):
-                ranked, lines, two_line = whole, [crop], False
-        stretch = self.options.stretch_unsure
-        unsure = not _sure(ranked, self.options.fallback_below)
-        if not self.options.raw and ranked and stretch > 1.0 and unsure:
-            again = self._ranked(self.engine, [_stretched(line, stretch) for line in lines], colour)
-            ranked = _mean_confidence(ranked, again, self.options.top_n)
+        look = self._look(crop)
+        locate = self.options.locate_unsure
+        if not self.options.raw and locate > 0 and not _sure(look.ranked, self.options.fallback_below):
+            cut = text_crop(crop, locate)
+            if cut is not None:
+                again = self._look(cut)
+                if _sure(again.ranked, self.options.fallback_below) and not _reads_less(again, look):
+                    look = again
+        ranked, two_line = self._second_opinions(look)
         ms = (time.perf_counter() - t0) * 1000.0
         return PlateRead(
             box=BBox(0.0, 0.0, float(w), float(h)),
@@ -209,6 +210,53 @@ class PipelineReader:
             two_line=two_line,
             ms=ms,
         )
+
+    def _look(self, crop: ImageBGR) -> _Look:
+        """Steps 2-7 of the module doc on ``crop`` ``(H, W, 3)`` uint8 BGR: the primary engine's
+        reading of its lines (whole-width, grown or halves when they win)."""
+        if self.options.raw:
+            return _Look(crop, self._ranked(self.engine, [crop]), [crop], False, None)
+        rect = rectify(crop)
+        lines = rect.line_images()
+        two_line = rect.two_line
+        colour = plate_colour(rect.image)
+        ranked = self._ranked(self.engine, lines, colour)
+        if self.options.wide_below > 0:
+            wide = rect.wide_line_images(self.options.wide_below)
+            across = self._ranked(self.engine, wide, colour) if wide else ()
+            if across and (not ranked or _wider_wins(across[0], ranked[0])):
+                ranked, lines = across, wide
+        if self.options.grow_hugged:
+            hugged = rect.hugged_line_images()
+            grown = self._ranked(self.engine, hugged, colour) if hugged else ()
+            if grown and (not ranked or _grown_wins(grown[0], ranked[0])):
+                ranked, lines = grown, hugged
+        if not two_line and not _sure(ranked, self.options.fallback_below):
+            halves = rect.halves(self.options.halves_below_aspect)
+            split = self._ranked(self.engine, halves, colour) if halves else ()
+            if split and split[0].format_valid and (not ranked or split[0].confidence > ranked[0].confidence):
+                ranked, lines, two_line = split, halves, True
+        return _Look(crop, ranked, lines, two_line, colour)
+
+    def _second_opinions(self, look: _Look) -> tuple[tuple[PlateCandidate, ...], bool]:
+        """Steps 9-11 of the module doc after a ``look``: the fallback engine, the whole small
+        crop, the stretched lines; the ranked candidates and whether they were read as two lines."""
+        ranked, lines, two_line, colour = look.ranked, look.lines, look.two_line, look.colour
+        if self.fallback is not None and not _sure(ranked, self.options.fallback_below):
+            self.fallback_reads += 1
+            second = self._ranked(self.fallback, lines, colour)
+            if second and (not ranked or _preference(second[0]) > _preference(ranked[0])):
+                ranked = second
+        if not self.options.raw and look.crop.shape[0] < self.options.whole_below_px:
+            whole = self._ranked(self.engine, [look.crop], colour)
+            if whole and (not ranked or _preference(whole[0]) > _preference(ranked[0])):
+                ranked, lines, two_line = whole, [look.crop], False
+        stretch = self.options.stretch_unsure
+        unsure = not _sure(ranked, self.options.fallback_below)
+        if not self.options.raw and ranked and stretch > 1.0 and unsure:
+            again = self._ranked(self.engine, [_stretched(line, stretch) for line in lines], colour)
+            ranked = _mean_confidence(ranked, again, self.options.top_n)
+        return ranked, two_line
 
     def _ranked(
         self, engine: RecognitionEngine, lines: list[ImageBGR], colour: PlateColour | None = None
@@ -323,6 +371,16 @@ def _grown_wins(grown: PlateCandidate, found: PlateCandidate) -> bool:
     reading that lost characters to them (``EXN2894`` read ``XN2894``, turned 20 degrees) is no
     better reading."""
     return found.text in grown.text and _wider_wins(grown, found)
+
+
+def _reads_less(cut: _Look, first: _Look) -> bool:
+    """Whether the best of the ``cut``'s reading is part of the ``first`` reading's best and
+    shorter: the cut lost characters the first reading saw (a plate turned 20 degrees, ``IUI393``
+    read ``I393`` 0.95 sure from its cut, where the fallback engine read it right)."""
+    if not cut.ranked or not first.ranked:
+        return False
+    short, long = cut.ranked[0].text, first.ranked[0].text
+    return len(short) < len(long) and short in long
 
 
 def _preference(c: PlateCandidate) -> tuple[bool, float]:

@@ -44,7 +44,7 @@ class LineEcho:
 
 def test_two_line_plate_is_read_top_then_bottom() -> None:
     engine = LineEcho(["A123", "4567"])
-    options = ReaderOptions(stretch_unsure=1.0, wide_below=0.0)
+    options = ReaderOptions(stretch_unsure=1.0, wide_below=0.0, locate_unsure=0.0)
     reader = PipelineReader(engine, load_grammars(countries=["UK"]), options)
     read = reader.read(plate(["A123", "4567"]))
     assert engine.calls == [2]
@@ -241,6 +241,8 @@ class ByWidth:
     character), a narrower one as ``narrow`` (``narrow_conf``)."""
 
     name = "by-width"
+    axis = 1
+    """The line image's dimension measured (1: width)."""
 
     def __init__(self, wide_px: int, wide: str, wide_conf: float, narrow: str, narrow_conf: float) -> None:
         self.wide_px = wide_px
@@ -250,8 +252,8 @@ class ByWidth:
     def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
         out = []
         for line in lines:
-            self.widths.append(line.shape[1])
-            wide = line.shape[1] >= self.wide_px
+            self.widths.append(line.shape[self.axis])
+            wide = line.shape[self.axis] >= self.wide_px
             text, conf = (self.wide, self.wide_conf) if wide else (self.narrow, self.narrow_conf)
             out.append(tuple(CharSlot(((ch, conf),), i, i + 1) for i, ch in enumerate(text)))
         return out
@@ -309,9 +311,8 @@ def test_lines_spanning_little_of_the_crop_are_also_read_across_it(
 ) -> None:
     crop = _loose(plate(["AB12CDE"]), right_px)
     engine = ByWidth(crop.shape[1] - 5, wide_text, wide_conf, found, found_conf)
-    read = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(stretch_unsure=1.0)).read(
-        crop
-    )
+    options = ReaderOptions(stretch_unsure=1.0, locate_unsure=0.0)
+    read = PipelineReader(engine, load_grammars(countries=["UK"]), options).read(crop)
     assert engine.widths[1:] == ([crop.shape[1]] if right_px else [])  # no blue band: the whole width
     assert read.best is not None and read.best.text == expected
 
@@ -321,7 +322,8 @@ def test_the_whole_width_reading_when_it_wins_is_what_later_readings_read() -> N
     # the whole-width line stretched, not the line as found
     crop = _loose(plate(["AB12CDE"]), 200)
     engine = ByWidth(crop.shape[1] - 5, "AB12CDE", 0.95, "B12CDE", 0.9)
-    read = PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions()).read(crop)
+    options = ReaderOptions(locate_unsure=0.0)  # the crop cut to its text is read in its own test
+    read = PipelineReader(engine, load_grammars(countries=["UK"]), options).read(crop)
     assert engine.widths[:2][1] == crop.shape[1]
     assert engine.widths[-1] == round(crop.shape[1] * 1.25)
     assert read.best is not None and read.best.text == "AB12CDE"
@@ -446,3 +448,54 @@ def test_no_hugged_box_no_grown_reading(monkeypatch: pytest.MonkeyPatch) -> None
     engine = ByWidth(10_000, "", 0.0, "B12CDE", 0.999)
     PipelineReader(engine, load_grammars(countries=["UK"]), ReaderOptions(stretch_unsure=1.0)).read(crop)
     assert len(engine.widths) == 1
+
+
+class ByHeight(ByWidth):
+    """:class:`ByWidth` by the line image's height: one at least ``wide_px`` high reads as
+    ``wide``; ``widths`` are the heights seen."""
+
+    name = "by-height"
+    axis = 0
+
+
+@pytest.mark.parametrize(
+    ("first_conf", "cut_text", "cut_conf", "expected", "cut_read"),
+    [
+        (0.9, "AB12CDE", 0.999, "AB12CDE", True),  # unsure (0.9 ** 7); the cut's reading is sure: it wins
+        (0.9, "AB12CDE", 0.95, "AB12CDF", True),  # the cut's reading is not sure (0.95 ** 7 = 0.70)
+        (0.9, "AB12CD", 0.999, "AB12CDF", True),  # nor when it fits no grammar
+        # nor when it is a part of the first reading (B12CDF, a UK prefix plate): the cut lost a
+        # character the first reading saw
+        (0.9, "B12CDF", 0.999, "AB12CDF", True),
+        (0.999, "AB12CDE", 0.999, "AB12CDF", False),  # a sure first read: no cut is read
+    ],
+)
+def test_an_unsure_read_is_read_again_from_the_crop_cut_to_its_text(
+    monkeypatch: pytest.MonkeyPatch,
+    first_conf: float,
+    cut_text: str,
+    cut_conf: float,
+    expected: str,
+    cut_read: bool,
+) -> None:
+    # the crop as cut reads AB12CDF (first_conf per character); the crop cut to its text, here the
+    # plate twice as big, reads cut_text
+    crop = plate(["AB12CDE"])
+    cut = np.asarray(cv2.resize(crop, (crop.shape[1] * 2, crop.shape[0] * 2)), np.uint8)
+    widths: list[float] = []
+
+    def fake_text_crop(image: ImageBGR, narrower_than: float) -> ImageBGR:
+        widths.append(narrower_than)
+        return cut
+
+    monkeypatch.setattr("vision.anpr.reader.text_crop", fake_text_crop)
+    grammars = load_grammars(countries=["UK"])
+    engine = ByHeight(crop.shape[0] + 1, cut_text, cut_conf, "AB12CDF", first_conf)
+    read = PipelineReader(engine, grammars, ReaderOptions(stretch_unsure=1.0)).read(crop)
+    assert read.best is not None and read.best.text == expected
+    assert widths == ([0.92] if cut_read else [])
+    assert any(h > crop.shape[0] for h in engine.widths) == cut_read
+    # with the option off no cut is read
+    widths.clear()
+    PipelineReader(engine, grammars, ReaderOptions(stretch_unsure=1.0, locate_unsure=0.0)).read(crop)
+    assert widths == []
