@@ -26,8 +26,8 @@ implements it for any :class:`vision.anpr.engines.RecognitionEngine`:
     wider, and each candidate gets the mean confidence of the two readings
     (:attr:`ReaderOptions.stretch_unsure`).
 
-``raw=True`` skips 2 and 5 (the engine on the whole crop, alphabet restricted): the
-baseline the pipeline is measured against.
+``raw=True`` keeps steps 1 and 3 only (the engine on the whole crop, alphabet restricted,
+greedy decoding, no grammars): the baseline the pipeline is measured against.
 
 **A second opinion** (engine name ``primary+fallback``, e.g. ``crnn+rapidocr``): when the
 primary engine's best candidate fits no grammar or is less sure than
@@ -132,15 +132,17 @@ class ReaderOptions:
     ``locate_unsure``: a first reading (steps 2-7) whose best is not sure (fits no grammar or is
     under ``fallback_below``) is read again from the crop cut to its text
     (:func:`vision.anpr.locate.text_crop`) when that cut is less than this share of the crop's
-    width, and that reading is taken when it is sure and is not a part of the first reading's
-    best (:func:`_reads_less`); the fallback engine and the stretched reading are then not
-    asked, else they read the crop as cut. Scene round a loosely cut plate
-    gives rectification blobs of its own (``HH2`` for ``HHH2``, a two-line ``EGH4973`` read
-    ``M7``). Only unsure reads are read again, and only a sure reading of the cut replaces them:
-    reading every crop cut lost characters the located text left out; and a cut must take a real
-    part of the width away: a re-cut of a few pixels mostly resamples a crop already tight, and
-    on a lane crop turned a right ``NX69YEN`` into a sure ``X69YEN``. 0.92 (nineteenth session,
-    ``docs/anpr.md``); 0 turns it off.
+    width, and that reading is taken when it is sure and is not a shorter part of the first
+    reading's best (:func:`_reads_less`). The later steps (fallback engine, whole small crop,
+    stretched reading) then read the cut instead of the crop; as its reading is sure, only the
+    whole reading of a small cut can still change it. When the cut's reading is not taken they
+    read the crop as before. Scene round a loosely cut plate gives rectification blobs of its
+    own (``HH2`` for ``HHH2``, a two-line ``EGH4973`` read ``M7``). Only unsure reads are read
+    again, and only a sure reading of the cut replaces them: reading every crop cut lost
+    characters the located text left out. A cut must take a real part of the width away: a
+    re-cut of a few pixels mostly resamples a crop already tight (most of the gains of a looser
+    rule were such re-cuts, and one of them turned a right lane read ``NX69YEN`` into a sure
+    ``X69YEN``). 0.92 (nineteenth session, ``docs/anpr.md``); 0 turns it off.
     """
 
     top_n: int = 5

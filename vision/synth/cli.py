@@ -230,8 +230,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=_margin,
         default=None,
         metavar="LO,HI",
-        help="each crop's margin round its plate, a share of the plate's size drawn from LO-HI at "
-        "each side (default 0.08,0.25; the lane cuts about 0.02,0.06)",
+        help="each crop's margin round its plate: a share of the plate's width (left and right) "
+        "and one of its height (above and below), drawn from LO-HI for each crop (default "
+        "0.08,0.25; the lane cuts about 0.02,0.06)",
     )
     _workers(s)
     _quiet(s)

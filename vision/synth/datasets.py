@@ -416,7 +416,10 @@ def write_plates(
 
     Each crop is the plate's box grown at each side by a random share of its width (left and
     right) and height (above and below) drawn from ``margin`` (low, high); the same seed gives
-    the same plates whatever the margin."""
+    the same plates whatever the margin (one share per crop for left and right, one for top and
+    bottom)."""
+    if not 0.0 <= margin[0] <= margin[1] <= 1.0:
+        raise ValueError(f"plate crop margin must be 0 <= low <= high <= 1, got {margin}")
     (out / "crops").mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, ...]] = []
     pr = Progress("plates", n, progress)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.anpr.locate import text_box, text_crop
+from vision.anpr.locate import ANALYSIS_HEIGHT_PX, PIECE_GAP, _join_pieces, text_box, text_crop
 from vision.synth.plates import make_plate, render_plate
 from vision.types import ImageBGR
 
@@ -44,7 +44,7 @@ def test_the_text_of_a_loosely_cut_plate_is_found(country: str, lines: tuple[str
     assert box is not None
     x1, y1, x2, y2 = box
     # the text lies on the plate (its band may be left out), all of it; the energy's averaging
-    # box spreads the plate's edges outwards by up to half its width (0.18 of the height)
+    # box spreads the plate's edges outwards by up to half its width (0.21 of the height)
     assert px1 - 0.15 * w <= x1 < px1 + 0.3 * w and px2 - 0.12 * w < x2 <= px2 + 0.15 * w
     assert h // 4 - 0.1 * h <= y1 < h // 4 + 0.4 * h and h // 4 + 0.6 * h < y2 <= h // 4 + 1.1 * h
     cut = text_crop(crop, 0.92)
@@ -67,3 +67,22 @@ def test_no_text_no_box(shape: tuple[int, int, int]) -> None:
     blank = np.full(shape, 128, np.uint8)
     assert text_box(blank) is None
     assert text_crop(blank, 0.92) is None
+
+
+def test_pieces_one_over_the_other_are_joined() -> None:
+    # a lone B's strokes, split at its middle bar: two pieces one over the other, close; a third
+    # piece beside them and one far below stay apart
+    gap = int(PIECE_GAP * ANALYSIS_HEIGHT_PX)
+    top, bottom = (1.0, 40, 10, 52, 14), (2.0, 40, 14 + gap, 52, 19 + gap)
+    beside, far = (3.0, 70, 10, 80, 14), (4.0, 40, 30 + 3 * gap, 52, 34 + 3 * gap)
+    joined = _join_pieces([top, beside, bottom, far])
+    assert sorted(joined) == sorted([(3.0, 40, 10, 52, 19 + gap), beside, far])
+
+
+def test_the_box_stays_in_the_crop() -> None:
+    # a crop so narrow that its analysis width is clamped up: the box is still in its pixels
+    rng = np.random.default_rng(0)
+    for shape in [(4, 100, 3), (195, 60, 3), (100, 4, 3)]:
+        box = text_box(rng.integers(0, 256, shape, dtype=np.uint8))
+        if box is not None:
+            assert 0 <= box[0] < box[2] <= shape[1] and 0 <= box[1] < box[3] <= shape[0]

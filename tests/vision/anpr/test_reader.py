@@ -463,7 +463,7 @@ class ByHeight(ByWidth):
     [
         (0.9, "AB12CDE", 0.999, "AB12CDE", True),  # unsure (0.9 ** 7); the cut's reading is sure: it wins
         (0.9, "AB12CDE", 0.95, "AB12CDF", True),  # the cut's reading is not sure (0.95 ** 7 = 0.70)
-        (0.9, "AB12CD", 0.999, "AB12CDF", True),  # nor when it fits no grammar
+        (0.9, "AB12CDEF", 0.999, "AB12CDF", True),  # nor when it fits no grammar
         # nor when it is a part of the first reading (B12CDF, a UK prefix plate): the cut lost a
         # character the first reading saw
         (0.9, "B12CDF", 0.999, "AB12CDF", True),
@@ -495,6 +495,12 @@ def test_an_unsure_read_is_read_again_from_the_crop_cut_to_its_text(
     assert read.best is not None and read.best.text == expected
     assert widths == ([0.92] if cut_read else [])
     assert any(h > crop.shape[0] for h in engine.widths) == cut_read
+    if cut_read and read.best.text != cut_text:
+        # the cut's reading lost: later steps read the crop as cut before (here the stretched
+        # reading: lines of the crop's height, not the cut's)
+        again = ByHeight(crop.shape[0] + 1, cut_text, cut_conf, "AB12CDF", first_conf)
+        PipelineReader(again, grammars, ReaderOptions()).read(crop)
+        assert again.widths[-1] <= crop.shape[0] < max(again.widths)
     # with the option off no cut is read
     widths.clear()
     PipelineReader(engine, grammars, ReaderOptions(stretch_unsure=1.0, locate_unsure=0.0)).read(crop)

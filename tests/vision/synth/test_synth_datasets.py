@@ -88,6 +88,8 @@ def test_plate_crops_are_cut_with_the_margin_asked_for(tmp_path: Path) -> None:
         small = cv2.imread(str(tight / b["image_path"]))
         assert big is not None and small is not None
         assert small.shape[1] < big.shape[1] and small.shape[0] <= big.shape[0]
+    with pytest.raises(ValueError, match="margin"):
+        write_plates(tmp_path / "bad", 1, seed=5, workers=1, progress=False, margin=(0.3, 0.1))
 
 
 def test_synth_plates_takes_a_margin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
