@@ -116,9 +116,10 @@ def text_box(crop: ImageBGR) -> Box | None:
         for _, bx1, by1, bx2, by2 in blobs:
             if bx1 >= x1 and bx2 <= x2 and by1 >= y1 and by2 <= y2:
                 continue
-            same_rows = min(y2, by2) - max(y1, by1) >= SAME_ROWS * min(y2 - y1, by2 - by1)
-            under_or_over = min(x2, bx2) - max(x1, bx1) >= 0.5 * (bx2 - bx1) and max(y1, by1) - min(
-                y2, by2
+            text, blob = (x1, y1, x2, y2), (bx1, by1, bx2, by2)
+            same_rows = -_row_gap(text, blob) >= SAME_ROWS * min(y2 - y1, by2 - by1)
+            under_or_over = _common_columns(text, blob) >= 0.5 * (bx2 - bx1) and _row_gap(
+                text, blob
             ) <= STACKED_GAP * (y2 - y1)
             if same_rows or under_or_over:
                 x1, y1, x2, y2 = min(x1, bx1), min(y1, by1), max(x2, bx2), max(y2, by2)
@@ -143,8 +144,8 @@ def _join_pieces(pieces: list[tuple[float, int, int, int, int]]) -> list[tuple[f
             for j in range(i + 1, len(out)):
                 ea, ax1, ay1, ax2, ay2 = out[i]
                 eb, bx1, by1, bx2, by2 = out[j]
-                common = min(ax2, bx2) - max(ax1, bx1)
-                if common >= 0.5 * min(ax2 - ax1, bx2 - bx1) and max(ay1, by1) - min(ay2, by2) <= gap:
+                a, b = (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2)
+                if _common_columns(a, b) >= 0.5 * min(ax2 - ax1, bx2 - bx1) and _row_gap(a, b) <= gap:
                     out[i] = (ea + eb, min(ax1, bx1), min(ay1, by1), max(ax2, bx2), max(ay2, by2))
                     del out[j]
                     joined = True
@@ -152,6 +153,16 @@ def _join_pieces(pieces: list[tuple[float, int, int, int, int]]) -> list[tuple[f
             if joined:
                 break
     return out
+
+
+def _common_columns(a: Box, b: Box) -> int:
+    """How many columns boxes ``a`` and ``b`` share (negative: how far apart they are)."""
+    return min(a[2], b[2]) - max(a[0], b[0])
+
+
+def _row_gap(a: Box, b: Box) -> int:
+    """How many rows lie between boxes ``a`` and ``b`` (negative: how many they share)."""
+    return max(a[1], b[1]) - min(a[3], b[3])
 
 
 def text_crop(crop: ImageBGR, narrower_than: float) -> ImageBGR | None:

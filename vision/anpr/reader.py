@@ -358,12 +358,8 @@ def _wider_wins(across: PlateCandidate, found: PlateCandidate) -> bool:
     characters is no evidence against them (eighteenth session, ``docs/anpr.md``)."""
     if across.confidence > found.confidence and (across.format_valid or not found.format_valid):
         return True
-    return (
-        across.format_valid
-        and len(across.text) > len(found.text)
-        and found.text in across.text
-        and across.confidence >= WIDER_MORE_SURE
-    )
+    more = _reads_more(across.text, found.text)
+    return across.format_valid and more and across.confidence >= WIDER_MORE_SURE
 
 
 def _grown_wins(grown: PlateCandidate, found: PlateCandidate) -> bool:
@@ -379,10 +375,12 @@ def _reads_less(cut: _Look, first: _Look) -> bool:
     """Whether the best of the ``cut``'s reading is part of the ``first`` reading's best and
     shorter: the cut lost characters the first reading saw (a plate turned 20 degrees, ``IUI393``
     read ``I393`` 0.95 sure from its cut, where the fallback engine read it right)."""
-    if not cut.ranked or not first.ranked:
-        return False
-    short, long = cut.ranked[0].text, first.ranked[0].text
-    return len(short) < len(long) and short in long
+    return bool(cut.ranked and first.ranked) and _reads_more(first.ranked[0].text, cut.ranked[0].text)
+
+
+def _reads_more(text: str, part: str) -> bool:
+    """Whether ``text`` is ``part`` with characters added (``part`` is in it, and shorter)."""
+    return len(text) > len(part) and part in text
 
 
 def _preference(c: PlateCandidate) -> tuple[bool, float]:

@@ -444,10 +444,16 @@ def _skew_angle_deg(line: list[Box]) -> float:
     return math.degrees(math.atan(slope))
 
 
+def _reach(y1: int, y2: int, ch: float) -> tuple[int, int]:
+    """The rows ``[y1, y2)`` of a line with :data:`BORDER_REACH_CH` character heights ``ch`` more
+    above and below (may fall outside the image)."""
+    return y1 - round(BORDER_REACH_CH * ch), y2 + round(BORDER_REACH_CH * ch)
+
+
 def _frame_hugs(ink: npt.NDArray[np.uint8], y1: int, y2: int, x1: int, x2: int, ch: float) -> bool:
     """Whether ink lies just above *and* just below (0.3 character heights) at least
     :data:`HUGGED_FRAME` of a line's columns ``[x1, x2)``: the plate's frame hugs its characters."""
-    e1, e2 = y1 - round(BORDER_REACH_CH * ch), y2 + round(BORDER_REACH_CH * ch)
+    e1, e2 = _reach(y1, y2, ch)
     if e1 < 0 or e2 > ink.shape[0] or x2 <= x1 or e1 >= y1 or e2 <= y2:
         return False
     on = ink > 0
@@ -482,7 +488,7 @@ def _grow_span(
     col = on[y1:y2].mean(axis=0) if y2 > y1 else np.zeros(w)
     # a border column is ink from well above the characters to well below them without a
     # break (a character's stem ends at the band, with plate background above and below it)
-    e1, e2 = y1 - round(BORDER_REACH_CH * ch), y2 + round(BORDER_REACH_CH * ch)
+    e1, e2 = _reach(y1, y2, ch)
     border = on[e1:e2].mean(axis=0) >= 0.85 if borders and e1 >= 0 and e2 <= h else np.zeros(w, bool)
     inked = col >= 0.1
     gap_max = GROW_GAP_CH * ch
