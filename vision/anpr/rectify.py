@@ -28,7 +28,9 @@ both tried), groups them into text lines of similar character height, and:
   main line's, above or below it, makes the plate two-line; lines come top then bottom. On a
   squarish crop where only one short line was found in its top or bottom part, an inked band
   of the same height on the other side is taken as the second line (:func:`_other_line`: a
-  small or blurred trailer mark's other line is often one blob).
+  small or blurred trailer mark's other line is often one blob). On a squarish crop, a
+  character joined to the one under it (the lines nearly touch) is split at the thin link
+  (:func:`_split_stacked`).
 
 The result, :class:`Rectified`, carries the 2x3 affine ``matrix`` from crop pixels to
 rectified pixels and each line's box in rectified pixels, so a box can be mapped back to
@@ -120,6 +122,14 @@ TURN_MIN_GAIN = 1.1
 
 MIN_CHAR_HEIGHT = 0.2
 """Shortest character component, as a fraction of the analysed crop's height."""
+
+STACKED_HALF = (0.35, 0.65)
+"""A component is two stacked characters (a two-line plate's lines touching) when at least two
+others are this share of its height (:func:`_split_stacked`)..."""
+
+STACKED_WAIST = 0.6
+"""... and its thinnest row in the middle 30-70 % of its height holds at most this share of its
+widest row's ink."""
 
 TURNED_MIN_CHAR_HEIGHT = 0.1
 """The same after a turn search chose a turn of :data:`STEEP_TURN_DEG` or more: a plate turned
@@ -302,21 +312,112 @@ def _char_components(
     h = ink.shape[0]
     # thin links (screws, frame text, underlines touching a character) break under erosion
     binary = cv2.erode(ink, np.ones((3, 3), np.uint8), iterations=1)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    boxes: list[Box] = []
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    kept: dict[Box, npt.NDArray[np.bool_]] = {}
     for i in range(1, n):
         x, y, bw, bh, area = (int(v) for v in stats[i])
-        if bh < min_height * h or bh > 0.95 * h:
-            continue
-        if bw > 1.3 * bh or bh > 12 * bw:
-            continue
-        fill = area / float(bw * bh)
-        if fill < 0.12 or fill > 0.95:
-            continue
-        if x < x_min:
-            continue
-        boxes.append((x, y, x + bw, y + bh))
+        box = (x, y, x + bw, y + bh)
+        if x >= x_min and _char_like(box, area, h, min_height):
+            kept[box] = labels[y : y + bh, x : x + bw] == i
+    square = ink.shape[1] - x_min <= SQUARE_ASPECT * h  # a two-line plate's proportions
+    boxes = _split_stacked(kept, h, min_height) if square else list(kept)
     return _drop_frames(boxes)
+
+
+def _char_like(box: Box, area: int, h: int, min_height: float) -> bool:
+    """Whether a component's box (``area`` its pixel count) has a character's height (from
+    ``min_height`` to 0.95 of the image's ``h``), proportions and fill."""
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    if bh < min_height * h or bh > 0.95 * h:
+        return False
+    if bw > 1.3 * bh or bh > 12 * bw:
+        return False
+    return 0.12 <= area / float(bw * bh) <= 0.95
+
+
+def _split_stacked(kept: dict[Box, npt.NDArray[np.bool_]], h: int, min_height: float) -> list[Box]:
+    """Boxes of ``kept`` components (box -> its pixels within it), with two characters of a
+    two-line plate that touch, one over the other, split into two.
+
+    On a small square plate the lines nearly touch, and a character can join the one under it
+    (`T` over `1` in `TN` / `515N`): that component is twice the others' height, so neither
+    line is found whole. It is split (:func:`_split_at_waist`) when at least two other
+    components are :data:`STACKED_HALF` of its height and over twice as many as those taller
+    than that (a line's characters as tall as it), and the parts fit two lines
+    (:func:`_split_fits`). ``h``: the analysed image's height. Only squarish crops are split
+    (:func:`_char_components`)."""
+    boxes = list(kept)
+    out: list[Box] = []
+    for box, mask in kept.items():
+        bh = box[3] - box[1]
+        others = [b for b in boxes if b != box]
+        halves = [b for b in others if STACKED_HALF[0] * bh <= b[3] - b[1] <= STACKED_HALF[1] * bh]
+        as_tall = sum(b[3] - b[1] > STACKED_HALF[1] * bh for b in others)
+        parts = _split_at_waist(box, mask) if len(halves) >= 2 and len(halves) > 2 * as_tall else None
+        if parts is not None and _split_fits(parts, halves, h, min_height):
+            out.extend(part for part, _ in parts)
+        else:
+            out.append(box)
+    return out
+
+
+def _split_fits(parts: list[tuple[Box, int]], halves: list[Box], h: int, min_height: float) -> bool:
+    """Whether two parts (box, pixel count) of a split component are characters of two lines:
+    character-like, of like height, each level with and as tall as one of ``halves`` (centres
+    within 0.35 of that one's height, heights within 0.7-1.3 of it)."""
+    (top, _), (bottom, _) = parts
+    th, bh = top[3] - top[1], bottom[3] - bottom[1]
+    if not 0.7 * bh <= th <= 1.3 * bh:
+        return False
+    for part, area in parts:
+        ph = part[3] - part[1]
+        if not _char_like(part, area, h, min_height) or not any(
+            abs((part[1] + part[3]) - (b[1] + b[3])) / 2.0 < 0.35 * (b[3] - b[1])
+            and 0.7 * (b[3] - b[1]) <= ph <= 1.3 * (b[3] - b[1])
+            for b in halves
+        ):
+            return False
+    return True
+
+
+def _split_at_waist(box: Box, mask: npt.NDArray[np.bool_]) -> list[tuple[Box, int]] | None:
+    """The two parts (box, pixel count) of a component ``mask`` (its box's pixels) above and
+    below its thinnest row in the middle 30-70 % of its height and the rows round it holding
+    at most twice as much ink plus one pixel (the link), if that row holds at most
+    :data:`STACKED_WAIST` of the widest row's ink; None otherwise."""
+    rows = mask.sum(axis=1)
+    bh = len(rows)
+    lo, hi = int(0.3 * bh), math.ceil(0.7 * bh)
+    if hi <= lo or rows.max() == 0:
+        return None
+    cut = lo + int(np.argmin(rows[lo:hi]))
+    if rows[cut] > STACKED_WAIST * rows.max():
+        return None
+    # the link between the two characters: the thin rows round the thinnest
+    thin = 2 * rows[cut] + 1
+    y1, y2 = cut, cut + 1
+    while y1 > 0 and rows[y1 - 1] <= thin:
+        y1 -= 1
+    while y2 < bh and rows[y2] <= thin:
+        y2 += 1
+    parts: list[tuple[Box, int]] = []
+    for y0, piece in ((0, mask[:y1]), (y2, mask[y2:])):
+        ys = np.flatnonzero(piece.any(axis=1))
+        xs = np.flatnonzero(piece.any(axis=0))
+        if ys.size == 0:
+            return None
+        parts.append(
+            (
+                (
+                    box[0] + int(xs[0]),
+                    box[1] + y0 + int(ys[0]),
+                    box[0] + int(xs[-1]) + 1,
+                    box[1] + y0 + int(ys[-1]) + 1,
+                ),
+                int(piece.sum()),
+            )
+        )
+    return parts
 
 
 def _drop_frames(boxes: list[Box]) -> list[Box]:

@@ -14,6 +14,8 @@ from vision.anpr.rectify import (
     _drop_frames,
     _ink,
     _profile_score,
+    _split_at_waist,
+    _split_stacked,
     blue_band_width,
     invert_affine,
     rectify,
@@ -105,6 +107,76 @@ def test_a_component_enclosing_characters_is_a_frame_not_a_character() -> None:
     kept = _drop_frames([frame, sticker, *chars])
     assert frame not in kept
     assert sticker in kept and all(c in kept for c in chars)
+
+
+def stacked_plate(*, join: bool) -> np.ndarray:
+    """A square plate `TN` over `515N`, the `T`'s stem joined to the `1` under it by a thin
+    link when ``join`` (on a small square plate the lines nearly touch)."""
+    img = np.full((160, 250, 3), 255, np.uint8)
+    cv2.putText(img, "TN", (70, 70), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (0, 0, 0), 7, cv2.LINE_AA)
+    cv2.putText(img, "515N", (20, 134), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (0, 0, 0), 7, cv2.LINE_AA)
+    if join:
+        cv2.rectangle(img, (84, 66), (89, 90), (0, 0, 0), -1)
+    return img
+
+
+@pytest.mark.parametrize("join", [False, True])
+def test_two_characters_of_touching_lines_are_split_and_both_lines_found(join: bool) -> None:
+    r = rectify(stacked_plate(join=join))
+    assert r.two_line
+    top, bottom = r.lines
+    assert len(top.char_boxes) == 2 and len(bottom.char_boxes) == 4
+    assert top.box[3] <= bottom.box[1] + 5
+
+
+def test_split_at_waist_cuts_out_the_link_and_leaves_a_bar_whole() -> None:
+    mask = np.zeros((40, 10), bool)
+    mask[:17] = True  # a character
+    mask[17:23, 4:6] = True  # a thin link
+    mask[23:] = True  # the character under it
+    parts = _split_at_waist((5, 10, 15, 50), mask)
+    assert parts == [((5, 10, 15, 27), 170), ((5, 33, 15, 50), 170)]
+    assert _split_at_waist((5, 10, 15, 50), np.ones((40, 10), bool)) is None  # no waist
+
+
+def test_a_character_of_a_one_line_plate_with_small_text_under_it_is_not_split() -> None:
+    # a squarish crop (a US-style plate); an `X` has a waist and the small text under the line
+    # is half its height, but the X's top half is level with nothing: one line, the X whole
+    img = np.full((150, 300, 3), 255, np.uint8)
+    cv2.putText(img, "AX12", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 2.6, (0, 0, 0), 8, cv2.LINE_AA)
+    cv2.putText(img, "AB CD", (60, 135), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 4, cv2.LINE_AA)
+    r = rectify(img)
+    assert len(r.lines[0].char_boxes) == 4
+    x_box = [b for b in r.lines[0].char_boxes if 70 < (b[0] + b[2]) / 2 < 130]
+    assert len(x_box) == 1 and x_box[0][3] - x_box[0][1] > 30
+
+
+def glyph(h: int, w: int) -> np.ndarray:
+    """A character-like component's pixels: a ring 2 px thick, (h, w) bool."""
+    mask = np.ones((h, w), bool)
+    mask[2:-2, 2:-2] = False
+    return mask
+
+
+def test_a_tall_character_among_as_tall_ones_is_not_split() -> None:
+    # half-height neighbours (a US plate's stacked small letters) do not split a line's
+    # characters when they are as tall as the rest of the line
+    stacked = np.zeros((40, 12), bool)
+    stacked[:17] = glyph(17, 12)
+    stacked[17:23, 5:7] = True
+    stacked[23:] = glyph(17, 12)
+    small = {(5, 10, 17, 27): glyph(17, 12), (5, 33, 17, 50): glyph(17, 12)}
+    line = {(20 + 15 * i, 10, 32 + 15 * i, 50): glyph(40, 12) for i in range(1, 5)}
+    kept = {(20, 10, 32, 50): stacked, **line, **small}
+    assert sorted(_split_stacked(kept, 100, 0.1)) == sorted(kept)
+    alone = {(20, 10, 32, 50): stacked, **small, (40, 10, 52, 27): glyph(17, 12)}
+    split = _split_stacked(alone, 100, 0.1)
+    assert sorted(split) == sorted([(20, 10, 32, 27), (20, 33, 32, 50), *small, (40, 10, 52, 27)])
+    # the same halves all under it (small text under a line): its top part is level with none
+    under = {(40 + 15 * i, 55, 52 + 15 * i, 72): glyph(17, 12) for i in range(3)}
+    assert sorted(_split_stacked({(20, 10, 32, 50): stacked, **under}, 100, 0.1)) == sorted(
+        [(20, 10, 32, 50), *under]
+    )
 
 
 def test_a_character_touching_the_band_is_kept_in_the_line() -> None:
