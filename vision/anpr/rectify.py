@@ -89,6 +89,11 @@ OTHER_BG_PCT = 80
 are not ink (the plate's white; a median falls on blur or shadow grey between close characters:
 a lane crop's ``RWF`` over ``7543A`` had 171 under ``7543A`` against 225 around ``RWF``)."""
 
+OTHER_INK_COLUMNS = 0.35
+"""The other line of :func:`_other_line` has ink in at least this share of the found line's
+columns: a PL square plate's 2 characters over 5 (``ZY`` over ``1517R``) fill about 0.4 of them
+(0.5 until the twentieth session missed them)."""
+
 HALVES_OVERLAP = 0.06
 """How far past the middle (fraction of the height) each half of :meth:`Rectified.halves` reaches."""
 
@@ -621,11 +626,12 @@ def _other_line(
     line's characters often merge into one blob and are no components. When the found line
     (at most 5 characters: a square plate's line is short) sits in the top or bottom part of
     the crop, the band of the same height next to it, on the other side, is the other line if
-    ink covers half its width, rows of ink span 60% of a character height, and its background
-    (the :data:`OTHER_BG_PCT` percentile of the pixels that are not ink) is the main line's
-    within :data:`SAME_BACKGROUND_GREY` grey levels (not the scene around a small plate in a loose
-    crop). ``line`` is in analysis pixels (:data:`ANALYSIS_HEIGHT_PX` high), ``box`` its line
-    box in crop pixels; the result is in crop pixels, without character boxes.
+    ink covers :data:`OTHER_INK_COLUMNS` of its width, rows of ink span 60% of a character
+    height, and its background (the :data:`OTHER_BG_PCT` percentile of the pixels that are not
+    ink) is the main line's within :data:`SAME_BACKGROUND_GREY` grey levels (not the scene round
+    a small plate in a loose crop). ``line`` is in analysis pixels (:data:`ANALYSIS_HEIGHT_PX`
+    high), ``box`` its line box in crop pixels; the result is in crop pixels, without character
+    boxes.
     """
     ah = ink.shape[0]
     ch = _median([b[3] - b[1] for b in line])
@@ -647,7 +653,7 @@ def _other_line(
         return None
     cols = float((region.mean(axis=0) >= 0.1).mean())
     rows = int((region.mean(axis=1) >= 0.08).sum())
-    if cols < 0.5 or rows < 0.6 * ch:
+    if cols < OTHER_INK_COLUMNS or rows < 0.6 * ch:
         return None
     main_band = (slice(y_lo, y_hi), slice(x1, x2))
     main_bg = gray[main_band][ink[main_band] == 0]

@@ -216,6 +216,21 @@ def test_a_blurred_two_line_plate_gets_its_second_line() -> None:
     assert top.box[1] < second.box[1] and top.box[3] < second.box[3]
 
 
+def test_a_short_blurred_top_line_over_a_long_one_is_found() -> None:
+    # a PL square plate: 2 characters over 5, the top line smeared into a blob over about 0.4
+    # of the bottom line's columns (found at OTHER_INK_COLUMNS 0.35, not at 0.5)
+    img = np.full((150, 250, 3), 255, np.uint8)
+    cv2.putText(img, "ZW", (80, 80), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 7, cv2.LINE_AA)
+    cv2.putText(img, "1517R", (20, 130), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 7, cv2.LINE_AA)
+    img[:84] = np.where(cv2.GaussianBlur(img[:84].copy(), (0, 0), 4) < 235, 60, 255).astype(np.uint8)
+    cv2.rectangle(img, (1, 1), (248, 148), (0, 0, 0), 3)
+    r = rectify(img)
+    assert r.two_line
+    first, second = r.lines
+    assert first.char_boxes == () and len(second.char_boxes) == 5  # the top line from its band
+    assert first.box[1] < second.box[1] and first.box[3] < second.box[3]
+
+
 def test_a_one_line_plate_in_a_square_crop_stays_one_line() -> None:
     # a US-style plate: one line of characters in the middle of a 2:1 crop, small text above
     img = np.full((180, 360, 3), 255, np.uint8)
