@@ -317,16 +317,22 @@ def _char_components(
     h = ink.shape[0]
     # thin links (screws, frame text, underlines touching a character) break under erosion
     binary = cv2.erode(ink, np.ones((3, 3), np.uint8), iterations=1)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    kept: dict[Box, npt.NDArray[np.bool_]] = {}
+    n, label_image, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    labels = np.asarray(label_image, np.int32)  # int32 already: no copy
+    kept: dict[Box, int] = {}
     for i in range(1, n):
         x, y, bw, bh, area = (int(v) for v in stats[i])
         box = (x, y, x + bw, y + bh)
         if x >= x_min and _char_like(box, area, h, min_height):
-            kept[box] = labels[y : y + bh, x : x + bw] == i
-    square = ink.shape[1] - x_min <= SQUARE_ASPECT * h  # a two-line plate's proportions
-    boxes = _split_stacked(kept, h, min_height) if square else list(kept)
+            kept[box] = i
+    boxes = _split_stacked(kept, labels, h, min_height) if _squarish(ink.shape[1], x_min, h) else list(kept)
     return _drop_frames(boxes)
+
+
+def _squarish(width: float, band: float, height: float) -> bool:
+    """Whether a crop ``width`` wide with a blue band ``band`` wide and ``height`` high has a
+    two-line plate's proportions (:data:`SQUARE_ASPECT`, the band left out)."""
+    return width - band <= SQUARE_ASPECT * height
 
 
 def _char_like(box: Box, area: int, h: int, min_height: float) -> bool:
@@ -340,9 +346,12 @@ def _char_like(box: Box, area: int, h: int, min_height: float) -> bool:
     return 0.12 <= area / float(bw * bh) <= 0.95
 
 
-def _split_stacked(kept: dict[Box, npt.NDArray[np.bool_]], h: int, min_height: float) -> list[Box]:
-    """Boxes of ``kept`` components (box -> its pixels within it), with two characters of a
-    two-line plate that touch, one over the other, split into two.
+def _split_stacked(
+    kept: dict[Box, int], labels: npt.NDArray[np.int32], h: int, min_height: float
+) -> list[Box]:
+    """Boxes of ``kept`` components (box -> its label in ``labels``, the connected components'
+    label image), with two characters of a two-line plate that touch, one over the other, split
+    into two.
 
     On a small square plate the lines nearly touch, and a character can join the one under it
     (`T` over `1` in `TN` / `515N`): that component is twice the others' height, so neither
@@ -353,12 +362,14 @@ def _split_stacked(kept: dict[Box, npt.NDArray[np.bool_]], h: int, min_height: f
     (:func:`_char_components`)."""
     boxes = list(kept)
     out: list[Box] = []
-    for box, mask in kept.items():
+    for box, label in kept.items():
         bh = box[3] - box[1]
         others = [b for b in boxes if b != box]
         halves = [b for b in others if STACKED_HALF[0] * bh <= b[3] - b[1] <= STACKED_HALF[1] * bh]
         as_tall = sum(b[3] - b[1] > STACKED_HALF[1] * bh for b in others)
-        parts = _split_at_waist(box, mask) if len(halves) >= 2 and len(halves) > 2 * as_tall else None
+        parts = None
+        if len(halves) >= 2 and len(halves) > 2 * as_tall:
+            parts = _split_at_waist(box, labels[box[1] : box[3], box[0] : box[2]] == label)
         if parts is not None and _split_fits(parts, halves, h, min_height):
             out.extend(part for part, _ in parts)
         else:
@@ -368,18 +379,16 @@ def _split_stacked(kept: dict[Box, npt.NDArray[np.bool_]], h: int, min_height: f
 
 def _split_fits(parts: list[tuple[Box, int]], halves: list[Box], h: int, min_height: float) -> bool:
     """Whether two parts (box, pixel count) of a split component are characters of two lines:
-    character-like, of like height, each level with and as tall as one of ``halves`` (centres
-    within 0.35 of that one's height, heights within 0.7-1.3 of it)."""
+    character-like, of like height (0.7-1.3), each in line with one of ``halves``
+    (:func:`_in_line`)."""
     (top, _), (bottom, _) = parts
     th, bh = top[3] - top[1], bottom[3] - bottom[1]
     if not 0.7 * bh <= th <= 1.3 * bh:
         return False
     for part, area in parts:
-        ph = part[3] - part[1]
+        cy, ph = (part[1] + part[3]) / 2.0, part[3] - part[1]
         if not _char_like(part, area, h, min_height) or not any(
-            abs((part[1] + part[3]) - (b[1] + b[3])) / 2.0 < 0.35 * (b[3] - b[1])
-            and 0.7 * (b[3] - b[1]) <= ph <= 1.3 * (b[3] - b[1])
-            for b in halves
+            _in_line(cy, ph, (b[1] + b[3]) / 2.0, b[3] - b[1]) for b in halves
         ):
             return False
     return True
@@ -452,12 +461,19 @@ def _group_lines(boxes: list[Box], slope: float = 0.0) -> list[list[Box]]:
             gh = _median([q[3] - q[1] for q in g])
             gcy = _median([level(q) for q in g])
             overlaps = any(not (b[2] <= q[0] or q[2] <= b[0]) for q in g)
-            if abs(cy - gcy) < 0.35 * gh and 0.7 * gh <= bh <= 1.3 * gh and not overlaps:
+            if _in_line(cy, bh, gcy, gh) and not overlaps:
                 g.append(b)
                 break
         else:
             groups.append([b])
     return [sorted(g) for g in groups]
+
+
+def _in_line(cy: float, height: float, line_cy: float, line_h: float) -> bool:
+    """Whether a character box centred at height ``cy`` and ``height`` tall belongs to a line
+    centred at ``line_cy`` whose characters are ``line_h`` tall: centres within 0.35 of
+    ``line_h``, heights 0.7-1.3 of it."""
+    return abs(cy - line_cy) < 0.35 * line_h and 0.7 * line_h <= height <= 1.3 * line_h
 
 
 def _sloped_groups(components: list[Box]) -> list[list[Box]]:
@@ -818,7 +834,7 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
     for line in lines:
         box, chars, hugged = _line_box(line, components, ink, band, scale, w, h)
         text_lines.append(TextLine(box, chars, hugged))
-    if len(text_lines) == 1 and len(lines[0]) <= 5 and (w - band / scale) <= SQUARE_ASPECT * h:
+    if len(text_lines) == 1 and len(lines[0]) <= 5 and _squarish(w, band / scale, h):
         other = _other_line(gray, ink, lines[0], text_lines[0].box, scale, h)
         if other is not None:
             text_lines = sorted([*text_lines, other], key=lambda ln: ln.box[1])

@@ -158,6 +158,18 @@ def glyph(h: int, w: int) -> np.ndarray:
     return mask
 
 
+def split_stacked(components: dict[tuple[int, int, int, int], np.ndarray]) -> list[tuple[int, int, int, int]]:
+    """``_split_stacked`` on components given as box -> pixels, painted into a label image
+    100 px high."""
+    labels = np.zeros((100, 120), np.int32)
+    kept = {}
+    for i, (box, mask) in enumerate(components.items(), start=1):
+        x1, y1, x2, y2 = box
+        labels[y1:y2, x1:x2][mask] = i
+        kept[box] = i
+    return _split_stacked(kept, labels, 100, 0.1)
+
+
 def test_a_tall_character_among_as_tall_ones_is_not_split() -> None:
     # half-height neighbours (a US plate's stacked small letters) do not split a line's
     # characters when they are as tall as the rest of the line
@@ -168,15 +180,13 @@ def test_a_tall_character_among_as_tall_ones_is_not_split() -> None:
     small = {(5, 10, 17, 27): glyph(17, 12), (5, 33, 17, 50): glyph(17, 12)}
     line = {(20 + 15 * i, 10, 32 + 15 * i, 50): glyph(40, 12) for i in range(1, 5)}
     kept = {(20, 10, 32, 50): stacked, **line, **small}
-    assert sorted(_split_stacked(kept, 100, 0.1)) == sorted(kept)
+    assert sorted(split_stacked(kept)) == sorted(kept)
     alone = {(20, 10, 32, 50): stacked, **small, (40, 10, 52, 27): glyph(17, 12)}
-    split = _split_stacked(alone, 100, 0.1)
+    split = split_stacked(alone)
     assert sorted(split) == sorted([(20, 10, 32, 27), (20, 33, 32, 50), *small, (40, 10, 52, 27)])
     # the same halves all under it (small text under a line): its top part is level with none
     under = {(40 + 15 * i, 55, 52 + 15 * i, 72): glyph(17, 12) for i in range(3)}
-    assert sorted(_split_stacked({(20, 10, 32, 50): stacked, **under}, 100, 0.1)) == sorted(
-        [(20, 10, 32, 50), *under]
-    )
+    assert sorted(split_stacked({(20, 10, 32, 50): stacked, **under})) == sorted([(20, 10, 32, 50), *under])
 
 
 def test_a_character_touching_the_band_is_kept_in_the_line() -> None:
