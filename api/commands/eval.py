@@ -11,10 +11,13 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from api.commands.eval_trailers import add_trailers_parser
 from api.settings import get_settings
+
+if TYPE_CHECKING:
+    from vision.types import BBox, ImageBGR
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -64,6 +67,12 @@ def add_plates_parser(group: SubParsers) -> None:
     )
     p.add_argument(
         "--raw", action="store_true", help="baseline: engine on the whole crop, no rectify/grammars"
+    )
+    p.add_argument(
+        "--whole-crops",
+        action="store_true",
+        help="read crop rows whole only (by default an unsure read of a crop is read again from the "
+        "plate the plate detector finds in it, as the lane reads a detector's box)",
     )
     p.set_defaults(func=run_plates)
 
@@ -133,32 +142,37 @@ def run_plates(args: argparse.Namespace) -> int:
         print(f"error: reader could not load: {e}", file=sys.stderr)
         return 1
     n_scenes = sum(r.is_scene for r in rows)
+    n_crops = len(rows) - n_scenes
+    locate_crops = bool(n_crops) and not (args.whole_crops or args.raw)
     detector: PlateDetector | None = None
-    if n_scenes:
-        model = settings.models.path(settings.models.plate_detector)
-        if model.is_file():
-            from vision.anpr.detector import StillPlateDetector  # noqa: PLC0415
-            from vision.detector import YoloDetector  # noqa: PLC0415
+    find: Callable[[ImageBGR], BBox | None] | None = None
+    model = settings.models.path(settings.models.plate_detector)
+    if (n_scenes or locate_crops) and model.is_file():
+        from vision.anpr.detector import StillPlateDetector  # noqa: PLC0415
+        from vision.detector import YoloDetector  # noqa: PLC0415
 
-            try:
-                detector = StillPlateDetector(
-                    YoloDetector(model, settings.runtime.providers, shrink_by_area=True)
-                )
-            except ModelLoadError as e:
-                print(f"error: plate detector could not load: {e}", file=sys.stderr)
-                return 1
+        try:
+            still = StillPlateDetector(YoloDetector(model, settings.runtime.providers, shrink_by_area=True))
+        except ModelLoadError as e:
+            print(f"error: plate detector could not load: {e}", file=sys.stderr)
+            return 1
+        if n_scenes:
+            detector = still
             print(f"scenes: plates found by {model.name}", file=sys.stderr)
-        else:
-            print(
-                f"note: no plate detector model ({model}): the {n_scenes} "
-                "scene(s) are read from their TRUE plate box; detection_recall is null (not measured)",
-                file=sys.stderr,
-            )
+        if locate_crops:
+            find = still.in_crop
+            print(f"crops: an unsure read is read again from the plate {model.name} finds", file=sys.stderr)
+    elif n_scenes:
+        print(
+            f"note: no plate detector model ({model}): the {n_scenes} "
+            "scene(s) are read from their TRUE plate box; detection_recall is null (not measured)",
+            file=sys.stderr,
+        )
     print(f"evaluating {len(rows)} image(s) with engine {reader.name}", file=sys.stderr)
     named = () if args.raw else countries  # a raw read names no country; None: every grammar
     wider = 0.0 if args.raw else PLATE_WIDER_MARGIN_X  # the raw baseline reads each plate once
     results, summary = evaluate(
-        rows, reader, detector=detector, progress=_progress, countries=named, wider_x=wider
+        rows, reader, detector=detector, progress=_progress, countries=named, wider_x=wider, find=find
     )
     for r in results:
         if r.error is not None:

@@ -60,6 +60,12 @@ model's input for a 1280x960 photograph, 256 for a 1280x720 one) is bigger than 
 detector was trained on (real held-out scenes re-framed
 that way: recall 0.46 whole, 0.95 with these looks; ``docs/anpr.md``)."""
 
+CROP_LOOK_WIDTH_PX = 96.0
+"""A crop cut round a plate is shown to the model this wide (pixels of its input), centred on a
+grey input (:meth:`StillPlateDetector.in_crop`): its plate is then 60-90 px wide, as most plates
+of the detector's training tiles are. Shown 64 px wide, one synthetic crop in four was found by
+nothing; 128-160 px, one in seven (s915, s916: 600 crops each, cut with an 8-25 % margin)."""
+
 BIG_PLATE_INPUT_PX = 128.0
 """A plate box found wider than this in the model's input (pixels) is checked with the
 zoomed-out looks: wider than nine in ten plates of the detector's training tiles (90th
@@ -184,28 +190,44 @@ class StillPlateDetector:
                         pieces.append(Detection(moved, d.class_id, d.class_name, d.confidence))
         return pieces
 
+    def in_crop(self, crop: ImageBGR) -> BBox | None:
+        """The plate's box (pixels of ``crop``, (H, W, 3) uint8 BGR) in a crop cut round it,
+        loosely or not: the crop shown :data:`CROP_LOOK_WIDTH_PX` wide (less if it would not fit
+        the input's height) on a grey input; the surest plate box, or None when none is found."""
+        h, w = crop.shape[:2]
+        in_h, _ = self.inner.input_hw
+        found = self._on_grey(crop, min(CROP_LOOK_WIDTH_PX / w, in_h / h))
+        plates = [d for d in found if d.class_name == PLATE_CLASS]
+        return max(plates, key=lambda d: d.confidence).box if plates else None
+
     def _zoomed_out(self, image: ImageBGR) -> list[Detection]:
         """Boxes found with the whole image shrunk (by area) :data:`ZOOM_OUT` times more than
         the model's input would, centred on a grey input of the model's size; in ``image``'s
         pixels."""
         h, w = image.shape[:2]
         in_h, in_w = self.inner.input_hw
+        return [d for k in ZOOM_OUT for d in self._on_grey(image, min(in_h / h, in_w / w) / k)]
+
+    def _on_grey(self, image: ImageBGR, scale: float) -> list[Detection]:
+        """Boxes found with ``image`` resized by ``scale`` (at most to the model's input) and
+        centred on a grey input of the model's size; in ``image``'s pixels."""
+        h, w = image.shape[:2]
+        in_h, in_w = self.inner.input_hw
+        nw, nh = min(in_w, max(1, round(w * scale))), min(in_h, max(1, round(h * scale)))
+        left, top = (in_w - nw) // 2, (in_h - nh) // 2
+        canvas = np.full((in_h, in_w, 3), PAD_VALUE, np.uint8)
+        shrink = nw < w
+        canvas[top : top + nh, left : left + nw] = cv2.resize(
+            image, (nw, nh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        )
+        sx, sy = w / nw, h / nh
         pieces: list[Detection] = []
-        for k in ZOOM_OUT:
-            scale = min(in_h / h, in_w / w) / k
-            nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-            left, top = (in_w - nw) // 2, (in_h - nh) // 2
-            canvas = np.full((in_h, in_w, 3), PAD_VALUE, np.uint8)
-            canvas[top : top + nh, left : left + nw] = cv2.resize(
-                image, (nw, nh), interpolation=cv2.INTER_AREA
-            )
-            sx, sy = w / nw, h / nh
-            for d in self.inner.detect(canvas):
-                b = d.box
-                x1, x2 = max(0.0, (b.x1 - left) * sx), min(float(w), (b.x2 - left) * sx)
-                y1, y2 = max(0.0, (b.y1 - top) * sy), min(float(h), (b.y2 - top) * sy)
-                if x2 > x1 and y2 > y1:
-                    pieces.append(Detection(BBox(x1, y1, x2, y2), d.class_id, d.class_name, d.confidence))
+        for d in self.inner.detect(canvas):
+            b = d.box
+            x1, x2 = max(0.0, (b.x1 - left) * sx), min(float(w), (b.x2 - left) * sx)
+            y1, y2 = max(0.0, (b.y1 - top) * sy), min(float(h), (b.y2 - top) * sy)
+            if x2 > x1 and y2 > y1:
+                pieces.append(Detection(BBox(x1, y1, x2, y2), d.class_id, d.class_name, d.confidence))
         return pieces
 
 

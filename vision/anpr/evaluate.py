@@ -17,6 +17,9 @@ Scoring:
   IoU >= 0.5 with the true box) and the best-matching detection is read, grown by
   :data:`~vision.anpr.detector.PLATE_MARGIN_X` of its width at each end as the lane reads
   plates; without one, the true box is read and ``detection_recall`` is ``None``.
+- crops (rows without a box) are read whole; an unsure read is read again from the plate's box
+  in the crop when a detector finds one (:func:`vision.anpr.reader.read_crop`), unless the
+  command says to read crops whole only.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from vision.anpr.detector import PLATE_CLASS, PLATE_MARGIN_X, PLATE_WIDER_MARGIN
 from vision.anpr.grammars import load_grammars
 from vision.anpr.imageio import BadImageError, load_image
 from vision.anpr.lookalike import lookalike_key
-from vision.anpr.reader import PlateReader, read_box
+from vision.anpr.reader import PlateReader, read_box, read_crop
 from vision.preprocess import crop
 from vision.types import BBox, ImageBGR, PlateRead
 
@@ -269,8 +272,10 @@ def evaluate_row(
     reader: PlateReader,
     detector: PlateDetector | None,
     wider_x: float = PLATE_WIDER_MARGIN_X,
+    find: Callable[[ImageBGR], BBox | None] | None = None,
 ) -> ImageResult:
-    """Load, (detect,) read and score one row; bad images become an error result."""
+    """Load, (detect,) read and score one row; bad images become an error result. A crop row is
+    read by :func:`vision.anpr.reader.read_crop` with ``find``."""
     try:
         image = load_image(row.image_path)
     except BadImageError as e:
@@ -301,6 +306,8 @@ def evaluate_row(
     try:
         if read_at is not None:
             read, plate = read_box(reader, image, read_at, PLATE_MARGIN_X, wider_x)
+        elif box is None:
+            read, plate = read_crop(reader, plate, find)
         else:
             read = reader.read(plate)
     except BadImageError as e:
@@ -372,13 +379,16 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     countries: Iterable[str] | None = None,
     wider_x: float = PLATE_WIDER_MARGIN_X,
+    find: Callable[[ImageBGR], BBox | None] | None = None,
 ) -> tuple[list[ImageResult], EvalSummary]:
     """Evaluate ``reader`` (and ``detector``, if any) on ``rows``; per-image results and summary.
     ``wider_x``: a scene's unsure read is read again from the box grown by this much
-    (:func:`vision.anpr.reader.read_box`; 0: one read, as for the raw baseline)."""
+    (:func:`vision.anpr.reader.read_box`; 0: one read, as for the raw baseline). ``find``: where
+    the plate is in a crop row, for an unsure read of it (:func:`vision.anpr.reader.read_crop`;
+    None: crops are read whole only)."""
     results: list[ImageResult] = []
     for i, row in enumerate(rows):
-        results.append(evaluate_row(row, reader, detector, wider_x))
+        results.append(evaluate_row(row, reader, detector, wider_x, find))
         if progress is not None:
             progress(i + 1, len(rows))
     return results, summarise(results, reader.name, detector is not None, countries)

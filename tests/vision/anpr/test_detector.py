@@ -5,7 +5,7 @@ import itertools
 import cv2
 import numpy as np
 
-from vision.anpr.detector import PLATE_CLASS, StillPlateDetector, merge_boxes, tile_starts
+from vision.anpr.detector import CROP_LOOK_WIDTH_PX, PLATE_CLASS, StillPlateDetector, merge_boxes, tile_starts
 from vision.types import BBox, Detection, DetectionSet, ImageBGR
 
 
@@ -177,3 +177,35 @@ def test_merge_keeps_the_surest_of_overlapping_or_enclosed_boxes() -> None:
     sure_piece = Detection(BBox(60, 2, 100, 28), 0, PLATE_CLASS, 0.9)
     sign = Detection(BBox(0, 0, 100, 30), 1, "sign", 0.7)
     assert merge_boxes([whole, sure_piece, sign]) == [sure_piece, sign]
+
+
+class _Shown(_Marks):
+    """:class:`_Marks` that also records the white square's width in each input it is shown."""
+
+    def __init__(self) -> None:
+        super().__init__(max_shrink=10.0)
+        self.widths: list[int] = []
+
+    def detect(self, image: ImageBGR) -> DetectionSet:
+        xs = np.nonzero(image[..., 0].max(axis=0) > 127)[0]
+        self.widths.append(int(xs.max() - xs.min() + 1) if len(xs) else 0)
+        return super().detect(image)
+
+
+def test_the_plate_in_a_loose_crop_is_found_shown_at_the_width_the_model_knows() -> None:
+    inner = _Shown()
+    crop = _photo(60, 150, (20, 12, 130, 48))  # a plate with 13 % of the crop's width round it
+    box = StillPlateDetector(inner).in_crop(crop)
+    assert inner.calls == [(384, 640)]  # one look, on the model's input
+    # the crop is shown 96 px wide: its plate 110 / 150 of that
+    assert abs(inner.widths[0] - 110 * CROP_LOOK_WIDTH_PX / 150) <= 1
+    assert box is not None
+    assert (
+        max(abs(a - b) for a, b in zip((box.x1, box.y1, box.x2, box.y2), (20, 12, 130, 48), strict=True))
+        <= 2.0
+    )
+    # a crop with no plate in it: None; a crop taller than the input allows is shown shorter
+    assert StillPlateDetector(_Marks(max_shrink=10.0)).in_crop(_photo(60, 150, None)) is None
+    tall = _Shown()
+    StillPlateDetector(tall).in_crop(_photo(900, 100, (10, 100, 90, 800)))
+    assert tall.calls == [(384, 640)] and abs(tall.widths[0] - 80 * 384 / 900) <= 1

@@ -263,3 +263,25 @@ def test_country_match_covers_the_readers_countries_and_iso_codes(tmp_path: Path
     assert (german.n_country, german.country_match) == (1, 1.0)
     _, raw = evaluate(rows, Names(), countries=())  # no grammars: nothing named
     assert (raw.n_country, raw.country_match) == (0, None)
+
+
+def test_an_unsure_crop_row_is_read_again_from_the_plate_found_in_it(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "loose.png"), np.full((30, 100, 3), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "s.png"), np.full((100, 200, 3), 128, np.uint8))
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "image_path,plate_text,bbox_x,bbox_y,bbox_w,bbox_h\nloose.png,AB12,,,,\ns.png,AB12,10,20,50,12\n"
+    )
+    rows = load_manifest(m)
+    shown: list[tuple[int, int]] = []
+
+    def find(crop: ImageBGR) -> BBox | None:
+        shown.append(crop.shape[:2])
+        return BBox(20, 5, 70, 25)  # 50 px wide: read 56 px wide (6 % at each end)
+
+    reader = FakeReader({56: "AB12", 62: "AB12"})  # the whole crop reads nothing
+    results, s = evaluate(rows, reader, BoxDetector([BBox(9, 20, 61, 32)]), find=find)
+    assert shown == [(30, 100)]  # the crop row only: a scene's plate is the detector's box
+    assert results[0].exact and s.n_crops == 1
+    whole, _ = evaluate(rows, reader, BoxDetector([BBox(9, 20, 61, 32)]))
+    assert not whole[0].exact and whole[0].read is not None and whole[0].read.best is None

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import pytest
 from vision.anpr.ctc import CharSlot
 from vision.anpr.grammars import load_grammars
 from vision.anpr.imageio import BadImageError
-from vision.anpr.reader import PipelineReader, ReaderOptions, build_reader, read_box
+from vision.anpr.reader import PipelineReader, ReaderOptions, build_reader, read_box, read_crop
 from vision.types import BBox, ImageBGR, PlateCandidate, PlateRead
 
 
@@ -403,6 +403,82 @@ def test_read_box_reads_an_unsure_plate_again_from_a_wider_box_and_averages() ->
     ):
         read, crop = read_box(reader, image, box, 0.06, wider)
         assert reader.widths == [112] and crop.shape[1] == 112 and read.best is not None
+
+
+def _finds(box: BBox | None) -> tuple[list[int], Callable[[ImageBGR], BBox | None]]:
+    """A fake plate finder: records the widths of the crops it is shown, finds ``box``."""
+    shown: list[int] = []
+
+    def find(crop: ImageBGR) -> BBox | None:
+        shown.append(crop.shape[1])
+        return box
+
+    return shown, find
+
+
+def test_read_crop_reads_an_unsure_crop_again_from_the_plate_found_in_it() -> None:
+    image = np.zeros((60, 150, 3), np.uint8)
+    box = BBox(25, 10, 125, 50)  # 100 px wide: 112 px cut with 6 % at each end, 124 with 12 %
+    # the whole crop reads a character wrong among the scene's edges, unsure; the plate's box reads it sure
+    reader = WidthReader({150: ("KX18UPW", 0.4, False), 112: ("KX19UPW", 0.95, True)})
+    shown, find = _finds(box)
+    read, crop = read_crop(reader, image, find)
+    assert shown == [150] and reader.widths == [150, 112] and crop.shape[1] == 112
+    assert read.best is not None and read.best.text == "KX19UPW" and read.ms == 2.0
+    # the box's read scores lower: the whole crop's read stands, and its crop with it
+    reader = WidthReader(
+        {150: ("KX19UPW", 0.6, True), 112: ("KX19UP", 0.5, True), 124: ("KX19UP", 0.5, True)}
+    )
+    read, crop = read_crop(reader, image, _finds(box)[1])
+    assert crop.shape[1] == 150 and read.best is not None and read.best.text == "KX19UPW" and read.ms == 3.0
+    # a text that fits no grammar counts half (NO_FIT_FACTOR): 0.3 fitting beats 0.5 not fitting,
+    # and 0.5 not fitting does not beat 0.3 fitting
+    reader = WidthReader(
+        {150: ("XTEXASCK3", 0.5, False), 112: ("CK3H547", 0.3, True), 124: ("CK3H547", 0.3, True)}
+    )
+    read, _ = read_crop(reader, image, _finds(box)[1])
+    assert read.best is not None and read.best.text == "CK3H547"
+    reader = WidthReader(
+        {150: ("CK3H547", 0.3, True), 112: ("XTEXASCK3", 0.5, False), 124: ("XTEXASCK3", 0.5, False)}
+    )
+    read, _ = read_crop(reader, image, _finds(box)[1])
+    assert read.best is not None and read.best.text == "CK3H547"
+    # a shorter read wins too when it scores higher: the whole crop read a scene edge as a character
+    reader = WidthReader({150: ("AKX19UPW", 0.8, True), 112: ("KX19UPW", 0.95, True)})
+    read, _ = read_crop(reader, image, _finds(box)[1])
+    assert read.best is not None and read.best.text == "KX19UPW"
+    # the whole crop read nothing: any read of the box wins
+    reader = WidthReader({112: ("7364", 0.1, False), 124: ("7364", 0.1, False)})
+    read, _ = read_crop(reader, image, _finds(box)[1])
+    assert read.best is not None and read.best.text == "7364"
+
+
+def test_read_crop_asks_for_the_plate_only_when_unsure_and_keeps_the_read_when_none_is_found() -> None:
+    image = np.zeros((60, 150, 3), np.uint8)
+    sure = WidthReader({150: ("AB12CDE", 0.95, True)})
+    shown, find = _finds(BBox(25, 10, 125, 50))
+    read, crop = read_crop(sure, image, find)
+    assert shown == [] and sure.widths == [150] and crop is image
+    unsure = WidthReader({150: ("AB12CD", 0.5, True)})
+    shown, find = _finds(None)
+    read, crop = read_crop(unsure, image, find)
+    assert shown == [150] and unsure.widths == [150] and crop is image
+    assert read.best is not None and read.best.text == "AB12CD"
+    # no finder: read whole only
+    read, crop = read_crop(WidthReader({150: ("AB12CD", 0.5, True)}), image)
+    assert crop is image and read.best is not None and read.best.text == "AB12CD"
+
+
+def test_read_crop_keeps_the_first_read_when_the_plates_box_cannot_be_read() -> None:
+    class Fussy(WidthReader):
+        def read(self, crop_bgr: ImageBGR) -> PlateRead:
+            if crop_bgr.shape[1] != 150:
+                raise BadImageError("too small")
+            return super().read(crop_bgr)
+
+    image = np.zeros((60, 150, 3), np.uint8)
+    read, crop = read_crop(Fussy({150: ("AB12CD", 0.5, True)}), image, _finds(BBox(70, 10, 72, 12))[1])
+    assert crop is image and read.best is not None and read.best.text == "AB12CD"
 
 
 @pytest.mark.parametrize(
