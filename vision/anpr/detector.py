@@ -64,7 +64,8 @@ CROP_LOOK_WIDTH_PX = 96.0
 """A crop cut round a plate is shown to the model this wide (pixels of its input), centred on a
 grey input (:meth:`StillPlateDetector.in_crop`): its plate is then 60-90 px wide, as most plates
 of the detector's training tiles are. Shown 64 px wide, one synthetic crop in four was found by
-nothing; 128-160 px, one in seven (s915, s916: 600 crops each, cut with an 8-25 % margin)."""
+nothing; 160 px wide, one in seven; 96 px, one in 20-40 (s915, s916: 600 crops each, cut with an
+8-25 % margin)."""
 
 BIG_PLATE_INPUT_PX = 128.0
 """A plate box found wider than this in the model's input (pixels) is checked with the

@@ -431,7 +431,8 @@ def test_read_crop_reads_an_unsure_crop_again_from_the_plate_found_in_it() -> No
     )
     read, crop = read_crop(reader, image, _finds(box)[1])
     assert crop.shape[1] == 150 and read.best is not None and read.best.text == "KX19UPW" and read.ms == 3.0
-    # a text that fits no grammar counts half (NO_FIT_FACTOR): 0.3 fitting beats 0.5 not fitting,
+    # a text that fits no grammar counts times NO_FIT_FACTOR (its confidence as given, here a fake
+    # reader's, not yet halved by grammars): 0.3 fitting beats 0.5 not fitting,
     # and 0.5 not fitting does not beat 0.3 fitting
     reader = WidthReader(
         {150: ("XTEXASCK3", 0.5, False), 112: ("CK3H547", 0.3, True), 124: ("CK3H547", 0.3, True)}
