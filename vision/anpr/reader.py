@@ -55,7 +55,7 @@ from vision.anpr.colour import PlateColour, plate_colour
 from vision.anpr.ctc import CharSlot, top_strings
 from vision.anpr.detector import PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X
 from vision.anpr.engines import ENGINE_NAMES, RecognitionEngine, build_engine
-from vision.anpr.grammars import NO_FIT_FACTOR, GrammarSet, load_grammars
+from vision.anpr.grammars import GrammarSet, load_grammars
 from vision.anpr.imageio import BadImageError, to_bgr8
 from vision.anpr.locate import text_crop
 from vision.anpr.rectify import rectify
@@ -330,8 +330,11 @@ def read_crop(
     The crop is read whole. When that read is not sure (as :func:`read_box` decides) and ``find``
     (a plate detector's :meth:`~vision.anpr.detector.StillPlateDetector.in_crop`) finds the plate
     in it, the plate is read again from that box as the lane reads a detector's box
-    (:func:`read_box`), and that read wins when its best scores higher (:func:`_fit_score`: its
-    confidence, halved again when it fits no grammar).
+    (:func:`read_box`), and that read wins when its best is surer. A candidate's confidence
+    already carries the grammars' halving of a text that fits none
+    (:data:`~vision.anpr.grammars.NO_FIT_FACTOR`); halving it again, as the twenty-first session
+    shipped, read four real crops fewer and one coin-toss synthetic plate more (twenty-second
+    session, ``docs/anpr.md``).
     Even a shorter read wins so: the whole crop's extra characters are as often the scene's edges
     (``AKX19UPW`` 0.80 for ``KX19UPW``) as the box's missing ones the plate's (``OF4040P`` read
     ``4040P`` 0.93 from its box); refusing shorter reads lost four plates for two.
@@ -349,18 +352,9 @@ def read_crop(
     except BadImageError:
         return read, image
     ms = read.ms + again.ms
-    if again.best is not None and (read.best is None or _fit_score(again.best) > _fit_score(read.best)):
+    if again.best is not None and (read.best is None or again.best.confidence > read.best.confidence):
         return replace(again, ms=ms), cut
     return replace(read, ms=ms), image
-
-
-def _fit_score(c: PlateCandidate) -> float:
-    """A candidate's confidence, times :data:`~vision.anpr.grammars.NO_FIT_FACTOR` when it fits
-    no grammar. The grammars' ranking has already so halved a text that fits none, so such a
-    text counts at a quarter here: :func:`read_crop` was measured and shipped so (twenty-first
-    session). An offline replay scored plain confidence as well or one to three real crops
-    better; not measured in full, so not changed (``docs/anpr.md``)."""
-    return c.confidence * (1.0 if c.format_valid else NO_FIT_FACTOR)
 
 
 def _stretched(line: ImageBGR, factor: float) -> ImageBGR:

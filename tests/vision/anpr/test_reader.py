@@ -431,20 +431,24 @@ def test_read_crop_reads_an_unsure_crop_again_from_the_plate_found_in_it() -> No
     )
     read, crop = read_crop(reader, image, _finds(box)[1])
     assert crop.shape[1] == 150 and read.best is not None and read.best.text == "KX19UPW" and read.ms == 3.0
-    # a text that fits no grammar counts times NO_FIT_FACTOR (its confidence as given, here a fake
-    # reader's, not yet halved by grammars): 0.3 fitting beats 0.5 not fitting,
-    # and 0.5 not fitting does not beat 0.3 fitting
+    # plain confidence decides, whether or not a text fits a grammar (the grammars' ranking has
+    # already halved one that fits none; a fake reader's confidence is taken as ranked)
     reader = WidthReader(
-        {150: ("XTEXASCK3", 0.5, False), 112: ("CK3H547", 0.3, True), 124: ("CK3H547", 0.3, True)}
+        {150: ("XTEXASCK3", 0.25, False), 112: ("CK3H547", 0.3, True), 124: ("CK3H547", 0.3, True)}
     )
     read, _ = read_crop(reader, image, _finds(box)[1])
     assert read.best is not None and read.best.text == "CK3H547"
     reader = WidthReader(
-        {150: ("CK3H547", 0.3, True), 112: ("XTEXASCK3", 0.5, False), 124: ("XTEXASCK3", 0.5, False)}
+        {150: ("CK3H547", 0.3, True), 112: ("XTEXASCK3", 0.25, False), 124: ("XTEXASCK3", 0.25, False)}
     )
     read, _ = read_crop(reader, image, _finds(box)[1])
     assert read.best is not None and read.best.text == "CK3H547"
-    # a shorter read wins too when it scores higher: the whole crop read a scene edge as a character
+    # a surer text that fits no grammar wins (a US plate's box read 0.4 over the crop's 0.3,
+    # which halving the no-fit text again would have turned round)
+    reader = WidthReader({150: ("I364", 0.3, True), 112: ("7364", 0.4, False), 124: ("7364", 0.4, False)})
+    read, _ = read_crop(reader, image, _finds(box)[1])
+    assert read.best is not None and read.best.text == "7364"
+    # a shorter read wins too when it is surer: the whole crop read a scene edge as a character
     reader = WidthReader({150: ("AKX19UPW", 0.8, True), 112: ("KX19UPW", 0.95, True)})
     read, _ = read_crop(reader, image, _finds(box)[1])
     assert read.best is not None and read.best.text == "KX19UPW"
