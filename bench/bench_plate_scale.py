@@ -33,10 +33,10 @@ import numpy as np
 from vision.anpr.imageio import EXIF_ORIENTATION, apply_orientation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_plates import run_one  # a sibling script: bench/ is not a package
+from bench_plates import heldout_scenes, run_one  # a sibling script: bench/ is not a package
 
 ROOT = Path(__file__).resolve().parent.parent
-HELDOUT_SCENES = ROOT / "data" / "train" / "plate_tiles" / "heldout" / "scenes.csv"
+HELDOUT_SCENES = heldout_scenes()
 FRACTIONS = (0.08, 0.15, 0.25, 0.4, 0.6)
 OUT_W, OUT_H = 1280, 960
 """The re-framed photograph's size (px), unless ``--width`` says otherwise (4:3)."""
