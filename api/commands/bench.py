@@ -327,7 +327,12 @@ def run_pipeline(args: argparse.Namespace) -> int:
         progress=say,
     )
     j = summary.as_json()
-    body = "null (no classifier)" if j["body_type_accuracy"] is None else f"{j['body_type_accuracy']:.1%}"
+    body = (
+        "null (no classifier)"
+        if j["body_type_accuracy"] is None
+        else f"{j['body_type_accuracy']:.1%} ({j['body_type_accuracy_shown']:.1%} of the "
+        f"{summary.score.body_shown} lorries whose body the clips show)"
+    )
     print(
         f"{j['frames']} frames of {j['clips']} clip(s) at 1280x720: {j['fps']} fps end to end; ms per frame "
         f"p50 {j['ms_per_frame_p50']} / p95 {j['ms_per_frame_p95']} (detected frames: p50 "

@@ -8,7 +8,9 @@ the ground truth (:func:`vision.pipeline.truth.score_passages`).
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +26,14 @@ from vision.pipeline.merge import CameraFeed, MergeRule
 from vision.pipeline.protocols import BodyClassifier, LaneModels, PlateReader
 from vision.pipeline.sinks import ListSink
 from vision.pipeline.sources import VideoFileSource
-from vision.pipeline.truth import ClipScore, ClipTruthData, TruthDetector, load_clip_truth, score_passages
+from vision.pipeline.truth import (
+    ClipScore,
+    ClipTruthData,
+    TruthDetector,
+    has_body_shown,
+    load_clip_truth,
+    score_passages,
+)
 from vision.pipeline.worker import LaneWorker
 from vision.types import BBox, BodyType, Frame, Passage
 
@@ -68,7 +77,7 @@ def _cached_clip(
         raise ValueError(f"single-camera benchmark clips are front or rear, not {view!r}")
     folder = cache_dir / f"clip-{seed}-{view}-{vehicles}v-{seconds:g}s-{fps:g}fps"
     clip = BenchClip(folder, view)
-    if not (clip.video.is_file() and clip.truth_path.is_file()):
+    if not (clip.video.is_file() and clip.truth_path.is_file() and _truth_current(clip.truth_path)):
         from vision.synth.clip import random_clip_spec, render_clip  # noqa: PLC0415 - the generator
         from vision.synth.render import StaticTextures  # noqa: PLC0415
 
@@ -77,8 +86,18 @@ def _cached_clip(
         spec = random_clip_spec(seed, view=view, n_vehicles=vehicles, seconds=seconds, fps=fps)
         tmp = folder.with_name(folder.name + ".partial")
         render_clip(spec, tmp, video=True, static=static[0], progress=progress)
+        if folder.exists():  # rendered before the truth gave body_shown: the same frames, more truth
+            shutil.rmtree(folder)
         tmp.rename(folder)
     return clip
+
+
+def _truth_current(path: Path) -> bool:
+    """Whether a cached clip's truth has every field the scoring uses (``body_shown``)."""
+    try:
+        return has_body_shown(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def benchmark_clips(
@@ -238,6 +257,11 @@ class BenchSummary:
             "spurious": score.spurious,
             "passage_read_rate": round(score.read_rate, 4),
             "body_type_accuracy": round(score.body_accuracy, 4) if self.classifier != "none" else None,
+            # over the lorries whose body the clips show (vision.pipeline.truth.BODY_SHOWN_FRAMES)
+            "body_type_accuracy_shown": (
+                round(score.body_accuracy_shown, 4) if self.classifier != "none" else None
+            ),
+            "bodies_hardly_shown": score.expected - score.body_shown,
             "frames": frames,
             "frames_detected": sum(len(r.detected_ms) for r in self.runs),
             "frames_dropped": sum(r.dropped for r in self.runs),

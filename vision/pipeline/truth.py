@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,13 +28,34 @@ class TruthPlate:
     n_frames: int
 
 
+BODY_SHOWN_FRACTION = 0.25
+"""A body counts as shown in a frame when at least this share of it shows, its own cab counted
+as hiding it (``body_shown`` in ``truth.json``), ..."""
+BODY_SHOWN_SIDE_PX = 48.0
+"""... and its box is at least this many pixels on each side (the pipeline's least body crop,
+``ReadPolicy.min_body_side_px``) ..."""
+BODY_SHOWN_FRAMES = 5
+"""... and a lorry's body counts as shown by the clip when it is shown in at least this many
+frames (0.2 s at 25 fps). A body hardly shown (a tanker behind its cab, seen from the front)
+is scored all the same; :attr:`ClipScore.body_shown` says how many were not."""
+
+
 @dataclass(frozen=True, slots=True)
 class TruthVehicle:
+    """A clip vehicle. ``body_shown_frames``: frames in which its body is shown (the rule of
+    :data:`BODY_SHOWN_FRAMES`); ``None`` for a truth file without ``body_shown``."""
+
     vehicle_id: int
     body_type: BodyType
     plates: tuple[TruthPlate, ...]
     first_frame: int | None
     last_frame: int | None
+    body_shown_frames: int | None = None
+
+    @property
+    def body_shown(self) -> bool:
+        """Whether the clip shows the body well enough to tell its type (unknown counts as yes)."""
+        return self.body_shown_frames is None or self.body_shown_frames >= BODY_SHOWN_FRAMES
 
     @property
     def labelled(self) -> bool:
@@ -54,6 +76,7 @@ class TruthObject:
     box: BBox
     body_box: BBox | None
     plates: tuple[tuple[PlateRole, str, BBox], ...]
+    body_shown: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +97,46 @@ def _box(raw: Sequence[float]) -> BBox:
     return BBox(float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]))
 
 
+def has_body_shown(raw: dict[str, Any]) -> bool:
+    """Whether a parsed ``truth.json`` gives ``body_shown`` with its body boxes (clips rendered
+    before it was added do not; one without any body box has nothing to give)."""
+    return all(
+        "body_shown" in o for f in raw["frames"] for o in f["objects"] if o.get("body_box") is not None
+    )
+
+
+def _shown_frames(frames: Sequence[Sequence[TruthObject]], vehicle_id: int) -> int:
+    return sum(
+        1
+        for objs in frames
+        for o in objs
+        if o.vehicle_id == vehicle_id
+        and o.body_box is not None
+        and o.body_shown is not None
+        and o.body_shown >= BODY_SHOWN_FRACTION
+        and min(o.body_box.width_px, o.body_box.height_px) >= BODY_SHOWN_SIDE_PX
+    )
+
+
 def load_clip_truth(path: Path) -> ClipTruthData:
-    """Read a clip's ``truth.json`` (format ``hgv-lane-synth-clip/1``)."""
+    """Read a clip's ``truth.json`` (format ``hgv-lane-synth-clip/1``; ``body_shown`` optional)."""
     d = json.loads(path.read_text())
     if d.get("format") != "hgv-lane-synth-clip/1":
         raise ValueError(f"{path}: not a synthetic clip truth file (format {d.get('format')!r})")
+    frames = tuple(
+        tuple(
+            TruthObject(
+                int(o["vehicle_id"]),
+                _box(o["box"]),
+                _box(o["body_box"]) if o["body_box"] is not None else None,
+                tuple((PlateRole(p["role"]), p["text"], _box(p["box"])) for p in o["plates"]),
+                None if o.get("body_shown") is None else float(o["body_shown"]),
+            )
+            for o in f["objects"]
+        )
+        for f in d["frames"]
+    )
+    shown_known = any(o.body_shown is not None for objs in frames for o in objs)
     vehicles = tuple(
         TruthVehicle(
             int(v["vehicle_id"]),
@@ -91,20 +149,9 @@ def load_clip_truth(path: Path) -> ClipTruthData:
             ),
             v["first_frame"],
             v["last_frame"],
+            _shown_frames(frames, int(v["vehicle_id"])) if shown_known else None,
         )
         for v in d["vehicles"]
-    )
-    frames = tuple(
-        tuple(
-            TruthObject(
-                int(o["vehicle_id"]),
-                _box(o["box"]),
-                _box(o["body_box"]) if o["body_box"] is not None else None,
-                tuple((PlateRole(p["role"]), p["text"], _box(p["box"])) for p in o["plates"]),
-            )
-            for o in f["objects"]
-        )
-        for f in d["frames"]
     )
     return ClipTruthData(
         float(d["fps"]), int(d["width"]), int(d["height"]), int(d["n_frames"]), d["view"], vehicles, frames
@@ -148,7 +195,9 @@ class ClipScore:
     passage (passages matched to vehicles by time overlap); ``duplicates``: passages beyond
     the first for one vehicle; ``spurious``: passages matching no vehicle; ``read_ok``:
     matched passages whose plates are exactly the vehicle's readable plates (same roles and
-    texts, nothing else); ``body_ok``: matched passages with the right body type.
+    texts, nothing else); ``body_ok``: matched passages with the right body type;
+    ``body_shown`` / ``body_shown_ok``: the same two counts over the vehicles whose body the
+    clip shows (:attr:`TruthVehicle.body_shown`).
     """
 
     expected: int
@@ -159,6 +208,8 @@ class ClipScore:
     read_ok: int
     body_ok: int
     misses: tuple[str, ...] = ()
+    body_shown: int = 0
+    body_shown_ok: int = 0
 
     def __add__(self, other: ClipScore) -> ClipScore:
         return ClipScore(
@@ -170,6 +221,8 @@ class ClipScore:
             self.read_ok + other.read_ok,
             self.body_ok + other.body_ok,
             self.misses + other.misses,
+            self.body_shown + other.body_shown,
+            self.body_shown_ok + other.body_shown_ok,
         )
 
     @property
@@ -179,6 +232,11 @@ class ClipScore:
     @property
     def body_accuracy(self) -> float:
         return self.body_ok / self.expected if self.expected else 0.0
+
+    @property
+    def body_accuracy_shown(self) -> float:
+        """Body type accuracy over the vehicles whose body the clip shows."""
+        return self.body_shown_ok / self.body_shown if self.body_shown else 0.0
 
 
 PassageBoxes = Mapping[str, Sequence[tuple[int, BBox]]]
@@ -262,9 +320,10 @@ def score_passages(
             duplicates += 1  # overlaps a vehicle that already has its passage
         else:
             spurious += 1
-    read_ok = body_ok = 0
+    read_ok = body_ok = body_shown = body_shown_ok = 0
     misses: list[str] = []
     for v in expected:
+        body_shown += v.body_shown
         ps = by_vehicle.get(v.vehicle_id, [])
         if not ps:
             misses.append(f"{label}vehicle {v.vehicle_id} ({v.body_type.value}): no passage")
@@ -278,10 +337,22 @@ def score_passages(
             misses.append(f"{label}vehicle {v.vehicle_id}: plates {got} != truth {want}")
         if p.body.body_type is v.body_type:
             body_ok += 1
+            body_shown_ok += v.body_shown
         else:
+            hardly = "" if v.body_shown else f" (body hardly shown: {v.body_shown_frames} frames)"
             misses.append(
-                f"{label}vehicle {v.vehicle_id}: body {p.body.body_type.value} != truth {v.body_type.value}"
+                f"{label}vehicle {v.vehicle_id}: body {p.body.body_type.value} != truth "
+                f"{v.body_type.value}{hardly}"
             )
     return ClipScore(
-        len(expected), len(passages), len(by_vehicle), duplicates, spurious, read_ok, body_ok, tuple(misses)
+        len(expected),
+        len(passages),
+        len(by_vehicle),
+        duplicates,
+        spurious,
+        read_ok,
+        body_ok,
+        tuple(misses),
+        body_shown,
+        body_shown_ok,
     )

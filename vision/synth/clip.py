@@ -92,12 +92,15 @@ class FramePlate:
 
 @dataclass(frozen=True)
 class FrameObject:
-    """A labelled vehicle in one frame: whole box, body box (or None when not labelled), plates."""
+    """A labelled vehicle in one frame: whole box, body box (or None when not labelled), plates,
+    and with a body box the share of the body that shows, its own cab counted as hiding it
+    (:attr:`vision.synth.scene.VehicleTruth.body_shown_fraction`)."""
 
     vehicle_id: int
     box: Box
     body_box: Box | None
     plates: tuple[FramePlate, ...]
+    body_shown: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ class ClipTruth:
                             "vehicle_id": o.vehicle_id,
                             "box": b(o.box),
                             "body_box": b(o.body_box),
+                            "body_shown": None if o.body_shown is None else round(o.body_shown, 3),
                             "plates": [{"role": p.role, "text": p.text, "box": b(p.box)} for p in o.plates],
                         }
                         for o in objs
@@ -297,7 +301,10 @@ def frame_objects(scene: Scene) -> tuple[FrameObject, ...]:
             for p in scene.plates
             if p.vehicle_id == v.vehicle_id and p.labelled
         )
-        out.append(FrameObject(v.vehicle_id, v.box, v.body_box if v.body_labelled else None, plates))
+        if v.body_labelled:
+            out.append(FrameObject(v.vehicle_id, v.box, v.body_box, plates, v.body_shown_fraction))
+        else:
+            out.append(FrameObject(v.vehicle_id, v.box, None, plates))
     return tuple(out)
 
 

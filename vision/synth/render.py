@@ -230,6 +230,9 @@ class Composite:
     idbuf: np.ndarray
     groups: tuple[_GroupInfo, ...]
     painted: np.ndarray  # pixels each group covered right after its object was drawn
+    # pixels each vehicle's body group covered before the nearer parts of its own vehicle (a
+    # cab in front of its trailer) were drawn over it: the body as if the vehicle were see-through
+    alone: np.ndarray
     lamps: np.ndarray
     lamp_red: np.ndarray
 
@@ -303,6 +306,7 @@ def compose(spec: SceneSpec, cam: Camera, models: tuple[VehicleModel, ...], cach
 
     vehicle_groups: list[tuple[int, int, int]] = []  # (vehicle index, first group, n groups)
     painted_list: list[int] = [0] * _FIRST_VEHICLE_GROUP
+    alone_list: list[int] = [0] * _FIRST_VEHICLE_GROUP
     lamps: list[tuple[float, float, float]] = []
     lamp_red: list[bool] = []
     for _, grp, obj in items:
@@ -314,13 +318,15 @@ def compose(spec: SceneSpec, cam: Camera, models: tuple[VehicleModel, ...], cach
             for k in range(len(obj.mounts)):
                 groups.append(_GroupInfo(vi, "plate", k))
             painted_list += [0] * (len(groups) - len(painted_list))
-            roi = _draw_vehicle(img, idbuf, cam, obj, cache, base, sun, pos)
+            alone_list += [0] * (len(groups) - len(alone_list))
+            roi, body_alone = _draw_vehicle(img, idbuf, cam, obj, cache, base, sun, pos)
             vehicle_groups.append((vi, base, len(groups) - base))
             if roi is not None:
                 x0, y0, x1, y1 = roi
                 cnt = group_counts(idbuf[y0:y1, x0:x1], len(groups))
                 for g in range(base, len(groups)):
-                    painted_list[g] = int(cnt[g])
+                    painted_list[g] = alone_list[g] = int(cnt[g])
+                alone_list[base + 1] = max(body_alone, painted_list[base + 1])
             for lamp in obj.lamps:
                 p = vehicle_pose(obj.spec).apply(np.array([[lamp.x, lamp.y, lamp.z]]))
                 normal = vehicle_pose(obj.spec).R @ np.array([1.0 if lamp.kind == "head" else -1.0, 0, 0])
@@ -342,6 +348,7 @@ def compose(spec: SceneSpec, cam: Camera, models: tuple[VehicleModel, ...], cach
         idbuf,
         tuple(groups),
         painted,
+        np.array(alone_list, np.int64),
         np.array(lamps, np.float64).reshape(-1, 3),
         np.array(lamp_red, bool),
     )
@@ -407,7 +414,11 @@ def _draw_vehicle(
     base: int,
     sun: float,
     cam_pos: np.ndarray,
-) -> tuple[int, int, int, int] | None:
+) -> tuple[tuple[int, int, int, int] | None, int]:
+    """Draw vehicle ``m`` part by part, far to near, into ``img`` and ``idbuf`` (groups ``base``:
+    tractor, ``base + 1``: body, ``base + 2 + k``: plate k). Returns the drawn box (x0, y0, x1, y1)
+    px, or ``None``, and the most pixels the body group showed before a nearer part of the
+    tractor was drawn over it (px; the body seen through its own cab)."""
     pose = vehicle_pose(m.spec)
     vid = m.spec.vehicle_id
     parts = sorted(
@@ -422,8 +433,14 @@ def _draw_vehicle(
     )
     H, W = img.shape[:2]
     bx0, by0, bx1, by1 = W, H, 0, 0
+    body_alone, body_since_count = 0, False
     for part in parts:
         group = base + (0 if part.group == "tractor" else 1)
+        if group == base and body_since_count and bx1 > bx0 and by1 > by0:
+            roi_ids = idbuf[max(0, by0) : min(H, by1), max(0, bx0) : min(W, bx1)]
+            body_alone = max(body_alone, int(np.count_nonzero(roi_ids == base + 1)))
+            body_since_count = False
+        body_since_count = body_since_count or group == base + 1
         for face, corners in _part_faces(cam, part, pose):
             key = f"v{vid}/{m.spec.detail_seed}/{part.name}/{face}"
             fw, fh = part.face_size(face)
@@ -470,8 +487,8 @@ def _draw_vehicle(
             del spec
             draw_face(img, idbuf, cam, corners, lit, base + 2 + k)
     if bx1 <= bx0 or by1 <= by0:
-        return None
-    return max(0, bx0), max(0, by0), min(W, bx1), min(H, by1)
+        return None, body_alone
+    return (max(0, bx0), max(0, by0), min(W, bx1), min(H, by1)), body_alone
 
 
 def _project_hull(cam: Camera, pts_world: np.ndarray) -> np.ndarray | None:
@@ -583,7 +600,7 @@ def label(
         bodyb = _amodal_box(cam, body_parts, pose)
         empty = Box(0, 0, 0, 0)
         if base is None or whole is None or bodyb is None:
-            vis = bvis = 0.0
+            vis = bvis = shown = 0.0
             whole_c = body_c = empty
             inf = binf = 0.0
         else:
@@ -593,6 +610,8 @@ def label(
             bg = [base + 1] + ([base] if m.spec.body_type == "tractor_only" else [])
             p_b = float(comp.painted[bg].sum())
             bvis = float(final[bg].sum()) / p_b if p_b > 0 else 0.0
+            a_b = float(comp.alone[bg].sum())
+            shown = min(1.0, float(final[bg].sum()) / a_b) if a_b > 0 else 0.0
             inf, binf = _in_frame(whole, W, H), _in_frame(bodyb, W, H)
             whole_c, body_c = whole.clip(W, H), bodyb.clip(W, H)
         side_vis = _body_side_visible(cam, body_parts, pose, bodyb)
@@ -619,6 +638,7 @@ def label(
                 body_box=body_c,
                 visible_fraction=round(vis, 4),
                 body_visible_fraction=round(bvis, 4),
+                body_shown_fraction=round(shown, 4),
                 in_frame_fraction=round(inf, 4),
                 body_in_frame_fraction=round(binf, 4),
                 body_side_visible=side_vis,

@@ -244,7 +244,13 @@ def illegible_reasons(p: PlateTruth, c: ConditionSpec) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class VehicleTruth:
-    """A vehicle as rendered: whole-vehicle box and ``body`` box (px, clipped to the image)."""
+    """A vehicle as rendered: whole-vehicle box and ``body`` box (px, clipped to the image).
+
+    ``body_visible_fraction``: the share of the body's drawn pixels that other vehicles and
+    objects leave showing (the label rule); ``body_shown_fraction``: the share of the body as
+    drawn alone that shows, its own cab counted as hiding it too (a front camera sees a trailer
+    behind its cab only above and beside it).
+    """
 
     vehicle_id: int
     body_type: BodyType
@@ -255,6 +261,7 @@ class VehicleTruth:
     body_box: Box
     visible_fraction: float
     body_visible_fraction: float
+    body_shown_fraction: float
     in_frame_fraction: float
     body_in_frame_fraction: float
     body_side_visible: bool

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from vision.pipeline.bench import BenchClip, LaneSet, run_clip, run_lane_set, truth_detectors
+import json
+from pathlib import Path
+
+from vision.pipeline.bench import BenchClip, LaneSet, _truth_current, run_clip, run_lane_set, truth_detectors
 from vision.pipeline.config import LaneConfig, TrackingConfig
 from vision.pipeline.merge import MergeRule
 from vision.pipeline.testing import CLIP, ConstClassifier, ConstReader
@@ -39,3 +42,23 @@ def test_a_three_camera_lane_run_takes_the_body_type_from_the_side_camera() -> N
     s = run.score
     assert (s.lorries, s.passages, s.one_passage, s.merged, s.merged_wrong, s.alone) == (2, 2, 2, 2, 0, 0)
     assert s.body_ok == 1 and run.frames == 120
+
+
+def test_a_cached_clip_whose_truth_lacks_body_shown_is_rendered_again(tmp_path: Path) -> None:
+    """The bundled fixture's truth predates ``body_shown``: a cache holding such a truth is out of
+    date (the bench renders the clip again: the same frames, with the share shown); one with the
+    key is current; an unreadable one is out of date too."""
+    raw = json.loads((CLIP / "truth.json").read_text())
+    assert any(o["body_box"] is not None for f in raw["frames"] for o in f["objects"])
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(raw))
+    assert not _truth_current(old)
+    for f in raw["frames"]:
+        for o in f["objects"]:
+            o["body_shown"] = None if o["body_box"] is None else 0.5
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(raw))
+    assert _truth_current(new)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert not _truth_current(bad)

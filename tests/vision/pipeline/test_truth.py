@@ -1,6 +1,19 @@
 from __future__ import annotations
 
-from vision.pipeline.truth import ClipTruthData, TruthObject, TruthVehicle, score_passages
+import json
+from pathlib import Path
+from typing import Any
+
+from vision.pipeline.truth import (
+    BODY_SHOWN_FRACTION,
+    BODY_SHOWN_FRAMES,
+    ClipTruthData,
+    TruthObject,
+    TruthVehicle,
+    has_body_shown,
+    load_clip_truth,
+    score_passages,
+)
 from vision.types import BBox, BodyType, Passage, TrailerVerdict
 
 T0 = 1_000_000
@@ -54,3 +67,73 @@ def test_a_second_passage_on_one_lorry_is_a_duplicate_and_one_on_nothing_is_spur
     s = score_passages(passages, _truth(), start_ts_ms=T0, boxes=boxes)
     assert (s.matched, s.duplicates, s.spurious) == (1, 1, 1)
     assert any("vehicle 2 (tilt): no passage" in m for m in s.misses)
+
+
+def _shown_truth(shown_frames: int | None) -> ClipTruthData:
+    frames = tuple((TruthObject(1, A, A, ()),) for _ in range(10))
+    return ClipTruthData(
+        25.0, 1280, 720, 10, "front", (TruthVehicle(1, BodyType.TANKER, (), 0, 9, shown_frames),), frames
+    )
+
+
+def test_a_body_the_clip_hardly_shows_is_scored_and_counted_apart() -> None:
+    """A passage's wrong body type counts against ``body_ok`` whether or not the clip showed the
+    body; ``body_shown`` counts only the lorries whose body it did, and the miss says so."""
+    wrong = [_passage("p1", 0, 9)]
+    hidden = score_passages(wrong, _shown_truth(2), start_ts_ms=T0)
+    assert (hidden.expected, hidden.body_ok, hidden.body_shown, hidden.body_shown_ok) == (1, 0, 0, 0)
+    assert any("body hardly shown: 2 frames" in m for m in hidden.misses)
+    shown = score_passages(wrong, _shown_truth(BODY_SHOWN_FRAMES), start_ts_ms=T0)
+    assert (shown.body_shown, shown.body_shown_ok) == (1, 0)
+    assert not any("hardly" in m for m in shown.misses)
+    unknown = score_passages(wrong, _shown_truth(None), start_ts_ms=T0)  # an older truth file
+    assert unknown.body_shown == 1
+    right = [
+        Passage("p1", "L1", T0, T0 + 360, (), TrailerVerdict(BodyType.TANKER, 0.9, 3)),
+    ]
+    ok = score_passages(right, _shown_truth(BODY_SHOWN_FRAMES), start_ts_ms=T0)
+    total = ok + hidden
+    assert (total.body_ok, total.body_shown, total.body_shown_ok) == (1, 1, 1)
+    assert total.body_accuracy == 0.5 and total.body_accuracy_shown == 1.0
+
+
+def test_body_shown_frames_follow_the_per_frame_shares_and_box_sizes(tmp_path: Path) -> None:
+    """``load_clip_truth`` counts the frames whose body shows at least BODY_SHOWN_FRACTION with a
+    box at least BODY_SHOWN_SIDE_PX on each side; a file without ``body_shown`` gives None."""
+    big, small = [0, 0, 200, 200], [0, 0, 200, 40]
+    objs = [
+        (big, 0.5),  # counts
+        (big, BODY_SHOWN_FRACTION),  # counts
+        (big, 0.1),  # too little shows
+        (small, 0.9),  # too small a box
+        (None, None),  # no body box
+    ]
+    raw: dict[str, Any] = {
+        "format": "hgv-lane-synth-clip/1",
+        "fps": 25.0,
+        "width": 1280,
+        "height": 720,
+        "n_frames": len(objs),
+        "view": "front",
+        "vehicles": [
+            {"vehicle_id": 1, "crop_class": "tanker", "plates": [], "first_frame": 0, "last_frame": 4}
+        ],
+        "frames": [
+            {
+                "frame": i,
+                "objects": [{"vehicle_id": 1, "box": big, "body_box": b, "body_shown": s, "plates": []}],
+            }
+            for i, (b, s) in enumerate(objs)
+        ],
+    }
+    path = tmp_path / "truth.json"
+    path.write_text(json.dumps(raw))
+    assert has_body_shown(raw)
+    assert load_clip_truth(path).vehicles[0].body_shown_frames == 2
+    for f in raw["frames"]:
+        for o in f["objects"]:
+            del o["body_shown"]
+    path.write_text(json.dumps(raw))
+    assert not has_body_shown(raw)
+    old = load_clip_truth(path).vehicles[0]
+    assert old.body_shown_frames is None and old.body_shown

@@ -194,3 +194,17 @@ def test_legibility_of_a_plate_blur_and_hidden_characters() -> None:
     front2 = next(p for p in hidden.plates if p.role == "front")
     assert front2.min_char_visible < 0.1
     assert illegible_reasons(front2, sharp) == ("char_hidden",)
+
+
+def test_a_trailer_behind_its_own_cab_is_shown_less_than_it_is_visible() -> None:
+    """From the front the cab hides most of the trailer behind it: the label rule's visibility
+    (other objects only) says all of it shows, ``body_shown_fraction`` says how little does. From
+    the side and the rear nothing of the lorry's own hides its trailer."""
+    front = _render("tanker", "front", 7).vehicles[0]
+    assert front.body_visible_fraction > 0.99
+    assert 0.05 < front.body_shown_fraction < 0.6
+    for view in ("side", "rear"):
+        v = _render("tanker", view, 7).vehicles[0]
+        assert v.body_shown_fraction == pytest.approx(v.body_visible_fraction, abs=0.02), view
+    alone = _render("tractor_only", "front", 7).vehicles[0]  # its body is the tractor itself
+    assert alone.body_shown_fraction == pytest.approx(alone.body_visible_fraction, abs=0.02)
