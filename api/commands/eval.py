@@ -162,12 +162,19 @@ def run_plates(args: argparse.Namespace) -> int:
         if locate_crops:
             find = still.in_crop
             print(f"crops: an unsure read is read again from the plate {model.name} finds", file=sys.stderr)
-    elif n_scenes:
-        print(
-            f"note: no plate detector model ({model}): the {n_scenes} "
-            "scene(s) are read from their TRUE plate box; detection_recall is null (not measured)",
-            file=sys.stderr,
-        )
+    else:
+        if n_scenes:
+            print(
+                f"note: no plate detector model ({model}): the {n_scenes} "
+                "scene(s) are read from their TRUE plate box; detection_recall is null (not measured)",
+                file=sys.stderr,
+            )
+        if locate_crops:
+            print(
+                f"note: no plate detector model ({model}): the {n_crops} crop(s) are read whole only "
+                "(as --whole-crops), not read again from the plate a detector finds in them",
+                file=sys.stderr,
+            )
     print(f"evaluating {len(rows)} image(s) with engine {reader.name}", file=sys.stderr)
     named = () if args.raw else countries  # a raw read names no country; None: every grammar
     wider = 0.0 if args.raw else PLATE_WIDER_MARGIN_X  # the raw baseline reads each plate once

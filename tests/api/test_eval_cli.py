@@ -73,6 +73,7 @@ def test_eval_plates_json_out_and_bad_images(tmp_path: Path, capsys: pytest.Capt
     assert summary["detection_recall"] is None
     assert summary["exact_match"] == pytest.approx(0.5)
     assert "TRUE plate box" in captured.err and "detection_recall is null" in captured.err
+    assert "3 crop(s) are read whole only" in captured.err  # and not looked for a plate in
     assert "too small" in captured.err
     assert (out / "plates.csv").read_text().count("\n") == 5
     assert (out / "plates_misses.png").is_file() is False  # no readable misses to show
