@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from vision.pipeline.config import ReadPolicy
 from vision.pipeline.protocols import BODY_CLASS, PLATE_CLASS, VEHICLE_CLASS
 from vision.types import BBox, BodyType, Detection, DetectionSet, Frame, Passage, PlateRole
 
@@ -31,9 +32,9 @@ class TruthPlate:
 BODY_SHOWN_FRACTION = 0.25
 """A body counts as shown in a frame when at least this share of it shows, its own cab counted
 as hiding it (``body_shown`` in ``truth.json``), ..."""
-BODY_SHOWN_SIDE_PX = 48.0
-"""... and its box is at least this many pixels on each side (the pipeline's least body crop,
-``ReadPolicy.min_body_side_px``) ..."""
+BODY_SHOWN_SIDE_PX = float(ReadPolicy().min_body_side_px)
+"""... and its box is at least this many pixels on each side (48: the pipeline's least body
+crop, ``ReadPolicy.min_body_side_px``) ..."""
 BODY_SHOWN_FRAMES = 5
 """... and a lorry's body counts as shown by the clip when it is shown in at least this many
 frames (0.2 s at 25 fps). A body hardly shown (a tanker behind its cab, seen from the front)
@@ -136,7 +137,7 @@ def load_clip_truth(path: Path) -> ClipTruthData:
         )
         for f in d["frames"]
     )
-    shown_known = any(o.body_shown is not None for objs in frames for o in objs)
+    shown_known = any("body_shown" in o for f in d["frames"] for o in f["objects"])
     vehicles = tuple(
         TruthVehicle(
             int(v["vehicle_id"]),

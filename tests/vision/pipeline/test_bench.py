@@ -3,7 +3,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vision.pipeline.bench import BenchClip, LaneSet, _truth_current, run_clip, run_lane_set, truth_detectors
+import pytest
+
+from vision.pipeline.bench import (
+    BenchClip,
+    LaneSet,
+    _cached_clip,
+    _truth_current,
+    run_clip,
+    run_lane_set,
+    truth_detectors,
+)
 from vision.pipeline.config import LaneConfig, TrackingConfig
 from vision.pipeline.merge import MergeRule
 from vision.pipeline.testing import CLIP, ConstClassifier, ConstReader
@@ -62,3 +72,34 @@ def test_a_cached_clip_whose_truth_lacks_body_shown_is_rendered_again(tmp_path: 
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     assert not _truth_current(bad)
+
+
+def test_an_out_of_date_cached_clip_is_replaced_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached clip whose truth lacks ``body_shown`` is rendered again into a ``.partial`` folder
+    that then takes the old folder's place (nothing of the old left); a current one is reused."""
+    renders: list[Path] = []
+
+    def fake_render(spec: object, out: Path, **kw: object) -> None:
+        renders.append(out)
+        out.mkdir(parents=True)
+        raw = json.loads((CLIP / "truth.json").read_text())
+        for f in raw["frames"]:
+            for o in f["objects"]:
+                o["body_shown"] = None if o["body_box"] is None else 0.5
+        (out / "truth.json").write_text(json.dumps(raw))
+        (out / "clip.mp4").write_bytes(b"new")
+
+    monkeypatch.setattr("vision.synth.clip.render_clip", fake_render)
+    monkeypatch.setattr("vision.synth.clip.random_clip_spec", lambda *a, **kw: None)
+    folder = tmp_path / "clip-7-front-3v-1s-25fps"
+    folder.mkdir()
+    (folder / "truth.json").write_text((CLIP / "truth.json").read_text())
+    (folder / "clip.mp4").write_bytes(b"old")
+    (folder / "stale.txt").write_text("from the old render")
+    args = {"vehicles": 3, "seconds": 1.0, "fps": 25.0, "progress": False, "static": [object()]}
+    clip = _cached_clip(tmp_path, 7, "front", **args)  # type: ignore[arg-type]
+    assert clip.folder == folder and len(renders) == 1 and renders[0].name.endswith(".partial")
+    assert (folder / "clip.mp4").read_bytes() == b"new" and not (folder / "stale.txt").exists()
+    assert _truth_current(folder / "truth.json") and not renders[0].exists()
+    _cached_clip(tmp_path, 7, "front", **args)  # type: ignore[arg-type]
+    assert len(renders) == 1

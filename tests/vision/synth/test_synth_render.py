@@ -206,5 +206,3 @@ def test_a_trailer_behind_its_own_cab_is_shown_less_than_it_is_visible() -> None
     for view in ("side", "rear"):
         v = _render("tanker", view, 7).vehicles[0]
         assert v.body_shown_fraction == pytest.approx(v.body_visible_fraction, abs=0.02), view
-    alone = _render("tractor_only", "front", 7).vehicles[0]  # its body is the tractor itself
-    assert alone.body_shown_fraction == pytest.approx(alone.body_visible_fraction, abs=0.02)
