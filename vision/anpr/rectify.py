@@ -533,8 +533,12 @@ def _find_lines(
         score = _line_score(main)
         lines = [main]
         main_h = _median([b[3] - b[1] for b in main])
-        main_y1 = min(b[1] for b in main)
-        main_y2 = max(b[3] for b in main)
+        # a sliver on the left or right edge (the plate's border, grouped with the line) is no
+        # character: its length must not stretch the line over the other line (a trailer mark's
+        # bottom line was lost so, A7976572 read A797)
+        inner = [b for b in main if b[0] > 0 and b[2] < gray.shape[1]] or main
+        main_y1 = min(b[1] for b in inner)
+        main_y2 = max(b[3] for b in inner)
         main_x1 = min(b[0] for b in main)
         main_x2 = max(b[2] for b in main)
         for g in groups[1:]:

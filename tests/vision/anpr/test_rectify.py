@@ -507,3 +507,19 @@ def test_the_share_rule_leaves_short_and_long_level_lines_as_they_were() -> None
         compared += 1
         assert rectify_module._sloped_groups(comps) == _sloped_groups_before_the_share_rule(comps)
     assert compared > 2000
+
+
+def test_a_border_sliver_grouped_with_the_top_line_does_not_hide_the_bottom_line() -> None:
+    """A two-line trailer mark whose crop starts on the plate's dark border: the border's edge
+    (a tall sliver at x 0) is grouped with the top line and reaches down past the bottom line's
+    top. The line's extent is taken without it, so the bottom line is still found (it was lost,
+    ``A7976572`` read ``A797`` 0.997 on the synthetic two-line set s920)."""
+    g = np.full((100, 140), 200, np.uint8)
+    cv2.putText(g, "A797", (12, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 20, 5, cv2.LINE_AA)
+    cv2.putText(g, "6572", (12, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 20, 5, cv2.LINE_AA)
+    g[12:56, 0:7] = 30  # the border's edge, ragged like a real one
+    g[14:54:2, 2:5] = 200
+    lines, components, _ = rectify_module._find_lines(g, 0)
+    assert any(b[0] == 0 for b in components)  # the sliver is there, character-like
+    assert [len(line) for line in lines] == [5, 4]  # the top line with the sliver, the bottom line
+    assert min(b[1] for b in lines[1]) > max(b[3] for b in lines[0] if b[0] > 0)
