@@ -516,9 +516,10 @@ def _line_score(group: list[Box]) -> float:
 def _find_lines(
     gray: npt.NDArray[np.uint8], x_min: int, min_height: float = MIN_CHAR_HEIGHT
 ) -> tuple[list[list[Box]], list[Box], npt.NDArray[np.uint8]]:
-    """The main character line and, for a two-line plate, the other one (top first), every
-    character-like component (at least ``min_height`` of the height tall) of the polarity they
-    were found in, and that polarity's thresholded image (:func:`_ink`)."""
+    """The main character line and, for a two-line plate in a squarish crop (:func:`_squarish`),
+    the other one (top first), every character-like component (at least ``min_height`` of the
+    height tall) of the polarity they were found in, and that polarity's thresholded image
+    (:func:`_ink`)."""
     best: list[list[Box]] = []
     best_components: list[Box] = []
     best_ink = np.zeros_like(gray)
@@ -541,7 +542,10 @@ def _find_lines(
         main_y2 = max(b[3] for b in inner)
         main_x1 = min(b[0] for b in main)
         main_x2 = max(b[2] for b in main)
-        for g in groups[1:]:
+        # a second line only where the crop has a two-line plate's proportions: in a wider crop a
+        # "line" under or over the main one is a tilted line's other end or the plate's hatched
+        # edge (``VOB320`` read ``VOB320KY``, ``LSF6893`` read ``2R2DLSF6893``)
+        for g in groups[1:] if _squarish(gray.shape[1], x_min, gray.shape[0]) else ():
             gh = _median([b[3] - b[1] for b in g])
             gy1 = min(b[1] for b in g)
             gy2 = max(b[3] for b in g)

@@ -523,3 +523,20 @@ def test_a_border_sliver_grouped_with_the_top_line_does_not_hide_the_bottom_line
     assert any(b[0] == 0 for b in components)  # the sliver is there, character-like
     assert [len(line) for line in lines] == [5, 4]  # the top line with the sliver, the bottom line
     assert min(b[1] for b in lines[1]) > max(b[3] for b in lines[0] if b[0] > 0)
+
+
+def test_a_second_line_is_looked_for_only_in_a_squarish_crop() -> None:
+    """Two rows of characters make a two-line plate in a crop of a square plate's proportions;
+    in a crop three times as wide as high the row under the main line is no line of the plate (a
+    tilted line's other end or a hatched edge read as characters: ``VOB320`` read ``VOB320KY``)."""
+
+    def rows(width: int) -> np.ndarray:
+        g = np.full((100, width), 200, np.uint8)
+        cv2.putText(g, "AB12", (12, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 20, 5, cv2.LINE_AA)
+        cv2.putText(g, "CD34", (12, 86), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 20, 5, cv2.LINE_AA)
+        return g
+
+    square, _, _ = rectify_module._find_lines(rows(140), 0)
+    assert [len(line) for line in square] == [4, 4]
+    wide, _, _ = rectify_module._find_lines(rows(300), 0)
+    assert len(wide) == 1
