@@ -25,7 +25,8 @@ both tried), groups them into text lines of similar character height, and:
   edge, the line's box grown with no such stop is kept beside it (:attr:`TextLine.hugged_box`);
   a component enclosing other components is a frame, not a character (:func:`_drop_frames`);
 - **detects two-line plates**: a second line whose characters are nearly as tall as the
-  main line's, above or below it, makes the plate two-line; lines come top then bottom. On a
+  main line's, above or below it, makes the plate two-line in a crop at most
+  :data:`TWO_LINE_MAX_ASPECT` times as wide as high; lines come top then bottom. On a
   squarish crop where only one short line was found in its top or bottom part, an inked band
   of the same height on the other side is taken as the second line (:func:`_other_line`: a
   small or blurred trailer mark's other line is often one blob). On a squarish crop, a
@@ -80,6 +81,14 @@ extra reading cost 1.5 ms a plate at the median when any growth counted)."""
 
 SQUARE_ASPECT = 2.2
 """A crop at most this many times as wide as high (blue band excluded) may hold a two-line plate."""
+
+TWO_LINE_MAX_ASPECT = 2.6
+"""A crop at most this many times as wide as high (blue band excluded) may show a second line of
+character components (:func:`_find_lines`). A two-line plate squashed by a steep camera and cut
+with the lane's wider margins stays under it (a UK trailer mark, 1.37:1, at 0.7 of its height
+with 12 % margins each side: 2.4:1); a single line turned 9 degrees in a crop 3:1 (``VOB320``)
+or under a hatched edge at 2.67:1 (``LSF6893``) does not. Looser than :data:`SQUARE_ASPECT`,
+which gates the weaker evidence of :func:`_other_line`."""
 
 SAME_BACKGROUND_GREY = 40
 """Largest difference (grey levels) between two lines' plate backgrounds on one plate."""
@@ -516,10 +525,10 @@ def _line_score(group: list[Box]) -> float:
 def _find_lines(
     gray: npt.NDArray[np.uint8], x_min: int, min_height: float = MIN_CHAR_HEIGHT
 ) -> tuple[list[list[Box]], list[Box], npt.NDArray[np.uint8]]:
-    """The main character line and, for a two-line plate in a squarish crop (:func:`_squarish`),
-    the other one (top first), every character-like component (at least ``min_height`` of the
-    height tall) of the polarity they were found in, and that polarity's thresholded image
-    (:func:`_ink`)."""
+    """The main character line and, for a two-line plate in a crop at most
+    :data:`TWO_LINE_MAX_ASPECT` times as wide as high (the band ``x_min`` left out), the other
+    one (top first), every character-like component (at least ``min_height`` of the height tall)
+    of the polarity they were found in, and that polarity's thresholded image (:func:`_ink`)."""
     best: list[list[Box]] = []
     best_components: list[Box] = []
     best_ink = np.zeros_like(gray)
@@ -542,10 +551,10 @@ def _find_lines(
         main_y2 = max(b[3] for b in inner)
         main_x1 = min(b[0] for b in main)
         main_x2 = max(b[2] for b in main)
-        # a second line only where the crop has a two-line plate's proportions: in a wider crop a
-        # "line" under or over the main one is a tilted line's other end or the plate's hatched
-        # edge (``VOB320`` read ``VOB320KY``, ``LSF6893`` read ``2R2DLSF6893``)
-        for g in groups[1:] if _squarish(gray.shape[1], x_min, gray.shape[0]) else ():
+        # a second line only where the crop can hold a two-line plate: in a wider crop a "line"
+        # under or over the main one is a tilted line's other end or the plate's hatched edge
+        # (``VOB320`` read ``VOB320KY``, ``LSF6893`` read ``2R2DLSF6893``)
+        for g in groups[1:] if gray.shape[1] - x_min <= TWO_LINE_MAX_ASPECT * gray.shape[0] else ():
             gh = _median([b[3] - b[1] for b in g])
             gy1 = min(b[1] for b in g)
             gy2 = max(b[3] for b in g)

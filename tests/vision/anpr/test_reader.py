@@ -16,15 +16,12 @@ from vision.types import BBox, ImageBGR, PlateCandidate, PlateRead
 
 
 def plate(lines: list[str]) -> np.ndarray:
-    """Black-on-white plate text (H, W, 3) uint8 BGR, Hershey simplex, with a border: 380 px wide
-    for one line, 300 for two (a square plate's proportions, 1.8:1: the rectifier looks for a
-    second line only in a crop at most 2.2 times as wide as high)."""
+    """Black-on-white plate text (H, W, 3) uint8 BGR, Hershey simplex, with a border."""
     h = 70 * len(lines) + 30
-    w = 380 if len(lines) == 1 else 300
-    img = np.full((h, w, 3), 255, np.uint8)
+    img = np.full((h, 380, 3), 255, np.uint8)
     for i, text in enumerate(lines):
         cv2.putText(img, text, (20, 75 + 70 * i), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (0, 0, 0), 6, cv2.LINE_AA)
-    cv2.rectangle(img, (1, 1), (w - 2, h - 2), (0, 0, 0), 3)
+    cv2.rectangle(img, (1, 1), (378, h - 2), (0, 0, 0), 3)
     return img
 
 

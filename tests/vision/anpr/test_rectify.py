@@ -525,10 +525,11 @@ def test_a_border_sliver_grouped_with_the_top_line_does_not_hide_the_bottom_line
     assert min(b[1] for b in lines[1]) > max(b[3] for b in lines[0] if b[0] > 0)
 
 
-def test_a_second_line_is_looked_for_only_in_a_squarish_crop() -> None:
-    """Two rows of characters make a two-line plate in a crop of a square plate's proportions;
-    in a crop three times as wide as high the row under the main line is no line of the plate (a
-    tilted line's other end or a hatched edge read as characters: ``VOB320`` read ``VOB320KY``)."""
+def test_a_second_line_is_looked_for_only_in_a_crop_that_can_hold_a_two_line_plate() -> None:
+    """Two rows of characters make a two-line plate in a crop up to 2.6 times as wide as high (a
+    square plate seen by a steep camera with the lane's margins is about 2.4:1); in a crop three
+    times as wide the row under the main line is no line of the plate (a tilted line's other end
+    or a hatched edge read as characters: ``VOB320`` read ``VOB320KY``)."""
 
     def rows(width: int) -> np.ndarray:
         g = np.full((100, width), 200, np.uint8)
@@ -536,7 +537,8 @@ def test_a_second_line_is_looked_for_only_in_a_squarish_crop() -> None:
         cv2.putText(g, "CD34", (12, 86), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 20, 5, cv2.LINE_AA)
         return g
 
-    square, _, _ = rectify_module._find_lines(rows(140), 0)
-    assert [len(line) for line in square] == [4, 4]
+    for width in (140, 240):  # 1.4:1 and 2.4:1
+        lines, _, _ = rectify_module._find_lines(rows(width), 0)
+        assert [len(line) for line in lines] == [4, 4], width
     wide, _, _ = rectify_module._find_lines(rows(300), 0)
     assert len(wide) == 1
