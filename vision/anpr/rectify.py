@@ -546,7 +546,7 @@ def _find_lines(
         # a sliver on the left or right edge (the plate's border, grouped with the line) is no
         # character: its length must not stretch the line over the other line (a trailer mark's
         # bottom line was lost so, A7976572 read A797)
-        inner = [b for b in main if b[0] > 0 and b[2] < gray.shape[1]] or main
+        inner = _off_the_edges(main, x_min, gray.shape[1])
         main_y1 = min(b[1] for b in inner)
         main_y2 = max(b[3] for b in inner)
         main_x1 = min(b[0] for b in main)
@@ -556,8 +556,9 @@ def _find_lines(
         # (``VOB320`` read ``VOB320KY``, ``LSF6893`` read ``2R2DLSF6893``)
         for g in groups[1:] if gray.shape[1] - x_min <= TWO_LINE_MAX_ASPECT * gray.shape[0] else ():
             gh = _median([b[3] - b[1] for b in g])
-            gy1 = min(b[1] for b in g)
-            gy2 = max(b[3] for b in g)
+            g_inner = _off_the_edges(g, x_min, gray.shape[1])
+            gy1 = min(b[1] for b in g_inner)
+            gy2 = max(b[3] for b in g_inner)
             gx1 = min(b[0] for b in g)
             gx2 = max(b[2] for b in g)
             separate = gy2 <= main_y1 + 0.15 * main_h or gy1 >= main_y2 - 0.15 * main_h
@@ -569,6 +570,12 @@ def _find_lines(
         if score > best_score:
             best, best_score, best_components, best_ink = lines, score, components, ink
     return sorted(best, key=lambda g: min(b[1] for b in g)), best_components, best_ink
+
+
+def _off_the_edges(line: list[Box], x_min: int, width: int) -> list[Box]:
+    """The members of ``line`` that touch neither the left edge (the band's, ``x_min``) nor the
+    right edge of an image ``width`` wide; all of them when every one does."""
+    return [b for b in line if b[0] > x_min and b[2] < width] or line
 
 
 def _skew_angle_deg(line: list[Box]) -> float:

@@ -542,3 +542,14 @@ def test_a_second_line_is_looked_for_only_in_a_crop_that_can_hold_a_two_line_pla
         assert [len(line) for line in lines] == [4, 4], width
     wide, _, _ = rectify_module._find_lines(rows(300), 0)
     assert len(wide) == 1
+
+
+def test_a_lines_members_off_the_edges_leave_out_slivers_at_the_band_and_the_right_edge() -> None:
+    """The members whose extent counts when a second line is looked for: not one starting at the
+    band's edge (components start there at the earliest) nor one ending at the image's right
+    edge; every member when all touch an edge."""
+    line = [(10, 5, 16, 60), (20, 20, 40, 50), (45, 20, 65, 50), (94, 8, 100, 58)]
+    assert rectify_module._off_the_edges(line, 10, 100) == [(20, 20, 40, 50), (45, 20, 65, 50)]
+    assert rectify_module._off_the_edges(line, 0, 120) == line
+    edges = [(0, 5, 6, 60), (94, 8, 100, 58)]
+    assert rectify_module._off_the_edges(edges, 0, 100) == edges
