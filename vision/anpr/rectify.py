@@ -338,10 +338,11 @@ def _char_components(
     return _drop_frames(boxes)
 
 
-def _squarish(width: float, band: float, height: float) -> bool:
-    """Whether a crop ``width`` wide with a blue band ``band`` wide and ``height`` high has a
-    two-line plate's proportions (:data:`SQUARE_ASPECT`, the band left out)."""
-    return width - band <= SQUARE_ASPECT * height
+def _squarish(width: float, band: float, height: float, limit: float = SQUARE_ASPECT) -> bool:
+    """Whether a crop ``width`` wide with a blue band ``band`` wide and ``height`` high is at most
+    ``limit`` times as wide as high, the band left out (by default :data:`SQUARE_ASPECT`, a
+    two-line plate's proportions)."""
+    return width - band <= limit * height
 
 
 def _char_like(box: Box, area: int, h: int, min_height: float) -> bool:
@@ -554,7 +555,7 @@ def _find_lines(
         # a second line only where the crop can hold a two-line plate: in a wider crop a "line"
         # under or over the main one is a tilted line's other end or the plate's hatched edge
         # (``VOB320`` read ``VOB320KY``, ``LSF6893`` read ``2R2DLSF6893``)
-        for g in groups[1:] if gray.shape[1] - x_min <= TWO_LINE_MAX_ASPECT * gray.shape[0] else ():
+        for g in groups[1:] if _squarish(gray.shape[1], x_min, gray.shape[0], TWO_LINE_MAX_ASPECT) else ():
             gh = _median([b[3] - b[1] for b in g])
             g_inner = _off_the_edges(g, x_min, gray.shape[1])
             gy1 = min(b[1] for b in g_inner)
