@@ -242,6 +242,15 @@ def register_lane_bodies(dsub: argparse._SubParsersAction[argparse.ArgumentParse
         help="skip a body more than this share of which is behind a nearer vehicle's box (default 0.5)",
     )
     d.add_argument(
+        "--min-shown",
+        type=float,
+        default=0.0,
+        help=(
+            "skip a body less than this share of which shows, its own cab counted as hiding it "
+            "(truth.json's body_shown; clips rendered before it was added are refused; default 0: keep all)"
+        ),
+    )
+    d.add_argument(
         "--boxes",
         choices=("labelled", "detector"),
         default="labelled",
@@ -285,6 +294,7 @@ def lane_bodies(args: argparse.Namespace) -> int:
             every=args.every,
             val_fraction=args.val_fraction,
             max_hidden=args.max_hidden,
+            min_shown=args.min_shown,
             detector=detector,
             progress=None if args.quiet else _progress,
         ).as_json()

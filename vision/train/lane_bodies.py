@@ -13,7 +13,10 @@ class is the vehicle's ``crop_class`` (rigid lorries, vans and cars are ``other`
 **Hidden bodies are skipped**: a body whose box is covered for more than ``max_hidden`` (0.5)
 of its area by the box of a nearer vehicle (one whose box reaches lower in the frame: all three
 lane cameras look down the road from above) mostly shows that other vehicle, and labelled with
-its own class it would teach the classifier the wrong thing.
+its own class it would teach the classifier the wrong thing. With ``min_shown`` (``dataset
+lane-bodies --min-shown``), so is a body less than that share of which shows with its own cab
+counted as hiding it too (``body_shown`` in ``truth.json``: a front camera sees a trailer behind
+its cab only above and beside it); clips rendered before ``body_shown`` was added are refused.
 
 **Detector boxes** (``detector=``, ``dataset lane-bodies --boxes detector``): in service the
 crop is cut around the vehicle detector's ``body`` box, not the labelled one, and the two differ
@@ -66,6 +69,7 @@ class LaneBodyCounts:
     by_view: Counter[str] = field(default_factory=Counter)
     skipped_small: int = 0
     skipped_hidden: int = 0
+    skipped_unshown: int = 0
     skipped_unmatched: int = 0
     skipped_ambiguous: int = 0
     missing_frames: int = 0
@@ -78,6 +82,7 @@ class LaneBodyCounts:
             "by_view": dict(sorted(self.by_view.items())),
             "skipped_small": self.skipped_small,
             "skipped_hidden": self.skipped_hidden,
+            "skipped_unshown": self.skipped_unshown,
             "skipped_unmatched": self.skipped_unmatched,
             "skipped_ambiguous": self.skipped_ambiguous,
             "missing_frames": self.missing_frames,
@@ -111,11 +116,13 @@ def _labelled_bodies(
     min_in_frame: float,
     min_side_px: float,
     max_hidden: float,
+    min_shown: float = 0.0,
 ) -> list[tuple[int, BBox]]:
     """One frame's labelled bodies worth cutting, as (vehicle id, box clipped to the frame):
     enough of the box in the frame, both sides at least ``min_side_px``, not hidden by a nearer
-    vehicle (:func:`hidden_share` at most ``max_hidden``); the skips are counted in ``counts``
-    (None: not counted, as when a detector's boxes are cut and counted instead)."""
+    vehicle (:func:`hidden_share` at most ``max_hidden``), at least ``min_shown`` of it showing
+    (``body_shown``; None, a truth without it, passes only ``min_shown`` 0); the skips are counted
+    in ``counts`` (None: not counted, as when a detector's boxes are cut and counted instead)."""
     bodies: list[tuple[int, BBox]] = []
     for o in objects:
         if o.body_box is None:
@@ -129,9 +136,23 @@ def _labelled_bodies(
         elif hidden_share(box, o.box, [q.box for q in objects if q is not o]) > max_hidden:
             if counts is not None:
                 counts.skipped_hidden += 1
+        elif min_shown > 0.0 and (o.body_shown is None or o.body_shown < min_shown):
+            if counts is not None:
+                counts.skipped_unshown += 1
         else:
             bodies.append((o.vehicle_id, box))
     return bodies
+
+
+def _unshown(objects: Sequence[TruthObject], min_shown: float) -> frozenset[int]:
+    """Vehicles of one frame whose body shows less than ``min_shown`` (``body_shown``)."""
+    if min_shown <= 0.0:
+        return frozenset()
+    return frozenset(
+        o.vehicle_id
+        for o in objects
+        if o.body_box is not None and (o.body_shown is None or o.body_shown < min_shown)
+    )
 
 
 def _detected_bodies(
@@ -142,12 +163,14 @@ def _detected_bodies(
     *,
     min_iou: float,
     min_side_px: float,
+    unshown: frozenset[int] = frozenset(),
 ) -> list[tuple[int, BBox]]:
     """The detector's body boxes of one frame (``found``, frame pixels) as (vehicle id, box): each
     labelled with the vehicle whose labelled body box it overlaps most (IoU >= ``min_iou``), kept
     when the lane pipeline would give it that vehicle too (the one whose vehicle box it overlaps
     most), that vehicle's body is in ``visible`` (:func:`_labelled_bodies`) and both sides are at
-    least ``min_side_px``; the skips are counted."""
+    least ``min_side_px``; the skips are counted (a vehicle in ``unshown``, its body left out for
+    ``min_shown``, as ``skipped_unshown``)."""
     labelled = [(o.vehicle_id, o.body_box) for o in objects if o.body_box is not None]
     kept: list[tuple[int, BBox]] = []
     for d in found:
@@ -161,6 +184,8 @@ def _detected_bodies(
             counts.skipped_unmatched += 1
         elif max(objects, key=lambda o: d.box.iou(o.box)).vehicle_id != vehicle_id:
             counts.skipped_ambiguous += 1
+        elif vehicle_id in unshown:
+            counts.skipped_unshown += 1
         elif vehicle_id not in visible:
             counts.skipped_hidden += 1
         else:
@@ -178,6 +203,7 @@ def write_lane_bodies(
     min_side_px: float = float(ReadPolicy().min_body_side_px),
     margin: float = ReadPolicy().body_margin,
     max_hidden: float = 0.5,
+    min_shown: float = 0.0,
     detector: BodyLocator | None = None,
     min_iou: float = 0.3,
     progress: Callable[[int], None] | None = None,
@@ -186,16 +212,20 @@ def write_lane_bodies(
     ``out/<split>/<class>/<lane>_<view>_<frame>_v<id>.jpg`` (with ``detector``: its body boxes
     instead of the labelled ones, named ``..._v<id>_d<k>.jpg``, module doc; JPEG quality 95) and
     ``out/lane_bodies.json`` (settings, val groups, counts). With a detector ``skipped_hidden``
-    also counts detections of bodies less than ``min_in_frame`` in the frame. Raises
-    ``FileExistsError`` when ``out`` holds ``train/`` or ``val/`` (write a new folder),
-    ``FileNotFoundError`` when a root holds no clip, ``ValueError`` on bad arguments or a clip
-    without frames."""
+    also counts detections of bodies less than ``min_in_frame`` in the frame, and
+    ``skipped_unshown`` the detections of bodies under ``min_shown`` (a frame with no labelled body
+    to keep is not run through the detector, so its detections are not counted). Raises ``FileExistsError``
+    when ``out`` holds ``train/`` or ``val/`` (write a new folder), ``FileNotFoundError`` when a
+    root holds no clip, ``ValueError`` on bad arguments, a clip without frames or, with
+    ``min_shown``, a clip whose truth has no ``body_shown`` (render it again)."""
     if every < 1:
         raise ValueError(f"every must be >= 1 (got {every})")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1) (got {val_fraction})")
     if not 0.0 <= max_hidden <= 1.0:
         raise ValueError(f"max_hidden must be in [0, 1] (got {max_hidden})")
+    if not 0.0 <= min_shown <= 1.0:
+        raise ValueError(f"min_shown must be in [0, 1] (got {min_shown})")
     if (out / "train").exists() or (out / "val").exists():
         raise FileExistsError(f"{out} already holds a set: write the crops into a new folder")
     clips = find_clips(roots)
@@ -203,6 +233,13 @@ def write_lane_bodies(
     n_written = 0
     for clip in clips:
         truth = load_clip_truth(clip.folder / "truth.json")
+        if min_shown > 0.0 and any(
+            o.body_box is not None and o.body_shown is None for f in truth.frames for o in f
+        ):
+            raise ValueError(
+                f"{clip.folder / 'truth.json'} has no body_shown (rendered before it was added): "
+                "render the clip again or leave out --min-shown"
+            )
         classes = {v.vehicle_id: v.body_type.value for v in truth.vehicles}
         split = split_of(clip.group, val_fraction)
         counts.clips[split] += 1
@@ -216,6 +253,7 @@ def write_lane_bodies(
                 min_in_frame=min_in_frame,
                 min_side_px=min_side_px if detector is None else 0.0,
                 max_hidden=max_hidden,
+                min_shown=min_shown,
             )
             if not bodies:
                 continue
@@ -237,6 +275,7 @@ def write_lane_bodies(
                     counts,
                     min_iou=min_iou,
                     min_side_px=min_side_px,
+                    unshown=_unshown(objects, min_shown),
                 )
             for j, (vehicle_id, box) in enumerate(bodies):
                 cls = classes[vehicle_id]
@@ -261,6 +300,7 @@ def write_lane_bodies(
                 "min_side_px": min_side_px,
                 "margin": margin,
                 "max_hidden": max_hidden,
+                "min_shown": min_shown,
                 "boxes": "labelled" if detector is None else "detector",
                 "min_iou": min_iou if detector is not None else None,
                 "val_groups": val_groups(clips, val_fraction),

@@ -102,6 +102,32 @@ def test_a_body_mostly_behind_a_nearer_vehicle_is_skipped(tmp_path: Path) -> Non
     assert counts.skipped_hidden == 0 and len(list((tmp_path / "all").rglob("*.jpg"))) == 2
 
 
+def test_a_body_its_own_cab_mostly_hides_is_skipped_with_min_shown(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clips" / "c1", [[100, 50, 400, 250], [200, 100, 500, 340], [10, 60, 90, 200]])
+    truth = json.loads((clip / "truth.json").read_text())
+    objs = truth["frames"][0]["objects"]
+    objs[0]["body_shown"], objs[1]["body_shown"], objs[2]["body_shown"] = 0.12, 0.25, 0.9
+    (clip / "truth.json").write_text(json.dumps(truth))
+    counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "out", val_fraction=0.0, min_shown=0.25)
+    assert counts.skipped_unshown == 1
+    assert sorted(f.name for f in (tmp_path / "out").rglob("*.jpg")) == [
+        "c1_000000_v2.jpg",
+        "c1_000000_v3.jpg",
+    ]
+    meta = json.loads((tmp_path / "out" / "lane_bodies.json").read_text())
+    assert meta["min_shown"] == 0.25 and meta["skipped_unshown"] == 1
+    # without --min-shown every body is kept
+    counts = write_lane_bodies([tmp_path / "clips"], tmp_path / "all", val_fraction=0.0)
+    assert counts.skipped_unshown == 0 and len(list((tmp_path / "all").rglob("*.jpg"))) == 3
+    # a truth rendered before body_shown: refused with min_shown, not read as all hidden
+    del objs[2]["body_shown"]
+    (clip / "truth.json").write_text(json.dumps(truth))
+    with pytest.raises(ValueError, match="no body_shown"):
+        write_lane_bodies([tmp_path / "clips"], tmp_path / "old", val_fraction=0.0, min_shown=0.25)
+    with pytest.raises(ValueError, match="min_shown"):
+        write_lane_bodies([tmp_path / "clips"], tmp_path / "bad", val_fraction=0.0, min_shown=1.5)
+
+
 def test_a_clip_without_frames_is_refused_and_a_corrupt_frame_skipped(tmp_path: Path) -> None:
     _clip(tmp_path / "clips" / "a", [[100, 50, 400, 250]])
     _clip(tmp_path / "clips" / "b", [[100, 50, 400, 250]])
@@ -169,3 +195,18 @@ def test_detector_boxes_are_cut_and_labelled_with_the_body_they_overlap_most(tmp
     )
     meta = json.loads((tmp_path / "out" / "lane_bodies.json").read_text())
     assert meta["boxes"] == "detector" and meta["skipped_ambiguous"] == 1
+
+
+def test_a_detection_of_a_body_its_cab_hides_is_skipped_and_counted_with_min_shown(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clips" / "c1", [[50, 100, 250, 300], [350, 100, 600, 300]], crop_class="box")
+    truth = json.loads((clip / "truth.json").read_text())
+    objs = truth["frames"][0]["objects"]
+    objs[0]["box"], objs[1]["box"] = [40, 60, 260, 310], [340, 60, 610, 310]
+    objs[0]["body_shown"], objs[1]["body_shown"] = 0.1, 0.6
+    (clip / "truth.json").write_text(json.dumps(truth))
+    detector = _FixedDetector([([50, 100, 250, 300], "body", 0.9), ([350, 100, 600, 300], "body", 0.9)])
+    counts = write_lane_bodies(
+        [tmp_path / "clips"], tmp_path / "out", val_fraction=0.0, detector=detector, min_shown=0.25
+    )
+    assert [f.name for f in (tmp_path / "out").rglob("*.jpg")] == ["c1_000000_v2_d0.jpg"]
+    assert (counts.skipped_unshown, counts.skipped_hidden) == (1, 0)
