@@ -137,6 +137,14 @@ TURN_MIN_GAIN = 1.1
 MIN_CHAR_HEIGHT = 0.2
 """Shortest character component, as a fraction of the analysed crop's height."""
 
+SQUARE_MIN_CHAR_HEIGHT = 0.16
+"""The same in a second look at a crop that may hold a two-line plate (:func:`_squarish`) where
+the first found no line or a line of fewer than 3 characters: each line's characters are about
+a third of such a plate's height, and a crop cut loosely (margins up to a quarter) shows them
+at 0.16-0.2 of its height once the analysis's erosion has taken its pixel off each side (``KN``
+/ ``181K``: no line found at 0.2; ``FYF`` / ``91940``: two of the bottom line's five
+characters). Used only when it finds two lines with more characters (:func:`_shorter_look`)."""
+
 STACKED_HALF = (0.35, 0.65)
 """A component is two stacked characters (a two-line plate's lines touching) when at least two
 others are this share of its height (:func:`_split_stacked`)..."""
@@ -773,6 +781,23 @@ def _loses_a_line(level: list[list[Box]], turned: list[list[Box]]) -> bool:
     return longest < SLOPE_SEARCH_BELOW and max(len(g) for g in turned) <= longest
 
 
+def _shorter_look(
+    gray: npt.NDArray[np.uint8], band: int, lines: list[list[Box]]
+) -> tuple[list[list[Box]], list[Box], npt.NDArray[np.uint8]] | None:
+    """The lines of the crop as it stands (``gray``, the analysis image's plate grey) looked for
+    again with characters down to :data:`SQUARE_MIN_CHAR_HEIGHT`, when the crop is squarish and
+    ``lines`` (found as usual) are none or hold a line of fewer than 3 characters: returned when
+    they are two lines (what it looks for is a two-line plate's; one line more found whole than
+    the other, ``2368W`` of ``WW`` / ``2368W``, would drop the other), the longer of at least 3
+    characters, with more characters than ``lines``; else None."""
+    if (lines and min(len(g) for g in lines) >= 3) or not _squarish(gray.shape[1], band, gray.shape[0]):
+        return None
+    again = _find_lines(gray, band, SQUARE_MIN_CHAR_HEIGHT)
+    if len(again[0]) != 2 or max(len(g) for g in again[0]) < 3:  # a two-line plate's lines: one
+        return None  # of 3 characters or more (the loops of big 8s, ``8862``, are not)
+    return again if sum(map(len, again[0])) > sum(map(len, lines)) else None
+
+
 def _min_height(turn: float) -> float:
     """Shortest character (fraction of the crop's height) to look for after a turn of ``turn``
     degrees (:data:`TURNED_MIN_CHAR_HEIGHT` from :data:`STEEP_TURN_DEG`)."""
@@ -855,6 +880,9 @@ def rectify(crop: ImageBGR, *, max_angle_deg: float = 20.0, min_angle_deg: float
             image, matrix = turn_in_place(crop, angle)
             lines, components, ink, gray = rotated, rotated_components, rotated_ink, turned_gray
             break
+    shorter = None if angle else _shorter_look(gray, band, lines)  # a turned crop's lines are kept
+    if shorter is not None:  # characters under a fifth of the height: a loosely cut two-line plate
+        lines, components, ink = shorter
     text_lines = []
     for line in lines:
         box, chars, hugged = _line_box(line, components, ink, band, scale, w, h)

@@ -553,3 +553,40 @@ def test_a_lines_members_off_the_edges_leave_out_slivers_at_the_band_and_the_rig
     assert rectify_module._off_the_edges(line, 0, 120) == line
     edges = [(0, 5, 6, 60), (94, 8, 100, 58)]
     assert rectify_module._off_the_edges(edges, 0, 100) == edges
+
+
+def test_a_loosely_cut_two_line_plate_gets_both_lines() -> None:
+    # the plate is 170 of the crop's 250 px: its characters are under a fifth of the crop's height
+    img = cv2.copyMakeBorder(
+        plate(["KN", "181K"], band=True), 40, 40, 20, 20, cv2.BORDER_CONSTANT, value=(60, 60, 60)
+    )
+    r = rectify(np.asarray(img, np.uint8))
+    assert r.two_line
+    assert [len(line.char_boxes) for line in r.lines] == [2, 4]
+
+
+def _boxes(n: int, y: int) -> list[tuple[int, int, int, int]]:
+    return [(10 + 12 * i, y, 20 + 12 * i, y + 18) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("first", "again", "taken"),
+    [
+        ([], [2, 4], True),  # KN / 181K, no line found as usual
+        ([3, 2], [3, 5], True),  # FYF / 91940, two of the bottom line's characters found
+        ([], [2, 2], False),  # the loops of two big 8s are not two lines of characters
+        ([], [5], False),  # one line of a two-line plate: the other would be lost (2368W)
+        ([3, 2], [3, 2], False),  # no more characters
+        ([4, 3], [4, 5], False),  # lines of 3 or more characters: not looked at again
+    ],
+)
+def test_a_squarish_crop_is_looked_at_again_for_shorter_characters_only_to_find_two_lines(
+    monkeypatch: pytest.MonkeyPatch, first: list[int], again: list[int], taken: bool
+) -> None:
+    found = [_boxes(n, 10 + 30 * i) for i, n in enumerate(again)]
+    monkeypatch.setattr(rectify_module, "_find_lines", lambda g, b, h: (found, [], g))
+    gray = np.full((100, 150), 200, np.uint8)
+    lines = [_boxes(n, 10 + 30 * i) for i, n in enumerate(first)]
+    got = rectify_module._shorter_look(gray, 0, lines)
+    assert (got is not None) is taken
+    assert rectify_module._shorter_look(np.full((100, 400), 200, np.uint8), 0, lines) is None  # 4:1
