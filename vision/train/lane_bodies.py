@@ -47,7 +47,7 @@ import numpy as np
 
 from vision.pipeline.config import ReadPolicy, TrackingConfig
 from vision.pipeline.protocols import BODY_CLASS
-from vision.pipeline.truth import TruthObject, load_clip_truth
+from vision.pipeline.truth import TruthObject, has_body_shown, load_clip_truth
 from vision.preprocess import crop
 from vision.trailer.evaluate import BodyLocator
 from vision.train.datasets import load_image, split_of
@@ -117,13 +117,15 @@ def _labelled_bodies(
     min_side_px: float,
     max_hidden: float,
     min_shown: float = 0.0,
-) -> list[tuple[int, BBox]]:
+) -> tuple[list[tuple[int, BBox]], frozenset[int]]:
     """One frame's labelled bodies worth cutting, as (vehicle id, box clipped to the frame):
     enough of the box in the frame, both sides at least ``min_side_px``, not hidden by a nearer
     vehicle (:func:`hidden_share` at most ``max_hidden``), at least ``min_shown`` of it showing
-    (``body_shown``; None, a truth without it, passes only ``min_shown`` 0); the skips are counted
-    in ``counts`` (None: not counted, as when a detector's boxes are cut and counted instead)."""
+    (``body_shown``; None, a truth without it, passes only ``min_shown`` 0); and the vehicles
+    left out for ``min_shown`` alone. The skips are counted in ``counts`` (None: not counted, as
+    when a detector's boxes are cut and counted instead)."""
     bodies: list[tuple[int, BBox]] = []
+    unshown: set[int] = set()
     for o in objects:
         if o.body_box is None:
             continue
@@ -137,22 +139,12 @@ def _labelled_bodies(
             if counts is not None:
                 counts.skipped_hidden += 1
         elif min_shown > 0.0 and (o.body_shown is None or o.body_shown < min_shown):
+            unshown.add(o.vehicle_id)
             if counts is not None:
                 counts.skipped_unshown += 1
         else:
             bodies.append((o.vehicle_id, box))
-    return bodies
-
-
-def _unshown(objects: Sequence[TruthObject], min_shown: float) -> frozenset[int]:
-    """Vehicles of one frame whose body shows less than ``min_shown`` (``body_shown``)."""
-    if min_shown <= 0.0:
-        return frozenset()
-    return frozenset(
-        o.vehicle_id
-        for o in objects
-        if o.body_box is not None and (o.body_shown is None or o.body_shown < min_shown)
-    )
+    return bodies, frozenset(unshown)
 
 
 def _detected_bodies(
@@ -170,7 +162,7 @@ def _detected_bodies(
     when the lane pipeline would give it that vehicle too (the one whose vehicle box it overlaps
     most), that vehicle's body is in ``visible`` (:func:`_labelled_bodies`) and both sides are at
     least ``min_side_px``; the skips are counted (a vehicle in ``unshown``, its body left out for
-    ``min_shown``, as ``skipped_unshown``)."""
+    ``min_shown`` alone by :func:`_labelled_bodies`, as ``skipped_unshown``)."""
     labelled = [(o.vehicle_id, o.body_box) for o in objects if o.body_box is not None]
     kept: list[tuple[int, BBox]] = []
     for d in found:
@@ -213,8 +205,8 @@ def write_lane_bodies(
     instead of the labelled ones, named ``..._v<id>_d<k>.jpg``, module doc; JPEG quality 95) and
     ``out/lane_bodies.json`` (settings, val groups, counts). With a detector ``skipped_hidden``
     also counts detections of bodies less than ``min_in_frame`` in the frame, and
-    ``skipped_unshown`` the detections of bodies under ``min_shown`` (a frame with no labelled body
-    to keep is not run through the detector, so its detections are not counted). Raises ``FileExistsError``
+    ``skipped_unshown`` the detections of bodies left out for ``min_shown`` alone (a frame with no
+    labelled body to keep nor one left out so is not run through the detector). Raises ``FileExistsError``
     when ``out`` holds ``train/`` or ``val/`` (write a new folder), ``FileNotFoundError`` when a
     root holds no clip, ``ValueError`` on bad arguments, a clip without frames or, with
     ``min_shown``, a clip whose truth has no ``body_shown`` (render it again)."""
@@ -229,23 +221,22 @@ def write_lane_bodies(
     if (out / "train").exists() or (out / "val").exists():
         raise FileExistsError(f"{out} already holds a set: write the crops into a new folder")
     clips = find_clips(roots)
-    counts = LaneBodyCounts()
-    n_written = 0
-    for clip in clips:
-        truth = load_clip_truth(clip.folder / "truth.json")
-        if min_shown > 0.0 and any(
-            o.body_box is not None and o.body_shown is None for f in truth.frames for o in f
-        ):
+    for clip in clips if min_shown > 0.0 else ():  # refused before anything is written
+        if not has_body_shown(json.loads((clip.folder / "truth.json").read_text())):
             raise ValueError(
                 f"{clip.folder / 'truth.json'} has no body_shown (rendered before it was added): "
                 "render the clip again or leave out --min-shown"
             )
+    counts = LaneBodyCounts()
+    n_written = 0
+    for clip in clips:
+        truth = load_clip_truth(clip.folder / "truth.json")
         classes = {v.vehicle_id: v.body_type.value for v in truth.vehicles}
         split = split_of(clip.group, val_fraction)
         counts.clips[split] += 1
         for i in range(0, truth.n_frames, every):
             objects = truth.frames[i]
-            bodies = _labelled_bodies(
+            bodies, unshown = _labelled_bodies(
                 objects,
                 truth.width_px,
                 truth.height_px,
@@ -255,8 +246,8 @@ def write_lane_bodies(
                 max_hidden=max_hidden,
                 min_shown=min_shown,
             )
-            if not bodies:
-                continue
+            if not bodies and (detector is None or not unshown):  # (a detection of an unshown
+                continue  # body is counted as one)
             path = frame_image(clip.folder, i)
             if path is None:
                 counts.missing_frames += 1
@@ -275,7 +266,7 @@ def write_lane_bodies(
                     counts,
                     min_iou=min_iou,
                     min_side_px=min_side_px,
-                    unshown=_unshown(objects, min_shown),
+                    unshown=unshown,
                 )
             for j, (vehicle_id, box) in enumerate(bodies):
                 cls = classes[vehicle_id]

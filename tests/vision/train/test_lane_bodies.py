@@ -210,3 +210,29 @@ def test_a_detection_of_a_body_its_cab_hides_is_skipped_and_counted_with_min_sho
     )
     assert [f.name for f in (tmp_path / "out").rglob("*.jpg")] == ["c1_000000_v2_d0.jpg"]
     assert (counts.skipped_unshown, counts.skipped_hidden) == (1, 0)
+
+
+def test_a_frame_whose_only_body_its_cab_hides_is_still_run_so_its_detection_is_counted(
+    tmp_path: Path,
+) -> None:
+    clip = _clip(tmp_path / "clips" / "c1", [[50, 100, 250, 300]], crop_class="box")
+    truth = json.loads((clip / "truth.json").read_text())
+    truth["frames"][0]["objects"][0]["body_shown"] = 0.1
+    (clip / "truth.json").write_text(json.dumps(truth))
+    detector = _FixedDetector([([50, 100, 250, 300], "body", 0.9)])
+    counts = write_lane_bodies(
+        [tmp_path / "clips"], tmp_path / "out", val_fraction=0.0, detector=detector, min_shown=0.25
+    )
+    assert not list((tmp_path / "out").rglob("*.jpg")) and counts.skipped_unshown == 1
+
+
+def test_a_set_with_a_clip_lacking_body_shown_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    for name, shown in (("a", 0.9), ("b", None)):
+        clip = _clip(tmp_path / "clips" / name, [[50, 100, 250, 300]])
+        if shown is not None:
+            truth = json.loads((clip / "truth.json").read_text())
+            truth["frames"][0]["objects"][0]["body_shown"] = shown
+            (clip / "truth.json").write_text(json.dumps(truth))
+    with pytest.raises(ValueError, match="no body_shown"):
+        write_lane_bodies([tmp_path / "clips"], tmp_path / "out", val_fraction=0.0, min_shown=0.25)
+    assert not (tmp_path / "out").exists()
