@@ -166,6 +166,7 @@ def run_lane(args: argparse.Namespace) -> int:
     ms = np.array(frame_ms or [0.0])
     n_cams = len(args.views)
     body = round(t.body_ok / t.lorries, 4) if t.lorries and m.classifier != "none" else None
+    body_shown = round(t.body_shown_ok / t.body_shown, 4) if t.body_shown and body is not None else None
     j: dict[str, object] = {
         "fps": round(frames / wall, 2) if wall else 0.0,
         "fps_per_camera": round(frames / wall / n_cams, 2) if wall else 0.0,
@@ -182,6 +183,8 @@ def run_lane(args: argparse.Namespace) -> int:
         "alone": t.alone,
         "passage_read_rate": round(t.read_ok / t.lorries, 4) if t.lorries else 0.0,
         "body_type_accuracy": body,
+        "body_type_accuracy_shown": body_shown,
+        "bodies_hardly_shown": t.lorries - t.body_shown,
         "frames": frames,
         "sets": len(sets),
         "views": list(args.views),
@@ -198,7 +201,12 @@ def run_lane(args: argparse.Namespace) -> int:
         f"{t.duplicates} duplicate(s), {t.none} with none, {t.spurious} spurious; {t.merged} merged "
         f"({t.merged_wrong} wrongly), {t.alone} of one camera only"
     )
-    body_s = "null (no classifier)" if body is None else f"{body:.1%}"
+    body_s = (
+        "null (no classifier)"
+        if body is None
+        else f"{body:.1%} ({'-' if body_shown is None else f'{body_shown:.1%}'} of the {t.body_shown} "
+        "lorries whose body some camera shows)"
+    )
     print(f"read rate {j['passage_read_rate']:.1%}; body type accuracy {body_s}")
     print(
         f"{frames} frames ({n_cams} cameras) at {j['fps']} fps ({j['fps_per_camera']} per camera); ms per "

@@ -31,7 +31,10 @@ both tried), groups them into text lines of similar character height, and:
   of the same height on the other side is taken as the second line (:func:`_other_line`: a
   small or blurred trailer mark's other line is often one blob). On a squarish crop, a
   character joined to the one under it (the lines nearly touch) is split at the thin link
-  (:func:`_split_stacked`).
+  (:func:`_split_stacked`). A squarish crop, not deskewed, where no line or a line of fewer
+  than 3 characters was found is looked at again for characters down to
+  :data:`SQUARE_MIN_CHAR_HEIGHT` of its height (a loosely cut two-line plate's), taken when that
+  finds two lines, one of 3 characters or more, with more characters (:func:`_shorter_look`).
 
 The result, :class:`Rectified`, carries the 2x3 affine ``matrix`` from crop pixels to
 rectified pixels and each line's box in rectified pixels, so a box can be mapped back to

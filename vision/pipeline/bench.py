@@ -352,11 +352,9 @@ def lane_sets(
         folder = cache_dir / name
         # a camera's clip is the same bytes whichever other cameras were rendered with it
         for other in sorted(cache_dir.glob(f"lane-{seed + k}-*-{vehicles}v-{seconds:g}s-{fps:g}fps")):
-            if not (folder / "lane.json").is_file() and all(
-                (other / v / "truth.json").is_file() for v in views
-            ):
+            if not _lane_current(folder, views) and _lane_current(other, views):
                 folder = other
-        if not (folder / "lane.json").is_file():
+        if not _lane_current(folder, views):
             from vision.synth.clip import random_lane_clip_spec, render_lane_clip  # noqa: PLC0415
             from vision.synth.render import StaticTextures  # noqa: PLC0415
 
@@ -365,10 +363,18 @@ def lane_sets(
             spec = random_lane_clip_spec(seed + k, views=views, n_vehicles=vehicles, seconds=seconds, fps=fps)
             tmp = folder.with_name(folder.name + ".partial")
             render_lane_clip(spec, tmp, video=True, static=static[0], progress=progress)
+            if folder.exists():  # rendered before the truth gave body_shown: the same frames, more truth
+                shutil.rmtree(folder)
             tmp.rename(folder)
         clips = tuple(BenchClip(folder / v, v) for v in views)
         out.append(LaneSet(name, clips, tuple(0 for _ in views)))
     return out
+
+
+def _lane_current(folder: Path, views: Sequence[CameraView]) -> bool:
+    """Whether a cached lane set holds a clip of every one of ``views`` with a current truth
+    (:func:`_truth_current`)."""
+    return (folder / "lane.json").is_file() and all(_truth_current(folder / v / "truth.json") for v in views)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +389,10 @@ class LaneScore:
     ``none``: lorries with no passage; ``spurious``: passages of no lorry; ``read_ok``: lorries
     with one passage whose plates are exactly the lorry's readable plates of the cameras that
     read them (front plate from the front clip; rear plate and trailer mark from the rear clip);
-    ``body_ok``: lorries with one passage of the right body type.
+    ``body_ok``: lorries with one passage of the right body type; ``body_shown`` /
+    ``body_shown_ok``: the lorries whose body some camera's clip shows
+    (:attr:`vision.pipeline.truth.TruthVehicle.body_shown`) and those of them with one passage of
+    the right body type.
     """
 
     lorries: int = 0
@@ -397,6 +406,8 @@ class LaneScore:
     spurious: int = 0
     read_ok: int = 0
     body_ok: int = 0
+    body_shown: int = 0
+    body_shown_ok: int = 0
     misses: tuple[str, ...] = ()
 
     def __add__(self, other: LaneScore) -> LaneScore:
@@ -509,10 +520,13 @@ def score_lane(
     lorries = sorted({tv.vehicle_id for _, t in truths for tv in t.vehicles if tv.labelled})
     want: dict[int, list[tuple[str, str]]] = {v: [] for v in lorries}
     body_of: dict[int, BodyType] = {}
+    shown: set[int] = set()  # lorries whose body some camera shows
     for view, t in truths:
         roles = {"front": ("front",), "rear": ("rear", "trailer_mark")}.get(view, ())
         for tv in t.vehicles:
             body_of.setdefault(tv.vehicle_id, tv.body_type)
+            if tv.body_shown:
+                shown.add(tv.vehicle_id)
             if tv.vehicle_id in want:
                 want[tv.vehicle_id] += [
                     (p.role.value, p.text) for p in tv.readable_plates if p.role.value in roles
@@ -536,7 +550,7 @@ def score_lane(
         for vid in ids:
             of_lorry.setdefault(vid, []).append(p)
     misses: list[str] = []
-    read_ok = body_ok = 0
+    read_ok = body_ok = body_shown_ok = 0
     for v in lorries:
         n = len(of_lorry[v])
         if n != 1:
@@ -550,10 +564,12 @@ def score_lane(
             misses.append(f"{label}: lorry {v}: plates {got} != truth {sorted(want[v])}")
         if p.body.body_type is body_of[v]:
             body_ok += 1
+            body_shown_ok += v in shown
         else:
+            hardly = "" if v in shown else " (body hardly shown by any camera)"
             misses.append(
                 f"{label}: lorry {v}: body {p.body.body_type.value} ({p.body.confidence:.2f}, "
-                f"{p.body.n_looks} looks) != truth {body_of[v].value}"
+                f"{p.body.n_looks} looks) != truth {body_of[v].value}{hardly}"
             )
     return LaneScore(
         lorries=len(lorries),
@@ -567,5 +583,7 @@ def score_lane(
         spurious=spurious,
         read_ok=read_ok,
         body_ok=body_ok,
+        body_shown=sum(v in shown for v in lorries),
+        body_shown_ok=body_shown_ok,
         misses=tuple(misses),
     )

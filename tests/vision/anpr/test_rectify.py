@@ -590,3 +590,16 @@ def test_a_squarish_crop_is_looked_at_again_for_shorter_characters_only_to_find_
     got = rectify_module._shorter_look(gray, 0, lines)
     assert (got is not None) is taken
     assert rectify_module._shorter_look(np.full((100, 400), 200, np.uint8), 0, lines) is None  # 4:1
+
+
+def test_a_deskewed_crop_is_not_looked_at_again_for_shorter_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # turned back from 22 degrees, the crop's lines stand; looked at again level, the turned
+    # plate's tilted pieces could pass for two lines (a held-out crop turned -20 degrees did)
+    def never(*args: Any) -> None:
+        raise AssertionError("a deskewed crop was looked at again")
+
+    monkeypatch.setattr(rectify_module, "_shorter_look", never)
+    r = rectify(turned_in_box(plate(["AB12CDE"]), 22.0))
+    assert abs(r.angle_deg + 22.0) < 2.0 and len(r.lines) == 1

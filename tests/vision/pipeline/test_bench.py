@@ -10,6 +10,7 @@ from vision.pipeline.bench import (
     LaneSet,
     _cached_clip,
     _truth_current,
+    lane_sets,
     run_clip,
     run_lane_set,
     truth_detectors,
@@ -52,6 +53,66 @@ def test_a_three_camera_lane_run_takes_the_body_type_from_the_side_camera() -> N
     s = run.score
     assert (s.lorries, s.passages, s.one_passage, s.merged, s.merged_wrong, s.alone) == (2, 2, 2, 2, 0, 0)
     assert s.body_ok == 1 and run.frames == 120
+    # the fixture's truth predates body_shown: every body counts as shown
+    assert (s.body_shown, s.body_shown_ok) == (2, 1)
+
+
+def _clip_with_shown(folder: Path, shown: dict[str, float]) -> BenchClip:
+    """The fixture clip in ``folder`` with ``body_shown`` on every body box: ``shown`` per body
+    type (``crop_class``), 0.5 for the others."""
+    raw = json.loads((CLIP / "truth.json").read_text())
+    cls = {v["vehicle_id"]: v["crop_class"] for v in raw["vehicles"]}
+    for f in raw["frames"]:
+        for o in f["objects"]:
+            o["body_shown"] = None if o["body_box"] is None else shown.get(cls[o["vehicle_id"]], 0.5)
+    folder.mkdir(parents=True)
+    (folder / "truth.json").write_text(json.dumps(raw))
+    (folder / "clip.mp4").symlink_to((CLIP / "clip.mp4").resolve())
+    return BenchClip(folder, folder.name)  # type: ignore[arg-type]
+
+
+def test_a_lane_scores_body_type_over_the_lorries_some_camera_shows(tmp_path: Path) -> None:
+    """The front camera hardly shows either body; the rear camera shows the reefer's, not the car
+    transporter's: one lorry's body is shown, and the car transporter's wrong type (the classifier
+    says reefer) is counted apart and said to be hardly shown."""
+    clips = (
+        _clip_with_shown(tmp_path / "front", {"reefer": 0.1, "car_transporter": 0.1}),
+        _clip_with_shown(tmp_path / "rear", {"car_transporter": 0.1}),
+    )
+    config = LaneConfig("bench", tracking=TrackingConfig(close_after_ms=300))
+    models = truth_detectors(ConstReader(), ConstClassifier(BodyType.REEFER))
+    s = run_lane_set(LaneSet("fixture", clips, (0, 300)), config, models, MergeRule()).score
+    assert (s.lorries, s.one_passage, s.body_ok, s.body_shown, s.body_shown_ok) == (2, 2, 1, 1, 1)
+    assert [m for m in s.misses if "body" in m and "hardly shown by any camera" in m]
+
+
+def test_a_cached_lane_set_whose_truth_lacks_body_shown_is_rendered_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached lane set whose cameras' truth predates ``body_shown`` is rendered again and takes
+    the old folder's place; a current one is reused."""
+    renders: list[Path] = []
+
+    def fake_render(spec: object, out: Path, **kw: object) -> None:
+        renders.append(out)
+        for view in ("front", "rear"):
+            _clip_with_shown(out / view, {})
+        (out / "lane.json").write_text("{}")
+
+    monkeypatch.setattr("vision.synth.clip.render_lane_clip", fake_render)
+    monkeypatch.setattr("vision.synth.clip.random_lane_clip_spec", lambda *a, **kw: None)
+    monkeypatch.setattr("vision.synth.render.StaticTextures", lambda: None)
+    folder = tmp_path / "lane-9-front+rear-3v-1s-12.5fps"
+    for view in ("front", "rear"):
+        (folder / view).mkdir(parents=True)
+        (folder / view / "truth.json").write_text((CLIP / "truth.json").read_text())
+    (folder / "lane.json").write_text("{}")
+    args = {"n_sets": 1, "seed": 9, "views": ("front", "rear"), "vehicles": 3, "seconds": 1.0, "fps": 12.5}
+    (lane,) = lane_sets(tmp_path, **args)  # type: ignore[arg-type]
+    assert len(renders) == 1 and lane.clips[0].folder == folder / "front"
+    assert _truth_current(folder / "front" / "truth.json") and not renders[0].exists()
+    lane_sets(tmp_path, **args)  # type: ignore[arg-type]
+    assert len(renders) == 1
 
 
 def test_a_cached_clip_whose_truth_lacks_body_shown_is_rendered_again(tmp_path: Path) -> None:
