@@ -204,8 +204,7 @@ def run_lane(args: argparse.Namespace) -> int:
     body_s = (
         "null (no classifier)"
         if body is None
-        else f"{body:.1%} ({'-' if body_shown is None else f'{body_shown:.1%}'} of the {t.body_shown} "
-        "lorries whose body some camera shows)"
+        else f"{body:.1%} ({_percent(body_shown)} of the {t.body_shown} lorries whose body some camera shows)"
     )
     print(f"read rate {j['passage_read_rate']:.1%}; body type accuracy {body_s}")
     print(
@@ -218,6 +217,11 @@ def run_lane(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(j))
     return 0
+
+
+def _percent(share: object) -> str:
+    """A share (0-1) as a percentage with one decimal; ``-`` for None (nothing to count)."""
+    return "-" if not isinstance(share, float | int) else f"{share:.1%}"
 
 
 SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (add_pipeline_parser, add_lane_parser)
@@ -338,7 +342,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     body = (
         "null (no classifier)"
         if j["body_type_accuracy"] is None
-        else f"{j['body_type_accuracy']:.1%} ({j['body_type_accuracy_shown']:.1%} of the "
+        else f"{j['body_type_accuracy']:.1%} ({_percent(j['body_type_accuracy_shown'])} of the "
         f"{summary.score.body_shown} lorries whose body the clips show)"
     )
     print(

@@ -258,8 +258,10 @@ class BenchSummary:
             "passage_read_rate": round(score.read_rate, 4),
             "body_type_accuracy": round(score.body_accuracy, 4) if self.classifier != "none" else None,
             # over the lorries whose body the clips show (vision.pipeline.truth.BODY_SHOWN_FRAMES)
-            "body_type_accuracy_shown": (
-                round(score.body_accuracy_shown, 4) if self.classifier != "none" else None
+            "body_type_accuracy_shown": (  # null, like bench lane's, when no body is shown
+                round(score.body_accuracy_shown, 4)
+                if self.classifier != "none" and score.body_shown
+                else None
             ),
             "bodies_hardly_shown": score.expected - score.body_shown,
             "frames": frames,

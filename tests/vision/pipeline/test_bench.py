@@ -11,6 +11,7 @@ from vision.pipeline.bench import (
     _cached_clip,
     _truth_current,
     lane_sets,
+    run_benchmark,
     run_clip,
     run_lane_set,
     truth_detectors,
@@ -164,3 +165,11 @@ def test_an_out_of_date_cached_clip_is_replaced_once(tmp_path: Path, monkeypatch
     assert _truth_current(folder / "truth.json") and not renders[0].exists()
     _cached_clip(tmp_path, 7, "front", **args)  # type: ignore[arg-type]
     assert len(renders) == 1
+
+
+def test_body_type_accuracy_over_shown_bodies_is_null_when_no_body_is_shown(tmp_path: Path) -> None:
+    clip = _clip_with_shown(tmp_path / "front", {"reefer": 0.1, "car_transporter": 0.1})
+    models = truth_detectors(ConstReader(), ConstClassifier(BodyType.REEFER))
+    j = run_benchmark([clip], LaneConfig("bench"), models, detectors="truth", classifier="const").as_json()
+    assert j["body_type_accuracy"] == 0.5 and j["body_type_accuracy_shown"] is None
+    assert j["bodies_hardly_shown"] == 2
