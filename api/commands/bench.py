@@ -166,7 +166,8 @@ def run_lane(args: argparse.Namespace) -> int:
     ms = np.array(frame_ms or [0.0])
     n_cams = len(args.views)
     body = round(t.body_ok / t.lorries, 4) if t.lorries and m.classifier != "none" else None
-    body_shown = round(t.body_shown_ok / t.body_shown, 4) if t.body_shown and body is not None else None
+    shown = t.body_accuracy_shown
+    body_shown = None if body is None or shown is None else round(shown, 4)
     j: dict[str, object] = {
         "fps": round(frames / wall, 2) if wall else 0.0,
         "fps_per_camera": round(frames / wall / n_cams, 2) if wall else 0.0,

@@ -244,6 +244,7 @@ class BenchSummary:
         ms = np.array([m for r in self.runs for m in r.frame_ms]) if frames else np.zeros(1)
         det = np.array([m for r in self.runs for m in r.detected_ms] or [0.0])
         score = self.score
+        shown = score.body_accuracy_shown
         return {
             "fps": round(frames / wall, 2) if wall else 0.0,
             "ms_per_frame_p50": round(float(np.percentile(ms, 50)), 2),
@@ -258,10 +259,8 @@ class BenchSummary:
             "passage_read_rate": round(score.read_rate, 4),
             "body_type_accuracy": round(score.body_accuracy, 4) if self.classifier != "none" else None,
             # over the lorries whose body the clips show (vision.pipeline.truth.BODY_SHOWN_FRAMES)
-            "body_type_accuracy_shown": (  # null, like bench lane's, when no body is shown
-                round(score.body_accuracy_shown, 4)
-                if self.classifier != "none" and score.body_shown
-                else None
+            "body_type_accuracy_shown": (  # null when no body is shown
+                None if self.classifier == "none" or shown is None else round(shown, 4)
             ),
             "bodies_hardly_shown": score.expected - score.body_shown,
             "frames": frames,
@@ -411,6 +410,11 @@ class LaneScore:
     body_shown: int = 0
     body_shown_ok: int = 0
     misses: tuple[str, ...] = ()
+
+    @property
+    def body_accuracy_shown(self) -> float | None:
+        """Body type accuracy over the lorries whose body some camera shows; None when none is."""
+        return self.body_shown_ok / self.body_shown if self.body_shown else None
 
     def __add__(self, other: LaneScore) -> LaneScore:
         from dataclasses import fields  # noqa: PLC0415

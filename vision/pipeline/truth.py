@@ -235,9 +235,9 @@ class ClipScore:
         return self.body_ok / self.expected if self.expected else 0.0
 
     @property
-    def body_accuracy_shown(self) -> float:
-        """Body type accuracy over the vehicles whose body the clip shows."""
-        return self.body_shown_ok / self.body_shown if self.body_shown else 0.0
+    def body_accuracy_shown(self) -> float | None:
+        """Body type accuracy over the vehicles whose body the clip shows; None when it shows none."""
+        return self.body_shown_ok / self.body_shown if self.body_shown else None
 
 
 PassageBoxes = Mapping[str, Sequence[tuple[int, BBox]]]
