@@ -8,7 +8,7 @@ This takes the cached ``bench pipeline`` clips (rendered on first use, the same 
 each crop with the configured reader and prints the exact-match rate, overall and by crop
 height, and how many wrong reads were confident (> 0.7): the vote across a plate track's
 looks follows confident reads, so a reader that is wrong *and* sure costs passages
-(``docs/anpr.md``, "A wider recogniser"). ``--out DIR`` also writes the crops and a
+(``docs/anpr-log.md``, "A wider recogniser"). ``--out DIR`` also writes the crops and a
 ``manifest.csv`` in the ``eval plates`` format (for ``hgv-lane eval plates`` or training).
 ``--clips-under DIR`` takes every rendered clip under DIR instead (a folder with ``truth.json``
 and ``clip.mp4`` or a ``frames/`` folder of images, e.g. what ``hgv-lane synth lane`` writes):

@@ -30,7 +30,7 @@ PLATE_WIDER_MARGIN_X = 0.12
 """A plate whose read at :data:`PLATE_MARGIN_X` is not sure is read again from its box grown by
 this fraction of its width at each end, and the two reads are averaged
 (:func:`vision.anpr.reader.read_box`): the box may be shifted and cut a character off one end.
-0.12 (seventeenth session, ``docs/anpr.md``); 0.2 read fewer lane plates."""
+0.12 (seventeenth session, ``docs/anpr-log.md``); 0.2 read fewer lane plates."""
 
 TILE_FRACTION = 0.6
 """Width and height of each second-look tile, as a fraction of the photograph's: 2 x 2 tiles
@@ -58,7 +58,7 @@ ZOOM_OUT = (2.0, 3.0)
 centred on a grey input: a close-up plate (40 % of the photograph's width: 205 px in the
 model's input for a 1280x960 photograph, 256 for a 1280x720 one) is bigger than nearly all the
 detector was trained on (real held-out scenes re-framed
-that way: recall 0.46 whole, 0.95 with these looks; ``docs/anpr.md``)."""
+that way: recall 0.46 whole, 0.95 with these looks; ``docs/anpr-log.md``)."""
 
 CROP_LOOK_WIDTH_PX = 96.0
 """A crop cut round a plate is shown to the model this wide (pixels of its input), centred on a

@@ -7,7 +7,7 @@ paint and lamps, a pole, the plate's holder, a state name over a US plate. Recti
 round them it picks up blobs of the scene, measures a slope from them or misses the EU band,
 which it looks for near the crop's left edge. The same plates cut tight are read right much
 more often (on s910's 563 legible plates cut with 2-6 % margins instead of 8-25 %: 0.965 ->
-0.981; nineteenth session, ``docs/anpr.md``).
+0.981; nineteenth session, ``docs/anpr-log.md``).
 
 :func:`text_box` finds the plate's text as the band of the crop where vertical edges are
 densest: characters are rows of strokes, each with two vertical edges, where the scene round a
@@ -43,7 +43,7 @@ percentile and :data:`ENERGY_OF_MAX` of its maximum."""
 
 MAX_BLOBS = 40
 """At most this many blobs (the most energetic) are grouped: a noisy crop makes hundreds, and
-grouping them costs milliseconds. The crops of the sets in ``docs/anpr.md`` have at most 31."""
+grouping them costs milliseconds. The crops of the sets in ``docs/anpr-log.md`` have at most 31."""
 
 MIN_BLOB_HEIGHT = 0.12
 """Blobs less tall than this share of the crop's height are left out (edges, scratches, a US

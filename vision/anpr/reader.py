@@ -95,7 +95,7 @@ class ReaderOptions:
     its lines lose characters or cut the plate short; the recogniser reads the whole crop better.
     24 was picked on the lane benchmarks (``bench pipeline`` read rate 0.833 -> 1.0; its far
     front plates are 13-24 px tall; 32 cost ``bench lane`` a plate); on the held-out sets it
-    changed nothing (``docs/anpr.md``).
+    changed nothing (``docs/anpr-log.md``).
     ``halves_below_aspect``: a crop at most this many times as wide as high (blue band left
     out) whose lines rectification did not find as two, and whose best candidate is not sure
     (``fallback_below``), is also read as two lines, its top and bottom halves
@@ -114,7 +114,7 @@ class ReaderOptions:
     is not, so the mean settles doubts the way a vote across frames does. A line 6-10 heights
     wide is squashed to the recogniser's 4 either way, so for most lines this is a second
     resampling; a short line (``NRZ1``, the halves of a trailer mark) is also seen wider.
-    1.25 (sixteenth session, ``docs/anpr.md``): 1.08-1.5 all helped; 1 turns it off.
+    1.25 (sixteenth session, ``docs/anpr-log.md``): 1.08-1.5 all helped; 1 turns it off.
     ``wide_below``: when rectification's lines span less than this share of the crop's width
     right of the blue band, the primary engine also reads each line's rows across that whole
     width (:meth:`Rectified.wide_line_images`), and that reading wins when its best candidate is
@@ -123,12 +123,12 @@ class ReaderOptions:
     that the component analysis missed, on a noisy night plate or under a shadow's stripes,
     is otherwise cut off with the line (``R7045ZCW`` read ``7045ZCW``, 0.999 sure). Crops cut
     loosely around a plate (a detector's box with a margin) span more than their lines; tight
-    real crops almost never trigger it. 0.85 (seventeenth session, ``docs/anpr.md``); 0 turns
+    real crops almost never trigger it. 0.85 (seventeenth session, ``docs/anpr-log.md``); 0 turns
     it off.
     ``grow_hugged``: where the plate's frame hugs a line's characters (a blurred night plate's),
     the line is also read grown through it (:attr:`vision.anpr.rectify.TextLine.hugged_box`), and
     that reading wins when it reads the best's text and more, as the whole-width one wins
-    (:func:`_grown_wins`; eighteenth session, ``docs/anpr.md``).
+    (:func:`_grown_wins`; eighteenth session, ``docs/anpr-log.md``).
     ``locate_unsure``: a first reading (steps 2-7) whose best is not sure (fits no grammar or is
     under ``fallback_below``) is read again from the crop cut to its text
     (:func:`vision.anpr.locate.text_crop`) when that cut is less than this share of the crop's
@@ -142,7 +142,7 @@ class ReaderOptions:
     characters the located text left out. A cut must take a real part of the width away: a
     re-cut of a few pixels mostly resamples a crop already tight (most of the gains of a looser
     rule were such re-cuts, and one of them turned a right lane read ``NX69YEN`` into a sure
-    ``X69YEN``). 0.92 (nineteenth session, ``docs/anpr.md``); 0 turns it off.
+    ``X69YEN``). 0.92 (nineteenth session, ``docs/anpr-log.md``); 0 turns it off.
     """
 
     top_n: int = 5
@@ -334,12 +334,12 @@ def read_crop(
     already carries the grammars' halving of a text that fits none
     (:data:`~vision.anpr.grammars.NO_FIT_FACTOR`); halving it again, as the twenty-first session
     shipped, read four real crops fewer and one coin-toss synthetic plate more (twenty-second
-    session, ``docs/anpr.md``).
+    session, ``docs/anpr-log.md``).
     Even a shorter read wins so: the whole crop's extra characters are as often the scene's edges
     (``AKX19UPW`` 0.80 for ``KX19UPW``) as the box's missing ones the plate's (``OF4040P`` read
     ``4040P`` 0.93 from its box); refusing shorter reads lost four plates for two.
     A crop with 8-25 % of scene round its plate gives rectification the scene's edges to measure
-    (twenty-first session, ``docs/anpr.md``). Raises :class:`BadImageError` when ``image``
+    (twenty-first session, ``docs/anpr-log.md``). Raises :class:`BadImageError` when ``image``
     cannot be read (the first read stands when only the second cannot)."""
     read = reader.read(image)
     if find is None or _sure(read.candidates, sure_at):
@@ -394,7 +394,7 @@ def _wider_wins(across: PlateCandidate, found: PlateCandidate) -> bool:
     of a night plate whose frame hugs its characters stop at the first character that touches
     the frame, and are read surely without it (``DUFR5978`` read ``UFR5978`` 0.997, ``DUFR5978``
     across 0.99; ``MP1758M`` read ``1758M`` 0.998, across 0.997): being a hair less sure of more
-    characters is no evidence against them (eighteenth session, ``docs/anpr.md``)."""
+    characters is no evidence against them (eighteenth session, ``docs/anpr-log.md``)."""
     if across.confidence > found.confidence and (across.format_valid or not found.format_valid):
         return True
     more = _reads_more(across.text, found.text)
