@@ -351,11 +351,14 @@ def lane_sets(
     for k in range(n_sets):
         name = f"lane-{seed + k}-{'+'.join(views)}-{vehicles}v-{seconds:g}s-{fps:g}fps"
         folder = cache_dir / name
-        # a camera's clip is the same bytes whichever other cameras were rendered with it
-        for other in sorted(cache_dir.glob(f"lane-{seed + k}-*-{vehicles}v-{seconds:g}s-{fps:g}fps")):
-            if not _lane_current(folder, views) and _lane_current(other, views):
-                folder = other
-        if not _lane_current(folder, views):
+        current = _lane_current(folder, views)  # each cached set's truth files are parsed once
+        if not current:
+            # a camera's clip is the same bytes whichever other cameras were rendered with it
+            others = sorted(cache_dir.glob(f"lane-{seed + k}-*-{vehicles}v-{seconds:g}s-{fps:g}fps"))
+            found = next((o for o in others if o != folder and _lane_current(o, views)), None)
+            if found is not None:
+                folder, current = found, True
+        if not current:
             from vision.synth.clip import random_lane_clip_spec, render_lane_clip  # noqa: PLC0415
             from vision.synth.render import StaticTextures  # noqa: PLC0415
 

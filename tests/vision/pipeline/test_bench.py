@@ -116,6 +116,28 @@ def test_a_cached_lane_set_whose_truth_lacks_body_shown_is_rendered_again(
     assert len(renders) == 1
 
 
+def test_a_lane_set_reuses_a_current_cache_rendered_with_more_cameras(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera's clip is the same whichever cameras were rendered with it: a current cache of the
+    same seed with more views is used rather than rendering; one whose truth predates
+    ``body_shown`` is not."""
+    renders: list[Path] = []
+    monkeypatch.setattr("vision.synth.clip.render_lane_clip", lambda spec, out, **kw: renders.append(out))
+    stale = tmp_path / "lane-9-front+rear+aaa-3v-1s-12.5fps"
+    for view in ("front", "rear"):
+        (stale / view).mkdir(parents=True)
+        (stale / view / "truth.json").write_text((CLIP / "truth.json").read_text())
+    (stale / "lane.json").write_text("{}")
+    wider = tmp_path / "lane-9-front+side+rear-3v-1s-12.5fps"
+    for view in ("front", "side", "rear"):
+        _clip_with_shown(wider / view, {})
+    (wider / "lane.json").write_text("{}")
+    args = {"n_sets": 1, "seed": 9, "views": ("front", "rear"), "vehicles": 3, "seconds": 1.0, "fps": 12.5}
+    (lane,) = lane_sets(tmp_path, **args)  # type: ignore[arg-type]
+    assert renders == [] and [c.folder for c in lane.clips] == [wider / "front", wider / "rear"]
+
+
 def test_a_cached_clip_whose_truth_lacks_body_shown_is_rendered_again(tmp_path: Path) -> None:
     """The bundled fixture's truth predates ``body_shown``: a cache holding such a truth is out of
     date (the bench renders the clip again: the same frames, with the share shown); one with the
