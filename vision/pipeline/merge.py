@@ -210,6 +210,9 @@ ORDER_OF_SLOT = {"front": 0, "side": 1, "rear": 2}
 camera faces it as it approaches, the side camera sees it pass the gantry, the rear camera
 sees it drive away)."""
 
+OTHER_SLOT = {"front": "rear", "rear": "front"}
+"""A front or rear camera's counterpart: the one whose passages a side anchor's may share a plate with."""
+
 
 def slot_fits(rule: MergeRule, a_slot: str, a: Passage, b_slot: str, b: Passage) -> bool:
     """Whether passages ``a`` (camera slot ``a_slot``) and ``b`` can be one lorry by their times:
@@ -716,19 +719,24 @@ class LaneMerger:
         """Keep the queue's order: side anchors in the order the side camera first saw them hold
         front (and rear) passages in the order their camera first saw them. Two neighbours
         holding theirs the other way round swap them when each still fits its new side passage
-        and no shared plate is lost; until none are crossed.
+        and no shared plate is lost; when a swap alone would lose one (a passage shares a plate
+        with its anchor's passage of the other camera), the two anchors swap their passages of
+        both cameras, when each still fits and the other camera's passages end up no more out of
+        queue order than before (:meth:`_swap`); until none are crossed.
 
         Why: deferred acceptance ranks each passage's side passages by its handover time alone
         (:func:`side_cost`), and for lorries nose to tail that is ambiguous. Set 5200 of
         ``bench lane``: the front camera lost lorry 1 as its cab went under the gantry and lorry 2
         as its tail did, just before the side camera lost lorry 1, so lorry 2's front passage
         went nearest to lorry 1's side passage and lorry 1's to lorry 2's. Lorries do not
-        overtake in a lane, so crossed pairs are wrong whatever the costs said."""
+        overtake in a lane, so crossed pairs are wrong whatever the costs said. Set 5204: the
+        rear camera picked lorry 2 up (a rigid tipper, one number front and rear) as lorry 1
+        came out, so its rear passage went to lorry 1's side passage and drew lorry 2's front
+        passage after it by their shared plate; lorry 1's front passage went to lorry 2's. The
+        pair moves back together."""
         for slot in ("front", "rear"):
-            holders = sorted(
-                (a for a in self._anchors if a.kind == "side" and slot in a.parts),
-                key=lambda a: (a.key.first_seen_ts_ms, a.key.passage_id),
-            )
+            sides = (a for a in self._anchors if a.kind == "side" and slot in a.parts)
+            holders = sorted(sides, key=_queue_key)
             swapped = True
             while swapped:
                 swapped = False
@@ -736,14 +744,54 @@ class LaneMerger:
                     pa, pb = a.parts[slot], b.parts[slot]
                     if (pa.first_seen_ts_ms, pa.passage_id) <= (pb.first_seen_ts_ms, pb.passage_id):
                         continue
-                    if not (self._fits(a, slot, pb) and self._fits(b, slot, pa)):
-                        continue
-                    if self._shares(a, slot, pb) + self._shares(b, slot, pa) < self._shares(
-                        a, slot, pa
-                    ) + self._shares(b, slot, pb):
-                        continue
-                    a.parts[slot], b.parts[slot] = pb, pa
-                    swapped = True
+                    if self._swap(a, b, (slot,)) or self._swap(a, b, (slot, OTHER_SLOT[slot])):
+                        swapped = True
+
+    def _swap(self, a: _Anchor, b: _Anchor, slots: tuple[str, ...]) -> bool:
+        """Swap side anchors ``a`` and ``b``'s passages of ``slots`` (a passage or none each)
+        when every moved passage fits its new anchor, no plate shared between an anchor's front
+        and rear passages is lost, and the passages of ``slots`` after the first are held no
+        more out of queue order than before (:meth:`_crossings`); return whether they were
+        swapped. The caller swaps a crossed pair of ``slots[0]``."""
+        before = self._shared(a) + self._shared(b)
+        crossed = {s: self._crossings(s) for s in slots[1:]}
+        moved = [(s, a.parts.get(s), b.parts.get(s)) for s in slots]
+        if all(pa is None and pb is None for _, pa, pb in moved):
+            return False
+        for s, pa, pb in moved:
+            if (pb is not None and not self._fits(a, s, pb)) or (pa is not None and not self._fits(b, s, pa)):
+                return False
+
+        def put(x: _Anchor, s: str, p: Passage | None) -> None:
+            if p is None:
+                x.parts.pop(s, None)
+            else:
+                x.parts[s] = p
+
+        for s, pa, pb in moved:
+            put(a, s, pb)
+            put(b, s, pa)
+        if self._shared(a) + self._shared(b) >= before and all(
+            self._crossings(s) <= n for s, n in crossed.items()
+        ):
+            return True
+        for s, pa, pb in moved:
+            put(a, s, pa)
+            put(b, s, pb)
+        return False
+
+    @staticmethod
+    def _shared(anchor: _Anchor) -> int:
+        """1 when the anchor's front and rear passages share a plate."""
+        f, r = anchor.parts.get("front"), anchor.parts.get("rear")
+        return int(f is not None and r is not None and share_a_plate(f, r))
+
+    def _crossings(self, slot: str) -> int:
+        """How many pairs of side anchors (in the order the side camera first saw them) hold
+        their passages of ``slot`` the other way round from the order their camera saw them."""
+        sides = sorted((a for a in self._anchors if a.kind == "side"), key=_queue_key)
+        held = [(p.first_seen_ts_ms, p.passage_id) for a in sides if (p := a.parts.get(slot)) is not None]
+        return sum(x > y for x, y in itertools.combinations(held, 2))
 
     @staticmethod
     def _shares(anchor: _Anchor, slot: str, passage: Passage) -> int:
@@ -889,6 +937,11 @@ class LaneMerger:
             self._waiting = keep
             log.debug("lane %s: %d passage(s) go without every camera's", self.lane_id, len(out))
         return out
+
+
+def _queue_key(anchor: _Anchor) -> tuple[int, str]:
+    """Anchors in the order their camera first saw them (ties by passage id)."""
+    return anchor.key.first_seen_ts_ms, anchor.key.passage_id
 
 
 def _placing_order(pending: list[tuple[str, Passage]]) -> list[tuple[str, Passage]]:

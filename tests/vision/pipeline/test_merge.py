@@ -555,3 +555,42 @@ def test_a_side_cameras_tractor_alone_gives_way_to_a_trailer_the_rear_camera_see
     assert merged.body.body_type is expected
     if expected is not side_body:
         assert merged.body_crop_jpeg == b"r1"
+
+
+# Set 5204 of the benchmark (times of the shipped detectors' passages, 12.5 fps, rounded): the
+# rear camera picks lorry 2 (a rigid tipper: one number front and rear) up as lorry 1 comes out
+# (lorry 1, a container with no rear plate, has no rear passage), so r2 goes nearest to s1's end
+# and draws f2 after it by their shared plate; f1 is left to s2. Crossed, and swapping the front
+# passages alone would part f2 from r2.
+QUEUE_5204 = {
+    "front-cam": [
+        front("f1", 0, 5.3, plate(PlateRole.FRONT, "NL2")),
+        front("f2", 2.2, 7.8, plate(PlateRole.FRONT, "VH67RRJ")),
+        front("f3", 8.1, 11.8, plate(PlateRole.FRONT, "EA68MXU")),
+    ],
+    "side-cam": [
+        side("s1", 4.1, 8.0, BodyType.CONTAINER),
+        side("s2", 7.0, 10.3, BodyType.TIPPER),
+        side("s3", 9.5, 13.9, BodyType.TILT),
+    ],
+    "rear-cam": [
+        rear("r2", 7.6, 15.9, plate(PlateRole.REAR, "VH67RRJ")),
+        rear("r3", 13.4, 15.9, plate(PlateRole.REAR, "EA68MXU")),
+    ],
+}
+
+
+def test_a_crossed_pair_moves_with_the_passage_that_shares_its_plate() -> None:
+    """When putting two lorries' front passages back in queue order would part one from the
+    rear passage that shares its plate, the two side anchors swap their front and rear passages
+    together: lorries do not overtake, and one number front and rear is one lorry."""
+    n = len(camera_stream([]))
+    want = [{"f1", "s1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}]
+    for order in (
+        [cam for _ in range(n) for cam in QUEUE_5204],
+        ["side-cam"] * n + ["front-cam", "rear-cam"] * n,
+        ["rear-cam"] * n + ["front-cam", "side-cam"] * n,
+    ):
+        groups: list[set[str]] = []
+        play(order, QUEUE_5204, groups)
+        assert sorted(groups, key=sorted) == want, order
