@@ -7,9 +7,12 @@ track per lorry, while the front and rear cameras' tracks of a queue join and mi
 each front or rear passage is attached to the side passage whose span its handover time falls
 in (:func:`side_fits`, :func:`side_cost`), one per camera and side passage, decided only once
 no better side passage can still come, so the lane's passages do not depend on which camera's
-pipeline runs ahead; a front or rear passage no side passage takes is paired with the other of
-the two as before, or goes alone. :func:`merge_lane_passages` takes plates from the front and
-rear cameras and the body type from the side camera. ``docs/pipeline.md`` has the whole story.)
+pipeline runs ahead; the pairs are then put back in queue order (:meth:`LaneMerger._uncross`),
+and a side passage seen only while another was is a piece, not a lorry
+(:meth:`LaneMerger._within_another`); a front or rear passage no side passage takes is paired
+with the other of the two as before, or goes alone. :func:`merge_lane_passages` takes plates
+from the front and rear cameras and the body type from the side camera. ``docs/pipeline.md``
+has the whole story.)
 
 Each camera has its own :class:`vision.pipeline.lane.LanePipeline` (its own tracks and
 passages). A :class:`LaneMerger` sits between the two pipelines and the lane's event sink: each
@@ -682,8 +685,24 @@ class LaneMerger:
 
     def _fits(self, anchor: _Anchor, slot: str, passage: Passage) -> bool:
         if anchor.kind == "side":
-            return side_fits(self.rule, slot, passage, anchor.key)
+            return side_fits(self.rule, slot, passage, anchor.key) and not self._within_another(anchor)
         return slot == "rear" and self.rule.fits(anchor.key, passage)
+
+    def _within_another(self, anchor: _Anchor) -> bool:
+        """Whether side anchor ``anchor``'s passage was seen only while another side passage was:
+        first seen no earlier and last seen no later. In a queue past the gantry a lorry comes
+        into the side camera's view after the one ahead and leaves it after that one too, so such
+        a passage is a piece of a lorry tracked twice (set 5281: a trailer's second track, 1 s
+        inside its first), not a lorry: it takes no front or rear passage and goes alone."""
+        k = anchor.key
+        return any(
+            b is not anchor
+            and b.kind == "side"
+            and b.key.first_seen_ts_ms <= k.first_seen_ts_ms
+            and k.last_seen_ts_ms <= b.key.last_seen_ts_ms
+            and (b.key.first_seen_ts_ms, b.key.last_seen_ts_ms) != (k.first_seen_ts_ms, k.last_seen_ts_ms)
+            for b in self._anchors
+        )
 
     def _rank(self, anchor: _Anchor, slot: str, passage: Passage) -> tuple[int, int, int, int, str]:
         """How well ``passage`` goes with ``anchor``, lower is better: sharing a plate with the

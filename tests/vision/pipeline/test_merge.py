@@ -594,3 +594,43 @@ def test_a_crossed_pair_moves_with_the_passage_that_shares_its_plate() -> None:
         groups: list[set[str]] = []
         play(order, QUEUE_5204, groups)
         assert sorted(groups, key=sorted) == want, order
+
+
+# Set 5281 of the benchmark (shipped detectors, times rounded): the side camera tracks lorry 3's
+# trailer twice, the second track (s-piece) a second inside the first. As an anchor of its own
+# the piece drew lorry 3's front and rear passages, and lorry 2's went to lorry 3's side passage.
+QUEUE_5281 = {
+    "front-cam": [
+        front("f1", 0, 5.1, plate(PlateRole.FRONT, "CS9637R")),
+        front("f2", 3.7, 7.8, plate(PlateRole.FRONT, "WK343MK")),
+        front("f3", 6.9, 10.1, plate(PlateRole.FRONT, "2925MHB")),
+    ],
+    "side-cam": [
+        side("s1", 4.2, 8.5, BodyType.TILT),
+        side("s2", 7.5, 9.7, BodyType.TRACTOR_ONLY),
+        side("s3", 9.0, 13.7, BodyType.REEFER),
+        side("s-piece", 9.3, 10.3, BodyType.TRACTOR_ONLY),
+    ],
+    "rear-cam": [
+        rear("r1", 8.3, 11.4, plate(PlateRole.REAR, "BP5559W")),
+        rear("r2", 10.1, 15.1, plate(PlateRole.REAR, "WK343MK")),
+        rear("r3", 12.8, 15.9, plate(PlateRole.REAR, "4848WNY")),
+    ],
+}
+
+
+def test_a_side_passage_seen_only_while_another_was_is_a_piece_not_a_lorry() -> None:
+    """A lorry comes into the side camera's view after the one ahead and leaves after it too: a
+    side passage first seen after another and last seen before it ends is a piece of that lorry
+    tracked again. It takes no front or rear passage and goes alone (nothing is lost)."""
+    n = len(camera_stream([]))
+    want = [{"f1", "s1", "r1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}]
+    for order in (
+        [cam for _ in range(n) for cam in QUEUE_5281],
+        ["side-cam"] * n + ["front-cam", "rear-cam"] * n,
+        ["front-cam"] * n + ["rear-cam", "side-cam"] * n,
+    ):
+        groups: list[set[str]] = []
+        out = play(order, QUEUE_5281, groups)
+        assert sorted(groups, key=sorted) == want, order
+        assert ("s-piece", ("side-cam",)) in out
