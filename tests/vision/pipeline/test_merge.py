@@ -487,15 +487,26 @@ QUEUE_5200 = {
 def test_lorries_keep_their_queue_order_across_cameras() -> None:
     """Front passages are joined to side passages in the order both cameras saw the lorries:
     lorries do not overtake in a lane, so a crossed pairing is wrong whatever the times say."""
+    assert_merged(QUEUE_5200, [{"f1", "s1", "r1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}])
+
+
+def assert_merged(
+    queue: dict[str, list[Passage]], want: list[set[str]]
+) -> list[list[tuple[str, tuple[str, ...]]]]:
+    """Play ``queue`` with the cameras in lockstep and with each camera run ahead of the other
+    two, assert the merged passages' camera passage ids are ``want`` each time, and return the
+    lane passages of each run (:func:`play`)."""
     n = len(camera_stream([]))
-    want = [{"f1", "s1", "r1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}]
-    for order in (
-        [cam for _ in range(n) for cam in QUEUE_5200],
-        ["side-cam"] * n + ["front-cam", "rear-cam"] * n,
-    ):
+    orders = [[cam for _ in range(n) for cam in queue]]
+    for ahead in queue:
+        others = [cam for cam in queue if cam != ahead]
+        orders.append([ahead] * n + others * n)
+    outs = []
+    for order in orders:
         groups: list[set[str]] = []
-        play(order, QUEUE_5200, groups)
+        outs.append(play(order, queue, groups))
         assert sorted(groups, key=sorted) == want, order
+    return outs
 
 
 def test_front_and_rear_passages_no_side_passage_takes_pair_up_or_go_alone() -> None:
@@ -584,16 +595,7 @@ def test_a_crossed_pair_moves_with_the_passage_that_shares_its_plate() -> None:
     """When putting two lorries' front passages back in queue order would part one from the
     rear passage that shares its plate, the two side anchors swap their front and rear passages
     together: lorries do not overtake, and one number front and rear is one lorry."""
-    n = len(camera_stream([]))
-    want = [{"f1", "s1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}]
-    for order in (
-        [cam for _ in range(n) for cam in QUEUE_5204],
-        ["side-cam"] * n + ["front-cam", "rear-cam"] * n,
-        ["rear-cam"] * n + ["front-cam", "side-cam"] * n,
-    ):
-        groups: list[set[str]] = []
-        play(order, QUEUE_5204, groups)
-        assert sorted(groups, key=sorted) == want, order
+    assert_merged(QUEUE_5204, [{"f1", "s1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}])
 
 
 # Set 5281 of the benchmark (shipped detectors, times rounded): the side camera tracks lorry 3's
@@ -623,14 +625,5 @@ def test_a_side_passage_seen_only_while_another_was_is_a_piece_not_a_lorry() -> 
     """A lorry comes into the side camera's view after the one ahead and leaves after it too: a
     side passage first seen after another and last seen before it ends is a piece of that lorry
     tracked again. It takes no front or rear passage and goes alone (nothing is lost)."""
-    n = len(camera_stream([]))
-    want = [{"f1", "s1", "r1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}]
-    for order in (
-        [cam for _ in range(n) for cam in QUEUE_5281],
-        ["side-cam"] * n + ["front-cam", "rear-cam"] * n,
-        ["front-cam"] * n + ["rear-cam", "side-cam"] * n,
-    ):
-        groups: list[set[str]] = []
-        out = play(order, QUEUE_5281, groups)
-        assert sorted(groups, key=sorted) == want, order
+    for out in assert_merged(QUEUE_5281, [{"f1", "s1", "r1"}, {"f2", "s2", "r2"}, {"f3", "s3", "r3"}]):
         assert ("s-piece", ("side-cam",)) in out
