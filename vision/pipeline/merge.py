@@ -554,7 +554,7 @@ class LaneMerger:
                 self._place(slot, p, "side")
             self._pending.clear()
             self._uncross()
-            for p in sorted(self._strays, key=_stray_order):
+            for p in sorted(self._strays, key=_seen_order):
                 self._place("rear", p, "front")
             self._strays.clear()
             out = [self._merge(a.group(), merged) for a in self._anchors]
@@ -639,7 +639,7 @@ class LaneMerger:
             side_busy = self._may_still_change("side")
             ready = [
                 p
-                for p in sorted(self._strays, key=_stray_order)
+                for p in sorted(self._strays, key=_seen_order)
                 if self._expired(lane_clock, p.last_seen_ts_ms) or self._fronts_done(p, side_busy)
             ]
             gone = {id(p) for p in ready}
@@ -721,9 +721,7 @@ class LaneMerger:
         holds no passage of ``slot``, or one it is better for than the passage held, which then
         tries its next choice); else it is left over (:meth:`_left_over`)."""
         fits = [a for a in self._anchors if a.kind == kind and self._fits(a, slot, passage)]
-        for a in sorted(
-            fits, key=lambda a: (self._rank(a, slot, passage), a.key.first_seen_ts_ms, a.key.passage_id)
-        ):
+        for a in sorted(fits, key=lambda a: (self._rank(a, slot, passage), *_queue_key(a))):
             held = a.parts.get(slot)
             if held is None:
                 a.parts[slot] = passage
@@ -761,7 +759,7 @@ class LaneMerger:
                 swapped = False
                 for a, b in itertools.pairwise(holders):
                     pa, pb = a.parts[slot], b.parts[slot]
-                    if (pa.first_seen_ts_ms, pa.passage_id) <= (pb.first_seen_ts_ms, pb.passage_id):
+                    if _seen_order(pa) <= _seen_order(pb):
                         continue
                     if self._swap(a, b, (slot,)) or self._swap(a, b, (slot, OTHER_SLOT[slot])):
                         swapped = True
@@ -809,7 +807,7 @@ class LaneMerger:
         """How many pairs of side anchors (in the order the side camera first saw them) hold
         their passages of ``slot`` the other way round from the order their camera saw them."""
         sides = sorted((a for a in self._anchors if a.kind == "side"), key=_queue_key)
-        held = [(p.first_seen_ts_ms, p.passage_id) for a in sides if (p := a.parts.get(slot)) is not None]
+        held = [_seen_order(p) for a in sides if (p := a.parts.get(slot)) is not None]
         return sum(x > y for x, y in itertools.combinations(held, 2))
 
     @staticmethod
@@ -958,17 +956,18 @@ class LaneMerger:
         return out
 
 
-def _queue_key(anchor: _Anchor) -> tuple[int, str]:
-    """Anchors in the order their camera first saw them (ties by passage id)."""
-    return anchor.key.first_seen_ts_ms, anchor.key.passage_id
-
-
 def _placing_order(pending: list[tuple[str, Passage]]) -> list[tuple[str, Passage]]:
     return sorted(pending, key=lambda sp: (sp[0], handover_ts_ms(*sp), sp[1].passage_id))
 
 
-def _stray_order(p: Passage) -> tuple[int, str]:
+def _seen_order(p: Passage) -> tuple[int, str]:
+    """Passages in the order their camera first saw them (ties by passage id): a lane's queue."""
     return p.first_seen_ts_ms, p.passage_id
+
+
+def _queue_key(anchor: _Anchor) -> tuple[int, str]:
+    """Anchors in the order their camera first saw their passage (:func:`_seen_order`)."""
+    return _seen_order(anchor.key)
 
 
 def _past(cam: _Camera, bound_ms: int) -> bool:
