@@ -69,6 +69,12 @@ class PlateLook:
     box_width_px: float = 0.0
 
     @property
+    def reads_a_mark(self) -> bool:
+        """Whether the best read is a UK trailer mark (:data:`UK_TRAILER_MARK`)."""
+        best = self.read.best
+        return best is not None and UK_TRAILER_MARK.match(best.text) is not None
+
+    @property
     def width_px(self) -> float:
         return self.box_width_px or float(self.crop.shape[1])
 
@@ -145,9 +151,9 @@ class PlateTrack:
 
     def role(self, view: CameraView) -> PlateRole:
         """Trailer mark when most reads' best text is a UK trailer mark, else the camera's role."""
-        bests = [lk.read.best.text for lk in self.looks if lk.read.best is not None]
-        marks = sum(bool(UK_TRAILER_MARK.match(t)) for t in bests)
-        if bests and marks * 2 > len(bests):
+        read = [lk for lk in self.looks if lk.read.best is not None]
+        marks = sum(lk.reads_a_mark for lk in read)
+        if read and marks * 2 > len(read):
             return PlateRole.TRAILER_MARK
         return PlateRole.FRONT if view == "front" else PlateRole.REAR
 
@@ -197,6 +203,19 @@ class VehicleTrack:
         if not self.sightings or self.sightings[-1][0] < ts_ms:
             return False
         return self.sightings[0][0] < ts_ms and self.first_ts_ms < ts_ms
+
+    def found_again(self, after_ms: int, by_ms: int, lost_ms: int) -> int | None:
+        """When this track was first seen again, after ``after_ms`` and by ``by_ms``, following
+        ``lost_ms`` or more without a sighting that began after ``after_ms``; ``None`` if it was
+        not lost so long in that time (as far as the remembered sightings tell)."""
+        prev: int | None = None
+        for t, _ in self.sightings:
+            if t > by_ms:
+                break
+            if prev is not None and prev >= after_ms and t - prev >= lost_ms:
+                return t
+            prev = t
+        return None
 
     def split_at(self, ts_ms: int, key: int) -> VehicleTrack:
         """Hand everything seen from ``ts_ms`` on to a new track ``key`` and return it (another
@@ -466,6 +485,11 @@ def assemble_plates(
             )
             continue
         pooled = [lk for t in agreeing for lk in t.looks]
+        if role is not PlateRole.TRAILER_MARK:
+            # a plate track can slide from a UK trailer's own mark onto the plate beside it (its
+            # first, tallest crops the mark's: bench lane set 5240's rear plate voted Y6379111);
+            # the mark's reads are the mark's, and its own track gives the mark
+            pooled = [lk for lk in pooled if not lk.reads_a_mark]
         # crops that read nothing have no vote: they must not push the reads out of the selection
         looks = best_looks([lk for lk in pooled if lk.read.best is not None] or pooled)
         n_looks = sum(t.n_seen for t in agreeing)

@@ -32,6 +32,7 @@ from vision.pipeline.truth import (
     TruthDetector,
     has_body_shown,
     load_clip_truth,
+    plates_read,
     score_passages,
 )
 from vision.pipeline.worker import LaneWorker
@@ -391,8 +392,9 @@ class LaneScore:
     lorry / not; ``alone``: passages of one camera only; ``one_passage``: lorries with exactly
     one passage (the target: all); ``duplicates``: passages beyond the first of a lorry;
     ``none``: lorries with no passage; ``spurious``: passages of no lorry; ``read_ok``: lorries
-    with one passage whose plates are exactly the lorry's readable plates of the cameras that
-    read them (front plate from the front clip; rear plate and trailer mark from the rear clip);
+    with one passage whose plates read (:func:`vision.pipeline.truth.plates_read`) are exactly
+    the lorry's readable plates of the cameras that read them (front plate from the front clip;
+    rear plate and trailer mark from the rear clip);
     ``body_ok``: lorries with one passage of the right body type; ``body_shown`` /
     ``body_shown_ok``: the lorries whose body some camera's clip shows
     (:attr:`vision.pipeline.truth.TruthVehicle.body_shown`) and those of them with one passage of
@@ -566,7 +568,7 @@ def score_lane(
             misses.append(f"{label}: lorry {v}: {n} passages")
             continue
         p = of_lorry[v][0]
-        got = sorted((pp.role.value, pp.text) for pp in p.plates)
+        got = plates_read(p)
         if got == sorted(want[v]):
             read_ok += 1
         else:

@@ -46,6 +46,7 @@ import numpy as np
 
 from vision.anpr.imageio import BadImageError
 from vision.anpr.reader import read_box
+from vision.anpr.vote import PlateVote
 from vision.pipeline.assemble import (
     BodyLook,
     PlateLook,
@@ -427,17 +428,7 @@ class LanePipeline:
                 for p in s.plates.values()
                 if p.vehicle_key == key and plate_is_sure(pv := p.vote(cfg.vote_rule))
             ]
-            cut = min(
-                (
-                    new.first_ts_ms
-                    for new, nv in read
-                    for old, ov in read
-                    if old.last_ts_ms < new.first_ts_ms
-                    and old.role(cfg.view) == new.role(cfg.view)
-                    and clearly_different(ov.text, nv.text)
-                ),
-                default=None,
-            )
+            cut = self._handover_cut(v, read)
             if cut is None or not v.can_split_at(cut):
                 continue
             new_key = s.next_key
@@ -458,6 +449,31 @@ class LanePipeline:
             if passage is not None:
                 out.append(passage)
         return tuple(out), moved
+
+    def _handover_cut(self, v: VehicleTrack, read: Sequence[tuple[PlateTrack, PlateVote]]) -> int | None:
+        """Where vehicle track ``v`` goes from one lorry to the next, going by its plate tracks
+        read surely (``read``, with their votes), or ``None``.
+
+        Two plates of one role, clearly different, the second first seen after the first was
+        last seen: where the second was first seen. Two of different roles (a UK trailer's mark,
+        then a rear plate) say the same only when the vehicle was also lost in between, for
+        :data:`VEHICLE_LOST_MS` or more, and picked up again by :meth:`_key_for_new_id`: then
+        where it was picked up. One lorry shows its rear plate and its trailer mark together; a
+        lorry that leaves the rear camera's view as the next comes in under it can hand its
+        track to that one, whose rear plate is then read (bench lane set 5207: lorry 1's mark
+        read 7.76-7.92 s, the track lost 8.72-10.16 s, lorry 2's rear plate read from 10.24 s).
+        """
+        view = self.config.view
+        cuts: list[int] = []
+        for new, nv in read:
+            for old, ov in read:
+                if old.last_ts_ms >= new.first_ts_ms or not clearly_different(ov.text, nv.text):
+                    continue
+                if old.role(view) == new.role(view):
+                    cuts.append(new.first_ts_ms)
+                elif (back := v.found_again(old.last_ts_ms, new.first_ts_ms, VEHICLE_LOST_MS)) is not None:
+                    cuts.append(back)
+        return min(cuts, default=None)
 
     def _note_parts(self, frame_vehicles: list[tuple[int, Detection]]) -> None:
         """Count, for each pair of vehicles boxed on this frame, that they were seen together

@@ -240,6 +240,14 @@ class ClipScore:
         return self.body_shown_ok / self.body_shown if self.body_shown else None
 
 
+def plates_read(passage: Passage) -> list[tuple[str, str]]:
+    """A passage's plates that were read, as sorted ``(role, text)`` pairs: what the scorers
+    compare with a vehicle's readable plates. A plate seen but not read (no text) is no read,
+    right or wrong: the passage says the plate was there, as the truth does of a plate too
+    small or blurred to read (bench lane set 5282's rear plate)."""
+    return sorted((pp.role.value, pp.text) for pp in passage.plates if pp.text)
+
+
 PassageBoxes = Mapping[str, Sequence[tuple[int, BBox]]]
 """Per passage id, the vehicle boxes its track had on the frames it was detected:
 ``(clip frame index, box in pixels)``."""
@@ -331,7 +339,7 @@ def score_passages(
             continue
         p = ps[0]
         want = sorted((tp.role.value, tp.text) for tp in v.readable_plates)
-        got = sorted((pp.role.value, pp.text) for pp in p.plates)
+        got = plates_read(p)
         if want == got:
             read_ok += 1
         else:

@@ -229,3 +229,26 @@ def test_a_vehicle_absorbs_a_part_of_it() -> None:
     bare.body_looks = []
     bare.absorb(part)
     assert [b.ts_ms for b in bare.body_looks] == [100, 200, 550]
+
+
+def test_found_again_is_the_first_sighting_after_a_long_enough_gap_in_the_window() -> None:
+    v = _vehicle(1, [0, 100, 200, 900, 1000, 2000, 2100], [1.0] * 7)
+    assert v.found_again(0, 2100, 600) == 900  # lost 200-900 ms
+    assert v.found_again(150, 2100, 600) == 900
+    assert v.found_again(250, 2100, 600) == 2000  # the gap began before 250 ms: the next one
+    assert v.found_again(0, 800, 600) is None  # not found again by 800 ms
+    assert v.found_again(0, 2100, 1200) is None  # never lost that long
+
+
+def test_a_trailer_mark_read_on_a_rear_plate_track_is_not_the_rear_plate() -> None:
+    """A rear camera's plate track that starts on a UK trailer's two-line mark and slides onto the
+    rear plate beside it (bench lane set 5240): its first two crops, the tallest, read the mark,
+    the next three the plate. The rear plate is the plate; the mark's own track gives the mark."""
+    slid = _track(1, ["Y6379111"] * 2, 47)
+    plate = _track(2, ["TH11VFW"] * 3, 16, t0=200)
+    for lk in plate.looks:
+        slid.add_read(lk)
+    mark = _track(3, ["Y6379111"] * 3, 38, t0=160)
+    assert slid.role("rear") is PlateRole.REAR and mark.role("rear") is PlateRole.TRAILER_MARK
+    plates = {p.role: p.text for p in assemble_plates([slid, mark], "rear", VoteRule())}
+    assert plates == {PlateRole.TRAILER_MARK: "Y6379111", PlateRole.REAR: "TH11VFW"}

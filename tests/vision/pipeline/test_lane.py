@@ -483,6 +483,48 @@ def test_a_track_taken_over_by_the_next_lorry_is_split_where_its_plate_appears()
     assert pipeline.counters.handovers == 1
 
 
+def _mark_then_rear_plate(lost: range) -> tuple[list[Passage], LanePipeline]:
+    """A rear camera's track (bench lane set 5207): a UK trailer mark read on frames 5-14, the
+    vehicle not boxed on frames ``lost``, a rear plate read on frames 60-74; 25 fps."""
+
+    def vehicles(i: int) -> list[Detection]:
+        return [Detection(BBox(300, 100, 1200, 700), 0, "vehicle", 0.9)] if i < 100 and i not in lost else []
+
+    def plates(i: int) -> list[Detection]:
+        if 5 <= i < 15:
+            return [Detection(BBox(600, 400, 700, 440), 0, "plate", 0.9)]  # 40 px tall: the mark
+        if 60 <= i < 75:
+            return [Detection(BBox(500, 600, 620, 626), 0, "plate", 0.9)]  # 26 px tall: a rear plate
+        return []
+
+    reader = ConstReader(by_height=lambda h: "K5592948" if h > 30 else "XY34ZZZ")
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(plates), reader, None)
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    return run(pipeline, list(frames_of([blank(720, 1280)] * 140))), pipeline
+
+
+def test_a_rear_track_lost_and_found_with_a_trailer_mark_then_a_rear_plate_is_split_where_found() -> None:
+    """Lorry 1's trailer mark, then the vehicle lost for 800 ms (more than ByteTrack keeps it) and
+    picked up again where it was, then a rear plate: the next lorry took the track over when it
+    was picked up. Two passages, cut at frame 50."""
+    passages, pipeline = _mark_then_rear_plate(range(30, 50))
+    assert [[(p.role, p.text) for p in q.plates] for q in passages] == [
+        [(PlateRole.TRAILER_MARK, "K5592948")],
+        [(PlateRole.REAR, "XY34ZZZ")],
+    ]
+    assert passages[0].last_seen_ts_ms == T0 + 29 * 40 and passages[1].first_seen_ts_ms == T0 + 50 * 40
+    assert pipeline.counters.handovers == 1
+
+
+@pytest.mark.parametrize("lost", [range(0), range(30, 40)], ids=["never lost", "lost 400 ms"])
+def test_a_trailer_mark_then_a_rear_plate_on_a_track_never_lost_for_long_are_one_lorry(lost: range) -> None:
+    """The same scene with the vehicle boxed throughout, or lost for less than ByteTrack keeps it:
+    a mark and a rear plate read one after the other are one lorry's."""
+    passages, pipeline = _mark_then_rear_plate(lost)
+    assert len(passages) == 1 and pipeline.counters.handovers == 0
+    assert sorted(p.text for p in passages[0].plates) == ["K5592948", "XY34ZZZ"]
+
+
 def test_a_misread_or_a_lost_plate_does_not_split_a_lorry() -> None:
     """The same lorry's plate lost for 1.6 s and read again, once as a near miss (one extra
     character, look-alikes): still one passage."""

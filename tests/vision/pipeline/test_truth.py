@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,13 @@ from vision.pipeline.truth import (
     BODY_SHOWN_FRAMES,
     ClipTruthData,
     TruthObject,
+    TruthPlate,
     TruthVehicle,
     has_body_shown,
     load_clip_truth,
     score_passages,
 )
-from vision.types import BBox, BodyType, Passage, TrailerVerdict
+from vision.types import BBox, BodyType, Passage, PassagePlate, PlateRole, ReadStatus, TrailerVerdict
 
 T0 = 1_000_000
 A = BBox(100, 100, 400, 400)
@@ -67,6 +69,32 @@ def test_a_second_passage_on_one_lorry_is_a_duplicate_and_one_on_nothing_is_spur
     s = score_passages(passages, _truth(), start_ts_ms=T0, boxes=boxes)
     assert (s.matched, s.duplicates, s.spurious) == (1, 1, 1)
     assert any("vehicle 2 (tilt): no passage" in m for m in s.misses)
+
+
+def test_a_plate_seen_but_not_read_is_no_read_and_a_plate_read_wrong_is_wrong() -> None:
+    """Lorry 1's front plate is readable, its rear plate never is (too small or blurred: no
+    frame labels it). A passage with the front plate right and the rear plate seen but not read
+    (no text) reads right; with the rear plate read as a piece of text it does not; with the
+    front plate not read it does not either."""
+    front = TruthPlate(PlateRole.FRONT, "AB12CDE", "UK", False, 30)
+    rear = TruthPlate(PlateRole.REAR, "AB12CDE", "UK", False, 0)
+    truth = _truth()
+    vehicles = (replace(truth.vehicles[0], plates=(front, rear)), truth.vehicles[1])
+    truth = replace(truth, vehicles=vehicles)
+
+    def plate(role: PlateRole, text: str) -> PassagePlate:
+        status = ReadStatus.COMMITTED if text else ReadStatus.UNREAD
+        return PassagePlate(role, text, 0.9 if text else 0.0, status)
+
+    def read_ok(*plates: PassagePlate) -> int:
+        p = replace(_passage("p1", 0, 117), plates=plates)
+        return score_passages(
+            [p], truth, start_ts_ms=T0, boxes={"p1": [(i, A) for i in range(0, 118, 2)]}
+        ).read_ok
+
+    assert read_ok(plate(PlateRole.FRONT, "AB12CDE"), plate(PlateRole.REAR, "")) == 1
+    assert read_ok(plate(PlateRole.FRONT, "AB12CDE"), plate(PlateRole.REAR, "AB12")) == 0
+    assert read_ok(plate(PlateRole.FRONT, ""), plate(PlateRole.REAR, "")) == 0
 
 
 def _shown_truth(shown_frames: int | None) -> ClipTruthData:
