@@ -463,13 +463,13 @@ class LanePipeline:
         track to that one, whose rear plate is then read (bench lane set 5207: lorry 1's mark
         read 7.76-7.92 s, the track lost 8.72-10.16 s, lorry 2's rear plate read from 10.24 s).
         """
-        view = self.config.view
+        role = {p.track_id: p.role(self.config.view) for p, _ in read}  # each scans its looks: once
         cuts: list[int] = []
         for new, nv in read:
             for old, ov in read:
                 if old.last_ts_ms >= new.first_ts_ms or not clearly_different(ov.text, nv.text):
                     continue
-                if old.role(view) == new.role(view):
+                if role[old.track_id] == role[new.track_id]:
                     cuts.append(new.first_ts_ms)
                 elif (back := v.found_again(old.last_ts_ms, new.first_ts_ms, VEHICLE_LOST_MS)) is not None:
                     cuts.append(back)
