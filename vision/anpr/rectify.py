@@ -101,6 +101,14 @@ OTHER_BG_PCT = 80
 are not ink (the plate's white; a median falls on blur or shadow grey between close characters:
 a lane crop's ``RWF`` over ``7543A`` had 171 under ``7543A`` against 225 around ``RWF``)."""
 
+OTHER_BRIGHTER_GREY = 70
+"""How much brighter (grey levels) the other line's background of :func:`_other_line` may be than
+the found line's (darker: :data:`SAME_BACKGROUND_GREY`). Blur greys the white between a line's
+close, bold characters, so the found line's background reads darker than the blob's above it: a
+lane crop's PL ``BP`` over ``5559W`` (42 px high, 7 degrees turned) had 127 under ``5559W``
+against 191 round ``BP`` (bench lane set 5281, read ``5559W`` 1.00 sure until then); blur
+never makes it brighter."""
+
 OTHER_INK_COLUMNS = 0.35
 """The other line of :func:`_other_line` has ink in at least this share of the found line's
 columns: a PL square plate's 2 characters over 5 (``ZY`` over ``1517R``) fill about 0.4 of them
@@ -680,10 +688,10 @@ def _other_line(
     the crop, the band of the same height next to it, on the other side, is the other line if
     ink covers :data:`OTHER_INK_COLUMNS` of its width, rows of ink span 60% of a character
     height, and its background (the :data:`OTHER_BG_PCT` percentile of the pixels that are not
-    ink) is the main line's within :data:`SAME_BACKGROUND_GREY` grey levels (not the scene round
-    a small plate in a loose crop). ``line`` is in analysis pixels (:data:`ANALYSIS_HEIGHT_PX`
-    high), ``box`` its line box in crop pixels; the result is in crop pixels, without character
-    boxes.
+    ink) is the main line's, no more than :data:`SAME_BACKGROUND_GREY` grey levels darker and
+    :data:`OTHER_BRIGHTER_GREY` brighter (not the scene round a small plate in a loose crop).
+    ``line`` is in analysis pixels (:data:`ANALYSIS_HEIGHT_PX` high), ``box`` its line box in
+    crop pixels; the result is in crop pixels, without character boxes.
     """
     ah = ink.shape[0]
     ch = _median([b[3] - b[1] for b in line])
@@ -714,7 +722,7 @@ def _other_line(
         return None
     (main_white,) = grey_percentiles(main_bg, (OTHER_BG_PCT,))
     (other_white,) = grey_percentiles(other_bg, (OTHER_BG_PCT,))
-    if abs(main_white - other_white) > SAME_BACKGROUND_GREY:
+    if not -SAME_BACKGROUND_GREY <= other_white - main_white <= OTHER_BRIGHTER_GREY:
         return None
     pad_y = 0.18 * ch
     out = (box[0], max(0, int((y1 - pad_y) / scale)), box[2], min(h, math.ceil((y2 + pad_y) / scale)))

@@ -398,6 +398,45 @@ def test_the_second_line_is_found_beside_a_shadow_on_the_first() -> None:
     assert first.box[3] <= second.box[3]
 
 
+def test_a_blob_line_over_a_line_whose_white_blur_greys_is_found() -> None:
+    # the top line smeared into one blob (no components); blur between the bottom line's close,
+    # bold characters greys its white (215 here, against 255 round the blob)
+    img = plate(["N316", "1079"], border=False)
+    h = img.shape[0]
+    top = img[: h // 2, :].copy()
+    img[: h // 2, :] = np.where(cv2.GaussianBlur(top, (0, 0), 9) < 235, 60, 255).astype(np.uint8)
+    below = img[92:]  # 1079's characters start at row 95
+    below[below > 128] = 195
+    r = rectify(img)
+    assert r.two_line
+    first, second = r.lines
+    assert first.char_boxes == () and len(second.char_boxes) == 4
+
+
+@pytest.mark.parametrize(
+    ("line_white", "band_white", "found"),
+    [
+        (200, 200, True),
+        (140, 200, True),  # the found line's white greyed by blur: the band 60 brighter
+        (140, 220, False),  # 80 brighter: sky or a white body over a plate, not its other line
+        (200, 150, False),  # 50 darker: the scene round a small plate in a loose crop
+    ],
+)
+def test_the_other_lines_background_may_be_brighter_than_the_found_lines_not_darker(
+    line_white: int, band_white: int, found: bool
+) -> None:
+    gray = np.full((100, 160), band_white, np.uint8)
+    gray[57:] = line_white  # the band looked in is rows 26-56
+    ink = np.zeros((100, 160), np.uint8)
+    line = [(20 + 30 * i, 60, 40 + 30 * i, 90) for i in range(4)]  # 4 characters, 30 high
+    for x1, y1, x2, y2 in line:
+        ink[y1:y2, x1:x2] = 255
+    ink[25:55, 50:100] = 255  # the other line: one blob over half the line's width
+    gray[ink > 0] = 20
+    other = rectify_module._other_line(gray, ink, line, (10, 55, 150, 95), 1.0, 100)
+    assert (other is not None) is found
+
+
 def test_a_frame_hugging_the_characters_is_told_from_one_that_does_not() -> None:
     ink = np.zeros((100, 200), np.uint8)
     ink[40:70, 50:150:12] = 255  # character stems, a line from y 40 to 70 (ch 30)
