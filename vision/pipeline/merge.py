@@ -52,7 +52,8 @@ clock) is ``max_wait_ms`` past its last sighting; :meth:`LaneMerger.flush` lets 
 Nothing is lost: every passage is emitted, merged or alone.
 
 **The merged passage** (:func:`merge_passages`): the front camera's front plate, the rear
-camera's rear plate and UK trailer mark (a role both saw: the better read), the camera ids of
+camera's rear plate and UK trailer mark (a role both saw: the better read; an unsure front or
+rear read that is the other's sure read worse takes its number, :func:`one_number`), the camera ids of
 both, first and last seen across both, the body type with the best evidence (a known type
 over unknown, then the more confident; agreeing verdicts pool their looks) with its crop,
 the front camera's direction, and the front passage's id.
@@ -74,7 +75,7 @@ from vision.anpr.lookalike import lookalike_key
 from vision.pipeline.config import CameraView
 from vision.pipeline.lane import FrameResult
 from vision.pipeline.protocols import EventSink
-from vision.types import BodyType, Frame, Passage, PassagePlate, PlateRole, ReadStatus
+from vision.types import BodyType, Frame, Passage, PassagePlate, PlateCandidate, PlateRole, ReadStatus
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ SAME_PLATE_MAX_EDITS = 1
 
 SAME_PLATE_MIN_CHARS = 5
 """Texts shorter than this are too weak to say two passages share a plate."""
+
+PIECE_MIN_CHARS = 4
+"""Shortest run of another plate's characters that counts as a piece of it (:func:`reads_part_of`)."""
 
 LAGS_KEPT = 20
 """The lane's typical delay between its cameras is the median of this many recent plate-confirmed pairs."""
@@ -154,6 +158,63 @@ def same_plate(a: str, b: str) -> bool:
     return Levenshtein.distance(lookalike_key(a), lookalike_key(b)) <= SAME_PLATE_MAX_EDITS
 
 
+def reads_part_of(weak: str, strong: str) -> bool:
+    """Whether ``weak`` may be ``strong`` read worse: the same plate (:func:`same_plate`), or a
+    run of at least :data:`PIECE_MIN_CHARS` of its characters (look-alike forms compared): the
+    plate cut at the frame's edge, or its first characters lost (``1TSX``, ``M11TSX`` for
+    ``UM11TSX``)."""
+    if len(weak) < PIECE_MIN_CHARS or len(weak) > len(strong):
+        return False
+    return same_plate(weak, strong) or lookalike_key(weak) in lookalike_key(strong)
+
+
+def one_number(plates: Mapping[PlateRole, PassagePlate]) -> dict[PlateRole, PassagePlate]:
+    """The front and rear plates of one lorry with an unsure read of one made the sure read of
+    the other, where it may be that one read worse (:func:`reads_part_of`).
+
+    A rigid lorry carries one number front and rear, and in the UK an articulated lorry's
+    trailer carries the tractor's number on its rear plate; an EU semi-trailer's own number is
+    another plate, and a piece of it or one character from it is not read by chance. So a
+    low-confidence read (``GL1OVY`` from three looks 22-26 px high) that is a committed,
+    grammar-fitting read of the other plate read worse (``GL13OVY``) is taken to be that number
+    (bench lane sets 5271, 5282). It stays low confidence: its own looks did not read it, and
+    their readings stay its candidates after the number taken (action-list matching tries
+    them all). A UK trailer's own mark is never compared."""
+    out = dict(plates)
+    front, rear = plates.get(PlateRole.FRONT), plates.get(PlateRole.REAR)
+    if front is None or rear is None:
+        return out
+    for weak, strong in ((front, rear), (rear, front)):
+        if (
+            weak.status is ReadStatus.LOW_CONFIDENCE
+            and strong.status is ReadStatus.COMMITTED
+            and strong.format_valid
+            and weak.text != strong.text
+            and reads_part_of(weak.text, strong.text)
+        ):
+            taken = PlateCandidate(
+                strong.text,
+                weak.confidence,
+                country=strong.country,
+                format_name=strong.candidates[0].format_name if strong.candidates else None,
+            )
+            out[weak.role] = replace(
+                weak,
+                text=strong.text,
+                candidates=(taken, *(c for c in weak.candidates if c.text != strong.text)),
+                country=strong.country,
+                format_valid=True,
+            )
+            log.info(
+                "%s plate read %s taken as the %s plate's %s",
+                weak.role.value,
+                weak.text,
+                strong.role.value,
+                strong.text,
+            )
+    return out
+
+
 def share_a_plate(a: Passage, b: Passage) -> bool:
     """Whether passages ``a`` and ``b`` show the same plate (see :func:`same_plate`)."""
     ta = [t for p in a.plates if (t := _comparable(p))]
@@ -179,6 +240,7 @@ def merge_passages(front: Passage, rear: Passage) -> Passage:
             plates[p.role] = p if p.role not in plates else _better_plate(plates[p.role], p)
     for p in (*front.plates, *rear.plates):  # a role only the other camera read
         plates.setdefault(p.role, p)
+    plates = one_number(plates)
     # the body with the best evidence: known over unknown, then the more confident
     fb, rb = front.body, rear.body
     known = [

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -10,13 +11,23 @@ from vision.pipeline.merge import (
     MergeRule,
     merge_lane_passages,
     merge_passages,
+    one_number,
+    reads_part_of,
     same_plate,
     share_a_plate,
     side_cost,
     side_fits,
 )
 from vision.pipeline.sinks import ListSink
-from vision.types import BodyType, Passage, PassagePlate, PlateRole, ReadStatus, TrailerVerdict
+from vision.types import (
+    BodyType,
+    Passage,
+    PassagePlate,
+    PlateCandidate,
+    PlateRole,
+    ReadStatus,
+    TrailerVerdict,
+)
 
 S = 1000  # ms
 
@@ -239,6 +250,58 @@ def test_plate_comparison() -> None:
     assert not share_a_plate(short, rear("r", 0, 1, plate(PlateRole.REAR, "A3")))  # too short to tell
     mark = front("f", 0, 1, plate(PlateRole.FRONT, "C1234567"))
     assert not share_a_plate(mark, rear("r", 0, 1, plate(PlateRole.TRAILER_MARK, "C1234567")))
+
+
+def test_a_piece_of_a_plate_and_a_plate_read_once_wrong_read_part_of_it() -> None:
+    assert reads_part_of("1TSX", "UM11TSX") and reads_part_of("M11TSX", "UM11TSX")
+    assert reads_part_of("GL1OVY", "GL13OVY")  # one character lost inside
+    assert reads_part_of("G812DFH", "GB12DFH")  # look-alikes
+    assert not reads_part_of("TSX", "UM11TSX")  # too short to tell
+    assert not reads_part_of("UM11TSXX", "UM11TSX")  # longer than the plate
+    assert not reads_part_of("VA848FN", "EH172LT")  # an EU trailer's own number
+
+
+def test_an_unsure_read_of_one_plate_that_is_the_others_sure_read_worse_takes_its_number() -> None:
+    """Bench lane set 5282: the front camera read GL1OVY (three looks, low confidence), the rear
+    camera GL13OVY (committed): a lorry with one number front and rear."""
+    weak = replace(
+        plate(PlateRole.FRONT, "GL1OVY", ReadStatus.LOW_CONFIDENCE, 0.37),
+        candidates=(PlateCandidate("GL1OVY", 0.37), PlateCandidate("L13OVY", 0.3)),
+    )
+    strong = replace(
+        plate(PlateRole.REAR, "GL13OVY", ReadStatus.COMMITTED, 0.71),
+        candidates=(PlateCandidate("GL13OVY", 0.71, country="UK", format_name="UK current"),),
+        country="UK",
+        format_valid=True,
+    )
+    p = merge_passages(front("f", 0, 5, weak), rear("r", 4, 9, strong))
+    f = next(q for q in p.plates if q.role is PlateRole.FRONT)
+    assert (f.text, f.status, f.confidence, f.country, f.format_valid) == (
+        "GL13OVY",
+        ReadStatus.LOW_CONFIDENCE,  # its own looks did not read it
+        0.37,
+        "UK",
+        True,
+    )
+    assert [c.text for c in f.candidates] == ["GL13OVY", "GL1OVY", "L13OVY"]  # its readings kept
+    assert f.crop_jpeg == weak.crop_jpeg
+    # either way round; a committed read, or one against an unsure or grammar-less read, stays
+    plates = {
+        PlateRole.FRONT: replace(strong, role=PlateRole.FRONT),
+        PlateRole.REAR: replace(weak, role=PlateRole.REAR),
+    }
+    assert one_number(plates)[PlateRole.REAR].text == "GL13OVY"
+    sure = replace(weak, status=ReadStatus.COMMITTED)
+    assert one_number({PlateRole.FRONT: sure, PlateRole.REAR: strong})[PlateRole.FRONT] is sure
+    unsure = replace(strong, status=ReadStatus.LOW_CONFIDENCE)
+    assert one_number({PlateRole.FRONT: weak, PlateRole.REAR: unsure})[PlateRole.FRONT] is weak
+    no_grammar = replace(strong, format_valid=False)
+    assert one_number({PlateRole.FRONT: weak, PlateRole.REAR: no_grammar})[PlateRole.FRONT] is weak
+    # an EU semi-trailer's own number is another plate; a trailer mark is never compared
+    other = replace(strong, text="VA848FN")
+    assert one_number({PlateRole.FRONT: weak, PlateRole.REAR: other})[PlateRole.FRONT] is weak
+    mark = replace(strong, role=PlateRole.TRAILER_MARK)
+    assert one_number({PlateRole.FRONT: weak, PlateRole.TRAILER_MARK: mark})[PlateRole.FRONT] is weak
 
 
 def test_a_merger_needs_one_front_and_one_rear_camera() -> None:
