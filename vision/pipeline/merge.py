@@ -169,8 +169,8 @@ def reads_part_of(weak: str, strong: str) -> bool:
 
 
 def one_number(plates: Mapping[PlateRole, PassagePlate]) -> dict[PlateRole, PassagePlate]:
-    """The front and rear plates of one lorry with an unsure read of one made the sure read of
-    the other, where it may be that one read worse (:func:`reads_part_of`).
+    """One lorry's plates by role, with an unsure front or rear read replaced by the other
+    plate's sure read when it may be that read worse (:func:`reads_part_of`).
 
     A rigid lorry carries one number front and rear, and in the UK an articulated lorry's
     trailer carries the tractor's number on its rear plate; an EU semi-trailer's own number is
