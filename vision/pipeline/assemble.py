@@ -302,18 +302,38 @@ class VehicleTrack:
         return "unknown"
 
 
+SURE_LOOK_CONFIDENCE = 0.5
+"""A look whose best read fits a plate grammar and is at least this sure is a plate read
+(:func:`best_looks` measures the looks it keeps against the tallest such look)."""
+
+
 def best_looks(looks: Sequence[PlateLook], keep_ratio: float = 0.7, min_keep: int = 3) -> list[PlateLook]:
     """The reads worth voting: those whose crop is at least ``keep_ratio`` of the tallest crop
-    read (a plate read at 14 px is mostly noise next to the same plate at 28 px), and never
-    fewer than the ``min_keep`` tallest; of crops of exactly equal height, the wider box first (more
-    of the plate is in it: in clip 5100 three 14-px crops 37, 39 and 58 px wide read
-    ``RSS368NJ``, ``RG3990L`` and the plate ``RRG3890L``, and taking the first seen, the
-    narrowest, left the vote to a cut read ``RRG38`` of the tallest crop). A crop one pixel
-    taller still comes first, however narrow."""
+    that read a plate surely (:data:`SURE_LOOK_CONFIDENCE`; the tallest crop when none did: a
+    plate read at 14 px is mostly noise next to the same plate at 28 px), and never fewer than
+    the ``min_keep`` tallest; of crops of exactly equal height, the wider box first (more of the
+    plate is in it: in clip 5100 three 14-px crops 37, 39 and 58 px wide read ``RSS368NJ``,
+    ``RG3990L`` and the plate ``RRG3890L``, and taking the first seen, the narrowest, left the
+    vote to a cut read ``RRG38`` of the tallest crop). A crop one pixel taller still comes
+    first, however narrow.
+
+    Why the tallest sure read, not the tallest crop: a plate track can start on something else
+    (lane set 5290: a front track's first five crops, 20-43 px, were of lettering on the cab
+    ahead and read ``XT2``, ``DAVE``, ``P49``, none over 0.24 sure; its last three, 13-18 px,
+    read the plate ``CMS9237G`` up to 0.98 sure). Measured against the tallest crop only the
+    lettering was voted, and the lorry's front plate was ``DAVE``. Taller crops are all kept
+    either way."""
     if not looks:
         return []
     ranked = sorted(looks, key=lambda lk: (-lk.crop.shape[0], -lk.width_px))
-    tallest = ranked[0].crop.shape[0]
+    sure = [
+        lk
+        for lk in ranked
+        if (best := lk.read.best) is not None
+        and best.format_valid
+        and best.confidence >= SURE_LOOK_CONFIDENCE
+    ]
+    tallest = (sure or ranked)[0].crop.shape[0]
     return [lk for i, lk in enumerate(ranked) if i < min_keep or lk.crop.shape[0] >= keep_ratio * tallest]
 
 

@@ -185,6 +185,36 @@ def test_best_looks_prefers_the_wider_of_equally_tall_crops() -> None:
     assert kept[2].read.best is not None and kept[2].read.best.text == "RRG3890L"
 
 
+def test_best_looks_measures_against_the_tallest_sure_plate_read() -> None:
+    """Lane set 5290's front track: its first crops, 20-43 px, were of lettering on the cab ahead
+    and read nothing surely; its last three, 13-18 px, read the plate, once 0.98 sure. Measured
+    against the tallest crop only the lettering was voted (the lorry's front plate was ``DAVE``);
+    measured against the tallest sure plate read the plate's crops are kept and the vote is the
+    plate. With no sure plate read, the tallest crop is the measure, as before."""
+    lettering = [
+        _look("XT2", 20, 60, 0.19, "uk_dateless"),
+        _look("DAVE", 24, 70, 0.24),
+        _look("V21", 30, 90, 0.02, "uk_dateless"),
+        _look("P49", 43, 120, 0.13, "uk_dateless"),
+    ]
+    plate = [
+        _look("CMS9237G", 15, 60, 0.34, "uk_current"),
+        _look("CMS92378", 13, 55, 0.6, "uk_current"),
+        _look("CMS9237G", 18, 70, 0.98, "uk_current"),
+    ]
+    kept = best_looks(lettering + plate)
+    assert sorted(lk.crop.shape[0] for lk in kept) == [13, 15, 18, 20, 24, 30, 43]
+    assert vote([lk.read for lk in kept], VoteRule()).text == "CMS9237G"
+    unsure_plate = [
+        replace(lk, read=replace(lk.read, candidates=(replace(lk.read.candidates[0], confidence=0.3),)))
+        for lk in plate
+    ]
+    assert sorted(lk.crop.shape[0] for lk in best_looks(lettering + unsure_plate)) == [24, 30, 43]
+    # a sure read of a text that fits no plate grammar (a word) is no measure either
+    word = [_look("DAVE", 18, 70, 0.9)]
+    assert sorted(lk.crop.shape[0] for lk in best_looks(lettering + word)) == [24, 30, 43]
+
+
 def test_clearly_different_and_sure() -> None:
     assert clearly_different("AB12CDE", "XY34ZZZ")
     assert not clearly_different("AB12CDE", "PAB12CDE")  # an extra character from the plate's edge
