@@ -58,25 +58,17 @@ def encode_jpeg(image: ImageBGR, quality: int = 90, max_side_px: int = MAX_CROP_
 
 @dataclass(slots=True)
 class PlateLook:
-    """One read of a plate track: the read and the crop that was read (kept for evidence), and
-    the width (px) of the detector's box it was cut around (0: the crop's own width), which
-    looks of equal height are ranked by (:func:`best_looks`): the crop of an unsure read may be
-    the wider one of :func:`vision.anpr.reader.read_box`."""
+    """One read of a plate track: the read and the crop that was read (kept for evidence)."""
 
     ts_ms: int
     read: PlateRead
     crop: ImageBGR
-    box_width_px: float = 0.0
 
     @property
     def reads_a_mark(self) -> bool:
         """Whether the best read is a UK trailer mark (:data:`UK_TRAILER_MARK`)."""
         best = self.read.best
         return best is not None and UK_TRAILER_MARK.match(best.text) is not None
-
-    @property
-    def width_px(self) -> float:
-        return self.box_width_px or float(self.crop.shape[1])
 
 
 PLATE_MOVED_BY = 0.5
@@ -302,41 +294,6 @@ class VehicleTrack:
         return "unknown"
 
 
-SURE_LOOK_CONFIDENCE = 0.5
-"""A look whose best read fits a plate grammar and is at least this sure is a plate read
-(:func:`best_looks` measures the looks it keeps against the tallest such look)."""
-
-
-def best_looks(looks: Sequence[PlateLook], keep_ratio: float = 0.7, min_keep: int = 3) -> list[PlateLook]:
-    """The reads worth voting: those whose crop is at least ``keep_ratio`` of the tallest crop
-    that read a plate surely (:data:`SURE_LOOK_CONFIDENCE`; the tallest crop when none did: a
-    plate read at 14 px is mostly noise next to the same plate at 28 px), and never fewer than
-    the ``min_keep`` tallest; of crops of exactly equal height, the wider box first (more of the
-    plate is in it: in clip 5100 three 14-px crops 37, 39 and 58 px wide read ``RSS368NJ``,
-    ``RG3990L`` and the plate ``RRG3890L``, and taking the first seen, the narrowest, left the
-    vote to a cut read ``RRG38`` of the tallest crop). A crop one pixel taller still comes
-    first, however narrow.
-
-    Why the tallest sure read, not the tallest crop: a plate track can start on something else
-    (lane set 5290: a front track's first five crops, 20-43 px, were of lettering on the cab
-    ahead and read ``XT2``, ``DAVE``, ``P49``, none over 0.24 sure; its last three, 13-18 px,
-    read the plate ``CMS9237G`` up to 0.98 sure). Measured against the tallest crop only the
-    lettering was voted, and the lorry's front plate was ``DAVE``. Taller crops are all kept
-    either way."""
-    if not looks:
-        return []
-    ranked = sorted(looks, key=lambda lk: (-lk.crop.shape[0], -lk.width_px))
-    sure = [
-        lk
-        for lk in ranked
-        if (best := lk.read.best) is not None
-        and best.format_valid
-        and best.confidence >= SURE_LOOK_CONFIDENCE
-    ]
-    tallest = (sure or ranked)[0].crop.shape[0]
-    return [lk for i, lk in enumerate(ranked) if i < min_keep or lk.crop.shape[0] >= keep_ratio * tallest]
-
-
 HANDOVER_MIN_EDITS = 3
 """Two plate texts are of different lorries when their look-alike forms are at least this many
 edits apart (a misread drops, adds or confuses a character or two)."""
@@ -485,11 +442,20 @@ def assemble_plates(
     tracks: Sequence[PlateTrack], view: CameraView, rule: VoteRule, jpeg_quality: int = 90
 ) -> tuple[PassagePlate, ...]:
     """One :class:`PassagePlate` per role seen: the reads of every plate track with that role
-    pooled (fragments of one plate's track join up again), the best of them (:func:`best_looks`)
-    voted; the evidence crop is the read crop that best supports the consensus (else the
-    tallest crop seen). A role whose tracks read only livery words or pieces of them
-    (:func:`is_livery`, :func:`is_livery_piece`), with no
-    unread track to keep for its crops, gives no plate; the words are logged."""
+    pooled (fragments of one plate's track join up again) and voted; the evidence crop is the
+    read crop that best supports the consensus (else the tallest crop seen). A role whose tracks
+    read only livery words or pieces of them (:func:`is_livery`, :func:`is_livery_piece`), with
+    no unread track to keep for its crops, gives no plate; the words are logged.
+
+    Every read kept is voted (the read policy keeps at most 8 per track, the taller crops
+    first), as a track's own vote does: the vote weighs each by its confidence and, under
+    :data:`vision.anpr.vote.LEGIBLE_HEIGHT_PX`, its height. Until the twenty-ninth session only
+    the reads at least 0.7 as tall as the tallest were voted, and the pooled vote could differ
+    from the track's own: lane set 5290's front track began on a cab's lettering (crops 20-43
+    px, ``XT2``, ``DAVE``, ``P49``, none over 0.24 sure) and then read the plate ``CMS9237G``
+    (13-18 px, up to 0.98 sure): the track's vote was the plate, the passage's ``DAVE``. Set
+    5261's rear track voted ``PYJ2220V``, committed; without its 13-px read (0.93) the passage
+    had the piece ``PYJ2220``."""
     by_role: dict[PlateRole, list[PlateTrack]] = {}
     for t in tracks:
         by_role.setdefault(t.role(view), []).append(t)
@@ -510,8 +476,8 @@ def assemble_plates(
             # first, tallest crops the mark's: bench lane set 5240's rear plate voted Y6379111);
             # the mark's reads are the mark's, and its own track gives the mark
             pooled = [lk for lk in pooled if not lk.reads_a_mark]
-        # crops that read nothing have no vote: they must not push the reads out of the selection
-        looks = best_looks([lk for lk in pooled if lk.read.best is not None] or pooled)
+        # crops that read nothing have no vote (nor the evidence crop, while a read crop is there)
+        looks = [lk for lk in pooled if lk.read.best is not None] or pooled
         n_looks = sum(t.n_seen for t in agreeing)
         v = vote([lk.read for lk in looks], rule)
         best_crop: ImageBGR | None = None

@@ -768,7 +768,7 @@ class LanePipeline:
             self.counters.unreadable_crops += 1
             log.debug("lane %s: plate crop not readable: %s", self.config.lane_id, e)
             return None
-        return PlateLook(ts, read, img, det.box.width_px)
+        return PlateLook(ts, read, img)
 
     def _close_expired(self, ts: int) -> tuple[Passage, ...]:
         after = self.config.tracking.close_after_ms

@@ -6,14 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.anpr.vote import VoteRule, vote
+from vision.anpr.vote import VoteRule
 from vision.pipeline.assemble import (
     BodyLook,
     PlateLook,
     PlateTrack,
     VehicleTrack,
     assemble_plates,
-    best_looks,
     clearly_different,
     is_livery,
     is_livery_piece,
@@ -164,55 +163,60 @@ def test_the_plate_read_surely_wins_over_a_sign_read_many_ways() -> None:
     assert p.text == "BL851T"
 
 
-def test_best_looks_prefers_the_wider_of_equally_tall_crops() -> None:
-    """Clip 5100's front plate: the tallest crop read a cut ``RRG38``; of three 14-px crops the
-    widest read the plate. The widest, not the first seen, makes up the three looks voted, and
-    the vote is the plate."""
-    looks = [
-        _look("RSS368NJ", 14, 37, 0.26),
-        _look("RG3990L", 14, 39, 0.74),
-        _look("RRG3890L", 14, 58, 0.97),
-        _look("RRG3890L", 18, 65, 0.95),
-        _look("RRG38", 23, 73, 0.97),
-    ]
-    kept = best_looks(looks)
-    assert [(lk.crop.shape[0], lk.crop.shape[1]) for lk in kept] == [(23, 73), (18, 65), (14, 58)]
-    assert vote([lk.read for lk in kept], VoteRule()).text == "RRG3890L"
-    # looks are ranked by the detector box they were cut around, not their crop: an unsure read's
-    # crop may be the wider one read_box also read (64 px around a 52-px box)
-    widened = replace(looks[1], crop=np.zeros((14, 64, 3), np.uint8), box_width_px=52.0)
-    kept = best_looks([looks[0], widened, looks[2], looks[3], looks[4]])
-    assert kept[2].read.best is not None and kept[2].read.best.text == "RRG3890L"
+def _track_of(looks: list[PlateLook], track_id: int = 1) -> PlateTrack:
+    """A plate track holding ``looks``, in that order, 80 ms apart."""
+    t = PlateTrack(track_id, 0, 80 * len(looks), BBox(0, 0, 100, 20))
+    for i, lk in enumerate(looks):
+        t.add_read(replace(lk, ts_ms=80 * i))
+        t.seen(80 * i, lk.read.box, 1)
+    return t
 
 
-def test_best_looks_measures_against_the_tallest_sure_plate_read() -> None:
-    """Lane set 5290's front track: its first crops, 20-43 px, were of lettering on the cab ahead
-    and read nothing surely; its last three, 13-18 px, read the plate, once 0.98 sure. Measured
-    against the tallest crop only the lettering was voted (the lorry's front plate was ``DAVE``);
-    measured against the tallest sure plate read the plate's crops are kept and the vote is the
-    plate. With no sure plate read, the tallest crop is the measure, as before."""
-    lettering = [
-        _look("XT2", 20, 60, 0.19, "uk_dateless"),
-        _look("DAVE", 24, 70, 0.24),
-        _look("V21", 30, 90, 0.02, "uk_dateless"),
-        _look("P49", 43, 120, 0.13, "uk_dateless"),
-    ]
-    plate = [
-        _look("CMS9237G", 15, 60, 0.34, "uk_current"),
-        _look("CMS92378", 13, 55, 0.6, "uk_current"),
-        _look("CMS9237G", 18, 70, 0.98, "uk_current"),
-    ]
-    kept = best_looks(lettering + plate)
-    assert sorted(lk.crop.shape[0] for lk in kept) == [13, 15, 18, 20, 24, 30, 43]
-    assert vote([lk.read for lk in kept], VoteRule()).text == "CMS9237G"
-    unsure_plate = [
-        replace(lk, read=replace(lk.read, candidates=(replace(lk.read.candidates[0], confidence=0.3),)))
-        for lk in plate
-    ]
-    assert sorted(lk.crop.shape[0] for lk in best_looks(lettering + unsure_plate)) == [24, 30, 43]
-    # a sure read of a text that fits no plate grammar (a word) is no measure either
-    word = [_look("DAVE", 18, 70, 0.9)]
-    assert sorted(lk.crop.shape[0] for lk in best_looks(lettering + word)) == [24, 30, 43]
+def test_every_read_is_voted_the_small_sure_ones_too() -> None:
+    """Lane set 5290's front track: its first crops, 20-43 px, were of a cab's lettering and read
+    nothing surely; its last three, 13-18 px, read the plate, once 0.98 sure. Only the tallest
+    voted, the passage's front plate was ``DAVE`` while the track's own vote was the plate; every
+    read voted, it is the plate. Set 5261's rear track: a piece ``PYJ2220`` read 0.9 sure at 26
+    px, the plate ``PYJ2220V`` 0.47 at 29 px and 0.93 at 13 px: the plate, committed."""
+    front = _track_of(
+        [
+            _look("XT2", 20, 60, 0.19, "uk_dateless"),
+            _look("DAVE", 24, 70, 0.24),
+            _look("V21", 30, 90, 0.02, "uk_dateless"),
+            _look("P49", 43, 120, 0.13, "uk_dateless"),
+            _look("CMS9237G", 15, 60, 0.34, "uk_current"),
+            _look("CMS92378", 13, 55, 0.6, "uk_current"),
+            _look("CMS9237G", 18, 70, 0.98, "uk_current"),
+        ]
+    )
+    (p,) = assemble_plates([front], "front", VoteRule())
+    assert p.text == front.vote(VoteRule()).text == "CMS9237G"
+    rear = _track_of(
+        [
+            _look("PYJ2220V", 29, 90, 0.47, "nl"),
+            _look("PYJ2220", 26, 80, 0.9, "nl"),
+            _look("PTJ2420V", 24, 75, 0.33, "nl"),
+            _look("PYJ2220V", 13, 40, 0.93, "nl"),
+        ]
+    )
+    (p,) = assemble_plates([rear], "rear", VoteRule())
+    assert (p.text, p.status) == ("PYJ2220V", ReadStatus.COMMITTED)
+
+
+def test_a_cut_read_of_the_tallest_crop_does_not_win_over_the_plate() -> None:
+    """Clip 5100's front plate: the tallest crop (23 px) read a cut ``RRG38``; smaller crops read
+    the plate ``RRG3890L`` (18 px, 14 px) and two misreads (14 px). The plate wins."""
+    t = _track_of(
+        [
+            _look("RSS368NJ", 14, 37, 0.26, "uk_current"),
+            _look("RG3990L", 14, 39, 0.74, "uk_current"),
+            _look("RRG3890L", 14, 58, 0.97, "uk_current"),
+            _look("RRG3890L", 18, 65, 0.95, "uk_current"),
+            _look("RRG38", 23, 73, 0.97, "uk_dateless"),
+        ]
+    )
+    (p,) = assemble_plates([t], "front", VoteRule())
+    assert p.text == "RRG3890L"
 
 
 def test_clearly_different_and_sure() -> None:
