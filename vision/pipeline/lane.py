@@ -514,6 +514,23 @@ class LanePipeline:
         ]
         return max(wholes)[1] if wholes else None
 
+    def _queue_whole_of(self, part: VehicleTrack, plates: list[PlateTrack]) -> int | None:
+        """The open vehicle that a closing front- or rear-camera track ``part`` (its plate
+        tracks ``plates``) was a piece of, or ``None``: the latest-started of the open vehicles
+        first seen before it, when none of its plate tracks read any text.
+
+        A queue's lorries come into the front or rear camera's view one after another and leave
+        it in the same order, so a track that started after another and closes while that one
+        is still open is not a lorry of the queue: it is a piece of one (fresh lane set 5321,
+        twenty-ninth session: the front camera tracked lorry 2's trailer alone for 1.4 s inside
+        lorry 2's own track; the piece took lorry 2's side passage and the lorry got two). A
+        track with a plate read keeps its passage: that is a lorry, whatever its times say."""
+        if any(p.vote(self.config.vote_rule).text for p in plates):
+            return None
+        open_ = self._s.vehicles.items()
+        earlier = [(o.first_ts_ms, k) for k, o in open_ if o.first_ts_ms < part.first_ts_ms]
+        return max(earlier)[1] if earlier else None
+
     def _vehicle_label(self, v: VehicleTrack) -> str:
         if not v.body_looks:
             return ""
@@ -838,6 +855,12 @@ class LanePipeline:
         mine = [p for p in s.plates.values() if p.vehicle_key == key]
         for p in mine:
             s.plates.pop(p.track_id, None)
+        whole = self._queue_whole_of(v, mine) if cfg.view in ("front", "rear") else None
+        if whole is not None:
+            self.counters.parts += 1
+            log.debug("lane %s: vehicle %d, no plate read, closed inside vehicle %d", cfg.lane_id, key, whole)
+            s.vehicles[whole].absorb(v)
+            return None
         if self._is_noise(v, mine):
             self.counters.noise_tracks += 1
             return None
