@@ -848,23 +848,26 @@ class LanePipeline:
         s.slots.pop(key, None)
         whole = self._whole_of(key, v) if cfg.view == "side" else None
         if whole is not None:
-            self.counters.parts += 1
-            log.debug("lane %s: vehicle %d was a part of vehicle %d", cfg.lane_id, key, whole)
-            s.vehicles[whole].absorb(v)
+            self._absorb_part(key, v, whole, "its boxes inside")
             return None
         mine = [p for p in s.plates.values() if p.vehicle_key == key]
         for p in mine:
             s.plates.pop(p.track_id, None)
         whole = self._queue_whole_of(v, mine) if cfg.view in ("front", "rear") else None
         if whole is not None:
-            self.counters.parts += 1
-            log.debug("lane %s: vehicle %d, no plate read, closed inside vehicle %d", cfg.lane_id, key, whole)
-            s.vehicles[whole].absorb(v)
+            self._absorb_part(key, v, whole, "no plate read, closed inside")
             return None
         if self._is_noise(v, mine):
             self.counters.noise_tracks += 1
             return None
         return self._passage(v, mine)
+
+    def _absorb_part(self, key: int, part: VehicleTrack, whole: int, why: str) -> None:
+        """Closing vehicle ``key`` (``part``) was a piece of open vehicle ``whole``: it takes the
+        piece in (:meth:`VehicleTrack.absorb`), counted in ``parts`` and logged with ``why``."""
+        self.counters.parts += 1
+        log.debug("lane %s: vehicle %d was a part of vehicle %d (%s)", self.config.lane_id, key, whole, why)
+        self._s.vehicles[whole].absorb(part)
 
     def _passage(self, v: VehicleTrack, plates: list[PlateTrack]) -> Passage:
         """Assemble and count the passage of vehicle track ``v`` with its plate tracks."""
