@@ -515,16 +515,19 @@ class LanePipeline:
         return max(wholes)[1] if wholes else None
 
     def _queue_whole_of(self, part: VehicleTrack, plates: list[PlateTrack]) -> int | None:
-        """The open vehicle that a closing front- or rear-camera track ``part`` (its plate
-        tracks ``plates``) was a piece of, or ``None``: the latest-started of the open vehicles
-        first seen before it, when none of its plate tracks read any text.
+        """The open vehicle that a closing track ``part`` (its plate tracks ``plates``) was a
+        piece of, or ``None``: the latest-started of the open vehicles first seen before it,
+        when none of its plate tracks read any text.
 
-        A queue's lorries come into the front or rear camera's view one after another and leave
+        A queue's lorries come into any of the lane's cameras' views one after another and leave
         it in the same order, so a track that started after another and closes while that one
         is still open is not a lorry of the queue: it is a piece of one (fresh lane set 5321,
         twenty-ninth session: the front camera tracked lorry 2's trailer alone for 1.4 s inside
-        lorry 2's own track; the piece took lorry 2's side passage and the lorry got two). A
-        track with a plate read keeps its passage: that is a lorry, whatever its times say."""
+        lorry 2's own track; the piece took lorry 2's side passage and the lorry got two; set
+        5330, thirtieth session: the side camera tracked lorry 3's tractor twice, 0.7 s inside
+        its own 3.3 s track, and the piece went on as a passage of its own). A track with a
+        plate read keeps its passage: that is a lorry, whatever its times say (a side camera
+        reads no plates). On a side camera the box rule (:meth:`_whole_of`) is asked first."""
         if any(p.vote(self.config.vote_rule).text for p in plates):
             return None
         open_ = self._s.vehicles.items()
@@ -853,12 +856,12 @@ class LanePipeline:
         mine = [p for p in s.plates.values() if p.vehicle_key == key]
         for p in mine:
             s.plates.pop(p.track_id, None)
-        whole = self._queue_whole_of(v, mine) if cfg.view in ("front", "rear") else None
-        if whole is not None:
-            self._absorb_part(key, v, whole, "no plate read, closed inside")
-            return None
         if self._is_noise(v, mine):
             self.counters.noise_tracks += 1
+            return None
+        whole = self._queue_whole_of(v, mine)
+        if whole is not None:
+            self._absorb_part(key, v, whole, "no plate read, closed inside")
             return None
         return self._passage(v, mine)
 

@@ -610,6 +610,24 @@ def test_a_track_that_starts_after_another_and_ends_before_it_is_a_piece(view: s
     assert pipeline.counters.parts == (0 if read else 1)
 
 
+def test_a_side_track_that_starts_after_another_and_ends_before_it_is_a_piece() -> None:
+    """Fresh lane set 5330: the side camera tracked lorry 3's tractor a second time for 0.7 s
+    (here frames 20-32, a box half outside the lorry's, so the box rule does not take it) inside
+    the lorry's own track (frames 0-60); the piece went on as a passage of its own, a duplicate.
+    Lorries pass a side camera in queue order too: one passage, the piece a part of it."""
+
+    def vehicles(i: int) -> list[Detection]:
+        out = [Detection(BBox(100 + 10 * i, 300, 700 + 10 * i, 560), 0, "vehicle", 0.9)] if i < 60 else []
+        if 20 <= i < 32:
+            out.append(Detection(BBox(500 + 10 * i, 200, 900 + 10 * i, 600), 0, "vehicle", 0.9))
+        return out
+
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", view="side"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 100, period_ms=80)))
+    assert len(passages) == 1 and pipeline.counters.parts == 1
+
+
 def test_a_side_camera_keeps_lorries_nose_to_tail_apart() -> None:
     """Two lorries one after the other along the lane, the second's box overlapping the first's
     tail by a quarter of its width for 6 frames: two passages, no part."""
