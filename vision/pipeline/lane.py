@@ -89,6 +89,11 @@ on at least this share of the frames they were both boxed, is a part of that veh
 lane set 5210: a flatbed's cab inside the whole lorry's box on 4 shared frames, 0.79-0.94 of
 its area, the last one as the whole lorry's box lagged behind)."""
 
+HOLDER_SHARE = 0.5
+"""A closing side-camera track that held an open one's box on at least this share of its own
+detections (and as :data:`PART_MIN_FRAMES` and :data:`PART_FRAME_SHARE` ask) was a wrong big box
+around that vehicle (:meth:`LanePipeline._whole_of`)."""
+
 TRAVEL_SIZE_SLACK = 1.15
 """How much a lost vehicle's box may seem to grow (rear view) or shrink (front view) against the
 way it travels before a new box there is taken for another lorry (:meth:`LanePipeline._travels_to`)."""
@@ -501,6 +506,14 @@ class LanePipeline:
         0.7-0.9, and a part cannot be told from the lorry behind. A part whose whole has already
         closed (or was noise: a big box around a lorry for a few frames) is a passage of its own
         (:meth:`_close`): a duplicate at worst, never a lorry lost.
+
+        The other way round, a closing track whose box held an open one's on most of the frames
+        they shared and on at least :data:`HOLDER_SHARE` of its own detections was a wrong big
+        box around that vehicle, not a lorry (fresh lane set 5322, thirtieth session: a
+        frame-wide box for 10 frames as lorry 2 left and lorry 3 came in, holding lorry 3's own
+        box on 5 of its 7 detections; it took lorry 3's front passage and the lorry got two). A
+        lorry's own track that ends in such a box held the next lorry only on its last few
+        detections, and keeps its passage.
         """
         s = self._s
         inside, together = s.inside.pop(key, Counter()), s.together.pop(key, Counter())
@@ -512,7 +525,16 @@ class LanePipeline:
             and other in s.vehicles
             and _biggest_px(s.vehicles[other]) >= PART_SMALLER * _biggest_px(part)
         ]
-        return max(wholes)[1] if wholes else None
+        if wholes:
+            return max(wholes)[1]
+        held = [
+            (n, other)
+            for other in s.vehicles
+            if (n := s.inside.get(other, Counter())[key]) >= PART_MIN_FRAMES
+            and n >= PART_FRAME_SHARE * together[other]
+            and n >= HOLDER_SHARE * part.hits
+        ]
+        return max(held)[1] if held else None
 
     def _queue_whole_of(self, part: VehicleTrack, plates: list[PlateTrack]) -> int | None:
         """The open vehicle that a closing track ``part`` (its plate tracks ``plates``) was a
@@ -851,7 +873,7 @@ class LanePipeline:
         s.slots.pop(key, None)
         whole = self._whole_of(key, v) if cfg.view == "side" else None
         if whole is not None:
-            self._absorb_part(key, v, whole, "its boxes inside")
+            self._absorb_part(key, v, whole, "its boxes inside another's or around them")
             return None
         mine = [p for p in s.plates.values() if p.vehicle_key == key]
         for p in mine:
