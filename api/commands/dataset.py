@@ -44,6 +44,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="training tiles around each plate of a --manifest photograph, each placed at random "
         "(default 1; real photographs are few beside the synthetic scenes)",
     )
+    d.add_argument(
+        "--clips",
+        type=Path,
+        action="append",
+        default=[],
+        help="rendered lane clips ('hgv-lane synth clip --frames'): front and rear frames with "
+        "labelled plates, split by lane set (repeat for more folders)",
+    )
+    d.add_argument("--clip-every", type=int, default=2, help="every k-th frame of a --clips clip (default 2)")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=plate_tiles)
     d = dsub.add_parser("vehicles", help="the vehicle/body classes of a synthetic YOLO set")
@@ -95,19 +104,33 @@ def plate_tiles(args: argparse.Namespace) -> int:
         for path, boxes in by_image.items():
             sources.append((_source_name(manifest, path), partial(load_image, path), boxes))
         heldout[manifest.stem] = held_out_rows(manifest, args.val_fraction)
-    t0 = time.perf_counter()
     from_manifest = {name for name, _, _ in sources[n_yolo:]}
+    groups: dict[str, str] = {}
+    if args.clips:
+        from vision.train.lane_frames import plate_frames  # noqa: PLC0415
+
+        try:
+            frames = plate_frames(args.clips, every=args.clip_every)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"hgv-lane dataset plate-tiles: {e}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        for f in frames:
+            sources.append((f.name, partial(load_image, f.image), f.plates))
+            groups[f.name] = f.group
+    t0 = time.perf_counter()
     counts = write_plate_tiles(
         sources,
         args.out,
         val_fraction=args.val_fraction,
         seed=args.seed,
+        group_of=lambda name: groups.get(name, name),
         train_tiles_per_plate=lambda name: args.manifest_tiles if name in from_manifest else 1,
     )
     for stem, rows in heldout.items():
         write_manifest(args.out / "heldout" / f"{stem}.csv", rows)
     summary = {
         "sources": len(sources),
+        "lane_frames": len(groups),
         "tiles": counts,
         "heldout_rows": {k: len(v) for k, v in heldout.items()},
         "seconds": round(time.perf_counter() - t0, 1),

@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from api.cli import main
+from vision.pipeline.testing import write_clip_truth
 from vision.synth.clip import random_lane_clip_spec, render_lane_clip
+from vision.types import BodyType
 
 
 def _old_set(root: Path) -> Path:
@@ -49,5 +51,44 @@ def test_lane_frames_writes_a_set_and_a_merged_yaml(
     assert "exists" in capsys.readouterr().err
     assert (
         main(["dataset", "lane-frames", str(tmp_path / "nothing"), "--out", str(tmp_path / "x"), "--quiet"])
+        == 2
+    )
+
+
+def test_plate_tiles_takes_lane_clips_split_by_lane_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for seed in range(4):
+        lane = tmp_path / "clips" / f"lane-{seed}"
+        for view in ("front", "rear"):
+            (lane / view / "frames").mkdir(parents=True)
+            assert cv2.imwrite(str(lane / view / "frames" / "000000.jpg"), np.zeros((360, 640, 3), np.uint8))
+            plate = {"role": view, "text": "AB12CDE", "box": [300, 300, 360, 316]}
+            obj = {"vehicle_id": 1, "box": [200, 100, 500, 340], "body_box": None, "plates": [plate]}
+            write_clip_truth(lane / view, [BodyType.BOX], [[obj]], view=view)
+        (lane / "lane.json").write_text("{}")
+    out = tmp_path / "tiles"
+    argv = [
+        "dataset",
+        "plate-tiles",
+        "--out",
+        str(out),
+        "--clips",
+        str(tmp_path / "clips"),
+        "--val-fraction",
+        "0.5",
+    ]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["lane_frames"] == 8
+    assert printed["tiles"]["train"] + printed["tiles"]["val"] == 8 * 2  # a tile at the plate + a negative
+    sides = {lane: {p.parent.name for p in out.glob(f"images/*/lane-{lane}_*.jpg")} for lane in range(4)}
+    assert all(len(s) == 1 for s in sides.values())  # both cameras of a lane set on one side
+    label = next(out.glob("labels/*/lane-0_front_000000_0.txt")).read_text().split()
+    assert (
+        label[0] == "0" and abs(float(label[3]) * 320 - 60) < 1.5
+    )  # the plate: a 640-px frame is at the work scale
+    assert (
+        main(["dataset", "plate-tiles", "--out", str(tmp_path / "t2"), "--clips", str(tmp_path / "nope")])
         == 2
     )

@@ -263,6 +263,39 @@ def write_lane_frames(
     return counts
 
 
+@dataclass(frozen=True, slots=True)
+class PlateFrame:
+    """A lane-camera frame with labelled plates, as a source of the plate detector's tiles."""
+
+    name: str
+    """``<clip>_<frame>``: unique in one run, the tile files' stem."""
+    group: str
+    """The split group (:attr:`ClipSource.group`): a lane set's cameras go to one side."""
+    image: Path
+    plates: tuple[BBox, ...]
+    """Plate boxes in frame pixels (xyxy), as the generator labels them (at least 12 px high,
+    80 % visible, 90 % in frame)."""
+
+
+def plate_frames(roots: Sequence[Path], *, every: int = 2) -> list[PlateFrame]:
+    """Every ``every``-th frame of the clips under ``roots`` that shows a labelled plate; side
+    cameras are left out (the lane reads no plates from them). Raises as :func:`find_clips`,
+    ``ValueError`` for ``every`` under 1."""
+    if every < 1:
+        raise ValueError(f"every must be >= 1 (got {every})")
+    out: list[PlateFrame] = []
+    for clip in find_clips(roots):
+        truth = load_clip_truth(clip.folder / "truth.json")
+        if truth.view == "side":
+            continue
+        for i in range(0, truth.n_frames, every):
+            plates = tuple(box for obj in truth.frames[i] for _, _, box in obj.plates)
+            image = frame_image(clip.folder, i)
+            if plates and image is not None:
+                out.append(PlateFrame(f"{clip.name}_{i:06d}", clip.group, image, plates))
+    return out
+
+
 def _write_yaml(path: Path, train: str, val: str) -> None:
     """A ``data.yaml`` without ``path:`` (entries resolve against its folder, as the importer's)."""
     spec = {"train": train, "val": val, "names": dict(enumerate(NAMES))}

@@ -16,7 +16,7 @@ from vision.pipeline.truth import load_clip_truth
 from vision.synth.clip import random_lane_clip_spec, render_lane_clip
 from vision.train.datasets import read_yolo_labels, split_of
 from vision.train.evaluate import read_yolo_split
-from vision.train.lane_frames import clip_box, find_clips, write_lane_frames, write_merged
+from vision.train.lane_frames import clip_box, find_clips, plate_frames, write_lane_frames, write_merged
 from vision.types import BBox, BodyType
 
 
@@ -158,3 +158,30 @@ def test_a_clip_without_frames_is_refused_before_anything_is_written(tmp_path: P
     with pytest.raises(ValueError, match="no frames/ folder"):
         write_lane_frames([tmp_path / "clips"], tmp_path / "set")
     assert not (tmp_path / "set").exists()
+
+
+def _plated(folder: Path, view: str, n_frames: int) -> Path:
+    """A hand-made clip: a lorry in every frame, its plate labelled in odd frames only."""
+    (folder / "frames").mkdir(parents=True)
+    objects: list[list[dict[str, object]]] = []
+    for i in range(n_frames):
+        assert cv2.imwrite(str(folder / "frames" / f"{i:06d}.jpg"), np.zeros((360, 640, 3), np.uint8))
+        plates = [{"role": "front", "text": "AB12CDE", "box": [300, 300, 360, 315]}] if i % 2 else []
+        objects.append([{"vehicle_id": 1, "box": [200, 100, 500, 340], "body_box": None, "plates": plates}])
+    return write_clip_truth(folder, [BodyType.BOX], objects, view=view)
+
+
+def test_plate_frames_are_the_front_and_rear_frames_that_show_a_plate(tmp_path: Path) -> None:
+    for view in ("front", "side", "rear"):
+        _plated(tmp_path / "lane-1" / view, view, 6)
+    (tmp_path / "lane-1" / "lane.json").write_text("{}")
+    got = plate_frames([tmp_path], every=1)
+    assert [f.name for f in got] == [f"lane-1_{v}_{i:06d}" for v in ("front", "rear") for i in (1, 3, 5)]
+    assert {f.group for f in got} == {"lane-1"}  # one lane set: one side of the split
+    assert all(f.plates == (BBox(300, 300, 360, 315),) and f.image.is_file() for f in got)
+    assert [f.name for f in plate_frames([tmp_path], every=3)] == [
+        "lane-1_front_000003",
+        "lane-1_rear_000003",
+    ]
+    with pytest.raises(ValueError, match="every"):
+        plate_frames([tmp_path], every=0)
