@@ -52,6 +52,23 @@ def test_nothing_read_is_unread() -> None:
 def test_bad_rule() -> None:
     with pytest.raises(ValueError):
         VoteRule(min_looks=0)
+    with pytest.raises(ValueError):
+        VoteRule(min_support=-0.1)
+
+
+def test_looks_that_agree_but_are_all_unsure_do_not_commit() -> None:
+    """Set 5311: a square sign on a lorry's back read ``N3`` 0.13 sure, then two other ways
+    0.02-0.03 sure. ``N3`` had most of that little support and was committed, and a committed
+    rear plate outranked the real one, read 1.0 sure in four looks but diluted by its look-alike
+    alternatives just under half the weight."""
+    sign = [sized("N3", 0.13, 40), sized("SCHNT", 0.02, 44), sized("SC1", 0.03, 39)]
+    v = vote(sign)
+    assert v.text == "N3"
+    assert v.confidence > 0.5 and v.status is ReadStatus.LOW_CONFIDENCE
+    assert vote(sign, VoteRule(min_support=0.0)).status is ReadStatus.COMMITTED  # without the floor
+    # three looks at a small plate, each 0.6 sure at 14 px, still commit
+    small = [sized("AB12CDE", 0.6, 14)] * 3
+    assert vote(small).status is ReadStatus.COMMITTED
 
 
 def sized(text: str, confidence: float, height_px: float) -> PlateRead:
