@@ -796,7 +796,9 @@ class LaneMerger:
 
     def _uncross(self) -> None:
         """Keep the queue's order: side anchors in the order the side camera first saw them hold
-        front (and rear) passages in the order their camera first saw them. Two neighbours
+        front (and rear) passages in the order their lorries went past the camera towards the
+        side camera (:func:`_handover_order`: a front camera's last sightings, a rear camera's
+        first). Two neighbours
         holding theirs the other way round swap them when each still fits its new side passage
         and no shared plate is lost; when a swap alone would lose one (a passage shares a plate
         with its anchor's passage of the other camera), the two anchors swap their passages of
@@ -821,7 +823,7 @@ class LaneMerger:
                 swapped = False
                 for a, b in itertools.pairwise(holders):
                     pa, pb = a.parts[slot], b.parts[slot]
-                    if _seen_order(pa) <= _seen_order(pb):
+                    if _handover_order(slot, pa) <= _handover_order(slot, pb):
                         continue
                     if self._swap(a, b, (slot,)) or self._swap(a, b, (slot, OTHER_SLOT[slot])):
                         swapped = True
@@ -867,9 +869,10 @@ class LaneMerger:
 
     def _crossings(self, slot: str) -> int:
         """How many pairs of side anchors (in the order the side camera first saw them) hold
-        their passages of ``slot`` the other way round from the order their camera saw them."""
+        their passages of ``slot`` the other way round from their handover order
+        (:func:`_handover_order`)."""
         sides = sorted((a for a in self._anchors if a.kind == "side"), key=_queue_key)
-        held = [_seen_order(p) for a in sides if (p := a.parts.get(slot)) is not None]
+        held = [_handover_order(slot, p) for a in sides if (p := a.parts.get(slot)) is not None]
         return sum(x > y for x, y in itertools.combinations(held, 2))
 
     @staticmethod
@@ -1025,6 +1028,14 @@ def _placing_order(pending: list[tuple[str, Passage]]) -> list[tuple[str, Passag
 def _seen_order(p: Passage) -> tuple[int, str]:
     """Passages in the order their camera first saw them (ties by passage id): a lane's queue."""
     return p.first_seen_ts_ms, p.passage_id
+
+
+def _handover_order(slot: str, p: Passage) -> tuple[int, str]:
+    """Front or rear passages in the order their lorries passed the side camera's end of the
+    camera's view (:func:`handover_ts_ms`; ties by passage id): a rear camera's first sightings,
+    a front camera's last. Not a front camera's first sightings: it may pick a lorry up far
+    off before the one ahead of it (set 5311: lorry 3 from frame 33, lorry 2 from 62)."""
+    return handover_ts_ms(slot, p), p.passage_id
 
 
 def _queue_key(anchor: _Anchor) -> tuple[int, str]:
