@@ -5,10 +5,10 @@ Runs ``hgv-lane bench lane --seed SEED --sets 1`` recording every event each cam
 the :class:`vision.pipeline.merge.LaneMerger` (passages, frame clocks, the end), then replays
 them into fresh mergers with the same rule: each camera's events whole, one camera after
 another, and all merged by clip time with one camera's events delayed by 2, 5 or 10 s; and
-prints whether the merged groups are those of the run. Set 5311: the same unless the rear
-camera's events come late, when lorries 2 and 3 swap side passages (``docs/pipeline.md``).
-Not a test: it needs the rendered set and the shipped models, and it states a defect not yet
-mended."""
+prints whether the merged groups are those of the run. Set 5311 before ``_handover_order``: the
+same unless the rear camera's events came late, when lorries 2 and 3 swapped side passages
+(``docs/pipeline.md``); since, the same in all 15 orders. Not a test (it needs the rendered set
+and the shipped models): ``tests/vision/pipeline/test_merge.py`` replays the set's passages."""
 
 import contextlib
 import itertools
