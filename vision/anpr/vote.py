@@ -113,7 +113,7 @@ def vote(reads: Sequence[PlateRead], rule: VoteRule | None = None, top_n: int = 
         return PlateVote("", 0.0, ReadStatus.UNREAD, 0.0, len(reads), 0, ())
     weights = [look_weight(read) for read, _ in looks]
     sure = sum(weights)  # the looks' weight before the all-zero fallback: looks saying nothing
-    if sum(weights) <= 0.0:
+    if sure <= 0.0:
         weights = [1.0] * n_read
     # each look's candidates with their part of its weight, best first
     per_look = [

@@ -520,8 +520,7 @@ class LanePipeline:
         wholes = [
             (n, other)
             for other, n in inside.items()
-            if n >= PART_MIN_FRAMES
-            and n >= PART_FRAME_SHARE * together[other]
+            if _mostly_inside(n, together[other])
             and other in s.vehicles
             and _biggest_px(s.vehicles[other]) >= PART_SMALLER * _biggest_px(part)
         ]
@@ -530,8 +529,7 @@ class LanePipeline:
         held = [
             (n, other)
             for other in s.vehicles
-            if (n := s.inside.get(other, Counter())[key]) >= PART_MIN_FRAMES
-            and n >= PART_FRAME_SHARE * together[other]
+            if _mostly_inside(n := s.inside.get(other, Counter())[key], together[other])
             and n >= HOLDER_SHARE * part.hits
         ]
         return max(held)[1] if held else None
@@ -937,6 +935,12 @@ def _lowest_free(used: set[int]) -> int:
 def _biggest_px(v: VehicleTrack) -> float:
     """The area (px²) of the biggest box among a vehicle track's remembered sightings."""
     return max((b.area_px for _, b in v.sightings), default=v.box.area_px)
+
+
+def _mostly_inside(n_inside: int, n_together: int) -> bool:
+    """Whether one box lay inside another on :data:`PART_MIN_FRAMES` frames or more and on at
+    least :data:`PART_FRAME_SHARE` of the ``n_together`` frames both were boxed."""
+    return n_inside >= PART_MIN_FRAMES and n_inside >= PART_FRAME_SHARE * n_together
 
 
 def _default_passage_id(config: LaneConfig, vehicle: VehicleTrack) -> str:

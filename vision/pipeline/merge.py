@@ -1022,7 +1022,7 @@ class LaneMerger:
 
 
 def _placing_order(pending: list[tuple[str, Passage]]) -> list[tuple[str, Passage]]:
-    return sorted(pending, key=lambda sp: (sp[0], handover_ts_ms(*sp), sp[1].passage_id))
+    return sorted(pending, key=lambda sp: (sp[0], *_handover_order(*sp)))
 
 
 def _seen_order(p: Passage) -> tuple[int, str]:
