@@ -277,6 +277,8 @@ class PassagePlate:
     """One plate of a passage after voting across the frames of its track.
 
     ``crop_jpeg`` is the best evidence crop, JPEG-encoded (empty when none).
+    ``first_seen_ts_ms`` / ``last_seen_ts_ms``: the first and last frame times (ms) at which the
+    camera saw the plate (the tracks whose reads were voted), ``None`` when not known.
     """
 
     role: PlateRole
@@ -288,6 +290,8 @@ class PassagePlate:
     format_valid: bool = False
     n_looks: int = 0
     crop_jpeg: bytes = b""
+    first_seen_ts_ms: int | None = None
+    last_seen_ts_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -479,6 +479,9 @@ def assemble_plates(
         # crops that read nothing have no vote (nor the evidence crop, while a read crop is there)
         looks = [lk for lk in pooled if lk.read.best is not None] or pooled
         n_looks = sum(t.n_seen for t in agreeing)
+        # when the plate was seen: by the tracks that read it (a track that read nothing, kept for
+        # its crops, may be a headlight or a sign boxed on and on)
+        seen = [t for t in agreeing if t.vote(rule).text] or agreeing
         v = vote([lk.read for lk in looks], rule)
         best_crop: ImageBGR | None = None
         if v.text:
@@ -508,6 +511,8 @@ def assemble_plates(
                 format_valid=v.format_valid,
                 n_looks=n_looks,
                 crop_jpeg=encode_jpeg(best_crop, jpeg_quality) if best_crop is not None else b"",
+                first_seen_ts_ms=min(t.first_ts_ms for t in seen),
+                last_seen_ts_ms=max(t.last_ts_ms for t in seen),
             )
         )
     return tuple(plates)

@@ -39,6 +39,11 @@ def _candidate_json(c: PlateCandidate) -> dict[str, Any]:
     }
 
 
+def _opt_int(x: Any) -> int | None:
+    """``x`` as an int, ``None`` for ``None`` (a field written as null, or by an older writer)."""
+    return None if x is None else int(x)
+
+
 def passage_to_json(passage: Passage, crop_paths: dict[str, str | None] | None = None) -> dict[str, Any]:
     """A JSON-ready dict of ``passage``; ``crop_paths`` maps ``"body"`` and ``"plate-<i>"`` to
     where the crops were written (crops themselves are not inlined)."""
@@ -69,6 +74,8 @@ def passage_to_json(passage: Passage, crop_paths: dict[str, str | None] | None =
                 "country": p.country,
                 "format_valid": p.format_valid,
                 "n_looks": p.n_looks,
+                "first_seen_ts_ms": p.first_seen_ts_ms,
+                "last_seen_ts_ms": p.last_seen_ts_ms,
                 "candidates": [_candidate_json(c) for c in p.candidates],
                 "crop": paths.get(f"plate-{i}"),
             }
@@ -110,6 +117,8 @@ def passage_from_json(d: dict[str, Any], base_dir: Path | None = None) -> Passag
                 format_valid=bool(p["format_valid"]),
                 n_looks=int(p["n_looks"]),
                 crop_jpeg=read(p.get("crop")),
+                first_seen_ts_ms=_opt_int(p.get("first_seen_ts_ms")),
+                last_seen_ts_ms=_opt_int(p.get("last_seen_ts_ms")),
             )
             for p in d["plates"]
         ),

@@ -47,6 +47,8 @@ def test_false_plate_boxes_do_not_spoil_the_plate_vote() -> None:
     (passage_plate,) = assemble_plates([plate, grille, sign], "front", VoteRule())
     assert passage_plate.role is PlateRole.FRONT
     assert (passage_plate.text, passage_plate.status) == ("AB12CDE", ReadStatus.COMMITTED)
+    # seen while the plate's track read it (0-160 ms), not while the grille was boxed (to 200)
+    assert (passage_plate.first_seen_ts_ms, passage_plate.last_seen_ts_ms) == (0, 160)
 
 
 def test_fragments_of_one_plate_still_pool() -> None:
@@ -55,6 +57,7 @@ def test_fragments_of_one_plate_still_pool() -> None:
     b = _track(2, ["AB12CDE", "A812CDE"], 22, t0=400)
     (p,) = assemble_plates([a, b], "front", VoteRule())
     assert p.text == "AB12CDE" and p.status is ReadStatus.COMMITTED and p.n_looks == 4
+    assert (p.first_seen_ts_ms, p.last_seen_ts_ms) == (0, 480)  # from a's first sighting to b's last
 
 
 def test_a_livery_word_is_no_plate() -> None:

@@ -33,9 +33,23 @@ S = 1000  # ms
 
 
 def plate(
-    role: PlateRole, text: str, status: ReadStatus = ReadStatus.COMMITTED, conf: float = 0.9
+    role: PlateRole,
+    text: str,
+    status: ReadStatus = ReadStatus.COMMITTED,
+    conf: float = 0.9,
+    seen_s: tuple[float, float] | None = None,
 ) -> PassagePlate:
-    return PassagePlate(role, text, conf, status, crop_jpeg=b"\xff\xd8" + text.encode())
+    """A plate of a passage; ``seen_s``: its first and last sightings (s), when known."""
+    first, last = (round(seen_s[0] * S), round(seen_s[1] * S)) if seen_s else (None, None)
+    return PassagePlate(
+        role,
+        text,
+        conf,
+        status,
+        crop_jpeg=b"\xff\xd8" + text.encode(),
+        first_seen_ts_ms=first,
+        last_seen_ts_ms=last,
+    )
 
 
 def passage(
@@ -723,3 +737,40 @@ def test_a_front_passage_picked_up_early_keeps_its_lorry_whichever_camera_runs_a
     placed, lorry 3's front and rear passages went to lorry 2's side passage (their shared plate
     held them together, and undoing it looked like crossing the front passages)."""
     assert_merged(QUEUE_5311, [{"f1", "r2", "s1"}, {"f3", "r4", "s3"}, {"f4", "r3", "s2"}])  # f2 alone
+
+
+# Set 5206 of the benchmark (the shipped detectors' passages, 12.5 fps, rounded to 0.1 s): the
+# front camera's track of lorry 2 boxes its passing trailer and runs on into lorry 3 (f2, 4.0-10.1
+# s), which shows no front plate; lorry 2's plate was last seen at 6.8 s, as its cab went under
+# the front camera.
+LOW = ReadStatus.LOW_CONFIDENCE
+QUEUE_5206 = {
+    "front-cam": [
+        front("f1", 0, 5.4, plate(PlateRole.FRONT, "X4968PY", LOW, seen_s=(1.1, 3.9))),
+        front("f2", 4.0, 10.1, plate(PlateRole.FRONT, "CJ60XTV", seen_s=(6.3, 6.8))),
+    ],
+    "side-cam": [
+        side("s1", 4.2, 8.2, BodyType.CONTAINER),
+        side("s2", 7.1, 10.8, BodyType.CONTAINER),
+        side("s3", 9.6, 13.9, BodyType.TILT),
+    ],
+    "rear-cam": [
+        rear("r1", 7.4, 8.6, plate(PlateRole.REAR, "BB5349C", LOW)),
+        rear("r2", 9.8, 15.9, plate(PlateRole.REAR, "SM69YUK")),
+        rear("r3", 13.4, 15.9, plate(PlateRole.REAR, "08CN54624", LOW)),
+    ],
+}
+
+
+def test_a_front_track_that_ran_on_into_the_next_lorry_keeps_its_lorry_by_its_plate() -> None:
+    """By its track's last sighting lorry 2's front passage is nearer the start of lorry 3's
+    side passage than the end of its own; its plate's last sighting is 0.3 s before lorry 2's
+    side passage begins and 2.8 s before lorry 3's."""
+    rule = MergeRule()
+    f2 = QUEUE_5206["front-cam"][1]
+    s2, s3 = QUEUE_5206["side-cam"][1:]
+    assert side_cost(rule, "front", f2, s2) == (0, 300) and side_cost(rule, "front", f2, s3) == (0, 2800)
+    unseen = replace(f2, plates=(replace(f2.plates[0], last_seen_ts_ms=None),))
+    assert side_cost(rule, "front", unseen, s2) == (0, 700)  # the track's: 0.7 s from s2's end
+    assert side_cost(rule, "front", unseen, s3) == (0, 500)  # and 0.5 s from s3's start
+    assert_merged(QUEUE_5206, [{"f1", "r1", "s1"}, {"f2", "r2", "s2"}, {"r3", "s3"}])

@@ -47,6 +47,8 @@ def _passage(pid: str = "L1-cam1-1000-1") -> Passage:
                 format_valid=True,
                 n_looks=5,
                 crop_jpeg=JPEG,
+                first_seen_ts_ms=1400,
+                last_seen_ts_ms=3200,
             ),
             PassagePlate(PlateRole.TRAILER_MARK, "", 0.0, ReadStatus.UNREAD, n_looks=2),
         ),
@@ -81,6 +83,11 @@ def test_json_form_is_plain_and_readable_without_crops() -> None:
     assert d["plates"][0]["crop"] is None and d["read_quality"] == 0.5
     p = passage_from_json(d)
     assert p.plates[0].crop_jpeg == b"" and p.plates[0].candidates[1].text == "AB12CDF"
+    assert (d["plates"][0]["first_seen_ts_ms"], d["plates"][0]["last_seen_ts_ms"]) == (1400, 3200)
+    assert d["plates"][1]["last_seen_ts_ms"] is None and p.plates[1].last_seen_ts_ms is None
+    for k in ("first_seen_ts_ms", "last_seen_ts_ms"):  # written before plates had their times
+        del d["plates"][0][k]
+    assert passage_from_json(d).plates[0].first_seen_ts_ms is None
 
 
 def test_an_unsettled_body_keeps_its_probabilities_through_json() -> None:
