@@ -6,14 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest install doctor clean-venv models eval-sets
+.PHONY: run test lint typecheck pytest install doctor clean-venv models eval-sets lock
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@# ultralytics pulls opencv-python, easyocr and we want opencv-python-headless: both write cv2.
 	@# End with exactly one cv2: the headless build, same version.
 	@v=$$($(BIN)/python -c "import importlib.metadata as m; print(m.version('opencv-python-headless'))"); \
@@ -42,6 +42,11 @@ doctor: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Pin every package of the venv as it is now (after changing a dependency: install, measure, lock).
+lock: $(STAMP)
+	@{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
 
 # The shipped models, made by the project's own commands (about 7 h of training on 2 CPU cores:
 # classifier 131 + 33 min, plate detector 89 + 35, vehicle detector 71, reader 20 + 8 + 7 (the wide
