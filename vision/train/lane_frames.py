@@ -279,8 +279,9 @@ class PlateFrame:
 
 def plate_frames(roots: Sequence[Path], *, every: int = 2) -> list[PlateFrame]:
     """Every ``every``-th frame of the clips under ``roots`` that shows a labelled plate; side
-    cameras are left out (the lane reads no plates from them). Raises as :func:`find_clips`,
-    ``ValueError`` for ``every`` under 1."""
+    cameras are left out (the lane reads no plates from them). A frame whose image is missing
+    (a clip rendered without ``--frames``, or cut short) is skipped, and each clip's count of
+    them logged as a warning. Raises as :func:`find_clips`, ``ValueError`` for ``every`` under 1."""
     if every < 1:
         raise ValueError(f"every must be >= 1 (got {every})")
     out: list[PlateFrame] = []
@@ -288,11 +289,18 @@ def plate_frames(roots: Sequence[Path], *, every: int = 2) -> list[PlateFrame]:
         truth = load_clip_truth(clip.folder / "truth.json")
         if truth.view == "side":
             continue
+        missing = 0
         for i in range(0, truth.n_frames, every):
             plates = tuple(box for obj in truth.frames[i] for _, _, box in obj.plates)
+            if not plates:
+                continue
             image = frame_image(clip.folder, i)
-            if plates and image is not None:
+            if image is None:
+                missing += 1
+            else:
                 out.append(PlateFrame(f"{clip.name}_{i:06d}", clip.group, image, plates))
+        if missing:
+            log.warning("%s: %d frame(s) with a labelled plate have no image: skipped", clip.folder, missing)
     return out
 
 

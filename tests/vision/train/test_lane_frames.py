@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -185,3 +186,16 @@ def test_plate_frames_are_the_front_and_rear_frames_that_show_a_plate(tmp_path: 
     ]
     with pytest.raises(ValueError, match="every"):
         plate_frames([tmp_path], every=0)
+
+
+def test_plate_frames_whose_image_is_missing_are_skipped_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _plated(tmp_path / "lane-1" / "front", "front", 6)
+    (tmp_path / "lane-1" / "lane.json").write_text("{}")
+    (tmp_path / "lane-1" / "front" / "frames" / "000003.jpg").unlink()
+    (tmp_path / "lane-1" / "front" / "frames" / "000004.jpg").unlink()  # shows no plate: not counted
+    with caplog.at_level(logging.WARNING, logger="vision.train.lane_frames"):
+        got = plate_frames([tmp_path], every=1)
+    assert [f.name for f in got] == ["lane-1_front_000001", "lane-1_front_000005"]
+    assert "1 frame(s) with a labelled plate have no image" in caplog.text
