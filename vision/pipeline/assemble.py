@@ -141,11 +141,19 @@ class PlateTrack:
         """The vehicle this plate was most often inside."""
         return self.vehicles.most_common(1)[0][0] if self.vehicles else None
 
-    def role(self, view: CameraView) -> PlateRole:
-        """Trailer mark when most reads' best text is a UK trailer mark, else the camera's role."""
+    def role(self, view: CameraView, rule: VoteRule) -> PlateRole:
+        """Trailer mark when most reads' best text is a UK trailer mark, or half of them are and
+        the track's vote (by ``rule``) is one; else the camera's role.
+
+        Half and the vote: a rear track of a mark read ``S553693``, ``5193``, then ``S5513693``
+        twice, voted ``S5513693`` committed, was the rear plate and lost to the lorry's own rear
+        plate (bench lane set 5241, thirty-third session). A track that slid from a mark onto the
+        rear plate beside it reads the plate on more crops than the mark, and stays the rear's."""
         read = [lk for lk in self.looks if lk.read.best is not None]
         marks = sum(lk.reads_a_mark for lk in read)
         if read and marks * 2 > len(read):
+            return PlateRole.TRAILER_MARK
+        if read and marks * 2 == len(read) and UK_TRAILER_MARK.match(self.vote(rule).text):
             return PlateRole.TRAILER_MARK
         return PlateRole.FRONT if view == "front" else PlateRole.REAR
 
@@ -458,7 +466,7 @@ def assemble_plates(
     had the piece ``PYJ2220``."""
     by_role: dict[PlateRole, list[PlateTrack]] = {}
     for t in tracks:
-        by_role.setdefault(t.role(view), []).append(t)
+        by_role.setdefault(t.role(view, rule), []).append(t)
     plates: list[PassagePlate] = []
     for role in sorted(by_role, key=lambda r: _ROLE_ORDER[r]):
         group = by_role[role]

@@ -468,7 +468,8 @@ class LanePipeline:
         track to that one, whose rear plate is then read (bench lane set 5207: lorry 1's mark
         read 7.76-7.92 s, the track lost 8.72-10.16 s, lorry 2's rear plate read from 10.24 s).
         """
-        role = {p.track_id: p.role(self.config.view) for p, _ in read}  # each scans its looks: once
+        # each role scans its track's looks: once per track
+        role = {p.track_id: p.role(self.config.view, self.config.vote_rule) for p, _ in read}
         cuts: list[int] = []
         for new, nv in read:
             for old, ov in read:

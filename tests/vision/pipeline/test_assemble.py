@@ -286,6 +286,25 @@ def test_a_trailer_mark_read_on_a_rear_plate_track_is_not_the_rear_plate() -> No
     for lk in plate.looks:
         slid.add_read(lk)
     mark = _track(3, ["Y6379111"] * 3, 38, t0=160)
-    assert slid.role("rear") is PlateRole.REAR and mark.role("rear") is PlateRole.TRAILER_MARK
+    assert slid.role("rear", VoteRule()) is PlateRole.REAR
+    assert mark.role("rear", VoteRule()) is PlateRole.TRAILER_MARK
     plates = {p.role: p.text for p in assemble_plates([slid, mark], "rear", VoteRule())}
     assert plates == {PlateRole.TRAILER_MARK: "Y6379111", PlateRole.REAR: "TH11VFW"}
+
+
+def test_a_mark_track_half_of_whose_reads_are_pieces_is_the_mark_when_its_vote_is() -> None:
+    """Bench lane set 5241's rear camera: the mark's track read ``S553693`` (0.50), ``5193``
+    (0.25), then ``S5513693`` twice (0.999, 0.994) and voted it; the lorry's rear plate had a
+    track of its own. The mark is the trailer mark, not a second rear plate that lost."""
+    mark = _track(1, ["S553693", "5193", "S5513693", "S5513693"], 40, t0=126)
+    plate = _track(2, ["ST63YTD"] * 3, 36, t0=128)
+    assert mark.vote(VoteRule()).text == "S5513693"
+    assert mark.role("rear", VoteRule()) is PlateRole.TRAILER_MARK
+    plates = {p.role: p.text for p in assemble_plates([mark, plate], "rear", VoteRule())}
+    assert plates == {PlateRole.TRAILER_MARK: "S5513693", PlateRole.REAR: "ST63YTD"}
+    # half the reads a mark but the vote not one: the camera's role
+    half = _track(3, ["AB12CDE"] * 2, 40)
+    for lk in _track(4, ["S5513693"] * 2, 12, t0=100).looks:
+        half.add_read(lk)
+    assert half.vote(VoteRule()).text == "AB12CDE"
+    assert half.role("rear", VoteRule()) is PlateRole.REAR
