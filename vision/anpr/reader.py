@@ -125,6 +125,10 @@ class ReaderOptions:
     loosely around a plate (a detector's box with a margin) span more than their lines; tight
     real crops almost never trigger it. 0.85 (seventeenth session, ``docs/anpr-log.md``); 0 turns
     it off.
+    ``wide_grow``: the whole-width rows are the line's grown by this share of its height up and
+    down (:meth:`Rectified.wide_line_images`): the rest of a plate still a little tilted lies
+    above or below the line found (``SC23LDD`` read ``SC23`` 0.93, across the line's own rows
+    ``SC231LDD``, grown ``SC23LDD`` 1.0). 0.3 (thirty-third session, ``docs/anpr-log.md``).
     ``grow_hugged``: where the plate's frame hugs a line's characters (a blurred night plate's),
     the line is also read grown through it (:attr:`vision.anpr.rectify.TextLine.hugged_box`), and
     that reading wins when it reads the best's text and more, as the whole-width one wins
@@ -154,6 +158,7 @@ class ReaderOptions:
     halves_below_aspect: float = 1.6
     stretch_unsure: float = 1.25
     wide_below: float = 0.85
+    wide_grow: float = 0.3
     grow_hugged: bool = True
     locate_unsure: float = 0.92
 
@@ -224,7 +229,7 @@ class PipelineReader:
         colour = plate_colour(rect.image)
         ranked = self._ranked(self.engine, lines, colour)
         if self.options.wide_below > 0:
-            wide = rect.wide_line_images(self.options.wide_below)
+            wide = rect.wide_line_images(self.options.wide_below, self.options.wide_grow)
             across = self._ranked(self.engine, wide, colour) if wide else ()
             if across and (not ranked or _wider_wins(across[0], ranked[0])):
                 ranked, lines = across, wide

@@ -242,17 +242,28 @@ class Rectified:
         body = self.image[:, self.band_width_px :]
         return [body[: cut + extra], body[max(0, cut - extra) :]]
 
-    def wide_line_images(self, min_cover: float) -> list[ImageBGR]:
+    def wide_line_images(self, min_cover: float, grow: float = 0.0) -> list[ImageBGR]:
         """Each line's rows across the whole width right of the blue band, when the lines cover
-        less than ``min_cover`` of that width; else none."""
+        less than ``min_cover`` of that width; else none. The rows are grown by ``grow`` of the
+        line box's height up and down (not past the image, nor past the middle of the gap to the
+        other line of a two-line plate): characters beyond the line found, on a plate still a
+        little tilted, sit higher or lower than its rows (``SC23LDD``'s ``LDD``, cut by the rows
+        of ``SC23``, read ``1LDD``)."""
         if not self.lines:
             return []
-        w = self.image.shape[1]
+        h, w = self.image.shape[:2]
         x1 = min(ln.box[0] for ln in self.lines)
         x2 = max(ln.box[2] for ln in self.lines)
         if x2 - x1 >= min_cover * max(1, w - self.band_width_px):
             return []
-        return [self.image[ln.box[1] : ln.box[3], self.band_width_px :] for ln in self.lines]
+        rows: list[tuple[int, int]] = []
+        for i, ln in enumerate(self.lines):
+            _, y1, _, y2 = ln.box
+            extra = round(grow * (y2 - y1))
+            top = (self.lines[i - 1].box[3] + y1) // 2 if i > 0 else 0
+            bottom = (y2 + self.lines[i + 1].box[1] + 1) // 2 if i + 1 < len(self.lines) else h
+            rows.append((max(top, min(y1, y1 - extra)), min(bottom, max(y2, y2 + extra))))
+        return [self.image[y1:y2, self.band_width_px :] for y1, y2 in rows]
 
     def hugged_line_images(self) -> list[ImageBGR]:
         """The crop of each line, grown through a hugging frame where one was

@@ -11,6 +11,8 @@ import vision.anpr.rectify as rectify_module
 from vision.anpr.rectify import (
     TURN_CANDIDATES,
     TURN_MIN_GAIN,
+    Rectified,
+    TextLine,
     _drop_frames,
     _ink,
     _profile_score,
@@ -642,3 +644,20 @@ def test_a_deskewed_crop_is_not_looked_at_again_for_shorter_characters(
     monkeypatch.setattr(rectify_module, "_shorter_look", never)
     r = rectify(turned_in_box(plate(["AB12CDE"]), 22.0))
     assert abs(r.angle_deg + 22.0) < 2.0 and len(r.lines) == 1
+
+
+def test_wide_line_rows_grow_but_not_past_the_image_or_into_the_other_line() -> None:
+    """The whole-width reading's rows grow by ``grow`` of the line's height each way (a tilted
+    plate's characters beyond the line found sit higher or lower than its rows), stopping at
+    the image's edges and at the middle of the gap between two lines."""
+    image = np.zeros((60, 200, 3), np.uint8)
+    one = Rectified(image, np.eye(2, 3), 0.0, 10, (TextLine((20, 20, 80, 40), ()),))
+    assert [im.shape for im in one.wide_line_images(0.85)] == [(20, 190, 3)]
+    assert [im.shape for im in one.wide_line_images(0.85, grow=0.3)] == [(32, 190, 3)]  # rows 14-46
+    assert [im.shape for im in one.wide_line_images(0.85, grow=2.0)] == [(60, 190, 3)]  # the image
+    assert one.wide_line_images(0.2, grow=0.3) == []  # the line covers enough: no wide reading
+    two = Rectified(
+        image, np.eye(2, 3), 0.0, 0, (TextLine((20, 4, 80, 24), ()), TextLine((20, 32, 80, 56), ()))
+    )
+    top, bottom = two.wide_line_images(0.85, grow=0.5)
+    assert top.shape[0] == 28 - 0 and bottom.shape[0] == 60 - 28  # both stop at row 28
