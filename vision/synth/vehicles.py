@@ -1195,6 +1195,11 @@ def _paint_small(spec: VehicleSpec, g: Geometry) -> Painter:
     return paint
 
 
+FLATBED_MARK_BELOW_DECK_M = 0.35
+"""How far below a flatbed's deck (metres) its UK trailer mark's centre sits at most: on the beam
+under the deck (a mark about 0.25 m high), never over the deck where nothing holds it."""
+
+
 def build_model(spec: VehicleSpec) -> VehicleModel:
     """Parts, plate mounts and lamps of ``spec`` (local frame; see module doc)."""
     g = geometry(spec.body_type, spec.variant, spec.detail_seed)
@@ -1338,9 +1343,14 @@ def build_model(spec: VehicleSpec) -> VehicleModel:
         mounts.append(PlateMount(1, rear_part, "rear", u, v, roll()))
     if len(spec.plates) > 2:
         if r.random() < 0.5:
-            mounts.append(PlateMount(2, rear_part, "rear", rear_w / 2 + 0.5, 1.05, roll()))
+            u, v = rear_w / 2 + 0.5, 1.05
         else:
-            mounts.append(PlateMount(2, rear_part, "rear", rear_w - 0.45, float(r.uniform(2.0, 2.6)), roll()))
+            u, v = rear_w - 0.45, float(r.uniform(2.0, 2.6))
+        if bt == "flatbed":
+            # a flatbed's rear is solid only up to its deck: a mark higher up hung in the air
+            # over an empty deck (bench lane set 5322); it goes on the rear beam under the deck
+            v = min(v, g.deck - FLATBED_MARK_BELOW_DECK_M)
+        mounts.append(PlateMount(2, rear_part, "rear", u, v, roll()))
     lamps += [Lamp(x_rear, g.width / 2 - 0.2, 0.85, "tail"), Lamp(x_rear, -g.width / 2 + 0.2, 0.85, "tail")]
     return VehicleModel(spec, g, tuple(parts), tuple(mounts), tuple(lamps))
 

@@ -206,3 +206,18 @@ def test_a_trailer_behind_its_own_cab_is_shown_less_than_it_is_visible() -> None
     for view in ("side", "rear"):
         v = _render("tanker", view, 7).vehicles[0]
         assert v.body_shown_fraction == pytest.approx(v.body_visible_fraction, abs=0.02), view
+
+
+def test_a_flatbeds_trailer_mark_is_on_its_rear_not_in_the_air_over_its_deck() -> None:
+    """Bench lane set 5322's lorry 2, a UK flatbed with an empty deck (1.45 m), drew its trailer
+    mark 2.07 m up on the rear face: over the deck, where nothing holds it, and the rear camera
+    saw it float above the deck boards. A flatbed's mark sits on the beam under its deck."""
+    from vision.synth.clip import random_lane_clip_spec
+    from vision.synth.vehicles import FLATBED_MARK_BELOW_DECK_M, geometry
+
+    flatbed = random_lane_clip_spec(5322, n_vehicles=3, seconds=16.0).clips[0].scene.vehicles[1]
+    assert flatbed.body_type == "flatbed" and len(flatbed.plates) == 3
+    model = build_model(flatbed)
+    deck = geometry(flatbed.body_type, flatbed.variant, flatbed.detail_seed).deck
+    (mark,) = [m for m in model.mounts if m.plate_index == 2]
+    assert mark.face == "rear" and mark.v_m <= deck - FLATBED_MARK_BELOW_DECK_M
