@@ -98,6 +98,13 @@ TRAVEL_SIZE_SLACK = 1.15
 """How much a lost vehicle's box may seem to grow (rear view) or shrink (front view) against the
 way it travels before a new box there is taken for another lorry (:meth:`LanePipeline._travels_to`)."""
 
+REAR_JUMP = 1.8
+"""How many times its box's area a rear camera's vehicle track may grow from one sighting to the
+next before the new box is taken for the next lorry (:meth:`LanePipeline._box_jumps`)."""
+
+REAR_JUMP_WITHIN_MS = 250
+"""Sightings at most this far apart count as one sighting and the next for :data:`REAR_JUMP`."""
+
 RECENT_PASSAGES = 16
 """How many closed passages' plates the pipeline remembers (:meth:`LanePipeline._plate_only`)."""
 
@@ -414,7 +421,8 @@ class LanePipeline:
         read surely, of the same role and clearly different (:func:`clearly_different`), holds
         two lorries. The track is cut where the second plate was first seen: what came before is
         the first lorry's passage (closed now), the rest goes on as a new vehicle. Only plate
-        tracks read on this frame are checked.
+        tracks read on this frame are checked. A rear camera's track whose box grew :data:`REAR_JUMP` times
+        its size on this frame is cut there too (:meth:`_box_jumps`).
         """
         s, cfg = self._s, self.config
         keys = {
@@ -422,9 +430,10 @@ class LanePipeline:
             for p in s.plates.values()
             if p.looks and p.looks[-1].ts_ms == ts and (k := p.vehicle_key) is not None
         }
+        jumps = self._box_jumps(ts) if cfg.view == "rear" else {}
         out: list[Passage] = []
         moved: dict[int, int] = {}
-        for key in keys:
+        for key in sorted(keys | jumps.keys()):
             v = s.vehicles.get(key)
             if v is None:
                 continue
@@ -433,7 +442,9 @@ class LanePipeline:
                 for p in s.plates.values()
                 if p.vehicle_key == key and plate_is_sure(pv := p.vote(cfg.vote_rule))
             ]
-            cut = self._handover_cut(v, read)
+            cut = self._handover_cut(v, read) if key in keys else None
+            if cut is None:
+                cut = jumps.get(key)
             if cut is None or not v.can_split_at(cut):
                 continue
             new_key = s.next_key
@@ -454,6 +465,26 @@ class LanePipeline:
             if passage is not None:
                 out.append(passage)
         return tuple(out), moved
+
+    def _box_jumps(self, ts: int) -> dict[int, int]:
+        """The vehicles seen on this frame (``ts``) whose box grew :data:`REAR_JUMP` times or more
+        since their sighting just before (:data:`REAR_JUMP_WITHIN_MS`), each with ``ts``: where a
+        rear camera's track went from one lorry to the next.
+
+        A rear camera sees lorries drive away, their boxes shrinking; the next lorry comes in
+        under the camera, big, often over the one driving off, and ByteTrack may hand it that
+        one's track (bench lane set 5207, thirty-third session: a flatbed's box 492 x 556 px, on
+        the next frame the next lorry's 953 x 650, 2.3 times as big, one track). A plate read on
+        each tells as well (:meth:`_handover_cut`); a lorry whose plates were not read has only
+        its box."""
+        out: dict[int, int] = {}
+        for key, v in self._s.vehicles.items():
+            prev, prev_ts = v.prev_box, v.prev_ts_ms
+            if v.last_ts_ms != ts or prev is None or prev_ts is None or ts - prev_ts > REAR_JUMP_WITHIN_MS:
+                continue
+            if v.box.area_px >= REAR_JUMP * max(prev.area_px, 1.0):
+                out[key] = ts
+        return out
 
     def _handover_cut(self, v: VehicleTrack, read: Sequence[tuple[PlateTrack, PlateVote]]) -> int | None:
         """Where vehicle track ``v`` goes from one lorry to the next, going by its plate tracks

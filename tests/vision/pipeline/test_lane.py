@@ -708,3 +708,33 @@ def test_a_bigger_box_where_a_rear_camera_lost_a_lorry_is_the_next_lorry(view: s
     passages = run(pipeline, list(frames_of([blank(720, 1280)] * 80, period_ms=80)))
     assert len(passages) == expected
     assert pipeline.counters.stitched == (0 if view == "rear" else 1)
+
+
+@pytest.mark.parametrize(("jump_to", "expected"), [((0, 61, 953, 711), 2), ((430, 130, 940, 700), 1)])
+def test_a_rear_track_whose_box_jumps_to_twice_its_size_is_the_next_lorry(
+    jump_to: tuple[int, int, int, int], expected: int
+) -> None:
+    """bench lane set 5207 (thirty-third session): a rear camera's flatbed drives off, its box
+    shrinking to (441, 136, 933, 692), and on the next frame the next lorry comes in under the
+    camera at (0, 61, 953, 711), 2.3 times as big; ByteTrack keeps one track, and no plate is
+    read on the flatbed to cut it. Lorries drive away from a rear camera: the jump is the next
+    lorry, and the flatbed gets a passage of its own. A box that grows a little is the same lorry."""
+    start = (0, 150, 930, 720)
+    end = (441, 136, 933, 692)
+
+    def vehicles(i: int) -> list[Detection]:
+        if i < 12:
+            f = i / 11
+            return [
+                Detection(BBox(*(start[k] + f * (end[k] - start[k]) for k in range(4))), 0, "vehicle", 0.9)
+            ]
+        if i < 40:
+            x1, y1, x2, y2 = jump_to
+            return [Detection(BBox(x1 + 8 * (i - 12), y1, x2, y2), 0, "vehicle", 0.9)]
+        return []
+
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 70, period_ms=80)))
+    assert len(passages) == expected
+    assert pipeline.counters.handovers == expected - 1
