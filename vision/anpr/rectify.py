@@ -246,9 +246,9 @@ class Rectified:
         """Each line's rows across the whole width right of the blue band, when the lines cover
         less than ``min_cover`` of that width; else none. The rows are grown by ``grow`` of the
         line box's height up and down (not past the image, nor past the middle of the gap to the
-        other line of a two-line plate): characters beyond the line found, on a plate still a
-        little tilted, sit higher or lower than its rows (``SC23LDD``'s ``LDD``, cut by the rows
-        of ``SC23``, read ``1LDD``)."""
+        other line of a two-line plate; never less than the line's own rows): characters beyond
+        the line found, on a plate still a little tilted, sit higher or lower than its rows
+        (``SC23LDD``'s ``LDD``, cut by the rows of ``SC23``, read ``1LDD``)."""
         if not self.lines:
             return []
         h, w = self.image.shape[:2]
@@ -262,7 +262,7 @@ class Rectified:
             extra = round(grow * (y2 - y1))
             top = (self.lines[i - 1].box[3] + y1) // 2 if i > 0 else 0
             bottom = (y2 + self.lines[i + 1].box[1] + 1) // 2 if i + 1 < len(self.lines) else h
-            rows.append((max(top, min(y1, y1 - extra)), min(bottom, max(y2, y2 + extra))))
+            rows.append((min(y1, max(top, y1 - extra)), max(y2, min(bottom, y2 + extra))))
         return [self.image[y1:y2, self.band_width_px :] for y1, y2 in rows]
 
     def hugged_line_images(self) -> list[ImageBGR]:

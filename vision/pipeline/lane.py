@@ -98,12 +98,15 @@ TRAVEL_SIZE_SLACK = 1.15
 """How much a lost vehicle's box may seem to grow (rear view) or shrink (front view) against the
 way it travels before a new box there is taken for another lorry (:meth:`LanePipeline._travels_to`)."""
 
+EDGE_PX = 4.0
+"""A box within this many pixels of the frame's edge touches it (:func:`_clear_of_edges`)."""
+
 REAR_JUMP = 1.8
 """How many times its box's area a rear camera's vehicle track may grow from one sighting to the
 next before the new box is taken for the next lorry (:meth:`LanePipeline._box_jumps`)."""
 
 REAR_JUMP_WITHIN_MS = 250
-"""Sightings at most this far apart count as one sighting and the next for :data:`REAR_JUMP`."""
+"""How soon after the sighting before it a grown box must come to count as a jump (:data:`REAR_JUMP`)."""
 
 RECENT_PASSAGES = 16
 """How many closed passages' plates the pipeline remembers (:meth:`LanePipeline._plate_only`)."""
@@ -403,14 +406,14 @@ class LanePipeline:
                 and self._in_roi(frame, *d.box.center)
             ]
         n_reads = self._plates(frame, ts, plates, frame_vehicles, pending)
-        handed, moved = self._handovers(ts)
+        handed, moved = self._handovers(ts, (frame.width_px, frame.height_px))
         s.last_vehicle_views = tuple(
             TrackView(key, det.box, self._vehicle_label(s.vehicles[key]))
             for key, det in ((moved.get(k, k), d) for k, d in frame_vehicles)
         )
         return n_reads, n_looks, handed
 
-    def _handovers(self, ts: int) -> tuple[tuple[Passage, ...], dict[int, int]]:
+    def _handovers(self, ts: int, frame_size: tuple[int, int]) -> tuple[tuple[Passage, ...], dict[int, int]]:
         """Split vehicle tracks that another lorry took over; returns the passages of the lorries
         that left and, for each split vehicle, the key of the track that goes on.
 
@@ -430,7 +433,7 @@ class LanePipeline:
             for p in s.plates.values()
             if p.looks and p.looks[-1].ts_ms == ts and (k := p.vehicle_key) is not None
         }
-        jumps = self._box_jumps(ts) if cfg.view == "rear" else {}
+        jumps = self._box_jumps(ts, frame_size) if cfg.view == "rear" else {}
         out: list[Passage] = []
         moved: dict[int, int] = {}
         for key in sorted(keys | jumps.keys()):
@@ -443,7 +446,7 @@ class LanePipeline:
                 if p.vehicle_key == key and plate_is_sure(pv := p.vote(cfg.vote_rule))
             ]
             cut = self._handover_cut(v, read) if key in keys else None
-            if cut is None:
+            if cut is None or not v.can_split_at(cut):
                 cut = jumps.get(key)
             if cut is None or not v.can_split_at(cut):
                 continue
@@ -461,15 +464,21 @@ class LanePipeline:
             moved[key] = new_key
             self.counters.handovers += 1
             log.debug("lane %s: vehicle %d taken over at %d, goes on as %d", cfg.lane_id, key, cut, new_key)
-            passage = self._close(key)
+            passage = self._close(key, handed_over=True)
             if passage is not None:
                 out.append(passage)
         return tuple(out), moved
 
-    def _box_jumps(self, ts: int) -> dict[int, int]:
-        """The vehicles seen on this frame (``ts``) whose box grew :data:`REAR_JUMP` times or more
-        since their sighting just before (:data:`REAR_JUMP_WITHIN_MS`), each with ``ts``: where a
-        rear camera's track went from one lorry to the next.
+    def _box_jumps(self, ts: int, frame_size: tuple[int, int]) -> dict[int, int]:
+        """The vehicles seen on this frame (``ts``) whose box on this and the sighting before
+        was :data:`REAR_JUMP` times or more the box of the sighting before those (the first
+        jump within :data:`REAR_JUMP_WITHIN_MS`), each with when it first jumped: where a rear
+        camera's track went from one lorry to the next. One grown box alone (a box that took in
+        a passing lorry for a frame, then shrank back) is no jump; the next sighting that holds
+        the size confirms it, however late (set 5207's came 4 frames later). The grown box must
+        touch the frame's edge (``frame_size``: width, height in pixels), as a lorry coming in
+        under the camera does: a far lorry's box that grows over another far off is no jump (set
+        5260's lorry 2, 6 s on).
 
         A rear camera sees lorries drive away, their boxes shrinking; the next lorry comes in
         under the camera, big, often over the one driving off, and ByteTrack may hand it that
@@ -479,11 +488,14 @@ class LanePipeline:
         its box."""
         out: dict[int, int] = {}
         for key, v in self._s.vehicles.items():
-            prev, prev_ts = v.prev_box, v.prev_ts_ms
-            if v.last_ts_ms != ts or prev is None or prev_ts is None or ts - prev_ts > REAR_JUMP_WITHIN_MS:
+            if v.last_ts_ms != ts or len(v.sightings) < 3:
                 continue
-            if v.box.area_px >= REAR_JUMP * max(prev.area_px, 1.0):
-                out[key] = ts
+            (t0, b0), (t1, b1), (t2, b2) = list(v.sightings)[-3:]
+            if t2 != ts or t1 - t0 > REAR_JUMP_WITHIN_MS:
+                continue
+            before = REAR_JUMP * max(b0.area_px, 1.0)
+            if b1.area_px >= before and b2.area_px >= before and not _clear_of_edges(b1, *frame_size):
+                out[key] = t1
         return out
 
     def _handover_cut(self, v: VehicleTrack, read: Sequence[tuple[PlateTrack, PlateVote]]) -> int | None:
@@ -895,7 +907,10 @@ class LanePipeline:
         self.counters.plate_only_passages += 1
         return self._passage(v, [plate])
 
-    def _close(self, key: int) -> Passage | None:
+    def _close(self, key: int, *, handed_over: bool = False) -> Passage | None:
+        """Close vehicle ``key``: its passage, or ``None`` when it was noise or a part of another.
+        ``handed_over``: what came before a handover cut (:meth:`_handovers`), a lorry of its
+        own even with no plate read, not a piece of a lorry still open."""
         s, cfg = self._s, self.config
         v = s.vehicles.pop(key)
         for tid in v.track_ids:
@@ -911,7 +926,7 @@ class LanePipeline:
         if self._is_noise(v, mine):
             self.counters.noise_tracks += 1
             return None
-        whole = self._queue_whole_of(v, mine)
+        whole = None if handed_over else self._queue_whole_of(v, mine)
         if whole is not None:
             self._absorb_part(key, v, whole, "no plate read, closed inside")
             return None
@@ -962,6 +977,17 @@ class LanePipeline:
 def _lowest_free(used: set[int]) -> int:
     """The lowest plate-space slot (0, 1, ...) not in ``used``."""
     return next(i for i in range(len(used) + 1) if i not in used)
+
+
+def _clear_of_edges(box: BBox, width_px: int, height_px: int) -> bool:
+    """Whether ``box`` stays :data:`EDGE_PX` or more inside every edge of a ``width_px`` x
+    ``height_px`` frame."""
+    return (
+        box.x1 >= EDGE_PX
+        and box.y1 >= EDGE_PX
+        and box.x2 <= width_px - EDGE_PX
+        and box.y2 <= height_px - EDGE_PX
+    )
 
 
 def _biggest_px(v: VehicleTrack) -> float:

@@ -1195,9 +1195,10 @@ def _paint_small(spec: VehicleSpec, g: Geometry) -> Painter:
     return paint
 
 
-FLATBED_MARK_BELOW_DECK_M = 0.35
-"""How far below a flatbed's deck (metres) its UK trailer mark's centre sits at most: on the beam
-under the deck (a mark about 0.25 m high), never over the deck where nothing holds it."""
+FLATBED_MARK_BELOW_DECK_M = 0.11
+"""How far below a flatbed's deck (metres) its UK trailer mark's centre sits: on the middle of the
+beam under the deck (painted 0.22 m deep; the mark is 0.21 m high), not in the air above the deck
+or between the lamps and the beam."""
 
 
 def build_model(spec: VehicleSpec) -> VehicleModel:
@@ -1347,9 +1348,10 @@ def build_model(spec: VehicleSpec) -> VehicleModel:
         else:
             u, v = rear_w - 0.45, float(r.uniform(2.0, 2.6))
         if bt == "flatbed":
-            # a flatbed's rear is solid only up to its deck: a mark higher up hung in the air
-            # over an empty deck (bench lane set 5322); it goes on the rear beam under the deck
-            v = min(v, g.deck - FLATBED_MARK_BELOW_DECK_M)
+            # a flatbed's rear is open but for its lamps, bar and the beam under its deck: a mark
+            # higher up hung in the air over an empty deck (bench lane set 5322), one lower in the
+            # air between lamps and beam; it goes on the beam
+            v = g.deck - FLATBED_MARK_BELOW_DECK_M
         mounts.append(PlateMount(2, rear_part, "rear", u, v, roll()))
     lamps += [Lamp(x_rear, g.width / 2 - 0.2, 0.85, "tail"), Lamp(x_rear, -g.width / 2 + 0.2, 0.85, "tail")]
     return VehicleModel(spec, g, tuple(parts), tuple(mounts), tuple(lamps))

@@ -661,3 +661,9 @@ def test_wide_line_rows_grow_but_not_past_the_image_or_into_the_other_line() -> 
     )
     top, bottom = two.wide_line_images(0.85, grow=0.5)
     assert top.shape[0] == 28 - 0 and bottom.shape[0] == 60 - 28  # both stop at row 28
+    # boxes that overlap (each line's box is padded): never less than a line's own rows
+    overlapping = Rectified(
+        image, np.eye(2, 3), 0.0, 0, (TextLine((20, 4, 80, 30), ()), TextLine((20, 26, 80, 56), ()))
+    )
+    assert [im.shape[0] for im in overlapping.wide_line_images(0.85)] == [26, 30]
+    assert [im.shape[0] for im in overlapping.wide_line_images(0.85, grow=0.5)] == [30, 34]

@@ -738,3 +738,63 @@ def test_a_rear_track_whose_box_jumps_to_twice_its_size_is_the_next_lorry(
     passages = run(pipeline, list(frames_of([blank(720, 1280)] * 70, period_ms=80)))
     assert len(passages) == expected
     assert pipeline.counters.handovers == expected - 1
+
+
+def test_a_rear_box_that_grows_for_one_frame_is_no_jump() -> None:
+    """A rear camera's lorry drives off; on one frame its box takes in more (twice its size),
+    then shrinks back: one lorry, one passage (a jump must hold for two sightings)."""
+
+    def vehicles(i: int) -> list[Detection]:
+        if i >= 40:
+            return []
+        x1 = 200 + 10 * i
+        box = BBox(x1, 150, x1 + 600 - 8 * i, 700 - 8 * i)
+        if i == 15:
+            box = BBox(0, 60, x1 + 600 - 8 * i, 710)
+        return [Detection(box, 0, "vehicle", 0.9)]
+
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 70, period_ms=80)))
+    assert len(passages) == 1 and pipeline.counters.handovers == 0
+
+
+def test_a_lorry_cut_off_by_a_rear_box_jump_keeps_its_passage_behind_a_lorry_ahead() -> None:
+    """A rear camera: lorry A far ahead in view; flatbed B, no plate read, drives off
+    and its track jumps to lorry C coming in under the camera. What came before the cut is B's
+    passage, not a piece of A (which was open and first seen before it)."""
+    start, end = (0, 150, 930, 720), (441, 136, 933, 692)
+
+    def vehicles(i: int) -> list[Detection]:
+        out = [Detection(BBox(1000, 100, 1100 - i, 200 - i), 0, "vehicle", 0.9)] if i < 30 else []
+        if 2 <= i < 12:
+            f = (i - 2) / 9
+            out.append(
+                Detection(BBox(*(start[k] + f * (end[k] - start[k]) for k in range(4))), 0, "vehicle", 0.9)
+            )
+        elif 12 <= i < 40:
+            out.append(Detection(BBox(8 * (i - 12), 61, 953, 711), 0, "vehicle", 0.9))
+        return out
+
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 80, period_ms=80)))
+    assert pipeline.counters.handovers == 1 and pipeline.counters.parts == 0
+    assert len(passages) == 3
+
+
+def test_a_far_rear_box_that_grows_clear_of_the_frame_edges_is_no_jump() -> None:
+    """Set 5260 (thirty-third session): a rear camera's lorry 6 s on, far off, its box grown
+    twice over another far box and held: the next lorry comes in under the camera, its box at
+    the frame's edge; a grown box well inside the frame is the same lorry's."""
+
+    def vehicles(i: int) -> list[Detection]:
+        if i >= 40:
+            return []
+        box = BBox(700, 150, 800, 250) if i < 20 else BBox(650, 120, 820, 290)
+        return [Detection(box, 0, "vehicle", 0.9)]
+
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 70, period_ms=80)))
+    assert len(passages) == 1 and pipeline.counters.handovers == 0
