@@ -424,8 +424,9 @@ class LanePipeline:
         read surely, of the same role and clearly different (:func:`clearly_different`), holds
         two lorries. The track is cut where the second plate was first seen: what came before is
         the first lorry's passage (closed now), the rest goes on as a new vehicle. Only plate
-        tracks read on this frame are checked. A rear camera's track whose box grew :data:`REAR_JUMP` times
-        its size on this frame is cut there too (:meth:`_box_jumps`).
+        tracks read on this frame are checked. A rear camera's track whose box jumped in size,
+        as the next lorry coming in under the camera makes it, is cut where it jumped
+        (:meth:`_box_jumps`), when no plate cut can be made.
         """
         s, cfg = self._s, self.config
         keys = {
@@ -440,15 +441,9 @@ class LanePipeline:
             v = s.vehicles.get(key)
             if v is None:
                 continue
-            read = [
-                (p, pv)
-                for p in s.plates.values()
-                if p.vehicle_key == key and plate_is_sure(pv := p.vote(cfg.vote_rule))
-            ]
-            cut = self._handover_cut(v, read) if key in keys else None
-            if cut is None or not v.can_split_at(cut):
-                cut = jumps.get(key)
-            if cut is None or not v.can_split_at(cut):
+            plate_cut = self._handover_cut(v, self._sure_plates(key)) if key in keys else None
+            cut = next((c for c in (plate_cut, jumps.get(key)) if c is not None and v.can_split_at(c)), None)
+            if cut is None:
                 continue
             new_key = s.next_key
             s.next_key += 1
@@ -468,6 +463,15 @@ class LanePipeline:
             if passage is not None:
                 out.append(passage)
         return tuple(out), moved
+
+    def _sure_plates(self, key: int) -> list[tuple[PlateTrack, PlateVote]]:
+        """Vehicle ``key``'s plate tracks read surely (:func:`plate_is_sure`), with their votes."""
+        rule = self.config.vote_rule
+        return [
+            (p, pv)
+            for p in self._s.plates.values()
+            if p.vehicle_key == key and plate_is_sure(pv := p.vote(rule))
+        ]
 
     def _box_jumps(self, ts: int, frame_size: tuple[int, int]) -> dict[int, int]:
         """The vehicles seen on this frame (``ts``) whose box on this and the sighting before
@@ -490,7 +494,7 @@ class LanePipeline:
         for key, v in self._s.vehicles.items():
             if v.last_ts_ms != ts or len(v.sightings) < 3:
                 continue
-            (t0, b0), (t1, b1), (t2, b2) = list(v.sightings)[-3:]
+            (t0, b0), (t1, b1), (t2, b2) = v.sightings[-3], v.sightings[-2], v.sightings[-1]
             if t2 != ts or t1 - t0 > REAR_JUMP_WITHIN_MS:
                 continue
             before = REAR_JUMP * max(b0.area_px, 1.0)
