@@ -101,12 +101,16 @@ way it travels before a new box there is taken for another lorry (:meth:`LanePip
 EDGE_PX = 4.0
 """A box within this many pixels of the frame's edge touches it (:func:`_clear_of_edges`)."""
 
-REAR_JUMP = 1.8
-"""How many times its box's area a rear camera's vehicle track may grow from one sighting to the
-next before the new box is taken for the next lorry (:meth:`LanePipeline._box_jumps`)."""
+BOX_JUMP = 1.8
+"""How many times its box's area a rear or side camera's vehicle track may grow from one sighting
+to the next before the new box is taken for the next lorry (:meth:`LanePipeline._box_jumps`)."""
 
-REAR_JUMP_WITHIN_MS = 250
-"""How soon after the sighting before it a grown box must come to count as a jump (:data:`REAR_JUMP`)."""
+BOX_JUMP_WITHIN_MS = 250
+"""How soon after the sighting before it a grown box must come to count as a jump (:data:`BOX_JUMP`)."""
+
+SIDE_LEAVING = 0.8
+"""A side camera's vehicle is leaving the view when its box, on the frame's left or right edge,
+is at most this share of the widest box of its track so far (:func:`_leaving_side`)."""
 
 RECENT_PASSAGES = 16
 """How many closed passages' plates the pipeline remembers (:meth:`LanePipeline._plate_only`)."""
@@ -425,8 +429,9 @@ class LanePipeline:
         two lorries. The track is cut where the second plate was first seen: what came before is
         the first lorry's passage (closed now), the rest goes on as a new vehicle. Only plate
         tracks read on this frame are checked. A rear camera's track whose box jumped in size,
-        as the next lorry coming in under the camera makes it, is cut where it jumped
-        (:meth:`_box_jumps`), when no plate cut can be made.
+        as the next lorry coming in under the camera makes it, and a side camera's whose box
+        jumped as it left the view, as the lorry behind it nose to tail makes it, are cut where
+        they jumped (:meth:`_box_jumps`), when no plate cut can be made.
         """
         s, cfg = self._s, self.config
         keys = {
@@ -434,7 +439,7 @@ class LanePipeline:
             for p in s.plates.values()
             if p.looks and p.looks[-1].ts_ms == ts and (k := p.vehicle_key) is not None
         }
-        jumps = self._box_jumps(ts, frame_size) if cfg.view == "rear" else {}
+        jumps = self._box_jumps(ts, frame_size) if cfg.view in ("rear", "side") else {}
         out: list[Passage] = []
         moved: dict[int, int] = {}
         for key in sorted(keys | jumps.keys()):
@@ -475,30 +480,44 @@ class LanePipeline:
 
     def _box_jumps(self, ts: int, frame_size: tuple[int, int]) -> dict[int, int]:
         """The vehicles seen on this frame (``ts``) whose box on this and the sighting before
-        was :data:`REAR_JUMP` times or more the box of the sighting before those (the first
-        jump within :data:`REAR_JUMP_WITHIN_MS`), each with when it first jumped: where a rear
-        camera's track went from one lorry to the next. One grown box alone (a box that took in
-        a passing lorry for a frame, then shrank back) is no jump; the next sighting that holds
-        the size confirms it, however late (set 5207's came 4 frames later). The grown box must
-        touch the frame's edge (``frame_size``: width, height in pixels), as a lorry coming in
-        under the camera does: a far lorry's box that grows over another far off is no jump (set
-        5260's lorry 2, 6 s on).
+        was :data:`BOX_JUMP` times or more the box of the sighting before those (the first
+        jump within :data:`BOX_JUMP_WITHIN_MS`), each with when it first jumped: where a rear or
+        side camera's track went from one lorry to the next. One grown box alone (a box that
+        took in a passing lorry for a frame, then shrank back) is no jump; the next sighting
+        that holds the size confirms it, however late (set 5207's came 4 frames later).
+        ``frame_size``: width, height in pixels.
 
         A rear camera sees lorries drive away, their boxes shrinking; the next lorry comes in
         under the camera, big, often over the one driving off, and ByteTrack may hand it that
         one's track (bench lane set 5207, thirty-third session: a flatbed's box 492 x 556 px, on
-        the next frame the next lorry's 953 x 650, 2.3 times as big, one track). A plate read on
-        each tells as well (:meth:`_handover_cut`); a lorry whose plates were not read has only
-        its box."""
+        the next frame the next lorry's 953 x 650, 2.3 times as big, one track). The grown box
+        must touch the frame's edge, as a lorry coming in under the camera does: a far lorry's
+        box that grows over another far off is no jump (set 5260's lorry 2, 6 s on).
+
+        A side camera sees a lorry leave the view across one edge, its box narrowing there; a
+        lorry following nose to tail is boxed with its tail when it comes out from behind it
+        (set 5282, thirty-fourth session: a car transporter's box 317 px wide on the right edge,
+        on the next frame 806 px, its tractor-only follower's box and the tail as one, one
+        track). A jump counts when the box before it and the grown box are on the same edge
+        and the box before it was leaving (:func:`_leaving_side`); a lorry coming into view
+        grows across the edge frame by frame, and a cab boxed apart from its trailer mid-frame
+        is no jump (parts: :meth:`_note_parts`).
+
+        A plate read on each lorry tells as well (:meth:`_handover_cut`); a lorry whose plates
+        were not read, and a side camera, which reads none, have only the box."""
         out: dict[int, int] = {}
+        rear = self.config.view == "rear"
         for key, v in self._s.vehicles.items():
             if v.last_ts_ms != ts or len(v.sightings) < 3:
                 continue
             (t0, b0), (t1, b1), (t2, b2) = v.sightings[-3], v.sightings[-2], v.sightings[-1]
-            if t2 != ts or t1 - t0 > REAR_JUMP_WITHIN_MS:
+            if t2 != ts or t1 - t0 > BOX_JUMP_WITHIN_MS:
                 continue
-            before = REAR_JUMP * max(b0.area_px, 1.0)
-            if b1.area_px >= before and b2.area_px >= before and not _clear_of_edges(b1, *frame_size):
+            before = BOX_JUMP * max(b0.area_px, 1.0)
+            if b1.area_px < before or b2.area_px < before:
+                continue
+            width = frame_size[0]
+            if (not _clear_of_edges(b1, *frame_size)) if rear else _leaving_side(v, t0, b1, width):
                 out[key] = t1
         return out
 
@@ -992,6 +1011,18 @@ def _clear_of_edges(box: BBox, width_px: int, height_px: int) -> bool:
         and box.x2 <= width_px - EDGE_PX
         and box.y2 <= height_px - EDGE_PX
     )
+
+
+def _leaving_side(v: VehicleTrack, before_ms: int, grown: BBox, width_px: int) -> bool:
+    """Whether side-view track ``v``'s box seen at ``before_ms``, before a jump to ``grown``, was
+    leaving the view: both on the same left or right edge of a ``width_px`` wide frame
+    (:data:`EDGE_PX`), and that box at most :data:`SIDE_LEAVING` of the width of the widest box
+    of the track up to then."""
+    upto = [b for t, b in v.sightings if t <= before_ms]
+    before = upto[-1]
+    on_left = before.x1 <= EDGE_PX and grown.x1 <= EDGE_PX
+    on_right = before.x2 >= width_px - EDGE_PX and grown.x2 >= width_px - EDGE_PX
+    return (on_left or on_right) and before.width_px <= SIDE_LEAVING * max(b.width_px for b in upto)
 
 
 def _biggest_px(v: VehicleTrack) -> float:

@@ -740,6 +740,51 @@ def test_a_rear_track_whose_box_jumps_to_twice_its_size_is_the_next_lorry(
     assert pipeline.counters.handovers == expected - 1
 
 
+@pytest.mark.parametrize(
+    ("follower", "expected"),
+    [
+        ("nose_to_tail", 2),  # set 5282: the leaving lorry's box jumps back over its follower
+        ("cab_then_whole", 1),  # a lorry coming in, boxed as its cab, then whole, on the left edge
+        ("one_frame", 1),  # the box takes in more for one frame only
+    ],
+)
+def test_a_side_track_whose_leaving_box_jumps_back_is_the_lorry_behind(follower: str, expected: int) -> None:
+    """bench lane set 5282 (thirty-fourth session): a side camera's car transporter leaves
+    to the right, its box narrowing on the frame's edge to (963, 159, 1280, 493); on the next
+    frame the tractor behind it nose to tail comes out from behind it and is boxed with the
+    tail, (474, 188, 1280, 498), 2.4 times as big, one track. A leaving lorry's box cannot
+    grow: the rest is the next lorry. A lorry coming in whose box grows on the edge it comes
+    in by (its cab boxed first) and a box grown for one frame are one lorry."""
+
+    def vehicles(i: int) -> list[Detection]:
+        if follower == "cab_then_whole":
+            if i >= 60:
+                return []
+            box = BBox(0, 200, 150 + 10 * i, 500) if i < 8 else BBox(0, 190, 160 + 25 * i, 505)
+            return [Detection(box, 0, "vehicle", 0.9)]
+        if i < 20:  # A comes in from the left and crosses
+            box = BBox(0, 190, 200 + 50 * i, 505) if i < 16 else BBox(50 * (i - 15), 190, 1280, 505)
+        elif i < 30:  # A leaves to the right
+            box = BBox(260 + 70 * (i - 20), 190, 1280, 505)
+        elif follower == "one_frame" and i == 30:
+            box = BBox(470, 185, 1280, 500)
+        elif follower == "one_frame":
+            if i >= 45:
+                return []
+            box = BBox(960 + 20 * (i - 31), 190, 1280, 505)
+        elif i < 50:  # B (tractor and tail as one box, then B alone) leaves to the right
+            box = BBox(470 + 35 * (i - 30), 185, 1280, 500)
+        else:
+            return []
+        return [Detection(box, 0, "vehicle", 0.9)]
+
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(lambda i: []), ConstReader(), None)
+    pipeline = LanePipeline(LaneConfig("L1", view="side"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 80, period_ms=80)))
+    assert len(passages) == expected
+    assert pipeline.counters.handovers == expected - 1
+
+
 def test_a_rear_box_that_grows_for_one_frame_is_no_jump() -> None:
     """A rear camera's lorry drives off; on one frame its box takes in more (twice its size),
     then shrinks back: one lorry, one passage (a jump must hold for two sightings)."""
