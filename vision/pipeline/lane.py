@@ -62,7 +62,8 @@ from vision.pipeline.gate import MotionGate
 from vision.pipeline.protocols import BODY_CLASS, PLATE_CLASS, VEHICLE_CLASS, LaneModels
 from vision.pipeline.track import ByteTracker, boxes_array
 from vision.preprocess import crop
-from vision.types import BBox, Detection, Frame, Passage, ReadStatus
+from vision.trailer.consensus import consensus
+from vision.types import BBox, BodyType, Detection, Frame, Passage, ReadStatus
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,27 @@ BOX_JUMP_WITHIN_MS = 250
 SIDE_LEAVING = 0.8
 """A side camera's vehicle is leaving the view when its box, on the frame's left or right edge,
 is at most this share of the widest box of its track so far (:func:`_leaving_side`)."""
+
+GROUP_SPLIT_WITHIN_MS = 500
+GROUP_INSIDE = 0.5
+"""A closing track with no plate read whose box, in its last :data:`GROUP_SPLIT_WITHIN_MS`,
+held the first boxes (each at least this share inside it) of two open tracks or more that began
+then was one box around those vehicles far off, until the detector told them apart
+(:meth:`LanePipeline._queue_whole_of`; bench lane set 5320: 0.60 and 0.85)."""
+
+STILL_IOU = 0.7
+"""A vehicle track every one of whose boxes overlaps its first by at least this IoU never moved:
+a piece of the scene the detector takes for a vehicle, not a lorry passing through the lane
+(:meth:`LanePipeline._is_scene`; bench lane set 5211: a control booth, IoU 0.85 or more over
+63 detections; set 5322: the side view's canopy and buildings, 0.86)."""
+
+CONTINUE_LAST_BOXES = 3
+"""How many of a lost vehicle's last boxes a new box may continue on a front camera
+(:meth:`LanePipeline._key_for_new_id`; fresh lane set 5311: a last box cut short)."""
+
+GLIMPSE_MIN_CONFIDENCE = 0.95
+"""The read of a plate detection that no track grew from is kept from this confidence on
+(:meth:`LanePipeline._glimpsed`)."""
 
 RECENT_PASSAGES = 16
 """How many closed passages' plates the pipeline remembers (:meth:`LanePipeline._plate_only`)."""
@@ -182,6 +204,7 @@ class PipelineCounters:
     plate_only_passages: int = 0
     stitched: int = 0
     handovers: int = 0
+    glimpsed_plates: int = 0
 
 
 @dataclass(slots=True)
@@ -211,6 +234,7 @@ class _State:
     recent: deque[tuple[int, tuple[str, ...]]] = field(default_factory=lambda: deque(maxlen=RECENT_PASSAGES))
     camera_id: str = ""  # the last frame's
     next_key: int = 1
+    next_glimpse_id: int = -2  # plate tracks of one sighting (:meth:`LanePipeline._glimpsed`)
     last_ts_ms: int | None = None
     last_detect_ms: int | None = None
     last_processed_ms: int | None = None
@@ -517,7 +541,7 @@ class LanePipeline:
             if b1.area_px < before or b2.area_px < before:
                 continue
             width = frame_size[0]
-            if (not _clear_of_edges(b1, *frame_size)) if rear else _leaving_side(v, t0, b1, width):
+            if (not _clear_of_edges(b1, *frame_size)) if rear else _leaving_side(v, (t0, b0), b1, width):
                 out[key] = t1
         return out
 
@@ -603,8 +627,9 @@ class LanePipeline:
 
     def _queue_whole_of(self, part: VehicleTrack, plates: list[PlateTrack]) -> int | None:
         """The open vehicle that a closing track ``part`` (its plate tracks ``plates``) was a
-        piece of, or ``None``: the latest-started of the open vehicles first seen before it,
-        when none of its plate tracks read any text.
+        piece of, or ``None``, when none of its plate tracks read any text: the latest-started
+        of the open vehicles first seen before it, else the biggest-boxed of the vehicles it
+        split into (:meth:`_split_into`).
 
         A queue's lorries come into any of the lane's cameras' views one after another and leave
         it in the same order, so a track that started after another and closes while that one
@@ -619,7 +644,31 @@ class LanePipeline:
             return None
         open_ = self._s.vehicles.items()
         earlier = [(o.first_ts_ms, k) for k, o in open_ if o.first_ts_ms < part.first_ts_ms]
-        return max(earlier)[1] if earlier else None
+        if earlier:
+            return max(earlier)[1]
+        split = self._split_into(part)
+        return max(split)[1] if len(split) >= 2 else None
+
+    def _split_into(self, part: VehicleTrack) -> list[tuple[float, int]]:
+        """The open vehicles (first box's area in px², key) that began in the last
+        :data:`GROUP_SPLIT_WITHIN_MS` of closing track ``part``'s life with their first box
+        :data:`GROUP_INSIDE` inside its box of then (its last sighting at or before).
+
+        Two or more such are lorries far off that ``part`` boxed as one until the detector told
+        them apart (fresh lane set 5320, thirty-fifth session: the front camera boxed lorries 1
+        and 2 together for 23 frames, then tracked each; the group's track closed two frames
+        later with no plate and went on as a passage of its own, a duplicate of lorry 2). A
+        lorry's own track does not end just as two others begin inside its box; one other
+        beginning there may be the lorry behind it."""
+        out = []
+        since = part.last_ts_ms - GROUP_SPLIT_WITHIN_MS
+        for k, o in self._s.vehicles.items():
+            if not since <= o.first_ts_ms <= part.last_ts_ms or o.first_ts_ms <= part.first_ts_ms:
+                continue
+            held = [b for t, b in part.sightings if t <= o.first_ts_ms]
+            if held and o.first_box.inside_fraction(held[-1]) >= GROUP_INSIDE:
+                out.append((o.first_box.area_px, k))
+        return out
 
     def _vehicle_label(self, v: VehicleTrack) -> str:
         if not v.body_looks:
@@ -629,15 +678,23 @@ class LanePipeline:
 
     def _key_for_new_id(self, tid: int, box: BBox, ts: int, matched: set[int]) -> int:
         """The vehicle a new ByteTrack id belongs to: a vehicle not matched on this frame whose
-        predicted or last box overlaps ``box`` (ByteTrack lost it for a while; IoU over 0.3,
-        :meth:`VehicleTrack.continuation_iou`) and that could have come to ``box`` the way
-        lorries travel in this view (:meth:`_travels_to`), else a new one."""
+        predicted box or one of its last boxes overlaps ``box`` (ByteTrack lost it for a while;
+        IoU over 0.3, :meth:`VehicleTrack.continuation_iou`; its last boxes on a front camera,
+        the last one elsewhere) and that could have come to ``box`` the way lorries travel in this
+        view (:meth:`_travels_to`), else a new one.
+
+        A front camera's lorries come from afar, small; the next lorry is not boxed big where the
+        last one was lost. A rear camera's next lorry comes in big under the camera, over the
+        place the one before drove off (fresh lane set 5206, thirty-fifth session: with its last
+        three boxes, lorry 2 continued lorry 1 and gave it its rear plate); a side camera's
+        comes in where the one before left."""
         s = self._s
         best_key, best_iou = None, 0.3
+        last_boxes = CONTINUE_LAST_BOXES if self.config.view == "front" else 1
         for key, v in s.vehicles.items():
             if key in matched:
                 continue
-            iou = v.continuation_iou(ts, box)
+            iou = v.continuation_iou(ts, box, last_boxes=last_boxes)
             if iou > best_iou and self._travels_to(v, box):
                 best_key, best_iou = key, iou
         if best_key is not None:
@@ -802,6 +859,10 @@ class LanePipeline:
         upd = self._plate_tracker.update(
             boxes_array([b for _, b in spaces]), np.array([d.confidence for d in plates]), ts
         )
+        grown = set(upd.grew_from.values())
+        for i, seen in s.prev_plates.items():
+            if i not in grown:
+                self._glimpsed(seen)
         n_reads = 0
         seen_now: dict[int, _Seen] = {}
         views: list[TrackView] = []
@@ -841,6 +902,31 @@ class LanePipeline:
         s.last_plate_views = tuple(views)
         self.counters.plate_reads += n_reads
         return n_reads
+
+    def _glimpsed(self, seen: _Seen) -> None:
+        """Keep a plate detection that no track grew from (ByteTrack gives an id from the second
+        sighting, and only at ``track_activation_confidence``) as a plate track of its one read
+        when that read is sure on its own: its best text fits a plate grammar, is
+        :data:`PLATE_ONLY_MIN_CHARS` long or more, read at :data:`GLIMPSE_MIN_CONFIDENCE` or
+        more, on a vehicle still open. Its vote is low-confidence (one look), so it never cuts
+        a track in two (:meth:`_handover_cut`); the role's vote pools it with the others.
+
+        Fresh lane sets, thirty-fifth session: 5205's rear camera detected lorry 1's rear plate
+        on one frame and read it ``BDZ637`` at 1.0; 5233's detected lorry 1's at 0.31-0.44 on
+        three frames and read ``AWP5Y`` at 1.0 and 0.99. Each read was dropped with its
+        detection, and the passage had no rear plate."""
+        look, key, s = seen.read, seen.vehicle_key, self._s
+        best = None if look is None else look.read.best
+        if look is None or best is None or key not in s.vehicles or not best.format_valid:
+            return
+        if len(best.text) < PLATE_ONLY_MIN_CHARS or best.confidence < GLIMPSE_MIN_CONFIDENCE:
+            return
+        tid, s.next_glimpse_id = s.next_glimpse_id, s.next_glimpse_id - 1
+        track = PlateTrack(tid, seen.ts_ms, seen.ts_ms, seen.det.box)
+        track.seen(seen.ts_ms, seen.det.box, key)
+        track.add_read(look)
+        s.plates[tid] = track
+        self.counters.glimpsed_plates += 1
 
     def _maybe_read(
         self, frame: Frame, ts: int, det: Detection, track: PlateTrack | None
@@ -984,13 +1070,33 @@ class LanePipeline:
             self.counters.passages_all_read += 1
         return passage
 
+    def _is_scene(self, v: VehicleTrack, plates: list[PlateTrack]) -> bool:
+        """Whether a finished vehicle track was a piece of the scene boxed as a vehicle: it never
+        moved (:func:`_still`), its body looks say no body type, and no plate was read surely
+        on it (:func:`plate_is_sure`). Never without a body classifier (nothing to tell by).
+
+        A lorry passes through the lane: its track moves, if only as it comes in and stops for
+        an officer, and its trailer or tractor is classified. The detector boxes parts of the
+        empty lane now and then (fresh lane sets 5211 and 5322, thirty-fifth session: a control
+        booth beside the lane, boxed at confidence 0.3-0.5 for 5.6 s by the rear camera with no
+        body seen on it; the canopy and buildings across the side camera's view boxed on and
+        off for 2.2 s after the last lorry left, one body look, no type); each went on as a
+        passage of no lorry. A lorry standing still whose track broke keeps the passage of the
+        track that saw it come in."""
+        if self.models.body_classifier is None or not _still(v):
+            return False
+        looks = [b.verdict for b in v.body_looks]
+        if consensus(looks, self.config.consensus_rule).body_type is not BodyType.UNKNOWN:
+            return False
+        return not any(plate_is_sure(p.vote(self.config.vote_rule)) for p in plates)
+
     def _is_noise(self, v: VehicleTrack, plates: list[PlateTrack]) -> bool:
         """Whether a finished vehicle track is noise: fewer than ``min_hits`` detections, or seen
         for less than ``min_track_ms`` with no plate read on it that fits a plate grammar (a
         piece of a passing trailer picked up for a few frames after its lorry's track was lost;
-        a haulier's name read on it does not make it a lorry)."""
+        a haulier's name read on it does not make it a lorry), or the scene (:meth:`_is_scene`)."""
         t = self.config.tracking
-        if v.hits < t.min_hits:
+        if v.hits < t.min_hits or self._is_scene(v, plates):
             return True
         if v.last_ts_ms - v.first_ts_ms >= t.min_track_ms:
             return False
@@ -1013,16 +1119,22 @@ def _clear_of_edges(box: BBox, width_px: int, height_px: int) -> bool:
     )
 
 
-def _leaving_side(v: VehicleTrack, before_ms: int, grown: BBox, width_px: int) -> bool:
-    """Whether side-view track ``v``'s box seen at ``before_ms``, before a jump to ``grown``, was
-    leaving the view: both on the same left or right edge of a ``width_px`` wide frame
+def _leaving_side(v: VehicleTrack, seen: tuple[int, BBox], grown: BBox, width_px: int) -> bool:
+    """Whether side-view track ``v``'s sighting ``seen`` (ms, box) before a jump to ``grown`` was
+    leaving the view: both boxes on the same left or right edge of a ``width_px`` wide frame
     (:data:`EDGE_PX`), and that box at most :data:`SIDE_LEAVING` of the width of the widest box
     of the track up to then."""
-    upto = [b for t, b in v.sightings if t <= before_ms]
-    before = upto[-1]
+    before_ms, before = seen
+    widest = max(b.width_px for t, b in v.sightings if t <= before_ms)
     on_left = before.x1 <= EDGE_PX and grown.x1 <= EDGE_PX
     on_right = before.x2 >= width_px - EDGE_PX and grown.x2 >= width_px - EDGE_PX
-    return (on_left or on_right) and before.width_px <= SIDE_LEAVING * max(b.width_px for b in upto)
+    return (on_left or on_right) and before.width_px <= SIDE_LEAVING * widest
+
+
+def _still(v: VehicleTrack) -> bool:
+    """Whether vehicle track ``v`` never moved: each remembered box overlaps its first box by
+    :data:`STILL_IOU` or more."""
+    return all(b.iou(v.first_box) >= STILL_IOU for b in (v.box, *(b for _, b in v.sightings)))
 
 
 def _biggest_px(v: VehicleTrack) -> float:

@@ -82,15 +82,18 @@ def _grammars() -> GrammarSet:
 
 
 class ConstReader:
-    """Reads every crop as ``text`` (confidence 0.9), with the country and format of the first
-    plate grammar it fits (none: not format-valid); counts its calls and keeps each crop's
-    height and width (px)."""
+    """Reads every crop as ``text`` (at ``confidence``, each character too), with the country
+    and format of the first plate grammar it fits (none: not format-valid); counts its calls
+    and keeps each crop's height and width (px)."""
 
     name = "const"
 
-    def __init__(self, text: str = "AB12CDE", *, by_height: Callable[[int], str] | None = None) -> None:
+    def __init__(
+        self, text: str = "AB12CDE", *, by_height: Callable[[int], str] | None = None, confidence: float = 0.9
+    ) -> None:
         self.text = text
         self.by_height = by_height
+        self.confidence = confidence
         self.calls = 0
         self.heights: list[int] = []
         self.widths: list[int] = []
@@ -104,7 +107,9 @@ class ConstReader:
         g = _grammars().match(text)
         country, fmt = (g.country, g.name) if g is not None else (None, None)
         return PlateRead(
-            BBox(0, 0, w, h), (PlateCandidate(text, 0.9, (0.9,) * len(text), country, fmt),), "const"
+            BBox(0, 0, w, h),
+            (PlateCandidate(text, self.confidence, (self.confidence,) * len(text), country, fmt),),
+            "const",
         )
 
 

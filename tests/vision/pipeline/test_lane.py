@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from vision.anpr.grammars import load_grammars
 from vision.pipeline.config import (
+    CameraView,
     LaneConfig,
     MotionGateConfig,
     ReadPolicy,
@@ -61,6 +63,24 @@ def run(pipeline: LanePipeline, frames: list[Frame] | None = None) -> list[Passa
 @pytest.fixture(scope="module")
 def clip_frames() -> list[Frame]:
     return list(VideoFileSource(CLIP / "clip.mp4", lane_id="L1", start_ts_ms=T0).frames())
+
+
+def run_scripted(
+    vehicles: Callable[[int], list[Detection]],
+    n_frames: int,
+    *,
+    view: CameraView = "front",
+    plates: Callable[[int], list[Detection]] | None = None,
+    reader: ConstReader | None = None,
+    classifier: ConstClassifier | None = None,
+) -> tuple[list[Passage], LanePipeline, list[Frame]]:
+    """A pipeline of ``view`` on ``n_frames`` blank 1280x720 frames 80 ms apart, its detectors
+    scripted by frame index: its passages, the pipeline (for its counters) and the frames."""
+    detect_plates = ScriptedDetector(plates or (lambda i: []))
+    models = LaneModels(ScriptedDetector(vehicles), detect_plates, reader or ConstReader(), classifier)
+    pipeline = LanePipeline(LaneConfig("L1", view=view), models)
+    frames = list(frames_of([blank(720, 1280)] * n_frames, period_ms=80))
+    return run(pipeline, frames), pipeline, frames
 
 
 def truth_models(reader: ConstReader | None = None, classifier: ConstClassifier | None = None) -> LaneModels:
@@ -245,6 +265,30 @@ def test_a_vehicle_found_again_where_it_was_lost_is_the_same_passage() -> None:
     assert (passages[0].first_seen_ts_ms, passages[0].last_seen_ts_ms) == (frames[0].ts_ms, frames[-1].ts_ms)
 
 
+def test_a_vehicle_found_again_past_a_last_box_cut_short_is_the_same_passage() -> None:
+    """Fresh lane set 5311: a front camera's lorry, partly hidden on its last sighting, was
+    boxed 336 x 353 px after 435 x 474 px, lost for a frame and found again at 636 x 608 px:
+    IoU 0.28 with the last box, 0.51 with the one before. A new box continues a lost vehicle
+    that one of its last boxes overlaps: one passage, not two."""
+
+    def vehicle(i: int) -> list[Detection]:
+        if i < 40:  # approaching: grows to (386, 111, 821, 585)
+            k = i / 39
+            box = BBox(300 + 86 * k, 90 + 21 * k, 420 + 401 * k, 240 + 345 * k)
+        elif i == 40:
+            box = BBox(380, 110, 716, 463)  # cut short
+        elif i == 41:
+            return []
+        elif i < 60:
+            box = BBox(399, 99, 1035 + 10 * (i - 42), 707)
+        else:
+            return []
+        return [Detection(box, 0, "vehicle", 0.9)]
+
+    passages, pipeline, _ = run_scripted(vehicle, 90)
+    assert len(passages) == 1 and pipeline.counters.stitched == 1
+
+
 def test_short_tracks_are_noise_not_passages() -> None:
     det = Detection(BBox(10, 10, 60, 50), 0, "vehicle", 0.9)
     vehicles = ScriptedDetector(lambda i: [det] if i < 2 else [])
@@ -252,6 +296,36 @@ def test_short_tracks_are_noise_not_passages() -> None:
     pipeline = LanePipeline(LaneConfig("L1", tracking=TrackingConfig(min_hits=3)), models)
     assert run(pipeline, list(frames_of([blank()] * 5))) == []
     assert pipeline.counters.noise_tracks == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [("booth", 0), ("body_seen", 1), ("plate_read", 1), ("moving", 1), ("no_classifier", 1)],
+)
+def test_a_box_that_never_moves_with_no_body_or_plate_is_the_scene(case: str, expected: int) -> None:
+    """Fresh lane set 5211: the rear camera boxed a control booth beside the empty lane for
+    5.6 s (IoU 0.85 or more with its first box throughout), no trailer body seen on it and no
+    plate read; it went on as a passage of no lorry. A track that never moved, with no body type
+    and no plate read surely, is the scene. A body seen on it, a plate read on it, a box that
+    moves, or no classifier to tell by: a passage."""
+
+    def vehicles(i: int) -> list[Detection]:
+        if i >= 60:
+            return []
+        dx = 12 * i if case == "moving" else (i % 3) * 4  # the booth's box jitters by a few pixels
+        out = [Detection(BBox(6 + dx, 120, 494 + dx, 512 + (i % 2) * 20), 0, "vehicle", 0.9)]
+        if case == "body_seen":
+            out.append(Detection(BBox(10, 130, 480, 500), 1, "body", 0.9))
+        return out
+
+    def plates(i: int) -> list[Detection]:
+        read = case == "plate_read" and i < 40
+        return [Detection(BBox(200, 440, 300, 462), 0, "plate", 0.9)] if read else []
+
+    classifier = None if case == "no_classifier" else ConstClassifier()
+    passages, pipeline, _ = run_scripted(vehicles, 100, view="rear", plates=plates, classifier=classifier)
+    assert len(passages) == expected
+    assert pipeline.counters.noise_tracks == 1 - expected
 
 
 def test_region_of_interest_keeps_only_the_lane(clip_frames: list[Frame]) -> None:
@@ -306,6 +380,53 @@ def test_a_plate_seen_only_as_its_lorry_comes_into_view_is_kept() -> None:
     (p,) = passages
     (plate,) = p.plates
     assert plate.role is PlateRole.TRAILER_MARK and plate.text == "A1234567" and plate.n_looks == 2
+
+
+@pytest.mark.parametrize(("confidence", "kept"), [(0.99, True), (0.9, False)])
+def test_a_plate_detected_weakly_and_read_surely_is_kept(confidence: float, kept: bool) -> None:
+    """Fresh lane set 5233: the rear camera detected lorry 1's rear plate on three frames at
+    confidence 0.31-0.44, under what starts a track (0.5), read it right at 0.99 and 1.0, and
+    the reads went with the untracked detections: the passage had no rear plate. Each sure
+    read is kept as a plate of one look; the role's vote pools them. Unsure reads are not."""
+    vehicle = lambda i: [Detection(BBox(100, 60 + 10 * i, 700, 470 + 5 * i), 0, "vehicle", 0.9)]  # noqa: E731
+
+    def plate(i: int) -> list[Detection]:
+        return [Detection(BBox(300, 380 + 5 * i, 400, 402 + 5 * i), 0, "plate", 0.4)] if 3 <= i < 6 else []
+
+    models = LaneModels(
+        ScriptedDetector(vehicle), ScriptedDetector(plate), ConstReader(confidence=confidence), None
+    )
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    (p,) = run(pipeline, list(frames_of([blank(720, 1280)] * 20)))
+    assert [(q.role, q.text, q.n_looks) for q in p.plates] == (
+        [(PlateRole.REAR, "AB12CDE", 3)] if kept else []
+    )
+    assert pipeline.counters.glimpsed_plates == (3 if kept else 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "confidence", "kept"),
+    [("AB12CDE", 0.99, True), ("AB12CDE", 0.9, False), ("ABCDEFG", 0.99, False)],
+)
+def test_a_plate_read_surely_on_the_one_frame_it_was_seen_is_kept(
+    text: str, confidence: float, kept: bool
+) -> None:
+    """Fresh lane set 5205: the rear camera detected lorry 1's rear plate on one frame only and
+    read it right at 1.0; ByteTrack starts a track from a second sighting, so the read went
+    with the detection and the passage had no rear plate. A read that sure, fitting a plate
+    grammar, is kept as a plate of one look (low confidence); an unsure one or one that fits no
+    grammar is not."""
+    vehicle = lambda i: [Detection(BBox(100, 60 + 10 * i, 700, 470 + 5 * i), 0, "vehicle", 0.9)]  # noqa: E731
+    plate = lambda i: [Detection(BBox(300, 400, 400, 422), 0, "plate", 0.9)] if i == 5 else []  # noqa: E731
+    reader = ConstReader(text, confidence=confidence)
+    models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(plate), reader, None)
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    (p,) = run(pipeline, list(frames_of([blank(720, 1280)] * 20)))
+    assert reader.calls >= 1
+    assert [(q.text, q.status, q.n_looks) for q in p.plates] == (
+        [(text, ReadStatus.LOW_CONFIDENCE, 1)] if kept else []
+    )
+    assert pipeline.counters.glimpsed_plates == int(kept)
 
 
 def test_a_plate_read_surely_on_no_tracked_vehicle_is_a_passage() -> None:
@@ -608,6 +729,43 @@ def test_a_track_that_starts_after_another_and_ends_before_it_is_a_piece(view: s
     passages = run(pipeline, list(frames_of([blank(720, 1280)] * 100, period_ms=80)))
     assert len(passages) == (2 if read else 1)
     assert pipeline.counters.parts == (0 if read else 1)
+
+
+@pytest.mark.parametrize(("split", "expected", "parts"), [("two", 2, 1), ("one", 2, 0), ("early", 3, 0)])
+def test_a_far_box_of_two_lorries_that_split_is_a_part_of_them(split: str, expected: int, parts: int) -> None:
+    """Fresh lane set 5320: the front camera boxed lorries 1 and 2 far off as one for 23 frames
+    (here T, frames 0-25), then each on its own (O1, O2 from frame 23, their first boxes 0.60
+    and 0.85 inside T's); T closed two frames later with no plate and went on as a passage of
+    its own, a duplicate. A plateless track that ends just as two others begin inside it was
+    those lorries boxed as one: a part of them. A lorry whose track ends as one other begins
+    inside it, or whose box held two others begun long before it ended, keeps its passage."""
+    start = 10 if split == "early" else 23
+
+    def t_box(i: int) -> BBox:
+        return BBox(830 - 4 * i, 135, 940, 275 + 2 * i)
+
+    def vehicles(i: int) -> list[Detection]:
+        out = [Detection(t_box(i), 0, "vehicle", 0.9)] if i <= 25 else []
+        t, k = t_box(start), i - start
+        if start <= i < 55:
+            o1 = BBox(t.x1 - 33 - 18 * k, 160 + 3 * k, t.x2 - 60 - 8 * k, t.y2 + 44 + 11 * k)
+            out.append(Detection(o1, 0, "vehicle", 0.9))
+        if split != "one" and start <= i < 90:
+            o2 = BBox(t.x1 + 77 - 9 * k, 125, 940 - 3 * k, t.y2 - 41 + 6 * k)
+            out.append(Detection(o2, 0, "vehicle", 0.9))
+        return out
+
+    def plates(i: int) -> list[Detection]:
+        if not 30 <= i < 50:
+            return []
+        o1 = next(d.box for d in vehicles(i) if d.box.y1 >= 160)
+        cx = (o1.x1 + o1.x2) / 2
+        return [Detection(BBox(cx - 50, o1.y2 - 50, cx + 50, o1.y2 - 28), 0, "plate", 0.9)]
+
+    passages, pipeline, frames = run_scripted(vehicles, 130, plates=plates)
+    assert len(passages) == expected
+    assert pipeline.counters.parts == parts
+    assert min(p.first_seen_ts_ms for p in passages) == frames[0].ts_ms  # the group's time is kept
 
 
 def test_a_side_track_that_starts_after_another_and_ends_before_it_is_a_piece() -> None:
