@@ -115,10 +115,13 @@ is at most this share of the widest box of its track so far (:func:`_leaving_sid
 
 GROUP_SPLIT_WITHIN_MS = 500
 GROUP_INSIDE = 0.5
-"""A closing track with no plate read whose box, in its last :data:`GROUP_SPLIT_WITHIN_MS`,
-held the first boxes (each at least this share inside it) of two open tracks or more that began
-then was one box around those vehicles far off, until the detector told them apart
-(:meth:`LanePipeline._queue_whole_of`; bench lane set 5320: 0.60 and 0.85)."""
+GROUP_COVER = 0.5
+"""A closing track with no plate read, two or more open tracks beginning in its last
+:data:`GROUP_SPLIT_WITHIN_MS` (at or before its last sighting) with their first boxes each at
+least :data:`GROUP_INSIDE` inside its box of then, and the box around those first boxes at IoU
+:data:`GROUP_COVER` or more with its box, was one box around those vehicles far off until the
+detector told them apart (:meth:`LanePipeline._split_into`; bench lane set 5320: 0.60 and 0.85
+inside, 0.61 IoU)."""
 
 STILL_IOU = 0.7
 """A vehicle track every one of whose boxes overlaps its first by at least this IoU never moved:
@@ -320,7 +323,11 @@ class LanePipeline:
 
     def flush(self) -> tuple[Passage, ...]:
         """Close every open vehicle track (end of the source); returns their passages, and those
-        of plates read surely on no vehicle (:meth:`_plate_only`)."""
+        of plates read surely on no vehicle (:meth:`_plate_only`). A read of the last frame's
+        untracked plates that is sure on its own is kept first (:meth:`_glimpsed`)."""
+        for seen in self._s.prev_plates.values():
+            self._glimpsed(seen)
+        self._s.prev_plates = {}
         keys = list(self._s.vehicles)
         out = tuple(p for k in keys if (p := self._close(k)) is not None)
         orphans = [self._s.plates.pop(t) for t in list(self._s.plates)]
@@ -647,19 +654,22 @@ class LanePipeline:
         if earlier:
             return max(earlier)[1]
         split = self._split_into(part)
-        return max(split)[1] if len(split) >= 2 else None
+        return max(split)[1] if split else None
 
     def _split_into(self, part: VehicleTrack) -> list[tuple[float, int]]:
         """The open vehicles (first box's area in px², key) that began in the last
         :data:`GROUP_SPLIT_WITHIN_MS` of closing track ``part``'s life with their first box
-        :data:`GROUP_INSIDE` inside its box of then (its last sighting at or before).
+        :data:`GROUP_INSIDE` inside its box of then (its last sighting at or before), when there
+        are two or more and the box around their first boxes covers its last box (IoU
+        :data:`GROUP_COVER`); else none.
 
         Two or more such are lorries far off that ``part`` boxed as one until the detector told
         them apart (fresh lane set 5320, thirty-fifth session: the front camera boxed lorries 1
         and 2 together for 23 frames, then tracked each; the group's track closed two frames
         later with no plate and went on as a passage of its own, a duplicate of lorry 2). A
-        lorry's own track does not end just as two others begin inside its box; one other
-        beginning there may be the lorry behind it."""
+        lorry's own track does not end just as two others begin inside its box and fill it; one
+        other beginning there may be the lorry behind it, two small ones the lorries far off it
+        hid."""
         out = []
         since = part.last_ts_ms - GROUP_SPLIT_WITHIN_MS
         for k, o in self._s.vehicles.items():
@@ -668,7 +678,16 @@ class LanePipeline:
             held = [b for t, b in part.sightings if t <= o.first_ts_ms]
             if held and o.first_box.inside_fraction(held[-1]) >= GROUP_INSIDE:
                 out.append((o.first_box.area_px, k))
-        return out
+        if len(out) < 2:
+            return []
+        firsts = [self._s.vehicles[k].first_box for _, k in out]
+        around = BBox(
+            min(b.x1 for b in firsts),
+            min(b.y1 for b in firsts),
+            max(b.x2 for b in firsts),
+            max(b.y2 for b in firsts),
+        )
+        return out if around.iou(part.box) >= GROUP_COVER else []
 
     def _vehicle_label(self, v: VehicleTrack) -> str:
         if not v.body_looks:
@@ -908,8 +927,9 @@ class LanePipeline:
         sighting, and only at ``track_activation_confidence``) as a plate track of its one read
         when that read is sure on its own: its best text fits a plate grammar, is
         :data:`PLATE_ONLY_MIN_CHARS` long or more, read at :data:`GLIMPSE_MIN_CONFIDENCE` or
-        more, on a vehicle still open. Its vote is low-confidence (one look), so it never cuts
-        a track in two (:meth:`_handover_cut`); the role's vote pools it with the others.
+        more, on a vehicle still open. Its vote is low-confidence while the vote rule asks for
+        more than one look to commit (``min_looks``, 3), so it does not cut a track in two
+        (:meth:`_handover_cut`); the role's vote pools it with the others.
 
         Fresh lane sets, thirty-fifth session: 5205's rear camera detected lorry 1's rear plate
         on one frame and read it ``BDZ637`` at 1.0; 5233's detected lorry 1's at 0.31-0.44 on
@@ -1032,7 +1052,7 @@ class LanePipeline:
         mine = [p for p in s.plates.values() if p.vehicle_key == key]
         for p in mine:
             s.plates.pop(p.track_id, None)
-        if self._is_noise(v, mine):
+        if self._is_noise(v, mine, handed_over=handed_over):
             self.counters.noise_tracks += 1
             return None
         whole = None if handed_over else self._queue_whole_of(v, mine)
@@ -1072,8 +1092,9 @@ class LanePipeline:
 
     def _is_scene(self, v: VehicleTrack, plates: list[PlateTrack]) -> bool:
         """Whether a finished vehicle track was a piece of the scene boxed as a vehicle: it never
-        moved (:func:`_still`), its body looks say no body type, and no plate was read surely
-        on it (:func:`plate_is_sure`). Never without a body classifier (nothing to tell by).
+        moved (:func:`_still`), its body looks say no body type, and no plate text was read on
+        it at all (a lorry standing still whose plate was read, even once, is kept). Never
+        without a body classifier (nothing to tell by).
 
         A lorry passes through the lane: its track moves, if only as it comes in and stops for
         an officer, and its trailer or tractor is classified. The detector boxes parts of the
@@ -1088,15 +1109,16 @@ class LanePipeline:
         looks = [b.verdict for b in v.body_looks]
         if consensus(looks, self.config.consensus_rule).body_type is not BodyType.UNKNOWN:
             return False
-        return not any(plate_is_sure(p.vote(self.config.vote_rule)) for p in plates)
+        return not any(p.vote(self.config.vote_rule).text for p in plates)
 
-    def _is_noise(self, v: VehicleTrack, plates: list[PlateTrack]) -> bool:
+    def _is_noise(self, v: VehicleTrack, plates: list[PlateTrack], *, handed_over: bool = False) -> bool:
         """Whether a finished vehicle track is noise: fewer than ``min_hits`` detections, or seen
         for less than ``min_track_ms`` with no plate read on it that fits a plate grammar (a
         piece of a passing trailer picked up for a few frames after its lorry's track was lost;
-        a haulier's name read on it does not make it a lorry), or the scene (:meth:`_is_scene`)."""
+        a haulier's name read on it does not make it a lorry), or, unless another lorry took
+        the track over after it (``handed_over``), the scene (:meth:`_is_scene`)."""
         t = self.config.tracking
-        if v.hits < t.min_hits or self._is_scene(v, plates):
+        if v.hits < t.min_hits or (not handed_over and self._is_scene(v, plates)):
             return True
         if v.last_ts_ms - v.first_ts_ms >= t.min_track_ms:
             return False
@@ -1132,8 +1154,8 @@ def _leaving_side(v: VehicleTrack, seen: tuple[int, BBox], grown: BBox, width_px
 
 
 def _still(v: VehicleTrack) -> bool:
-    """Whether vehicle track ``v`` never moved: each remembered box overlaps its first box by
-    :data:`STILL_IOU` or more."""
+    """Whether vehicle track ``v`` never moved: its first box and each box it remembers (its
+    last :data:`vision.pipeline.assemble.SIGHTINGS_KEPT`) overlap by :data:`STILL_IOU` or more."""
     return all(b.iou(v.first_box) >= STILL_IOU for b in (v.box, *(b for _, b in v.sightings)))
 
 

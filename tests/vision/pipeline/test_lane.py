@@ -300,14 +300,21 @@ def test_short_tracks_are_noise_not_passages() -> None:
 
 @pytest.mark.parametrize(
     ("case", "expected"),
-    [("booth", 0), ("body_seen", 1), ("plate_read", 1), ("moving", 1), ("no_classifier", 1)],
+    [
+        ("booth", 0),
+        ("body_seen", 1),
+        ("plate_read", 1),
+        ("read_once", 1),
+        ("moving", 1),
+        ("no_classifier", 1),
+    ],
 )
 def test_a_box_that_never_moves_with_no_body_or_plate_is_the_scene(case: str, expected: int) -> None:
     """Fresh lane set 5211: the rear camera boxed a control booth beside the empty lane for
     5.6 s (IoU 0.85 or more with its first box throughout), no trailer body seen on it and no
     plate read; it went on as a passage of no lorry. A track that never moved, with no body type
-    and no plate read surely, is the scene. A body seen on it, a plate read on it, a box that
-    moves, or no classifier to tell by: a passage."""
+    and no plate read, is the scene. A body seen on it, a plate read on it (even once: a lorry
+    standing still), a box that moves, or no classifier to tell by: a passage."""
 
     def vehicles(i: int) -> list[Detection]:
         if i >= 60:
@@ -319,11 +326,14 @@ def test_a_box_that_never_moves_with_no_body_or_plate_is_the_scene(case: str, ex
         return out
 
     def plates(i: int) -> list[Detection]:
-        read = case == "plate_read" and i < 40
+        read = (case == "plate_read" and i < 40) or (case == "read_once" and i == 10)
         return [Detection(BBox(200, 440, 300, 462), 0, "plate", 0.9)] if read else []
 
     classifier = None if case == "no_classifier" else ConstClassifier()
-    passages, pipeline, _ = run_scripted(vehicles, 100, view="rear", plates=plates, classifier=classifier)
+    reader = ConstReader(confidence=0.99)
+    passages, pipeline, _ = run_scripted(
+        vehicles, 100, view="rear", plates=plates, reader=reader, classifier=classifier
+    )
     assert len(passages) == expected
     assert pipeline.counters.noise_tracks == 1 - expected
 
@@ -405,19 +415,24 @@ def test_a_plate_detected_weakly_and_read_surely_is_kept(confidence: float, kept
 
 
 @pytest.mark.parametrize(
-    ("text", "confidence", "kept"),
-    [("AB12CDE", 0.99, True), ("AB12CDE", 0.9, False), ("ABCDEFG", 0.99, False)],
+    ("text", "confidence", "kept", "at"),
+    [
+        ("AB12CDE", 0.99, True, 5),
+        ("AB12CDE", 0.99, True, 19),
+        ("AB12CDE", 0.9, False, 5),
+        ("ABCDEFG", 0.99, False, 5),
+    ],
 )
 def test_a_plate_read_surely_on_the_one_frame_it_was_seen_is_kept(
-    text: str, confidence: float, kept: bool
+    text: str, confidence: float, kept: bool, at: int
 ) -> None:
     """Fresh lane set 5205: the rear camera detected lorry 1's rear plate on one frame only and
     read it right at 1.0; ByteTrack starts a track from a second sighting, so the read went
     with the detection and the passage had no rear plate. A read that sure, fitting a plate
     grammar, is kept as a plate of one look (low confidence); an unsure one or one that fits no
-    grammar is not."""
+    grammar is not. One seen on the source's last frame (``at`` 19) is kept at the end."""
     vehicle = lambda i: [Detection(BBox(100, 60 + 10 * i, 700, 470 + 5 * i), 0, "vehicle", 0.9)]  # noqa: E731
-    plate = lambda i: [Detection(BBox(300, 400, 400, 422), 0, "plate", 0.9)] if i == 5 else []  # noqa: E731
+    plate = lambda i: [Detection(BBox(300, 400, 400, 422), 0, "plate", 0.9)] if i == at else []  # noqa: E731
     reader = ConstReader(text, confidence=confidence)
     models = LaneModels(ScriptedDetector(vehicle), ScriptedDetector(plate), reader, None)
     pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
@@ -731,26 +746,37 @@ def test_a_track_that_starts_after_another_and_ends_before_it_is_a_piece(view: s
     assert pipeline.counters.parts == (0 if read else 1)
 
 
-@pytest.mark.parametrize(("split", "expected", "parts"), [("two", 2, 1), ("one", 2, 0), ("early", 3, 0)])
+@pytest.mark.parametrize(
+    ("split", "expected", "parts"), [("two", 2, 1), ("one", 2, 0), ("early", 3, 0), ("hidden", 3, 0)]
+)
 def test_a_far_box_of_two_lorries_that_split_is_a_part_of_them(split: str, expected: int, parts: int) -> None:
     """Fresh lane set 5320: the front camera boxed lorries 1 and 2 far off as one for 23 frames
     (here T, frames 0-25), then each on its own (O1, O2 from frame 23, their first boxes 0.60
     and 0.85 inside T's); T closed two frames later with no plate and went on as a passage of
     its own, a duplicate. A plateless track that ends just as two others begin inside it was
     those lorries boxed as one: a part of them. A lorry whose track ends as one other begins
-    inside it, or whose box held two others begun long before it ended, keeps its passage."""
+    inside it, or whose box held two others begun long before it ended, or a near lorry leaving
+    as two small ones far off it hid come out (their boxes fill a small part of its box), keeps
+    its passage. The biggest of the two takes the group's time."""
     start = 10 if split == "early" else 23
 
     def t_box(i: int) -> BBox:
-        return BBox(830 - 4 * i, 135, 940, 275 + 2 * i)
+        return (
+            BBox(150, 60 + 2 * i, 1100, 700)
+            if split == "hidden"
+            else BBox(830 - 4 * i, 135, 940, 275 + 2 * i)
+        )
 
     def vehicles(i: int) -> list[Detection]:
         out = [Detection(t_box(i), 0, "vehicle", 0.9)] if i <= 25 else []
         t, k = t_box(start), i - start
-        if start <= i < 55:
+        if split == "hidden" and start <= i < 90:
+            out.append(Detection(BBox(600 - 2 * k, 200 + k, 700 + 2 * k, 300 + 3 * k), 0, "vehicle", 0.9))
+            out.append(Detection(BBox(760, 180, 840, 260 + k), 0, "vehicle", 0.9))
+        elif start <= i < 55:
             o1 = BBox(t.x1 - 33 - 18 * k, 160 + 3 * k, t.x2 - 60 - 8 * k, t.y2 + 44 + 11 * k)
             out.append(Detection(o1, 0, "vehicle", 0.9))
-        if split != "one" and start <= i < 90:
+        if split not in ("one", "hidden") and start <= i < 90:
             o2 = BBox(t.x1 + 77 - 9 * k, 125, 940 - 3 * k, t.y2 - 41 + 6 * k)
             out.append(Detection(o2, 0, "vehicle", 0.9))
         return out
@@ -766,6 +792,9 @@ def test_a_far_box_of_two_lorries_that_split_is_a_part_of_them(split: str, expec
     assert len(passages) == expected
     assert pipeline.counters.parts == parts
     assert min(p.first_seen_ts_ms for p in passages) == frames[0].ts_ms  # the group's time is kept
+    if split == "two":  # the biggest first box, O1's, took it
+        (o1,) = [p for p in passages if p.plates]
+        assert o1.first_seen_ts_ms == frames[0].ts_ms
 
 
 def test_a_side_track_that_starts_after_another_and_ends_before_it_is_a_piece() -> None:
