@@ -670,7 +670,8 @@ class LanePipeline:
         lorry's own track does not end just as two others begin inside its box and fill it; one
         other beginning there may be the lorry behind it, two small ones the lorries far off it
         hid."""
-        out = []
+        out: list[tuple[float, int]] = []
+        firsts: list[BBox] = []
         since = part.last_ts_ms - GROUP_SPLIT_WITHIN_MS
         for k, o in self._s.vehicles.items():
             if not since <= o.first_ts_ms <= part.last_ts_ms or o.first_ts_ms <= part.first_ts_ms:
@@ -678,9 +679,9 @@ class LanePipeline:
             held = [b for t, b in part.sightings if t <= o.first_ts_ms]
             if held and o.first_box.inside_fraction(held[-1]) >= GROUP_INSIDE:
                 out.append((o.first_box.area_px, k))
+                firsts.append(o.first_box)
         if len(out) < 2:
             return []
-        firsts = [self._s.vehicles[k].first_box for _, k in out]
         around = BBox(
             min(b.x1 for b in firsts),
             min(b.y1 for b in firsts),
