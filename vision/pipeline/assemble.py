@@ -449,6 +449,33 @@ def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTr
     return [t for t, v in votes if not v.text or not clearly_different(v.text, best.text)]
 
 
+def unsettled(v: PlateVote, reads: Sequence[PlateRead], rule: VoteRule) -> bool:
+    """Whether a role's pooled vote ``v`` of ``reads`` is no reading of the plate: fewer looks
+    read it than the rule needs to commit (``min_looks``), its text's share is under
+    ``min_share``, and the looks read different texts (a look's best text neither the
+    consensus nor, either way, a start or end of it as long as half of it: :func:`_agree`).
+    The passage reports such a plate as seen, not read, its candidates kept for the
+    action-list match and the officer.
+
+    Lane sets 5230 and 5272 (thirty-sixth session): front plates far off, never legible, each
+    in two looks, read ``7`` and ``ER917`` (the plate ``JZR917``), ``I6`` and ``PJE8``
+    (``WP72VPC``); the passages reported ``ER917`` and ``PJE8``. Set 5207's trailer mark, read
+    ``K559`` and ``K5592948`` (the mark), is a reading."""
+    few = v.n_read < rule.min_looks
+    if v.status is not ReadStatus.LOW_CONFIDENCE or not few or v.confidence >= rule.min_share:
+        return False
+    texts = {c.text for r in reads for c in r.candidates[:1] if c.text}
+    return any(not _agree(t, v.text) for t in texts)
+
+
+def _agree(a: str, b: str) -> bool:
+    """Whether texts ``a`` and ``b`` read one plate alike: equal, or the shorter a start or an
+    end of the longer with at least half its characters (a plate cut at an edge)."""
+    short, long_ = sorted((a, b), key=len)
+    cut = long_.startswith(short) or long_.endswith(short)
+    return short == long_ or (2 * len(short) >= len(long_) and cut)
+
+
 _ROLE_ORDER = {PlateRole.FRONT: 0, PlateRole.TRAILER_MARK: 1, PlateRole.REAR: 2, PlateRole.UNKNOWN: 3}
 
 
@@ -496,7 +523,8 @@ def assemble_plates(
         # when the plate was seen: by the tracks that read it (a track that read nothing, kept for
         # its crops, may be a headlight or a sign boxed on and on)
         seen = [t for t in agreeing if t.vote(rule).text] or agreeing
-        v = vote([lk.read for lk in looks], rule)
+        reads = [lk.read for lk in looks]
+        v = vote(reads, rule)
         best_crop: ImageBGR | None = None
         if v.text:
             supporting = [
@@ -514,12 +542,13 @@ def assemble_plates(
                 best_crop is None or max(lk.crop.shape[0] for lk in looks) >= tallest.tallest_crop_px
             ):
                 best_crop = max(looks, key=lambda lk: lk.crop.shape[0]).crop
+        text, status = (v.text, v.status) if not unsettled(v, reads, rule) else ("", ReadStatus.UNREAD)
         plates.append(
             PassagePlate(
                 role=role,
-                text=v.text,
+                text=text,
                 confidence=v.confidence,
-                status=v.status,
+                status=status,
                 candidates=v.candidates,
                 country=v.country,
                 format_valid=v.format_valid,

@@ -238,6 +238,8 @@ class _State:
     camera_id: str = ""  # the last frame's
     next_key: int = 1
     next_glimpse_id: int = -2  # plate tracks of one sighting (:meth:`LanePipeline._glimpsed`)
+    # the last detect step's handovers: vehicle key cut -> (cut time, key that goes on)
+    handed_to: dict[int, tuple[int, int]] = field(default_factory=dict)
     last_ts_ms: int | None = None
     last_detect_ms: int | None = None
     last_processed_ms: int | None = None
@@ -473,6 +475,7 @@ class LanePipeline:
         jumps = self._box_jumps(ts, frame_size) if cfg.view in ("rear", "side") else {}
         out: list[Passage] = []
         moved: dict[int, int] = {}
+        s.handed_to = {}
         for key in sorted(keys | jumps.keys()):
             v = s.vehicles.get(key)
             if v is None:
@@ -493,6 +496,7 @@ class LanePipeline:
                 if p.vehicle_key == key and p.first_ts_ms >= cut:
                     p.vehicles = Counter({new_key: p.n_seen})
             moved[key] = new_key
+            s.handed_to[key] = (cut, new_key)
             self.counters.handovers += 1
             log.debug("lane %s: vehicle %d taken over at %d, goes on as %d", cfg.lane_id, key, cut, new_key)
             passage = self._close(key, handed_over=True)
@@ -935,8 +939,12 @@ class LanePipeline:
         Fresh lane sets, thirty-fifth session: 5205's rear camera detected lorry 1's rear plate
         on one frame and read it ``BDZ637`` at 1.0; 5233's detected lorry 1's at 0.31-0.44 on
         three frames and read ``AWP5Y`` at 1.0 and 0.99. Each read was dropped with its
-        detection, and the passage had no rear plate."""
+        detection, and the passage had no rear plate. A detection on the vehicle a handover cut
+        on the frame it was seen (:meth:`_handovers`) is the lorry's that goes on when seen after
+        the cut."""
         look, key, s = seen.read, seen.vehicle_key, self._s
+        if key is not None and key in s.handed_to and seen.ts_ms >= s.handed_to[key][0]:
+            key = s.handed_to[key][1]  # seen after the cut: the lorry that goes on
         best = None if look is None else look.read.best
         if look is None or best is None or key not in s.vehicles or not best.format_valid:
             return

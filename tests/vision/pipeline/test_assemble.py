@@ -308,3 +308,59 @@ def test_a_mark_track_half_of_whose_reads_are_pieces_is_the_mark_when_its_vote_i
         half.add_read(lk)
     assert half.vote(VoteRule()).text == "AB12CDE"
     assert half.role("rear", VoteRule()) is PlateRole.REAR
+
+
+def _read_of(height_px: int, *candidates: tuple[str, float]) -> PlateLook:
+    """One look at a crop ``height_px`` tall, read as ``candidates`` (text, confidence), best first."""
+    crop = np.zeros((height_px, 3 * height_px, 3), np.uint8)
+    cands = tuple(PlateCandidate(t, c, (c,) * len(t), None, "lt") for t, c in candidates)
+    return PlateLook(0, PlateRead(BBox(0, 0, 3 * height_px, height_px), cands, "const"), crop)
+
+
+@pytest.mark.parametrize(
+    ("reads", "text", "status"),
+    [
+        # lane set 5230: a far front plate (JZR917) read in two looks, ``7`` and ``ER917``
+        ([[("7", 0.5)], [("ER917", 0.83), ("ZR917", 0.23), ("ERB17", 0.21)]], "", ReadStatus.UNREAD),
+        # set 5272: the plate WP72VPC read PJE8 and I6
+        (
+            [[("PJE8", 0.18), ("HJE8", 0.08), ("DJE8", 0.04)], [("I6", 0.2), ("I8", 0.1)]],
+            "",
+            ReadStatus.UNREAD,
+        ),
+        # set 5207: a trailer mark read as its start, then whole: a reading
+        (
+            [[("K559", 1.0), ("K5S9", 0.9)], [("K5592948", 1.0), ("K5552948", 0.9)]],
+            "K5592948",
+            ReadStatus.LOW_CONFIDENCE,
+        ),
+        # two looks reading different texts, one of them holding most of the vote: a reading
+        ([[("AB12CDE", 0.95)], [("X7", 0.1)]], "AB12CDE", ReadStatus.LOW_CONFIDENCE),
+        # one look, its candidates close: nothing to disagree with
+        ([[("ER917", 0.83), ("ZR917", 0.6), ("ERB17", 0.5)]], "ER917", ReadStatus.LOW_CONFIDENCE),
+        # two looks agreeing
+        ([[("ER917", 0.5)], [("ER917", 0.6), ("ZR917", 0.2)]], "ER917", ReadStatus.LOW_CONFIDENCE),
+        # three looks with no majority: the vote's own low-confidence read
+        (
+            [
+                [("ER917", 0.5), ("ZR917", 0.4)],
+                [("ZR917", 0.5), ("ER917", 0.4)],
+                [("EZ917", 0.6), ("ER917", 0.5)],
+            ],
+            "ER917",
+            ReadStatus.LOW_CONFIDENCE,
+        ),
+    ],
+    ids=["two_disagree", "two_unsure", "piece_and_whole", "two_one_sure", "one", "two_agree", "three"],
+)
+def test_a_plate_read_differently_by_too_few_looks_is_seen_not_read(
+    reads: list[list[tuple[str, float]]], text: str, status: ReadStatus
+) -> None:
+    """Fewer looks than the vote needs to commit that read different texts (none a piece of
+    the other), with no majority, are no reading: the passage's plate is seen, not read, its
+    candidates kept for the action-list match (the truth of sets 5230 and 5272 has no legible
+    front plate, and the passages reported ``ER917`` and ``PJE8``)."""
+    track = _track_of([_read_of(25, *r) for r in reads])
+    (p,) = assemble_plates([track], "front", VoteRule())
+    assert (p.text, p.status) == (text, status)
+    assert p.candidates and p.candidates[0].text == track.vote(VoteRule()).text

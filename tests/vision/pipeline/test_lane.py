@@ -421,6 +421,7 @@ def test_a_plate_detected_weakly_and_read_surely_is_kept(confidence: float, kept
         ("AB12CDE", 0.99, True, 19),
         ("AB12CDE", 0.9, False, 5),
         ("ABCDEFG", 0.99, False, 5),
+        ("HB12", 1.0, False, 5),
     ],
 )
 def test_a_plate_read_surely_on_the_one_frame_it_was_seen_is_kept(
@@ -429,8 +430,9 @@ def test_a_plate_read_surely_on_the_one_frame_it_was_seen_is_kept(
     """Fresh lane set 5205: the rear camera detected lorry 1's rear plate on one frame only and
     read it right at 1.0; ByteTrack starts a track from a second sighting, so the read went
     with the detection and the passage had no rear plate. A read that sure, fitting a plate
-    grammar, is kept as a plate of one look (low confidence); an unsure one or one that fits no
-    grammar is not. One seen on the source's last frame (``at`` 19) is kept at the end."""
+    grammar, is kept as a plate of one look (low confidence); an unsure one, one that fits no
+    grammar or one under 5 characters (``HB12`` fits a German format) is not. One seen on the
+    source's last frame (``at`` 19) is kept at the end."""
     vehicle = lambda i: [Detection(BBox(100, 60 + 10 * i, 700, 470 + 5 * i), 0, "vehicle", 0.9)]  # noqa: E731
     plate = lambda i: [Detection(BBox(300, 400, 400, 422), 0, "plate", 0.9)] if i == at else []  # noqa: E731
     reader = ConstReader(text, confidence=confidence)
@@ -617,6 +619,39 @@ def test_a_track_taken_over_by_the_next_lorry_is_split_where_its_plate_appears()
     assert first.first_seen_ts_ms == T0 and first.last_seen_ts_ms < T0 + 60 * 40
     assert second.first_seen_ts_ms == T0 + 60 * 40 and second.last_seen_ts_ms == T0 + 89 * 40
     assert pipeline.counters.handovers == 1
+
+
+@pytest.mark.parametrize("at", [60, 61, 62])
+def test_a_plate_read_surely_on_the_frame_a_handover_cuts_is_the_next_lorrys(at: int) -> None:
+    """A rear camera's track taken over by the next lorry (its rear plate read from frame 60;
+    the track is cut there on frame 61) and, on frame ``at``, that lorry's trailer mark
+    detected once and read surely: the mark is the second lorry's, also when seen on the very
+    frame of the cut (it used to be dropped with the closed vehicle's key)."""
+
+    def vehicles(i: int) -> list[Detection]:
+        return [Detection(BBox(300, 100, 1200, 700), 0, "vehicle", 0.9)] if i < 90 else []
+
+    def plates(i: int) -> list[Detection]:
+        out = []
+        if 5 <= i < 25:
+            out.append(Detection(BBox(600, 600, 700, 620), 0, "plate", 0.9))  # 20 px: lorry 1
+        if 60 <= i < 75:
+            out.append(Detection(BBox(500, 500, 620, 526), 0, "plate", 0.9))  # 26 px: lorry 2
+        if i == at:
+            out.append(Detection(BBox(700, 300, 780, 340), 0, "plate", 0.9))  # 40 px: its mark
+        return out
+
+    reader = ConstReader(
+        by_height=lambda h: "AB12CDE" if h < 23 else "XY34ZZZ" if h < 30 else "K5592948", confidence=1.0
+    )
+    models = LaneModels(ScriptedDetector(vehicles), ScriptedDetector(plates), reader, None)
+    pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 140)))
+    assert [[(p.role, p.text) for p in q.plates] for q in passages] == [
+        [(PlateRole.REAR, "AB12CDE")],
+        [(PlateRole.TRAILER_MARK, "K5592948"), (PlateRole.REAR, "XY34ZZZ")],
+    ]
+    assert pipeline.counters.handovers == 1 and pipeline.counters.glimpsed_plates == 1
 
 
 def _mark_then_rear_plate(lost: range) -> tuple[list[Passage], LanePipeline]:
