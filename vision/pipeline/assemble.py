@@ -449,23 +449,33 @@ def agreeing_tracks(group: Sequence[PlateTrack], rule: VoteRule) -> list[PlateTr
     return [t for t, v in votes if not v.text or not clearly_different(v.text, best.text)]
 
 
+SURE_READ = 0.95
+"""A look whose best read is this sure says its text on its own (:func:`unsettled`)."""
+
+
 def unsettled(v: PlateVote, reads: Sequence[PlateRead], rule: VoteRule) -> bool:
-    """Whether a role's pooled vote ``v`` of ``reads`` is no reading of the plate: fewer looks
-    read it than the rule needs to commit (``min_looks``), its text's share is under
-    ``min_share``, and the looks read different texts (a look's best text neither the
-    consensus nor, either way, a start or end of it as long as half of it: :func:`_agree`).
-    The passage reports such a plate as seen, not read, its candidates kept for the
-    action-list match and the officer.
+    """Whether a role's pooled vote ``v`` of ``reads`` is no reading of the plate: two looks or
+    more read it, fewer than the rule needs to commit (``min_looks``), its text's share is
+    under ``min_share``, no look read it :data:`SURE_READ` sure, and some look's best read is
+    another plate's: neither a start or end of the consensus with half its characters
+    (:func:`_agree`) nor a misread of it (:func:`clearly_different`, look-alikes and an edit
+    or two forgiven). The passage reports such a plate as seen, not read (no text, country
+    or confidence), its candidates kept for the action-list match and the officer.
 
     Lane sets 5230 and 5272 (thirty-sixth session): front plates far off, never legible, each
     in two looks, read ``7`` and ``ER917`` (the plate ``JZR917``), ``I6`` and ``PJE8``
     (``WP72VPC``); the passages reported ``ER917`` and ``PJE8``. Set 5207's trailer mark, read
-    ``K559`` and ``K5592948`` (the mark), is a reading."""
-    few = v.n_read < rule.min_looks
-    if v.status is not ReadStatus.LOW_CONFIDENCE or not few or v.confidence >= rule.min_share:
+    ``K559`` and ``K5592948`` (the mark), is a reading; so are ``AB12CDE`` and ``A812CDE``."""
+    if (
+        v.status is not ReadStatus.LOW_CONFIDENCE
+        or not 2 <= v.n_read < rule.min_looks
+        or v.confidence >= rule.min_share
+    ):
         return False
-    texts = {c.text for r in reads for c in r.candidates[:1] if c.text}
-    return any(not _agree(t, v.text) for t in texts)
+    firsts = [c for r in reads for c in r.candidates[:1] if c.text]
+    if any(c.text == v.text and c.confidence >= SURE_READ for c in firsts):
+        return False
+    return any(not _agree(c.text, v.text) and clearly_different(c.text, v.text) for c in firsts)
 
 
 def _agree(a: str, b: str) -> bool:
@@ -542,16 +552,16 @@ def assemble_plates(
                 best_crop is None or max(lk.crop.shape[0] for lk in looks) >= tallest.tallest_crop_px
             ):
                 best_crop = max(looks, key=lambda lk: lk.crop.shape[0]).crop
-        text, status = (v.text, v.status) if not unsettled(v, reads, rule) else ("", ReadStatus.UNREAD)
+        blank = unsettled(v, reads, rule)
         plates.append(
             PassagePlate(
                 role=role,
-                text=text,
-                confidence=v.confidence,
-                status=status,
+                text="" if blank else v.text,
+                confidence=0.0 if blank else v.confidence,
+                status=ReadStatus.UNREAD if blank else v.status,
                 candidates=v.candidates,
-                country=v.country,
-                format_valid=v.format_valid,
+                country=None if blank else v.country,
+                format_valid=v.format_valid and not blank,
                 n_looks=n_looks,
                 crop_jpeg=encode_jpeg(best_crop, jpeg_quality) if best_crop is not None else b"",
                 first_seen_ts_ms=min(t.first_ts_ms for t in seen),

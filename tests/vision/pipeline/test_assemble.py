@@ -336,8 +336,19 @@ def _read_of(height_px: int, *candidates: tuple[str, float]) -> PlateLook:
         ),
         # two looks reading different texts, one of them holding most of the vote: a reading
         ([[("AB12CDE", 0.95)], [("X7", 0.1)]], "AB12CDE", ReadStatus.LOW_CONFIDENCE),
+        # two looks a look-alike apart (B/8): a misread of one plate, not another plate
+        (
+            [[("AB12CDE", 0.6), ("AB12CDF", 0.6)], [("A812CDE", 0.6), ("AB12CDE", 0.5)]],
+            "AB12CDE",
+            ReadStatus.LOW_CONFIDENCE,
+        ),
+        # one look read the consensus surely, another read junk
+        ([[("AB12CDE", 1.0), ("AB12CDF", 0.9)], [("X7", 0.3)]], "AB12CDE", ReadStatus.LOW_CONFIDENCE),
         # one look, its candidates close: nothing to disagree with
         ([[("ER917", 0.83), ("ZR917", 0.6), ("ERB17", 0.5)]], "ER917", ReadStatus.LOW_CONFIDENCE),
+        # one look whose first candidate (a grammar's fit, as the reader orders them) is not
+        # its surest: still one look, nothing to disagree with
+        ([[("AB12CDE", 0.4), ("X7", 0.45), ("Q9", 0.3)]], "X7", ReadStatus.LOW_CONFIDENCE),
         # two looks agreeing
         ([[("ER917", 0.5)], [("ER917", 0.6), ("ZR917", 0.2)]], "ER917", ReadStatus.LOW_CONFIDENCE),
         # three looks with no majority: the vote's own low-confidence read
@@ -351,16 +362,30 @@ def _read_of(height_px: int, *candidates: tuple[str, float]) -> PlateLook:
             ReadStatus.LOW_CONFIDENCE,
         ),
     ],
-    ids=["two_disagree", "two_unsure", "piece_and_whole", "two_one_sure", "one", "two_agree", "three"],
+    ids=[
+        "two_disagree",
+        "two_unsure",
+        "piece_and_whole",
+        "two_one_sure",
+        "lookalike",
+        "sure_and_junk",
+        "one",
+        "one_reordered",
+        "two_agree",
+        "three",
+    ],
 )
 def test_a_plate_read_differently_by_too_few_looks_is_seen_not_read(
     reads: list[list[tuple[str, float]]], text: str, status: ReadStatus
 ) -> None:
-    """Fewer looks than the vote needs to commit that read different texts (none a piece of
-    the other), with no majority, are no reading: the passage's plate is seen, not read, its
+    """Two looks or more, fewer than the vote needs to commit, that read different plates (not
+    a piece nor a misread of the consensus), with no majority and no sure read of it, are no
+    reading: the passage's plate is seen, not read, its
     candidates kept for the action-list match (the truth of sets 5230 and 5272 has no legible
     front plate, and the passages reported ``ER917`` and ``PJE8``)."""
     track = _track_of([_read_of(25, *r) for r in reads])
     (p,) = assemble_plates([track], "front", VoteRule())
     assert (p.text, p.status) == (text, status)
     assert p.candidates and p.candidates[0].text == track.vote(VoteRule()).text
+    if not text:  # nothing of a read but the candidates
+        assert (p.confidence, p.country, p.format_valid) == (0.0, None, False)
