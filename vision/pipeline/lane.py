@@ -456,16 +456,17 @@ class LanePipeline:
                 and self._in_roi(frame, *d.box.center)
             ]
         n_reads = self._plates(frame, ts, plates, frame_vehicles, pending)
-        handed, moved = self._handovers(ts, (frame.width_px, frame.height_px))
+        handed = self._handovers(ts, (frame.width_px, frame.height_px))
         s.last_vehicle_views = tuple(
             TrackView(key, det.box, self._vehicle_label(s.vehicles[key]))
-            for key, det in ((moved.get(k, k), d) for k, d in frame_vehicles)
+            for key, det in ((s.handed_to.get(k, k), d) for k, d in frame_vehicles)
         )
         return n_reads, n_looks, handed
 
-    def _handovers(self, ts: int, frame_size: tuple[int, int]) -> tuple[tuple[Passage, ...], dict[int, int]]:
+    def _handovers(self, ts: int, frame_size: tuple[int, int]) -> tuple[Passage, ...]:
         """Split vehicle tracks that another lorry took over; returns the passages of the lorries
-        that left and, for each split vehicle, the key of the track that goes on.
+        that left, and keeps for each split vehicle the key of the track that goes on
+        (``handed_to``, :meth:`_handed_on`) until the next detect step.
 
         A detector that sees a passing trailer and the next lorry behind it as one box for a
         while gives ByteTrack no reason to start a new track: the box slides from one lorry to
@@ -487,7 +488,6 @@ class LanePipeline:
         }
         jumps = self._box_jumps(ts, frame_size) if cfg.view in ("rear", "side") else {}
         out: list[Passage] = []
-        moved: dict[int, int] = {}
         s.handed_to = {}
         for key in sorted(keys | jumps.keys()):
             v = s.vehicles.get(key)
@@ -508,14 +508,13 @@ class LanePipeline:
             for p in s.plates.values():
                 if p.vehicle_key == key and p.first_ts_ms >= cut:
                     p.vehicles = Counter({new_key: p.n_seen})
-            moved[key] = new_key
             s.handed_to[key] = new_key
             self.counters.handovers += 1
             log.debug("lane %s: vehicle %d taken over at %d, goes on as %d", cfg.lane_id, key, cut, new_key)
             passage = self._close(key, handed_over=True)
             if passage is not None:
                 out.append(passage)
-        return tuple(out), moved
+        return tuple(out)
 
     def _sure_plates(self, key: int) -> list[tuple[PlateTrack, PlateVote]]:
         """Vehicle ``key``'s plate tracks read surely (:func:`plate_is_sure`), with their votes."""
@@ -985,9 +984,9 @@ class LanePipeline:
         self.counters.glimpsed_plates += 1
 
     def _handed_on(self, key: int | None) -> int | None:
-        """The vehicle a plate detection of the last detect step, seen on vehicle ``key``, is on
-        now: the lorry that goes on when a handover cut ``key`` on that step (it is cut where
-        the new lorry's plate was first seen, never after that step, :meth:`_handovers`)."""
+        """The vehicle a detection of the last detect step, seen on vehicle ``key``, is on now:
+        the lorry that goes on when a handover cut ``key`` on that step (it is cut where the new
+        lorry's plate was first seen, never after that step, :meth:`_handovers`)."""
         return self._s.handed_to.get(key, key) if key is not None else None
 
     def _maybe_read(
