@@ -149,9 +149,9 @@ def parse_mapping(items: Sequence[str]) -> dict[str, str]:
         source, sep, target = item.partition("=")
         source, target = source.strip().lower(), target.strip().lower()
         if not sep or not source or not target:
-            raise ValueError(f"--map {item!r}: expected FILE_COLUMN=COLUMN, e.g. registration=mark")
+            raise ValueError(f"map {item!r}: expected FILE_COLUMN=COLUMN, e.g. registration=mark")
         if target not in COLUMNS:
-            raise ValueError(f"--map {item!r}: {target!r} is not one of {', '.join(COLUMNS)}")
+            raise ValueError(f"map {item!r}: {target!r} is not one of {', '.join(COLUMNS)}")
         mapping[source] = target
     return mapping
 
@@ -288,7 +288,8 @@ def parse_csv(data: bytes, column_map: Mapping[str, str] | None = None) -> Parse
                         RowError(
                             line,
                             f"missing column(s): {', '.join(missing)}; the header must be {','.join(COLUMNS)}"
-                            " (map other names with --map FILE_COLUMN=COLUMN)",
+                            " (map other names: FILE_COLUMN=COLUMN, with --map on the command line"
+                            " or map= in the API)",
                         )
                     )
                 ignored = [h for h in header if h not in COLUMNS]

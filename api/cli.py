@@ -60,7 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    code: int = args.func(args)
+    from api.settings import SettingsError  # noqa: PLC0415 (keeps --help light)
+
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        print(f"hgv-lane: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

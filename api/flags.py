@@ -245,6 +245,17 @@ _MAYBE_SOFT = (Side.SOFT, Side.UNKNOWN)
 its probability is shared, an unsettled one is when a soft body is probable enough."""
 
 
+def _low_confidence_text(p: PassagePlate, rules: FlagRules) -> str:
+    """Why a read plate is flagged as unsure: a low share of the vote, or a vote that did not
+    settle (too few looks agreeing to commit, however high the share: ``EM59PPL (96%)`` alone
+    read as unsure puzzled officers)."""
+    said = f"{_plate_label(p)} read with low confidence: {p.text} ({p.confidence:.0%}"
+    if p.confidence >= rules.low_confidence_below:
+        looks = f"{p.n_looks} look{'s' if p.n_looks != 1 else ''}"
+        return f"{said} of the vote, not settled over {looks})"
+    return f"{said})"
+
+
 def assess(
     passage: Passage, matches: Sequence[PlateMatch], rules: FlagRules, earlier: Sequence[Sighting] = ()
 ) -> tuple[Reason, ...]:
@@ -292,7 +303,7 @@ def assess(
                 Reason(
                     ReasonCode.LOW_CONFIDENCE,
                     rules.low_confidence_points,
-                    f"{_plate_label(p)} read with low confidence: {p.text} ({p.confidence:.0%})",
+                    _low_confidence_text(p, rules),
                     {"plate_role": p.role.value, "text": p.text, "confidence": p.confidence},
                 )
                 for p in read

@@ -45,7 +45,13 @@ from vision.pipeline.lane import LanePipeline
 from vision.pipeline.merge import LaneMerger, MergeRule
 from vision.pipeline.protocols import EventSink, FrameSource, LaneModels
 from vision.pipeline.reload import ModelWatcher
-from vision.pipeline.sources import PushedFrameRouter, PushedFrames, VideoFileSource, open_source
+from vision.pipeline.sources import (
+    FrameRefused,
+    PushedFrameRouter,
+    PushedFrames,
+    VideoFileSource,
+    open_source,
+)
 from vision.pipeline.worker import LaneHealth, LaneWorker
 
 if TYPE_CHECKING:
@@ -205,16 +211,22 @@ class LaneRunner:
             source = pushed
         return self._start(config, source)
 
-    def _new_pushed_lane(self, lane_id: str) -> PushedFrames | None:
-        """A pipeline for pushed frames of a lane not configured (called by the router)."""
+    def _new_pushed_lane(self, lane_id: str) -> PushedFrames:
+        """A pipeline for pushed frames of a lane not configured (called by the router); raises
+        :class:`FrameRefused` for a lane that runs another source, or one lane too many."""
         with self._lock:
             n_pushed = len(self._pushed)
             running = any(key[0] == lane_id for key in self.workers)
-        if running or n_pushed >= self.settings.pipeline.max_pushed_lanes:
-            log.warning(
-                "lane %s: pushed frames refused (lane runs another source, or too many lanes)", lane_id
+        limit = self.settings.pipeline.max_pushed_lanes
+        if running or n_pushed >= limit:
+            reason = (
+                f"lane {lane_id!r} runs another source (a file or stream), not pushed frames"
+                if running
+                else f"the service already runs {n_pushed} lanes of pushed frames, as many as "
+                f"pipeline.max_pushed_lanes ({limit}) allows"
             )
-            return None
+            log.warning("pushed frames refused: %s", reason)
+            raise FrameRefused(reason)
         pushed = PushedFrames(lane_id)
         with self._lock:
             self._pushed.add(lane_id)

@@ -9,11 +9,12 @@ Nothing is built at import time.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,7 +31,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ENV = "HGV_LANE_CONFIG"
 
 
-class RuntimeSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings section: an unknown key in it is an error, as at the top level (a typo such
+    as ``HGV_LANE_SERVER__PROT`` or ``prot = 9000`` under ``[server]`` is not ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuntimeSettings(_Section):
     """How models run."""
 
     providers: Literal["auto", "cpu", "cuda"] = Field(
@@ -41,7 +49,7 @@ class RuntimeSettings(BaseModel):
     )
 
 
-class ModelSettings(BaseModel):
+class ModelSettings(_Section):
     """Where the shipped models are."""
 
     dir: Path = Field(PROJECT_ROOT / "models", description="Folder of shipped ONNX models and model cards.")
@@ -84,7 +92,7 @@ class ModelSettings(BaseModel):
         return self.dir / name
 
 
-class ReaderSettings(BaseModel):
+class ReaderSettings(_Section):
     """Plate reading."""
 
     engine: Literal["easyocr", "rapidocr", "crnn", "crnn+rapidocr"] = Field(
@@ -96,7 +104,7 @@ class ReaderSettings(BaseModel):
     top_n: int = Field(5, ge=1, le=20, description="Candidate strings kept per plate read.")
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Section):
     """The database."""
 
     url: str | None = Field(
@@ -106,7 +114,7 @@ class StoreSettings(BaseModel):
     )
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(_Section):
     """The HTTP service."""
 
     host: str = Field("127.0.0.1", description="Address the service listens on.")
@@ -124,7 +132,7 @@ class ServerSettings(BaseModel):
     )
 
 
-class FlagSettings(BaseModel):
+class FlagSettings(_Section):
     """Action-list matching, flag rules (risk points add up to a score capped at 100) and retention."""
 
     max_edit_distance: int = Field(
@@ -188,7 +196,7 @@ class FlagSettings(BaseModel):
     )
 
 
-class AuthSettings(BaseModel):
+class AuthSettings(_Section):
     """Officers' sessions, API tokens and passwords."""
 
     session_ttl_min: int = Field(
@@ -205,7 +213,7 @@ class AuthSettings(BaseModel):
     )
 
 
-class FrameSettings(BaseModel):
+class FrameSettings(_Section):
     """JPEG frames pushed by lane cameras (``POST /v1/lanes/{lane}/frames``)."""
 
     max_bytes: int = Field(
@@ -225,7 +233,7 @@ class FrameSettings(BaseModel):
     )
 
 
-class LiveSettings(BaseModel):
+class LiveSettings(_Section):
     """The officers' live flag queue (Server-Sent Events)."""
 
     poll_s: float = Field(
@@ -244,7 +252,7 @@ class LiveSettings(BaseModel):
     )
 
 
-class LaneSettings(BaseModel):
+class LaneSettings(_Section):
     """One lane camera of the pipeline."""
 
     lane_id: str = Field(
@@ -269,7 +277,7 @@ class LaneSettings(BaseModel):
     motion_gate: bool = Field(False, description="Skip frames where nothing moves inside the region.")
 
 
-class PipelineSettings(BaseModel):
+class PipelineSettings(_Section):
     """The lane pipeline: tracking, which crops are read, queues, and the lanes."""
 
     detect_interval_ms: int = Field(
@@ -426,17 +434,42 @@ class Settings(BaseSettings):
         if config:
             path = Path(config)
             if not path.is_file():
-                raise FileNotFoundError(f"{CONFIG_ENV}={config}: no such settings file")
+                raise FileNotFoundError(f"settings file {config} (--config or {CONFIG_ENV}): no such file")
             if path.suffix.lower() == ".toml":
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
             elif path.suffix.lower() in (".yaml", ".yml"):
                 sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
             else:
-                raise ValueError(f"{CONFIG_ENV}={config}: settings file must be .toml, .yaml or .yml")
+                raise ValueError(
+                    f"settings file {config} (--config or {CONFIG_ENV}): must be .toml, .yaml or .yml"
+                )
         return tuple(sources)
+
+
+class SettingsError(ValueError):
+    """The settings cannot be built: a bad or out-of-bounds value, an unknown key, or a settings
+    file that is missing or does not parse. The message names each problem (the command line
+    prints it instead of a traceback)."""
+
+
+def _problem(err: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+    return f"{where}: {err.get('msg', 'invalid')} (given {err.get('input')!r})"
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The effective settings, built once on first use."""
-    return Settings()
+    """The effective settings, built once on first use; raises :class:`SettingsError`."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "\n  ".join(_problem(e) for e in exc.errors())
+        raise SettingsError(f"invalid settings ({exc.error_count()}):\n  {problems}") from exc
+    except (OSError, ValueError) as exc:  # the file: missing, unreadable, bad TOML
+        config = os.environ.get(CONFIG_ENV)
+        said = str(exc) if not config or config in str(exc) else f"settings file {config}: {exc}"
+        raise SettingsError(said) from exc
+    except Exception as exc:  # a YAML file that does not parse (yaml.YAMLError)
+        if type(exc).__module__.startswith("yaml"):
+            raise SettingsError(f"settings file {os.environ.get(CONFIG_ENV)}: {exc}") from exc
+        raise

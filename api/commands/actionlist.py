@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from api.commands.db import add_db_option
 from api.commands.store import opened_store
 from api.settings import get_settings
+
+if TYPE_CHECKING:
+    from api.actionlist import ImportRejected
 
 MAX_SHOWN = 50
 """Errors (and diff marks) printed before "... and N more"."""
@@ -77,6 +81,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     m.set_defaults(func=match)
 
 
+def print_rejection(exc: ImportRejected, file: Path, out: TextIO | None = None) -> None:
+    """Why ``file`` was rejected: the count, the warnings, then up to :data:`MAX_SHOWN` row errors
+    (on ``out``, default standard output)."""
+    out = out or sys.stdout
+    print(f"rejected {file}: {len(exc.errors)} error(s); the action list was not changed", file=out)
+    for warning in exc.warnings:
+        print(f"  warning: {warning}", file=out)
+    for error in exc.errors[:MAX_SHOWN]:
+        print(f"  {error}", file=out)
+    if len(exc.errors) > MAX_SHOWN:
+        print(f"  ... and {len(exc.errors) - MAX_SHOWN} more", file=out)
+
+
 def _short(items: list[str], limit: int = MAX_SHOWN) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" ... and {len(items) - limit} more" if len(items) > limit else "")
@@ -110,13 +127,7 @@ def import_(args: argparse.Namespace) -> int:
                     session, data, source_name=args.file.name, column_map=mapping, dry_run=args.dry_run
                 )
         except ImportRejected as exc:
-            print(f"rejected {args.file}: {len(exc.errors)} error(s); the action list was not changed")
-            for warning in exc.warnings:
-                print(f"  warning: {warning}")
-            for error in exc.errors[:MAX_SHOWN]:
-                print(f"  {error}")
-            if len(exc.errors) > MAX_SHOWN:
-                print(f"  ... and {len(exc.errors) - MAX_SHOWN} more")
+            print_rejection(exc, args.file)
             if args.json:
                 errors = [dataclasses.asdict(e) for e in exc.errors]
                 print(json.dumps({"ok": False, "file": str(args.file), "errors": errors}))

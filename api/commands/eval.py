@@ -37,8 +37,9 @@ def add_plates_parser(group: SubParsers) -> None:
         help="plate reading (and detection) on a manifest of crops and/or scenes",
         description="Evaluate the plate reader on a manifest (CSV: image_path, plate_text, country, "
         "bbox_x, bbox_y, bbox_w, bbox_h, notes). Rows without a box are crops (read only); rows with "
-        "a box are scenes. Until a plate detector model exists, scenes are read from their true box "
-        "and detection_recall is null.",
+        "a box are scenes: the plate detector finds the plate (detection counts at IoU >= 0.5 with the "
+        "true box), then the reader reads it; without a plate detector model they are read from their "
+        "true box and detection_recall is null.",
     )
     p.add_argument("manifest", type=Path, help="manifest CSV")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")

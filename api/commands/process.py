@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -41,6 +42,21 @@ def _roi(text: str) -> tuple[tuple[float, float], ...]:
     if len(values) < 6 or len(values) % 2:
         raise argparse.ArgumentTypeError("give at least 3 points as x1,y1,x2,y2,x3,y3 (normalised 0-1)")
     return tuple((values[i], values[i + 1]) for i in range(0, len(values), 2))
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: ``kind(text)`` when it is over 0, else a usage error (0 is not a default)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text} is not over 0")
+        return value
+
+    return parse
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,12 +80,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--roi", type=_roi, default=(), help="region of interest: x1,y1,x2,y2,x3,y3[,...] normalised 0-1"
     )
     p.add_argument("--motion-gate", action="store_true", help="skip frames where nothing moves in the region")
-    p.add_argument("--fps", type=float, default=None, help="frame rate of a folder of images (default 25)")
+    p.add_argument(
+        "--fps", type=_positive(float), default=None, help="frame rate of a folder of images (default 25)"
+    )
     p.add_argument(
         "--start-ts-ms", type=int, default=None, help="time of the first frame (ms since epoch; default now)"
     )
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (streams)")
-    p.add_argument("--preview-every", type=int, default=1, help="keep one preview frame in N (default 1)")
+    p.add_argument(
+        "--max-frames", type=_positive(int), default=None, help="stop after this many frames (streams)"
+    )
+    p.add_argument(
+        "--preview-every", type=_positive(int), default=1, help="keep one preview frame in N (default 1)"
+    )
     p.add_argument("--no-preview", action="store_true", help="write no annotated preview")
     p.add_argument(
         "--truth",
@@ -182,6 +204,7 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     """Run ``process``; exit 2 for bad input, 1 when a model cannot load or the pipeline fails."""
     from api.actionlist import ImportRejected, build_matcher, import_action_list  # noqa: PLC0415
+    from api.commands.actionlist import print_rejection  # noqa: PLC0415
     from api.db.session import open_store, session_scope  # noqa: PLC0415
     from api.flags import FlagRules  # noqa: PLC0415
     from api.lane_runner import lane_config, merge_rule, model_files  # noqa: PLC0415
@@ -327,7 +350,7 @@ def run(args: argparse.Namespace) -> int:
                 edit_min_length=settings.flags.edit_min_length,
             )
     except ImportRejected as e:
-        print(f"error: action list rejected: {e}", file=sys.stderr)
+        print_rejection(e, args.action_list, sys.stderr)
         engine.dispose()
         return 2
     except OSError as e:

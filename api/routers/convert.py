@@ -1,12 +1,30 @@
-"""Store rows to public schemas (one place, so every route shows the same shapes)."""
+"""Store rows to public schemas (one place, so every route shows the same shapes), and a
+query's mark to the store's form."""
 
 from __future__ import annotations
+
+from fastapi import HTTPException, status
 
 from api.db.models import Flag, FlagEvent, FlagReason, FlagStatus, PassageRow
 from api.schemas.flags import EventPublic, FlagDetail, FlagSummary, MatchedEntry, ReasonPublic
 from api.schemas.passages import BodyFeedbackPublic, CandidatePublic, PassagePublic, PlatePublic
 from api.workflow import Actor, FlagState, actions_for, may_give_body_feedback
+from vision.anpr.lookalike import normalise
 from vision.types import BodyType
+
+
+def mark_filter(mark: str | None) -> str | None:
+    """A ``mark=`` query as the store keeps marks (:func:`normalise`: upper case, letters and
+    digits only), ``None`` when not given; 422 for one with no letter or digit (``%%`` or ``-``
+    would otherwise filter nothing and list every row)."""
+    if mark is None or not mark.strip():
+        return None
+    norm = normalise(mark)
+    if not norm:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"mark {mark!r} has no letters or digits to search by"
+        )
+    return norm
 
 
 def reason_public(r: FlagReason) -> ReasonPublic:

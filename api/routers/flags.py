@@ -26,7 +26,7 @@ from api.db.models import BodyFeedback, Flag, FlagReason, FlagStatus
 from api.db.session import session_scope
 from api.feedback import FeedbackError, record_body_feedback, resolve_body_feedback
 from api.flags import PlateMatch, Reason, ReasonCode, hit_reason, score_of
-from api.routers.convert import flag_detail, flag_summary
+from api.routers.convert import flag_detail, flag_summary, mark_filter
 from api.schemas.flags import (
     BodyTypeRequest,
     ClaimRequest,
@@ -86,7 +86,7 @@ def list_flags(
         db,
         statuses=statuses,
         lane_id=lane,
-        mark=normalise(mark) if mark else None,
+        mark=mark_filter(mark),
         min_risk=min_risk,
         claimed_by=user.name if mine else None,
         limit=limit,
@@ -197,6 +197,19 @@ def _check_version(flag: Flag, body: TransitionBase) -> None:
         )
 
 
+def _checked(flag: Flag, action: Action, body: TransitionBase, user: Principal) -> FlagStatus:
+    """The status ``action`` by ``user`` takes ``flag`` to: 409 when ``body`` names another
+    version or the flag's state refuses it (a closed flag, someone else's claim), 403 for a role
+    that may not act; checked before an action's own details."""
+    _check_version(flag, body)
+    try:
+        return check(FlagState(FlagStatus(flag.status), flag.claimed_by), action, _actor(user))
+    except NotPermitted as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from exc
+    except TransitionRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from exc
+
+
 def _transition(
     db: Session,
     state: AppState,
@@ -211,14 +224,8 @@ def _transition(
 ) -> FlagDetail:
     """Check and apply one workflow action; 404 / 403 / 409 with the reason."""
     flag = _load(db, flag_id)
-    _check_version(flag, body)
+    target = _checked(flag, action, body, user)
     from_status = FlagStatus(flag.status)
-    try:
-        target = check(FlagState(from_status, flag.claimed_by), action, _actor(user))
-    except NotPermitted as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from exc
-    except TransitionRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from exc
     now = now_ms()
     ok = repo.apply_transition(
         db,
@@ -472,6 +479,7 @@ def dispose(
     ``security_breach`` (no entrants) or ``not_stopped``; without one only ``not_stopped`` (say why
     in ``note``). Searches name their detection methods."""
     flag = _load(db, flag_id)
+    _checked(flag, Action.DISPOSE, body, user)  # a closed flag is closed, whatever the details say
     try:
         d = check_disposition(
             FlagStatus(flag.status),

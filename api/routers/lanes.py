@@ -16,6 +16,7 @@ from api.auth import AnyUser, CameraUser, StateDep
 from api.schemas.lanes import LANE_ID, FrameAccepted, LaneHealth
 from api.settings import FrameSettings
 from vision.anpr.imageio import apply_orientation, orientation_of
+from vision.pipeline.sources import FrameRefused
 from vision.types import Frame
 
 router = APIRouter(tags=["lanes"])
@@ -35,6 +36,11 @@ def get_lane(lane_id: LaneId, user: AnyUser, state: StateDep) -> LaneHealth:
     if lane is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lane {lane_id!r} has reported or received frames")
     return lane
+
+
+MAX_TS_MS = 253_402_300_799_999
+"""The latest capture time a camera may give (``X-Frame-Ts-Ms``): the last millisecond of the
+year 9999 (a larger number would not fit the store's 64-bit integers)."""
 
 
 class FrameError(ValueError):
@@ -72,6 +78,10 @@ def decode_jpeg(data: bytes, limits: FrameSettings) -> np.ndarray:
             orientation = orientation_of(img)
     except FrameError:
         raise
+    except Image.DecompressionBombError as exc:  # a header claiming twice PIL's own limit, or more
+        raise FrameError(
+            status.HTTP_413_CONTENT_TOO_LARGE, f"image too large: {exc} (at most {limits.max_pixels} pixels)"
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         raise FrameError(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the JPEG does not decode: {exc}") from exc
     except ModuleNotFoundError as exc:
@@ -111,6 +121,7 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     responses={
         400: {"description": "Empty body"},
         403: {"description": "The token is bound to another lane"},
+        409: {"description": "The lane takes no pushed frames, or none from this camera"},
         413: {"description": "Too many bytes or pixels"},
         415: {"description": "Not image/jpeg"},
         422: {"description": "The JPEG does not decode"},
@@ -123,7 +134,7 @@ async def push_frame(
     state: StateDep,
     content_type: Annotated[str | None, Header()] = None,
     x_camera_id: Annotated[str | None, Header(max_length=64)] = None,
-    x_frame_ts_ms: Annotated[int | None, Header(ge=0)] = None,
+    x_frame_ts_ms: Annotated[int | None, Header(ge=0, le=MAX_TS_MS)] = None,
 ) -> FrameAccepted:
     """A lane camera (role ``camera``) pushes one JPEG frame. The body is checked (not empty, at
     most ``frames.max_bytes`` bytes and ``frames.max_pixels`` pixels, a JPEG that decodes) and the
@@ -131,7 +142,9 @@ async def push_frame(
     its oldest queued frame is dropped and counted. A refused frame is not stored or queued.
     ``X-Camera-Id`` names the camera (default: the token's user), ``X-Frame-Ts-Ms`` the capture
     time (default: arrival). A token bound to a lane (``tokens create --lane``) pushes to that
-    lane only (403 for any other): a camera's stolen token cannot feed another lane's queue."""
+    lane only (403 for any other): a camera's stolen token cannot feed another lane's queue.
+    A lane that runs another source (a file or stream), one lane more than the service runs
+    pushed, or a camera a two-camera lane does not have: 409 with the reason."""
     if user.lane_id is not None and user.lane_id != lane_id:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"this token is bound to lane {user.lane_id!r}, not {lane_id!r}"
@@ -151,7 +164,10 @@ async def push_frame(
     ts = x_frame_ts_ms if x_frame_ts_ms is not None else int(time.time() * 1000)
     camera = x_camera_id or user.name
     frame = Frame(lane_id=lane_id, camera_id=camera, ts_ms=ts, image=image)
-    queued = state.frame_sink.submit(frame)
+    try:
+        queued = state.frame_sink.submit(frame)
+    except FrameRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from exc
     lane = state.lanes.record_frame(lane_id, ts, dropped=not queued)
     return FrameAccepted(
         lane_id=lane_id,

@@ -14,9 +14,8 @@ from fastapi.responses import FileResponse
 from api.auth import Client, DbDep, OfficerUser, StateDep, audit
 from api.db import repository as repo
 from api.db.models import PassageRow
-from api.routers.convert import passage_public
+from api.routers.convert import mark_filter, passage_public
 from api.schemas.passages import PassagePublic
-from vision.anpr.lookalike import normalise
 
 router = APIRouter(tags=["passages"])
 
@@ -43,7 +42,7 @@ def search_passages(
 ) -> list[PassagePublic]:
     """Passages, newest first, by mark (normalised: case, spaces and hyphens do not matter), lane
     and time (ms since the epoch). Audited (``passage.search``)."""
-    norm = normalise(mark) if mark else None
+    norm = mark_filter(mark)
     rows = repo.search_passages(
         db,
         mark=norm,

@@ -90,3 +90,43 @@ def test_config_flag_sets_file(
     finally:
         os.environ.pop("HGV_LANE_CONFIG", None)
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("env", "file", "said"),
+    [
+        ({"HGV_LANE_SERVER__PORT": "abc"}, None, "server.port: Input should be a valid integer"),
+        (
+            {"HGV_LANE_SERVER__PORT": "99999"},
+            None,
+            "server.port: Input should be less than or equal to 65535",
+        ),
+        ({"HGV_LANE_SERVER__PROT": "1"}, None, "server.prot: Extra inputs are not permitted"),
+        ({}, "absent.toml", "absent.toml (--config or HGV_LANE_CONFIG): no such file"),
+        ({}, "bad.toml", "bad.toml: Expected ']'"),
+        ({}, "bad.yaml", "bad.yaml: while parsing"),
+    ],
+    ids=["not_a_number", "out_of_bounds", "unknown_key", "no_file", "bad_toml", "bad_yaml"],
+)
+def test_bad_settings_are_a_message_and_exit_code_2_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    file: str | None,
+    said: str,
+) -> None:
+    (tmp_path / "bad.toml").write_text("[server\nport = 1\n")
+    (tmp_path / "bad.yaml").write_text("server: [1\n")
+    monkeypatch.delenv("HGV_LANE_CONFIG", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    args = ["--config", str(tmp_path / file)] if file else []
+    get_settings.cache_clear()
+    try:
+        assert main([*args, "config", "show"]) == 2
+    finally:
+        os.environ.pop("HGV_LANE_CONFIG", None)
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("hgv-lane: ") and said in err and "Traceback" not in err

@@ -21,6 +21,7 @@ from api.settings import LaneSettings, PipelineSettings, Settings
 from api.sinks import StoreSink
 from vision.pipeline.config import RegionOfInterest
 from vision.pipeline.protocols import LaneModels
+from vision.pipeline.sources import FrameRefused
 from vision.pipeline.testing import CLIP, ConstClassifier, ConstReader, fixture_truth
 from vision.pipeline.truth import TruthDetector
 from vision.types import BodyType, Frame, Passage
@@ -132,7 +133,8 @@ def test_too_many_pushed_lanes_are_refused(tmp_path: Path) -> None:
     runner = LaneRunner(settings, truth_models, StoreSinkStub())
     img = np.zeros((72, 128, 3), np.uint8)
     assert runner.router.submit(Frame("A", "c", 1, img))
-    assert not runner.router.submit(Frame("B", "c", 1, img))
+    with pytest.raises(FrameRefused, match=r"already runs 1 lanes of pushed frames.*max_pushed_lanes \(1\)"):
+        runner.router.submit(Frame("B", "c", 1, img))
     runner.stop()
 
 
@@ -239,7 +241,8 @@ def test_pushed_frames_of_a_two_camera_lane_reach_each_cameras_pipeline(tmp_path
     runner.start_configured()
     img = np.zeros((72, 128, 3), np.uint8)
     assert runner.router.submit(Frame("L3", "f", 1, img)) and runner.router.submit(Frame("L3", "r", 1, img))
-    assert not runner.router.submit(Frame("L3", "x", 1, img))  # neither of the lane's cameras
+    with pytest.raises(FrameRefused, match="from cameras f, r only"):  # neither of the lane's cameras
+        runner.router.submit(Frame("L3", "x", 1, img))
     assert runner.router.lanes() == ("L3",)
     wait_for(lambda: all(w.health().frames_processed == 1 for w in runner.workers.values()))
     runner.stop()

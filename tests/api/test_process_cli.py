@@ -288,3 +288,28 @@ def test_a_camera_that_fails_is_named_and_the_others_run_on(
     assert summary["side_frames"] < 125 and summary["frames"] == summary["rear_frames"] == 125
     passages = read_passages(tmp_path / "run" / "passages.jsonl")
     assert len(passages) == 2 and all({"front", "rear"} <= set(p.camera_ids) for p in passages)
+
+
+def test_a_bad_action_list_is_reported_row_by_row_and_nothing_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "list.csv"
+    bad.write_text(
+        "mark,kind,haulier,penalty_ref,amount_gbp,date\nAB12CDE,lorry,H,p,1,2024-01-01\nXY,car,H,p,x,no\n"
+    )
+    argv = ["process", str(CLIP / "clip.mp4"), "--lane", "L1", "--out", str(tmp_path / "run")]
+    argv += ["--truth", str(CLIP / "truth.json"), "--no-classifier", "--action-list", str(bad)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"rejected {bad}: " in err and "the action list was not changed" in err
+    assert "rejected: action list rejected" not in err and err.count("line 3") >= 1, err
+    assert not (tmp_path / "run" / "passages.jsonl").exists()
+
+
+@pytest.mark.parametrize("option", [["--fps", "0"], ["--preview-every", "0"], ["--max-frames", "-1"]])
+def test_a_count_or_rate_of_zero_or_less_is_a_usage_error_not_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["process", str(CLIP / "clip.mp4"), "--lane", "L1", "--out", str(tmp_path / "run"), *option])
+    assert exc.value.code == 2 and "is not over 0" in capsys.readouterr().err

@@ -38,9 +38,21 @@ def test_bounds_are_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
-def test_unknown_keys_rejected() -> None:
+def test_unknown_keys_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """At the top level and inside every section, from arguments, the environment and a file."""
     with pytest.raises(ValidationError):
         Settings(no_such_setting=1)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match=r"server\.prot"):
+        Settings(server={"prot": 9000})
+    monkeypatch.setenv("HGV_LANE_FRAMES__MAX_PIXEL", "100")
+    with pytest.raises(ValidationError, match=r"frames\.max_pixel"):
+        Settings()
+    monkeypatch.delenv("HGV_LANE_FRAMES__MAX_PIXEL")
+    f = tmp_path / "s.toml"
+    f.write_text("[server]\nport = 9001\nprot = 9000\n")
+    monkeypatch.setenv("HGV_LANE_CONFIG", str(f))
+    with pytest.raises(ValidationError, match=r"server\.prot"):
+        Settings()
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,9 @@ _TRUTH = re.compile(r"^[A-Z0-9?]*$")
 
 
 def load_manifest(path: Path) -> list[ManifestRow]:
-    """Read a plate manifest. Raises ``ValueError`` naming the line for a malformed row."""
+    """Read a plate manifest. Raises ``ValueError`` naming the line for a malformed row (an
+    empty ``plate_text`` among them: a plate with no truth cannot be scored), and for a
+    manifest with no rows."""
     rows: list[ManifestRow] = []
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
@@ -80,6 +82,11 @@ def load_manifest(path: Path) -> list[ManifestRow]:
             raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         for line, rec in enumerate(reader, start=2):
             text = (rec.get("plate_text") or "").strip().upper()
+            if not text:
+                raise ValueError(
+                    f"{path}:{line}: plate_text is empty (write the plate's characters, "
+                    "'?' for each one that cannot be read)"
+                )
             if not _TRUTH.match(text):
                 raise ValueError(f"{path}:{line}: plate_text {text!r} is not A-Z, 0-9 and ?")
             raw_box = [(rec.get(k) or "").strip() for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")]
@@ -99,6 +106,8 @@ def load_manifest(path: Path) -> list[ManifestRow]:
                     notes=(rec.get("notes") or "").strip(),
                 )
             )
+    if not rows:
+        raise ValueError(f"{path}: no rows under the header")
     return rows
 
 

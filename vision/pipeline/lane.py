@@ -63,7 +63,7 @@ from vision.pipeline.protocols import BODY_CLASS, PLATE_CLASS, VEHICLE_CLASS, La
 from vision.pipeline.track import ByteTracker, boxes_array
 from vision.preprocess import crop
 from vision.trailer.consensus import consensus
-from vision.types import BBox, BodyType, Detection, Frame, Passage, ReadStatus
+from vision.types import BBox, BodyType, Detection, Frame, Passage, PassagePlate, ReadStatus
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,14 @@ overlaps by this much (:meth:`LanePipeline._reserve_slots`)."""
 
 PLATE_GROW = (2.0, 4.0)
 """Plate boxes are grown this much (width, height) in plate-tracking space."""
+
+
+def _remembered_text(plate: PassagePlate) -> str:
+    """The text a closed passage's plate is remembered by (:meth:`LanePipeline._plate_only`):
+    its read, or for a plate seen but not read from looks that disagreed
+    (:func:`vision.pipeline.assemble.unsettled`) its best candidate, so a later sure read of
+    the same plate on no vehicle is still taken for that lorry's, not a lorry of its own."""
+    return plate.text or (plate.candidates[0].text if plate.candidates else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1123,7 +1131,7 @@ class LanePipeline:
             classified=self.models.body_classifier is not None,
             jpeg_quality=cfg.reads.jpeg_quality,
         )
-        self._s.recent.append((v.last_ts_ms, tuple(p.text for p in passage.plates if p.text)))
+        self._s.recent.append((v.last_ts_ms, tuple(t for p in passage.plates if (t := _remembered_text(p)))))
         self.counters.passages += 1
         if passage.plates:
             self.counters.passages_with_plates += 1

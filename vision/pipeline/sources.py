@@ -378,14 +378,25 @@ class PushedFrames:
             self._cond.notify_all()
 
 
+class FrameRefused(Exception):
+    """A pushed frame a frame sink does not take at all, ``reason`` saying why (a lane that runs
+    another source, a camera the lane does not have): nothing is queued or dropped, and the
+    camera is told (``POST /v1/lanes/{lane}/frames`` answers 409 with the reason)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class PushedFrameRouter:
     """A :class:`FrameSink` over several lanes' :class:`PushedFrames`: the service's frame sink.
 
     A frame goes to its lane's source for its camera, else to its lane's source for every
     camera. A frame for a lane without a source goes to ``on_new_lane(lane_id)``, which may
-    return a new :class:`PushedFrames` for it (a pipeline is started for the lane) or ``None``
-    (the frame is refused: ``submit`` returns False and ``refused`` counts it; so is a frame of
-    a two-camera lane from a camera that is neither of its two).
+    return a new :class:`PushedFrames` for it (a pipeline is started for the lane), or refuse
+    with :class:`FrameRefused` (its reason) or ``None``. A refused frame, and one of a
+    two-camera lane from a camera that is neither of its two, makes ``submit`` raise
+    :class:`FrameRefused`; ``refused`` counts them.
     """
 
     def __init__(self, on_new_lane: Callable[[str], PushedFrames | None] | None = None) -> None:
@@ -408,18 +419,26 @@ class PushedFrameRouter:
             return tuple(sorted({lane for lane, _ in self._lanes}))
 
     def submit(self, frame: Frame) -> bool:
+        """Queue ``frame`` on its lane's source: False when the lane was behind and its oldest
+        frame was dropped; raises :class:`FrameRefused` when no source takes it."""
         with self._lock:
             source = self._lanes.get((frame.lane_id, frame.camera_id)) or self._lanes.get(
                 (frame.lane_id, None)
             )
-            known = any(lane == frame.lane_id for lane, _ in self._lanes)
-            if source is None and not known and self._on_new_lane is not None:
-                source = self._on_new_lane(frame.lane_id)
+            cameras = sorted(str(c) for lane, c in self._lanes if lane == frame.lane_id)
+            reason = f"lane {frame.lane_id!r} takes no pushed frames"
+            if source is None and cameras:
+                reason = f"lane {frame.lane_id!r} takes pushed frames from cameras {', '.join(cameras)} only"
+            elif source is None and self._on_new_lane is not None:
+                try:
+                    source = self._on_new_lane(frame.lane_id)
+                except FrameRefused as exc:
+                    reason = exc.reason
                 if source is not None:
                     self._lanes[(frame.lane_id, None)] = source
-        if source is None:
-            self.refused += 1
-            return False
+            if source is None:
+                self.refused += 1
+                raise FrameRefused(reason)
         return source.submit(frame)
 
 

@@ -135,7 +135,8 @@ def train(
 
 def _print_epoch(trainer: Any) -> None:
     """One progress line per epoch on stderr (ultralytics' own bars are off with ``verbose=False``):
-    epoch, elapsed minutes, training losses and the validation metrics."""
+    epoch, elapsed minutes, training losses and the validation metrics; then one for the final
+    validation of ``best.pt``."""
     figures: dict[str, float] = {}
     with contextlib.suppress(AttributeError, TypeError, ValueError):  # progress never fails a run
         figures |= trainer.label_loss_items(trainer.tloss, prefix="train") or {}
@@ -143,9 +144,9 @@ def _print_epoch(trainer: Any) -> None:
     started = getattr(trainer, "train_time_start", None)
     elapsed = (time.time() - started) / 60 if started else 0.0
     shown = "  ".join(f"{k.split('/')[-1].replace('(B)', '')} {float(v):.4f}" for k, v in figures.items())
-    print(
-        f"epoch {trainer.epoch + 1}/{trainer.epochs}  {elapsed:.1f} min  {shown}", file=sys.stderr, flush=True
-    )
+    # ultralytics runs the callback once more after the last epoch, validating best.pt
+    step = "best.pt" if trainer.epoch >= trainer.epochs else f"epoch {trainer.epoch + 1}/{trainer.epochs}"
+    print(f"{step}  {elapsed:.1f} min  {shown}", file=sys.stderr, flush=True)
 
 
 def export_onnx(

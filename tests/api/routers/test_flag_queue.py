@@ -115,12 +115,24 @@ def test_forbidden_transitions_are_409_with_the_reason(api: Any) -> None:
     assert r.status_code == 409 and "needs a search" in r.json()["detail"]
     r = api.client.post(f"/v1/flags/{flag_id}/dispose", json={"outcome": "not_stopped"}, headers=h)
     assert r.status_code == 422 and "say why" in r.json()["detail"]
+    # someone else's claim is refused before the details are looked at
+    r = api.client.post(
+        f"/v1/flags/{flag_id}/dispose", json={"outcome": "not_stopped"}, headers=api.auth("officer2")
+    )
+    assert r.status_code == 409 and "claimed by officer" in r.json()["detail"]
     r = api.client.post(
         f"/v1/flags/{flag_id}/dispose", json={"outcome": "not_stopped", "note": "waved through"}, headers=h
     )
     assert r.status_code == 200 and r.json()["outcome"] == "not_stopped"
     r = api.client.post(f"/v1/flags/{flag_id}/claim", headers=h)
     assert r.status_code == 409 and "closed" in r.json()["detail"]
+    # a closed flag is closed, whatever a second disposal's details say
+    for body in (
+        {"outcome": "entrants_found", "entrants_found": 1, "detection_methods": ["dog"]},
+        {"outcome": "not_stopped"},
+    ):
+        r = api.client.post(f"/v1/flags/{flag_id}/dispose", json=body, headers=h)
+        assert r.status_code == 409 and "it is closed" in r.json()["detail"], r.text
 
 
 def test_stale_version_is_409(api: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from api.events import QueueFrameSink
 from api.schemas.lanes import LaneStatus
+from vision.pipeline.sources import FrameRefused, PushedFrameRouter, PushedFrames
 
 
 def _jpeg(w: int = 64, h: int = 48) -> bytes:
@@ -121,6 +122,16 @@ def test_huge_frames_are_refused_by_bytes_and_by_pixels(api: Any) -> None:
     assert r.status_code == 413 and "200x100" in r.json()["detail"]
 
 
+def test_a_frame_whose_header_claims_a_huge_size_is_refused_as_too_large(api: Any) -> None:
+    """A JPEG whose frame header says 65000x65000 (PIL refuses to open over twice its own
+    pixel limit, with an error, not a warning): 413, not a server error."""
+    data = bytearray(_jpeg(64, 48))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (65000).to_bytes(2, "big") * 2  # height, width
+    r = _push(api, bytes(data))
+    assert r.status_code == 413 and "too large" in r.json()["detail"]
+
+
 def test_only_cameras_and_admins_push_and_bad_lane_ids_are_refused(api: Any) -> None:
     assert _push(api, _jpeg(), who="officer").status_code == 403
     assert _push(api, _jpeg(), who="admin").status_code == 202
@@ -176,3 +187,22 @@ def test_the_pipeline_updates_lane_health(api: Any) -> None:
     r = api.client.get("/v1/lanes/L7", headers=api.auth("officer"))
     assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["fps"] == 4.5
     assert api.client.get("/v1/lanes/L9", headers=api.auth("officer")).status_code == 404
+
+
+def test_a_frame_for_a_lane_that_takes_no_pushed_frames_is_refused_with_the_reason(api: Any) -> None:
+    """The service's sink runs the demo lane from its clip: a frame pushed to it is refused (409,
+    the reason), not taken as queued-and-dropped, and nothing is counted for the lane."""
+
+    def runs_a_file(lane: str) -> PushedFrames:
+        raise FrameRefused(f"lane {lane!r} runs another source (a file or stream), not pushed frames")
+
+    api.state.frame_sink = PushedFrameRouter(on_new_lane=runs_a_file)
+    r = _push(api, _jpeg(), lane="demo")
+    assert r.status_code == 409 and "runs another source" in r.json()["detail"]
+    assert api.state.lanes.get("demo") is None
+
+
+def test_a_capture_time_past_the_year_9999_is_refused(api: Any) -> None:
+    r = _push(api, _jpeg(), **{"X-Frame-Ts-Ms": "99999999999999999999999"})
+    assert r.status_code == 422 and "X-Frame-Ts-Ms".lower() in r.text.lower()
+    assert _push(api, _jpeg(), **{"X-Frame-Ts-Ms": "253402300799999"}).status_code == 202

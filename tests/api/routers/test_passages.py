@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from api.db import repository as repo
 from api.db.session import session_scope
 
@@ -21,6 +23,18 @@ def test_search_by_mark_lane_and_time(api: Any) -> None:
     with session_scope(api.state.engine) as s:
         searches = repo.audit_entries(s, "passage.search")
     assert searches[0].detail["query"]["mark"] == "AB12CDE" and searches[0].actor == "officer"
+
+
+@pytest.mark.parametrize("path", ["/v1/passages", "/v1/flags"])
+def test_a_mark_with_no_letter_or_digit_is_refused_not_a_filter_that_lists_everything(
+    api: Any, path: str
+) -> None:
+    api.passage("AB12CDE")
+    h = api.auth("officer")
+    for mark in ("%%", " - "):
+        r = api.client.get(path, params={"mark": mark}, headers=h)
+        assert r.status_code == 422 and "no letters or digits" in r.json()["detail"], (mark, r.text)
+    assert api.client.get(path, params={"mark": ""}, headers=h).status_code == 200  # not given
 
 
 def test_crops_are_jpeg_and_audited_and_missing_ones_404(api: Any) -> None:

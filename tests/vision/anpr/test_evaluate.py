@@ -94,6 +94,12 @@ def test_bad_manifest(tmp_path: Path) -> None:
     m.write_text("image_path,plate_text\na.png,ab-12\n")
     with pytest.raises(ValueError, match="plate_text"):
         load_manifest(m)
+    m.write_text("image_path,plate_text\na.png,AB12CDE\nb.png, \n")  # a plate with no truth
+    with pytest.raises(ValueError, match=r"m\.csv:3: plate_text is empty"):
+        load_manifest(m)
+    m.write_text("image_path,plate_text,country\n")
+    with pytest.raises(ValueError, match="no rows"):
+        load_manifest(m)
 
 
 class BoxDetector:

@@ -1138,3 +1138,49 @@ def test_a_far_rear_box_that_grows_clear_of_the_frame_edges_is_no_jump() -> None
     pipeline = LanePipeline(LaneConfig("L1", view="rear"), models)
     passages = run(pipeline, list(frames_of([blank(720, 1280)] * 70, period_ms=80)))
     assert len(passages) == 1 and pipeline.counters.handovers == 0
+
+
+class _ReaderByHeight:
+    """Reads a crop ``height_px`` tall as ``script[height_px]``: (text, confidence) pairs, best first."""
+
+    name = "scripted"
+
+    def __init__(self, script: dict[int, list[tuple[str, float]]]) -> None:
+        self.script = script
+        self.grammars = load_grammars()
+
+    def read(self, crop_bgr: ImageBGR) -> PlateRead:
+        h, w = crop_bgr.shape[:2]
+        cands = []
+        for text, conf in self.script.get(h, []):
+            g = self.grammars.match(text)
+            country, fmt = (g.country, g.name) if g is not None else (None, None)
+            cands.append(PlateCandidate(text, conf, (conf,) * len(text), country, fmt))
+        return PlateRead(BBox(0, 0, w, h), tuple(cands), self.name)
+
+
+@pytest.mark.parametrize(("later", "n"), [("JZR917", 1), ("WP72VPC", 2)])
+def test_a_plate_seen_not_read_is_remembered_by_its_best_candidate(later: str, n: int) -> None:
+    """A lorry whose plate two looks read as different plates (``JZR917``, ``PJE8``) leaves with
+    its plate seen, not read; the same plate then read surely on no tracked vehicle, moving
+    on after the lorry's box was lost, is that lorry's, not a second passage. Another plate
+    read there is a lorry of its own."""
+    lorry = lambda i: [Detection(BBox(100, 50, 700, 470), 0, "vehicle", 0.9)] if i < 15 else []  # noqa: E731
+
+    def plates(i: int) -> list[Detection]:
+        if i < 2:  # two looks at the lorry's plate, 20 and 22 px
+            return [Detection(BBox(300, 400, 400, 420 + 2 * i), 0, "plate", 0.9)]
+        if 20 <= i < 35:  # a plate on no vehicle, moving down and growing from 24 px
+            return [Detection(BBox(300, 100 + 8 * i, 420, 104 + 8 * i + i), 0, "plate", 0.9)]
+        return []
+
+    script = {20: [("JZR917", 0.6), ("JZR91", 0.3)], 22: [("PJE8", 0.4), ("PJF8", 0.3)]}
+    script |= {h: [(later, 0.99)] for h in range(24, 80)}
+    models = LaneModels(ScriptedDetector(lorry), ScriptedDetector(plates), _ReaderByHeight(script), None)
+    pipeline = LanePipeline(LaneConfig("L1"), models)
+    passages = run(pipeline, list(frames_of([blank(720, 1280)] * 80)))
+    first = min(passages, key=lambda p: p.first_seen_ts_ms)
+    (seen,) = first.plates
+    assert (seen.text, seen.status, seen.candidates[0].text) == ("", ReadStatus.UNREAD, "JZR917")
+    assert len(passages) == n, [[q.text for q in p.plates] for p in passages]
+    assert pipeline.counters.plate_only_passages == n - 1

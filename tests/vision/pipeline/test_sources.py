@@ -10,6 +10,7 @@ import pytest
 
 from vision.pipeline.sources import (
     Backoff,
+    FrameRefused,
     ImageFolderSource,
     PushedFrameRouter,
     PushedFrames,
@@ -184,5 +185,17 @@ def test_router_starts_lanes_on_demand_and_refuses_when_told() -> None:
     img = np.zeros((8, 8, 3), np.uint8)
     assert router.submit(Frame("A", "c", 1, img))
     assert router.submit(Frame("A", "c", 2, img))
-    assert not router.submit(Frame("closed", "c", 1, img))
+    with pytest.raises(FrameRefused, match="lane 'closed' takes no pushed frames"):
+        router.submit(Frame("closed", "c", 1, img))
     assert made == ["A"] and router.lanes() == ("A",) and router.refused == 1
+
+
+def test_a_two_camera_lane_refuses_a_third_camera_with_the_reason() -> None:
+    router = PushedFrameRouter(on_new_lane=lambda lane: PushedFrames(lane))
+    router.add(PushedFrames("L1", camera_id="front"))
+    router.add(PushedFrames("L1", camera_id="rear"))
+    img = np.zeros((8, 8, 3), np.uint8)
+    assert router.submit(Frame("L1", "front", 1, img)) and router.submit(Frame("L1", "rear", 1, img))
+    with pytest.raises(FrameRefused, match="lane 'L1' takes pushed frames from cameras front, rear only"):
+        router.submit(Frame("L1", "side", 1, img))
+    assert router.refused == 1 and router.lanes() == ("L1",)

@@ -57,3 +57,28 @@ def test_a_failed_check_leaves_the_old_model_in_place(
     assert yolo.export_onnx(weights, out, imgsz=8, data_dir=tmp_path, check_images=[image]) == out
     assert onnx.load(str(out)).graph.node[0].op_type == "Identity"
     assert sorted(p.name for p in out.parent.iterdir()) == ["m.onnx"]
+
+
+class FakeTrainer:
+    """What the progress line reads of ultralytics' trainer (``epoch`` counts from 0)."""
+
+    def __init__(self, epoch: int, epochs: int) -> None:
+        self.epoch, self.epochs = epoch, epochs
+        self.tloss = None
+        self.metrics = {"metrics/mAP50(B)": 0.5, "val/box_loss": 1.0}
+        self.train_time_start = None
+
+    def label_loss_items(self, loss: Any, prefix: str) -> dict[str, float]:
+        return {f"{prefix}/box_loss": 1.25}
+
+
+def test_progress_lines_count_epochs_then_name_the_final_validation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One line per epoch, then one for the validation of best.pt ultralytics runs after the
+    last (it calls the same hook): not ``epoch 2/1``."""
+    for epoch in (0, 1):
+        yolo._print_epoch(FakeTrainer(epoch, 1))
+    lines = capsys.readouterr().err.splitlines()
+    assert [ln.split("  ")[0] for ln in lines] == ["epoch 1/1", "best.pt"]
+    assert "box_loss 1.2500" in lines[0] and "mAP50 0.5000" in lines[0]
