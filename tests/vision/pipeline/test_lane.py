@@ -1184,3 +1184,24 @@ def test_a_plate_seen_not_read_is_remembered_by_its_best_candidate(later: str, n
     assert (seen.text, seen.status, seen.candidates[0].text) == ("", ReadStatus.UNREAD, "JZR917")
     assert len(passages) == n, [[q.text for q in p.plates] for p in passages]
     assert pipeline.counters.plate_only_passages == n - 1
+
+
+def test_a_new_track_over_two_lost_vehicles_continues_the_one_it_overlaps_most() -> None:
+    """Two lorries boxed side by side, overlapping (IoU 0.45), both lost for 720 ms (past
+    ByteTrack's 600): a new box over both, IoU 0.86 with the first and 0.54 with the second,
+    continues the first (its plate's passage goes on to the new box's last frame); the second
+    ends where it was lost."""
+    a, b, again = BBox(100, 100, 500, 400), BBox(250, 100, 650, 400), BBox(130, 100, 530, 400)
+    assert again.iou(a) > again.iou(b) > 0.3
+
+    def vehicles(i: int) -> list[Detection]:
+        if i < 10:
+            return [Detection(a, 0, "vehicle", 0.9), Detection(b, 0, "vehicle", 0.9)]
+        return [Detection(again, 0, "vehicle", 0.9)] if 19 <= i < 31 else []
+
+    plate = lambda i: [Detection(BBox(120, 350, 200, 370), 0, "plate", 0.9)] if i < 10 else []  # noqa: E731
+    passages, _, frames = run_scripted(vehicles, 60, plates=plate)
+    assert len(passages) == 2
+    by_plate = {bool(p.plates): p for p in passages}
+    assert by_plate[True].last_seen_ts_ms == frames[30].ts_ms
+    assert by_plate[False].last_seen_ts_ms == frames[9].ts_ms
