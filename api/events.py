@@ -163,7 +163,9 @@ class LaneRegistry:
 @runtime_checkable
 class FrameSink(Protocol):
     """Takes decoded pushed frames for the lane pipeline. ``submit`` must never block: when the
-    lane is behind it drops (the oldest frame, counted) and returns False."""
+    lane is behind it drops (the oldest frame, counted) and returns False; a frame it does not
+    take at all (a lane it does not serve, a camera the lane lacks) raises
+    :class:`vision.pipeline.sources.FrameRefused`, which the route answers with 409."""
 
     def submit(self, frame: Frame) -> bool:
         """Hand over one frame; True when nothing was dropped to take it."""

@@ -247,12 +247,13 @@ its probability is shared, an unsettled one is when a soft body is probable enou
 
 def _low_confidence_text(p: PassagePlate, rules: FlagRules) -> str:
     """Why a read plate is flagged as unsure: a low share of the vote, or a vote that did not
-    settle (too few looks agreeing to commit, however high the share: ``EM59PPL (96%)`` alone
-    read as unsure puzzled officers)."""
+    settle (too few looks agreeing to commit, however sure: ``EM59PPL (96%)`` alone read as
+    unsure puzzled officers; the percentage may be of a plate read worse whose number was taken
+    from the lorry's other plate, :func:`vision.pipeline.merge.one_number`)."""
     said = f"{_plate_label(p)} read with low confidence: {p.text} ({p.confidence:.0%}"
     if p.confidence >= rules.low_confidence_below:
         looks = f"{p.n_looks} look{'s' if p.n_looks != 1 else ''}"
-        return f"{said} of the vote, not settled over {looks})"
+        return f"{said}, not settled over {looks})"
     return f"{said})"
 
 

@@ -9,7 +9,7 @@ Nothing is built at import time.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -446,15 +446,31 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-class SettingsError(ValueError):
+class SettingsError(Exception):
     """The settings cannot be built: a bad or out-of-bounds value, an unknown key, or a settings
     file that is missing or does not parse. The message names each problem (the command line
-    prints it instead of a traceback)."""
+    prints it instead of a traceback, exit code 2). Not a ``ValueError``: commands that catch
+    their own bad values must not take it for one of theirs."""
 
 
-def _problem(err: Mapping[str, Any]) -> str:
-    where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-    return f"{where}: {err.get('msg', 'invalid')} (given {err.get('input')!r})"
+_SECRET_PARTS = ("url", "password", "secret", "token", "key")
+"""A settings key with one of these in its name may hold a secret: its value is not echoed."""
+
+
+def _problem(err: Mapping[str, Any], under: Sequence[str] = ()) -> str:
+    loc = [*under, *(str(p) for p in err.get("loc", ()))]
+    where = ".".join(loc) or "settings"
+    given = err.get("input")
+    secret = any(part in k.lower() for k in loc for part in _SECRET_PARTS)
+    shown = "" if secret or isinstance(given, Mapping) else f" (given {str(given)[:40]!r})"
+    return f"{where}: {err.get('msg', 'invalid')}{shown}"
+
+
+def settings_error(exc: ValidationError, under: Sequence[str] = ()) -> SettingsError:
+    """``exc`` as one message naming each problem (values of secret-looking keys not shown);
+    ``under``: the section a section's own validation error is of (``("server",)``)."""
+    problems = "\n  ".join(_problem(e, under) for e in exc.errors())
+    return SettingsError(f"invalid settings ({exc.error_count()}):\n  {problems}")
 
 
 @lru_cache(maxsize=1)
@@ -463,8 +479,7 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "\n  ".join(_problem(e) for e in exc.errors())
-        raise SettingsError(f"invalid settings ({exc.error_count()}):\n  {problems}") from exc
+        raise settings_error(exc) from exc
     except (OSError, ValueError) as exc:  # the file: missing, unreadable, bad TOML
         config = os.environ.get(CONFIG_ENV)
         said = str(exc) if not config or config in str(exc) else f"settings file {config}: {exc}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from api.settings import get_settings
+from pydantic import ValidationError
+
+from api.settings import ServerSettings, get_settings, settings_error
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
         "port": args.port or settings.server.port,
         "demo": args.demo or settings.server.demo,
     }
-    settings = settings.model_copy(update={"server": settings.server.model_copy(update=updates)})
+    try:  # model_copy does not validate: a --port out of bounds must fail here, not in uvicorn
+        server = ServerSettings.model_validate({**settings.server.model_dump(), **updates})
+    except ValidationError as exc:
+        raise settings_error(exc, under=("server",)) from exc
+    settings = settings.model_copy(update={"server": server})
     app = create_app(settings)
     uvicorn.run(
         app, host=settings.server.host, port=settings.server.port, log_level=settings.log_level.lower()

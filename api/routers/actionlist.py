@@ -24,6 +24,7 @@ from api.actionlist import (
 )
 from api.auth import Client, DbDep, OfficerUser, StateDep, SupervisorUser, audit
 from api.db import repository as repo
+from api.routers.convert import mark_filter
 from api.schemas.actionlist import (
     DiffPublic,
     EntriesPublic,
@@ -180,6 +181,7 @@ def search(
 ) -> MatchResult:
     """Exact, look-alike and edit-distance matches of ``mark`` (and other reader candidates),
     with how each matched. Audited (``actionlist.search``)."""
+    mark_filter(mark)  # 422 for a mark with no letter or digit, as the other searches
     matcher = state.passage_recorder().matcher
     matches = matcher.match([mark, *(candidate or [])])
     audit(db, user, "actionlist.search", client, {"mark": mark, "matches": len(matches)})

@@ -415,6 +415,8 @@ def reject(
     """``claimed`` -> ``read_rejected``. With ``corrected_mark`` the flag's mark becomes the
     officer's reading and it is matched against the action list again: the action-list reasons
     are replaced by those of the corrected mark and the risk is recomputed."""
+    flag = _load(db, flag_id)
+    _checked(flag, Action.REJECT_READ, body, user)  # no such flag, a closed one, someone else's claim
     try:
         reason, corrected_raw = check_rejection(body.reason, body.corrected_mark)
     except InvalidDetails as exc:
@@ -425,7 +427,6 @@ def reject(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"corrected mark {corrected_raw!r} is not plate-like (2 to 10 letters and digits)",
         )
-    flag = _load(db, flag_id)
     values: dict[str, Any] = {}
     if corrected:
         values = {"read_mark": flag.vehicle_mark, "corrected_mark": corrected, "vehicle_mark": corrected}

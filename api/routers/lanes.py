@@ -40,7 +40,7 @@ def get_lane(lane_id: LaneId, user: AnyUser, state: StateDep) -> LaneHealth:
 
 MAX_TS_MS = 253_402_300_799_999
 """The latest capture time a camera may give (``X-Frame-Ts-Ms``): the last millisecond of the
-year 9999 (a larger number would not fit the store's 64-bit integers)."""
+year 9999, the last a date can show (a larger number broke nothing at once but is no time)."""
 
 
 class FrameError(ValueError):
@@ -78,11 +78,11 @@ def decode_jpeg(data: bytes, limits: FrameSettings) -> np.ndarray:
             orientation = orientation_of(img)
     except FrameError:
         raise
-    except Image.DecompressionBombError as exc:  # a header claiming twice PIL's own limit, or more
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # over PIL's own limit
         raise FrameError(
             status.HTTP_413_CONTENT_TOO_LARGE, f"image too large: {exc} (at most {limits.max_pixels} pixels)"
         ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise FrameError(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the JPEG does not decode: {exc}") from exc
     except ModuleNotFoundError as exc:
         # ultralytics, once imported in the process, patches Image.open to try its optional

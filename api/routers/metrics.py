@@ -47,6 +47,13 @@ class StateCollector(Collector):
             dropped.add_metric([lane.lane_id], lane.frames_dropped)
             passages.add_metric([lane.lane_id], lane.passages)
         yield from (received, dropped, passages)
+        refused = getattr(state.frame_sink, "refused", None)  # the lane runner's router counts them
+        if isinstance(refused, int):
+            yield CounterMetricFamily(
+                "hgv_lane_frames_refused",
+                "Pushed frames refused (409): a lane that takes no pushed frames, a camera it lacks",
+                value=refused,
+            )
         if isinstance(state.frame_sink, QueueFrameSink):
             queued = GaugeMetricFamily(
                 "hgv_lane_frames_queued", "Frames waiting in the default sink", labels=["lane"]

@@ -130,3 +130,21 @@ def test_bad_settings_are_a_message_and_exit_code_2_not_a_traceback(
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert err.startswith("hgv-lane: ") and said in err and "Traceback" not in err
+
+
+def test_a_secret_looking_setting_is_not_echoed_and_serve_checks_its_port(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HGV_LANE_CONFIG", raising=False)
+    monkeypatch.setenv("HGV_LANE_STORE__URLL", "postgresql://u:s3cret@db/x")
+    get_settings.cache_clear()
+    try:
+        assert main(["config", "show"]) == 2
+        err = capsys.readouterr().err
+        assert "store.urll: Extra inputs are not permitted" in err and "s3cret" not in err
+        monkeypatch.delenv("HGV_LANE_STORE__URLL")
+        get_settings.cache_clear()
+        assert main(["serve", "--port", "99999"]) == 2  # before uvicorn starts
+        assert "server.port: Input should be less than or equal to 65535" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()

@@ -182,7 +182,7 @@ def test_unread_and_low_confidence_on_a_lorry() -> None:
     ]
     unsettled = assess(passage("p", plate("AB12CDF", conf=0.96, status=ReadStatus.LOW_CONFIDENCE)), (), rules)
     assert [r.text for r in unsettled] == [
-        "Tractor plate read with low confidence: AB12CDF (96% of the vote, not settled over 3 looks)"
+        "Tractor plate read with low confidence: AB12CDF (96%, not settled over 3 looks)"
     ]
     assert assess(passage("p", body=BodyType.OTHER), (), rules) == ()  # not a lorry
     assert assess(passage("p", plate("AB12CDF")), (), rules) == ()  # clean hard-sided lorry

@@ -17,6 +17,9 @@ Scoring:
   IoU >= 0.5 with the true box) and the best-matching detection is read, grown by
   :data:`~vision.anpr.detector.PLATE_MARGIN_X` of its width at each end as the lane reads
   plates; without one, the true box is read and ``detection_recall`` is ``None``.
+- a scene row with an empty ``plate_text`` (a plate boxed for the detector, its text unknown:
+  ``dataset import`` keeps such rows) counts for detection only: it is left out of the reading
+  figures (``exact_match``, ``char_accuracy``, by tag), which are over ``n_read_scored`` rows.
 - crops (rows without a box) are read whole; an unsure read is read again from the plate's box
   in the crop when a detector finds one (:func:`vision.anpr.reader.read_crop`), unless the
   command says to read crops whole only.
@@ -71,9 +74,9 @@ _TRUTH = re.compile(r"^[A-Z0-9?]*$")
 
 
 def load_manifest(path: Path) -> list[ManifestRow]:
-    """Read a plate manifest. Raises ``ValueError`` naming the line for a malformed row (an
-    empty ``plate_text`` among them: a plate with no truth cannot be scored), and for a
-    manifest with no rows."""
+    """Read a plate manifest. Raises ``ValueError`` naming the line for a malformed row (a crop
+    with an empty ``plate_text`` among them: it has nothing to score; a scene's counts for
+    detection only), and for a manifest with no rows."""
     rows: list[ManifestRow] = []
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
@@ -82,11 +85,6 @@ def load_manifest(path: Path) -> list[ManifestRow]:
             raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         for line, rec in enumerate(reader, start=2):
             text = (rec.get("plate_text") or "").strip().upper()
-            if not text:
-                raise ValueError(
-                    f"{path}:{line}: plate_text is empty (write the plate's characters, "
-                    "'?' for each one that cannot be read)"
-                )
             if not _TRUTH.match(text):
                 raise ValueError(f"{path}:{line}: plate_text {text!r} is not A-Z, 0-9 and ?")
             raw_box = [(rec.get(k) or "").strip() for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")]
@@ -97,6 +95,11 @@ def load_manifest(path: Path) -> list[ManifestRow]:
                     box = BBox.from_xywh(x, y, w, h)
                 except ValueError as e:
                     raise ValueError(f"{path}:{line}: bad box {raw_box}: {e}") from e
+            if not text and box is None:
+                raise ValueError(
+                    f"{path}:{line}: a crop with an empty plate_text (write the plate's characters, "
+                    "'?' for each one that cannot be read)"
+                )
             rows.append(
                 ManifestRow(
                     image_path=path.parent / (rec.get("image_path") or "").strip(),
@@ -207,6 +210,7 @@ class EvalSummary:
     engine: str
     country_match: float | None = None
     n_country: int = 0
+    n_read_scored: int = 0
 
     def as_json(self) -> dict[str, object]:
         """The fields, rounded, for the one-line JSON summary."""
@@ -225,6 +229,7 @@ class EvalSummary:
             "engine": self.engine,
             "country_match": None if self.country_match is None else round(self.country_match, 4),
             "n_country": self.n_country,
+            "n_read_scored": self.n_read_scored,
         }
 
 
@@ -254,7 +259,7 @@ def by_tag(results: Sequence[ImageResult]) -> dict[str, dict[str, float]]:
     ``{group: {"n", "exact_match", "char_accuracy"}}``, the largest groups first. Tells where a
     reader fails (night, two-line, small plates, defocus, a country's formats) on a set."""
     groups: dict[str, list[ImageResult]] = {}
-    for r in results:
+    for r in scored(results):
         tags = {g for t in r.row.tags if (g := group_tag(t)) is not None}
         if r.row.country.strip():
             tags.add(f"country:{_country(r.row.country)}")
@@ -334,10 +339,13 @@ def summarise(
     """Aggregate per-image results (see the module doc for the definitions). ``countries``: those
     the reader's grammars could name (``country_match`` counts rows of these; default every
     shipped grammar's)."""
-    n = len(results)
     scenes = [r for r in results if r.row.is_scene]
+    n_all = len(results)
     timed = [r.ms for r in results if r.error is None]
     cpu = [r.cpu_ms for r in results if r.error is None]
+    n_errors = sum(r.error is not None for r in results)
+    results = scored(results)  # the reading figures: rows with a text to read
+    n = len(results)
     recall: float | None = None
     if with_detector and scenes:
         recall = sum(bool(r.detected) for r in scenes) / len(scenes)
@@ -348,10 +356,10 @@ def summarise(
         for r in placed
     )
     return EvalSummary(
-        n=n,
-        n_crops=n - len(scenes),
+        n=n_all,
+        n_crops=n_all - len(scenes),
         n_scenes=len(scenes),
-        n_errors=sum(r.error is not None for r in results),
+        n_errors=n_errors,
         detection_recall=recall,
         exact_match=sum(r.exact for r in results) / n if n else 0.0,
         exact_match_lookalike=(
@@ -366,7 +374,13 @@ def summarise(
         engine=engine,
         country_match=right / len(placed) if placed else None,
         n_country=len(placed),
+        n_read_scored=n,
     )
+
+
+def scored(results: Sequence[ImageResult]) -> list[ImageResult]:
+    """The rows whose reading is scored: all but scenes with no ``plate_text`` (detection only)."""
+    return [r for r in results if r.row.plate_text]
 
 
 ISO_TO_VEHICLE_CODE = {"GB": "UK", "DE": "D", "ES": "E", "FR": "F", "HU": "H", "IE": "IRL"}
@@ -457,7 +471,7 @@ def contact_sheet(
     each tile is the crop read (a scene's true plate when the detector did not find it,
     marked ``not found``), the truth (green) and the prediction (red). ``None`` when there
     is no miss to show."""
-    misses = [r for r in results if not r.exact and r.crop is not None][:limit]
+    misses = [r for r in scored(results) if not r.exact and r.crop is not None][:limit]
     if not misses:
         return None
     tile_h = crop_h + 44

@@ -309,7 +309,8 @@ class ImageFolderSource:
 class FrameSink(Protocol):
     """What the service's ``POST /v1/lanes/{lane}/frames`` handler hands decoded frames to
     (the same shape as ``api.events.FrameSink``): ``submit`` never blocks; it returns False
-    when the lane was behind and its oldest queued frame was dropped to take this one."""
+    when the lane was behind and its oldest queued frame was dropped to take this one, and
+    raises :class:`FrameRefused` for a frame it does not take at all."""
 
     def submit(self, frame: Frame) -> bool: ...
 

@@ -119,7 +119,9 @@ def train(
         "verbose": False,
         **(extra or {}),
     }
-    model.add_callback("on_fit_epoch_end", _print_epoch)
+    progress = _Progress()
+    model.add_callback("on_train_epoch_end", progress.epoch_trained)
+    model.add_callback("on_fit_epoch_end", progress.fit_epoch_end)
     results = model.train(resume=True) if resume else model.train(**args)
     seconds = time.perf_counter() - t0
     best = run_dir / "weights" / "best.pt"
@@ -133,20 +135,30 @@ def train(
     return result
 
 
-def _print_epoch(trainer: Any) -> None:
-    """One progress line per epoch on stderr (ultralytics' own bars are off with ``verbose=False``):
-    epoch, elapsed minutes, training losses and the validation metrics; then one for the final
-    validation of ``best.pt``."""
-    figures: dict[str, float] = {}
-    with contextlib.suppress(AttributeError, TypeError, ValueError):  # progress never fails a run
-        figures |= trainer.label_loss_items(trainer.tloss, prefix="train") or {}
-    figures |= {k: v for k, v in (trainer.metrics or {}).items() if k.startswith("metrics/")}
-    started = getattr(trainer, "train_time_start", None)
-    elapsed = (time.time() - started) / 60 if started else 0.0
-    shown = "  ".join(f"{k.split('/')[-1].replace('(B)', '')} {float(v):.4f}" for k, v in figures.items())
-    # ultralytics runs the callback once more after the last epoch, validating best.pt
-    step = "best.pt" if trainer.epoch >= trainer.epochs else f"epoch {trainer.epoch + 1}/{trainer.epochs}"
-    print(f"{step}  {elapsed:.1f} min  {shown}", file=sys.stderr, flush=True)
+class _Progress:
+    """One progress line per epoch on stderr (ultralytics' own bars are off with
+    ``verbose=False``): epoch, elapsed minutes, training losses and the validation metrics; then
+    one for the final validation of ``best.pt``, which ultralytics reports through the same hook
+    with no epoch trained before it (its epoch number is then one past the last trained, which
+    is not the run's last after an early stop)."""
+
+    def __init__(self) -> None:
+        self.trained = False
+
+    def epoch_trained(self, trainer: Any) -> None:
+        self.trained = True
+
+    def fit_epoch_end(self, trainer: Any) -> None:
+        step = f"epoch {trainer.epoch + 1}/{trainer.epochs}" if self.trained else "best.pt"
+        self.trained = False
+        figures: dict[str, float] = {}
+        with contextlib.suppress(AttributeError, TypeError, ValueError):  # progress never fails a run
+            figures |= trainer.label_loss_items(trainer.tloss, prefix="train") or {}
+        figures |= {k: v for k, v in (trainer.metrics or {}).items() if k.startswith("metrics/")}
+        started = getattr(trainer, "train_time_start", None)
+        elapsed = (time.time() - started) / 60 if started else 0.0
+        shown = "  ".join(f"{k.split('/')[-1].replace('(B)', '')} {float(v):.4f}" for k, v in figures.items())
+        print(f"{step}  {elapsed:.1f} min  {shown}", file=sys.stderr, flush=True)
 
 
 def export_onnx(

@@ -219,6 +219,11 @@ def test_reject_needs_a_reason_and_a_plate_like_mark(api: Any, body: dict[str, s
     api.client.post(f"/v1/flags/{flag_id}/claim", headers=api.auth("officer"))
     r = api.client.post(f"/v1/flags/{flag_id}/reject", json=body, headers=api.auth("officer"))
     assert r.status_code == 422 and fragment in r.json()["detail"]
+    # the flag's state first: someone else's claim, no such flag
+    r = api.client.post(f"/v1/flags/{flag_id}/reject", json=body, headers=api.auth("officer2"))
+    assert r.status_code == 409 and "claimed by officer" in r.json()["detail"]
+    r = api.client.post("/v1/flags/9999/reject", json=body, headers=api.auth("officer"))
+    assert r.status_code == 404
 
 
 def test_dispose_validates_the_outcome(api: Any) -> None:

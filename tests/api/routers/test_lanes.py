@@ -123,13 +123,14 @@ def test_huge_frames_are_refused_by_bytes_and_by_pixels(api: Any) -> None:
 
 
 def test_a_frame_whose_header_claims_a_huge_size_is_refused_as_too_large(api: Any) -> None:
-    """A JPEG whose frame header says 65000x65000 (PIL refuses to open over twice its own
-    pixel limit, with an error, not a warning): 413, not a server error."""
-    data = bytearray(_jpeg(64, 48))
-    sof = data.index(b"\xff\xc0")
-    data[sof + 5 : sof + 9] = (65000).to_bytes(2, "big") * 2  # height, width
-    r = _push(api, bytes(data))
-    assert r.status_code == 413 and "too large" in r.json()["detail"]
+    """A JPEG whose frame header claims 100 to 4,225 Mpx (over PIL's own limit: a warning,
+    over twice it an error): 413, not a 500 or a 422."""
+    for side in (10_000, 13_000, 65_000):  # PIL warns over 89.5 Mpx and refuses over 179 Mpx
+        data = bytearray(_jpeg(64, 48))
+        sof = data.index(b"\xff\xc0")
+        data[sof + 5 : sof + 9] = side.to_bytes(2, "big") * 2  # height, width
+        r = _push(api, bytes(data))
+        assert r.status_code == 413 and "too large" in r.json()["detail"], (side, r.text)
 
 
 def test_only_cameras_and_admins_push_and_bad_lane_ids_are_refused(api: Any) -> None:
@@ -200,6 +201,7 @@ def test_a_frame_for_a_lane_that_takes_no_pushed_frames_is_refused_with_the_reas
     r = _push(api, _jpeg(), lane="demo")
     assert r.status_code == 409 and "runs another source" in r.json()["detail"]
     assert api.state.lanes.get("demo") is None
+    assert "hgv_lane_frames_refused_total 1.0" in api.client.get("/metrics").text
 
 
 def test_a_capture_time_past_the_year_9999_is_refused(api: Any) -> None:

@@ -86,6 +86,25 @@ def test_evaluate_counts_bad_inputs_and_reads_true_boxes(tmp_path: Path) -> None
     assert sheet is not None and sheet.ndim == 3
 
 
+def test_a_boxed_plate_with_no_text_counts_for_detection_only(tmp_path: Path) -> None:
+    """``dataset import`` keeps a plate boxed for the detector whose text is unknown: such a
+    scene row is found or not by the detector, and left out of the reading figures."""
+    for name in ("s1.png", "s2.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((100, 200, 3), 128, np.uint8))
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "image_path,plate_text,country,bbox_x,bbox_y,bbox_w,bbox_h,notes\n"
+        "s1.png,XY34ZZZ,UK,10,20,50,12,\ns2.png,,UK,10,20,50,12,night\n"
+    )
+    rows = load_manifest(m)
+    assert [r.plate_text for r in rows] == ["XY34ZZZ", ""]
+    reader = FakeReader({w: "XY34ZZZ" for w in range(50, 70)})  # the box read with its margins
+    results, s = evaluate(rows, reader, detector=BoxDetector([BBox(10, 20, 60, 32)]))
+    assert (s.n, s.n_scenes, s.n_read_scored, s.detection_recall) == (2, 2, 1, 1.0)
+    assert s.exact_match == 1.0 and s.char_accuracy == 1.0
+    assert "night" not in by_tag(results) and s.as_json()["n_read_scored"] == 1
+
+
 def test_bad_manifest(tmp_path: Path) -> None:
     m = tmp_path / "m.csv"
     m.write_text("image,text\na.png,AB\n")
@@ -94,8 +113,8 @@ def test_bad_manifest(tmp_path: Path) -> None:
     m.write_text("image_path,plate_text\na.png,ab-12\n")
     with pytest.raises(ValueError, match="plate_text"):
         load_manifest(m)
-    m.write_text("image_path,plate_text\na.png,AB12CDE\nb.png, \n")  # a plate with no truth
-    with pytest.raises(ValueError, match=r"m\.csv:3: plate_text is empty"):
+    m.write_text("image_path,plate_text\na.png,AB12CDE\nb.png, \n")  # a crop with no truth
+    with pytest.raises(ValueError, match=r"m\.csv:3: a crop with an empty plate_text"):
         load_manifest(m)
     m.write_text("image_path,plate_text,country\n")
     with pytest.raises(ValueError, match="no rows"):

@@ -75,10 +75,16 @@ class FakeTrainer:
 def test_progress_lines_count_epochs_then_name_the_final_validation(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """One line per epoch, then one for the validation of best.pt ultralytics runs after the
-    last (it calls the same hook): not ``epoch 2/1``."""
-    for epoch in (0, 1):
-        yolo._print_epoch(FakeTrainer(epoch, 1))
-    lines = capsys.readouterr().err.splitlines()
-    assert [ln.split("  ")[0] for ln in lines] == ["epoch 1/1", "best.pt"]
-    assert "box_loss 1.2500" in lines[0] and "mAP50 0.5000" in lines[0]
+    """One line per epoch trained, then one for the validation of best.pt that ultralytics runs
+    after the last through the same hook: not ``epoch 2/1``, nor ``epoch 5/10`` after an early
+    stop at epoch 3."""
+    for epochs, stopped_after in ((1, 1), (10, 3)):
+        progress = yolo._Progress()
+        for epoch in range(stopped_after):
+            progress.epoch_trained(FakeTrainer(epoch, epochs))
+            progress.fit_epoch_end(FakeTrainer(epoch, epochs))
+        progress.fit_epoch_end(FakeTrainer(stopped_after + 1, epochs))  # the final validation
+        lines = capsys.readouterr().err.splitlines()
+        steps = [f"epoch {e + 1}/{epochs}" for e in range(stopped_after)] + ["best.pt"]
+        assert [ln.split("  ")[0] for ln in lines] == steps
+        assert "box_loss 1.2500" in lines[0] and "mAP50 0.5000" in lines[0]
