@@ -24,7 +24,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
@@ -208,6 +208,23 @@ def authenticate(request: Request, state: StateDep) -> Principal:
     raise _unauthorized("not authenticated: log in, or send 'Authorization: Bearer <token>'")
 
 
+def still_admitted(request: Request, state: AppState, roles: Iterable[UserRole]) -> str | None:
+    """Why ``request``'s credentials no longer admit it to ``roles`` (logged out, expired,
+    revoked, the user disabled or given another role), or ``None`` while they do: for a
+    long-lived response such as the live stream, whose dependencies ran once, at its start."""
+    try:
+        principal = authenticate(request, state)
+    except HTTPException as exc:
+        return str(exc.detail)
+    if principal.role not in set(roles):
+        return f"role {principal.role.value} may no longer do this"
+    return None
+
+
+OFFICER_ROLES: tuple[UserRole, ...] = (UserRole.OFFICER, UserRole.SUPERVISOR, UserRole.ADMIN)
+"""Who may watch and act on the flag queue."""
+
+
 def require(*roles: UserRole) -> Callable[[Principal], Principal]:
     """A dependency that admits only ``roles`` (403 otherwise)."""
     allowed = frozenset(roles)
@@ -225,7 +242,7 @@ def require(*roles: UserRole) -> Callable[[Principal], Principal]:
 
 R = UserRole
 AnyUser = Annotated[Principal, Depends(authenticate)]
-OfficerUser = Annotated[Principal, Depends(require(R.OFFICER, R.SUPERVISOR, R.ADMIN))]
+OfficerUser = Annotated[Principal, Depends(require(*OFFICER_ROLES))]
 SupervisorUser = Annotated[Principal, Depends(require(R.SUPERVISOR, R.ADMIN))]
 AdminUser = Annotated[Principal, Depends(require(R.ADMIN))]
 CameraUser = Annotated[Principal, Depends(require(R.CAMERA, R.ADMIN))]

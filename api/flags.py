@@ -512,6 +512,9 @@ def _process(
         open_flag.last_seen_ts_ms = max(open_flag.last_seen_ts_ms, passage.last_seen_ts_ms)
         open_flag.lane_id = passage.lane_id
         open_flag.updated_ts_ms = now
+        # an officer acting on the version seen before the risk changed gets 409 and reloads;
+        # in SQL (version = version + 1), so a transition committed meanwhile is not undone
+        open_flag.version = Flag.version + 1
         if matcher.version_id is not None and matches:
             open_flag.action_list_version_id = matcher.version_id
         row.flag = open_flag

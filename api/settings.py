@@ -250,6 +250,13 @@ class LiveSettings(_Section):
         le=1_000_000,
         description="Most missed events replayed to a client reconnecting with Last-Event-ID.",
     )
+    auth_recheck_s: float = Field(
+        5.0,
+        ge=0.0,
+        le=300.0,
+        description="Seconds between checks that a live stream's log-in still holds (logged out, "
+        "expired, revoked, disabled: the stream sends 'ended' and stops).",
+    )
 
 
 class LaneSettings(_Section):

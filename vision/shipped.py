@@ -9,7 +9,7 @@ wheel. ``hgv-lane doctor`` and the offline test both use :func:`check_all`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,11 +117,27 @@ def onnx_files(models_dir: Path) -> list[Path]:
     return sorted(models_dir.rglob("*.onnx")) if models_dir.is_dir() else []
 
 
+def missing_model(path: Path) -> ModelCheck:
+    """The failed check of a model file the settings name that is not there."""
+    return ModelCheck(
+        path.name, "onnx", str(path), "", False, 0.0, 0.0, "", "missing: the settings name this model file"
+    )
+
+
 def check_all(
-    models_dir: Path, work_dir: Path, providers: Providers = "auto", *, ocr: bool = True
+    models_dir: Path,
+    work_dir: Path,
+    providers: Providers = "auto",
+    *,
+    ocr: bool = True,
+    required: Sequence[str] = (),
 ) -> list[ModelCheck]:
-    """Check every shipped model: each ONNX file in ``models_dir``, then the OCR engines."""
+    """Check every shipped model: each ONNX file in ``models_dir`` and each ``required`` file
+    name that is not there (a failure: the pipeline needs it), then the OCR engines."""
     checks = [check_onnx(p, providers) for p in onnx_files(models_dir)]
+    checks += [
+        missing_model(models_dir / n) for n in dict.fromkeys(required) if not (models_dir / n).is_file()
+    ]
     if ocr:
         checks.append(check_rapidocr())
         checks.append(check_easyocr(work_dir / "easyocr"))

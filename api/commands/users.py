@@ -73,7 +73,10 @@ def add_user(args: argparse.Namespace) -> int:
 
     role = UserRole(args.role)
     password = None
-    if role is not UserRole.CAMERA or args.password_stdin:
+    if role is UserRole.CAMERA and args.password_stdin:
+        print("error: a camera gets no password (it pushes frames with tokens: 'tokens create')")
+        return 1
+    if role is not UserRole.CAMERA:
         password = _read_password(args.password_stdin)
         if password is None:
             print("error: no password given" if args.password_stdin else "user not added")

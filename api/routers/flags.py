@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -20,7 +21,17 @@ from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.app import AppState
-from api.auth import Client, DbDep, OfficerUser, Principal, StateDep, audit, now_ms
+from api.auth import (
+    OFFICER_ROLES,
+    Client,
+    DbDep,
+    OfficerUser,
+    Principal,
+    StateDep,
+    audit,
+    now_ms,
+    still_admitted,
+)
 from api.db import repository as repo
 from api.db.models import BodyFeedback, Flag, FlagReason, FlagStatus
 from api.db.session import session_scope
@@ -123,14 +134,20 @@ async def stream_flags(
     user: OfficerUser,
     state: StateDep,
     request: Request,
-    after: Annotated[int | None, Query(ge=0, description="Continue after this event id")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="Continue after this event id")
+    ] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """New and changed flags as they happen: SSE events named ``flag`` whose ``id`` is the flag
     event's id and whose ``data`` is a :class:`FlagEventMessage` (JSON). A browser that reconnects
     sends ``Last-Event-ID`` and gets every event it missed (replayed from the store); without it
     the stream starts after ``after`` or, without that, with the next event. When more than
-    ``live.replay_max`` events were missed, a ``reset`` event tells the client to reload the list."""
+    ``live.replay_max`` events were missed, or the client names an event the store never had
+    (a store restored from a backup), a ``reset`` event tells the client to reload the list and
+    the stream goes on from the newest event. The log-in is checked again every
+    ``live.auth_recheck_s``: once it no longer holds, an ``ended`` event says why and the stream
+    stops."""
     live = state.settings.live
     start: int | None = None
     if last_event_id and last_event_id.strip().isdigit():
@@ -141,7 +158,7 @@ async def stream_flags(
     reset = False
     if start is None:
         start = latest
-    elif latest - start > live.replay_max:
+    elif start > latest or latest - start > live.replay_max:  # from another store, or too far back
         start, reset = latest, True
     batch = 200
 
@@ -150,8 +167,15 @@ async def stream_flags(
         if reset:
             yield ServerSentEvent(data=json.dumps({"last_event_id": last}), event="reset", id=str(last))
         yield ServerSentEvent(data=json.dumps({"user": user.name, "after": last}), event="hello")
+        checked = time.monotonic()
         async with state.hub.subscribe() as sub:
             while True:
+                if time.monotonic() - checked >= live.auth_recheck_s:
+                    checked = time.monotonic()
+                    why = await asyncio.to_thread(still_admitted, request, state, OFFICER_ROLES)
+                    if why is not None:  # logged out, expired, revoked, disabled: no more events
+                        yield ServerSentEvent(data=json.dumps({"reason": why}), event="ended")
+                        return
                 messages = await asyncio.to_thread(_events_after, state, last, batch)
                 for m in messages:
                     yield ServerSentEvent(data=m.model_dump_json(), event="flag", id=str(m.event_id))

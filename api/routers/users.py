@@ -58,7 +58,16 @@ def list_users(user: AdminUser, db: DbDep) -> list[UserPublic]:
 
 @router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED, summary="Add a user")
 def add_user(body: UserCreate, user: AdminUser, db: DbDep, state: StateDep, client: Client) -> UserPublic:
-    """A person (officer, supervisor, admin: with a password) or a machine (camera: tokens only)."""
+    """A person (officer, supervisor, admin: with a password) or a machine (camera: tokens only);
+    422 for a person without a password or a camera with one (it could never log in)."""
+    camera = body.role is UserRole.CAMERA
+    if camera == (body.password is not None):
+        need = (
+            "a camera gets no password (it pushes frames with tokens)"
+            if camera
+            else "a person needs a password"
+        )
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{body.name!r}: {need}")
     try:
         new = create_user(
             db, body.name, body.role, body.password, min_password_len=state.settings.auth.min_password_len
@@ -79,7 +88,16 @@ def update_user(
     if target is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {name!r}")
     changes: dict[str, object] = {}
-    if body.role is not None:
+    if body.role is not None and body.role is not UserRole(target.role):
+        bound = [
+            t for t in repo.list_tokens(db, target.id) if t.lane_id is not None and t.revoked_ts_ms is None
+        ]
+        if bound:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"{name!r} has {len(bound)} lane-bound token(s), which only a camera may hold: revoke "
+                "them first (a lane-bound token must not gain another role's powers)",
+            )
         target.role = body.role
         changes["role"] = body.role
     if body.active is not None:

@@ -109,6 +109,7 @@ async function api(path, { method = "GET", body } = {}) {
 
 function showLogin(message) {
   stopLive();
+  clearInterval(S.lanesTimer);
   S.me = null;
   $("app-view").hidden = true;
   $("who").hidden = true;
@@ -464,6 +465,12 @@ function startLive() {
     }
   });
   es.addEventListener("reset", () => { loadQueue(); });
+  // the server ends the stream when the log-in behind it ends (logged out, expired, revoked)
+  es.addEventListener("ended", (ev) => {
+    es.close();
+    S.source = null;
+    showLogin(`Your session ended: log in again. (${JSON.parse(ev.data).reason})`);
+  });
   es.addEventListener("flag", (ev) => {
     const msg = JSON.parse(ev.data);
     S.lastEventId = Math.max(S.lastEventId, msg.event_id);
@@ -476,8 +483,9 @@ function startLive() {
 }
 
 function stopLive() {
+  // the stream only: lane health goes on polling while the stream reconnects (it is also what
+  // notices an ended session between streams)
   if (S.source) { S.source.close(); S.source = null; }
-  clearInterval(S.lanesTimer);
 }
 
 // --- lanes ---------------------------------------------------------------------------------------

@@ -145,6 +145,12 @@ def test_users_and_tokens_over_the_api(api: Any) -> None:
     )
     r = api.client.post("/v1/users", json={"name": "bob", "role": "officer", "password": "short"}, headers=h)
     assert r.status_code == 422 and "too short" in r.json()["detail"]
+    r = api.client.post("/v1/users", json={"name": "bob", "role": "officer"}, headers=h)
+    assert r.status_code == 422 and "a person needs a password" in r.json()["detail"]
+    r = api.client.post(
+        "/v1/users", json={"name": "cam9", "role": "camera", "password": "a-long-pass"}, headers=h
+    )
+    assert r.status_code == 422 and "a camera gets no password" in r.json()["detail"]
     r = api.client.post("/v1/tokens", json={"user": "lane3-cam", "name": "lane 3", "lane": "L3"}, headers=h)
     assert r.status_code == 201 and r.json()["token"].startswith("hgv_") and r.json()["lane"] == "L3"
     lane3 = {"Authorization": f"Bearer {r.json()['token']}", "Content-Type": "image/jpeg"}
@@ -157,6 +163,14 @@ def test_users_and_tokens_over_the_api(api: Any) -> None:
     assert r.status_code == 422 and "only a camera user's token" in r.json()["detail"]
     r = api.client.post("/v1/tokens", json={"user": "admin"}, headers=api.auth("officer"))
     assert r.status_code == 403
+    # a camera holding a lane-bound token keeps its role until the token is revoked
+    r = api.client.patch("/v1/users/lane3-cam", json={"role": "supervisor"}, headers=h)
+    assert r.status_code == 409 and "lane-bound token" in r.json()["detail"]
+    assert api.client.get("/v1/flags", headers=lane3).status_code == 403
+    bound = [t["id"] for t in api.client.get("/v1/tokens", headers=h).json() if t["user"] == "lane3-cam"]
+    assert all(api.client.delete(f"/v1/tokens/{i}", headers=h).status_code == 204 for i in bound)
+    r = api.client.patch("/v1/users/lane3-cam", json={"role": "supervisor"}, headers=h)
+    assert r.status_code == 200 and r.json()["role"] == "supervisor"
     r = api.client.patch("/v1/users/officer2", json={"active": False}, headers=h)
     assert r.status_code == 200 and r.json()["active"] is False
     assert api.client.get("/v1/flags", headers=api.auth("officer2")).status_code == 401
@@ -176,6 +190,8 @@ def test_cli_users_add_and_tokens_create(
     monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
     assert main(["users", "add", "alice", "--role", "officer", "--password-stdin", "--db", db]) == 0
     assert main(["users", "add", "gate-cam", "--role", "camera", "--db", db]) == 0
+    assert main(["users", "add", "cam2", "--role", "camera", "--password-stdin", "--db", db]) == 1
+    assert "a camera gets no password" in capsys.readouterr().out
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "add", "bob", "--role", "officer", "--password-stdin", "--db", db]) == 1
     assert "too short" in capsys.readouterr().out

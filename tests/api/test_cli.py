@@ -63,8 +63,22 @@ def test_config_show_prints_effective_settings(capsys: pytest.CaptureFixture[str
 
 @pytest.mark.usefixtures("env_settings")
 def test_doctor_passes_then_fails_on_a_broken_model(
-    capsys: pytest.CaptureFixture[str], tiny_model: Path
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a models folder without the files the settings name fails: the pipeline needs them
+    assert main(["doctor", "--skip-ocr", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    missing = {m["name"] for m in report["models"] if not m["ok"]}
+    assert missing == {
+        "plate_detector.onnx",
+        "vehicle_detector.onnx",
+        "trailer_classifier.onnx",
+        "plate_reader.onnx",
+    }
+    for role in ("PLATE_DETECTOR", "VEHICLE_DETECTOR", "TRAILER_CLASSIFIER"):
+        monkeypatch.setenv(f"HGV_LANE_MODELS__{role}", tiny_model.name)
+    monkeypatch.setenv("HGV_LANE_READER__ENGINE", "rapidocr")
+    get_settings.cache_clear()
     assert main(["doctor", "--skip-ocr", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["ok"] is True

@@ -236,6 +236,8 @@ def test_threshold_decides(store: Engine, tmp_path: Path) -> None:
 def test_same_vehicle_again_updates_the_open_flag(store: Engine, tmp_path: Path) -> None:
     first = passage("p1", plate("AB12CDE"), at_ms=T0)
     _r1, a1, flag_id = run(store, first, tmp_path)
+    with session_scope(store) as s:
+        version = s.scalar(select(Flag.version).where(Flag.id == flag_id)) or 0
     again = passage("p2", plate("AB12CDE"), plate("WGM1034", PlateRole.REAR), at_ms=T0 + 12 * MIN, lane="L3")
     _r2, a2, flag_id2 = run(store, again, tmp_path)
     assert (a1, a2) == (FlagAction.CREATED, FlagAction.UPDATED) and flag_id2 == flag_id
@@ -254,6 +256,7 @@ def test_same_vehicle_again_updates_the_open_flag(store: Engine, tmp_path: Path)
         assert any(t.startswith("Same vehicle AB12CDE seen 12 minutes earlier in lane L1") for t in texts)
         assert [e.kind for e in flag.events] == ["created", "passage_added"]
         assert flag.events[1].detail["score_before"] == 80
+        assert flag.version == version + 1  # the risk changed: a client's older version is stale
 
 
 def test_after_the_window_or_once_disposed_a_new_flag_is_made(store: Engine, tmp_path: Path) -> None:

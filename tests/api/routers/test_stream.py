@@ -96,3 +96,57 @@ def test_stream_needs_an_officer(live_server: Any) -> None:
     )
     assert r.status_code == 403
     assert httpx.get(f"{live_server.url}/v1/flags/stream").status_code == 401
+
+
+def test_a_stream_ends_when_the_log_in_behind_it_ends(live_server: Any) -> None:
+    """The stream's log-in is checked again while it runs (``live.auth_recheck_s``): a token
+    revoked under an open stream gets an ``ended`` event with the reason, then no more events."""
+    from api.auth import now_ms, sha256_hex
+    from api.db import repository as repo
+    from api.db.session import session_scope
+
+    live_server.state.settings.live.auth_recheck_s = 0.0
+    env = live_server.env
+    raw = env.tokens["officer"]
+    out: Events = queue.Queue()
+    stop = threading.Event()
+    url = f"{live_server.url}/v1/flags/stream"
+    t = threading.Thread(
+        target=_reader, args=(url, {"Authorization": f"Bearer {raw}"}, out, stop), daemon=True
+    )
+    t.start()
+    assert out.get(timeout=10)["status"] == 200
+    _next(out, "hello", 5)
+    with session_scope(live_server.state.engine) as s:
+        token = repo.token_by_sha256(s, sha256_hex(raw))
+        assert token is not None
+        token.revoked_ts_ms = now_ms()
+    ended = _next(out, "ended", 5)
+    assert "revoked" in json.loads(ended["data"])["reason"]
+    env.passage("AB12CDE")  # a flag after the end: never sent
+    t.join(timeout=5)
+    assert not t.is_alive()
+    rest = [out.get_nowait() for _ in range(out.qsize())]
+    assert not [e for e in rest if e.get("event") == "flag"], rest
+    stop.set()
+
+
+def test_an_event_id_the_store_never_had_resets_the_client(live_server: Any) -> None:
+    """``after`` or ``Last-Event-ID`` past the newest event (a store restored from a backup):
+    ``reset`` (reload the list), then the stream goes on from the newest event; past 64 bits,
+    ``after`` is refused and ``Last-Event-ID`` resets too."""
+    env = live_server.env
+    auth = {"Authorization": f"Bearer {env.tokens['officer']}"}
+    url = f"{live_server.url}/v1/flags/stream"
+    huge = "99999999999999999999999"
+    assert httpx.get(url, params={"after": huge}, headers=auth).status_code == 422
+    for query, headers in (("?after=999999", auth), ("", {**auth, "Last-Event-ID": huge})):
+        out: Events = queue.Queue()
+        stop = threading.Event()
+        t = threading.Thread(target=_reader, args=(url + query, headers, out, stop), daemon=True)
+        t.start()
+        assert out.get(timeout=10)["status"] == 200
+        _next(out, "reset", 5)
+        outcome = env.passage("AB12CDE")
+        assert json.loads(_next(out, "flag", 5)["data"])["flag"]["id"] == outcome.flag_id
+        stop.set()
