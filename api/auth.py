@@ -289,6 +289,10 @@ def create_user(
     )
 
 
+TOKEN_NAME_MAX = 100
+"""The longest a token's name may be (as the API's schema allows)."""
+
+
 def issue_token(
     session: Session, user: User, name: str, *, expires_ts_ms: int | None = None, lane_id: str | None = None
 ) -> tuple[str, int]:
@@ -304,11 +308,15 @@ def issue_token(
             raise ValueError(
                 f"only a camera user's token is bound to a lane; {user.name!r} is {role.value}, not camera"
             )
+    if not 1 <= len(name.strip()) <= TOKEN_NAME_MAX:
+        raise ValueError(
+            f"a token's name says what it is for: 1 to {TOKEN_NAME_MAX} characters, not {len(name)}"
+        )
     token = new_token()
     row = repo.add_token(
         session,
         user_id=user.id,
-        name=name[:100],
+        name=name.strip(),
         token_sha256=sha256_hex(token),
         prefix=token[: len(TOKEN_PREFIX) + 6],
         created_ts_ms=now_ms(),

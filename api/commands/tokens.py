@@ -71,8 +71,8 @@ def create(args: argparse.Namespace) -> int:
         expires = _now() + args.expires_days * 86_400_000 if args.expires_days else None
         try:
             token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires, lane_id=args.lane)
-        except ValueError as e:  # --lane: no lane id, or not a camera's token
-            print(f"error: --lane: {e}")
+        except ValueError as e:  # a name not 1-100 characters; --lane: no lane id, or not a camera's token
+            print(f"error: {e}")
             return 2
         role = str(user.role)
         repo.audit(
@@ -138,8 +138,10 @@ def revoke(args: argparse.Namespace) -> int:
         if token is None:
             print(f"error: no token {args.token_id}")
             return 1
-        if token.revoked_ts_ms is None:
-            token.revoked_ts_ms = _now()
+        if token.revoked_ts_ms is not None:
+            print(f"token {args.token_id} was revoked already")
+            return 0
+        token.revoked_ts_ms = _now()
         repo.audit(
             session,
             ts_ms=_now(),

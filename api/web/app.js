@@ -545,6 +545,10 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("tab-queue").addEventListener("click", () => showTab("queue"));
   $("tab-search").addEventListener("click", () => showTab("search"));
   $("search-form").addEventListener("submit", onSearch);
+  // Escape closes an open reject or dispose form, as its Cancel button does
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && S.formOpen) { S.formOpen = null; renderDetail(); }
+  });
   try {
     const me = await api("/v1/auth/me");
     if (me.via !== "session") throw new Error("no session");

@@ -201,6 +201,8 @@ def test_cli_users_add_and_tokens_create(
     token = json.loads(out.strip().splitlines()[-1])["token"]
     assert "shown only now" in out and token.startswith("hgv_")
     assert main(["tokens", "create", "--user", "nobody", "--db", db]) == 1
+    for name in ("", "  ", "x" * 101):  # a token's name says what it is for, whole
+        assert main(["tokens", "create", "--user", "gate-cam", "--name", name, "--db", db]) == 2
     assert main(["tokens", "create", "--user", "gate-cam", "--lane", "gate/1", "--db", db]) == 2
     assert "not a lane id" in capsys.readouterr().out
     assert main(["tokens", "create", "--user", "alice", "--lane", "gate-1", "--db", db]) == 2
@@ -229,7 +231,17 @@ def test_cli_users_add_and_tokens_create(
             assert repo.token_by_sha256(s, sha256_hex(token)) is not None
     finally:
         engine.dispose()
+    capsys.readouterr()
     assert main(["tokens", "revoke", "1", "--db", db]) == 0
+    assert main(["tokens", "revoke", "1", "--db", db]) == 0  # again: said, not audited twice
+    out = capsys.readouterr().out
+    assert "token 1 revoked" in out and "token 1 was revoked already" in out
+    engine = open_store(db)
+    try:
+        with session_scope(engine) as s:
+            assert [a.action for a in repo.audit_entries(s)].count("token.revoke") == 1
+    finally:
+        engine.dispose()
 
 
 def test_the_login_throttle_holds_a_bounded_number_of_keys(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -221,6 +221,10 @@ def test_officer_works_a_flag_in_the_browser(
         )
         assert "officer (officer)" in page.text("#who-name")
         shot("02-queue-empty")
+        # the stream restarted (as after a dropped connection): lane health still polled (5 s)
+        lanes = "performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/v1/lanes')).length"
+        before = page.js(f"(() => {{ startLive(); return {lanes}; }})()")
+        page.wait(f"{lanes} > {before}", timeout_s=8, what="lane health polled after the stream restarted")
 
         # a passage is stored: its flag appears live, without reloading
         stored = time.monotonic()
@@ -280,6 +284,14 @@ def test_officer_works_a_flag_in_the_browser(
         assert "curtainsider → tilt" in page.text(".history")
         shot("04b-body-type-corrected")
 
+        page.click("[data-action='reject_read']")
+        page.wait("!!document.getElementById('reject-form')")
+        for kind in ("keyDown", "keyUp"):  # Escape closes the form, as Cancel does
+            page.send(
+                "Input.dispatchKeyEvent",
+                {"type": kind, "key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27},
+            )
+        page.wait("!document.getElementById('reject-form')", what="the form closed by Escape")
         page.click("[data-action='reject_read']")
         page.wait("!!document.getElementById('reject-form')")
         page.type("#reject-reason", "last letter is E on the plate crop")
