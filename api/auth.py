@@ -308,7 +308,8 @@ def issue_token(
             raise ValueError(
                 f"only a camera user's token is bound to a lane; {user.name!r} is {role.value}, not camera"
             )
-    if not 1 <= len(name.strip()) <= TOKEN_NAME_MAX:
+    name = name.strip()
+    if not 1 <= len(name) <= TOKEN_NAME_MAX:
         raise ValueError(
             f"a token's name says what it is for: 1 to {TOKEN_NAME_MAX} characters, not {len(name)}"
         )
@@ -316,7 +317,7 @@ def issue_token(
     row = repo.add_token(
         session,
         user_id=user.id,
-        name=name.strip(),
+        name=name,
         token_sha256=sha256_hex(token),
         prefix=token[: len(TOKEN_PREFIX) + 6],
         created_ts_ms=now_ms(),

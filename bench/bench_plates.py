@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                 cmd, s = run_one(manifest, engine, args.limit, raw, skip)
                 recall = s.get("detection_recall")
                 det = f"{recall:>7.4f}" if isinstance(recall, float) else f"{'-':>7s}"
+                n = s.get("n_read_scored", s["n"])  # the rows the reading figures are over
                 print(
-                    f"{label:33s} {s['engine']!s:14s} {s['n']:>4} {s['exact_match']:>7.4f} "
+                    f"{label:33s} {s['engine']!s:14s} {n:>4} {s['exact_match']:>7.4f} "
                     f"{s['exact_match_lookalike']:>7.4f} {s['char_accuracy']:>7.4f} {det} "
                     f"{s['ms_per_image_p50']:>7.1f} {s['cpu_ms_per_image_p50']:>7.1f}",
                     flush=True,

@@ -130,14 +130,19 @@ def check_all(
     providers: Providers = "auto",
     *,
     ocr: bool = True,
-    required: Sequence[str] = (),
+    required: Sequence[Path] = (),
 ) -> list[ModelCheck]:
-    """Check every shipped model: each ONNX file in ``models_dir`` and each ``required`` file
-    name that is not there (a failure: the pipeline needs it), then the OCR engines."""
-    checks = [check_onnx(p, providers) for p in onnx_files(models_dir)]
-    checks += [
-        missing_model(models_dir / n) for n in dict.fromkeys(required) if not (models_dir / n).is_file()
-    ]
+    """Check every shipped model: each ONNX file in ``models_dir``, then each ``required``
+    file not among them (the files the pipeline loads: a version promoted in the registry is
+    checked where it is; a missing one is a failure), then the OCR engines."""
+    files = onnx_files(models_dir)
+    checks = [check_onnx(p, providers) for p in files]
+    seen = {p.resolve() for p in files}
+    for path in required:
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        checks.append(check_onnx(path, providers) if path.is_file() else missing_model(path))
     if ocr:
         checks.append(check_rapidocr())
         checks.append(check_easyocr(work_dir / "easyocr"))

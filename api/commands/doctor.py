@@ -45,18 +45,23 @@ def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 if any model fails to load or run."""
     import onnxruntime as ort  # noqa: PLC0415
 
+    from api.lane_runner import model_files  # noqa: PLC0415
     from vision.anpr.engines import CRNN_MODEL_FILE  # noqa: PLC0415
     from vision.shipped import check_all  # noqa: PLC0415
 
     settings = get_settings()
     versions = {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}}
     providers = ort.get_available_providers()
-    m = settings.models
-    required = [m.plate_detector, m.vehicle_detector, m.trailer_classifier]
+    used = model_files(settings)  # each role's version in use: the registry's, else models.dir's
+    required = [used.plate, used.vehicle, used.classifier]
     if "crnn" in settings.reader.engine.split("+"):
-        required.append(CRNN_MODEL_FILE)
+        required.append(settings.models.dir / CRNN_MODEL_FILE)
     checks = check_all(
-        m.dir, settings.data_dir, settings.runtime.providers, ocr=not args.skip_ocr, required=required
+        settings.models.dir,
+        settings.data_dir,
+        settings.runtime.providers,
+        ocr=not args.skip_ocr,
+        required=required,
     )
     print("versions:")
     for name, version in versions.items():

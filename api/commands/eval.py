@@ -191,7 +191,10 @@ def run_plates(args: argparse.Namespace) -> int:
     print(f"images: {summary.n} ({kinds}), errors: {summary.n_errors}{skipped}")
     print(f"engine: {summary.engine}")
     print(f"detection recall: {recall}")
-    print(f"exact match: {summary.exact_match:.4f} (up to look-alikes: {summary.exact_match_lookalike:.4f})")
+    of = f" of {summary.n_read_scored} with a text" if summary.n_read_scored != summary.n else ""
+    print(
+        f"exact match: {summary.exact_match:.4f}{of} (up to look-alikes: {summary.exact_match_lookalike:.4f})"
+    )
     print(f"char accuracy: {summary.char_accuracy:.4f}")
     if summary.country_match is not None:
         print(f"country guessed right: {summary.country_match:.4f} of {summary.n_country} exact reads")

@@ -162,6 +162,7 @@ def set_password(args: argparse.Namespace) -> int:
     """Set a user's password."""
     from api.auth import check_password_policy, hash_password  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
+    from api.db.models import UserRole  # noqa: PLC0415
     from api.db.session import session_scope  # noqa: PLC0415
 
     password = _read_password(args.password_stdin)
@@ -176,6 +177,9 @@ def set_password(args: argparse.Namespace) -> int:
         user = repo.get_user_by_name(session, args.name)
         if user is None:
             print(f"error: no user {args.name!r}")
+            return 1
+        if user.role == UserRole.CAMERA:
+            print(f"error: {args.name!r} is a camera: it gets no password (tokens only)")
             return 1
         user.password_hash = hash_password(password)
         repo.audit(

@@ -221,6 +221,22 @@ def _check_version(flag: Flag, body: TransitionBase) -> None:
         )
 
 
+def _raced(fresh: Flag, was: FlagStatus) -> HTTPException:
+    """The 409 of an action whose conditional update found the flag changed since it was read:
+    another officer moved it on, or (its status the same) a new passage of the lorry or another
+    word on it changed its version."""
+    who = f", claimed by {fresh.claimed_by}" if fresh.claimed_by else ""
+    if FlagStatus(fresh.status) is was:
+        return HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the flag changed meanwhile (a new passage of the lorry, or another officer's word on it): "
+            f"it is {fresh.status}{who}; reload it",
+        )
+    return HTTPException(
+        status.HTTP_409_CONFLICT, f"another officer acted first: the flag is now {fresh.status}{who}"
+    )
+
+
 def _checked(flag: Flag, action: Action, body: TransitionBase, user: Principal) -> FlagStatus:
     """The status ``action`` by ``user`` takes ``flag`` to: 409 when ``body`` names another
     version or the flag's state refuses it (a closed flag, someone else's claim), 403 for a role
@@ -260,11 +276,7 @@ def _transition(
     )
     if not ok:
         db.rollback()
-        fresh = _load(db, flag_id)
-        who = f", claimed by {fresh.claimed_by}" if fresh.claimed_by else ""
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"another officer acted first: the flag is now {fresh.status}{who}"
-        )
+        raise _raced(_load(db, flag_id), from_status)
     db.refresh(flag)
     if after is not None:
         detail = {**detail, **after(flag)}
@@ -591,11 +603,7 @@ def body_type(
         values={"status": current, "updated_ts_ms": now},
     ):
         db.rollback()
-        fresh = _load(db, flag_id)
-        who = f", claimed by {fresh.claimed_by}" if fresh.claimed_by else ""
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"another officer acted first: the flag is now {fresh.status}{who}"
-        )
+        raise _raced(_load(db, flag_id), current)
     detail = record_body_feedback(passage, kind, chosen, user.name, now)
     if body.note.strip():
         detail["note"] = body.note.strip()

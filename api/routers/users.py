@@ -58,16 +58,14 @@ def list_users(user: AdminUser, db: DbDep) -> list[UserPublic]:
 
 @router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED, summary="Add a user")
 def add_user(body: UserCreate, user: AdminUser, db: DbDep, state: StateDep, client: Client) -> UserPublic:
-    """A person (officer, supervisor, admin: with a password) or a machine (camera: tokens only);
-    422 for a person without a password or a camera with one (it could never log in)."""
-    camera = body.role is UserRole.CAMERA
-    if camera == (body.password is not None):
-        need = (
-            "a camera gets no password (it pushes frames with tokens)"
-            if camera
-            else "a person needs a password"
+    """A person (officer, supervisor, admin: with a password, or none for a token-only
+    integration) or a machine (camera: tokens only); 422 for a camera with a password (it could
+    never log in, and a later role change would let the password in)."""
+    if body.role is UserRole.CAMERA and body.password is not None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{body.name!r}: a camera gets no password (it pushes frames with tokens)",
         )
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{body.name!r}: {need}")
     try:
         new = create_user(
             db, body.name, body.role, body.password, min_password_len=state.settings.auth.min_password_len
@@ -103,6 +101,10 @@ def update_user(
     if body.active is not None:
         target.active = body.active
         changes["active"] = body.active
+    if body.password is not None and UserRole(target.role) is UserRole.CAMERA:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name!r} is a camera: it gets no password (tokens only)"
+        )
     if body.password is not None:
         try:
             check_password_policy(body.password, state.settings.auth.min_password_len)
@@ -156,7 +158,7 @@ def create_token(body: TokenCreate, user: AnyUser, db: DbDep, client: Client) ->
         user,
         "token.create",
         client,
-        {"user": owner.name, "token": token_id, "name": body.name, "lane": body.lane},
+        {"user": owner.name, "token": token_id, "name": body.name.strip(), "lane": body.lane},
     )
     db.commit()
     row = repo.get_token(db, token_id)
@@ -172,7 +174,8 @@ def revoke_token(token_id: int, user: AnyUser, db: DbDep, client: Client) -> Non
     row = repo.get_token(db, token_id)
     if row is None or (row.user_id != user.user_id and user.role is not UserRole.ADMIN):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id}")
-    if row.revoked_ts_ms is None:
-        row.revoked_ts_ms = now_ms()
+    if row.revoked_ts_ms is not None:  # revoked already: 204 again, nothing more to audit
+        return
+    row.revoked_ts_ms = now_ms()
     audit(db, user, "token.revoke", client, {"token": token_id, "user": row.user.name})
     db.commit()

@@ -160,7 +160,9 @@ async function loadQueue() {
   const data = await api("/v1/flags?limit=200");
   S.flags.clear();
   for (const f of data.items) S.flags.set(f.id, f);
-  S.lastEventId = Math.max(S.lastEventId, data.last_event_id);
+  // the store's own position, even if lower than the page's (a store restored from a backup):
+  // events after it are replayed on the next (re)connect, and applying one twice is harmless
+  S.lastEventId = data.last_event_id;
   renderQueue();
 }
 
@@ -464,7 +466,10 @@ function startLive() {
       }, 3000);
     }
   });
-  es.addEventListener("reset", () => { loadQueue(); });
+  es.addEventListener("reset", (ev) => {
+    S.lastEventId = JSON.parse(ev.data).last_event_id;
+    loadQueue();
+  });
   // the server ends the stream when the log-in behind it ends (logged out, expired, revoked)
   es.addEventListener("ended", (ev) => {
     es.close();

@@ -126,6 +126,9 @@ def test_revoked_and_expired_tokens_are_refused(api: Any) -> None:
     assert api.client.delete(f"/v1/tokens/{created['id']}", headers=api.auth("officer")).status_code == 204
     r = api.client.get("/v1/flags", headers=h)
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert api.client.delete(f"/v1/tokens/{created['id']}", headers=api.auth("officer")).status_code == 204
+    with session_scope(api.state.engine) as s:  # revoking again is no second revocation
+        assert [a.action for a in repo.audit_entries(s)].count("token.revoke") == 1
     with session_scope(api.state.engine) as s:
         row = repo.token_by_sha256(s, sha256_hex(api.tokens["officer2"]))
         assert row is not None
@@ -145,12 +148,16 @@ def test_users_and_tokens_over_the_api(api: Any) -> None:
     )
     r = api.client.post("/v1/users", json={"name": "bob", "role": "officer", "password": "short"}, headers=h)
     assert r.status_code == 422 and "too short" in r.json()["detail"]
-    r = api.client.post("/v1/users", json={"name": "bob", "role": "officer"}, headers=h)
-    assert r.status_code == 422 and "a person needs a password" in r.json()["detail"]
     r = api.client.post(
         "/v1/users", json={"name": "cam9", "role": "camera", "password": "a-long-pass"}, headers=h
     )
     assert r.status_code == 422 and "a camera gets no password" in r.json()["detail"]
+    r = api.client.patch("/v1/users/lane3-cam", json={"password": "a-long-pass"}, headers=h)
+    assert r.status_code == 422 and "is a camera: it gets no password" in r.json()["detail"]
+    r = api.client.post(
+        "/v1/users", json={"name": "etl", "role": "officer"}, headers=h
+    )  # token-only integration
+    assert r.status_code == 201 and r.json()["has_password"] is False
     r = api.client.post("/v1/tokens", json={"user": "lane3-cam", "name": "lane 3", "lane": "L3"}, headers=h)
     assert r.status_code == 201 and r.json()["token"].startswith("hgv_") and r.json()["lane"] == "L3"
     lane3 = {"Authorization": f"Bearer {r.json()['token']}", "Content-Type": "image/jpeg"}
@@ -192,6 +199,9 @@ def test_cli_users_add_and_tokens_create(
     assert main(["users", "add", "gate-cam", "--role", "camera", "--db", db]) == 0
     assert main(["users", "add", "cam2", "--role", "camera", "--password-stdin", "--db", db]) == 1
     assert "a camera gets no password" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
+    assert main(["users", "set-password", "gate-cam", "--password-stdin", "--db", db]) == 1
+    assert "is a camera: it gets no password" in capsys.readouterr().out
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "add", "bob", "--role", "officer", "--password-stdin", "--db", db]) == 1
     assert "too short" in capsys.readouterr().out

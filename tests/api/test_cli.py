@@ -162,3 +162,21 @@ def test_a_secret_looking_setting_is_not_echoed_and_serve_checks_its_port(
         assert "server.port: Input should be less than or equal to 65535" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("env_settings")
+def test_doctor_checks_the_versions_promoted_in_the_registry(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each role's version in use is what the pipeline loads: promoted in the registry, it is
+    checked where it is, and no shipped file of that name is needed in the models folder."""
+    monkeypatch.setenv("HGV_LANE_READER__ENGINE", "rapidocr")
+    get_settings.cache_clear()
+    registry = get_settings().model_registry()
+    for role in ("plate_detector", "vehicle_detector", "trailer_classifier"):
+        registry.promote(role, registry.add(role, tiny_model).version)
+    assert main(["doctor", "--skip-ocr", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    promoted = sorted(m["path"] for m in report["models"] if m["name"] == "model.onnx")
+    assert len(promoted) == 3 and all("/registry/" in p for p in promoted)
+    assert report["ok"] is True

@@ -1235,7 +1235,13 @@ def evaluate_reader(onnx_path: Path, manifest: Path) -> dict[str, Any]:
     out = summary.as_json()
     return {
         k: out[k]
-        for k in ("n", "exact_match", "exact_match_lookalike", "char_accuracy", "cpu_ms_per_image_p50")
+        for k in (
+            "n_read_scored",
+            "exact_match",
+            "exact_match_lookalike",
+            "char_accuracy",
+            "cpu_ms_per_image_p50",
+        )
     }
 
 

@@ -245,3 +245,15 @@ def test_dispose_validates_the_outcome(api: Any) -> None:
         f"/v1/flags/{flag_id}/dispose", json={"outcome": "no_find", "detection_methods": ["x-ray"]}, headers=h
     )
     assert r.status_code == 422  # not a detection method
+
+
+def test_a_lost_race_says_whether_an_officer_or_a_new_passage_changed_the_flag() -> None:
+    from api.db.models import Flag, FlagStatus
+    from api.routers.flags import _raced
+
+    moved = _raced(Flag(status=FlagStatus.CLAIMED, claimed_by="officer2"), FlagStatus.NEW)
+    assert moved.status_code == 409 and moved.detail.startswith("another officer acted first")
+    same = _raced(Flag(status=FlagStatus.CLAIMED, claimed_by="officer"), FlagStatus.CLAIMED)
+    assert (
+        same.status_code == 409 and "a new passage of the lorry" in same.detail and "reload it" in same.detail
+    )
