@@ -188,7 +188,8 @@ def _from_cookie(state: AppState, raw: str, request: Request) -> Principal:
         )
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not sent or not hmac.compare_digest(sent, principal.csrf_token or ""):
+        # bytes: compare_digest refuses non-ASCII str (a 500 before)
+        if not sent or not hmac.compare_digest(sent.encode(), (principal.csrf_token or "").encode()):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing or wrong {CSRF_HEADER} header")
     return principal
 

@@ -130,6 +130,13 @@ class ServerSettings(_Section):
         description="'module:callable' of the demo lane runner started in the lifespan with the app "
         "state (default: the lane pipeline playing the bundled synthetic clip); empty: none.",
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        max_length=1000,
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed "
+        "(the client address the log-in throttle and the audit log use); empty: none, the peer's "
+        "own address is the client's (uvicorn would otherwise believe 127.0.0.1).",
+    )
 
 
 class FlagSettings(_Section):

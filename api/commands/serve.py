@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from pydantic import ValidationError
 
-from api.settings import ServerSettings, get_settings, settings_error
+from api.settings import ServerSettings, Settings, get_settings, settings_error
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,7 +37,19 @@ def run(args: argparse.Namespace) -> int:
         raise settings_error(exc, under=("server",)) from exc
     settings = settings.model_copy(update={"server": server})
     app = create_app(settings)
-    uvicorn.run(
-        app, host=settings.server.host, port=settings.server.port, log_level=settings.log_level.lower()
-    )
+    uvicorn.run(app, **uvicorn_options(settings))
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's keyword arguments: host, port, log level, and whose ``X-Forwarded-For`` to
+    believe (``server.forwarded_allow_ips``; none by default, where uvicorn believes 127.0.0.1:
+    anyone on the host could then pose as any address to the log-in throttle and the audit)."""
+    proxies = settings.server.forwarded_allow_ips.strip()
+    return {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or "",
+    }

@@ -182,12 +182,13 @@ def set_password(args: argparse.Namespace) -> int:
             print(f"error: {args.name!r} is a camera: it gets no password (tokens only)")
             return 1
         user.password_hash = hash_password(password)
+        ended = repo.revoke_web_sessions(session, user.id, _now())  # sessions of the old password
         repo.audit(
             session,
             ts_ms=_now(),
             actor=_login(),
             action="user.update",
-            detail={"user": args.name, "password": "changed", "via": "cli"},
+            detail={"user": args.name, "password": "changed", "sessions_ended": ended, "via": "cli"},
         )
     print(f"password of {args.name} set")
     return 0

@@ -460,6 +460,17 @@ def web_session_by_sha256(session: Session, digest: str) -> WebSession | None:
     ).first()
 
 
+def revoke_web_sessions(session: Session, user_id: int, now_ms: int) -> int:
+    """End every open browser session of ``user_id`` (a password changed); how many."""
+    result = session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user_id, WebSession.revoked_ts_ms.is_(None))
+        .values(revoked_ts_ms=now_ms)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def delete_expired_web_sessions(session: Session, now_ms: int) -> int:
     """Remove sessions that expired (or were revoked) before ``now_ms``; returns how many."""
     result = session.execute(

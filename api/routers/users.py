@@ -111,7 +111,9 @@ def update_user(
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
         target.password_hash = hash_password(body.password)
+        # a session opened with the old password (a stolen cookie) ends with it
         changes["password"] = "changed"
+        changes["sessions_ended"] = repo.revoke_web_sessions(db, target.id, now_ms())
     audit(db, user, "user.update", client, {"user": name, **changes})
     db.commit()
     return user_public(target)
@@ -142,6 +144,8 @@ def create_token(body: TokenCreate, user: AnyUser, db: DbDep, client: Client) ->
     this once; only its SHA-256 is stored. ``lane`` binds it to one lane's frames: only for a
     camera user's token (422 otherwise). A lane-bound token may not make tokens (403)."""
     _lane_bound_may_not(user, "make tokens")
+    if user.role is UserRole.CAMERA:  # a camera's token, leaked, must not mint itself more
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a camera's tokens are made by an admin")
     name = body.user or user.name
     if name != user.name and user.role is not UserRole.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins make tokens for other users")

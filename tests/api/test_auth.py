@@ -48,6 +48,8 @@ def test_login_sets_a_strict_httponly_cookie_and_csrf_is_enforced(api: Any) -> N
     assert r.status_code == 403 and "X-CSRF-Token" in r.json()["detail"]
     r = api.client.post(f"/v1/flags/{flag}/claim", headers={"X-CSRF-Token": "forged"})
     assert r.status_code == 403
+    r = api.client.post(f"/v1/flags/{flag}/claim", headers={"X-CSRF-Token": "été".encode()})
+    assert r.status_code == 403  # a non-ASCII header is a wrong token, not a 500
     r = api.client.post(f"/v1/flags/{flag}/claim", headers={"X-CSRF-Token": me["csrf_token"]})
     assert r.status_code == 200 and r.json()["claimed_by"] == "alice"
     # log out ends the session server-side
@@ -274,3 +276,31 @@ def test_the_login_throttle_holds_a_bounded_number_of_keys(monkeypatch: pytest.M
     for i in range(100):
         throttle.failed(f"late{i}", "10.0.0.3")
     assert len(throttle) <= 101 and not throttle.blocked("alice", "10.0.0.1")
+
+
+def test_a_password_change_ends_the_sessions_of_the_old_one(api: Any) -> None:
+    """A browser session opened with the old password (a stolen cookie) ends when an admin sets
+    a new one; the user logs in again with the new password."""
+    from fastapi.testclient import TestClient
+
+    api.user("alice", "officer", "alice-password-1")
+    other = TestClient(api.client.app)
+    assert (
+        other.post("/v1/auth/login", json={"name": "alice", "password": "alice-password-1"}).status_code
+        == 200
+    )
+    assert other.get("/v1/flags").status_code == 200
+    r = api.client.patch("/v1/users/alice", json={"password": "alice-password-2"}, headers=api.auth("admin"))
+    assert r.status_code == 200
+    assert other.get("/v1/flags").status_code == 401
+    with session_scope(api.state.engine) as s:
+        (entry,) = [a for a in repo.audit_entries(s, "user.update") if a.detail.get("user") == "alice"]
+        assert entry.detail["sessions_ended"] == 1
+    assert _login(api, password="alice-password-2").status_code == 200
+
+
+def test_a_camera_token_may_not_make_tokens(api: Any) -> None:
+    r = api.client.post("/v1/tokens", json={"name": "more"}, headers=api.auth("camera"))
+    assert r.status_code == 403 and "made by an admin" in r.json()["detail"]
+    r = api.client.post("/v1/tokens", json={"user": "camera", "name": "gate"}, headers=api.auth("admin"))
+    assert r.status_code == 201

@@ -50,3 +50,27 @@ def test_serve_answers_health(tmp_path: Path, tiny_model: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_forwarded_for_is_believed_only_from_configured_proxies(tmp_path: Path) -> None:
+    """uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default: anyone on the host could
+    pose as any address to the log-in throttle and the audit log. Served by ``serve``, no
+    proxy's header is believed unless ``server.forwarded_allow_ips`` names it."""
+    import uvicorn
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from api.commands.serve import uvicorn_options
+    from api.settings import ServerSettings, Settings
+
+    def proxied(settings: Settings) -> bool:
+        config = uvicorn.Config(lambda scope, receive, send: None, **uvicorn_options(settings))
+        config.load()
+        app, seen = config.loaded_app, False
+        while app is not None:  # uvicorn wraps the app: walk the wrappers
+            seen = seen or isinstance(app, ProxyHeadersMiddleware)
+            app = getattr(app, "app", None)
+        return seen
+
+    assert not proxied(Settings(data_dir=tmp_path))
+    with_proxy = Settings(data_dir=tmp_path, server=ServerSettings(forwarded_allow_ips="10.0.0.5"))
+    assert proxied(with_proxy) and uvicorn_options(with_proxy)["forwarded_allow_ips"] == "10.0.0.5"
