@@ -79,6 +79,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 def list_flags(
     user: OfficerUser,
     db: DbDep,
+    client: Client,
     status_: Annotated[list[FlagStatus] | None, Query(alias="status")] = None,
     include_disposed: bool = False,
     lane: Annotated[str | None, Query(max_length=64)] = None,
@@ -90,14 +91,19 @@ def list_flags(
 ) -> FlagList:
     """Flags filtered by status (default: every status but ``disposed`` unless ``include_disposed``),
     lane, mark, minimum risk or your own claims. ``last_event_id`` is where the live stream
-    (``GET /v1/flags/stream?after=...``) should continue from."""
+    (``GET /v1/flags/stream?after=...``) should continue from. A search by mark is audited
+    (``flag.search``), as a passage search is; the queue's own listing is not."""
     statuses = status_ or [s for s in FlagStatus if include_disposed or s is not FlagStatus.DISPOSED]
     last = repo.last_event_id(db)
+    norm = mark_filter(mark)
+    if norm is not None:
+        audit(db, user, "flag.search", client, {"mark": norm})
+        db.commit()
     flags = repo.search_flags(
         db,
         statuses=statuses,
         lane_id=lane,
-        mark=mark_filter(mark),
+        mark=norm,
         min_risk=min_risk,
         claimed_by=user.name if mine else None,
         limit=limit,

@@ -47,6 +47,7 @@ def mount(app: FastAPI) -> None:
         if not path.startswith(("/docs", "/redoc")):  # Swagger UI needs its own scripts
             for key, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(key, value)
-        else:
+        else:  # no CSP, but never framed by another site either
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("X-Frame-Options", "DENY")
         return response

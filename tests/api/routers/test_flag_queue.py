@@ -33,6 +33,9 @@ def test_list_is_sorted_by_risk_with_reasons(api: Any) -> None:
         api.client.get("/v1/flags?min_risk=50", headers=api.auth("officer")).json()["items"][0]["id"] == high
     )
     assert len(api.client.get("/v1/flags?mark=xy99 zzz", headers=api.auth("officer")).json()["items"]) == 1
+    with session_scope(api.state.engine) as s:  # a search by mark is audited, the listing is not
+        searches = [(a.actor, a.detail) for a in repo.audit_entries(s, "flag.search")]
+    assert searches == [("officer", {"mark": "XY99ZZZ"})]
 
 
 def test_detail_shows_evidence_match_and_allowed_actions_and_is_audited(api: Any) -> None:

@@ -66,6 +66,7 @@ def test_api_docs_load_their_scripts_from_this_service(api: Any) -> None:
         page = api.client.get(path)
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert "https://" not in page.text and "cdn" not in page.text.lower(), path
+        assert page.headers["x-frame-options"] == "DENY", path  # no other site frames them
         for asset in assets:
             url = next(part.split('"')[0] for part in page.text.split('"/') if asset in part.split('"')[0])
             r = api.client.get("/" + url)
