@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -498,7 +499,5 @@ def get_settings() -> Settings:
         config = os.environ.get(CONFIG_ENV)
         said = str(exc) if not config or config in str(exc) else f"settings file {config}: {exc}"
         raise SettingsError(said) from exc
-    except Exception as exc:  # a YAML file that does not parse (yaml.YAMLError)
-        if type(exc).__module__.startswith("yaml"):
-            raise SettingsError(f"settings file {os.environ.get(CONFIG_ENV)}: {exc}") from exc
-        raise
+    except yaml.YAMLError as exc:  # a YAML file that does not parse
+        raise SettingsError(f"settings file {os.environ.get(CONFIG_ENV)}: {exc}") from exc

@@ -271,6 +271,24 @@ def _transition(
     """Check and apply one workflow action; 404 / 403 / 409 with the reason."""
     flag = _load(db, flag_id)
     target = _checked(flag, action, body, user)
+    return _apply(db, state, user, client, flag, target, action, values, detail, after)
+
+
+def _apply(
+    db: Session,
+    state: AppState,
+    user: Principal,
+    client: Client,
+    flag: Flag,
+    target: FlagStatus,
+    action: Action,
+    values: dict[str, Any],
+    detail: dict[str, Any],
+    after: Any = None,
+) -> FlagDetail:
+    """Apply ``action`` to ``flag``, loaded and :func:`_checked` to lead to ``target``: the
+    conditional update (409 when the flag changed meanwhile), its event, audit and notification."""
+    flag_id = flag.id
     from_status = FlagStatus(flag.status)
     now = now_ms()
     ok = repo.apply_transition(
@@ -458,7 +476,7 @@ def reject(
     officer's reading and it is matched against the action list again: the action-list reasons
     are replaced by those of the corrected mark and the risk is recomputed."""
     flag = _load(db, flag_id)
-    _checked(flag, Action.REJECT_READ, body, user)  # no such flag, a closed one, someone else's claim
+    target = _checked(flag, Action.REJECT_READ, body, user)  # no such flag, closed, someone else's claim
     try:
         reason, corrected_raw = check_rejection(body.reason, body.corrected_mark)
     except InvalidDetails as exc:
@@ -472,14 +490,14 @@ def reject(
     values: dict[str, Any] = {}
     if corrected:
         values = {"read_mark": flag.vehicle_mark, "corrected_mark": corrected, "vehicle_mark": corrected}
-    return _transition(
+    return _apply(
         db,
         state,
         user,
         client,
-        flag_id,
+        flag,
+        target,
         Action.REJECT_READ,
-        body,
         values,
         {"reason": reason, "read_mark": flag.vehicle_mark},
         after=_rematch(state, db, corrected, body.plate_position) if corrected else None,
@@ -522,7 +540,7 @@ def dispose(
     ``security_breach`` (no entrants) or ``not_stopped``; without one only ``not_stopped`` (say why
     in ``note``). Searches name their detection methods."""
     flag = _load(db, flag_id)
-    _checked(flag, Action.DISPOSE, body, user)  # a closed flag is closed, whatever the details say
+    target = _checked(flag, Action.DISPOSE, body, user)  # a closed flag is closed, whatever the details say
     try:
         d = check_disposition(
             FlagStatus(flag.status),
@@ -533,14 +551,14 @@ def dispose(
     except InvalidDetails as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.reason) from exc
     now = now_ms()
-    return _transition(
+    return _apply(
         db,
         state,
         user,
         client,
-        flag_id,
+        flag,
+        target,
         Action.DISPOSE,
-        body,
         {
             "outcome": d.outcome,
             "entrants_found": d.entrants_found if d.outcome.value == "entrants_found" else None,
