@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -134,6 +135,9 @@ def browser() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     if exe is None:
         pytest.skip(f"no Chromium ({', '.join(CHROMIUM_NAMES)}) on PATH: apt-get install -y chromium")
     profile = Path(tempfile.mkdtemp(prefix="hgv-chromium-"))
+    # Chromium makes its own folders (its singleton socket's) in TMPDIR: keep them in the profile.
+    scratch = profile / "tmp"
+    scratch.mkdir()
     proc = subprocess.Popen(
         [
             exe,
@@ -152,6 +156,7 @@ def browser() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     try:
         port_file = profile / "DevToolsActivePort"
