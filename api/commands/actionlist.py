@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from api.commands import error
 from api.commands.db import add_db_option
 from api.commands.store import opened_store
 from api.settings import get_settings
@@ -83,13 +84,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def print_rejection(exc: ImportRejected, file: Path, out: TextIO | None = None) -> None:
     """Why ``file`` was rejected: the count, the warnings, then up to :data:`MAX_SHOWN` row errors
-    (on ``out``, default standard output)."""
-    out = out or sys.stdout
+    (on ``out``, default standard error)."""
+    out = out or sys.stderr
     print(f"rejected {file}: {len(exc.errors)} error(s); the action list was not changed", file=out)
     for warning in exc.warnings:
         print(f"  warning: {warning}", file=out)
-    for error in exc.errors[:MAX_SHOWN]:
-        print(f"  {error}", file=out)
+    for row_error in exc.errors[:MAX_SHOWN]:
+        print(f"  {row_error}", file=out)
     if len(exc.errors) > MAX_SHOWN:
         print(f"  ... and {len(exc.errors) - MAX_SHOWN} more", file=out)
 
@@ -113,12 +114,12 @@ def import_(args: argparse.Namespace) -> int:
     try:
         mapping = parse_mapping(args.map)
     except ValueError as exc:
-        print(f"error: {exc}")
+        error(f"{exc}")
         return 2
     try:
         data = args.file.read_bytes()
     except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror or exc}")
+        error(f"cannot read {args.file}: {exc.strerror or exc}")
         return 2
     with opened_store(args) as engine:
         try:
@@ -133,7 +134,7 @@ def import_(args: argparse.Namespace) -> int:
                 print(json.dumps({"ok": False, "file": str(args.file), "errors": errors}))
             return 1
         except ConcurrentImport as exc:
-            print(f"error: {exc}")
+            error(f"{exc}")
             return 1
     diff = outcome.diff
     for warning in outcome.warnings:
@@ -177,8 +178,11 @@ def list_(args: argparse.Namespace) -> int:
     with opened_store(args) as engine, session_scope(engine) as session:
         version = repo.get_version(session, args.version) if args.version else repo.latest_version(session)
         if version is None:
-            print(f"no action-list version {args.version}" if args.version else "the action list is empty")
-            return 1 if args.version else 0
+            if args.version:
+                error(f"no action-list version {args.version}")
+                return 1
+            print("the action list is empty")
+            return 0
         rows = [EntryView.of(r) for r in repo.entries_at(session, version.id)]
         version_id = version.id
     print(f"action list version {version_id}: {len(rows)} entries")
@@ -202,7 +206,7 @@ def versions(args: argparse.Namespace) -> int:
         rows = [version_summary(v) for v in repo.list_versions(session)]
         if args.diff is not None:
             if repo.get_version(session, args.diff) is None:
-                print(f"no action-list version {args.diff}")
+                error(f"no action-list version {args.diff}")
                 return 1
             diff = diff_summary(version_diff(session, args.diff))
     if not rows:

@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from api.commands import error
 from api.commands.db import add_db_option
 
 
@@ -67,7 +68,7 @@ def export_feedback(args: argparse.Namespace) -> int:
         try:
             report = export(engine, data_dir, args.out, since_ts_ms=args.since, lane=args.lane)
         except FileExistsError as exc:
-            print(f"error: {exc}")
+            error(f"{exc}")
             return 2
     for p in report.problems:
         print(f"problem ({p.kind}): {p.detail}")

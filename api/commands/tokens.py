@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from api.commands import error
 from api.commands.db import add_db_option
 from api.commands.store import opened_store
 
@@ -61,18 +62,18 @@ def create(args: argparse.Namespace) -> int:
     from api.db.session import session_scope  # noqa: PLC0415
 
     if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
-        print("error: --expires-days must be 1 to 3650")
+        error("--expires-days must be 1 to 3650")
         return 2
     with opened_store(args) as engine, session_scope(engine) as session:
         user = repo.get_user_by_name(session, args.user)
         if user is None:
-            print(f"error: no user {args.user!r}: add it first with 'hgv-lane users add NAME --role R'")
+            error(f"no user {args.user!r}: add it first with 'hgv-lane users add NAME --role R'")
             return 1
         expires = _now() + args.expires_days * 86_400_000 if args.expires_days else None
         try:
             token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires, lane_id=args.lane)
         except ValueError as e:  # a name not 1-100 characters; --lane: no lane id, or not a camera's token
-            print(f"error: {e}")
+            error(f"{e}")
             return 2
         role = str(user.role)
         repo.audit(
@@ -101,7 +102,7 @@ def list_(args: argparse.Namespace) -> int:
         if args.user:
             user = repo.get_user_by_name(session, args.user)
             if user is None:
-                print(f"error: no user {args.user!r}")
+                error(f"no user {args.user!r}")
                 return 1
             user_id = user.id
         rows = [
@@ -136,7 +137,7 @@ def revoke(args: argparse.Namespace) -> int:
     with opened_store(args) as engine, session_scope(engine) as session:
         token = repo.get_token(session, args.token_id)
         if token is None:
-            print(f"error: no token {args.token_id}")
+            error(f"no token {args.token_id}")
             return 1
         if token.revoked_ts_ms is not None:
             print(f"token {args.token_id} was revoked already")

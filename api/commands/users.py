@@ -7,6 +7,7 @@ import getpass
 import json
 import sys
 
+from api.commands import error
 from api.commands.db import add_db_option
 from api.commands.store import opened_store
 from api.settings import get_settings
@@ -55,11 +56,11 @@ def _read_password(from_stdin: bool) -> str | None:
         line = sys.stdin.readline().rstrip("\r\n")
         return line or None
     if not sys.stdin.isatty():
-        print("error: no terminal to ask for the password: use --password-stdin")
+        error("no terminal to ask for the password: use --password-stdin")
         return None
     first = getpass.getpass("password: ")
     if first != getpass.getpass("again: "):
-        print("error: the passwords differ")
+        error("the passwords differ")
         return None
     return first
 
@@ -74,12 +75,12 @@ def add_user(args: argparse.Namespace) -> int:
     role = UserRole(args.role)
     password = None
     if role is UserRole.CAMERA and args.password_stdin:
-        print("error: a camera gets no password (it pushes frames with tokens: 'tokens create')")
+        error("a camera gets no password (it pushes frames with tokens: 'tokens create')")
         return 1
     if role is not UserRole.CAMERA:
         password = _read_password(args.password_stdin)
         if password is None:
-            print("error: no password given" if args.password_stdin else "user not added")
+            error("no password given" if args.password_stdin else "user not added")
             return 1
     with opened_store(args) as engine:
         try:
@@ -95,7 +96,7 @@ def add_user(args: argparse.Namespace) -> int:
                     detail={"user": args.name, "role": role.value, "via": "cli"},
                 )
         except ValueError as exc:
-            print(f"error: {exc}")
+            error(f"{exc}")
             return 1
     print(f"added user {args.name} ({role.value}{', password set' if password else ', token only'})")
     return 0
@@ -144,7 +145,7 @@ def set_active(args: argparse.Namespace) -> int:
     with opened_store(args) as engine, session_scope(engine) as session:
         user = repo.get_user_by_name(session, args.name)
         if user is None:
-            print(f"error: no user {args.name!r}")
+            error(f"no user {args.name!r}")
             return 1
         user.active = args.active
         repo.audit(
@@ -171,15 +172,15 @@ def set_password(args: argparse.Namespace) -> int:
     try:
         check_password_policy(password, get_settings().auth.min_password_len)
     except ValueError as exc:
-        print(f"error: {exc}")
+        error(f"{exc}")
         return 1
     with opened_store(args) as engine, session_scope(engine) as session:
         user = repo.get_user_by_name(session, args.name)
         if user is None:
-            print(f"error: no user {args.name!r}")
+            error(f"no user {args.name!r}")
             return 1
         if user.role == UserRole.CAMERA:
-            print(f"error: {args.name!r} is a camera: it gets no password (tokens only)")
+            error(f"{args.name!r} is a camera: it gets no password (tokens only)")
             return 1
         user.password_hash = hash_password(password)
         ended = repo.revoke_web_sessions(session, user.id, _now())  # sessions of the old password

@@ -118,7 +118,7 @@ def test_db_option_and_db_commands(env: Path, capsys: pytest.CaptureFixture[str]
 
 def test_bad_files_are_reported(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["actionlist", "import", str(env / "missing.csv")]) == 2
-    assert "cannot read" in capsys.readouterr().out
+    assert "cannot read" in capsys.readouterr().err
     f = env / "latin1.csv"
     f.write_bytes(
         "mark,kind,haulier,penalty_ref,amount_gbp,date\nAB12CDE,vehicle,Société,p,1,2024-01-01\n".encode(
@@ -126,8 +126,8 @@ def test_bad_files_are_reported(env: Path, capsys: pytest.CaptureFixture[str]) -
         )
     )
     assert main(["actionlist", "import", str(f)]) == 1
-    out = capsys.readouterr().out
-    assert "not UTF-8" in out and "the action list was not changed" in out
+    said = capsys.readouterr()
+    assert "not UTF-8" in said.err and "the action list was not changed" in said.err and not said.out
     assert main(["actionlist", "import", str(f), "--map", "nonsense"]) == 2
 
 

@@ -200,13 +200,14 @@ def test_cli_users_add_and_tokens_create(
     assert main(["users", "add", "alice", "--role", "officer", "--password-stdin", "--db", db]) == 0
     assert main(["users", "add", "gate-cam", "--role", "camera", "--db", db]) == 0
     assert main(["users", "add", "cam2", "--role", "camera", "--password-stdin", "--db", db]) == 1
-    assert "a camera gets no password" in capsys.readouterr().out
+    said = capsys.readouterr()  # errors on standard error: standard output keeps the results
+    assert "error: a camera gets no password" in said.err and "error" not in said.out
     monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
     assert main(["users", "set-password", "gate-cam", "--password-stdin", "--db", db]) == 1
-    assert "is a camera: it gets no password" in capsys.readouterr().out
+    assert "is a camera: it gets no password" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "add", "bob", "--role", "officer", "--password-stdin", "--db", db]) == 1
-    assert "too short" in capsys.readouterr().out
+    assert "too short" in capsys.readouterr().err
     assert main(["users", "add", "alice", "--role", "admin", "--db", db, "--password-stdin"]) == 1
     assert main(["tokens", "create", "--user", "gate-cam", "--name", "gate", "--json", "--db", db]) == 0
     out = capsys.readouterr().out
@@ -216,9 +217,9 @@ def test_cli_users_add_and_tokens_create(
     for name in ("", "  ", "x" * 101):  # a token's name says what it is for, whole
         assert main(["tokens", "create", "--user", "gate-cam", "--name", name, "--db", db]) == 2
     assert main(["tokens", "create", "--user", "gate-cam", "--lane", "gate/1", "--db", db]) == 2
-    assert "not a lane id" in capsys.readouterr().out
+    assert "not a lane id" in capsys.readouterr().err
     assert main(["tokens", "create", "--user", "alice", "--lane", "gate-1", "--db", db]) == 2
-    assert "not camera" in capsys.readouterr().out
+    assert "not camera" in capsys.readouterr().err
     assert main(["tokens", "create", "--user", "gate-cam", "--lane", "gate-1", "--json", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "for lane 'gate-1' only" in out and json.loads(out.strip().splitlines()[-1])["lane"] == "gate-1"

@@ -317,7 +317,7 @@ def test_export_feedback_command(cli_env: Path, capsys: pytest.CaptureFixture[st
     assert summary["lane"] == "L1" and any(line.startswith("problem (missing_crop)") for line in lines)
     (data_dir / "moved").rename(data_dir / "evidence")
     assert main(["dataset", "export-feedback", "--out", str(out), "--db", db]) == 2  # not empty
-    assert "not an empty folder" in capsys.readouterr().out
+    assert "not an empty folder" in capsys.readouterr().err
     again = cli_env / "again"
     argv = ["dataset", "export-feedback", "--out", str(again), "--db", db, "--data-dir", str(data_dir)]
     assert main([*argv, "--since", "2000-01-01"]) == 0
