@@ -142,14 +142,17 @@ def _import(
     "/actionlist", response_model=EntriesPublic, summary="The entries of the current (or a given) version"
 )
 def list_entries(
-    user: OfficerUser, db: DbDep, version: Annotated[int | None, Query(ge=1)] = None
+    user: OfficerUser, db: DbDep, client: Client, version: Annotated[int | None, Query(ge=1)] = None
 ) -> EntriesPublic:
+    """Every entry (marks, hauliers, penalties) of one version. Audited (``actionlist.view``)."""
     found = repo.get_version(db, version) if version else repo.latest_version(db)
     if found is None:
         if version:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no action-list version {version}")
         return EntriesPublic(version=None, entries=[])
     rows = [EntryPublic(**asdict(EntryView.of(r))) for r in repo.entries_at(db, found.id)]
+    audit(db, user, "actionlist.view", client, {"version": found.id, "entries": len(rows)})
+    db.commit()
     return EntriesPublic(version=found.id, entries=rows)
 
 
@@ -161,13 +164,17 @@ def list_versions(user: OfficerUser, db: DbDep) -> list[VersionPublic]:
 @router.get(
     "/actionlist/versions/{version}", response_model=VersionDetail, summary="One version with its diff"
 )
-def get_version(version: int, user: OfficerUser, db: DbDep) -> VersionDetail:
+def get_version(version: int, user: OfficerUser, db: DbDep, client: Client) -> VersionDetail:
+    """One version and the marks it added, removed and changed. Audited (``actionlist.view``)."""
     found = repo.get_version(db, version)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no action-list version {version}")
-    return VersionDetail.model_validate(
+    detail = VersionDetail.model_validate(
         {**version_summary(found), "diff": diff_summary(version_diff(db, version))}
     )
+    audit(db, user, "actionlist.view", client, {"version": version, "diff": True})
+    db.commit()
+    return detail
 
 
 @router.get("/actionlist/search", response_model=MatchResult, summary="Match a read against the current list")

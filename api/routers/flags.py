@@ -24,6 +24,7 @@ from api.app import AppState
 from api.auth import (
     OFFICER_ROLES,
     Client,
+    ClientInfo,
     DbDep,
     OfficerUser,
     Principal,
@@ -125,8 +126,11 @@ def _events_after(state: AppState, after: int, limit: int) -> list[FlagEventMess
         ]
 
 
-def _latest_event_id(state: AppState) -> int:
+def _open_stream(state: AppState, user: Principal, client: ClientInfo, after: int | None) -> int:
+    """Audit the stream's opening (``flag.stream``: once per connection, not per event) and
+    return the store's latest flag-event id."""
     with session_scope(state.engine) as session:
+        audit(session, user, "flag.stream", client, {"after": after})
         return repo.last_event_id(session)
 
 
@@ -140,6 +144,7 @@ async def stream_flags(
     user: OfficerUser,
     state: StateDep,
     request: Request,
+    client: Client,
     after: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="Continue after this event id")
     ] = None,
@@ -153,14 +158,14 @@ async def stream_flags(
     (a store restored from a backup), a ``reset`` event tells the client to reload the list and
     the stream goes on from the newest event. The log-in is checked again every
     ``live.auth_recheck_s``: once it no longer holds, an ``ended`` event says why and the stream
-    stops."""
+    stops. Opening a stream is audited (``flag.stream``)."""
     live = state.settings.live
     start: int | None = None
     if last_event_id and last_event_id.strip().isdigit():
         start = int(last_event_id.strip())
     elif after is not None:
         start = after
-    latest = await asyncio.to_thread(_latest_event_id, state)
+    latest = await asyncio.to_thread(_open_stream, state, user, client, start)
     reset = False
     if start is None:
         start = latest

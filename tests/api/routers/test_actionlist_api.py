@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.db import repository as repo
+from api.db.session import session_scope
+
 CSV = "mark,kind,haulier,penalty_ref,amount_gbp,date\nZZ99ZZZ,vehicle,New Haulier,CP-9,100,2025-01-01\n"
 
 
@@ -48,6 +51,25 @@ def test_dry_run_and_roles(api: Any) -> None:
         "/v1/actionlist/imports", content=CSV, headers={**api.auth("officer"), "Content-Type": "text/csv"}
     )
     assert r.status_code == 403
+
+
+def test_reading_the_list_is_audited(api: Any) -> None:
+    """Who read the hauliers and penalties, and which version: the whole list and a version's diff."""
+    r = api.client.get("/v1/actionlist", headers=api.auth("officer"))
+    assert r.status_code == 200 and r.json()["entries"]
+    version = r.json()["version"]
+    assert (
+        api.client.get(f"/v1/actionlist/versions/{version}", headers=api.auth("supervisor")).status_code
+        == 200
+    )
+    assert api.client.get("/v1/actionlist/versions/999", headers=api.auth("officer")).status_code == 404
+    with session_scope(api.state.engine) as s:
+        views = [(a.actor, a.detail) for a in repo.audit_entries(s, "actionlist.view")]
+    n = len(r.json()["entries"])
+    assert views == [
+        ("officer", {"version": version, "entries": n}),
+        ("supervisor", {"version": version, "diff": True}),
+    ]
 
 
 def test_search_reports_how_a_read_matched(api: Any) -> None:

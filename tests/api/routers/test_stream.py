@@ -12,6 +12,9 @@ from typing import Any
 
 import httpx
 
+from api.db import repository as repo
+from api.db.session import session_scope
+
 Events = queue.Queue[dict[str, Any]]
 
 
@@ -87,6 +90,9 @@ def test_new_flag_reaches_a_connected_officer_within_a_second_and_replays(live_s
     assert [g["flag"]["id"] for g in got] == [a.flag_id, b.flag_id]
     assert all(g["event_id"] > first_id for g in got)
     stop2.set()
+    with session_scope(live_server.state.engine) as s:  # each opening audited, not each event
+        opened = [(e.actor, e.detail) for e in repo.audit_entries(s, "flag.stream")]
+    assert opened == [("officer", {"after": None}), ("officer", {"after": first_id})]
 
 
 def test_stream_needs_an_officer(live_server: Any) -> None:

@@ -351,6 +351,7 @@ def test_officer_works_a_flag_in_the_browser(
         actions = [a.action for a in rows]
         for expected in (
             "auth.login",
+            "flag.stream",
             "flag.view",
             "evidence.view",
             "flag.claim",
