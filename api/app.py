@@ -25,6 +25,7 @@ from vision.runtime import OnnxModel
 if TYPE_CHECKING:
     from api.auth import LoginThrottle
     from vision.pipeline.reload import ModelWatcher
+    from vision.pipeline.sinks import RetryingSink
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ class AppState:
     """What the lifespan opens once and every request shares.
 
     ``hub``, ``lanes``, ``frame_sink`` and ``recorder`` are the seams the lane pipeline uses
-    (:mod:`api.events`); the pipeline may replace ``frame_sink`` with its own.
+    (:mod:`api.events`); the pipeline may replace ``frame_sink`` with its own and sets
+    ``passage_sink`` (the recorder behind retries and the spool: ``/health`` and ``/metrics``
+    report what it kept).
     """
 
     settings: Settings
@@ -49,6 +52,7 @@ class AppState:
     lanes: LaneRegistry = field(default_factory=LaneRegistry)
     frame_sink: FrameSink = field(default_factory=lambda: QueueFrameSink(32))
     recorder: PassageRecorder | None = None
+    passage_sink: RetryingSink | None = None
     login_throttle: LoginThrottle | None = None
     demo_lane: DemoLaneRunner | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

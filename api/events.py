@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from api.actionlist import build_matcher
+from api.db import repository as repo
 from api.db.session import session_scope
 from api.flags import FlagAction, FlagOutcome, FlagRules, process_passage
 from api.matching import Matcher
@@ -235,24 +237,37 @@ class PassageRecorder:
     def data_dir(self) -> Path:
         return self.settings.data_dir
 
-    def rebuild_matcher(self) -> Matcher:
-        """Index the current action list (call after an import commits)."""
+    def rebuild_matcher(self, session: Session | None = None) -> Matcher:
+        """Index the current action list (call after an import commits), in ``session`` or a
+        session of its own."""
+        if session is None:
+            with session_scope(self.engine) as own:
+                return self.rebuild_matcher(own)
         flags = self.settings.flags
-        with session_scope(self.engine) as session:
-            matcher = build_matcher(
-                session, max_edit_distance=flags.max_edit_distance, edit_min_length=flags.edit_min_length
-            )
+        matcher = build_matcher(
+            session, max_edit_distance=flags.max_edit_distance, edit_min_length=flags.edit_min_length
+        )
         with self._lock:
             self.matcher = matcher
         log.info("action-list matcher: version %s, %d entries", matcher.version_id, len(matcher))
         return matcher
 
     def record(self, passage: Passage) -> FlagOutcome:
-        """Store one passage and apply the flag rules; notifies the live queue when a flag was
-        created or updated. Raises :class:`api.flags.DuplicatePassage` for a passage stored before."""
+        """Store one passage and apply the flag rules against the current action list (rebuilt
+        first when another process imported a version: ``hgv-lane actionlist import``); notifies
+        the live queue when a flag was created or updated. Raises
+        :class:`api.flags.DuplicatePassage` for a passage stored before."""
         with self._lock:
             matcher = self.matcher
         with session_scope(self.engine) as session:
+            current = repo.latest_version(session)
+            if (current.id if current is not None else None) != matcher.version_id:
+                log.warning(
+                    "the action list changed outside this service (version %s, matching used %s): reindexed",
+                    current.id if current is not None else None,
+                    matcher.version_id,
+                )
+                matcher = self.rebuild_matcher(session)
             outcome = process_passage(session, passage, matcher, self.rules, data_dir=self.data_dir)
         with self._lock:
             self.counts[outcome.action.value] += 1

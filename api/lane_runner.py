@@ -19,6 +19,12 @@ camera, at most one each) runs one pipeline per camera; with ``pipeline.merge_ca
 default) a :class:`vision.pipeline.merge.LaneMerger` between them and the recorder makes one
 passage per lorry from the cameras' passages: plates from the front and rear cameras, the body
 type from the side camera (``docs/pipeline.md``).
+
+Nothing is lost when the store is briefly away (locked by another process, a database
+restarting): the recorder is wrapped in a :class:`vision.pipeline.sinks.RetryingSink` that
+tries a passage again for up to ``pipeline.store_retry_s`` and then keeps it in the spool
+``<data_dir>/spool/passages.jsonl``, replayed into the store when it takes passages again and
+at the next start. A frame the pipeline fails on is skipped and counted; the lane goes on.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from vision.pipeline.lane import LanePipeline
 from vision.pipeline.merge import LaneMerger, MergeRule
 from vision.pipeline.protocols import EventSink, FrameSource, LaneModels
 from vision.pipeline.reload import ModelWatcher
+from vision.pipeline.sinks import RetryingSink
 from vision.pipeline.sources import (
     FrameRefused,
     PushedFrameRouter,
@@ -261,25 +268,32 @@ class LaneRunner:
             status = LaneStatus.DOWN
         elif h.last_frame_age_ms is None:
             status = LaneStatus.UNKNOWN
-        elif new_drops:
+        elif new_drops or h.error:  # running, but behind or failing on frames or passages
             status = LaneStatus.DEGRADED
         else:
             status = LaneStatus.OK
         read = "n/a" if h.plate_read_rate is None else f"{h.plate_read_rate:.0%}"
         latency = "n/a" if h.mean_latency_ms is None else f"{h.mean_latency_ms:.0f} ms"
-        message = h.error or (
+        message = (
             f"{h.state}: {h.frames_processed} frames, {h.frames_dropped} dropped, {h.passages} passages, "
             f"plates read {read}, latency {latency}"
             + (f", {h.reconnects} reconnects" if h.reconnects else "")
+            + (f", {h.frames_failed} frames failed" if h.frames_failed else "")
+            + (f", {h.passages_failed} passages not delivered" if h.passages_failed else "")
         )
+        if h.error:
+            message = f"{h.error} ({message})"
         return status, message, fps
 
     def tick(self, now_ms: int | None = None) -> None:
         """Two-camera lanes' passages that waited ``merge_max_wait_ms`` (wall clock ``now_ms``,
         default now) go alone even when no camera sends frames. May write to the store."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        for merger in self.mergers.values():
-            merger.tick(now_ms)
+        for lane_id, merger in self.mergers.items():
+            try:
+                merger.tick(now_ms)
+            except Exception:  # one lane's merger must not stop the others, or the runner
+                log.exception("lane %s: the merger's tick failed", lane_id)
 
     def publish(self, registry: LaneRegistry) -> None:
         """Write every lane's health into the service's lane registry (a two-camera lane: the
@@ -314,15 +328,20 @@ class LaneRunner:
                 )
             registry.update(lane_id, **fields)
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 20.0) -> None:
         """Stop every lane (open tracks are flushed into passages; two-camera lanes' waiting
-        passages are then recorded, merged or alone)."""
+        passages are then recorded, merged or alone). The lanes wind down together, within
+        ``timeout_s`` in all; a store that refuses a passage meanwhile does not hold it up (the
+        passage goes to the spool at once: :meth:`RetryingSink.hurry`)."""
         with self._lock:
             workers = list(self.workers.items())
+        if isinstance(self.sink, RetryingSink):
+            self.sink.hurry()
         for _, w in workers:
             w.source.close()
+        deadline = time.monotonic() + timeout_s
         for (lane_id, camera_id), w in workers:
-            w.stop(timeout_s)
+            w.stop(max(0.1, deadline - time.monotonic()))
             lane_merger = self.mergers.get(lane_id)
             if lane_merger is not None:
                 lane_merger.feed(camera_id).close()
@@ -392,7 +411,14 @@ async def run_lanes(
         models_for, watcher = loaded, new_watcher
         state.model_watcher = watcher
         watcher.start()
-    runner = LaneRunner(settings, models_for, RecorderSink(state.passage_recorder()))
+    sink = RetryingSink(
+        RecorderSink(state.passage_recorder()),
+        settings.data_dir / "spool" / "passages.jsonl",
+        retry_s=settings.pipeline.store_retry_s,
+    )
+    state.passage_sink = sink
+    await asyncio.to_thread(sink.replay)  # passages a store that was away left in the spool
+    runner = LaneRunner(settings, models_for, sink)
     state.frame_sink = runner.router
     try:
         if demo:

@@ -324,6 +324,13 @@ class PipelineSettings(_Section):
         le=10_000,
         description="Frames queued per lane; when full the oldest is dropped and counted.",
     )
+    store_retry_s: float = Field(
+        60.0,
+        ge=0.0,
+        le=3600.0,
+        description="How long a passage the store refuses (locked, away) is tried again before it "
+        "goes to the spool <data_dir>/spool/passages.jsonl (replayed when the store is back).",
+    )
     max_pushed_lanes: int = Field(
         16,
         ge=0,

@@ -403,7 +403,9 @@ def run(args: argparse.Namespace) -> int:
     def interrupt(_sig: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    old = signal.signal(signal.SIGINT, interrupt)
+    # Ctrl-C or a service manager's stop: end the run as at the end of the source (open tracks
+    # flushed into passages, the summary printed), not die with passages unwritten.
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(
         f"lane {args.lane}: {source.name} ({'stream' if isinstance(source, StreamSource) else 'file'}), "
         f"detectors: {detectors}, reader: {reader.name}, classifier: {'yes' if classifier else 'none'}",
@@ -432,7 +434,8 @@ def run(args: argparse.Namespace) -> int:
                     w.stop()
                 break
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
         for w in workers:
             w.join()
         if merger is not None:
@@ -456,9 +459,12 @@ def run(args: argparse.Namespace) -> int:
         "frames_detected": c.detected,
         "frames_gated": c.gated,
         "frames_dropped": health.frames_dropped,
+        "frames_failed": sum(h.frames_failed for h in (health, *other_health)),
         "seconds": round(wall, 2),
         "fps": round(health.frames_processed / wall, 2) if wall else 0.0,
         "passages": c.passages,
+        "passages_written": jsonl_sink.count,
+        "passages_stored": counts.stored + counts.duplicates,
         "plate_read_rate": None if read_rate is None else round(read_rate, 4),
         "flags_created": counts.created,
         "flags_updated": counts.updated,
@@ -467,9 +473,16 @@ def run(args: argparse.Namespace) -> int:
         "preview": str(preview.path) if preview is not None else None,
         "detectors": detectors,
         "error": "; ".join(
-            f"{camera}: {h.error}"
-            for camera, h in zip(cameras, (health, *other_health), strict=True)
-            if h.error
+            [
+                f"{camera}: {h.error}"
+                for camera, h in zip(cameras, (health, *other_health), strict=True)
+                if h.error
+            ]
+            + (
+                [f"lane: {merger.counters.failed} passage(s) not delivered: {merger.counters.last_error}"]
+                if merger is not None and merger.counters.failed
+                else []
+            )
         )
         or None,
     }
@@ -493,7 +506,10 @@ def run(args: argparse.Namespace) -> int:
             f"{merger.counters.alone} from one camera only"
         )
     print(f"plates all read (committed): {rr}; flags: {counts.created} new, {counts.updated} updated")
-    print(f"passages: {jsonl}")
+    print(
+        f"passages: {jsonl} ({jsonl_sink.count} written, "
+        f"{summary['passages_stored']} in {out / 'store.sqlite3'})"
+    )
     if preview is not None:
         print(f"preview: {preview.path} ({preview.written} frames)")
     if summary["error"]:

@@ -16,7 +16,7 @@ from api.auth import AnyUser, CameraUser, StateDep
 from api.schemas.lanes import LANE_ID, FrameAccepted, LaneHealth
 from api.settings import FrameSettings
 from vision.anpr.imageio import apply_orientation, orientation_of
-from vision.pipeline.sources import FrameRefused
+from vision.pipeline.sources import FrameRefused, LaneDown
 from vision.types import Frame
 
 router = APIRouter(tags=["lanes"])
@@ -125,6 +125,7 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
         413: {"description": "Too many bytes or pixels"},
         415: {"description": "Not image/jpeg"},
         422: {"description": "The JPEG does not decode"},
+        503: {"description": "The lane's pipeline is not running (stopped or failed)"},
     },
 )
 async def push_frame(
@@ -144,7 +145,8 @@ async def push_frame(
     time (default: arrival). A token bound to a lane (``tokens create --lane``) pushes to that
     lane only (403 for any other): a camera's stolen token cannot feed another lane's queue.
     A lane that runs another source (a file or stream), one lane more than the service runs
-    pushed, or a camera a two-camera lane does not have: 409 with the reason."""
+    pushed, or a camera a two-camera lane does not have: 409 with the reason. A lane whose
+    pipeline stopped or failed: 503 with the reason (nothing queued)."""
     if user.lane_id is not None and user.lane_id != lane_id:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"this token is bound to lane {user.lane_id!r}, not {lane_id!r}"
@@ -166,6 +168,8 @@ async def push_frame(
     frame = Frame(lane_id=lane_id, camera_id=camera, ts_ms=ts, image=image)
     try:
         queued = state.frame_sink.submit(frame)
+    except LaneDown as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.reason) from exc
     except FrameRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from exc
     lane = state.lanes.record_frame(lane_id, ts, dropped=not queued)

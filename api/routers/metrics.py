@@ -20,6 +20,7 @@ from api.db import repository as repo
 from api.db.models import FlagStatus
 from api.db.session import session_scope
 from api.events import QueueFrameSink
+from api.schemas.lanes import LaneStatus
 
 router = APIRouter(tags=["health"])
 
@@ -42,11 +43,25 @@ class StateCollector(Collector):
         passages = CounterMetricFamily(
             "hgv_lane_lane_passages", "Passages recorded per lane", labels=["lane"]
         )
+        up = GaugeMetricFamily(
+            "hgv_lane_lane_up", "1 unless the lane is down (no frames, or stopped)", labels=["lane"]
+        )
         for lane in lanes:
             received.add_metric([lane.lane_id], lane.frames_received)
             dropped.add_metric([lane.lane_id], lane.frames_dropped)
             passages.add_metric([lane.lane_id], lane.passages)
-        yield from (received, dropped, passages)
+            up.add_metric([lane.lane_id], 0 if lane.status == LaneStatus.DOWN else 1)
+        yield from (received, dropped, passages, up)
+        if state.passage_sink is not None:
+            kept = state.passage_sink.counts
+            spool = CounterMetricFamily(
+                "hgv_lane_passages_kept",
+                "Passages the store refused: spooled, replayed from the spool, lost (logged in full)",
+                labels=["outcome"],
+            )
+            for outcome, n in (("spooled", kept.spooled), ("replayed", kept.replayed), ("lost", kept.lost)):
+                spool.add_metric([outcome], n)
+            yield spool
         refused = getattr(state.frame_sink, "refused", None)  # the lane runner's router counts them
         if isinstance(refused, int):
             yield CounterMetricFamily(

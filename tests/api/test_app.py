@@ -6,7 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.schemas.lanes import LaneStatus
 from api.settings import Settings
+from vision.pipeline.reload import ModelSlot, ModelWatcher
+from vision.pipeline.sinks import ListSink, RetryingSink
 from vision.runtime import ModelLoadError
 
 
@@ -29,6 +32,26 @@ def test_health_reports_store_and_models(settings: Settings) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_health_is_degraded_while_a_lane_is_down_or_the_store_refuses_passages(settings: Settings) -> None:
+    settings.models.plate_detector = "tiny.onnx"
+    with TestClient(create_app(settings)) as client:
+        state = client.app.state.lane  # type: ignore[attr-defined]
+        state.lanes.update("L1", status=LaneStatus.OK)
+        state.lanes.update("L2", status=LaneStatus.DOWN, message="pipeline failed")
+        body = client.get("/health").json()
+        assert body["status"] == "degraded" and body["lanes_down"] == ["L2"]
+        state.lanes.update("L2", status=LaneStatus.OK)
+        assert client.get("/health").json()["status"] == "ok"
+        sink = RetryingSink(ListSink(), None)
+        sink.degraded, sink.counts.spooled = True, 3  # the store refused passages: they are in the spool
+        state.passage_sink = sink
+        body = client.get("/health").json()
+        assert body["status"] == "degraded" and body["passages_spooled"] == 3 and body["passages_lost"] == 0
+        metrics = client.get("/metrics").text
+        assert 'hgv_lane_passages_kept_total{outcome="spooled"} 3.0' in metrics
+        assert 'hgv_lane_lane_up{lane="L1"} 1.0' in metrics
+
+
 def test_broken_model_fails_startup(settings: Settings) -> None:
     (settings.models.dir / "broken.onnx").write_bytes(b"\x08\x01garbage")
     settings.models.trailer_classifier = "broken.onnx"
@@ -43,6 +66,26 @@ def test_a_promoted_version_is_the_one_loaded(settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
         (model,) = client.get("/health").json()["models"]
     assert model["role"] == "plate_detector" and model["name"] == "model.onnx"
+
+
+def test_health_describes_the_version_swapped_in_not_the_one_loaded_at_start(settings: Settings) -> None:
+    settings.models.plate_detector = "tiny.onnx"
+    with TestClient(create_app(settings)) as client:
+        state = client.app.state.lane  # type: ignore[attr-defined]
+        registry = settings.model_registry()
+        slot = ModelSlot(object(), "shipped", settings.models.dir / "tiny.onnx")
+        state.model_watcher = ModelWatcher(registry)
+        state.model_watcher.watch("plate_detector", slot, lambda path: object())
+        registry.promote(
+            "plate_detector", registry.add("plate_detector", settings.models.dir / "tiny.onnx").version
+        )
+        assert state.model_watcher.check() == ["plate_detector"]
+        (model,) = client.get("/health").json()["models"]
+        assert model["version"] == "v1" and model["path"].endswith("registry/plate_detector/v1/model.onnx")
+        registry.rollback("plate_detector")
+        assert state.model_watcher.check() == ["plate_detector"]
+        (model,) = client.get("/health").json()["models"]
+        assert model["version"] == "shipped" and model["path"].endswith("models/tiny.onnx")
 
 
 def test_openapi_lists_health(settings: Settings) -> None:

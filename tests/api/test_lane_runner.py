@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from api.actionlist import import_action_list
 from api.app import AppState
@@ -21,10 +22,11 @@ from api.settings import LaneSettings, PipelineSettings, Settings
 from api.sinks import StoreSink
 from vision.pipeline.config import RegionOfInterest
 from vision.pipeline.protocols import LaneModels
+from vision.pipeline.sinks import JsonlSink
 from vision.pipeline.sources import FrameRefused
 from vision.pipeline.testing import CLIP, ConstClassifier, ConstReader, fixture_truth
 from vision.pipeline.truth import TruthDetector
-from vision.types import BodyType, Frame, Passage
+from vision.types import BodyType, Frame, Passage, PassagePlate, PlateRole, ReadStatus, TrailerVerdict
 
 LIST = (
     b"mark,kind,haulier,penalty_ref,amount_gbp,date,notes\nAB12CDE,vehicle,Acme Ltd,CP-1,1500,2024-01-05,\n"
@@ -171,6 +173,96 @@ def test_run_lanes_hook_feeds_the_recorder_and_the_registry(
     demo = lanes.get("demo")
     assert demo is not None and demo.passages >= 2 and demo.source.endswith("clip.mp4")
     assert hub.notifications >= 1  # soft-sided (tilt) lorries are flagged, the live queue woken
+
+
+def test_passages_a_locked_store_refused_are_spooled_then_replayed_and_the_lane_goes_on(
+    settings: Settings, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store refuses the first passage (another process holds it locked past the busy
+    timeout): the passage goes to the spool, the lane goes on, and once the store takes a
+    passage again the spool is replayed; /health says degraded meanwhile. A lane used to stop
+    for good on one store error and lose every lorry after it."""
+    settings = settings.model_copy(
+        update={"pipeline": settings.pipeline.model_copy(update={"store_retry_s": 0.0})}
+    )
+    hub, lanes = EventHub(), LaneRegistry()
+    recorder = PassageRecorder(engine=sqlite_engine, settings=settings, hub=hub, lanes=lanes)
+    state = AppState(settings=settings, engine=sqlite_engine, hub=hub, lanes=lanes, recorder=recorder)
+    real_record = recorder.record
+    refused: list[str] = []
+
+    def locked_once(passage: Passage) -> object:
+        if not refused:
+            refused.append(passage.passage_id)
+            raise OperationalError("INSERT INTO passages ...", {}, Exception("database is locked"))
+        return real_record(passage)
+
+    monkeypatch.setattr(recorder, "record", locked_once)
+
+    def stored() -> set[str]:
+        with session_scope(sqlite_engine) as s:
+            return set(s.scalars(select(PassageRow.passage_uid)))
+
+    async def main() -> None:
+        task = asyncio.create_task(run_lanes(state, demo=True, models_for=truth_models, publish_s=0.05))
+        deadline = time.monotonic() + 60
+        while not (refused and refused[0] in stored()):
+            assert time.monotonic() < deadline and not task.done()
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    kept = state.passage_sink
+    assert (
+        kept is not None and kept.counts.spooled == 1 and kept.counts.replayed == 1 and kept.counts.lost == 0
+    )
+    assert len(stored()) >= 2  # the refused lorry and the one whose storing brought the spool back
+    spool = settings.data_dir / "spool"
+    assert not (spool / "passages.jsonl").exists() and list(spool.glob("passages.replayed-*.jsonl"))
+
+
+def test_an_action_list_imported_by_another_process_is_used_for_the_next_passage(
+    settings: Settings, sqlite_engine: Engine
+) -> None:
+    """``hgv-lane actionlist import`` writes the store from another process; the running
+    service's matcher must not go on matching the old list (it had: a mark added that way never
+    raised a flag, one removed went on raising them)."""
+    hub, lanes = EventHub(), LaneRegistry()
+    recorder = PassageRecorder(engine=sqlite_engine, settings=settings, hub=hub, lanes=lanes)
+    recorder.rebuild_matcher()  # the service's start: an empty list
+
+    def lorry(pid: str) -> Passage:
+        plate = PassagePlate(PlateRole.FRONT, "AB12CDE", 0.95, ReadStatus.COMMITTED, country="UK", n_looks=3)
+        return Passage(pid, "L1", 1_000, 2_000, (plate,), TrailerVerdict(BodyType.BOX, 0.9, 3))
+
+    assert recorder.record(lorry("L1-a")).flag_id is None
+    with session_scope(sqlite_engine) as s:  # the CLI, another process: the service is not told
+        import_action_list(s, LIST, source_name="list.csv")
+    outcome = recorder.record(lorry("L1-b"))
+    assert outcome.flag_id is not None and recorder.matcher.version_id is not None
+
+
+def test_a_spool_left_from_before_is_replayed_at_start(settings: Settings, sqlite_engine: Engine) -> None:
+    left = JsonlSink(settings.data_dir / "spool" / "passages.jsonl")
+    left.emit(Passage("L9-old-1", "L9", 1_000, 2_000, (), TrailerVerdict(BodyType.TILT, 0.9, 3)))
+    left.close()
+    hub, lanes = EventHub(), LaneRegistry()
+    recorder = PassageRecorder(engine=sqlite_engine, settings=settings, hub=hub, lanes=lanes)
+    state = AppState(settings=settings, engine=sqlite_engine, hub=hub, lanes=lanes, recorder=recorder)
+
+    async def main() -> None:
+        task = asyncio.create_task(run_lanes(state, models_for=truth_models, publish_s=0.05))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    with session_scope(sqlite_engine) as s:
+        assert s.scalars(select(PassageRow.passage_uid)).all() == ["L9-old-1"]
+    assert state.passage_sink is not None and state.passage_sink.counts.replayed == 1
 
 
 def test_a_lane_with_a_front_and_a_rear_camera_makes_one_passage_per_lorry(tmp_path: Path) -> None:

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import pytest
@@ -268,9 +275,9 @@ def test_a_camera_that_fails_is_named_and_the_others_run_on(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The side camera's pipeline fails at its 20th frame: the run ends with exit 1 and the
-    summary's error names the side camera; the front and rear cameras' passages are still
-    recorded (merged, as the side camera was told of as ended)."""
+    """The side camera's pipeline fails on every frame from its 20th: those frames are skipped
+    and counted, the run ends with exit 1 and the summary's error names the side camera; the
+    front and rear cameras' passages are still recorded, merged."""
     from vision.pipeline.lane import LanePipeline
 
     process = LanePipeline.process
@@ -284,8 +291,10 @@ def test_a_camera_that_fails_is_named_and_the_others_run_on(
     capsys.readouterr()
     assert main(_lane_argv(three_camera_lane, tmp_path / "run", ("side", "rear"))) == 1
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["error"] == "side: pipeline failed: lens fell off"
-    assert summary["side_frames"] < 125 and summary["frames"] == summary["rear_frames"] == 125
+    assert summary["error"] == "side: frame failed: RuntimeError: lens fell off"
+    assert summary["frames_failed"] == 105 and summary["side_frames"] == 20
+    assert summary["frames"] == summary["rear_frames"] == 125
+    assert summary["passages_written"] == summary["passages_stored"] == 2
     passages = read_passages(tmp_path / "run" / "passages.jsonl")
     assert len(passages) == 2 and all({"front", "rear"} <= set(p.camera_ids) for p in passages)
 
@@ -313,3 +322,57 @@ def test_a_count_or_rate_of_zero_or_less_is_a_usage_error_not_the_default(
     with pytest.raises(SystemExit) as exc:
         main(["process", str(CLIP / "clip.mp4"), "--lane", "L1", "--out", str(tmp_path / "run"), *option])
     assert exc.value.code == 2 and "is not over 0" in capsys.readouterr().err
+
+
+class _Mjpeg(BaseHTTPRequestHandler):
+    """The fixture clip as an MJPEG stream at 20 fps, looping (a camera that never ends)."""
+
+    jpegs: ClassVar[list[bytes]] = []
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for i in range(20 * 120):
+                j = self.jpegs[i % len(self.jpegs)]
+                head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(j)
+                self.wfile.write(head + j + b"\r\n")
+                self.wfile.flush()
+                time.sleep(0.05)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_a_stop_from_the_service_manager_writes_the_passages_in_view(tmp_path: Path) -> None:
+    """SIGTERM (systemd, docker stop) ends a stream's run as Ctrl-C does: the lorries in view are
+    flushed into passages.jsonl and the summary printed (it had died with nothing written)."""
+    cap = cv2.VideoCapture(str(CLIP / "clip.mp4"))
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        _Mjpeg.jpegs.append(bytes(cv2.imencode(".jpg", img)[1]))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Mjpeg)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = tmp_path / "run"
+    url = f"http://127.0.0.1:{server.server_address[1]}/x.mjpg"
+    argv = ["process", url, "--lane", "L1", "--out", str(out), "--truth", str(CLIP / "truth.json")]
+    cmd = [str(Path(sys.executable).parent / "hgv-lane"), *argv, "--no-classifier", "--no-preview", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the run has started once it names its lane's source
+            if line.startswith("lane L1:"):
+                break
+        time.sleep(2.0)  # about 40 frames: both lorries seen, the second still in view
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        server.shutdown()
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["frames"] > 0 and summary["passages"] >= 1
+    assert len(read_passages(out / "passages.jsonl")) == summary["passages_written"] == summary["passages"]

@@ -75,6 +75,7 @@ from vision.anpr.lookalike import lookalike_key
 from vision.pipeline.config import CameraView
 from vision.pipeline.lane import FrameResult
 from vision.pipeline.protocols import EventSink
+from vision.pipeline.sinks import short_error
 from vision.types import BodyType, Frame, Passage, PassagePlate, PlateCandidate, PlateRole, ReadStatus
 
 log = logging.getLogger(__name__)
@@ -468,7 +469,8 @@ class _Anchor:
 class MergeCounters:
     """What a lane merger did: passages in per camera view (``side_in`` counts side and high
     side), merged passages (of two cameras or more), passages that went alone, merges where the
-    front and rear passages shared a plate."""
+    front and rear passages shared a plate, and passages the sink raised on (``failed``, not
+    delivered; ``last_error`` says why)."""
 
     front_in: int = 0
     rear_in: int = 0
@@ -476,6 +478,8 @@ class MergeCounters:
     merged: int = 0
     alone: int = 0
     by_plate: int = 0
+    failed: int = 0
+    last_error: str | None = None
 
 
 class CameraFeed:
@@ -664,8 +668,15 @@ class LaneMerger:
     # --- internals (under the lock) ---------------------------------------------------------
 
     def _emit(self, passages: list[Passage]) -> None:
+        """Each passage to the sink; one the sink raises on is counted and logged, and the rest
+        still go (they are already out of the merger's state)."""
         for p in passages:
-            self.sink.emit(p)
+            try:
+                self.sink.emit(p)
+            except Exception as e:
+                self.counters.failed += 1
+                self.counters.last_error = short_error(e)
+                log.exception("lane %s: merged passage %s not delivered", self.lane_id, p.passage_id)
 
     def _tell(self, merged: list[tuple[dict[str, Passage], Passage]]) -> None:
         if self._on_merge is not None:

@@ -343,12 +343,18 @@ class PushedFrames:
         self.dropped = 0
 
     def submit(self, frame: Frame) -> bool:
-        """Queue one frame; never blocks. False when the oldest queued frame was dropped for it."""
+        """Queue one frame; never blocks. False when the oldest queued frame was dropped for it;
+        raises :class:`LaneDown` once the source is closed (its lane stopped or failed)."""
         if frame.lane_id != self.lane_id:
             raise ValueError(f"frame of lane {frame.lane_id!r} pushed to lane {self.lane_id!r}")
         if self.camera_id is not None and frame.camera_id != self.camera_id:
             raise ValueError(f"frame of camera {frame.camera_id!r} pushed to camera {self.camera_id!r}")
         with self._cond:
+            if self._closed:
+                raise LaneDown(
+                    f"lane {self.lane_id!r}{f' camera {self.camera_id!r}' if self.camera_id else ''} is not "
+                    f"running (stopped or failed: GET /v1/lanes/{self.lane_id} says why): frame not taken"
+                )
             self.received += 1
             full = len(self._queue) >= self.max_queue
             if full:
@@ -387,6 +393,11 @@ class FrameRefused(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class LaneDown(FrameRefused):
+    """A pushed frame for a lane whose pipeline is no longer running (it stopped or failed):
+    ``POST /v1/lanes/{lane}/frames`` answers 503 with the reason, not "queued"."""
 
 
 class PushedFrameRouter:

@@ -19,11 +19,16 @@ from typing import Generic, TypeVar
 
 from vision.pipeline.lane import FrameResult, LanePipeline
 from vision.pipeline.protocols import EventSink, FrameSource
+from vision.pipeline.sinks import short_error
 from vision.types import Frame, Passage
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+ERROR_SHOWN_S = 60.0
+"""A running lane's health shows a failed frame's or passage's error for this long (the counts
+stay); a stopped lane's error stays."""
 
 
 class DropOldestQueue(Generic[T]):
@@ -106,7 +111,11 @@ class LaneHealth:
     last delivered a frame (``None`` before the first); ``plate_read_rate``: share of passages
     with plates whose plates were all read with a committed vote (``None`` before the first
     passage); ``mean_latency_ms``: mean time from a frame's arrival to the end of its
-    processing over the last 256 frames; ``reconnects``: stream reconnect attempts.
+    processing over the last 256 frames; ``reconnects``: stream reconnect attempts;
+    ``frames_failed``: frames the pipeline raised on (skipped, the lane goes on);
+    ``passages_failed``: passages the sink raised on (not delivered: a sink that must keep them
+    retries and spools them itself, :class:`vision.pipeline.sinks.RetryingSink`); ``error``: the
+    last such error, or why the worker stopped (``state`` ``"failed"``).
     """
 
     lane_id: str
@@ -124,6 +133,8 @@ class LaneHealth:
     mean_latency_ms: float | None
     reconnects: int
     error: str | None = None
+    frames_failed: int = 0
+    passages_failed: int = 0
 
 
 FrameCallback = Callable[[Frame, FrameResult], None]
@@ -157,10 +168,14 @@ class LaneWorker:
         self._lock = threading.Lock()
         self._state = "created"
         self._error: str | None = None
+        self._error_at = 0.0
+        self._fatal = False  # the source or the pipeline broke: the lane stopped ("failed")
         self._frames_in = 0
         self._last_frame_at: float | None = None
         self._latencies: deque[float] = deque(maxlen=256)
         self.passages_emitted = 0
+        self.frames_failed = 0
+        self.passages_failed = 0
 
     # --- control ------------------------------------------------------------------------
 
@@ -174,11 +189,23 @@ class LaneWorker:
         reader.start()
         proc.start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop reading, process what is queued, flush open tracks, wait for the threads."""
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Stop reading, process what is queued, flush open tracks, wait up to ``timeout_s`` for
+        the threads; False (and an error in the log) when they are still running."""
         self._stop.set()
         self.source.close()
-        self.join(timeout_s)
+        if self.join(timeout_s):
+            return True
+        log.error(
+            "lane %s camera %s: still running %.0f s after being told to stop (%d frame(s) queued, "
+            "%d passage(s) delivered): what it has not delivered yet may be lost at exit",
+            self.lane_id,
+            self.pipeline.config.camera_id,
+            timeout_s,
+            len(self.queue),
+            self.passages_emitted,
+        )
+        return False
 
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait for both threads; True when they ended."""
@@ -210,12 +237,15 @@ class LaneWorker:
                     break
         except Exception as e:  # a source that breaks must show in the lane's health, not vanish
             log.exception("lane %s: source %s failed", self.lane_id, self.source.name)
-            with self._lock:
-                self._error = f"source failed: {e}"
+            self._fatal_error(f"source failed: {short_error(e)}")
         finally:
             self.queue.close()
 
     def _process_loop(self) -> None:
+        """Frames through the pipeline until the queue is closed and empty. A frame the pipeline
+        raises on is skipped and a passage the sink raises on is not delivered: both counted and
+        logged, and the lane goes on. Open tracks are flushed into passages at the end, also
+        when the callback ``on_frame`` failed (that stops the lane: state ``"failed"``)."""
         try:
             while True:
                 item = self.queue.get(0.5)
@@ -224,26 +254,64 @@ class LaneWorker:
                         break
                     continue
                 frame, arrived = item
-                result = self.pipeline.process(frame)
+                try:
+                    result = self.pipeline.process(frame)
+                except Exception as e:
+                    self._failed("frame", frame.ts_ms, e)
+                    continue
                 with self._lock:
                     self._latencies.append((time.monotonic() - arrived) * 1000.0)
                 self._emit(result.passages)
                 if self.on_frame is not None:
                     self.on_frame(frame, result)
-            self._emit(self.pipeline.flush())
         except Exception as e:
             log.exception("lane %s camera %s: pipeline failed", self.lane_id, self.pipeline.config.camera_id)
-            with self._lock:
-                self._error = f"pipeline failed: {e}"
+            self._fatal_error(f"pipeline failed: {short_error(e)}")
             self._stop.set()
             self.source.close()
         finally:
+            try:
+                self._emit(self.pipeline.flush())
+            except Exception as e:  # the tracker itself broke: its open passages cannot be made
+                log.exception("lane %s: open tracks could not be flushed", self.lane_id)
+                self._fatal_error(f"pipeline failed: {short_error(e)}")
             with self._lock:
-                self._state = "failed" if self._error else "stopped"
+                self._state = "failed" if self._fatal else "stopped"
+
+    def _fatal_error(self, error: str) -> None:
+        with self._lock:
+            self._error, self._error_at, self._fatal = error, time.monotonic(), True
+
+    def _failed(self, what: str, ts_ms: int, e: Exception) -> None:
+        """Count and log a frame or passage that failed; the lane's health shows the last error."""
+        with self._lock:
+            if what == "frame":
+                self.frames_failed += 1
+                n = self.frames_failed
+            else:
+                self.passages_failed += 1
+                n = self.passages_failed
+            self._error = f"{what} failed: {short_error(e)}"
+            self._error_at = time.monotonic()
+        if n in (1, 10, 100) or n % 1000 == 0:
+            log.error(
+                "lane %s camera %s: %s at %d ms failed (%d so far): %s",
+                self.lane_id,
+                self.pipeline.config.camera_id,
+                what,
+                ts_ms,
+                n,
+                short_error(e),
+                exc_info=e,
+            )
 
     def _emit(self, passages: tuple[Passage, ...]) -> None:
         for p in passages:
-            self.sink.emit(p)
+            try:
+                self.sink.emit(p)
+            except Exception as e:
+                self._failed(f"passage {p.passage_id}", p.last_seen_ts_ms, e)
+                continue
             self.passages_emitted += 1
 
     # --- health -------------------------------------------------------------------------
@@ -256,6 +324,8 @@ class LaneWorker:
             )
             lat = sum(self._latencies) / len(self._latencies) if self._latencies else None
             state, error, frames_in = self._state, self._error, self._frames_in
+            if state == "running" and time.monotonic() - self._error_at > ERROR_SHOWN_S:
+                error = None  # an old failure of one frame or passage: the lane has gone on
         reconnecting = getattr(self.source, "connected", True) is False and state == "running"
         return LaneHealth(
             lane_id=self.lane_id,
@@ -273,4 +343,6 @@ class LaneWorker:
             mean_latency_ms=lat,
             reconnects=int(getattr(self.source, "reconnects", 0)),
             error=error,
+            frames_failed=self.frames_failed,
+            passages_failed=self.passages_failed,
         )

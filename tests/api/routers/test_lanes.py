@@ -204,6 +204,17 @@ def test_a_frame_for_a_lane_that_takes_no_pushed_frames_is_refused_with_the_reas
     assert "hgv_lane_frames_refused_total 1.0" in api.client.get("/metrics").text
 
 
+def test_a_frame_for_a_lane_whose_pipeline_stopped_is_503_with_the_reason(api: Any) -> None:
+    router = PushedFrameRouter()
+    dead = PushedFrames("L1")
+    router.add(dead)
+    dead.close()  # its worker failed or stopped
+    api.state.frame_sink = router
+    r = _push(api, _jpeg(), lane="L1")
+    assert r.status_code == 503 and "lane 'L1' is not running" in r.json()["detail"]
+    assert api.state.lanes.get("L1") is None  # not counted as received or dropped
+
+
 def test_a_capture_time_past_the_year_9999_is_refused(api: Any) -> None:
     r = _push(api, _jpeg(), **{"X-Frame-Ts-Ms": "99999999999999999999999"})
     assert r.status_code == 422 and "X-Frame-Ts-Ms".lower() in r.text.lower()

@@ -140,6 +140,31 @@ def test_a_passage_with_no_partner_goes_alone_once_none_can_come() -> None:
     assert m.counters.alone == 1
 
 
+def test_a_passage_the_sink_refuses_does_not_keep_the_others_from_it() -> None:
+    """Flushing three waiting lorries into a store that refuses the first: the other two still
+    go, and the refused one is counted (they had all left the merger's state already)."""
+    refused: list[str] = []
+
+    class Refuses(ListSink):
+        def emit(self, passage: Passage) -> None:
+            if not refused:
+                refused.append(passage.passage_id)
+                raise OSError("database is locked")
+            super().emit(passage)
+
+    sink = Refuses()
+    m = LaneMerger("L1", {"front-cam": "front", "rear-cam": "rear"}, sink, MergeRule(max_gap_ms=10 * S))
+    for i in range(3):
+        m.arrive("front-cam", front(f"f{i}", 1 + 20 * i, 8 + 20 * i, plate(PlateRole.FRONT, f"AB1{i}CDE")))
+    m.flush()
+    assert (
+        len(refused) == 1
+        and len(sink.passages) == 2
+        and refused[0] not in {p.passage_id for p in sink.passages}
+    )
+    assert m.counters.failed == 1 and m.counters.last_error == "OSError: database is locked"
+
+
 def test_a_rear_passage_waits_for_the_front_track_still_open() -> None:
     """The lorry stands in the front camera's view (its front track still open since 1 s) while
     the rear camera already closed its passage: the rear passage waits, then they merge."""

@@ -12,6 +12,7 @@ from vision.pipeline.sources import (
     Backoff,
     FrameRefused,
     ImageFolderSource,
+    LaneDown,
     PushedFrameRouter,
     PushedFrames,
     SourceError,
@@ -159,6 +160,9 @@ def test_pushed_frames_drop_oldest_and_count() -> None:
     assert src.dropped == 2 and src.received == 4
     src.close()
     assert list(src.frames()) == []  # closed: ends at once
+    with pytest.raises(LaneDown, match="lane 'L1' is not running"):  # not "queued", then "dropped"
+        src.submit(Frame("L1", "cam", 40, img))
+    assert src.received == 4
     src2 = PushedFrames("L1", max_queue=4)
     for ts in (10, 30, 30, 20):
         src2.submit(Frame("L1", "cam", ts, img))

@@ -5,7 +5,9 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
+import pytest
 
+import vision.pipeline.worker as worker_module
 from vision.pipeline.config import LaneConfig, TrackingConfig
 from vision.pipeline.lane import LanePipeline
 from vision.pipeline.protocols import LaneModels
@@ -15,7 +17,7 @@ from vision.pipeline.testing import CLIP, ConstReader, ScriptedDetector, blank, 
 from vision.pipeline.track import ByteTracker
 from vision.pipeline.truth import TruthDetector
 from vision.pipeline.worker import DropOldestQueue, LaneWorker
-from vision.types import BBox, Detection, DetectionSet, Frame
+from vision.types import BBox, Detection, DetectionSet, Frame, Passage
 
 
 def test_drop_oldest_queue_counts_drops() -> None:
@@ -103,17 +105,86 @@ def test_file_source_loses_no_frame_and_makes_passages() -> None:
     assert h.plate_read_rate == 1.0
 
 
-def test_pipeline_error_shows_in_health() -> None:
+def test_a_frame_the_pipeline_fails_on_is_skipped_counted_and_shown() -> None:
     class Broken:
         def detect(self, frame: Frame) -> DetectionSet:
-            raise RuntimeError("model exploded")
+            raise RuntimeError("model exploded\nwith a long second line")
 
     models = LaneModels(Broken(), ScriptedDetector(lambda i: []), ConstReader(), None)
-    worker = LaneWorker(BurstSource(5), LanePipeline(LaneConfig("L1"), models), ListSink())
+    worker = LaneWorker(BurstSource(5), LanePipeline(LaneConfig("L1"), models), ListSink(), queue_size=8)
     worker.start()
     assert worker.join(10)
     h = worker.health()
-    assert h.state == "failed" and h.error is not None and "model exploded" in h.error
+    assert h.state == "stopped" and h.frames_failed == 5  # every frame tried, the lane went on
+    assert h.error == "frame failed: RuntimeError: model exploded"  # one line, no traceback
+
+
+class FlakySink(ListSink):
+    """Raises on the first ``n_bad`` passages (a store that is locked), then takes them."""
+
+    def __init__(self, n_bad: int) -> None:
+        super().__init__()
+        self.n_bad = n_bad
+
+    def emit(self, passage: Passage) -> None:
+        if self.n_bad > 0:
+            self.n_bad -= 1
+            raise OSError("database is locked")
+        super().emit(passage)
+
+
+def test_a_passage_the_sink_fails_on_does_not_stop_the_lane() -> None:
+    """The first lorry's passage is refused; the lane goes on and the second lorry's arrives
+    (a worker used to end for good on one sink error, losing every lorry after it)."""
+    truth = fixture_truth()
+    models = LaneModels(TruthDetector(truth, "vehicle"), TruthDetector(truth, "plate"), ConstReader(), None)
+    sink = FlakySink(1)
+    worker = LaneWorker(
+        VideoFileSource(CLIP / "clip.mp4", lane_id="L1", start_ts_ms=0),
+        LanePipeline(LaneConfig("L1"), models),
+        sink,
+    )
+    worker.start()
+    assert worker.join(60)
+    h = worker.health()
+    assert len(sink.passages) == 1 and h.passages == 2 and h.passages_failed == 1
+    assert worker.passages_emitted == 1 and h.state == "stopped"
+    assert h.error is not None and "OSError: database is locked" in h.error
+
+
+def test_open_tracks_are_flushed_even_when_the_frame_callback_fails() -> None:
+    det = Detection(BBox(10, 10, 60, 50), 0, "vehicle", 0.9)
+    models = LaneModels(
+        ScriptedDetector(lambda i: [det]), ScriptedDetector(lambda i: []), ConstReader(), None
+    )
+    sink = ListSink()
+    cfg = LaneConfig("L1", tracking=TrackingConfig(min_track_ms=0))
+
+    def preview(frame: Frame, result: object) -> None:
+        if frame.index == 3:
+            raise OSError("No space left on device")
+
+    worker = LaneWorker(BurstSource(5), LanePipeline(cfg, models), sink, on_frame=preview)
+    worker.start()
+    assert worker.join(10)
+    h = worker.health()
+    assert h.state == "failed" and h.error == "pipeline failed: OSError: No space left on device"
+    assert len(sink.passages) == 1  # the lorry in view when it broke: its passage was made
+
+
+def test_a_failure_shows_for_a_minute_on_a_running_lane(monkeypatch: pytest.MonkeyPatch) -> None:
+    det = Detection(BBox(10, 10, 60, 50), 0, "vehicle", 0.9)
+    models = LaneModels(
+        ScriptedDetector(lambda i: [det]), ScriptedDetector(lambda i: []), ConstReader(), None
+    )
+    source = PushedFrames("L1")
+    worker = LaneWorker(source, LanePipeline(LaneConfig("L1"), models), ListSink())
+    worker._failed("frame", 1_000, RuntimeError("once"))
+    assert worker.health().error == "frame failed: RuntimeError: once"
+    worker._state = "running"
+    monkeypatch.setattr(worker_module, "ERROR_SHOWN_S", 0.0)
+    h = worker.health()
+    assert h.error is None and h.frames_failed == 1  # gone from the status; still counted
 
 
 def test_stop_ends_a_pushed_lane_and_flushes_open_tracks() -> None:
