@@ -7,8 +7,13 @@ import dataclasses
 import json
 import platform
 from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.settings import get_settings
+
+if TYPE_CHECKING:
+    from vision.shipped import ModelCheck
 
 PACKAGES = (
     "hgv-lane",
@@ -41,6 +46,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
+def _role_check(role: str, path: Path, version: str) -> ModelCheck:
+    """Whether the lanes can load ``path`` as ``role`` (its task and classes: a file that loads
+    and runs may still be no model of that role, and the lanes would not start)."""
+    from vision.pipeline.factory import check_for_role  # noqa: PLC0415
+    from vision.runtime import ModelLoadError  # noqa: PLC0415
+    from vision.shipped import ModelCheck  # noqa: PLC0415 - the class, at run time
+
+    name = f"{role} {version}"
+    try:
+        check_for_role(role, path)
+    except ModelLoadError as e:
+        return ModelCheck(name, "role", str(path), "", False, 0.0, 0.0, "", str(e))
+    return ModelCheck(name, "role", str(path), "", True, 0.0, 0.0, f"the lanes load it as {role}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 if any model fails to load or run."""
     import onnxruntime as ort  # noqa: PLC0415
@@ -63,6 +83,13 @@ def run(args: argparse.Namespace) -> int:
         ocr=not args.skip_ocr,
         required=required,
     )
+    in_use = zip(
+        ("vehicle_detector", "plate_detector", "trailer_classifier"),
+        (used.vehicle, used.plate, used.classifier),
+        used.versions,
+        strict=True,
+    )
+    checks += [_role_check(role, path, version) for role, path, version in in_use if path.is_file()]
     print("versions:")
     for name, version in versions.items():
         print(f"  {name:28s} {version}")

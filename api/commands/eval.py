@@ -147,7 +147,10 @@ def run_plates(args: argparse.Namespace) -> int:
     locate_crops = bool(n_crops) and not (args.whole_crops or args.raw)
     detector: PlateDetector | None = None
     find: Callable[[ImageBGR], BBox | None] | None = None
-    model = settings.models.path(settings.models.plate_detector)
+    from api.lane_runner import model_files  # noqa: PLC0415 - the version in use (registry)
+
+    files = model_files(settings)
+    model, in_use = files.plate, f"plate_detector {files.versions[1]} ({files.plate.name})"
     if (n_scenes or locate_crops) and model.is_file():
         from vision.anpr.detector import StillPlateDetector  # noqa: PLC0415
         from vision.detector import YoloDetector  # noqa: PLC0415
@@ -159,10 +162,10 @@ def run_plates(args: argparse.Namespace) -> int:
             return 1
         if n_scenes:
             detector = still
-            print(f"scenes: plates found by {model.name}", file=sys.stderr)
+            print(f"scenes: plates found by {in_use}", file=sys.stderr)
         if locate_crops:
             find = still.in_crop
-            print(f"crops: an unsure read is read again from the plate {model.name} finds", file=sys.stderr)
+            print(f"crops: an unsure read is read again from the plate {in_use} finds", file=sys.stderr)
     else:
         if n_scenes:
             print(

@@ -52,9 +52,17 @@ def run(args: argparse.Namespace) -> int:
     if args.limit:
         rows = rows[: args.limit]
     threads = settings.runtime.intra_op_threads or None
+    from api.lane_runner import model_files  # noqa: PLC0415 - the versions in use (registry)
+
+    files = model_files(settings)
+    print(
+        f"trailer_classifier {files.versions[2]} ({files.classifier}), "
+        f"vehicle_detector {files.versions[0]} ({files.vehicle})",
+        file=sys.stderr,
+    )
     try:
         classifier = TrailerClassifier(
-            settings.models.path(settings.models.trailer_classifier),
+            files.classifier,
             settings.runtime.providers,
             intra_op_threads=threads,
         )
@@ -62,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             None
             if args.no_detector
             else YoloDetector(
-                settings.models.path(settings.models.vehicle_detector),
+                files.vehicle,
                 settings.runtime.providers,
                 intra_op_threads=threads,
                 conf_threshold=args.conf,

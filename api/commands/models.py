@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     m.add_argument("--split", default="val", help="split of the reference set (default: val)")
     m.add_argument("--force", action="store_true", help="promote even if worse or with no reference set")
-    m.add_argument("--reason", default="", help="why (recorded in the history; say it when forcing)")
+    m.add_argument("--reason", default="", help="why (recorded in the history; required with --force)")
     m.add_argument("--out", type=Path, default=None, help="folder for the comparison's reports and plots")
     m.set_defaults(func=promote)
 
@@ -122,12 +122,14 @@ def list_versions(args: argparse.Namespace) -> int:
 
 def add_version(args: argparse.Namespace) -> int:
     """Add an ONNX file (and its .pt and card) as the next version of its role."""
+    from vision.pipeline.factory import check_for_role  # noqa: PLC0415
     from vision.registry import role_for_model  # noqa: PLC0415
     from vision.runtime import ModelLoadError, OnnxModel  # noqa: PLC0415
 
     try:
         info = OnnxModel(args.onnx, "cpu", warmup=False).info
         role = args.role or role_for_model(info.task or "", info.class_names)
+        check_for_role(role, args.onnx)
         weights = args.weights or (
             args.onnx.with_suffix(".pt") if args.onnx.with_suffix(".pt").is_file() else None
         )
@@ -155,7 +157,9 @@ def _print_comparison(reports: list[tuple[str, EvalReport]]) -> str:
 def promote(args: argparse.Namespace) -> int:
     """Compare the candidate with the version in use on the reference set; promote it unless
     it is worse (exit 3: refused) or ``--force``."""
+    from vision.pipeline.factory import check_for_role  # noqa: PLC0415
     from vision.registry import is_not_worse  # noqa: PLC0415
+    from vision.runtime import ModelLoadError  # noqa: PLC0415
     from vision.train.evaluate import evaluate_model  # noqa: PLC0415
 
     settings = get_settings()
@@ -164,9 +168,13 @@ def promote(args: argparse.Namespace) -> int:
     try:
         candidate = registry.get(args.role, args.version)
         current = registry.current(args.role)
-    except RegistryError as e:
+        check_for_role(args.role, candidate.onnx)  # even with --force: the lanes could not load it
+    except (RegistryError, ModelLoadError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    if args.force and not (args.reason or "").strip():
+        print("error: --force needs --reason (it is kept in the role's history)", file=sys.stderr)
+        return 2
     if candidate.version == current.version:
         print(f"{args.role} {candidate.version} is already in use")
         return 0

@@ -354,7 +354,7 @@ def export(args: argparse.Namespace) -> int:
         checks = [load_image(p) for p in files]
     size = imgsz[0] if len(imgsz) == 1 else (imgsz[0], imgsz[1])
     out = export_onnx(weights, args.out, imgsz=size, data_dir=get_settings().data_dir, check_images=checks)
-    calibration: dict[str, float] = {}
+    calibration: dict[str, float | str] = {}
     if args.calibrate:
         from vision.trailer.calibrate import calibrate_onnx  # noqa: PLC0415
 
@@ -365,16 +365,31 @@ def export(args: argparse.Namespace) -> int:
             "ece_after": cal.ece_after,
             "calibration_images": cal.n,
         }
+        if not cal.applied:
+            calibration |= {"temperature_fitted": cal.fitted, "not_applied": cal.reason}
+            print(
+                f"warning: the calibration on {args.calibrate} was not applied ({cal.reason}; the fit "
+                f"gave {cal.fitted:.3g}): the temperature stays 1. Calibrate on at least a few hundred "
+                "held-out crops the model gets some wrong.",
+                file=sys.stderr,
+            )
     shutil.copy2(weights, out.with_suffix(".pt"))  # what the next run fine-tunes from
     card = write_card(args, out, run_args, size, calibration, len(checks))
     registered: dict[str, str] = {}
     if args.register:
+        from vision.pipeline.factory import check_for_role  # noqa: PLC0415
         from vision.registry import role_for_model  # noqa: PLC0415
-        from vision.runtime import OnnxModel  # noqa: PLC0415
+        from vision.runtime import ModelLoadError, OnnxModel  # noqa: PLC0415
 
         info = OnnxModel(out, "cpu", warmup=False).info
         registry = get_settings().model_registry()
         role = role_for_model(info.task or "", info.class_names)
+        try:
+            check_for_role(role, out)
+        except ModelLoadError as e:
+            print(f"error: not registered: {e}", file=sys.stderr)
+            print(json.dumps({"onnx": str(out), "card": str(card), "registered": None, "error": str(e)}))
+            return 1
         version = registry.add(
             role,
             out,
@@ -401,7 +416,7 @@ def write_card(
     onnx_path: Path,
     run_args: dict[str, object],
     size: int | tuple[int, int],
-    calibration: dict[str, float],
+    calibration: dict[str, float | str],
     n_checked: int,
 ) -> Path:
     """The model card next to the ONNX file: classes, input, data, metrics, commands, time."""

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +13,8 @@ import pytest
 
 from api.cli import build_parser, main
 from api.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_is_fast_and_imports_nothing_heavy() -> None:
@@ -79,11 +82,20 @@ def test_doctor_passes_then_fails_on_a_broken_model(
         monkeypatch.setenv(f"HGV_LANE_MODELS__{role}", tiny_model.name)
     monkeypatch.setenv("HGV_LANE_READER__ENGINE", "rapidocr")
     get_settings.cache_clear()
+    # tiny.onnx loads and runs, but it is a detector: the lanes cannot use it as the classifier
+    assert main(["doctor", "--skip-ocr", "--json"]) == 1
+    out = capsys.readouterr().out
+    assert "cannot be used as trailer_classifier" in out and "expected 'classify'" in out
+    shutil.copy(ROOT / "models" / "trailer_classifier.onnx", tiny_model.parent / "classifier.onnx")
+    monkeypatch.setenv("HGV_LANE_MODELS__TRAILER_CLASSIFIER", "classifier.onnx")
+    get_settings.cache_clear()
     assert main(["doctor", "--skip-ocr", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["ok"] is True
-    (model,) = report["models"]
-    assert model["name"] == "tiny.onnx" and len(model["sha256"]) == 64
+    files = {m["name"]: m for m in report["models"] if m["kind"] == "onnx"}
+    assert set(files) == {"tiny.onnx", "classifier.onnx"} and len(files["tiny.onnx"]["sha256"]) == 64
+    roles = [m["name"] for m in report["models"] if m["kind"] == "role"]
+    assert roles == ["vehicle_detector shipped", "plate_detector shipped", "trailer_classifier shipped"]
     (tiny_model.parent / "zz-truncated.onnx").write_bytes(tiny_model.read_bytes()[:40])
     assert main(["doctor", "--skip-ocr", "--json"]) == 1
     out = capsys.readouterr().out
@@ -173,10 +185,21 @@ def test_doctor_checks_the_versions_promoted_in_the_registry(
     monkeypatch.setenv("HGV_LANE_READER__ENGINE", "rapidocr")
     get_settings.cache_clear()
     registry = get_settings().model_registry()
-    for role in ("plate_detector", "vehicle_detector", "trailer_classifier"):
-        registry.promote(role, registry.add(role, tiny_model).version)
+    classifier = ROOT / "models" / "trailer_classifier.onnx"
+    for role, onnx in (
+        ("plate_detector", tiny_model),
+        ("vehicle_detector", tiny_model),
+        ("trailer_classifier", classifier),
+    ):
+        registry.promote(role, registry.add(role, onnx).version)
     assert main(["doctor", "--skip-ocr", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     promoted = sorted(m["path"] for m in report["models"] if m["name"] == "model.onnx")
     assert len(promoted) == 3 and all("/registry/" in p for p in promoted)
     assert report["ok"] is True
+    roles = {m["name"] for m in report["models"] if m["kind"] == "role" and m["ok"]}
+    assert roles == {"vehicle_detector v1", "plate_detector v1", "trailer_classifier v1"}
+    # a version the lanes cannot load as its role, put in place behind the CLI's back: doctor says so
+    registry.promote("trailer_classifier", registry.add("trailer_classifier", tiny_model).version)
+    assert main(["doctor", "--skip-ocr", "--json"]) == 1
+    assert "trailer_classifier v2 (role)" in capsys.readouterr().out

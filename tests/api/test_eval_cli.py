@@ -116,3 +116,39 @@ def test_skip_tag_leaves_out_tagged_rows(tmp_path: Path, capsys: pytest.CaptureF
     summary = json.loads(out.strip().splitlines()[-1])
     assert set(summary["by_tag"]) == {"day", "front", "h30-49px", "dusk", "char_hidden", "country:UK"}
     assert summary["by_tag"]["day"]["n"] == 1 and "h30-49px" in out
+
+
+def test_eval_plates_finds_plates_with_the_promoted_detector(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model team promotes its plate detector, then measures: the run must use the version the
+    lanes use, not the file in models/ (it had measured the shipped file whatever was promoted;
+    here models/ has no detector at all)."""
+    registry = get_settings().model_registry()
+    shipped = Path(__file__).resolve().parents[2] / "models" / "plate_detector.onnx"
+    registry.promote("plate_detector", registry.add("plate_detector", shipped).version)
+    scene = np.full((300, 600, 3), 90, np.uint8)
+    scene[100:200, 100:480] = _plate("XY34 ZZZ")
+    cv2.imwrite(str(tmp_path / "scene.png"), scene)
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "image_path,plate_text,country,bbox_x,bbox_y,bbox_w,bbox_h,notes\nscene.png,XY34ZZZ,UK,100,100,380,100,\n"
+    )
+    assert main(["eval", "plates", str(m), "--json", "--engine", "rapidocr"]) == 0
+    err = capsys.readouterr().err
+    assert "scenes: plates found by plate_detector v1 (model.onnx)" in err and "TRUE plate box" not in err
+
+
+def test_eval_trailers_uses_the_promoted_classifier(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = get_settings().model_registry()
+    shipped = Path(__file__).resolve().parents[2] / "models" / "trailer_classifier.onnx"
+    registry.promote("trailer_classifier", registry.add("trailer_classifier", shipped).version)
+    img = np.full((224, 224, 3), 200, np.uint8)
+    cv2.imwrite(str(tmp_path / "side.jpg"), img)
+    m = tmp_path / "m.csv"
+    m.write_text("image_path,label\nside.jpg,hard\n")
+    assert main(["eval", "trailers", str(m), "--no-detector", "--json"]) == 0
+    said = capsys.readouterr()
+    assert "trailer_classifier v1 (" in said.err and json.loads(said.out.strip().splitlines()[-1])["n"] == 1

@@ -12,6 +12,7 @@ lanes run.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,8 +149,27 @@ class DetectorLoaders:
         return d
 
     def classifier(self, path: Path) -> TrailerClassifier:
-        """The trailer classifier in ``path``."""
+        """The trailer classifier in ``path`` (its classes must be body types)."""
         return TrailerClassifier(path, self.providers, intra_op_threads=self.intra_op_threads)
+
+    def for_role(self, role: str) -> Callable[[Path], object]:
+        """The loader of a registry role (``vehicle_detector``, ``plate_detector``,
+        ``trailer_classifier``); raises ``KeyError`` for another."""
+        return {
+            "vehicle_detector": self.vehicle,
+            "plate_detector": self.plate,
+            "trailer_classifier": self.classifier,
+        }[role]
+
+
+def check_for_role(role: str, path: Path, providers: Providers = "cpu") -> None:
+    """Load ``path`` as the lanes load a model of ``role`` (its task and classes included);
+    raises :class:`ModelLoadError` saying why it cannot serve as one. For registering,
+    promoting and ``doctor``: a model the lanes cannot load must not be put in use."""
+    try:
+        DetectorLoaders(providers).for_role(role)(path)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"cannot be used as {role}: {e}") from e
 
 
 def load_detectors(

@@ -2,7 +2,10 @@
 
 Fit one temperature ``T`` on held-out crops by minimising the negative log-likelihood of
 ``softmax(log(p) / T)``; report the expected calibration error (ECE, 10 equal-width bins)
-before and after.
+before and after. A fit that cannot be trusted is not applied (``T`` stays 1, ``applied`` is
+False and ``reason`` says why): fewer than :data:`MIN_IMAGES` crops, no wrong answer among them
+(the likelihood then only grows as ``T`` shrinks: every answer would be made 100 % sure), a
+temperature at the end of the search range, or an ECE no better after than before.
 """
 
 from __future__ import annotations
@@ -16,15 +19,26 @@ import numpy.typing as npt
 
 from vision.postprocess import softmax
 
+MIN_IMAGES = 200
+"""Fewest calibration crops a temperature is fitted on (ten bins of about twenty)."""
+
+T_RANGE = (0.05, 20.0)
+"""The temperatures searched."""
+
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """The fitted temperature and the ECE (in [0, 1]) before and after it, on ``n`` crops."""
+    """The temperature to use (1.0 when the fit was not applied) and the ECE (in [0, 1]) before
+    and after it, on ``n`` crops; ``fitted`` is what the search found, ``reason`` why it was not
+    applied (empty when it was)."""
 
     temperature: float
     ece_before: float
     ece_after: float
     n: int
+    fitted: float = 1.0
+    applied: bool = True
+    reason: str = ""
 
 
 def expected_calibration_error(
@@ -42,8 +56,11 @@ def expected_calibration_error(
     return float(ece)
 
 
-def fit_temperature(probs: npt.NDArray[np.float32], labels: npt.NDArray[np.int64]) -> Calibration:
-    """Fit ``T`` in [0.05, 20] (log grid, then refined) to (N, C) probabilities and (N,) labels."""
+def fit_temperature(
+    probs: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], *, min_images: int = MIN_IMAGES
+) -> Calibration:
+    """Fit ``T`` in :data:`T_RANGE` (log grid, then refined) to (N, C) probabilities and (N,)
+    labels; applied only when it can be trusted (module doc)."""
     if len(probs) == 0 or len(probs) != len(labels):
         raise ValueError(
             f"need matching non-empty probabilities and labels, got {len(probs)} and {len(labels)}"
@@ -54,22 +71,33 @@ def fit_temperature(probs: npt.NDArray[np.float32], labels: npt.NDArray[np.int64
         p = softmax(logits, t)
         return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1.0)).mean())
 
-    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
+    lo, hi = T_RANGE
+    grid = np.exp(np.linspace(np.log(lo), np.log(hi), 61))
     best = float(grid[int(np.argmin([nll(float(t)) for t in grid]))])
-    fine = np.clip(best * np.exp(np.linspace(-0.1, 0.1, 21)), 0.05, 20.0)
+    fine = np.clip(best * np.exp(np.linspace(-0.1, 0.1, 21)), lo, hi)
     best = float(fine[int(np.argmin([nll(float(t)) for t in fine]))])
-    return Calibration(
-        temperature=best,
-        ece_before=expected_calibration_error(probs, labels),
-        ece_after=expected_calibration_error(softmax(logits, best), labels),
-        n=len(labels),
-    )
+    before = expected_calibration_error(probs, labels)
+    after = expected_calibration_error(softmax(logits, best), labels)
+    n_wrong = int((probs.argmax(axis=1) != labels).sum())
+    reason = ""
+    if len(labels) < min_images:
+        reason = f"{len(labels)} crops, fewer than {min_images}"
+    elif n_wrong == 0:
+        reason = "no crop is classified wrong: nothing shows how sure a wrong answer is"
+    elif best <= lo * 1.001 or best >= hi * 0.999:
+        reason = f"the fit ran to the end of the range searched ({best:.3g})"
+    elif after >= before:
+        reason = f"ECE {before:.4f} -> {after:.4f}: no better"
+    if reason:
+        return Calibration(1.0, before, before, len(labels), fitted=best, applied=False, reason=reason)
+    return Calibration(best, before, after, len(labels), fitted=best)
 
 
 def calibrate_onnx(model_path: Path, folder: Path) -> Calibration:
     """Fit the temperature of a classifier ONNX file on a folder-per-class set
     (``<class>/*.jpg`` named like the model's classes) and store it in the file's metadata
-    under ``temperature``; the images go through the classifier's own pre-processing."""
+    under ``temperature`` when the fit is applied; the images go through the classifier's own
+    pre-processing."""
     import onnx  # noqa: PLC0415 - export-time only
 
     from vision.preprocess import squash_square, to_tensor  # noqa: PLC0415
@@ -88,6 +116,8 @@ def calibrate_onnx(model_path: Path, folder: Path) -> Calibration:
     if not probs:
         raise ValueError(f"no images under {folder}/<class>/ for classes {names}")
     cal = fit_temperature(np.asarray(probs, np.float32), np.asarray(labels, np.int64))
+    if not cal.applied:
+        return cal  # the file keeps the temperature it had (none: 1)
     proto = onnx.load(str(model_path))
     entry = (
         next((m for m in proto.metadata_props if m.key == "temperature"), None) or proto.metadata_props.add()
