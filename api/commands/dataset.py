@@ -74,7 +74,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "named after its set's folder, e.g. crops_000123.jpg)",
     )
     d.add_argument("--out", type=Path, required=True)
-    d.add_argument("--size", type=int, default=128, help="side in pixels (the classifier's input size)")
+    d.add_argument("--size", type=int, default=224, help="side in pixels (the shipped classifier's)")
     d.set_defaults(func=trailer_squares)
 
 

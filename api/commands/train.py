@@ -7,6 +7,7 @@ model card in ``models/``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
@@ -81,8 +82,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     reader.add_argument(
         "--n-blank", type=int, default=0, help="text-free lines to add, labelled empty (default 0)"
     )
-    reader.add_argument("--lines", type=Path, default=Path("data/train/reader"), help="line cache, held-out")
-    reader.add_argument("--onnx", type=Path, default=Path("models/plate_reader.onnx"), help="model to write")
+    reader.add_argument(
+        "--lines",
+        type=Path,
+        default=None,
+        help="line cache and held-out rows (default: <data_dir>/train/reader)",
+    )
+    reader.add_argument(
+        "--onnx",
+        type=Path,
+        default=None,
+        help="model to write (default: OUT/plate_reader.onnx; the shipped models/ file only when named)",
+    )
     reader.add_argument("--threads", type=int, default=1, help="torch threads")
     reader.add_argument(
         "--channels",
@@ -145,6 +156,10 @@ def train(args: argparse.Namespace) -> int:
         start_from, parent = CFG_DIR / arch, "(resumed run)"
     else:
         start_from, parent = starting_point(args.start_from or "current", role, CFG_DIR / arch)
+    trained_at, exported_at = parent_sizes(start_from)
+    imgsz = args.imgsz or trained_at or default_size
+    if not args.imgsz and trained_at:
+        print(f"image size {imgsz} px: the size {parent} was trained at (--imgsz to change)", file=sys.stderr)
     data = source
     if args.subset:
         if task != "detect":
@@ -154,7 +169,7 @@ def train(args: argparse.Namespace) -> int:
         task,  # type: ignore[arg-type]
         data,
         epochs=args.epochs,
-        imgsz=args.imgsz or default_size,
+        imgsz=imgsz,
         run_dir=args.out,
         data_dir=settings.data_dir,
         start_from=start_from,
@@ -164,6 +179,7 @@ def train(args: argparse.Namespace) -> int:
         extra={"cache": False if args.cache == "none" else args.cache, **dict(args.aug)},
         command="hgv-lane " + " ".join(sys.argv[1:]),
         source_data=source,
+        parent_input=exported_at if imgsz == trained_at else None,  # trained as the parent was
     )
     print(
         json.dumps(
@@ -227,7 +243,13 @@ def train_reader(args: argparse.Namespace) -> int:
     manifests)."""
     if args.aug:
         raise SystemExit("--aug applies to the detectors and the trailer classifier, not the reader")
-    from vision.train.recogniser import FINE_TUNE_LR, TrainConfig, checkpoint_shape, run  # noqa: PLC0415
+    from vision.train.recogniser import (  # noqa: PLC0415
+        FINE_TUNE_LR,
+        TrainConfig,
+        checkpoint_shape,
+        json_safe,
+        run,
+    )
 
     init = reader_start(args.start_from)
     try:
@@ -238,11 +260,11 @@ def train_reader(args: argparse.Namespace) -> int:
     hidden = args.hidden if args.hidden is not None else (shape[1] if shape else TrainConfig.hidden)
     cfg = TrainConfig(
         out=args.out,
-        data_dir=args.lines,
+        data_dir=args.lines if args.lines is not None else get_settings().data_dir / "train" / "reader",
         synth_manifests=tuple(args.data),
         real_manifests=tuple(args.real),
         eval_manifests=tuple(args.eval),
-        onnx_path=args.onnx,
+        onnx_path=args.onnx if args.onnx is not None else args.out / "plate_reader.onnx",
         n_flat=args.n_synth,
         n_blank=args.n_blank,
         epochs=args.epochs,
@@ -255,7 +277,7 @@ def train_reader(args: argparse.Namespace) -> int:
         lr=args.lr if args.lr is not None else (TrainConfig.lr if init is None else FINE_TUNE_LR),
         command="hgv-lane " + " ".join(sys.argv[1:]),
     )
-    print(json.dumps(run(cfg)))
+    print(json.dumps(json_safe(run(cfg))))
     return 0
 
 
@@ -299,6 +321,35 @@ def starting_point(start_from: str, role: str, architecture: Path) -> tuple[Path
     if not path.is_file():
         raise SystemExit(f"--from {start_from}: no such file (or say 'current' or 'scratch')")
     return path, str(path)
+
+
+def parent_sizes(start_from: Path) -> tuple[int | None, list[int] | None]:
+    """The image size the weights ``start_from`` (an ultralytics ``.pt``) were trained at, and
+    the input size (H, W) of the ONNX file beside them (the role's version in use was exported at
+    it); ``None`` for what is not known (an architecture file, a ``.pt`` without training args)."""
+    if start_from.suffix != ".pt" or not start_from.is_file():
+        return None, None
+    import torch  # noqa: PLC0415 - training only
+
+    from vision.offline import OfflineSetupError, configure_ultralytics  # noqa: PLC0415
+
+    with contextlib.suppress(OfflineSetupError):  # already imported and set up: unpickling works
+        configure_ultralytics(get_settings().data_dir)  # unpickling a checkpoint imports ultralytics
+
+    try:
+        ckpt = torch.load(start_from, map_location="cpu", weights_only=False)
+        trained = (ckpt.get("train_args") or {}).get("imgsz") if isinstance(ckpt, dict) else None
+    except Exception as e:  # a checkpoint of another kind: the kind's default then
+        log.warning("%s: no training image size read (%s)", start_from, e)
+        trained = None
+    exported: list[int] | None = None
+    onnx = start_from.with_suffix(".onnx")
+    if onnx.is_file():
+        from vision.runtime import OnnxModel  # noqa: PLC0415
+
+        shape = OnnxModel(onnx, "cpu", warmup=False).info.imgsz
+        exported = list(shape) if shape else None
+    return (int(trained) if isinstance(trained, int | float) else None), exported
 
 
 def subset_yaml(data_yaml: Path, run_dir: Path, n_train: int, seed: int = 0) -> Path:
@@ -347,7 +398,9 @@ def export(args: argparse.Namespace) -> int:
         if (args.run / "train_result.json").is_file()
         else {}
     )
-    imgsz = args.imgsz or [int(run_args.get("imgsz", 320))]
+    imgsz = args.imgsz or run_args.get("parent_input") or [int(run_args.get("imgsz", 320))]
+    if not args.imgsz and run_args.get("parent_input"):
+        print(f"export size {imgsz}: the parent model's input (--imgsz to change)", file=sys.stderr)
     checks = []
     if args.check_dir:
         files = sorted(p for p in args.check_dir.rglob("*") if p.suffix.lower() in (".jpg", ".png"))[:4]

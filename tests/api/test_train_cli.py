@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from api.settings import get_settings
 from vision.trailer.classifier import TrailerClassifier
 from vision.types import BodyType
 
@@ -152,6 +153,17 @@ def test_reader_fine_tunes_the_shape_of_its_start_weights(
     assert main(base) == 0
     shapes = [(c.channels, c.hidden) for c in seen]
     assert shapes == [((24, 48, 96, 144), 128), ((8, 8, 16, 32), 16), ((16, 32, 64, 96), 96)]
+    # by default the model goes to the run folder (never over the shipped models/ file) and the
+    # line cache under the data folder (a scratch HGV_LANE_DATA_DIR keeps it out of the repo)
+    assert seen[-1].onnx_path == tmp_path / "r" / "plate_reader.onnx"
+    assert seen[-1].data_dir == get_settings().data_dir / "train" / "reader"
+
+
+def test_json_safe_turns_an_accuracy_over_no_lines_into_null() -> None:
+    from vision.train.recogniser import json_safe
+
+    out = json_safe({"a": float("nan"), "b": [1.0, float("inf")], "c": {"d": 0.5}, "e": "x"})
+    assert out == {"a": None, "b": [1.0, None], "c": {"d": 0.5}, "e": "x"}
 
 
 def test_reader_refuses_aug(tmp_path: Path) -> None:
@@ -244,3 +256,17 @@ def test_reader_takes_repeated_data_and_detectors_refuse_it(
         )
         with pytest.raises(SystemExit, match=f"train {kind} takes one --data, got 2"):
             args.func(args)
+
+
+def test_a_fine_tune_keeps_the_parents_sizes(tmp_path: Path) -> None:
+    """Fine-tuning the shipped classifier trains at 224 px, as it was, and the plate detector is
+    exported at its parent's 384 x 640 by default (the kinds' defaults, 128 and 320, had silently
+    made a smaller model)."""
+    from api.commands.train import parent_sizes
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    assert parent_sizes(models / "trailer_classifier.pt") == (224, [224, 224])
+    assert parent_sizes(models / "plate_detector.pt") == (320, [384, 640])
+    assert parent_sizes(Path("vision/train/cfg/hgv-cls-pico.yaml")) == (None, None)
+    (tmp_path / "x.pt").write_bytes(b"not a checkpoint")
+    assert parent_sizes(tmp_path / "x.pt") == (None, None)

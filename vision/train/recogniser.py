@@ -956,6 +956,18 @@ def _batches(
         yield normalise(greys), [lines.labels[i] for i in idx], frames
 
 
+def json_safe(x: Any) -> Any:
+    """``x`` with every NaN or infinite float (an accuracy over no lines) made ``None``: strict
+    JSON parsers reject ``NaN``."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [json_safe(v) for v in x]
+    return x
+
+
 def line_accuracy(model: Any, lines: LineSet, batch: int = 256) -> float:
     """Share of lines the model reads exactly (greedy decoding)."""
     import torch  # noqa: PLC0415
@@ -1288,12 +1300,12 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "data_seconds": round(data.seconds, 1),
         "total_seconds": round(time.perf_counter() - t_start, 1),
         "lines": data.lines,
-        "last_epoch": asdict(logs[-1]) if logs else {},
+        "last_epoch": json_safe(asdict(logs[-1])) if logs else {},
         "onnx_max_abs_diff": diff,
         "eval": evals,
     }
     (cfg.out / "result.json").write_text(
-        json.dumps({**result, "data": asdict(data), "epochs": [asdict(e) for e in logs]}, indent=1)
+        json.dumps(json_safe({**result, "data": asdict(data), "epochs": [asdict(e) for e in logs]}), indent=1)
     )
     card = cfg.card_path or cfg.onnx_path.with_suffix(".md")
     fields: dict[str, Any] = {

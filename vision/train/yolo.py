@@ -48,6 +48,7 @@ class TrainResult:
     data: str = ""
     command: str = ""
     parent: str = ""
+    parent_input: list[int] | None = None
 
 
 def data_fingerprint(data: Path) -> tuple[str, int]:
@@ -79,6 +80,7 @@ def train(
     command: str = "",
     source_data: Path | None = None,
     parent: str = "",
+    parent_input: list[int] | None = None,
 ) -> TrainResult:
     """Train a YOLO model on ``data`` (a ``data.yaml`` for detect, a folder-per-class root
     for classify) and leave the run in ``run_dir``.
@@ -88,7 +90,8 @@ def train(
     ``last.pt``. ``command`` (the command line that asked for this run) goes into the run's
     ``train_result.json`` and from there into the model card, with ``source_data`` (the set
     ``data`` was sampled from, when it is a subset) and ``parent`` (the model it starts from,
-    in words, for the model card). Progress goes to the log and
+    in words, for the model card) with ``parent_input`` (its ONNX input size (H, W): what
+    ``export`` makes by default). Progress goes to the log and
     to ultralytics' own console output.
     """
     configure_ultralytics(data_dir)
@@ -129,7 +132,17 @@ def train(
         raise RuntimeError(f"training finished without {best}")
     metrics = {k: float(v) for k, v in (getattr(results, "results_dict", None) or {}).items()}
     result = TrainResult(
-        run_dir, best, task, epochs, imgsz, seconds, metrics, str(source_data or data), command, parent
+        run_dir,
+        best,
+        task,
+        epochs,
+        imgsz,
+        seconds,
+        metrics,
+        str(source_data or data),
+        command,
+        parent,
+        parent_input,
     )
     (run_dir / "train_result.json").write_text(json.dumps(asdict(result), default=str, indent=2))
     return result
