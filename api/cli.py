@@ -60,11 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from api.settings import SettingsError  # noqa: PLC0415 (keeps --help light)
+    from api.db.errors import StoreError  # noqa: PLC0415 (keeps --help light)
+    from api.settings import SettingsError  # noqa: PLC0415
 
     try:
         code: int = args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, StoreError) as exc:
         print(f"hgv-lane: {exc}", file=sys.stderr)
         return 2
     return code

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -28,6 +29,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from api.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from vision.pipeline.config import CameraView, LaneConfig
@@ -42,6 +45,31 @@ def _roi(text: str) -> tuple[tuple[float, float], ...]:
     if len(values) < 6 or len(values) % 2:
         raise argparse.ArgumentTypeError("give at least 3 points as x1,y1,x2,y2,x3,y3 (normalised 0-1)")
     return tuple((values[i], values[i + 1]) for i in range(0, len(values), 2))
+
+
+def _source_problems(cameras: list[tuple[str, Any, Any]], *, stopped: bool) -> list[str]:
+    """What went wrong with each camera's source, as errors for the summary: a stream that never
+    delivered a frame, a video file that ended before the frames its header counts (truncated
+    or damaged; not when the run was stopped early), a folder of images none of which read."""
+    from vision.pipeline.sources import ImageFolderSource, StreamSource, VideoFileSource  # noqa: PLC0415
+
+    out = []
+    for camera, source, h in cameras:
+        short = source.frame_count - h.frames_in if isinstance(source, VideoFileSource) else 0
+        if isinstance(source, StreamSource) and h.frames_in == 0:
+            out.append(f"{camera}: no frame received from {source.url} ({h.reconnects} reconnects)")
+        elif (
+            isinstance(source, VideoFileSource) and not stopped and short > max(2, source.frame_count // 100)
+        ):
+            out.append(
+                f"{camera}: {source.path} ended after {h.frames_in} of the {source.frame_count} frames its "
+                "header counts (truncated or damaged?)"
+            )
+        elif isinstance(source, ImageFolderSource) and source.skipped:
+            log.warning("%s: %d unreadable image(s) skipped in %s", camera, source.skipped, source.folder)
+            if h.frames_in == 0:
+                out.append(f"{camera}: no image in {source.folder} could be read")
+    return out
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -289,7 +317,13 @@ def run(args: argparse.Namespace) -> int:
     if jsonl.exists():
         print(f"error: {jsonl} exists: choose a new --out folder", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before the models load: a folder that cannot be written is said at once
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ".write-check").touch()
+        (out / ".write-check").unlink()
+    except OSError as e:
+        print(f"error: cannot write to --out {out}: {e.strerror or e}", file=sys.stderr)
+        return 2
 
     # models
     from vision.anpr.reader import build_reader  # noqa: PLC0415
@@ -486,6 +520,12 @@ def run(args: argparse.Namespace) -> int:
         )
         or None,
     }
+    sources = zip(cameras, workers, (health, *other_health), strict=True)
+    problems = _source_problems([(camera, w.source, h) for camera, w, h in sources], stopped=stop.is_set())
+    if problems:
+        summary["error"] = "; ".join(filter(None, [str(summary["error"] or ""), *problems]))
+    summary["frames_skipped"] = sum(int(getattr(w.source, "skipped", 0)) for w in workers)
+    summary["reconnects"] = sum(h.reconnects for h in (health, *other_health))
     if merger is not None:
         for x, other, h in zip(extras, other_pipelines, other_health, strict=True):
             summary[f"{x.slot}_frames"] = h.frames_processed

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.db.errors import StoreError
 from api.store import make_engine
 
 if TYPE_CHECKING:
@@ -46,6 +47,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         return
     cfg = alembic_config()
     from alembic import command  # noqa: PLC0415
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    known = {r.revision for r in ScriptDirectory.from_config(cfg).walk_revisions()}
+    if before is not None and before not in known:
+        raise StoreError(
+            f"the store is at schema revision {before!r}, which this hgv-lane does not know (its newest "
+            f"is {head!r}): a newer hgv-lane made it. Run that version, or restore a backup of the store"
+        )
 
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -92,10 +101,27 @@ def head_revision() -> str | None:
 
 
 def open_store(url: str, *, migrate: bool = True) -> Engine:
-    """An engine on ``url`` with the schema upgraded to head (unless ``migrate`` is False)."""
-    engine = make_engine(url)
+    """An engine on ``url`` with the schema upgraded to head (unless ``migrate`` is False).
+    Raises :class:`StoreError` when the store cannot be opened or created (an unwritable folder,
+    a full disk, a database that refuses the connection) or was made by a newer hgv-lane."""
+    from sqlalchemy import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
+    try:
+        engine = make_engine(url)
+    except OSError as e:  # its folder cannot be made
+        where = make_url(url).render_as_string(hide_password=True)
+        raise StoreError(f"cannot open the store {where}: {e}") from e
     if migrate:
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except OperationalError as e:
+            engine.dispose()
+            where = engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"cannot open the store {where}: {e.orig or e}") from e
+        except StoreError:
+            engine.dispose()
+            raise
     return engine
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
+import numpy as np
 import pytest
 
 from api.cli import main
@@ -376,3 +378,65 @@ def test_a_stop_from_the_service_manager_writes_the_passages_in_view(tmp_path: P
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["frames"] > 0 and summary["passages"] >= 1
     assert len(read_passages(out / "passages.jsonl")) == summary["passages_written"] == summary["passages"]
+
+
+def test_a_truncated_recording_an_unwritable_out_and_a_bad_folder_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Inputs that are not what they claim end with an error saying so, not exit 0 and silence."""
+    writer = cv2.VideoWriter(str(tmp_path / "full.avi"), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (320, 240))
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        writer.write(rng.integers(0, 255, (240, 320, 3), np.uint8))
+    writer.release()
+    data = (tmp_path / "full.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])  # the recorder died half way
+    base = ["--lane", "L1", "--truth", str(CLIP / "truth.json"), "--no-classifier", "--no-preview", "--json"]
+    assert main(["process", str(tmp_path / "cut.avi"), "--out", str(tmp_path / "a"), *base]) == 1
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < summary["frames"] < 40 and "of the 40 frames its header counts" in summary["error"]
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["process", str(tmp_path / "full.avi"), "--out", str(blocker / "out"), *base]) == 2
+    assert "cannot write to --out" in capsys.readouterr().err
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "000.jpg"), np.zeros((48, 64, 3), np.uint8))
+    (folder / "001.jpg").write_bytes(b"")
+    assert main(["process", str(folder), "--out", str(tmp_path / "c"), *base]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["frames"] == 1 and summary["frames_skipped"] == 1
+
+
+@pytest.mark.slow
+def test_a_stream_that_never_connects_ends_with_an_error(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = ["process", f"http://127.0.0.1:{port}/x.mjpg", "--lane", "L1", "--out", str(tmp_path / "run")]
+    cmd = [
+        str(Path(sys.executable).parent / "hgv-lane"),
+        *argv,
+        "--truth",
+        str(CLIP / "truth.json"),
+        "--no-classifier",
+        "--json",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # (kept to show why, should it end otherwise)
+            seen.append(line)
+            if "reconnect 1 in" in line:  # tried once, backing off
+                break
+        proc.send_signal(signal.SIGTERM)
+        stdout, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, rest[-2000:]
+    assert stdout.strip(), "".join(seen)[-3000:]
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["frames"] == 0 and "no frame received from http://127.0.0.1" in summary["error"]

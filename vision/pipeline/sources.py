@@ -249,8 +249,9 @@ class StreamSource:
 
 
 class ImageFolderSource:
-    """Images of a folder in name order at a nominal ``fps`` (``ts_ms`` = start + index / fps).
-    Unreadable images are skipped and logged (``skipped`` counts them)."""
+    """Images of a folder in name order at a nominal ``fps`` (``ts_ms`` = start + the file's
+    position / fps: an unreadable image is skipped, logged and counted in ``skipped``, and
+    keeps its time slot, so the frames after it are not timed early)."""
 
     live = False
 
@@ -286,7 +287,7 @@ class ImageFolderSource:
         self._stop.clear()
         start = self.start_ts_ms if self.start_ts_ms is not None else now_ms()
         index = 0
-        for path in self.paths:
+        for position, path in enumerate(self.paths):
             if self._stop.is_set():
                 return
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -295,7 +296,7 @@ class ImageFolderSource:
                 log.warning("skipping unreadable image %s", path)
                 continue
             yield Frame(
-                self.lane_id, self.camera_id, start + round(index * 1000.0 / self.fps), _bgr(image), index
+                self.lane_id, self.camera_id, start + round(position * 1000.0 / self.fps), _bgr(image), index
             )
             index += 1
 

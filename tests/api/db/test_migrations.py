@@ -5,10 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
+from api.db.errors import StoreError
 from api.db.models import Base
 from api.db.session import current_revision, downgrade, head_revision, open_store, upgrade
 from api.settings import PROJECT_ROOT
@@ -78,3 +80,27 @@ def test_migrations_ship_with_the_package() -> None:
     assert (migrations / "alembic.ini").exists() and (migrations / "script.py.mako").exists()
     pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
     assert '"*.ini"' in pyproject and '"*.mako"' in pyproject
+
+
+def test_a_store_made_by_a_newer_hgv_lane_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.cli import main
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    open_store(url).dispose()
+    engine = open_store(url, migrate=False)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="revision '0099', which this hgv-lane does not know"):
+        open_store(url)
+    assert main(["db", "prune", "--dry-run", "--db", url]) == 2  # no alembic traceback
+    assert "hgv-lane: the store is at schema revision '0099'" in capsys.readouterr().err
+
+
+def test_a_store_that_cannot_be_created_says_where(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match=r"cannot open the store sqlite:///.*file/store\.sqlite3"):
+        open_store(f"sqlite:///{blocker / 'store.sqlite3'}")

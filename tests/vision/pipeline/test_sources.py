@@ -63,6 +63,9 @@ def test_image_folder_in_name_order_skipping_bad_files(tmp_path: Path) -> None:
     frames = list(src.frames())
     assert [int(f.image[0, 0, 0]) for f in frames] == [0, 10, 20]
     assert [f.ts_ms for f in frames] == [0, 200, 400]
+    (tmp_path / "001.png").write_bytes(b"")  # a damaged image in the middle keeps its time slot
+    frames = list(open_source(tmp_path, lane_id="L1", fps=5.0, start_ts_ms=0).frames())
+    assert [f.ts_ms for f in frames] == [0, 400] and [f.index for f in frames] == [0, 1]
     assert src.skipped == 1
 
 
