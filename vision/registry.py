@@ -37,19 +37,22 @@ Task = Literal["detect", "classify"]
 @dataclass(frozen=True, slots=True)
 class Role:
     """A model role: its task, the shipped file name in ``models/`` and the metric that
-    decides whether a candidate is better (higher is better)."""
+    decides whether a candidate is better (higher is better); for a detector, the metric is
+    taken over ``scored_classes`` only (the classes the lanes use it for: a plate detector
+    trained with vehicle and body classes too is judged on its plates)."""
 
     name: str
     task: Task
     shipped_file: str
     primary_metric: str
+    scored_classes: tuple[str, ...] = ()
 
 
 ROLES: dict[str, Role] = {
     r.name: r
     for r in (
-        Role("plate_detector", "detect", "plate_detector.onnx", "map50_95"),
-        Role("vehicle_detector", "detect", "vehicle_detector.onnx", "map50_95"),
+        Role("plate_detector", "detect", "plate_detector.onnx", "map50_95", ("plate",)),
+        Role("vehicle_detector", "detect", "vehicle_detector.onnx", "map50_95", ("vehicle", "body")),
         Role("trailer_classifier", "classify", "trailer_classifier.onnx", "accuracy"),
     )
 }

@@ -160,7 +160,7 @@ def promote(args: argparse.Namespace) -> int:
     from vision.pipeline.factory import check_for_role  # noqa: PLC0415
     from vision.registry import is_not_worse  # noqa: PLC0415
     from vision.runtime import ModelLoadError  # noqa: PLC0415
-    from vision.train.evaluate import evaluate_model  # noqa: PLC0415
+    from vision.train.evaluate import evaluate_model, role_metric  # noqa: PLC0415
 
     settings = get_settings()
     registry = settings.model_registry()
@@ -199,21 +199,29 @@ def promote(args: argparse.Namespace) -> int:
             current.onnx, reference, split=args.split, out_dir=out / "in_use" if out else None
         )
         _print_comparison([(f"{candidate.version} (candidate)", cand), (f"{current.version} (in use)", curr)])
-        metric, tol = role.primary_metric, settings.models.promote_tolerance
-        better = is_not_worse(cand.metrics, curr.metrics, metric, tol)
+        tol = settings.models.promote_tolerance
+        metric, cand_score = role_metric(cand, role)
+        _, curr_score = role_metric(curr, role)
+        better = is_not_worse({metric: cand_score}, {metric: curr_score}, metric, tol)
         note |= {
             "reference": f"{reference} ({args.split}, {cand.n_images} images)",
             "metric": metric,
-            "candidate": cand.metrics,
-            "in_use": curr.metrics,
+            "candidate": {**cand.metrics, metric: cand_score},
+            "in_use": {**curr.metrics, metric: curr_score},
         }
+        if cand.classes != curr.classes:
+            print(
+                f"note: {candidate.version} has classes {', '.join(cand.classes)}, {current.version} "
+                f"{', '.join(curr.classes)}: compared on {metric}",
+                file=sys.stderr,
+            )
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             (out / "comparison.json").write_text(json.dumps(note, indent=2, default=str))
         if not better and not args.force:
             print(
-                f"refused: {candidate.version} {metric} {cand.metrics[metric]:.4f} is below "
-                f"{current.version}'s {curr.metrics[metric]:.4f} (tolerance {tol}); "
+                f"refused: {candidate.version} {metric} {cand_score:.4f} is below "
+                f"{current.version}'s {curr_score:.4f} (tolerance {tol}); "
                 "--force to promote anyway",
                 file=sys.stderr,
             )

@@ -22,11 +22,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import yaml
+
+if TYPE_CHECKING:
+    from vision.registry import Role
 
 from vision.anpr.imageio import BadImageError, image_size
 from vision.train.datasets import LabelledImage, load_image, read_yolo_labels
@@ -61,6 +64,16 @@ class EvalReport:
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
+
+
+def role_metric(report: EvalReport, role: Role) -> tuple[str, float]:
+    """The figure a promotion compares, and its name: for a detector the mean AP50-95 of the
+    role's ``scored_classes`` (a class the model lacks counts 0), otherwise the role's
+    ``primary_metric`` over all classes."""
+    if report.task == "detect" and role.scored_classes:
+        aps = [report.per_class.get(c, {}).get("ap50_95", 0.0) for c in role.scored_classes]
+        return f"ap50_95 of {', '.join(role.scored_classes)}", float(sum(aps) / len(aps))
+    return role.primary_metric, report.metrics[role.primary_metric]
 
 
 # --- data -----------------------------------------------------------------------------------------

@@ -149,3 +149,23 @@ def test_a_relative_data_yaml_without_path_reads_its_own_folder(
     names, items, unreadable = read_yolo_split(Path("sets/one/data.yaml"))
     assert names == {0: "plate"} and len(items) == 1 and not unreadable
     assert items[0].boxes[0][0] == 0
+
+
+def test_a_promotion_judges_a_detector_on_the_classes_its_role_uses() -> None:
+    """A plate detector trained with vehicle and body classes as well is compared on its plates
+    (its mean over all classes, zeros for the classes a plate-only model lacks, had decided)."""
+    from vision.registry import ROLES
+    from vision.train.evaluate import EvalReport, role_metric
+
+    per_class = {"plate": {"ap50_95": 0.6}, "vehicle": {"ap50_95": 0.0}, "body": {"ap50_95": 0.0}}
+    three = EvalReport(
+        "m.onnx", "detect", "d", 10, {"map50_95": 0.2}, per_class, ("plate", "vehicle", "body")
+    )
+    assert role_metric(three, ROLES["plate_detector"]) == ("ap50_95 of plate", pytest.approx(0.6))
+    vehicle_only = EvalReport("m.onnx", "detect", "d", 10, {"map50_95": 0.8}, {"vehicle": {"ap50_95": 0.8}})
+    assert role_metric(vehicle_only, ROLES["vehicle_detector"]) == (
+        "ap50_95 of vehicle, body",
+        pytest.approx(0.4),
+    )
+    classifier = EvalReport("c.onnx", "classify", "d", 10, {"accuracy": 0.9}, {})
+    assert role_metric(classifier, ROLES["trailer_classifier"]) == ("accuracy", 0.9)
