@@ -361,11 +361,17 @@ def model_files(settings: Settings) -> ModelFiles:
     from vision.pipeline.factory import ModelFiles  # noqa: PLC0415 - ONNX Runtime
 
     registry = settings.model_registry()
-    vehicle, plate, classifier = (
-        registry.current(role) for role in ("vehicle_detector", "plate_detector", "trailer_classifier")
+    vehicle, plate, classifier, reader = (
+        registry.current(role)
+        for role in ("vehicle_detector", "plate_detector", "trailer_classifier", "plate_reader")
     )
     return ModelFiles(
-        vehicle.onnx, plate.onnx, classifier.onnx, (vehicle.version, plate.version, classifier.version)
+        vehicle.onnx,
+        plate.onnx,
+        classifier.onnx,
+        (vehicle.version, plate.version, classifier.version),
+        reader=reader.onnx,
+        reader_version=reader.version,
     )
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Task = Literal["detect", "classify"]
+Task = Literal["detect", "classify", "plate-line-ctc"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,7 @@ ROLES: dict[str, Role] = {
         Role("plate_detector", "detect", "plate_detector.onnx", "map50_95", ("plate",)),
         Role("vehicle_detector", "detect", "vehicle_detector.onnx", "map50_95", ("vehicle", "body")),
         Role("trailer_classifier", "classify", "trailer_classifier.onnx", "accuracy"),
+        Role("plate_reader", "plate-line-ctc", "plate_reader.onnx", "exact_match"),
     )
 }
 """Every role the registry manages, by name."""
@@ -92,11 +93,14 @@ def role(name: str) -> Role:
 
 def role_for_model(task: str, class_names: tuple[str, ...] | list[str]) -> str:
     """Guess the role of an exported model from its metadata: a classifier is the trailer
-    classifier, a detector with class ``plate`` the plate detector, one with ``vehicle`` and
-    ``body`` the vehicle detector. Raises :class:`RegistryError` when none fits."""
+    classifier, a CTC line recogniser the plate reader, a detector with class ``plate`` the
+    plate detector, one with ``vehicle`` and ``body`` the vehicle detector. Raises
+    :class:`RegistryError` when none fits."""
     names = set(class_names)
     if task == "classify":
         return "trailer_classifier"
+    if task == "plate-line-ctc":
+        return "plate_reader"
     if task == "detect" and "plate" in names:
         return "plate_detector"
     if task == "detect" and {"vehicle", "body"} <= names:

@@ -256,6 +256,7 @@ def _load_models(args: argparse.Namespace, settings: Settings) -> _Models:
         work_dir=settings.data_dir,
         providers=settings.runtime.providers,
         models_dir=settings.models.dir,
+        crnn_model=model_files(settings).reader,
     )
     classifier: BodyClassifier | None = None
     if args.detectors == "truth":

@@ -66,7 +66,6 @@ def run(args: argparse.Namespace) -> int:
     import onnxruntime as ort  # noqa: PLC0415
 
     from api.lane_runner import model_files  # noqa: PLC0415
-    from vision.anpr.engines import CRNN_MODEL_FILE  # noqa: PLC0415
     from vision.shipped import check_all  # noqa: PLC0415
 
     settings = get_settings()
@@ -74,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     providers = ort.get_available_providers()
     used = model_files(settings)  # each role's version in use: the registry's, else models.dir's
     required = [used.plate, used.vehicle, used.classifier]
-    if "crnn" in settings.reader.engine.split("+"):
-        required.append(settings.models.dir / CRNN_MODEL_FILE)
+    crnn = "crnn" in settings.reader.engine.split("+")
+    if crnn and used.reader is not None:
+        required.append(used.reader)
     checks = check_all(
         settings.models.dir,
         settings.data_dir,
@@ -83,12 +83,15 @@ def run(args: argparse.Namespace) -> int:
         ocr=not args.skip_ocr,
         required=required,
     )
-    in_use = zip(
-        ("vehicle_detector", "plate_detector", "trailer_classifier"),
-        (used.vehicle, used.plate, used.classifier),
-        used.versions,
-        strict=True,
-    )
+    in_use = [
+        *zip(
+            ("vehicle_detector", "plate_detector", "trailer_classifier"),
+            (used.vehicle, used.plate, used.classifier),
+            used.versions,
+            strict=True,
+        ),
+        *([("plate_reader", used.reader, used.reader_version)] if crnn and used.reader is not None else []),
+    ]
     checks += [_role_check(role, path, version) for role, path, version in in_use if path.is_file()]
     print("versions:")
     for name, version in versions.items():

@@ -126,6 +126,11 @@ def run_plates(args: argparse.Namespace) -> int:
     countries: list[str] | None = None
     if args.countries:
         countries = [] if args.countries.lower() == "none" else [c for c in args.countries.split(",") if c]
+    from api.lane_runner import model_files  # noqa: PLC0415 - the versions in use (registry)
+
+    files = model_files(settings)
+    if "crnn" in engine.split("+"):
+        print(f"plate_reader {files.reader_version} ({files.reader})", file=sys.stderr)
     try:
         reader = build_reader(
             engine,
@@ -135,6 +140,7 @@ def run_plates(args: argparse.Namespace) -> int:
             countries=countries,
             options=ReaderOptions(top_n=settings.reader.top_n, raw=args.raw),
             models_dir=settings.models.dir,
+            crnn_model=files.reader,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -147,9 +153,6 @@ def run_plates(args: argparse.Namespace) -> int:
     locate_crops = bool(n_crops) and not (args.whole_crops or args.raw)
     detector: PlateDetector | None = None
     find: Callable[[ImageBGR], BBox | None] | None = None
-    from api.lane_runner import model_files  # noqa: PLC0415 - the version in use (registry)
-
-    files = model_files(settings)
     model, in_use = files.plate, f"plate_detector {files.versions[1]} ({files.plate.name})"
     if (n_scenes or locate_crops) and model.is_file():
         from vision.anpr.detector import StillPlateDetector  # noqa: PLC0415

@@ -363,6 +363,7 @@ def run(args: argparse.Namespace) -> int:
             work_dir=settings.data_dir,
             providers=settings.runtime.providers,
             models_dir=settings.models.dir,
+            crnn_model=model_files(settings).reader,
         )
     except ModelLoadError as e:
         print(f"error: a model could not load: {e}", file=sys.stderr)

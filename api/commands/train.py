@@ -288,15 +288,13 @@ def reader_start(start_from: str | None) -> Path | None:
     if start_from in (None, "scratch"):
         return None
     if start_from == "current":
-        from vision.anpr.engines import CRNN_MODEL_FILE  # noqa: PLC0415
-
-        path = get_settings().models.path(CRNN_MODEL_FILE).with_suffix(".pt")
-        if not path.is_file():
+        current = get_settings().model_registry().current("plate_reader")
+        if current.weights is None:
             raise SystemExit(
-                f"the reader in use has no weights beside it ({path}) to fine-tune from: "
-                "give --from scratch or --from a run's last.pt"
+                f"the reader in use (plate_reader {current.version}, {current.onnx}) has no weights beside "
+                "it to fine-tune from: give --from scratch or --from a run's last.pt"
             )
-        return path
+        return current.weights
     path = Path(start_from)
     if not path.is_file():
         raise SystemExit(f"--from {start_from}: no such file (or say 'current' or 'scratch')")

@@ -5,9 +5,11 @@ promoted; the lanes then failed to start)."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import pytest
 
 from api.cli import main
@@ -52,3 +54,51 @@ def test_forcing_a_promotion_needs_a_reason(capsys: pytest.CaptureFixture[str]) 
     assert "--force needs --reason" in capsys.readouterr().err
     assert main(["models", "promote", "trailer_classifier", good.version, "--force", "--reason", "x"]) == 0
     assert registry.current("trailer_classifier").version == good.version
+
+
+def test_a_retrained_plate_reader_is_added_compared_promoted_swapped_in_and_rolled_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader's own recogniser is a registry role like the detectors (it had no way into the
+    service but overwriting models/plate_reader.onnx): a candidate is compared on a plate
+    manifest by exact match, promoted, swapped into running lanes, and rolled back."""
+    from vision.pipeline.factory import DetectorLoaders, ModelFiles, load_models
+    from vision.pipeline.reload import ModelWatcher
+
+    models = tmp_path / "models"
+    shutil.copy(ROOT / "models" / "plate_reader.onnx", models / "plate_reader.onnx")
+    monkeypatch.setenv("HGV_LANE_READER__ENGINE", "crnn")
+    get_settings.cache_clear()
+    settings = get_settings()
+    registry = settings.model_registry()
+    shared = load_models(
+        ModelFiles(
+            models / "tiny.onnx",
+            models / "tiny.onnx",
+            models / "none.onnx",
+            reader=models / "plate_reader.onnx",
+        ),
+        reader_engine="crnn",
+        work_dir=tmp_path / "data",
+        require_classifier=False,
+    )
+    watcher = ModelWatcher(registry)
+    shared.watch(watcher, DetectorLoaders())
+    assert shared.reader_slot is not None and shared.reader.engine.name == "crnn"
+
+    assert main(["models", "add", str(ROOT / "models" / "plate_reader.onnx")]) == 0  # its role from its task
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
+        "role": "plate_reader",
+        "version": "v1",
+        "onnx": str(registry.get("plate_reader", "v1").onnx),
+    }
+    manifest = ROOT / "fixtures" / "synth" / "plates" / "manifest.csv"
+    assert main(["models", "promote", "plate_reader", "v1", "--reference", str(manifest)]) == 0
+    said = capsys.readouterr()
+    assert "exact_match" in said.out and "plate_reader: v1 is in use" in said.out
+    assert watcher.check() == ["plate_reader"] and shared.reader_slot.version == "v1"
+    # the lanes read with the version swapped in
+    crop = cv2.imread(str(manifest.parent / "crops" / "plate_0001_1.jpg"))
+    assert crop is not None and shared.reader.read(crop) is not None
+    assert main(["models", "rollback", "plate_reader"]) == 0
+    assert watcher.check() == ["plate_reader"] and shared.reader_slot.version == "shipped"

@@ -279,11 +279,13 @@ def build_engine(
     providers: Providers = "auto",
     intra_op_threads: int | None = None,
     models_dir: Path | None = None,
+    crnn_model: Path | None = None,
 ) -> RecognitionEngine:
     """The engine called ``name`` (one of :data:`ENGINE_NAMES`), loaded once.
 
-    ``work_dir`` is a writable folder (EasyOCR wants one); ``models_dir`` holds
-    :data:`CRNN_MODEL_FILE` for engine ``crnn`` (default: the source tree's ``models/``).
+    ``work_dir`` is a writable folder (EasyOCR wants one); engine ``crnn`` loads ``crnn_model``
+    (the registry's ``plate_reader`` version in use), else :data:`CRNN_MODEL_FILE` in
+    ``models_dir`` (default: the source tree's ``models/``).
     Raises ``ValueError`` for an unknown name and :class:`vision.runtime.ModelLoadError`
     when the model cannot load.
     """
@@ -292,6 +294,6 @@ def build_engine(
     if name == "easyocr":
         return EasyOcrRecogniser(work_dir, gpu=providers == "cuda")
     if name == "crnn":
-        path = (models_dir / CRNN_MODEL_FILE) if models_dir is not None else None
+        path = crnn_model or ((models_dir / CRNN_MODEL_FILE) if models_dir is not None else None)
         return CrnnRecogniser(path, providers, intra_op_threads=intra_op_threads)
     raise ValueError(f"unknown reader engine {name!r}: use one of {', '.join(ENGINE_NAMES)}")

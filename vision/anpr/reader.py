@@ -446,11 +446,12 @@ def build_reader(
     countries: Sequence[str] | None = None,
     options: ReaderOptions | None = None,
     models_dir: Path | None = None,
+    crnn_model: Path | None = None,
 ) -> PipelineReader:
     """A ready reader: engine ``engine`` (``rapidocr``, ``easyocr`` or ``crnn``, or
     ``primary+fallback`` such as ``crnn+rapidocr``: see the module doc) loaded once, grammars of
-    ``countries`` (all shipped ones when ``None``). ``models_dir`` holds the ``crnn`` engine's
-    model (default: the source tree's ``models/``).
+    ``countries`` (all shipped ones when ``None``). The ``crnn`` engine loads ``crnn_model``, else
+    its file in ``models_dir`` (default: the source tree's ``models/``).
 
     ``intra_op_threads`` defaults to 1: the recogniser is small and one thread per read is
     faster than two on a shared 2-core machine (run reads in parallel instead).
@@ -466,6 +467,7 @@ def build_reader(
             providers=providers,
             intra_op_threads=intra_op_threads,
             models_dir=models_dir,
+            crnn_model=crnn_model,
         )
         for name in names
     ]

@@ -12,11 +12,12 @@ lanes run.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vision.anpr.reader import PlateReader
+from vision.anpr.engines import CharSlot, CrnnRecogniser
+from vision.anpr.reader import PipelineReader
 from vision.detector import YoloDetector
 from vision.pipeline.config import RegionOfInterest
 from vision.pipeline.protocols import LaneModels
@@ -28,12 +29,15 @@ from vision.types import BBox, Detection, DetectionSet, Frame, ImageBGR, Trailer
 
 @dataclass(frozen=True, slots=True)
 class ModelFiles:
-    """The ONNX files of the three models a lane runs, with their registry versions."""
+    """The ONNX files of the models a lane runs, with their registry versions: the three
+    detectors' and classifier's, and the plate reader's own recogniser (engine ``crnn``)."""
 
     vehicle: Path
     plate: Path
     classifier: Path
     versions: tuple[str, str, str] = ("shipped", "shipped", "shipped")
+    reader: Path | None = None  # the crnn engine's model (None: the models folder's)
+    reader_version: str = "shipped"
 
     @classmethod
     def shipped(cls, models_dir: Path) -> ModelFiles:
@@ -94,7 +98,8 @@ class SharedModels:
     vehicle: ModelSlot[YoloDetector]
     plate: ModelSlot[YoloDetector]
     classifier: ModelSlot[TrailerClassifier] | None
-    reader: PlateReader
+    reader: PipelineReader
+    reader_slot: ModelSlot[CrnnRecogniser] | None = None
 
     def for_lane(self, roi: RegionOfInterest) -> LaneModels:
         """The capabilities of one lane with region ``roi``."""
@@ -112,6 +117,21 @@ class SharedModels:
         watcher.watch("plate_detector", self.plate, load.plate)
         if self.classifier is not None:
             watcher.watch("trailer_classifier", self.classifier, load.classifier)
+        if self.reader_slot is not None:
+            watcher.watch("plate_reader", self.reader_slot, load.reader)
+
+
+class SlotEngine:
+    """The recognition engine in ``slot``, read on every call: the reader's own recogniser
+    swapped for a promoted version between two reads, as the detectors are."""
+
+    def __init__(self, slot: ModelSlot[CrnnRecogniser]) -> None:
+        self.slot = slot
+        self.name = slot.model.name  # "crnn" whatever the version
+
+    def recognise(self, lines: Sequence[ImageBGR]) -> list[tuple[CharSlot, ...]]:
+        """The lines read by the recogniser in use (see ``RecognitionEngine``)."""
+        return self.slot.model.recognise(lines)
 
 
 _lock = threading.Lock()
@@ -152,13 +172,18 @@ class DetectorLoaders:
         """The trailer classifier in ``path`` (its classes must be body types)."""
         return TrailerClassifier(path, self.providers, intra_op_threads=self.intra_op_threads)
 
+    def reader(self, path: Path) -> CrnnRecogniser:
+        """The plate reader's recogniser in ``path`` (a CTC line model; one thread per read)."""
+        return CrnnRecogniser(path, self.providers, intra_op_threads=1)
+
     def for_role(self, role: str) -> Callable[[Path], object]:
         """The loader of a registry role (``vehicle_detector``, ``plate_detector``,
-        ``trailer_classifier``); raises ``KeyError`` for another."""
+        ``trailer_classifier``, ``plate_reader``); raises ``KeyError`` for another."""
         return {
             "vehicle_detector": self.vehicle,
             "plate_detector": self.plate,
             "trailer_classifier": self.classifier,
+            "plate_reader": self.reader,
         }[role]
 
 
@@ -216,6 +241,15 @@ def load_models(
         require_classifier=require_classifier,
     )
     reader = build_reader(
-        reader_engine, work_dir=work_dir, providers=providers, intra_op_threads=1, models_dir=models_dir
+        reader_engine,
+        work_dir=work_dir,
+        providers=providers,
+        intra_op_threads=1,
+        models_dir=models_dir,
+        crnn_model=files.reader,
     )
-    return SharedModels(vehicle, plate, classifier, reader)
+    reader_slot: ModelSlot[CrnnRecogniser] | None = None
+    if isinstance(reader.engine, CrnnRecogniser):  # the project's recogniser: swappable in place
+        reader_slot = ModelSlot(reader.engine, files.reader_version, files.reader)
+        reader.engine = SlotEngine(reader_slot)
+    return SharedModels(vehicle, plate, classifier, reader, reader_slot)

@@ -399,10 +399,15 @@ def evaluate_model(
     model_path: Path, data: Path, *, split: str = "val", out_dir: Path | None = None
 ) -> EvalReport:
     """Evaluate ``model_path`` on ``data``: a ``data.yaml`` for a detector, a folder-per-class
-    root for a classifier (the model's ``task`` metadata decides which)."""
+    root for a classifier, a plate manifest (``eval plates``' CSV) for a plate reader (the
+    model's ``task`` metadata decides which)."""
     from vision.runtime import OnnxModel  # noqa: PLC0415
 
     task = OnnxModel(model_path, "cpu", warmup=False).info.task
+    if task == "plate-line-ctc":
+        if data.suffix.lower() != ".csv":
+            raise ValueError(f"{model_path.name} is a plate reader: --data must be a plate manifest (CSV)")
+        return evaluate_recogniser(model_path, data)
     if task == "classify":
         if not data.is_dir():
             raise ValueError(f"{model_path.name} is a classifier: --data must be a folder-per-class root")
@@ -410,6 +415,34 @@ def evaluate_model(
     if data.suffix not in (".yaml", ".yml"):
         raise ValueError(f"{model_path.name} is a detector: --data must be a YOLO data.yaml")
     return evaluate_detector(model_path, data, split=split, out_dir=out_dir)
+
+
+def evaluate_recogniser(model_path: Path, manifest: Path) -> EvalReport:
+    """The full plate reader (rectification, grammars) with ``model_path`` as its only engine
+    on a plate manifest, as ``eval plates`` scores it (scenes read from their true box):
+    ``exact_match``, ``exact_match_lookalike``, ``char_accuracy`` over the rows with text."""
+    from vision.anpr.engines import CrnnRecogniser  # noqa: PLC0415
+    from vision.anpr.evaluate import evaluate, load_manifest  # noqa: PLC0415
+    from vision.anpr.grammars import load_grammars  # noqa: PLC0415
+    from vision.anpr.reader import PipelineReader, ReaderOptions  # noqa: PLC0415
+
+    reader = PipelineReader(
+        CrnnRecogniser(model_path, "cpu", intra_op_threads=1), load_grammars(), ReaderOptions()
+    )
+    _, summary = evaluate(load_manifest(manifest), reader)
+    return EvalReport(
+        model=str(model_path),
+        task="plate-line-ctc",
+        data=str(manifest),
+        n_images=summary.n_read_scored,
+        metrics={
+            "exact_match": round(summary.exact_match, 4),
+            "exact_match_lookalike": round(summary.exact_match_lookalike, 4),
+            "char_accuracy": round(summary.char_accuracy, 4),
+        },
+        per_class={},
+        ms_per_image_p50=round(summary.cpu_ms_per_image_p50, 2),
+    )
 
 
 def comparison_table(reports: Sequence[tuple[str, EvalReport]]) -> str:

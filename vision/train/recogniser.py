@@ -1235,25 +1235,13 @@ def export_onnx(model: Any, path: Path, check: LineSet, metadata: dict[str, str]
 def evaluate_reader(onnx_path: Path, manifest: Path) -> dict[str, Any]:
     """``hgv-lane eval plates``' summary of the full reader (rectify, this model, grammars) on
     ``manifest`` (scenes read from their true box: no detector here)."""
-    from vision.anpr.engines import CrnnRecogniser  # noqa: PLC0415
-    from vision.anpr.evaluate import evaluate, load_manifest  # noqa: PLC0415
-    from vision.anpr.grammars import load_grammars  # noqa: PLC0415
-    from vision.anpr.reader import PipelineReader, ReaderOptions  # noqa: PLC0415
+    from vision.train.evaluate import evaluate_recogniser  # noqa: PLC0415
 
-    reader = PipelineReader(
-        CrnnRecogniser(onnx_path, "cpu", intra_op_threads=1), load_grammars(), ReaderOptions()
-    )
-    _, summary = evaluate(load_manifest(manifest), reader)
-    out = summary.as_json()
+    report = evaluate_recogniser(onnx_path, manifest)
     return {
-        k: out[k]
-        for k in (
-            "n_read_scored",
-            "exact_match",
-            "exact_match_lookalike",
-            "char_accuracy",
-            "cpu_ms_per_image_p50",
-        )
+        "n_read_scored": report.n_images,
+        **report.metrics,
+        "cpu_ms_per_image_p50": report.ms_per_image_p50,
     }
 
 
