@@ -25,7 +25,7 @@ from vision.runtime import OnnxModel
 if TYPE_CHECKING:
     from api.auth import LoginThrottle
     from vision.pipeline.reload import ModelWatcher
-    from vision.pipeline.sinks import RetryingSink
+    from vision.pipeline.spool import RetryingSink
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,12 @@ default) a :class:`vision.pipeline.merge.LaneMerger` between them and the record
 passage per lorry from the cameras' passages: plates from the front and rear cameras, the body
 type from the side camera (``docs/pipeline.md``).
 
-Nothing is lost when the store is briefly away (locked by another process, a database
-restarting): the recorder is wrapped in a :class:`vision.pipeline.sinks.RetryingSink` that
-tries a passage again for up to ``pipeline.store_retry_s`` and then keeps it in the spool
-``<data_dir>/spool/passages.jsonl``, replayed into the store when it takes passages again and
-at the next start. A frame the pipeline fails on is skipped and counted; the lane goes on.
+Nothing is lost when the store is away (locked by another process, a database restarting):
+the recorder is wrapped in a :class:`vision.pipeline.spool.RetryingSink` that tries a passage
+again for up to ``pipeline.store_retry_s`` on a thread of its own (the lanes never wait on the
+store), then keeps it in the spool ``<data_dir>/spool/passages.jsonl``, replayed into the store
+when it takes passages again and after the next start. A frame the pipeline fails on is skipped
+and counted; the lane goes on.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ from vision.pipeline.lane import LanePipeline
 from vision.pipeline.merge import LaneMerger, MergeRule
 from vision.pipeline.protocols import EventSink, FrameSource, LaneModels
 from vision.pipeline.reload import ModelWatcher
-from vision.pipeline.sinks import RetryingSink
 from vision.pipeline.sources import (
     FrameRefused,
     PushedFrameRouter,
@@ -59,6 +59,7 @@ from vision.pipeline.sources import (
     VideoFileSource,
     open_source,
 )
+from vision.pipeline.spool import RetryingSink
 from vision.pipeline.worker import LaneHealth, LaneWorker
 
 if TYPE_CHECKING:
@@ -331,12 +332,10 @@ class LaneRunner:
     def stop(self, timeout_s: float = 20.0) -> None:
         """Stop every lane (open tracks are flushed into passages; two-camera lanes' waiting
         passages are then recorded, merged or alone). The lanes wind down together, within
-        ``timeout_s`` in all; a store that refuses a passage meanwhile does not hold it up (the
-        passage goes to the spool at once: :meth:`RetryingSink.hurry`)."""
+        ``timeout_s`` in all (the sink, a :class:`RetryingSink`, never keeps them waiting; it
+        is closed after, by :func:`run_lanes`)."""
         with self._lock:
             workers = list(self.workers.items())
-        if isinstance(self.sink, RetryingSink):
-            self.sink.hurry()
         for _, w in workers:
             w.source.close()
         deadline = time.monotonic() + timeout_s
@@ -422,8 +421,7 @@ async def run_lanes(
         settings.data_dir / "spool" / "passages.jsonl",
         retry_s=settings.pipeline.store_retry_s,
     )
-    state.passage_sink = sink
-    await asyncio.to_thread(sink.replay)  # passages a store that was away left in the spool
+    state.passage_sink = sink  # it replays a spool left from before on its own thread
     runner = LaneRunner(settings, models_for, sink)
     state.frame_sink = runner.router
     try:
@@ -439,6 +437,7 @@ async def run_lanes(
         if watcher is not None:
             await asyncio.to_thread(watcher.stop)
         await asyncio.to_thread(runner.stop)
+        await asyncio.to_thread(sink.close)  # the last passages stored, or spooled if the store hangs
         runner.publish(state.lanes)
 
 

@@ -231,6 +231,12 @@ def promote(args: argparse.Namespace) -> int:
         f"{args.role}: {candidate.version} is in use (was {current.version}); a running service "
         f"swaps it in within {settings.models.reload_poll_s:g} s"
     )
+    if args.role == "plate_reader" and "crnn" not in settings.reader.engine.split("+"):
+        print(
+            f"note: the reader engine is {settings.reader.engine!r}, without crnn: the lanes read with "
+            "it, not with plate_reader, until reader.engine names crnn",
+            file=sys.stderr,
+        )
     print(
         json.dumps(
             {"role": args.role, "in_use": candidate.version, "was": current.version, **note}, default=str

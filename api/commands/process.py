@@ -56,6 +56,8 @@ def _source_problems(cameras: list[tuple[str, Any, Any]], *, stopped: bool) -> l
     out = []
     for camera, source, h in cameras:
         short = source.frame_count - h.frames_in if isinstance(source, VideoFileSource) else 0
+        if h.state == "failed":  # its own error says why it stopped reading
+            continue
         if isinstance(source, StreamSource) and h.frames_in == 0:
             out.append(f"{camera}: no frame received from {source.url} ({h.reconnects} reconnects)")
         elif (
@@ -466,7 +468,7 @@ def run(args: argparse.Namespace) -> int:
             close_ended()
             if stop.wait(0.2):
                 for w in workers:
-                    w.stop()
+                    w.stop(timeout_s=None)  # a batch run waits for its last passages
                 break
     finally:
         for sig, handler in old.items():

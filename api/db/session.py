@@ -105,7 +105,7 @@ def open_store(url: str, *, migrate: bool = True) -> Engine:
     Raises :class:`StoreError` when the store cannot be opened or created (an unwritable folder,
     a full disk, a database that refuses the connection) or was made by a newer hgv-lane."""
     from sqlalchemy import make_url  # noqa: PLC0415
-    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+    from sqlalchemy.exc import DatabaseError  # noqa: PLC0415 - OperationalError's parent
 
     try:
         engine = make_engine(url)
@@ -115,7 +115,7 @@ def open_store(url: str, *, migrate: bool = True) -> Engine:
     if migrate:
         try:
             upgrade(engine)
-        except OperationalError as e:
+        except DatabaseError as e:  # cannot open or create it; not a database at all
             engine.dispose()
             where = engine.url.render_as_string(hide_password=True)
             raise StoreError(f"cannot open the store {where}: {e.orig or e}") from e

@@ -34,12 +34,14 @@ class ModelStatus(BaseModel):
 class Health(BaseModel):
     status: str = Field(
         description="ok; degraded when a lane is down, the store refuses passages (they are kept "
-        "in the spool) or a passage was lost. The service answers either way (200)."
+        "in the spool), passages wait in the spool, or a passage was lost. The service answers "
+        "either way (200)."
     )
     version: str
     store: str
     lanes_down: list[str] = Field(default_factory=list, description="Lanes whose status is down.")
     passages_spooled: int = Field(0, description="Passages the store refused, kept in the spool since start.")
+    passages_in_spool: int = Field(0, description="Passages in the spool now, waiting to be replayed.")
     passages_lost: int = Field(0, description="Passages neither stored nor spooled since start (logged).")
     models: list[ModelStatus]
 
@@ -61,15 +63,17 @@ def health(state: Annotated[AppState, Depends(app_state)], request: Request) -> 
             except ModelLoadError as e:  # removed since it loaded: say so, keep the last description
                 log.warning("health: %s %s: %s", role, u.version, e)
     down = sorted(lane.lane_id for lane in state.lanes.all() if lane.status == LaneStatus.DOWN)
-    kept = state.passage_sink.counts if state.passage_sink is not None else None
-    spooled, lost = (kept.spooled, kept.lost) if kept is not None else (0, 0)
-    retrying = state.passage_sink is not None and state.passage_sink.degraded
+    sink = state.passage_sink
+    spooled, lost = (sink.counts.spooled, sink.counts.lost) if sink is not None else (0, 0)
+    waiting = sink.pending if sink is not None else 0
+    retrying = sink is not None and sink.degraded
     return Health(
-        status="degraded" if down or retrying or lost else "ok",
+        status="degraded" if down or retrying or waiting or lost else "ok",
         version=request.app.version,
         store=ping(state.engine),
         lanes_down=down,
         passages_spooled=spooled,
+        passages_in_spool=waiting,
         passages_lost=lost,
         models=[
             ModelStatus(

@@ -56,10 +56,17 @@ class StateCollector(Collector):
             kept = state.passage_sink.counts
             spool = CounterMetricFamily(
                 "hgv_lane_passages_kept",
-                "Passages the store refused: spooled, replayed from the spool, lost (logged in full)",
+                "Passages the store refused: spooled, replayed from the spool, unreadable spool lines "
+                "(bad), lost (logged in full)",
                 labels=["outcome"],
             )
-            for outcome, n in (("spooled", kept.spooled), ("replayed", kept.replayed), ("lost", kept.lost)):
+            outcomes = (
+                ("spooled", kept.spooled),
+                ("replayed", kept.replayed),
+                ("bad", kept.bad),
+                ("lost", kept.lost),
+            )
+            for outcome, n in outcomes:
                 spool.add_metric([outcome], n)
             yield spool
         refused = getattr(state.frame_sink, "refused", None)  # the lane runner's router counts them

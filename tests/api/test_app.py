@@ -9,7 +9,8 @@ from api.app import create_app
 from api.schemas.lanes import LaneStatus
 from api.settings import Settings
 from vision.pipeline.reload import ModelSlot, ModelWatcher
-from vision.pipeline.sinks import ListSink, RetryingSink
+from vision.pipeline.sinks import ListSink
+from vision.pipeline.spool import RetryingSink
 from vision.runtime import ModelLoadError
 
 
@@ -47,9 +48,12 @@ def test_health_is_degraded_while_a_lane_is_down_or_the_store_refuses_passages(s
         state.passage_sink = sink
         body = client.get("/health").json()
         assert body["status"] == "degraded" and body["passages_spooled"] == 3 and body["passages_lost"] == 0
+        sink.degraded, sink.pending = False, 2  # the store is back, the spool not replayed yet
+        assert client.get("/health").json()["status"] == "degraded"
         metrics = client.get("/metrics").text
         assert 'hgv_lane_passages_kept_total{outcome="spooled"} 3.0' in metrics
         assert 'hgv_lane_lane_up{lane="L1"} 1.0' in metrics
+        sink.close()
 
 
 def test_broken_model_fails_startup(settings: Settings) -> None:

@@ -674,8 +674,9 @@ class LaneMerger:
             try:
                 self.sink.emit(p)
             except Exception as e:
-                self.counters.failed += 1
-                self.counters.last_error = short_error(e)
+                with self._lock:  # _emit runs outside the lock, from several cameras' threads
+                    self.counters.failed += 1
+                    self.counters.last_error = short_error(e)
                 log.exception("lane %s: merged passage %s not delivered", self.lane_id, p.passage_id)
 
     def _tell(self, merged: list[tuple[dict[str, Passage], Passage]]) -> None:

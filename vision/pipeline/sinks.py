@@ -1,7 +1,7 @@
 """Event sinks on the vision side: a JSONL file for batch runs (evidence crops as JPEG files
-beside it), a list for tests, a fan-out, a callback, and :class:`RetryingSink`, which keeps a
-store's passages when the store is briefly away (retries, then a spool file replayed later).
-The store sink lives in ``api/sinks.py`` (vision never imports api).
+beside it), a list for tests, a fan-out and a callback. The store sink lives in
+``api/sinks.py`` (vision never imports api); :mod:`vision.pipeline.spool` keeps a store's
+passages when the store is away.
 
 JSON form of a passage (one line each): the :class:`vision.types.Passage` fields, the body
 as ``{"body_type", "side", "confidence", "n_looks"}``, plates with their candidates, and
@@ -14,9 +14,7 @@ import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +157,8 @@ class JsonlSink:
         self.crops_dir = crops_dir if crops_dir is not None else path.parent / "crops"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f = path.open("a", encoding="utf-8")
+        if self._f.tell() and not path.read_bytes().endswith(b"\n"):  # a line left cut short
+            self._f.write("\n")  # stays a bad line of its own; the next one is whole
         self._lock = threading.Lock()
         self.count = 0
 
@@ -212,142 +212,6 @@ def read_passages(path: Path) -> list[Passage]:
             raise ValueError(f"{path}: line {i} is not JSON: {e}") from e
         out.append(passage_from_json(d, path.parent))
     return out
-
-
-@dataclass
-class RetryCounts:
-    """What a :class:`RetryingSink` did: passages handed on (``stored``, ``replayed`` of them
-    from the spool), tries that failed (``retries``), passages put in the spool (``spooled``),
-    passages neither stored nor spooled (``lost``: logged in full), and the last error."""
-
-    stored: int = 0
-    replayed: int = 0
-    retries: int = 0
-    spooled: int = 0
-    lost: int = 0
-    last_error: str | None = None
-
-
-class RetryingSink:
-    """Hands each passage to ``inner`` (the store), and keeps it when ``inner`` raises.
-
-    A failed passage is tried again after ``first_delay_s``, doubling up to ``max_delay_s``,
-    for up to ``retry_s`` in all (a store locked by another process, a database restarting).
-    Still not taken, it is appended to the spool (a :class:`JsonlSink` at ``spool_path``, crops
-    beside it) and the sink is *degraded*: later passages get one try each and go to the spool
-    at once, so a lane keeps its pace while the store is away. The first passage the store takes
-    again ends that, and the spool is replayed into the store (:meth:`replay`; the file is then
-    renamed ``*.replayed-<ms>.jsonl``, kept). Only when the spool cannot be written either is a
-    passage lost: logged in full (its JSON) and counted. :meth:`emit` never raises.
-    Thread-safe (one passage at a time: the lanes of a service share it)."""
-
-    def __init__(
-        self,
-        inner: Any,
-        spool_path: Path | None,
-        *,
-        retry_s: float = 60.0,
-        first_delay_s: float = 0.5,
-        max_delay_s: float = 10.0,
-    ) -> None:
-        self.inner = inner
-        self.spool_path = spool_path
-        self.retry_s = retry_s
-        self.first_delay_s = first_delay_s
-        self.max_delay_s = max_delay_s
-        self._hurry = threading.Event()
-        self.counts = RetryCounts()
-        self.degraded = False
-        self._lock = threading.RLock()
-        self._spool: JsonlSink | None = None
-
-    def emit(self, passage: Passage) -> None:
-        with self._lock:
-            if self._try(passage, patient=not self.degraded):
-                self.counts.stored += 1
-                if self.degraded:
-                    self.degraded = False
-                    log.warning("the store takes passages again: replaying the spool")
-                    self.replay()
-                return
-            self.degraded = True
-            self._keep(passage)
-
-    def _try(self, passage: Passage, *, patient: bool) -> bool:
-        delay, waited = self.first_delay_s, 0.0
-        while True:
-            try:
-                self.inner.emit(passage)
-                return True
-            except Exception as e:
-                self.counts.retries += 1
-                self.counts.last_error = short_error(e)
-                if not patient or self._hurry.is_set() or waited + delay > self.retry_s:
-                    log.error("passage %s not stored: %s", passage.passage_id, self.counts.last_error)
-                    return False
-                if self.counts.retries in (1, 10, 100) or self.counts.retries % 1000 == 0:
-                    log.warning(
-                        "passage %s not stored (%s): trying again for up to %.0f s",
-                        passage.passage_id,
-                        self.counts.last_error,
-                        self.retry_s,
-                    )
-            self._hurry.wait(delay)
-            waited += delay
-            delay = min(delay * 2, self.max_delay_s)
-
-    def _keep(self, passage: Passage) -> None:
-        if self.spool_path is not None:
-            try:
-                if self._spool is None:
-                    self._spool = JsonlSink(self.spool_path)
-                self._spool.emit(passage)
-                self.counts.spooled += 1
-                log.warning("passage %s kept in the spool %s", passage.passage_id, self.spool_path)
-                return
-            except OSError as e:
-                log.error("passage %s: the spool %s failed too: %s", passage.passage_id, self.spool_path, e)
-        self.counts.lost += 1
-        log.error("passage LOST (neither stored nor spooled): %s", json.dumps(passage_to_json(passage)))
-
-    def hurry(self) -> None:
-        """No more waiting (the service is stopping): a passage the store refuses goes to the
-        spool at once, to be replayed at the next start."""
-        self._hurry.set()
-
-    def replay(self) -> int:
-        """Hand every spooled passage to ``inner`` (a passage already stored is the store's to
-        skip); on success the spool file is renamed ``*.replayed-<ms>.jsonl``. Returns how many
-        were replayed; a store that fails again leaves the spool as it is (replayed later)."""
-        with self._lock:
-            path = self.spool_path
-            if path is None or not path.exists():
-                return 0
-            if self._spool is not None:
-                self._spool.close()
-                self._spool = None
-            try:
-                passages = read_passages(path)
-                for p in passages:
-                    self.inner.emit(p)
-            except Exception as e:
-                self.counts.last_error = short_error(e)
-                log.error("the spool %s was not replayed: %s", path, self.counts.last_error)
-                return 0
-            done = path.with_name(f"{path.stem}.replayed-{int(time.time() * 1000)}{path.suffix}")
-            path.rename(done)
-            self.counts.replayed += len(passages)
-            log.warning(
-                "replayed %d spooled passage(s) into the store; the spool is now %s", len(passages), done
-            )
-            return len(passages)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._spool is not None:
-                self._spool.close()
-                self._spool = None
-            self.inner.close()
 
 
 class ListSink:

@@ -189,9 +189,10 @@ class LaneWorker:
         reader.start()
         proc.start()
 
-    def stop(self, timeout_s: float = 10.0) -> bool:
-        """Stop reading, process what is queued, flush open tracks, wait up to ``timeout_s`` for
-        the threads; False (and an error in the log) when they are still running."""
+    def stop(self, timeout_s: float | None = 10.0) -> bool:
+        """Stop reading, process what is queued, flush open tracks, wait up to ``timeout_s``
+        (``None``: as long as it takes) for the threads; False (and an error in the log) when
+        they are still running."""
         self._stop.set()
         self.source.close()
         if self.join(timeout_s):
@@ -201,16 +202,17 @@ class LaneWorker:
             "%d passage(s) delivered): what it has not delivered yet may be lost at exit",
             self.lane_id,
             self.pipeline.config.camera_id,
-            timeout_s,
+            timeout_s or 0.0,
             len(self.queue),
             self.passages_emitted,
         )
         return False
 
     def join(self, timeout_s: float | None = None) -> bool:
-        """Wait for both threads; True when they ended."""
+        """Wait up to ``timeout_s`` in all for both threads; True when they ended."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         for t in self._threads:
-            t.join(timeout_s)
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in self._threads)
 
     @property
@@ -291,8 +293,9 @@ class LaneWorker:
             else:
                 self.passages_failed += 1
                 n = self.passages_failed
-            self._error = f"{what} failed: {short_error(e)}"
-            self._error_at = time.monotonic()
+            if not self._fatal:  # why the lane stopped stays its error
+                self._error = f"{what} failed: {short_error(e)}"
+                self._error_at = time.monotonic()
         if n in (1, 10, 100) or n % 1000 == 0:
             log.error(
                 "lane %s camera %s: %s at %d ms failed (%d so far): %s",

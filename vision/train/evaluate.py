@@ -68,11 +68,14 @@ class EvalReport:
 
 def role_metric(report: EvalReport, role: Role) -> tuple[str, float]:
     """The figure a promotion compares, and its name: for a detector the mean AP50-95 of the
-    role's ``scored_classes`` (a class the model lacks counts 0), otherwise the role's
+    role's ``scored_classes`` that the reference data has (one the model lacks counts 0; one
+    the data lacks is left out, for every model alike), otherwise the role's
     ``primary_metric`` over all classes."""
     if report.task == "detect" and role.scored_classes:
-        aps = [report.per_class.get(c, {}).get("ap50_95", 0.0) for c in role.scored_classes]
-        return f"ap50_95 of {', '.join(role.scored_classes)}", float(sum(aps) / len(aps))
+        in_data = [c for c in role.scored_classes if c in report.per_class or c in report.unknown_classes]
+        if in_data:
+            aps = [report.per_class.get(c, {}).get("ap50_95", 0.0) for c in in_data]
+            return f"ap50_95 of {', '.join(in_data)}", float(sum(aps) / len(aps))
     return role.primary_metric, report.metrics[role.primary_metric]
 
 

@@ -99,6 +99,13 @@ def test_a_store_made_by_a_newer_hgv_lane_is_refused_in_one_line(
     assert "hgv-lane: the store is at schema revision '0099'" in capsys.readouterr().err
 
 
+def test_a_file_that_is_no_database_is_a_store_error(tmp_path: Path) -> None:
+    junk = tmp_path / "store.sqlite3"
+    junk.write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(StoreError, match="file is not a database"):
+        open_store(f"sqlite:///{junk}")
+
+
 def test_a_store_that_cannot_be_created_says_where(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

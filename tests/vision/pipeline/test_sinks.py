@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +10,6 @@ from vision.pipeline.sinks import (
     FanoutSink,
     JsonlSink,
     ListSink,
-    RetryingSink,
     passage_from_json,
     passage_to_json,
     read_passages,
@@ -148,65 +145,3 @@ def test_a_torn_last_line_is_skipped_and_a_bad_middle_line_named(tmp_path: Path)
     path.write_text("{not json\n" + whole)
     with pytest.raises(ValueError, match="line 1 is not JSON"):
         read_passages(path)
-
-
-def test_retrying_sink_tries_again_until_the_store_takes_the_passage() -> None:
-    store = Store(down=True)
-    sink = RetryingSink(store, None, retry_s=5, first_delay_s=0.01)
-    threading.Timer(0.1, lambda: setattr(store, "down", False)).start()
-    sink.emit(_passage())
-    assert len(store.passages) == 1 and store.tries > 1
-    assert sink.counts.stored == 1 and sink.counts.spooled == 0 and not sink.degraded
-
-
-def test_a_store_away_spools_passages_at_the_lanes_pace_then_replays_them(tmp_path: Path) -> None:
-    store = Store(down=True)
-    spool = tmp_path / "spool" / "passages.jsonl"
-    sink = RetryingSink(store, spool, retry_s=0.05, first_delay_s=0.01)
-    sink.emit(_passage("a"))  # tried for retry_s, then spooled
-    assert sink.degraded and sink.counts.spooled == 1 and spool.exists()
-    tries = store.tries
-    sink.emit(_passage("b"))  # the store is still away: one try, then the spool at once
-    assert store.tries == tries + 1 and sink.counts.spooled == 2
-    assert sink.counts.last_error == "OSError: database is locked"
-    store.down = False
-    sink.emit(_passage("c"))  # back: c stored, then the spool replayed (crops and all)
-    assert [p.passage_id for p in store.passages] == ["c", "a", "b"]
-    assert (
-        store.passages[1].body_crop_jpeg == JPEG + b"body" and store.passages[1].plates[0].crop_jpeg == JPEG
-    )
-    assert not sink.degraded and sink.counts.replayed == 2 and sink.counts.lost == 0
-    assert not spool.exists() and len(list(spool.parent.glob("passages.replayed-*.jsonl"))) == 1
-    assert sink.replay() == 0  # nothing left
-    sink.close()
-    assert store.closed
-
-
-def test_a_spool_left_by_a_store_that_was_away_is_replayed_at_start(tmp_path: Path) -> None:
-    spool = tmp_path / "passages.jsonl"
-    first = RetryingSink(Store(down=True), spool, retry_s=0, first_delay_s=0.01)
-    first.emit(_passage("a"))
-    first.close()
-    store = Store()
-    assert RetryingSink(store, spool).replay() == 1
-    assert [p.passage_id for p in store.passages] == ["a"]
-
-
-def test_a_passage_neither_stored_nor_spooled_is_counted_lost_and_logged(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    sink = RetryingSink(Store(down=True), blocker / "spool.jsonl", retry_s=0, first_delay_s=0.01)
-    sink.emit(_passage("a"))  # never raises
-    assert sink.counts.lost == 1 and sink.counts.spooled == 0
-    assert any("LOST" in r.message and '"passage_id": "a"' in r.message for r in caplog.records)
-
-
-def test_hurry_sends_a_refused_passage_to_the_spool_without_waiting(tmp_path: Path) -> None:
-    store = Store(down=True)
-    sink = RetryingSink(store, tmp_path / "s.jsonl", retry_s=600, first_delay_s=0.05)
-    threading.Timer(0.2, sink.hurry).start()
-    t0 = time.monotonic()
-    sink.emit(_passage())
-    assert time.monotonic() - t0 < 5 and sink.counts.spooled == 1

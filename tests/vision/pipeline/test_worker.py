@@ -170,6 +170,13 @@ def test_open_tracks_are_flushed_even_when_the_frame_callback_fails() -> None:
     h = worker.health()
     assert h.state == "failed" and h.error == "pipeline failed: OSError: No space left on device"
     assert len(sink.passages) == 1  # the lorry in view when it broke: its passage was made
+    # the same, into a sink that refuses that passage too: why the lane stopped stays its error
+    refusing = FlakySink(1)
+    worker = LaneWorker(BurstSource(5), LanePipeline(cfg, models), refusing, on_frame=preview)
+    worker.start()
+    assert worker.join(10)
+    h = worker.health()
+    assert h.passages_failed == 1 and h.error == "pipeline failed: OSError: No space left on device"
 
 
 def test_a_failure_shows_for_a_minute_on_a_running_lane(monkeypatch: pytest.MonkeyPatch) -> None:

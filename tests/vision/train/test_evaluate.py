@@ -162,10 +162,17 @@ def test_a_promotion_judges_a_detector_on_the_classes_its_role_uses() -> None:
         "m.onnx", "detect", "d", 10, {"map50_95": 0.2}, per_class, ("plate", "vehicle", "body")
     )
     assert role_metric(three, ROLES["plate_detector"]) == ("ap50_95 of plate", pytest.approx(0.6))
-    vehicle_only = EvalReport("m.onnx", "detect", "d", 10, {"map50_95": 0.8}, {"vehicle": {"ap50_95": 0.8}})
-    assert role_metric(vehicle_only, ROLES["vehicle_detector"]) == (
+    vehicles = {"vehicle": {"ap50_95": 0.8}}
+    lacks_body = EvalReport(
+        "m.onnx", "detect", "d", 10, {}, vehicles, ("vehicle",), unknown_classes=("body",)
+    )
+    # the data has bodies, the model no class for them: 0 for body
+    assert role_metric(lacks_body, ROLES["vehicle_detector"]) == (
         "ap50_95 of vehicle, body",
         pytest.approx(0.4),
     )
+    no_bodies = EvalReport("m.onnx", "detect", "d", 10, {}, vehicles, ("vehicle", "body"))
+    # the data has no bodies: judged on vehicles alone, as the model in use is
+    assert role_metric(no_bodies, ROLES["vehicle_detector"]) == ("ap50_95 of vehicle", pytest.approx(0.8))
     classifier = EvalReport("c.onnx", "classify", "d", 10, {"accuracy": 0.9}, {})
     assert role_metric(classifier, ROLES["trailer_classifier"]) == ("accuracy", 0.9)
