@@ -174,6 +174,11 @@ class JsonlSink:
             else str(target)
         )
 
+    @staticmethod
+    def crop_folder_in(path: Path, passage_id: str) -> Path:
+        """Where a sink on ``path`` with the default crops folder writes ``passage_id``'s crops."""
+        return path.parent / "crops" / _SAFE.sub("_", passage_id)
+
     def emit(self, passage: Passage) -> None:
         folder = self.crops_dir / _SAFE.sub("_", passage.passage_id)
         paths: dict[str, str | None] = {"body": self._write(folder, "body.jpg", passage.body_crop_jpeg)}

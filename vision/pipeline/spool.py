@@ -8,7 +8,8 @@ locked by another process, a database restarting); still refused, the passage is
 spool (a :class:`vision.pipeline.sinks.JsonlSink` file, crops beside it) and the sink is
 *degraded*: later passages go straight to the spool while the thread probes the store by
 replaying the spool, line by line, with growing pauses (``probe_s`` up to ``max_delay_s``
-times four). Replayed lines go to ``<spool>.replayed.jsonl``; a line that cannot be read back (cut
+times four). Replayed lines go to ``<spool>.replayed.jsonl`` (their crops, which the store now
+holds, are removed from the spool's folder); a line that cannot be read back (cut
 short by a crash, a crop file gone) goes to ``<spool>.bad.jsonl`` and is logged; the rest stays
 in the spool for the next try, and a spool left by a stopped service is replayed after the next
 start. A passage the spool cannot take either (a full disk) is lost: logged in full (its JSON)
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -234,6 +236,8 @@ class RetryingSink:
                 break
             done.append(line)
             self.counts.replayed += 1
+            # the store keeps its own copy of the crops: the spool's go (its disk stays bounded)
+            shutil.rmtree(JsonlSink.crop_folder_in(path, passage.passage_id), ignore_errors=True)
         with self._spool_lock:
             if self._spool is not None:
                 self._spool.close()

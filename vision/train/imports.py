@@ -973,7 +973,15 @@ def _open_folders(path: Path, options: ImportOptions) -> OpenedSource:
         [c for s in children for c in sorted(s.iterdir()) if c.is_dir()] if split_layout else children
     )
     if not class_dirs:
-        raise SourceError(f"{path}: no class folders (<root>/<class>/ or <root>/<split>/<class>/)")
+        empty = not any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*"))
+        raise SourceError(
+            f"{path}: no class folders (<root>/<class>/ or <root>/<split>/<class>/)"
+            + (
+                ": it holds no image, nothing to import yet (a feedback export with no corrections?)"
+                if empty
+                else ""
+            )
+        )
     name = _source_name(path)
     declared = tuple(dict.fromkeys(c.name for c in class_dirs))
 

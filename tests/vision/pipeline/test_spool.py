@@ -73,6 +73,7 @@ def test_a_store_away_sends_passages_to_the_spool_then_they_are_replayed(tmp_pat
         store.passages[0].body_crop_jpeg == JPEG + b"body" and store.passages[0].plates[0].crop_jpeg == JPEG
     )
     assert not spool.exists() and len(spool.with_suffix(".replayed.jsonl").read_text().splitlines()) == 2
+    assert not any((spool.parent / "crops").iterdir())  # the store holds them now
     sink.emit(_passage("c"))
     assert sink.drain(5) and ids(store) == ["a", "b", "c"]
     sink.close()

@@ -376,6 +376,14 @@ def test_folder_per_class_sources(tmp_path: Path) -> None:
     assert sorted(str(it.label) for it in mapped.items) == ["hard", "other", "soft", "soft", "soft"]
 
 
+def test_a_folder_with_no_image_says_there_is_nothing_to_import_yet(tmp_path: Path) -> None:
+    empty = tmp_path / "feedback" / "trailers"  # an export before any officer corrected a body
+    empty.mkdir(parents=True)
+    (empty / "manifest.csv").write_text("image_path,label,body_type,notes\n")
+    with pytest.raises(SourceError, match="holds no image, nothing to import yet"):
+        _run([SourceSpec(empty, Format.FOLDERS)], tmp_path / "o")
+
+
 def test_every_class_with_two_groups_lands_on_both_sides(tmp_path: Path) -> None:
     src = tmp_path / "crops"
     for c, cls in enumerate(("box", "tilt", "tanker")):
