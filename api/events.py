@@ -261,10 +261,11 @@ class PassageRecorder:
             matcher = self.matcher
         with session_scope(self.engine) as session:
             current = repo.latest_version(session)
-            if (current.id if current is not None else None) != matcher.version_id:
+            current_id = current.id if current is not None else None
+            if current_id != matcher.version_id:
                 log.warning(
                     "the action list changed outside this service (version %s, matching used %s): reindexed",
-                    current.id if current is not None else None,
+                    current_id,
                     matcher.version_id,
                 )
                 matcher = self.rebuild_matcher(session)

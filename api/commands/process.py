@@ -330,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
     # models
     from vision.anpr.reader import build_reader  # noqa: PLC0415
 
+    files = model_files(settings)  # each role's version in use (the registry's)
     try:
         vehicle: VehicleDetector
         plate: PlateDetector
@@ -345,11 +346,11 @@ def run(args: argparse.Namespace) -> int:
                 other_detectors.append((TruthDetector(seen, "vehicle"), TruthDetector(seen, "plate")))
             if not args.no_classifier:
                 classifier = TrailerBodyClassifier(
-                    ModelSlot(TrailerClassifier(model_files(settings).classifier, settings.runtime.providers))
+                    ModelSlot(TrailerClassifier(files.classifier, settings.runtime.providers))
                 )
         else:
             yv, yp, yc = load_detectors(
-                model_files(settings),
+                files,
                 providers=settings.runtime.providers,
                 intra_op_threads=settings.runtime.intra_op_threads or None,
                 require_classifier=not args.no_classifier,
@@ -365,7 +366,7 @@ def run(args: argparse.Namespace) -> int:
             work_dir=settings.data_dir,
             providers=settings.runtime.providers,
             models_dir=settings.models.dir,
-            crnn_model=model_files(settings).reader,
+            crnn_model=files.reader,
         )
     except ModelLoadError as e:
         print(f"error: a model could not load: {e}", file=sys.stderr)
@@ -488,6 +489,14 @@ def run(args: argparse.Namespace) -> int:
     c = pipeline.counters
     read_rate = c.passages_all_read / c.passages_with_plates if c.passages_with_plates else None
     other_health = [w.health() for w in workers[1:]]
+    healths = (health, *other_health)
+    errors = [f"{camera}: {h.error}" for camera, h in zip(cameras, healths, strict=True) if h.error]
+    if merger is not None and merger.counters.failed:
+        errors.append(
+            f"lane: {merger.counters.failed} passage(s) not delivered: {merger.counters.last_error}"
+        )
+    sources = [(camera, w.source, h) for camera, w, h in zip(cameras, workers, healths, strict=True)]
+    errors += _source_problems(sources, stopped=stop.is_set())
     counts = store.counts
     summary: dict[str, object] = {
         "lane": args.lane,
@@ -496,7 +505,9 @@ def run(args: argparse.Namespace) -> int:
         "frames_detected": c.detected,
         "frames_gated": c.gated,
         "frames_dropped": health.frames_dropped,
-        "frames_failed": sum(h.frames_failed for h in (health, *other_health)),
+        "frames_failed": sum(h.frames_failed for h in healths),
+        "frames_skipped": sum(int(getattr(w.source, "skipped", 0)) for w in workers),
+        "reconnects": sum(h.reconnects for h in healths),
         "seconds": round(wall, 2),
         "fps": round(health.frames_processed / wall, 2) if wall else 0.0,
         "passages": c.passages,
@@ -509,26 +520,8 @@ def run(args: argparse.Namespace) -> int:
         "passages_jsonl": str(jsonl),
         "preview": str(preview.path) if preview is not None else None,
         "detectors": detectors,
-        "error": "; ".join(
-            [
-                f"{camera}: {h.error}"
-                for camera, h in zip(cameras, (health, *other_health), strict=True)
-                if h.error
-            ]
-            + (
-                [f"lane: {merger.counters.failed} passage(s) not delivered: {merger.counters.last_error}"]
-                if merger is not None and merger.counters.failed
-                else []
-            )
-        )
-        or None,
+        "error": "; ".join(errors) or None,
     }
-    sources = zip(cameras, workers, (health, *other_health), strict=True)
-    problems = _source_problems([(camera, w.source, h) for camera, w, h in sources], stopped=stop.is_set())
-    if problems:
-        summary["error"] = "; ".join(filter(None, [str(summary["error"] or ""), *problems]))
-    summary["frames_skipped"] = sum(int(getattr(w.source, "skipped", 0)) for w in workers)
-    summary["reconnects"] = sum(h.reconnects for h in (health, *other_health))
     if merger is not None:
         for x, other, h in zip(extras, other_pipelines, other_health, strict=True):
             summary[f"{x.slot}_frames"] = h.frames_processed

@@ -33,6 +33,12 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 log = logging.getLogger(__name__)
 
 
+def worth_logging(n: int) -> bool:
+    """Whether the ``n``-th of a repeated event is logged: the 1st, 10th, 100th and every
+    1000th (a log that says how often without a line each time)."""
+    return n in (1, 10, 100) or n % 1000 == 0
+
+
 def short_error(e: BaseException, limit: int = 200) -> str:
     """``Type: first line`` of ``e``, at most ``limit`` characters (for health and logs shown to
     operators: a database error's SQL and parameters stay out)."""

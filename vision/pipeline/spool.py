@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vision.pipeline.sinks import JsonlSink, passage_from_json, passage_to_json, short_error
+from vision.pipeline.sinks import JsonlSink, passage_from_json, passage_to_json, short_error, worth_logging
 from vision.types import Passage
 
 log = logging.getLogger(__name__)
@@ -117,9 +117,7 @@ class RetryingSink:
         for p in left:
             self._keep(p)
         with self._spool_lock:
-            if self._spool is not None:
-                self._spool.close()
-                self._spool = None
+            self._close_spool()
         self.inner.close()
 
     # --- the delivery thread --------------------------------------------------------------------
@@ -173,7 +171,7 @@ class RetryingSink:
                     self.degraded = True
                     self._keep(passage)
                     return
-                if self.counts.retries in (1, 10, 100) or self.counts.retries % 1000 == 0:
+                if worth_logging(self.counts.retries):
                     log.warning(
                         "passage %s not stored (%s): trying again for up to %.0f s",
                         passage.passage_id,
@@ -209,16 +207,13 @@ class RetryingSink:
         if path is None:
             return True
         with self._spool_lock:
-            if self._spool is not None:  # appended lines reach the file before it is read
-                self._spool.close()
-                self._spool = None
-            lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+            self._close_spool()  # appended lines reach the file before it is read
+            lines = _read_lines(path)
         done: list[str] = []
         bad: list[str] = []
         stopped_at = len(lines)
         for i, line in enumerate(lines):
             if not line.strip():
-                done.append(line)
                 continue
             try:
                 passage = passage_from_json(json.loads(line), path.parent)
@@ -239,35 +234,34 @@ class RetryingSink:
             # the store keeps its own copy of the crops: the spool's go (its disk stays bounded)
             shutil.rmtree(JsonlSink.crop_folder_in(path, passage.passage_id), ignore_errors=True)
         with self._spool_lock:
-            if self._spool is not None:
-                self._spool.close()
-                self._spool = None
-            now = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
-            rest = lines[stopped_at:] + now[len(lines) :]  # what is left, and what came meanwhile
-            _append(path.with_suffix(".replayed.jsonl"), [ln for ln in done if ln.strip()])
+            self._close_spool()
+            rest = lines[stopped_at:] + _read_lines(path)[len(lines) :]  # left, and come meanwhile
+            _append(path.with_suffix(".replayed.jsonl"), done)
             _append(path.with_suffix(".bad.jsonl"), bad)
             self.counts.bad += len(bad)
             if rest:
                 tmp = path.with_suffix(".tmp")
-                tmp.write_text(
-                    "".join(ln if ln.endswith("\n") else ln + "\n" for ln in rest), encoding="utf-8"
-                )
+                tmp.write_text(_as_text(rest), encoding="utf-8")
                 tmp.replace(path)
             elif path.exists():
                 path.unlink()
             self.pending = sum(1 for ln in rest if ln.strip())
-        n = len([ln for ln in done if ln.strip()])
-        if n:
-            log.warning("replayed %d spooled passage(s) into the store; %d left in %s", n, self.pending, path)
+        if done:
+            log.warning(
+                "replayed %d spooled passage(s) into the store; %d left in %s", len(done), self.pending, path
+            )
         if not self.pending:
             self.degraded = False
         return not self.pending
 
+    def _close_spool(self) -> None:
+        """Close the spool's writer (the caller holds the spool lock); the next keep reopens it."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
     def _count_lines(self) -> int:
-        if self.spool_path is None or not self.spool_path.exists():
-            return 0
-        with self.spool_path.open(encoding="utf-8") as f:
-            return sum(1 for line in f if line.strip())
+        return 0 if self.spool_path is None else sum(1 for ln in _read_lines(self.spool_path) if ln.strip())
 
     def _take_all(self) -> list[Passage | None]:
         out: list[Passage | None] = []
@@ -282,7 +276,17 @@ class RetryingSink:
 _NOTHING = object()
 
 
+def _read_lines(path: Path) -> list[str]:
+    """The lines of ``path`` with their line ends (none when it does not exist)."""
+    return path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+
+
+def _as_text(lines: list[str]) -> str:
+    """``lines`` joined, each ended by a newline (a last line cut short gets one)."""
+    return "".join(ln if ln.endswith("\n") else ln + "\n" for ln in lines)
+
+
 def _append(path: Path, lines: list[str]) -> None:
     if lines:
         with path.open("a", encoding="utf-8") as f:
-            f.writelines(ln if ln.endswith("\n") else ln + "\n" for ln in lines)
+            f.write(_as_text(lines))

@@ -15,11 +15,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from vision.pipeline.lane import FrameResult, LanePipeline
 from vision.pipeline.protocols import EventSink, FrameSource
-from vision.pipeline.sinks import short_error
+from vision.pipeline.sinks import short_error, worth_logging
 from vision.types import Frame, Passage
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class LaneHealth:
     processing over the last 256 frames; ``reconnects``: stream reconnect attempts;
     ``frames_failed``: frames the pipeline raised on (skipped, the lane goes on);
     ``passages_failed``: passages the sink raised on (not delivered: a sink that must keep them
-    retries and spools them itself, :class:`vision.pipeline.sinks.RetryingSink`); ``error``: the
+    retries and spools them itself, :class:`vision.pipeline.spool.RetryingSink`); ``error``: the
     last such error, or why the worker stopped (``state`` ``"failed"``).
     """
 
@@ -233,7 +233,7 @@ class LaneWorker:
                 if self.source.live:
                     if self.queue.put(item):
                         n = self.queue.dropped
-                        if n in (1, 10, 100) or n % 1000 == 0:
+                        if worth_logging(n):
                             log.warning("lane %s: behind, %d frame(s) dropped so far", self.lane_id, n)
                 elif not self.queue.put_wait(item, self._stop):
                     break
@@ -259,7 +259,7 @@ class LaneWorker:
                 try:
                     result = self.pipeline.process(frame)
                 except Exception as e:
-                    self._failed("frame", frame.ts_ms, e)
+                    self._failed("frame", "frame", frame.ts_ms, e)
                     continue
                 with self._lock:
                     self._latencies.append((time.monotonic() - arrived) * 1000.0)
@@ -284,10 +284,11 @@ class LaneWorker:
         with self._lock:
             self._error, self._error_at, self._fatal = error, time.monotonic(), True
 
-    def _failed(self, what: str, ts_ms: int, e: Exception) -> None:
-        """Count and log a frame or passage that failed; the lane's health shows the last error."""
+    def _failed(self, kind: Literal["frame", "passage"], what: str, ts_ms: int, e: Exception) -> None:
+        """Count a frame or passage that failed and log it (``what`` names it); the lane's
+        health shows the last error."""
         with self._lock:
-            if what == "frame":
+            if kind == "frame":
                 self.frames_failed += 1
                 n = self.frames_failed
             else:
@@ -296,7 +297,7 @@ class LaneWorker:
             if not self._fatal:  # why the lane stopped stays its error
                 self._error = f"{what} failed: {short_error(e)}"
                 self._error_at = time.monotonic()
-        if n in (1, 10, 100) or n % 1000 == 0:
+        if worth_logging(n):
             log.error(
                 "lane %s camera %s: %s at %d ms failed (%d so far): %s",
                 self.lane_id,
@@ -313,7 +314,7 @@ class LaneWorker:
             try:
                 self.sink.emit(p)
             except Exception as e:
-                self._failed(f"passage {p.passage_id}", p.last_seen_ts_ms, e)
+                self._failed("passage", f"passage {p.passage_id}", p.last_seen_ts_ms, e)
                 continue
             self.passages_emitted += 1
 

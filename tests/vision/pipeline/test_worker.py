@@ -186,7 +186,7 @@ def test_a_failure_shows_for_a_minute_on_a_running_lane(monkeypatch: pytest.Monk
     )
     source = PushedFrames("L1")
     worker = LaneWorker(source, LanePipeline(LaneConfig("L1"), models), ListSink())
-    worker._failed("frame", 1_000, RuntimeError("once"))
+    worker._failed("frame", "frame", 1_000, RuntimeError("once"))
     assert worker.health().error == "frame failed: RuntimeError: once"
     worker._state = "running"
     monkeypatch.setattr(worker_module, "ERROR_SHOWN_S", 0.0)
