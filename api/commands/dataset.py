@@ -82,6 +82,7 @@ def plate_tiles(args: argparse.Namespace) -> int:
     """Build the plate detector's tile set."""
     from vision.train.datasets import (  # noqa: PLC0415
         load_image,
+        manifest_image_name,
         read_plate_manifest,
         read_yolo_dataset,
         write_plate_tiles,
@@ -102,7 +103,7 @@ def plate_tiles(args: argparse.Namespace) -> int:
             if box is not None:
                 by_image.setdefault(path, []).append(box)
         for path, boxes in by_image.items():
-            sources.append((_source_name(manifest, path), partial(load_image, path), boxes))
+            sources.append((manifest_image_name(manifest, path), partial(load_image, path), boxes))
         heldout[manifest.stem] = held_out_rows(manifest, args.val_fraction)
     from_manifest = {name for name, _, _ in sources[n_yolo:]}
     groups: dict[str, str] = {}
@@ -139,23 +140,18 @@ def plate_tiles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _source_name(manifest: Path, image: Path) -> str:
-    """The name a manifest image is split by (stable: manifest stem, folder, file)."""
-    return f"{manifest.stem}/{image.parent.name}_{image.name}"
-
-
 def held_out_rows(manifest: Path, val_fraction: float) -> list[dict[str, str]]:
     """The manifest's rows whose image went to the validation side (never trained on), with
     absolute image paths, for evaluating on real images the detector has not seen."""
     import csv  # noqa: PLC0415
 
-    from vision.train.datasets import split_of  # noqa: PLC0415
+    from vision.train.datasets import manifest_image_name, split_of  # noqa: PLC0415
 
     rows = []
     with manifest.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             path = (manifest.parent / row["image_path"]).resolve()
-            if row.get("bbox_w") and split_of(_source_name(manifest, path), val_fraction) == "val":
+            if row.get("bbox_w") and split_of(manifest_image_name(manifest, path), val_fraction) == "val":
                 rows.append({**row, "image_path": str(path)})
     return rows
 

@@ -59,6 +59,14 @@ def split_of(name: str, val_fraction: float, salt: str = "hgv-lane") -> str:
     return "val" if split_score(name, salt) < val_fraction else "train"
 
 
+def manifest_image_name(manifest: Path, image: Path) -> str:
+    """The name a plate manifest's image is split by (manifest stem, folder, file: stable across
+    machines): ``dataset plate-tiles``, ``train reader`` and ``dataset import`` all split real
+    photographs by it, so a photograph held out of one shipped model is held out of the others
+    and of an imported set's val side."""
+    return f"{manifest.stem}/{image.parent.name}_{image.name}"
+
+
 def read_plate_manifest(manifest: Path) -> Iterator[tuple[Path, str, BBox | None]]:
     """Rows of a plate manifest (``../shared/data/README.md`` format): image path (resolved
     against the manifest's folder), plate text, and the plate box or ``None`` for crops."""

@@ -44,7 +44,7 @@ import yaml
 from PIL import Image
 
 from vision.anpr.imageio import open_pil, orientation_of, shown_size
-from vision.train.datasets import split_of, split_score
+from vision.train.datasets import manifest_image_name, split_of, split_score
 from vision.types import BodyType
 
 Task = Literal["detect", "classify"]
@@ -354,7 +354,9 @@ class SourceItem:
     ``rel`` is the path as the source gives it (relative to its root when inside it);
     ``name_parts`` are its folders and file name without layout folders (``images``, splits,
     the class folder), used for output names and group keys. ``problems`` were found while
-    parsing; an item with any is skipped.
+    parsing; an item with any is skipped. ``name_group`` is its group key when it has no
+    explicit one, if its source decides it beyond the file-name pattern (a plate manifest:
+    :func:`_manifest_groups`).
     """
 
     source: str
@@ -367,6 +369,7 @@ class SourceItem:
     group: str | None = None
     expected_size: tuple[int, int] | None = None
     problems: tuple[Problem, ...] = ()
+    name_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -550,6 +553,59 @@ def group_key_from_name(name_parts: Sequence[str], pattern: re.Pattern[str] | No
     if m is not None and m.re.groups:
         stem = m.group("group") if "group" in m.re.groupindex else m.group(1)
     return "/".join([*folders, stem])
+
+
+def _name_group(item: SourceItem, pattern: re.Pattern[str] | None) -> str:
+    """An item's group key from its file name (its source's ``name_group`` when it gives one)."""
+    return item.name_group or group_key_from_name(item.name_parts, pattern)
+
+
+def _manifest_groups(
+    manifest: Path, by_image: Mapping[str, Sequence[tuple[int, dict[str, str]]]], options: ImportOptions
+) -> dict[str, str]:
+    """A plate manifest's group key per image (``image_path`` as written) when no column names
+    it: the images the file-name pattern groups, joined where they share a plate text (frames
+    of one vehicle: ``lorry7_f0001.jpg``, ``lorry7_f0002.jpg``); an image that shares none is a
+    photograph of its own (``car9-0.jpg``, ``car9-1.jpg`` of two cars). Each group is named by
+    :func:`~vision.train.datasets.manifest_image_name`, the name ``dataset plate-tiles`` and
+    ``train reader`` split photographs by, and a group of several by its member that split scores
+    highest, so a group is in val only when the shipped models held out all of it: none of their
+    training photographs lands in val."""
+    pattern = re.compile(options.group_pattern) if options.group_pattern else None
+    salt = _salt(options)
+    by_key: dict[str, list[str]] = defaultdict(list)
+    for image_path in by_image:
+        by_key[group_key_from_name(_name_parts(Path(image_path).as_posix()), pattern)].append(image_path)
+    groups: dict[str, str] = {}
+    for images in by_key.values():
+        texts = {
+            image: {(row.get("plate_text") or "").strip().upper() for _, row in by_image[image]}
+            for image in images
+        }
+        for component in _sharing_a_text(images, texts):
+            names = [manifest_image_name(manifest, manifest.parent / image) for image in component]
+            name = max(names, key=lambda n: split_score(n, salt))
+            groups.update(dict.fromkeys(component, name))
+    return groups
+
+
+def _sharing_a_text(images: Sequence[str], texts: Mapping[str, set[str]]) -> list[list[str]]:
+    """``images`` in groups joined wherever two share a text (connected components, in order)."""
+    parent = {image: image for image in images}
+
+    def root(image: str) -> str:
+        while parent[image] != image:
+            image = parent[image]
+        return image
+
+    first_with: dict[str, str] = {}
+    for image in images:
+        for text in texts[image] - {""}:
+            parent[root(image)] = root(first_with.setdefault(text, image))
+    members: dict[str, list[str]] = defaultdict(list)
+    for image in images:
+        members[root(image)].append(image)
+    return list(members.values())
 
 
 def read_groups_csv(path: Path) -> dict[Path, str]:
@@ -898,6 +954,7 @@ def _open_manifest(path: Path, options: ImportOptions) -> OpenedSource:
     by_image: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for line, row in rows:
         by_image.setdefault((row.get("image_path") or "").strip(), []).append((line, row))
+    name_groups = _manifest_groups(path, by_image, options)
 
     def items() -> Iterator[SourceItem | Problem]:
         for image_path, image_rows in by_image.items():
@@ -959,6 +1016,7 @@ def _open_manifest(path: Path, options: ImportOptions) -> OpenedSource:
                 plates=tuple(plates),
                 group=group,
                 problems=tuple(problems),
+                name_group=name_groups.get(image_path),
             )
 
     return OpenedSource(path, Format.MANIFEST, name, path.parent, ("plate",), items, _sidecar(path.parent))
@@ -1202,7 +1260,7 @@ def _scan(
             elif sidecar and item.path.resolve() in sidecar:
                 group, group_from = sidecar[item.path.resolve()], "sidecar"
             else:
-                group, group_from = group_key_from_name(item.name_parts, pattern), "file name"
+                group, group_from = _name_group(item, pattern), "file name"
             name = _unique_stem(o.name, item.name_parts, used_stems) + item.path.suffix.lower()
             first_of[facts.sha256] = len(scan.items)
             scan.items.append(

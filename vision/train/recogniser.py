@@ -68,7 +68,7 @@ from vision.anpr.line_input import (
     valid_frames,
 )
 from vision.anpr.rectify import rectify
-from vision.train.datasets import split_of
+from vision.train.datasets import manifest_image_name, split_of
 from vision.types import ImageBGR
 
 log = logging.getLogger(__name__)
@@ -402,12 +402,6 @@ class _FlatJob:
 # manifests (synthetic scene crops and real photographs)
 
 
-def source_name(manifest: Path, image: Path) -> str:
-    """The name a manifest image is split by: the same as ``hgv-lane dataset plate-tiles``
-    uses (manifest stem, folder, file), so the reader is held out on the same images."""
-    return f"{manifest.stem}/{image.parent.name}_{image.name}"
-
-
 @dataclass(frozen=True)
 class ManifestItem:
     """One row to turn into training lines: the image, its box (scenes) and its lines."""
@@ -437,7 +431,7 @@ def manifest_items(
     for row in read_rows(manifest):
         path = (manifest.parent / row["image_path"]).resolve()
         text = row["plate_text"].strip().upper()
-        if real and split_of(source_name(manifest, path), val_fraction) == "val":
+        if real and split_of(manifest_image_name(manifest, path), val_fraction) == "val":
             held.append({**row, "image_path": str(path)})
             continue
         if "?" in text or not text:

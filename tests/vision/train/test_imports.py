@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.train.datasets import split_of
+from vision.train.datasets import manifest_image_name, split_of
 from vision.train.imports import (
     BODY_TYPES,
     DEFAULT_GROUP_PATTERN,
@@ -346,6 +346,33 @@ def test_plate_manifest_source(tmp_path: Path) -> None:
     assert crop[0].startswith("crops/") and crop[3:7] == ["", "", "", ""]
     assert next(r for r in rows if r[1] == "XY34ZZZ")[3:7] == ["190", "20", "10", "10"]
     assert report.splits["train"].plate_crops + report.splits["val"].plate_crops == 1
+
+
+def test_a_plate_manifests_photographs_are_split_as_the_shipped_models_split_them(tmp_path: Path) -> None:
+    # plate-tiles and train reader held out the photographs manifest_image_name puts in val; an
+    # import of the same manifest must not put a photograph they trained on in its val side.
+    root = tmp_path / "plates-dev"
+    lines = ["image_path,plate_text,country,bbox_x,bbox_y,bbox_w,bbox_h,notes"]
+    for i in range(40):
+        _image(root / "us" / f"{i:04x}-photo.jpg", 100 + i, size_hw=(60, 120))
+        lines.append(f"us/{i:04x}-photo.jpg,AB{i:02d}CDE,GB,10,10,40,12,")
+    for i in range(12):  # numbered photographs of different cars (plates-dev's wts-lg-NNN)
+        _image(root / "us" / f"wts-lg-{i:06d}.jpg", 300 + i, size_hw=(60, 120))
+        lines.append(f"us/wts-lg-{i:06d}.jpg,CA{i:02d}XYZ,GB,10,10,40,12,")
+    for k in (1, 2):  # frames of one lorry stay together whatever their names hash to
+        _image(root / "us" / f"lorry7_f{k:04d}.jpg", 200 + k, size_hw=(60, 120))
+        lines.append(f"us/lorry7_f{k:04d}.jpg,LR07ABC,GB,10,10,40,12,")
+    manifest = root / "scenes.csv"
+    manifest.write_text("\n".join(lines) + "\n")
+    result = _run([manifest], tmp_path / "out")
+    photos = {it.rel: it.split for it in result.items if "lorry7" not in it.rel}
+    expected = {rel: split_of(manifest_image_name(manifest, (root / rel).resolve()), 0.2) for rel in photos}
+    assert len(photos) == 52 and photos == expected and set(photos.values()) == {"train", "val"}
+    frames = [it for it in result.items if "lorry7" in it.rel]
+    assert len(frames) == 2 and frames[0].group == frames[1].group and frames[0].split == frames[1].split
+    # one group, in val only if the shipped split held out both frames
+    both_held = all(split_of(manifest_image_name(manifest, it.path), 0.2) == "val" for it in frames)
+    assert (frames[0].split == "val") == both_held
 
 
 def test_trailer_manifest_is_refused_with_a_reason(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from api.settings import PROJECT_ROOT
 from vision.anpr.ctc import PLATE_ALPHABET
 from vision.anpr.engines import CRNN_TASK, CrnnRecogniser
 from vision.anpr.line_input import LINE_HEIGHT_PX, LINE_WIDTH_PX
-from vision.train.datasets import split_of
+from vision.train.datasets import manifest_image_name, split_of
 from vision.train.recogniser import (
     LineSet,
     TrainConfig,
@@ -30,7 +30,6 @@ from vision.train.recogniser import (
     recorded_commands,
     render_flat_plate,
     run,
-    source_name,
     split_lines,
 )
 
@@ -90,14 +89,6 @@ def test_line_set_round_trips(tmp_path: Path) -> None:
     assert t.counts() == {"synth-flat": 1, "real-crop": 1}
 
 
-def test_split_names_match_the_plate_detectors_split() -> None:
-    from api.commands.dataset import _source_name  # the name the detector's split used
-
-    manifest = Path("/data/plates-dev/scenes.csv")
-    image = Path("/data/plates-dev/us/car1.jpg")
-    assert source_name(manifest, image) == _source_name(manifest, image) == "scenes/us_car1.jpg"
-
-
 @pytest.mark.skipif(not (SHARED / "scenes.csv").is_file(), reason="../shared/data/plates-dev is absent")
 def test_real_scenes_are_held_out_exactly_like_the_detectors() -> None:
     from api.commands.dataset import held_out_rows
@@ -154,7 +145,7 @@ def test_tiny_training_run_exports_a_model_the_engine_loads(tmp_path: Path) -> N
         str(FIXTURES / r)
         for r in (row["image_path"] for row in csv.DictReader((FIXTURES / "manifest.csv").open()))
     ][:16]
-    assert held == [p for p in expected if split_of(source_name(real, Path(p)), 0.3) == "val"]
+    assert held == [p for p in expected if split_of(manifest_image_name(real, Path(p)), 0.3) == "val"]
     assert held, "the stand-in manifest should put some rows on the held-out side"
     assert str(cfg.data_dir / "heldout" / "crops.csv") in result["eval"]
     # the exported model is one the engine accepts
