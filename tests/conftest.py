@@ -28,21 +28,30 @@ def load_bench(name: str) -> ModuleType:
     return module
 
 
-def write_tiny_detector(path: Path, names: dict[int, str], imgsz: int = 32) -> Path:
-    """A real (tiny) ONNX model with ultralytics-style metadata.
+TINY_ANCHORS = 4
+"""Anchors in :func:`write_tiny_detector`'s output."""
 
-    Input ``images`` (1, 3, imgsz, imgsz) float32; output ``output0`` (1, 3) = per-channel
-    mean of the input (GlobalAveragePool then Flatten), so results can be checked.
+
+def write_tiny_detector(path: Path, names: dict[int, str], imgsz: int = 32) -> Path:
+    """A real (tiny) ONNX model with ultralytics-style metadata and a YOLOv8 detect output.
+
+    Input ``images`` (1, 3, imgsz, imgsz) float32; output ``output0`` (1, 4 + classes,
+    :data:`TINY_ANCHORS`), whose first three values (flattened) are the per-channel means of the
+    input (GlobalAveragePool, Flatten) and the rest zeros, so results can be checked and every
+    class score is 0 (no detections).
     """
+    rows = 4 + len(names)
     inp = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, imgsz, imgsz])
-    out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3])
+    out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, rows, TINY_ANCHORS])
+    zeros = numpy_helper.from_array(np.zeros((1, rows * TINY_ANCHORS - 3), np.float32), "zeros")
+    shape = numpy_helper.from_array(np.array([1, rows, TINY_ANCHORS], np.int64), "shape")
     nodes = [
         helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
-        helper.make_node("Flatten", ["pooled"], ["output0"]),
+        helper.make_node("Flatten", ["pooled"], ["means"]),
+        helper.make_node("Concat", ["means", "zeros"], ["flat"], axis=1),
+        helper.make_node("Reshape", ["flat", "shape"], ["output0"]),
     ]
-    graph = helper.make_graph(
-        nodes, "tiny", [inp], [out], initializer=[numpy_helper.from_array(np.zeros(1, np.float32), "unused")]
-    )
+    graph = helper.make_graph(nodes, "tiny", [inp], [out], initializer=[zeros, shape])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     for key, value in {"names": str(names), "imgsz": str([imgsz, imgsz]), "task": "detect"}.items():

@@ -6,6 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from tests.conftest import TINY_ANCHORS
 from vision.runtime import SPIN_KEY, ModelLoadError, OnnxModel, parse_class_names, resolve_providers
 
 
@@ -22,7 +23,8 @@ def test_loads_metadata_and_runs(tiny_model: Path) -> None:
     x = np.zeros((1, 3, 32, 32), np.float32)
     x[0, 1] = 0.5
     (out,) = model.run(x)
-    np.testing.assert_allclose(out, [[0.0, 0.5, 0.0]], atol=1e-6)
+    assert out.shape == (1, 4 + 3, TINY_ANCHORS)
+    np.testing.assert_allclose(out.reshape(-1)[:4], [0.0, 0.5, 0.0, 0.0], atol=1e-6)
 
 
 def test_threads_do_not_spin_unless_asked(tiny_model: Path) -> None:
