@@ -59,7 +59,7 @@ from vision.pipeline.sources import (
     VideoFileSource,
     open_source,
 )
-from vision.pipeline.spool import RetryingSink
+from vision.pipeline.spool import RetryingSink, spool_path
 from vision.pipeline.worker import LaneHealth, LaneWorker
 
 if TYPE_CHECKING:
@@ -418,7 +418,7 @@ async def run_lanes(
         watcher.start()
     sink = RetryingSink(
         RecorderSink(state.passage_recorder()),
-        settings.data_dir / "spool" / "passages.jsonl",
+        spool_path(settings.data_dir),
         retry_s=settings.pipeline.store_retry_s,
     )
     state.passage_sink = sink  # it replays a spool left from before on its own thread

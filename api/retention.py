@@ -1,6 +1,9 @@
 """Retention: passages without a flag are deleted after a number of days, with their crop files.
 
-Flags (and the passages that belong to them), flag events and the audit log are kept.
+Flags (and the passages that belong to them), flag events and the audit log are kept. The
+spool's record of passages replayed into the store (``<data_dir>/spool/passages.replayed.jsonl``)
+loses its lines older than the cutoff too; its ``.bad`` file (passages that reached no store) is
+counted, never deleted.
 Rows go first, in one transaction; the files are removed only after it commits, so a
 failed prune leaves both the rows and their evidence in place.
 """
@@ -16,6 +19,7 @@ from sqlalchemy import Engine
 
 from api.db import repository as repo
 from api.db.session import session_scope
+from vision.pipeline.spool import prune_replayed, spool_path
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ class PruneReport:
     bytes: int
     missing_files: int = 0
     dry_run: bool = False
+    spool_replayed_lines: int = 0
+    spool_bad_lines: int = 0
 
 
 def _crop_paths(data_dir: Path, rel_paths: list[str | None]) -> list[Path]:
@@ -79,7 +85,17 @@ def prune_passages(
                 action="db.prune",
                 detail={"cutoff_ts_ms": cutoff, "passages": len(rows), "files": len(existing), "bytes": size},
             )
-    report = PruneReport(cutoff, len(rows), len(existing), size, len(paths) - len(existing), dry_run)
+    spool = prune_replayed(spool_path(data_dir), cutoff, dry_run=dry_run)
+    report = PruneReport(
+        cutoff,
+        len(rows),
+        len(existing),
+        size,
+        len(paths) - len(existing),
+        dry_run,
+        spool.replayed_removed,
+        spool.bad_lines,
+    )
     if dry_run:
         return report
     folders = set()

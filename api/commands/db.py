@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 
 from api.settings import get_settings
 
@@ -59,13 +60,15 @@ def upgrade(args: argparse.Namespace) -> int:
 
 def prune(args: argparse.Namespace) -> int:
     """Delete (or with ``--dry-run`` count) unflagged passages past retention."""
+    from api.commands import error  # noqa: PLC0415
     from api.commands.store import opened_store  # noqa: PLC0415 - store.py imports this module
     from api.retention import prune_passages  # noqa: PLC0415
+    from vision.pipeline.spool import spool_path  # noqa: PLC0415
 
     settings = get_settings()
     days = args.days if args.days is not None else settings.flags.unflagged_retention_days
     if days < 0:
-        print("--days must be 0 or more")
+        error("--days must be 0 or more")
         return 2
     with opened_store(args) as engine:
         report = prune_passages(engine, settings.data_dir, older_than_days=days, dry_run=args.dry_run)
@@ -74,7 +77,18 @@ def prune(args: argparse.Namespace) -> int:
         f"{verb} {report.passages} passage(s) without a flag older than {days} day(s), "
         f"{report.files} crop file(s) ({report.bytes / 1e6:.1f} MB)"
         + (f"; {report.missing_files} crop file(s) were already gone" if report.missing_files else "")
+        + (
+            f"; {report.spool_replayed_lines} line(s) of the spool's replay record"
+            if report.spool_replayed_lines
+            else ""
+        )
     )
+    if report.spool_bad_lines:
+        print(
+            f"{report.spool_bad_lines} spooled passage(s) could not be replayed into the store and are "
+            f"kept in {spool_path(settings.data_dir).with_suffix('.bad.jsonl')}: look at them",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps({**dataclasses.asdict(report), "days": days}))
     return 0

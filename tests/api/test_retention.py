@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from api.db.models import Flag, FlagEvent, PassagePlateRow, PlateCandidateRow
 from api.db.session import session_scope
 from api.flags import FlagAction, FlagRules, process_passage
 from api.retention import DAY_MS, prune_passages
+from vision.pipeline.sinks import passage_to_json
+from vision.pipeline.spool import spool_path
 from vision.types import (
     BodyType,
     Passage,
@@ -90,3 +93,25 @@ def test_missing_crop_files_do_not_stop_the_prune(engine: Engine, tmp_path: Path
 def test_negative_days_refused(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         prune_passages(engine, tmp_path, older_than_days=-1)
+
+
+def test_prune_takes_old_lines_of_the_spools_replay_record_and_counts_its_bad_file(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # a replayed passage is in the store, where retention applies: its record in the spool's
+    # folder must not keep its plate past the cutoff; a bad line reached no store and is kept
+    spool = spool_path(tmp_path)
+    spool.parent.mkdir(parents=True)
+    lines = [
+        json.dumps(passage_to_json(passage(uid, "AA11AAA", days))) for uid, days in (("a", 40), ("b", 2))
+    ]
+    replayed = spool.with_suffix(".replayed.jsonl")
+    replayed.write_text("\n".join([*lines, "{torn"]) + "\n")
+    spool.with_suffix(".bad.jsonl").write_text("{torn\n" + lines[0] + "\n")
+    dry = prune_passages(engine, tmp_path, older_than_days=30, now_ms=NOW, dry_run=True)
+    assert (dry.spool_replayed_lines, dry.spool_bad_lines) == (1, 2)
+    assert len(replayed.read_text().splitlines()) == 3
+    report = prune_passages(engine, tmp_path, older_than_days=30, now_ms=NOW)
+    assert (report.spool_replayed_lines, report.spool_bad_lines) == (1, 2)
+    assert replayed.read_text().splitlines() == [lines[1], "{torn"]
+    assert len(spool.with_suffix(".bad.jsonl").read_text().splitlines()) == 2

@@ -276,6 +276,49 @@ class RetryingSink:
 _NOTHING = object()
 
 
+def spool_path(data_dir: Path) -> Path:
+    """The service's spool file under ``data_dir`` (its ``.replayed`` and ``.bad`` files beside it)."""
+    return data_dir / "spool" / "passages.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolPrune:
+    """What :func:`prune_replayed` did: replayed lines removed and kept, lines of the ``.bad``
+    file (never removed: passages that reached no store, for a person to look at)."""
+
+    replayed_removed: int = 0
+    replayed_kept: int = 0
+    bad_lines: int = 0
+
+
+def prune_replayed(spool: Path, cutoff_ts_ms: int, *, dry_run: bool = False) -> SpoolPrune:
+    """Remove from ``<spool>.replayed.jsonl`` the passages last seen before ``cutoff_ts_ms``
+    (ms since the epoch): the store holds them and its own retention applies there, so the
+    record of their replay need not outlive it. A line that does not parse is kept. A line the
+    service appends while this rewrites the file can be lost from the record (never from the
+    store)."""
+    replayed = spool.with_suffix(".replayed.jsonl")
+    bad = sum(1 for ln in _read_lines(spool.with_suffix(".bad.jsonl")) if ln.strip())
+    kept: list[str] = []
+    removed = 0
+    for line in _read_lines(replayed):
+        if not line.strip():
+            continue
+        try:
+            old = int(json.loads(line)["last_seen_ts_ms"]) < cutoff_ts_ms
+        except (ValueError, KeyError, TypeError):
+            old = False
+        if old:
+            removed += 1
+        else:
+            kept.append(line)
+    if removed and not dry_run:
+        tmp = replayed.with_suffix(".tmp")
+        tmp.write_text(_as_text(kept), encoding="utf-8")
+        tmp.replace(replayed)
+    return SpoolPrune(removed, len(kept), bad)
+
+
 def _read_lines(path: Path) -> list[str]:
     """The lines of ``path`` with their line ends (none when it does not exist)."""
     return path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
