@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | 
         summary="Plates, trailer body type, action list and the officers' flag queue.",
         lifespan=lifespan,
     )
+    from api.limits import BodyLimit, route_limits  # noqa: PLC0415
     from api.routers import (  # noqa: PLC0415 - routers import the app state types
         actionlist,
         audit,
@@ -150,7 +151,12 @@ def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | 
         users,
         web,
     )
+    from api.routers.actionlist import MAX_CSV_BYTES  # noqa: PLC0415
 
+    app.add_middleware(
+        BodyLimit,
+        limit_for=route_limits(settings.frames.max_bytes, MAX_CSV_BYTES, settings.server.max_body_bytes),
+    )
     app.include_router(health.router)
     app.include_router(metrics.router)
     for module in (auth, lanes, flags, passages, actionlist, users, audit):

@@ -138,6 +138,13 @@ class ServerSettings(_Section):
         "(the client address the log-in throttle and the audit log use); empty: none, the peer's "
         "own address is the client's (uvicorn would otherwise believe 127.0.0.1).",
     )
+    max_body_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        le=100_000_000,
+        description="Largest request body of a JSON route (bytes; 413 over it, before anything is "
+        "read). Pushed frames have frames.max_bytes, action-list files their own 50 MB.",
+    )
 
 
 class FlagSettings(_Section):

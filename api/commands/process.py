@@ -59,7 +59,7 @@ def _source_problems(cameras: list[tuple[str, Any, Any]], *, stopped: bool) -> l
         if h.state == "failed":  # its own error says why it stopped reading
             continue
         if isinstance(source, StreamSource) and h.frames_in == 0:
-            out.append(f"{camera}: no frame received from {source.url} ({h.reconnects} reconnects)")
+            out.append(f"{camera}: no frame received from {source.name} ({h.reconnects} reconnects)")
         elif (
             isinstance(source, VideoFileSource) and not stopped and short > max(2, source.frame_count // 100)
         ):

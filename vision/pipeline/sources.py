@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -154,6 +155,36 @@ def open_capture(url: str) -> Capture:
     return cap
 
 
+SECRET_QUERY_KEYS = frozenset(
+    {"password", "passwd", "pass", "pwd", "token", "key", "secret", "auth", "apikey", "api_key"}
+)
+"""Query parameters of a stream URL whose values :func:`redact_url` hides (camera makers put
+credentials there too: ``?user=admin&password=...``), compared case-blind."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` safe to show and log: the password of ``user:password@`` and the values of
+    secret-looking query parameters replaced by ``***`` (the user name and host are kept so an
+    installer can still tell the cameras apart). Text that is not a URL is returned as given."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+            query = urlencode(
+                [(k, "***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*"
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Reconnect delays: ``initial_s``, times ``factor`` after each failure, at most ``max_s``;
@@ -189,7 +220,7 @@ class StreamSource:
         max_failures: int | None = None,
     ) -> None:
         self.url = url
-        self.name = url
+        self.name = redact_url(url)  # shown in /v1/lanes and logs: never the camera's password
         self.lane_id, self.camera_id = lane_id, camera_id
         self.backoff = backoff or Backoff()
         self._open = open_fn
@@ -204,10 +235,10 @@ class StreamSource:
         """Back off after a failure; False when the source was closed meanwhile or gave up."""
         self.failures += 1
         if self.max_failures is not None and self.failures > self.max_failures:
-            log.error("stream %s: giving up after %d consecutive failures", self.url, self.failures - 1)
+            log.error("stream %s: giving up after %d consecutive failures", self.name, self.failures - 1)
             return False
         delay = self.backoff.delay(self.failures)
-        log.warning("stream %s lost; reconnect %d in %.1f s", self.url, self.reconnects + 1, delay)
+        log.warning("stream %s lost; reconnect %d in %.1f s", self.name, self.reconnects + 1, delay)
         return not self._stop.wait(delay)
 
     def frames(self) -> Iterator[Frame]:
@@ -230,7 +261,7 @@ class StreamSource:
                     if not ok or image is None:
                         break
                     if not self.connected:
-                        log.info("stream %s: receiving frames", self.url)
+                        log.info("stream %s: receiving frames", self.name)
                     self.connected = True
                     self.failures = 0
                     yield Frame(self.lane_id, self.camera_id, self._clock(), _bgr(image), index=index)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from vision.pipeline.sources import (
     StreamSource,
     VideoFileSource,
     open_source,
+    redact_url,
 )
 from vision.pipeline.testing import CLIP, blank
 from vision.types import Frame
@@ -153,6 +155,38 @@ def test_stream_close_ends_a_waiting_source() -> None:
     src.close()
     t.join(5)
     assert not t.is_alive() and out == []
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "rtsp://camadmin:Sup3r%40S3cret@10.0.0.7:554/Streaming/101",
+            "rtsp://camadmin:***@10.0.0.7:554/Streaming/101",
+        ),
+        ("rtsp://admin@cam/lane1", "rtsp://admin@cam/lane1"),
+        (
+            "http://cam/video.cgi?user=admin&Password=hunter2&res=hd",
+            "http://cam/video.cgi?user=admin&Password=***&res=hd",
+        ),
+        ("rtsp://cam/lane1", "rtsp://cam/lane1"),
+    ],
+)
+def test_a_streams_password_is_never_shown_or_logged(
+    url: str, shown: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = StreamSource(
+        url,
+        lane_id="L1",
+        open_fn=lambda u: FakeCapture(False, 0),
+        max_failures=1,
+        backoff=Backoff(initial_s=0.001),
+    )
+    with caplog.at_level(logging.INFO):
+        assert list(src.frames()) == []
+    assert src.name == redact_url(url) == shown and src.url == url  # the real URL still opens the camera
+    assert caplog.messages and all(shown in m for m in caplog.messages)
+    assert not any(secret in caplog.text for secret in ("Sup3r", "hunter2"))
 
 
 def test_pushed_frames_drop_oldest_and_count() -> None:
