@@ -294,6 +294,26 @@ TOKEN_NAME_MAX = 100
 """The longest a token's name may be (as the API's schema allows)."""
 
 
+def token_expiry(user: User, expires_days: int | None, person_days: int, now: int) -> int | None:
+    """When a new token of ``user`` expires (ms since the epoch): after ``expires_days`` when
+    asked; else a person's after ``person_days`` (``auth.person_token_days``; 0: never) and a
+    camera's never (a lane camera must not go dark on a date nobody remembers)."""
+    days = expires_days
+    if days is None and UserRole(user.role) is not UserRole.CAMERA and person_days > 0:
+        days = person_days
+    return now + days * 86_400_000 if days else None
+
+
+def end_access(session: Session, user: User, now: int, *, tokens: bool = False) -> dict[str, int]:
+    """End ``user``'s browser sessions (and with ``tokens`` revoke their tokens): what a change
+    of who they are needs, so a stolen cookie or a token minted with it does not outlive the
+    change. Returns the counts for the audit row."""
+    ended = {"sessions_ended": repo.revoke_web_sessions(session, user.id, now)}
+    if tokens:
+        ended["tokens_revoked"] = repo.revoke_tokens(session, user.id, now)
+    return ended
+
+
 def issue_token(
     session: Session, user: User, name: str, *, expires_ts_ms: int | None = None, lane_id: str | None = None
 ) -> tuple[str, int]:
@@ -328,18 +348,41 @@ def issue_token(
     return token, row.id
 
 
+class LoginBusy(Exception):
+    """More log-ins are checking passwords at once than :class:`LoginThrottle` allows."""
+
+
 class LoginThrottle:
-    """Refuses log-ins for a name from an address after ``limit`` failures within ``window_s``.
+    """Refuses log-ins for a name from an address after ``limit`` failures within ``window_s``,
+    and any log-in from an address after ``address_limit`` failures (whatever the names: a spray
+    of names from one address); lets at most ``concurrent`` password checks run at once.
 
-    In memory (a restart forgets it). Keys whose failures have all aged out are dropped whenever
-    more than ``max_keys`` are held, and past that the unblocked keys with the oldest last
-    failure, blocked ones last: someone trying many names or addresses cannot grow it without
-    bound, nor push a blocked name out by doing so."""
+    Not per account across addresses: anyone could then lock a named officer out; the argon2
+    cost and the per-address limit bound a spread-out guesser instead. In memory (a restart
+    forgets it). Keys whose failures have all aged out are dropped whenever more than
+    ``max_keys`` are held, and past that the unblocked keys with the oldest last failure,
+    blocked ones last: someone trying many names or addresses cannot grow it without bound, nor
+    push a blocked name out by doing so. :meth:`refusal` says whether a refusal is the first of
+    its block, so the audit log gets one row per block, not one per try."""
 
-    def __init__(self, limit: int = 5, window_s: float = 300.0, max_keys: int = 10_000) -> None:
+    ANY_NAME = ""
+    """The name part of an address's own key (a log-in name is never empty)."""
+
+    def __init__(
+        self,
+        limit: int = 5,
+        window_s: float = 300.0,
+        max_keys: int = 10_000,
+        *,
+        address_limit: int = 20,
+        concurrent: int = 4,
+    ) -> None:
         self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self.address_limit = address_limit
         self._failures: dict[tuple[str, str], list[float]] = {}
+        self._reported: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._checking = threading.BoundedSemaphore(concurrent)
 
     def _recent(self, key: tuple[str, str], now: float) -> list[float]:
         times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
@@ -347,7 +390,11 @@ class LoginThrottle:
             self._failures[key] = times
         else:
             self._failures.pop(key, None)
+            self._reported.discard(key)
         return times
+
+    def _limit_of(self, key: tuple[str, str]) -> int:
+        return self.address_limit if key[0] == self.ANY_NAME else self.limit
 
     def _prune(self, now: float) -> None:
         """Drop aged-out keys, then down to nine tenths of ``max_keys`` the least recently failed
@@ -355,28 +402,62 @@ class LoginThrottle:
         last."""
         for key in [k for k, ts in self._failures.items() if now - ts[-1] >= self.window_s]:
             del self._failures[key]
+            self._reported.discard(key)
         excess = len(self._failures) - self.max_keys * 9 // 10  # room for the next ones
         if excess > 0:
             order = sorted(
-                self._failures, key=lambda k: (len(self._failures[k]) >= self.limit, self._failures[k][-1])
+                self._failures,
+                key=lambda k: (len(self._failures[k]) >= self._limit_of(k), self._failures[k][-1]),
             )
             for key in order[:excess]:
                 del self._failures[key]
+                self._reported.discard(key)
+
+    def _blocking_key(self, name: str, ip: str, now: float) -> tuple[str, str] | None:
+        for key in ((name, ip), (self.ANY_NAME, ip)):
+            if len(self._recent(key, now)) >= self._limit_of(key):
+                return key
+        return None
 
     def blocked(self, name: str, ip: str) -> bool:
         with self._lock:
-            return len(self._recent((name, ip), time.monotonic())) >= self.limit
+            return self._blocking_key(name, ip, time.monotonic()) is not None
+
+    def refusal(self, name: str, ip: str) -> str | None:
+        """``None`` when a log-in for ``name`` from ``ip`` may go ahead; else ``"first"`` for the
+        first refusal of the block that stops it (worth an audit row) and ``"again"`` after."""
+        with self._lock:
+            key = self._blocking_key(name, ip, time.monotonic())
+            if key is None:
+                return None
+            if key in self._reported:
+                return "again"
+            self._reported.add(key)
+            return "first"
 
     def failed(self, name: str, ip: str) -> None:
         with self._lock:
             now = time.monotonic()
-            self._failures[(name, ip)] = [*self._recent((name, ip), now), now]
+            for key in ((name, ip), (self.ANY_NAME, ip)):
+                self._failures[key] = [*self._recent(key, now), now]
             if len(self._failures) > self.max_keys:
                 self._prune(now)
 
     def succeeded(self, name: str, ip: str) -> None:
         with self._lock:
             self._failures.pop((name, ip), None)
+            self._reported.discard((name, ip))
+
+    @contextlib.contextmanager
+    def checking(self) -> Iterator[None]:
+        """Hold one of the ``concurrent`` password-check places; :class:`LoginBusy` when none is
+        free (a flood of log-ins must not take every worker thread the other routes share)."""
+        if not self._checking.acquire(blocking=False):
+            raise LoginBusy
+        try:
+            yield
+        finally:
+            self._checking.release()
 
     def __len__(self) -> int:
         """How many (name, address) keys are held."""

@@ -223,6 +223,13 @@ class AuthSettings(_Section):
         "default so that the demo works on http://127.0.0.1.",
     )
     min_password_len: int = Field(10, ge=6, le=128, description="Shortest accepted password (characters).")
+    person_token_days: int = Field(
+        90,
+        ge=0,
+        le=3650,
+        description="Days until a token made for a person (officer, supervisor, admin) expires when "
+        "none is asked for; 0: never. A camera's token does not expire unless asked.",
+    )
     token_last_used_resolution_s: int = Field(
         60, ge=0, le=3600, description="Seconds between writes of a token's last-used time (0: every use)."
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from api.commands import error
 from api.commands.db import add_db_option
 from api.commands.store import opened_store
+from api.settings import get_settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +26,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c.add_argument("--user", required=True, metavar="NAME", help="the user the token acts as")
     c.add_argument("--name", default="cli", help="what the token is for, e.g. 'lane 3 camera' (default: cli)")
     c.add_argument(
-        "--expires-days", type=int, default=None, metavar="N", help="expire after N days (default: never)"
+        "--expires-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="expire after N days (default: a person's token auth.person_token_days, 90; a camera's never)",
     )
     c.add_argument(
         "--lane",
@@ -50,14 +56,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _now() -> int:
-    import time  # noqa: PLC0415
-
     return int(time.time() * 1000)
 
 
 def create(args: argparse.Namespace) -> int:
     """Print a new token for ``--user``; exit 1 when there is no such user."""
-    from api.auth import issue_token  # noqa: PLC0415
+    from api.auth import issue_token, token_expiry  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
     from api.db.session import session_scope  # noqa: PLC0415
 
@@ -69,7 +73,7 @@ def create(args: argparse.Namespace) -> int:
         if user is None:
             error(f"no user {args.user!r}: add it first with 'hgv-lane users add NAME --role R'")
             return 1
-        expires = _now() + args.expires_days * 86_400_000 if args.expires_days else None
+        expires = token_expiry(user, args.expires_days, get_settings().auth.person_token_days, _now())
         try:
             token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires, lane_id=args.lane)
         except ValueError as e:  # a name not 1-100 characters; --lane: no lane id, or not a camera's token
@@ -84,10 +88,24 @@ def create(args: argparse.Namespace) -> int:
             detail={"user": args.user, "token": token_id, "name": args.name, "lane": args.lane, "via": "cli"},
         )
     bound = f", for lane {args.lane!r} only" if args.lane else ""
-    print(f"token {token_id} for {args.user} ({role}), named {args.name!r}{bound}; it is shown only now:")
+    until = (
+        f", expires {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(expires / 1000))}"
+        if expires
+        else ", never expires"
+    )
+    print(
+        f"token {token_id} for {args.user} ({role}), named {args.name!r}{bound}{until}; it is shown only now:"
+    )
     print(token)
     if args.json:
-        out = {"id": token_id, "user": args.user, "name": args.name, "lane": args.lane, "token": token}
+        out = {
+            "id": token_id,
+            "user": args.user,
+            "name": args.name,
+            "lane": args.lane,
+            "expires_ts_ms": expires,
+            "token": token,
+        }
         print(json.dumps(out))
     return 0
 

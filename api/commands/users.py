@@ -139,6 +139,7 @@ def list_users(args: argparse.Namespace) -> int:
 
 def set_active(args: argparse.Namespace) -> int:
     """Disable or enable a user."""
+    from api.auth import end_access  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
     from api.db.session import session_scope  # noqa: PLC0415
 
@@ -148,12 +149,14 @@ def set_active(args: argparse.Namespace) -> int:
             error(f"no user {args.name!r}")
             return 1
         user.active = args.active
+        # enabling again must not bring back a cookie stolen before the user was disabled
+        ended = {} if args.active else end_access(session, user, _now())
         repo.audit(
             session,
             ts_ms=_now(),
             actor=_login(),
             action="user.update",
-            detail={"user": args.name, "active": args.active, "via": "cli"},
+            detail={"user": args.name, "active": args.active, **ended, "via": "cli"},
         )
     print(f"user {args.name} {'enabled' if args.active else 'disabled'}")
     return 0
@@ -161,7 +164,7 @@ def set_active(args: argparse.Namespace) -> int:
 
 def set_password(args: argparse.Namespace) -> int:
     """Set a user's password."""
-    from api.auth import check_password_policy, hash_password  # noqa: PLC0415
+    from api.auth import check_password_policy, end_access, hash_password  # noqa: PLC0415
     from api.db import repository as repo  # noqa: PLC0415
     from api.db.models import UserRole  # noqa: PLC0415
     from api.db.session import session_scope  # noqa: PLC0415
@@ -183,13 +186,17 @@ def set_password(args: argparse.Namespace) -> int:
             error(f"{args.name!r} is a camera: it gets no password (tokens only)")
             return 1
         user.password_hash = hash_password(password)
-        ended = repo.revoke_web_sessions(session, user.id, _now())  # sessions of the old password
+        # sessions of the old password, and tokens made with them (a stolen cookie can mint one)
+        ended = end_access(session, user, _now(), tokens=True)
         repo.audit(
             session,
             ts_ms=_now(),
             actor=_login(),
             action="user.update",
-            detail={"user": args.name, "password": "changed", "sessions_ended": ended, "via": "cli"},
+            detail={"user": args.name, "password": "changed", **ended, "via": "cli"},
         )
-    print(f"password of {args.name} set")
+    print(
+        f"password of {args.name} set; {ended['sessions_ended']} session(s) ended, "
+        f"{ended['tokens_revoked']} token(s) revoked"
+    )
     return 0

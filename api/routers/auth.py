@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -11,6 +12,7 @@ from api.auth import (
     AnyUser,
     Client,
     DbDep,
+    LoginBusy,
     StateDep,
     audit,
     hash_password,
@@ -36,15 +38,25 @@ def login(body: LoginRequest, response: Response, db: DbDep, state: StateDep, cl
     """No authentication (this is how you get it). Sets ``hgv_session`` (HttpOnly,
     SameSite=Strict) and returns the CSRF token to send as ``X-CSRF-Token`` on every request that
     changes something. Cameras log in with tokens, not here. Failures are audited; five failures
-    for a name from one address within five minutes block further tries for a while."""
+    for a name from one address, or twenty for any names from one address, within five minutes
+    block further tries for a while (the block's first refusal is audited, not every one). A
+    log-in that finds four others checking passwords is 429 at once."""
     throttle = state.login_throttle
     ip = client.ip or "?"
-    if throttle is not None and throttle.blocked(body.name, ip):
-        audit(db, body.name[:64], "auth.login_blocked", client, {})
-        db.commit()
+    refusal = throttle.refusal(body.name, ip) if throttle is not None else None
+    if refusal is not None:
+        if refusal == "first":
+            audit(db, body.name[:64], "auth.login_blocked", client, {})
+            db.commit()
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes")
     user = repo.get_user_by_name(db, body.name)
-    ok = verify_password(user.password_hash if user is not None else None, body.password)
+    try:
+        with throttle.checking() if throttle is not None else contextlib.nullcontext():
+            ok = verify_password(user.password_hash if user is not None else None, body.password)
+    except LoginBusy:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many log-ins at once: try again in a moment"
+        ) from None
     if user is None or not ok or not user.active or user.role is UserRole.CAMERA:
         if throttle is not None:
             throttle.failed(body.name, ip)

@@ -15,9 +15,11 @@ from api.auth import (
     audit,
     check_password_policy,
     create_user,
+    end_access,
     hash_password,
     issue_token,
     now_ms,
+    token_expiry,
 )
 from api.db import repository as repo
 from api.db.models import ApiToken, User, UserRole
@@ -86,6 +88,7 @@ def update_user(
     if target is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {name!r}")
     changes: dict[str, object] = {}
+    now = now_ms()
     if body.role is not None and body.role is not UserRole(target.role):
         bound = [
             t for t in repo.list_tokens(db, target.id) if t.lane_id is not None and t.revoked_ts_ms is None
@@ -98,9 +101,15 @@ def update_user(
             )
         target.role = body.role
         changes["role"] = body.role
-    if body.active is not None:
+        if body.role is UserRole.CAMERA:  # cameras use tokens only: the password goes
+            target.password_hash = None
+            changes["password"] = "removed"
+        changes.update(end_access(db, target, now))  # a session opened as the old role ends
+    if body.active is not None and body.active != target.active:
         target.active = body.active
         changes["active"] = body.active
+        if not body.active:  # enabling again must not bring a stolen cookie back
+            changes.update(end_access(db, target, now))
     if body.password is not None and UserRole(target.role) is UserRole.CAMERA:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name!r} is a camera: it gets no password (tokens only)"
@@ -111,9 +120,9 @@ def update_user(
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
         target.password_hash = hash_password(body.password)
-        # a session opened with the old password (a stolen cookie) ends with it
+        # a session opened with the old password (a stolen cookie), and any token made with it, end
         changes["password"] = "changed"
-        changes["sessions_ended"] = repo.revoke_web_sessions(db, target.id, now_ms())
+        changes.update(end_access(db, target, now, tokens=True))
     audit(db, user, "user.update", client, {"user": name, **changes})
     db.commit()
     return user_public(target)
@@ -139,7 +148,9 @@ def _lane_bound_may_not(user: Principal, what: str) -> None:
 @router.post(
     "/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, summary="Make a bearer token"
 )
-def create_token(body: TokenCreate, user: AnyUser, db: DbDep, client: Client) -> TokenCreated:
+def create_token(
+    body: TokenCreate, user: AnyUser, db: DbDep, state: StateDep, client: Client
+) -> TokenCreated:
     """A new token for yourself, or (admins) for any user, e.g. a camera. The value is returned
     this once; only its SHA-256 is stored. ``lane`` binds it to one lane's frames: only for a
     camera user's token (422 otherwise). A lane-bound token may not make tokens (403)."""
@@ -152,11 +163,11 @@ def create_token(body: TokenCreate, user: AnyUser, db: DbDep, client: Client) ->
     owner = repo.get_user_by_name(db, name)
     if owner is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {name!r}")
-    expires = now_ms() + body.expires_days * 86_400_000 if body.expires_days else None
+    expires = token_expiry(owner, body.expires_days, state.settings.auth.person_token_days, now_ms())
     try:
         value, token_id = issue_token(db, owner, body.name, expires_ts_ms=expires, lane_id=body.lane)
     except ValueError as e:  # a lane for a user who is no camera (the schema checked the lane id)
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from e
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from e
     audit(
         db,
         user,

@@ -44,7 +44,11 @@ class TokenCreate(BaseModel):
     user: str | None = Field(None, description="User name (admins only; default: the caller).")
     name: str = Field("api", min_length=1, max_length=100, description="What the token is for.")
     expires_days: int | None = Field(
-        None, ge=1, le=3650, description="Days until it expires (default: never)."
+        None,
+        ge=1,
+        le=3650,
+        description="Days until it expires (default: a person's token auth.person_token_days, 90; a "
+        "camera's never).",
     )
     lane: str | None = Field(
         None,

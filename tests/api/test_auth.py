@@ -85,6 +85,27 @@ def test_repeated_failures_are_throttled(api: Any) -> None:
     assert _login(api).status_code == 429  # even the right password, for a while
 
 
+def test_a_spray_of_names_from_one_address_is_blocked_and_audited_once_per_block(api: Any) -> None:
+    api.user("alice", "officer", "alice-password-1")
+    codes = [_login(api, name=f"guess{i}", password="nope").status_code for i in range(25)]
+    assert codes == [401] * 20 + [429] * 5  # each name tried once: only the address's count stops it
+    assert _login(api).status_code == 429  # the same address, a name never tried
+    with session_scope(api.state.engine) as s:
+        assert len(repo.audit_entries(s, "auth.login_failed")) == 20
+        # one row for the address's block (alice's try, refused by the same block, adds none)
+        assert [a.actor for a in repo.audit_entries(s, "auth.login_blocked")] == ["guess20"]
+
+
+def test_a_flood_of_log_ins_is_refused_rather_than_queued_behind_the_password_checks() -> None:
+    import api.auth as auth_mod
+
+    throttle = auth_mod.LoginThrottle(concurrent=2)
+    with throttle.checking(), throttle.checking(), pytest.raises(auth_mod.LoginBusy), throttle.checking():
+        pass
+    with throttle.checking():  # places are given back
+        pass
+
+
 @pytest.mark.parametrize(
     ("method", "path", "who", "code"),
     [
@@ -255,6 +276,20 @@ def test_cli_users_add_and_tokens_create(
             assert [a.action for a in repo.audit_entries(s)].count("token.revoke") == 1
     finally:
         engine.dispose()
+    # a person's token expires by default (90 days); a new password revokes the person's tokens
+    assert main(["tokens", "create", "--user", "alice", "--name", "script", "--json", "--db", db]) == 0
+    made = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert made["expires_ts_ms"] is not None
+    monkeypatch.setattr("sys.stdin", io.StringIO("another-long-password\n"))
+    assert main(["users", "set-password", "alice", "--password-stdin", "--db", db]) == 0
+    assert "1 token(s) revoked" in capsys.readouterr().out
+    engine = open_store(db)
+    try:
+        with session_scope(engine) as s:
+            row = repo.token_by_sha256(s, sha256_hex(made["token"]))
+            assert row is not None and row.revoked_ts_ms is not None
+    finally:
+        engine.dispose()
 
 
 def test_the_login_throttle_holds_a_bounded_number_of_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,13 +326,64 @@ def test_a_password_change_ends_the_sessions_of_the_old_one(api: Any) -> None:
         == 200
     )
     assert other.get("/v1/flags").status_code == 200
+    csrf = other.get("/v1/auth/me").json()["csrf_token"]
+    minted = other.post("/v1/tokens", json={"name": "persist"}, headers={"X-CSRF-Token": csrf})
+    assert minted.status_code == 201  # what a stolen cookie can do before the reset
     r = api.client.patch("/v1/users/alice", json={"password": "alice-password-2"}, headers=api.auth("admin"))
     assert r.status_code == 200
     assert other.get("/v1/flags").status_code == 401
+    bearer = {"Authorization": f"Bearer {minted.json()['token']}"}
+    assert api.client.get("/v1/flags", headers=bearer).status_code == 401  # the minted token ends too
     with session_scope(api.state.engine) as s:
         (entry,) = [a for a in repo.audit_entries(s, "user.update") if a.detail.get("user") == "alice"]
-        assert entry.detail["sessions_ended"] == 1
+        # alice's two tokens: the fixture's and the minted one
+        assert entry.detail["sessions_ended"] == 1 and entry.detail["tokens_revoked"] == 2
     assert _login(api, password="alice-password-2").status_code == 200
+
+
+def test_disabling_a_user_ends_their_sessions_for_good(api: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    api.user("alice", "officer", "alice-password-1")
+    other = TestClient(api.client.app)
+    assert (
+        other.post("/v1/auth/login", json={"name": "alice", "password": "alice-password-1"}).status_code
+        == 200
+    )
+    for active in (False, True):
+        r = api.client.patch("/v1/users/alice", json={"active": active}, headers=api.auth("admin"))
+        assert r.status_code == 200
+    assert other.get("/v1/flags").status_code == 401  # enabled again, the old cookie stays dead
+    assert (
+        api.client.get("/v1/flags", headers=api.auth("alice")).status_code == 200
+    )  # tokens: inert only while disabled
+
+
+def test_a_user_made_a_camera_loses_their_sessions_and_password(api: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    api.user("o3", "officer", "o3-password-12")
+    other = TestClient(api.client.app)
+    assert other.post("/v1/auth/login", json={"name": "o3", "password": "o3-password-12"}).status_code == 200
+    r = api.client.patch("/v1/users/o3", json={"role": "camera"}, headers=api.auth("admin"))
+    assert r.status_code == 200
+    assert other.get("/v1/auth/me").status_code == 401
+    assert _login(api, name="o3", password="o3-password-12").status_code == 401
+    with session_scope(api.state.engine) as s:
+        user = repo.get_user_by_name(s, "o3")
+        assert user is not None and user.password_hash is None
+
+
+def test_a_persons_token_expires_by_default_and_a_cameras_does_not(api: Any) -> None:
+    import time
+
+    r = api.client.post("/v1/tokens", json={"name": "script"}, headers=api.auth("officer"))
+    days = (r.json()["expires_ts_ms"] - time.time() * 1000) / 86_400_000
+    assert r.status_code == 201 and 89.9 < days <= 90.0
+    r = api.client.post("/v1/tokens", json={"name": "long", "expires_days": 365}, headers=api.auth("officer"))
+    assert 364.9 < (r.json()["expires_ts_ms"] - time.time() * 1000) / 86_400_000 <= 365.0
+    r = api.client.post("/v1/tokens", json={"user": "camera", "name": "gate"}, headers=api.auth("admin"))
+    assert r.status_code == 201 and r.json()["expires_ts_ms"] is None
 
 
 def test_a_camera_token_may_not_make_tokens(api: Any) -> None:
