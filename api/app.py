@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 from api.db.session import open_store
-from api.events import EventHub, FrameSink, LaneRegistry, PassageRecorder, QueueFrameSink
+from api.events import EventHub, FrameSink, LaneRegistry, LanesStarting, PassageRecorder, QueueFrameSink
 from api.settings import Settings, get_settings
 from api.store import ping
 from vision.registry import ROLES
@@ -72,13 +72,22 @@ def _load_runner(path: str) -> DemoLaneRunner:
     return runner
 
 
-def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    demo_lane: DemoLaneRunner | None = None,
+    lane_runner: bool | None = None,
+) -> FastAPI:
     """Build the lane service. ``settings`` defaults to :func:`api.settings.get_settings`.
 
     ``demo_lane`` (or the setting ``server.demo_lane_runner``) is the demo lane started in the
-    lifespan when ``server.demo`` is on.
+    lifespan when ``server.demo`` is on. Otherwise the lane runner runs ``pipeline.lanes`` when
+    ``lane_runner`` is true (``serve``: with no lanes listed, a lane starts when a camera first pushes
+    frames to it) or, by default, when any are listed; without it pushed frames only queue in
+    a :class:`~api.events.QueueFrameSink` (tests, or a pipeline of one's own).
     """
     settings = settings or get_settings()
+    run_lane_runner = bool(settings.pipeline.lanes) if lane_runner is None else lane_runner
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,7 +116,7 @@ def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | 
             models=models,
             hub=hub,
             lanes=lanes,
-            frame_sink=QueueFrameSink(settings.frames.queue_per_lane),
+            frame_sink=LanesStarting() if run_lane_runner else QueueFrameSink(settings.frames.queue_per_lane),
             recorder=recorder,
             login_throttle=LoginThrottle(),
             demo_lane=demo_lane,
@@ -115,10 +124,17 @@ def create_app(settings: Settings | None = None, *, demo_lane: DemoLaneRunner | 
         app.state.lane = state
         if settings.server.demo or settings.server.demo_replay:
             await _start_demo(state)
-        elif settings.pipeline.lanes:
+        elif run_lane_runner:
             from api.lane_runner import run_lanes  # noqa: PLC0415 - loads the models
 
-            log.info("starting %d configured lane(s)", len(settings.pipeline.lanes))
+            if settings.pipeline.lanes:
+                log.info("starting %d configured lane(s)", len(settings.pipeline.lanes))
+            else:
+                log.info(
+                    "no lanes in pipeline.lanes: a lane starts when a camera first pushes frames to it "
+                    "(at most pipeline.max_pushed_lanes, %d)",
+                    settings.pipeline.max_pushed_lanes,
+                )
             state.tasks.append(asyncio.create_task(_supervise(run_lanes, state), name="lanes"))
         try:
             yield
@@ -178,11 +194,15 @@ async def _start_demo(state: AppState) -> None:
             log.warning("demo: demo_replay is on, so the registered demo lane runner is not started")
         runner = replay_ground_truth
         log.warning("demo: REPLAYING THE DEMO CLIP'S GROUND TRUTH as passages (no vision runs)")
+        if isinstance(state.frame_sink, LanesStarting):
+            state.frame_sink.reason = "the service replays the demo's ground truth: no pipeline takes frames"
     if runner is None:
         log.warning(
             "demo: no demo lane runner registered (server.demo_lane_runner is empty), so no lane feeds "
             "passages; set HGV_LANE_SERVER__DEMO_REPLAY=1 to replay the demo clip's ground truth instead"
         )
+        if isinstance(state.frame_sink, LanesStarting):
+            state.frame_sink.reason = "the service runs no lane pipeline (server.demo_lane_runner is empty)"
         return
     log.info("demo: starting demo lane %s", getattr(runner, "__qualname__", runner))
     state.tasks.append(asyncio.create_task(_supervise(runner, state), name="demo-lane"))

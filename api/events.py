@@ -40,6 +40,7 @@ from api.flags import FlagAction, FlagOutcome, FlagRules, process_passage
 from api.matching import Matcher
 from api.schemas.lanes import LaneHealth, LaneStatus
 from api.settings import Settings
+from vision.pipeline.sources import LaneDown
 from vision.types import Frame, Passage
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,21 @@ class FrameSink(Protocol):
     def submit(self, frame: Frame) -> bool:
         """Hand over one frame; True when nothing was dropped to take it."""
         ...
+
+
+class LanesStarting:
+    """The frame sink while the service's lanes start (models loading): every pushed frame is
+    503 with ``reason`` (a frame taken then would be queued where no pipeline reads it). The
+    lane runner replaces it with its router once its lanes run, or sets ``reason`` to why they
+    could not start."""
+
+    def __init__(
+        self, reason: str = "the service's lanes are starting (models loading): try again in a few seconds"
+    ) -> None:
+        self.reason = reason
+
+    def submit(self, frame: Frame) -> bool:
+        raise LaneDown(self.reason)
 
 
 class QueueFrameSink:

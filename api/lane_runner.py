@@ -164,6 +164,7 @@ class LaneRunner:
         self._pushed: set[str] = set()
         self._lock = threading.Lock()
         self._published: dict[WorkerKey, _Published] = {}
+        self.not_started: dict[WorkerKey, str] = {}
         self.router = PushedFrameRouter(on_new_lane=self._new_pushed_lane)
 
     # --- starting lanes -------------------------------------------------------------------
@@ -212,7 +213,11 @@ class LaneRunner:
             source = open_source(lane.source, lane_id=lane.lane_id, camera_id=lane.camera_id, realtime=True)
         else:
             two = sum(other.lane_id == lane.lane_id for other in self.settings.pipeline.lanes) > 1
-            pushed = PushedFrames(lane.lane_id, camera_id=lane.camera_id if two else None)
+            pushed = PushedFrames(
+                lane.lane_id,
+                camera_id=lane.camera_id if two else None,
+                max_queue=self.settings.frames.queue_per_lane,
+            )
             self.router.add(pushed)
             with self._lock:
                 self._pushed.add(lane.lane_id)
@@ -220,31 +225,49 @@ class LaneRunner:
         return self._start(config, source)
 
     def _new_pushed_lane(self, lane_id: str) -> PushedFrames:
-        """A pipeline for pushed frames of a lane not configured (called by the router); raises
-        :class:`FrameRefused` for a lane that runs another source, or one lane too many."""
+        """A pipeline for pushed frames of a lane not configured (called by the router), when
+        ``pipeline.lanes`` lists none; raises :class:`FrameRefused` for a lane that runs another
+        source, a lane ``pipeline.lanes`` does not list (a typo in a camera's URL must not start
+        a lane of its own), or one lane too many."""
         with self._lock:
             n_pushed = len(self._pushed)
             running = any(key[0] == lane_id for key in self.workers)
         limit = self.settings.pipeline.max_pushed_lanes
-        if running or n_pushed >= limit:
+        listed = sorted({lane.lane_id for lane in self.settings.pipeline.lanes})
+        reason = None
+        if running:
+            reason = f"lane {lane_id!r} runs another source (a file or stream), not pushed frames"
+        elif listed:
             reason = (
-                f"lane {lane_id!r} runs another source (a file or stream), not pushed frames"
-                if running
-                else f"the service already runs {n_pushed} lanes of pushed frames, as many as "
+                f"no lane {lane_id!r} in pipeline.lanes ({', '.join(listed)}): check the lane id in the "
+                "camera's URL, or add the lane to the configuration"
+            )
+        elif n_pushed >= limit:
+            reason = (
+                f"the service already runs {n_pushed} lanes of pushed frames, as many as "
                 f"pipeline.max_pushed_lanes ({limit}) allows"
             )
+        if reason is not None:
             log.warning("pushed frames refused: %s", reason)
             raise FrameRefused(reason)
-        pushed = PushedFrames(lane_id)
+        pushed = PushedFrames(lane_id, max_queue=self.settings.frames.queue_per_lane)
         with self._lock:
             self._pushed.add(lane_id)
         self._start(lane_config(self.settings.pipeline, lane_id, camera_id="pushed"), pushed)
         return pushed
 
-    def start_configured(self) -> None:
-        """Every lane of ``pipeline.lanes``."""
+    def start_configured(self) -> dict[WorkerKey, str]:
+        """Every lane of ``pipeline.lanes`` that starts; one that does not (its file missing, its
+        URL not one) is logged and left out, the others start. Returns why each failed one did
+        not (also kept in ``not_started`` for :meth:`publish`)."""
         for lane in self.settings.pipeline.lanes:
-            self.start_lane(lane)
+            try:
+                self.start_lane(lane)
+            except Exception as e:
+                reason = f"did not start: {e}"
+                log.error("lane %s camera %s %s", lane.lane_id, lane.camera_id, reason)
+                self.not_started[(lane.lane_id, lane.camera_id)] = reason
+        return dict(self.not_started)
 
     # --- health and stopping --------------------------------------------------------------
 
@@ -321,13 +344,28 @@ class LaneRunner:
                 source = " + ".join(h.source for _, h, _, _, _ in cams)
                 rates = [c[4] for c in cams if c[4] is not None]
                 fps = round(sum(rates), 2) if rates else None
-            fields: dict[str, object] = {"status": status, "message": message, "source": source, "fps": fps}
-            if lane_id not in self._pushed:  # the frames endpoint counts pushed frames itself
-                fields.update(
-                    frames_received=sum(c[1].frames_in for c in cams),
-                    frames_dropped=sum(c[1].frames_dropped for c in cams),
-                )
+            fields: dict[str, object] = {
+                "status": status,
+                "message": message,
+                "source": source,
+                "fps": fps,
+                # the source's drops and the worker's queue's (a pushed lane's endpoint sees only the first)
+                "frames_dropped": sum(c[1].frames_dropped for c in cams),
+            }
+            if lane_id not in self._pushed:  # the frames endpoint counts pushed frames and their arrival
+                fields["frames_received"] = sum(c[1].frames_in for c in cams)
+                ages = [c[1].last_frame_age_ms for c in cams if c[1].last_frame_age_ms is not None]
+                if ages:
+                    fields["last_frame_ts_ms"] = int(time.time() * 1000) - int(min(ages))
             registry.update(lane_id, **fields)
+        for (lane_id, camera_id), reason in self.not_started.items():
+            if lane_id not in by_lane:
+                registry.update(
+                    lane_id,
+                    status=LaneStatus.DOWN,
+                    message=f"camera {camera_id} {reason}",
+                    source="not started",
+                )
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """Stop every lane (open tracks are flushed into passages; two-camera lanes' waiting
@@ -402,6 +440,7 @@ async def run_lanes(
     runner's router, starts the demo lane when ``demo`` and every lane of ``pipeline.lanes``,
     and publishes lane health into ``state.lanes`` every ``publish_s`` seconds.
     """
+    from api.events import LanesStarting  # noqa: PLC0415
     from api.sinks import RecorderSink  # noqa: PLC0415
 
     settings = state.settings
@@ -412,6 +451,8 @@ async def run_lanes(
         except Exception as e:  # surfaces on the lane strip, then in the log via the supervisor
             lane = settings.pipeline.demo_lane_id if demo else "pipeline"
             state.lanes.update(lane, status=LaneStatus.DOWN, message=f"models did not load: {e}")
+            if isinstance(state.frame_sink, LanesStarting):  # pushed frames: 503 with the reason
+                state.frame_sink.reason = f"the service's lanes did not start: models did not load: {e}"
             raise
         models_for, watcher = loaded, new_watcher
         state.model_watcher = watcher

@@ -253,6 +253,21 @@ class FrameSettings(_Section):
         le=10_000,
         description="Frames the default sink keeps per lane; when full the oldest is dropped and counted.",
     )
+    max_ahead_s: float = Field(
+        5.0,
+        ge=0.0,
+        le=3600.0,
+        description="A pushed frame's X-Frame-Ts-Ms may be at most this far ahead of the service's clock "
+        "(s; 422 beyond): a lane's frames must keep increasing times, so one frame dated in the future "
+        "would hold the lane's clock there.",
+    )
+    max_behind_s: float = Field(
+        600.0,
+        ge=1.0,
+        le=86_400.0,
+        description="... and at most this far behind it (s; 422 beyond): a camera sending seconds, or a "
+        "clock that was never set.",
+    )
 
 
 class LiveSettings(_Section):
@@ -304,6 +319,32 @@ class LaneSettings(_Section):
         "empty: the whole frame.",
     )
     motion_gate: bool = Field(False, description="Skip frames where nothing moves inside the region.")
+
+    @field_validator("roi")
+    @classmethod
+    def _roi_inside_the_frame(cls, roi: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """At least 3 points, each in [0, 1] (fractions of the frame, not pixels), enclosing at
+        least 1 % of the frame: refused here, by ``config show``, ``doctor`` and ``serve`` alike,
+        not when the lane starts."""
+        if not roi:
+            return roi
+        if len(roi) < 3:
+            raise ValueError("a region of interest needs at least 3 points (or none for the whole frame)")
+        outside = [p for p in roi if not (0.0 <= p[0] <= 1.0 and 0.0 <= p[1] <= 1.0)]
+        if outside:
+            raise ValueError(
+                f"point {outside[0]} is outside the frame: points are fractions of its width and height "
+                "in [0, 1], not pixels (x 640 of 1280 is 0.5)"
+            )
+        area = (
+            abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(roi, roi[1:] + roi[:1], strict=True))) / 2
+        )
+        if area < 0.01:
+            raise ValueError(
+                f"the region encloses {area:.2%} of the frame: a lane needs at least 1 % (are two points the "
+                "same, or all on a line?)"
+            )
+        return roi
 
 
 class PipelineSettings(_Section):

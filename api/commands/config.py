@@ -40,8 +40,15 @@ def show(args: argparse.Namespace) -> int:
     if args.schema:
         print("\n".join(_describe(Settings)))
         return 0
+    from vision.pipeline.sources import redact_url  # noqa: PLC0415
+
     settings = get_settings()
     data = settings.model_dump(mode="json")
-    data["database_url"] = settings.database_url
+    # passwords in URLs are not printed: the output goes into tickets and screen shares
+    data["database_url"] = redact_url(settings.database_url)
+    if data["store"].get("url"):
+        data["store"]["url"] = redact_url(data["store"]["url"])
+    for lane in data["pipeline"]["lanes"]:
+        lane["source"] = redact_url(lane["source"])
     print(json.dumps(data, indent=2, sort_keys=True))
     return 0

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise settings_error(exc, under=("server",)) from exc
     settings = settings.model_copy(update={"server": server})
-    app = create_app(settings)
+    app = create_app(settings, lane_runner=True)  # pushed frames always reach a pipeline
     uvicorn.run(app, **uvicorn_options(settings))
     return 0
 

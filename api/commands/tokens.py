@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from api.commands import error
@@ -86,6 +87,13 @@ def create(args: argparse.Namespace) -> int:
             actor="cli",
             action="token.create",
             detail={"user": args.user, "token": token_id, "name": args.name, "lane": args.lane, "via": "cli"},
+        )
+    listed = sorted({lane.lane_id for lane in get_settings().pipeline.lanes})
+    if args.lane and listed and args.lane not in listed:
+        print(
+            f"warning: lane {args.lane!r} is not in pipeline.lanes ({', '.join(listed)}): the service will "
+            "refuse this camera's frames until it is (a typo?)",
+            file=sys.stderr,
         )
     bound = f", for lane {args.lane!r} only" if args.lane else ""
     until = (

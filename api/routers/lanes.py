@@ -107,6 +107,25 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def _capture_time(ts_ms: int, arrived_ms: int, limits: FrameSettings) -> int:
+    """``X-Frame-Ts-Ms`` when it is near the service's clock; else 422 saying by how much it is off
+    (a lane's times only go forward, so a frame dated in the future would hold its clock there and
+    blind it to every frame after)."""
+    off_s = (ts_ms - arrived_ms) / 1000
+    if -limits.max_behind_s <= off_s <= limits.max_ahead_s:
+        return ts_ms
+    hint = (
+        " (it looks like seconds: send milliseconds since the epoch)"
+        if abs(ts_ms * 1000 - arrived_ms) < 86_400_000
+        else " (set the camera's clock by NTP, or leave the header out to use the arrival time)"
+    )
+    raise HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        f"X-Frame-Ts-Ms {ts_ms} is {abs(off_s):.0f} s {'ahead of' if off_s > 0 else 'behind'} this service's "
+        f"clock; at most {limits.max_ahead_s:g} s ahead and {limits.max_behind_s:g} s behind are taken{hint}",
+    )
+
+
 @router.post(
     "/lanes/{lane_id}/frames",
     response_model=FrameAccepted,
@@ -142,8 +161,10 @@ async def push_frame(
     decoded image handed to the lane's frame sink, which never blocks: when the lane is behind,
     its oldest queued frame is dropped and counted. A refused frame is not stored or queued.
     ``X-Camera-Id`` names the camera (default: the token's user), ``X-Frame-Ts-Ms`` the capture
-    time (default: arrival). A token bound to a lane (``tokens create --lane``) pushes to that
-    lane only (403 for any other): a camera's stolen token cannot feed another lane's queue.
+    time (default: arrival; 422 when it is more than ``frames.max_ahead_s`` ahead of the service's
+    clock or ``frames.max_behind_s`` behind it). A token bound to a lane (``tokens create
+    --lane``) pushes to that lane only (403 for any other): a camera's stolen token cannot feed
+    another lane's queue.
     A lane that runs another source (a file or stream), one lane more than the service runs
     pushed, or a camera a two-camera lane does not have: 409 with the reason. A lane whose
     pipeline stopped or failed: 503 with the reason (nothing queued)."""
@@ -163,7 +184,8 @@ async def push_frame(
         image = await asyncio.to_thread(decode_jpeg, data, limits)
     except FrameError as exc:
         raise HTTPException(exc.code, exc.reason) from exc
-    ts = x_frame_ts_ms if x_frame_ts_ms is not None else int(time.time() * 1000)
+    arrived = int(time.time() * 1000)
+    ts = arrived if x_frame_ts_ms is None else _capture_time(x_frame_ts_ms, arrived, limits)
     camera = x_camera_id or user.name
     frame = Frame(lane_id=lane_id, camera_id=camera, ts_ms=ts, image=image)
     try:
@@ -172,7 +194,7 @@ async def push_frame(
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.reason) from exc
     except FrameRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from exc
-    lane = state.lanes.record_frame(lane_id, ts, dropped=not queued)
+    lane = state.lanes.record_frame(lane_id, arrived, dropped=not queued)
     return FrameAccepted(
         lane_id=lane_id,
         camera_id=camera,

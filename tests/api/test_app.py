@@ -96,3 +96,32 @@ def test_openapi_lists_health(settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
         spec = client.get("/openapi.json").json()
     assert "/health" in spec["paths"]
+
+
+def test_pushed_frames_are_refused_with_why_until_the_lanes_run(settings: Settings) -> None:
+    # a frame taken before the lane runner's pipelines exist was queued where nothing read it
+    # (202, then lost); models that do not load must say so to the camera, not swallow frames
+    import time
+
+    import cv2
+    import numpy as np
+
+    from api.auth import create_user, issue_token
+    from api.db.models import UserRole
+    from api.db.session import session_scope
+
+    with TestClient(create_app(settings, lane_runner=True)) as client:
+        state = client.app.state.lane  # type: ignore[attr-defined]
+        with session_scope(state.engine) as s:
+            token, _ = issue_token(s, create_user(s, "cam", UserRole.CAMERA, None, min_password_len=1), "t")
+        jpeg = bytes(cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))[1])
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"}
+        deadline = time.monotonic() + 30
+        while True:  # the tiny models are not a lane's: loading them fails at once
+            r = client.post("/v1/lanes/P1/frames", content=jpeg, headers=headers)
+            assert r.status_code == 503, r.text
+            if "did not start" in r.json()["detail"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert "lanes did not start: models did not load" in r.json()["detail"]
+        assert state.lanes.get("P1") is None  # nothing counted as received

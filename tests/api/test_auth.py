@@ -391,3 +391,23 @@ def test_a_camera_token_may_not_make_tokens(api: Any) -> None:
     assert r.status_code == 403 and "made by an admin" in r.json()["detail"]
     r = api.client.post("/v1/tokens", json={"user": "camera", "name": "gate"}, headers=api.auth("admin"))
     assert r.status_code == 201
+
+
+def test_a_token_for_a_lane_the_configuration_does_not_list_is_warned_about(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.cli import main
+    from api.settings import get_settings
+
+    monkeypatch.setenv("HGV_LANE_PIPELINE__LANES", '[{"lane_id": "P1"}]')
+    get_settings.cache_clear()
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    try:
+        assert main(["users", "add", "cam", "--role", "camera", "--db", db]) == 0
+        assert main(["tokens", "create", "--user", "cam", "--lane", "P11", "--db", db]) == 0
+        said = capsys.readouterr()
+        assert "lane 'P11' is not in pipeline.lanes (P1)" in said.err and "hgv_" in said.out
+        assert main(["tokens", "create", "--user", "cam", "--lane", "P1", "--db", db]) == 0
+        assert "warning" not in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()

@@ -65,6 +65,20 @@ def test_config_show_prints_effective_settings(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.usefixtures("env_settings")
+def test_config_show_prints_no_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HGV_LANE_STORE__URL", "postgresql+psycopg://lane:db-S3cret@db.port/hgv")
+    monkeypatch.setenv(
+        "HGV_LANE_PIPELINE__LANES", '[{"lane_id": "S1", "source": "rtsp://camadmin:cam-S3cret@10.0.0.7/1"}]'
+    )
+    get_settings.cache_clear()
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "S3cret" not in out and "lane:***@db.port" in out and "camadmin:***@10.0.0.7" in out
+
+
+@pytest.mark.usefixtures("env_settings")
 def test_doctor_passes_then_fails_on_a_broken_model(
     capsys: pytest.CaptureFixture[str], tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -137,6 +138,72 @@ def test_too_many_pushed_lanes_are_refused(tmp_path: Path) -> None:
     assert runner.router.submit(Frame("A", "c", 1, img))
     with pytest.raises(FrameRefused, match=r"already runs 1 lanes of pushed frames.*max_pushed_lanes \(1\)"):
         runner.router.submit(Frame("B", "c", 1, img))
+    runner.stop()
+
+
+def test_with_lanes_configured_a_lane_not_listed_is_refused_not_started(tmp_path: Path) -> None:
+    # a typo in a camera's URL had started a lane of its own, which then stayed down for good
+    settings = Settings(
+        data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=[LaneSettings(lane_id="P1")])
+    )
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    runner.start_configured()
+    img = np.zeros((72, 128, 3), np.uint8)
+    assert runner.router.submit(Frame("P1", "c", 1, img))
+    with pytest.raises(FrameRefused, match=r"no lane 'P11' in pipeline.lanes \(P1\): check the lane id"):
+        runner.router.submit(Frame("P11", "c", 1, img))
+    assert runner.router.lanes() == ("P1",)
+    runner.stop()
+
+
+def test_a_lane_that_cannot_start_is_down_with_why_and_the_others_run(tmp_path: Path) -> None:
+    lanes = [
+        LaneSettings(lane_id="F1", source=str(tmp_path / "missing.mp4")),
+        LaneSettings(lane_id="S1", source="rstp://cam/lane1"),  # a typo, not a file of that name
+        LaneSettings(lane_id="P1"),
+    ]
+    settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=lanes))
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    failed = runner.start_configured()
+    assert (
+        set(failed) == {("F1", "cam1"), ("S1", "cam1")}
+        and "unknown URL scheme 'rstp'" in failed[("S1", "cam1")]
+    )
+    img = np.zeros((72, 128, 3), np.uint8)
+    assert runner.router.submit(Frame("P1", "c", 1, img))  # the pushed lane runs
+    registry = LaneRegistry()
+    runner.publish(registry)
+    f1, s1 = registry.get("F1"), registry.get("S1")
+    assert f1 is not None and f1.status is LaneStatus.DOWN and "did not start" in f1.message
+    assert s1 is not None and s1.status is LaneStatus.DOWN and "rstp" in s1.message
+    runner.stop()
+
+
+def test_a_pushed_lanes_drops_in_its_pipelines_queue_are_counted(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(queue_size=1))
+    gate = threading.Event()
+
+    def slow_models(roi: RegionOfInterest) -> LaneModels:
+        m = truth_models(roi)
+
+        class Held:
+            def detect(self, frame: Frame) -> object:
+                gate.wait(10)
+                return m.vehicle_detector.detect(frame)
+
+        return LaneModels(Held(), m.plate_detector, m.plate_reader, m.body_classifier)  # type: ignore[arg-type]
+
+    runner = LaneRunner(settings, slow_models, StoreSinkStub())
+    img = np.zeros((72, 128, 3), np.uint8)
+    for i in range(40):  # the pipeline holds its first frame: the queues fill and drop
+        runner.router.submit(Frame("P1", "c", 1 + i, img))
+        time.sleep(0.005)
+    registry = LaneRegistry()
+    runner.publish(registry)
+    lane = registry.get("P1")
+    health = runner.workers[("P1", "pushed")].health()
+    assert lane is not None and health.frames_dropped > 0 and lane.frames_dropped == health.frames_dropped
+    gate.set()
     runner.stop()
 
 

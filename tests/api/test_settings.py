@@ -87,3 +87,22 @@ def test_the_reader_engine_setting_names_exactly_the_engines_the_reader_builds()
     # the Literal is spelled out for mypy and the schema; the reader's tuple is what it builds
     assert set(get_args(ReaderSettings.model_fields["engine"].annotation)) == set(READER_ENGINES)
     assert ReaderSettings().engine in READER_ENGINES
+
+
+@pytest.mark.parametrize(
+    ("roi", "says"),
+    [
+        ([(64, 72), (1200, 72), (1200, 700)], "not pixels"),  # pixels of a 1280 x 720 frame
+        ([(0.1, 0.1), (0.9, 0.1)], "at least 3 points"),
+        ([(0.1, 0.1), (0.5, 0.5), (0.9, 0.9)], "encloses 0.00% of the frame"),  # all on a line
+    ],
+)
+def test_a_region_of_interest_that_cannot_be_a_lanes_is_refused_by_the_settings(
+    roi: list[tuple[float, float]], says: str
+) -> None:
+    # it had passed config show and doctor, then stopped every lane when serve started them
+    from api.settings import LaneSettings
+
+    with pytest.raises(ValidationError, match=says):
+        LaneSettings(lane_id="P1", roi=roi)
+    assert LaneSettings(lane_id="P1", roi=[(0.1, 0.2), (0.9, 0.2), (0.9, 1.0), (0.1, 1.0)]).roi

@@ -19,6 +19,7 @@ milliseconds since the Unix epoch, ``index`` counting from 0) from ``frames()``.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -149,10 +150,24 @@ class Capture(Protocol):
     def release(self) -> None: ...
 
 
+STREAM_OPEN_TIMEOUT_MS = 5000
+"""How long opening a stream may take before it counts as a failure (OpenCV's own default is
+30 s, which a camera that accepts the connection and never answers holds for every try)."""
+
+STREAM_READ_TIMEOUT_MS = 5000
+"""How long a read may wait for the next frame of an open stream before it counts as lost."""
+
+
 def open_capture(url: str) -> Capture:
-    """``cv2.VideoCapture`` on ``url`` through FFmpeg (RTSP over TCP, a few seconds' timeouts)."""
-    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
-    return cap
+    """``cv2.VideoCapture`` on ``url`` through FFmpeg, giving up after
+    :data:`STREAM_OPEN_TIMEOUT_MS` to open and :data:`STREAM_READ_TIMEOUT_MS` per read."""
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        STREAM_OPEN_TIMEOUT_MS,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        STREAM_READ_TIMEOUT_MS,
+    ]
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
 
 
 SECRET_QUERY_KEYS = frozenset(
@@ -165,23 +180,25 @@ credentials there too: ``?user=admin&password=...``), compared case-blind."""
 def redact_url(url: str) -> str:
     """``url`` safe to show and log: the password of ``user:password@`` and the values of
     secret-looking query parameters replaced by ``***`` (the user name and host are kept so an
-    installer can still tell the cameras apart). Text that is not a URL is returned as given."""
+    installer can still tell the cameras apart). A URL with neither, and text that is not a URL,
+    is returned as given."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
-    netloc = parts.netloc
+    netloc, query = parts.netloc, parts.query
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = parts.query
+        if ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
             query = urlencode(
                 [(k, "***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*"
             )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # unchanged (urlunsplit would also turn sqlite:///path into sqlite://path)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -197,6 +214,12 @@ class Backoff:
     def delay(self, failures: int) -> float:
         """Seconds to wait before reconnect attempt number ``failures`` (1-based)."""
         return float(min(self.max_s, self.initial_s * self.factor ** max(0, failures - 1)))
+
+
+_NOT_OPENED = (
+    f"did not open (refused, unreachable, no answer within {STREAM_OPEN_TIMEOUT_MS // 1000} s, or not a "
+    "stream FFmpeg reads: check the URL, the camera's address and its password)"
+)
 
 
 class StreamSource:
@@ -228,17 +251,20 @@ class StreamSource:
         self.max_failures = max_failures
         self.reconnects = 0
         self.failures = 0
+        self.last_failure: str | None = None
         self.connected = False
         self._stop = threading.Event()
 
-    def _wait(self) -> bool:
-        """Back off after a failure; False when the source was closed meanwhile or gave up."""
+    def _wait(self, what: str) -> bool:
+        """Back off after a failure (``what`` happened: it did not open, or it was lost); False
+        when the source was closed meanwhile or gave up."""
         self.failures += 1
+        self.last_failure = what
         if self.max_failures is not None and self.failures > self.max_failures:
             log.error("stream %s: giving up after %d consecutive failures", self.name, self.failures - 1)
             return False
         delay = self.backoff.delay(self.failures)
-        log.warning("stream %s lost; reconnect %d in %.1f s", self.name, self.reconnects + 1, delay)
+        log.warning("stream %s %s; reconnect %d in %.1f s", self.name, what, self.reconnects + 1, delay)
         return not self._stop.wait(delay)
 
     def frames(self) -> Iterator[Frame]:
@@ -253,7 +279,7 @@ class StreamSource:
             try:
                 if not cap.isOpened():
                     self.connected = False
-                    if not self._wait():
+                    if not self._wait(_NOT_OPENED):
                         return
                     continue
                 while not self._stop.is_set():
@@ -269,7 +295,7 @@ class StreamSource:
             finally:
                 cap.release()
             self.connected = False
-            if self._stop.is_set() or not self._wait():
+            if self._stop.is_set() or not self._wait("lost (no frame within 5 s, or the stream ended)"):
                 return
 
     def close(self) -> None:
@@ -506,6 +532,10 @@ def open_source(
     text = str(spec)
     if text.lower().startswith(_URL_SCHEMES):
         return StreamSource(text, lane_id=lane_id, camera_id=camera_id)
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if scheme:  # rstp://... is a typo, not a file of that name
+        known = ", ".join(s.removesuffix("://") for s in _URL_SCHEMES)
+        raise SourceError(f"{redact_url(text)}: unknown URL scheme {scheme.group(1)!r} (known: {known})")
     path = Path(text)
     if path.is_dir():
         return ImageFolderSource(

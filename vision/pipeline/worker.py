@@ -331,6 +331,9 @@ class LaneWorker:
             if state == "running" and time.monotonic() - self._error_at > ERROR_SHOWN_S:
                 error = None  # an old failure of one frame or passage: the lane has gone on
         reconnecting = getattr(self.source, "connected", True) is False and state == "running"
+        failure = getattr(self.source, "last_failure", None)
+        if reconnecting and error is None and failure:
+            error = f"stream {failure}"  # why it is not receiving, for the lane strip
         return LaneHealth(
             lane_id=self.lane_id,
             source=self.source.name,

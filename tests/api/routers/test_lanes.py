@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import cv2
@@ -28,11 +29,14 @@ def _push(
 
 
 def test_a_camera_pushes_a_frame_into_the_sink(api: Any) -> None:
-    r = _push(api, _jpeg(), **{"X-Camera-Id": "cam-front", "X-Frame-Ts-Ms": "1700000000000"})
+    taken = int(time.time() * 1000) - 1500  # captured 1.5 s before it arrives
+    r = _push(api, _jpeg(), **{"X-Camera-Id": "cam-front", "X-Frame-Ts-Ms": str(taken)})
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["width_px"] == 64 and body["height_px"] == 48 and body["queued"] is True
-    assert body["camera_id"] == "cam-front" and body["ts_ms"] == 1_700_000_000_000
+    assert body["camera_id"] == "cam-front" and body["ts_ms"] == taken
+    lane = api.client.get("/v1/lanes/L1", headers=api.auth("officer")).json()
+    assert lane["last_frame_ts_ms"] >= taken + 1500  # when it arrived: what an installer checks
     sink = api.state.frame_sink
     assert isinstance(sink, QueueFrameSink)
     frame = sink.get("L1")
@@ -176,11 +180,12 @@ def test_a_lane_bound_token_cannot_unbind_itself_or_touch_other_tokens(api: Any)
 def test_the_default_sink_drops_the_oldest_and_counts(api: Any) -> None:
     sink = QueueFrameSink(2)
     api.state.frame_sink = sink
-    results = [_push(api, _jpeg(), **{"X-Frame-Ts-Ms": str(i)}).json() for i in range(4)]
+    t0 = int(time.time() * 1000)
+    results = [_push(api, _jpeg(), **{"X-Frame-Ts-Ms": str(t0 + i)}).json() for i in range(4)]
     assert [r["queued"] for r in results] == [True, True, False, False]
     assert results[-1]["frames_dropped"] == 2 and sink.dropped("L1") == 2
     kept = [sink.get("L1"), sink.get("L1")]
-    assert [f.ts_ms for f in kept if f is not None] == [2, 3]
+    assert [f.ts_ms - t0 for f in kept if f is not None] == [2, 3]
 
 
 def test_the_pipeline_updates_lane_health(api: Any) -> None:
@@ -215,7 +220,17 @@ def test_a_frame_for_a_lane_whose_pipeline_stopped_is_503_with_the_reason(api: A
     assert api.state.lanes.get("L1") is None  # not counted as received or dropped
 
 
-def test_a_capture_time_past_the_year_9999_is_refused(api: Any) -> None:
+def test_a_capture_time_far_from_the_services_clock_is_refused_with_how_far(api: Any) -> None:
+    # one frame dated in the future held a lane's clock there: 600 frames after it made no passage
     r = _push(api, _jpeg(), **{"X-Frame-Ts-Ms": "99999999999999999999999"})
     assert r.status_code == 422 and "X-Frame-Ts-Ms".lower() in r.text.lower()
-    assert _push(api, _jpeg(), **{"X-Frame-Ts-Ms": "253402300799999"}).status_code == 202
+    now = int(time.time() * 1000)
+    r = _push(api, _jpeg(), **{"X-Frame-Ts-Ms": "4102444800000"})  # 2100-01-01
+    assert r.status_code == 422 and "ahead of this service's clock" in r.json()["detail"]
+    r = _push(api, _jpeg(), **{"X-Frame-Ts-Ms": str(now // 1000)})  # seconds, not milliseconds
+    assert r.status_code == 422 and "looks like seconds" in r.json()["detail"]
+    r = _push(api, _jpeg(), **{"X-Frame-Ts-Ms": str(now - 3_600_000)})  # a clock an hour slow
+    assert r.status_code == 422 and "3600 s behind" in r.json()["detail"]
+    assert api.state.lanes.get("L1") is None  # nothing counted
+    for off_ms in (4000, -590_000):  # inside frames.max_ahead_s (5 s) and max_behind_s (600 s)
+        assert _push(api, _jpeg(), **{"X-Frame-Ts-Ms": str(now + off_ms)}).status_code == 202

@@ -187,6 +187,9 @@ def test_a_streams_password_is_never_shown_or_logged(
     assert src.name == redact_url(url) == shown and src.url == url  # the real URL still opens the camera
     assert caplog.messages and all(shown in m for m in caplog.messages)
     assert not any(secret in caplog.text for secret in ("Sup3r", "hunter2"))
+    # a camera that never answered is said to be unreachable, not "lost"; the lane shows why
+    assert src.last_failure is not None and src.last_failure.startswith("did not open")
+    assert "did not open" in caplog.text and "lost" not in caplog.text
 
 
 def test_pushed_frames_drop_oldest_and_count() -> None:
