@@ -154,6 +154,7 @@ def create_app(
         summary="Plates, trailer body type, action list and the officers' flag queue.",
         lifespan=lifespan,
     )
+    from api import hygiene  # noqa: PLC0415
     from api.limits import BodyLimit, route_limits  # noqa: PLC0415
     from api.routers import (  # noqa: PLC0415 - routers import the app state types
         actionlist,
@@ -169,6 +170,7 @@ def create_app(
     )
     from api.routers.actionlist import MAX_CSV_BYTES  # noqa: PLC0415
 
+    hygiene.install(app)
     app.add_middleware(
         BodyLimit,
         limit_for=route_limits(settings.frames.max_bytes, MAX_CSV_BYTES, settings.server.max_body_bytes),

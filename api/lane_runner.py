@@ -210,7 +210,9 @@ class LaneRunner:
         config = lane_config_for(self.settings.pipeline, lane)
         source: FrameSource
         if lane.source:
-            source = open_source(lane.source, lane_id=lane.lane_id, camera_id=lane.camera_id, realtime=True)
+            source = open_source(
+                lane.source, lane_id=lane.lane_id, camera_id=lane.camera_id, realtime=True, loop=lane.loop
+            )
         else:
             two = sum(other.lane_id == lane.lane_id for other in self.settings.pipeline.lanes) > 1
             pushed = PushedFrames(
@@ -286,6 +288,15 @@ class LaneRunner:
             fps = round((h.frames_processed - prev.frames) / (now - prev.at), 2)
         new_drops = prev is not None and h.frames_dropped > prev.dropped
         self._published[key] = _Published(h.frames_processed, h.frames_dropped, now)
+        worker = self.workers.get(key)
+        if h.state == "stopped" and not h.error and worker is not None and not worker.source.live:
+            # a video file or folder played to its end: done, not broken (the lanes are not down)
+            return (
+                LaneStatus.UNKNOWN,
+                f"ended: {h.frames_processed} frames of {h.source} played to the end, {h.passages} passages "
+                "(loop = true in the lane's settings plays it again)",
+                None,
+            )
         if h.state in ("failed", "stopped", "reconnecting") or (
             h.state == "running" and h.last_frame_age_ms is not None and h.last_frame_age_ms > STALE_MS
         ):

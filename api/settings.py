@@ -248,10 +248,12 @@ class FrameSettings(_Section):
         description="Largest accepted image (width x height pixels), checked before decoding.",
     )
     queue_per_lane: int = Field(
-        32,
+        8,
         ge=1,
         le=10_000,
-        description="Frames the default sink keeps per lane; when full the oldest is dropped and counted.",
+        description="Pushed frames waiting per lane (camera) before its pipeline takes them; when full the "
+        "oldest is dropped and counted. Each is held decoded (2.7 MB at 1280x720, up to 48 MB at "
+        "frames.max_pixels): keep it small.",
     )
     max_ahead_s: float = Field(
         5.0,
@@ -319,6 +321,11 @@ class LaneSettings(_Section):
         "empty: the whole frame.",
     )
     motion_gate: bool = Field(False, description="Skip frames where nothing moves inside the region.")
+    loop: bool = Field(
+        False,
+        description="A video-file source plays again from the start when it ends (a bench lane or a "
+        "commissioning test); a file lane that ended without it shows 'ended', not down.",
+    )
 
     @field_validator("roi")
     @classmethod

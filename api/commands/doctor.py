@@ -1,4 +1,5 @@
-"""``hgv-lane doctor``: versions, providers, and whether every shipped model loads and runs."""
+"""``hgv-lane doctor``: versions, providers, whether every shipped model loads and runs, and
+whether each configured lane's source gives a frame."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import argparse
 import dataclasses
 import json
 import platform
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from api.settings import get_settings
+from api.settings import LaneSettings, get_settings
 
 if TYPE_CHECKING:
     from vision.shipped import ModelCheck
@@ -106,6 +108,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"         {c.output if c.ok else c.error}")
     failed = [c for c in checks if not c.ok]
     print(f"{len(checks) - len(failed)} of {len(checks)} models load and run")
+    lanes = _lane_checks(settings.pipeline.lanes)
+    if lanes:
+        print("lanes (pipeline.lanes):")
+    for lane in lanes:
+        status = "ok  " if lane["ok"] else "FAIL"
+        print(f"  [{status}] {lane['lane_id']} camera {lane['camera_id']}: {lane['detail']}")
+    lanes_failed = [lane for lane in lanes if not lane["ok"]]
     if args.json:
         print(
             json.dumps(
@@ -113,8 +122,32 @@ def run(args: argparse.Namespace) -> int:
                     "versions": versions,
                     "providers": providers,
                     "models": [dataclasses.asdict(c) for c in checks],
-                    "ok": not failed,
+                    "lanes": lanes,
+                    "ok": not failed and not lanes_failed,
                 }
             )
         )
-    return 1 if failed else 0
+    return 1 if failed or lanes_failed else 0
+
+
+def _lane_checks(lanes: Sequence[LaneSettings]) -> list[dict[str, object]]:
+    """Each configured lane's source: does it give a frame now (``probe_source``)? A pushed lane
+    has nothing to probe: it waits for its camera."""
+    from vision.pipeline.sources import probe_source, redact_url  # noqa: PLC0415
+
+    out: list[dict[str, object]] = []
+    for lane in lanes:
+        if lane.source:
+            ok, detail = probe_source(lane.source, lane_id=lane.lane_id)
+        else:
+            ok, detail = True, f"waits for JPEG frames pushed to POST /v1/lanes/{lane.lane_id}/frames"
+        out.append(
+            {
+                "lane_id": lane.lane_id,
+                "camera_id": lane.camera_id,
+                "source": redact_url(lane.source),
+                "ok": ok,
+                "detail": detail,
+            }
+        )
+    return out

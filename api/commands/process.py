@@ -16,13 +16,14 @@ them, ``docs/pipeline.md``). The recordings must share a clock: files and folder
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -45,6 +46,19 @@ def _roi(text: str) -> tuple[tuple[float, float], ...]:
     if len(values) < 6 or len(values) % 2:
         raise argparse.ArgumentTypeError("give at least 3 points as x1,y1,x2,y2,x3,y3 (normalised 0-1)")
     return tuple((values[i], values[i + 1]) for i in range(0, len(values), 2))
+
+
+class FirstFrames:
+    """``source`` ending after its first ``n`` frames; every other attribute is the source's."""
+
+    def __init__(self, source: Any, n: int) -> None:
+        self._source, self._n = source, n
+
+    def frames(self) -> Iterator[Any]:
+        return itertools.islice(self._source.frames(), self._n)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
 
 
 def _source_problems(cameras: list[tuple[str, Any, Any]], *, stopped: bool) -> list[str]:
@@ -429,7 +443,10 @@ def run(args: argparse.Namespace) -> int:
         if args.max_frames and progress.frames >= args.max_frames:
             stop.set()
 
-    worker = LaneWorker(source, pipeline, front_feed or lane_sink, on_frame=on_frame)
+    # --max-frames: the source itself ends after them (stopping when that many were processed
+    # had let the frames already queued through: 113 for --max-frames 80)
+    first = FirstFrames(source, args.max_frames) if args.max_frames else source
+    worker = LaneWorker(first, pipeline, front_feed or lane_sink, on_frame=on_frame)
     workers = [worker]
     other_pipelines: list[LanePipeline] = []
     for x, dets in zip(extras, other_detectors, strict=True):
@@ -495,8 +512,10 @@ def run(args: argparse.Namespace) -> int:
         errors.append(
             f"lane: {merger.counters.failed} passage(s) not delivered: {merger.counters.last_error}"
         )
-    sources = [(camera, w.source, h) for camera, w, h in zip(cameras, workers, healths, strict=True)]
-    errors += _source_problems(sources, stopped=stop.is_set())
+    unwrapped = [source, *(x.source for x in extras)]  # not FirstFrames: its kind is checked
+    sources = [(camera, s, h) for camera, s, h in zip(cameras, unwrapped, healths, strict=True)]
+    limited = bool(args.max_frames) and health.frames_in >= args.max_frames  # ended by --max-frames
+    errors += _source_problems(sources, stopped=stop.is_set() or limited)
     counts = store.counts
     summary: dict[str, object] = {
         "lane": args.lane,

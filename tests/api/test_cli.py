@@ -65,6 +65,28 @@ def test_config_show_prints_effective_settings(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.usefixtures("env_settings")
+def test_doctor_probes_each_configured_lanes_source(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a missing file had passed doctor, then stopped every lane when serve started them
+    lanes = [
+        {"lane_id": "F1", "source": str(ROOT / "fixtures" / "synth" / "clip" / "clip.mp4")},
+        {"lane_id": "F2", "source": "/nowhere/lane2.mp4"},
+        {"lane_id": "P1"},
+    ]
+    monkeypatch.setenv("HGV_LANE_PIPELINE__LANES", json.dumps(lanes))
+    get_settings.cache_clear()
+    main(["doctor", "--skip-ocr", "--json"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [(lane["lane_id"], lane["ok"]) for lane in report["lanes"]] == [
+        ("F1", True),
+        ("F2", False),
+        ("P1", True),
+    ]
+    assert "video file not found" in report["lanes"][1]["detail"] and report["ok"] is False
+
+
+@pytest.mark.usefixtures("env_settings")
 def test_config_show_prints_no_password(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -99,7 +99,8 @@ def test_demo_lane_stores_passages_and_flags(settings: Settings, sqlite_engine: 
         assert s.scalar(select(func.count()).select_from(Flag)) == 1  # the second passage joins the open flag
     assert outcomes == ["created", "updated"]
     health = registry.get("demo")
-    assert health is not None and health.frames_received == 40 and health.status is LaneStatus.DOWN  # ended
+    assert health is not None and health.frames_received == 40
+    assert health.status is LaneStatus.UNKNOWN and health.message.startswith("ended:")  # not down: done
     assert "2 passages" in health.message
 
 
@@ -204,6 +205,25 @@ def test_a_pushed_lanes_drops_in_its_pipelines_queue_are_counted(tmp_path: Path)
     health = runner.workers[("P1", "pushed")].health()
     assert lane is not None and health.frames_dropped > 0 and lane.frames_dropped == health.frames_dropped
     gate.set()
+    runner.stop()
+
+
+def test_a_file_lane_played_to_its_end_is_ended_not_down(tmp_path: Path) -> None:
+    # it had stayed "down", and /health degraded, until a restart
+    from vision.pipeline.sources import VideoFileSource
+
+    lane = LaneSettings(lane_id="F1", source=str(CLIP / "clip.mp4"))
+    settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=[lane]))
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    worker = runner._start(
+        lane_config_for(settings.pipeline, lane), VideoFileSource(CLIP / "clip.mp4", lane_id="F1")
+    )
+    wait_for(lambda: worker.health().state == "stopped", 60)
+    registry = LaneRegistry()
+    runner.publish(registry)
+    f1 = registry.get("F1")
+    assert f1 is not None and f1.status is LaneStatus.UNKNOWN and f1.message.startswith("ended:")
+    assert "loop = true" in f1.message
     runner.stop()
 
 

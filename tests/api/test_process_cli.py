@@ -71,6 +71,25 @@ def test_process_fixture_clip_with_truth_boxes(tmp_path: Path, capsys: pytest.Ca
     assert main(argv) == 2
 
 
+def test_max_frames_processes_that_many_frames_not_the_queue_after_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the frames already queued when the count was reached had been processed too (113 for 80)
+    argv = ["process", str(CLIP / "clip.mp4"), "--lane", "L1", "--out", str(tmp_path / "run")]
+    argv += [
+        "--truth",
+        str(CLIP / "truth.json"),
+        "--no-classifier",
+        "--no-preview",
+        "--max-frames",
+        "10",
+        "--json",
+    ]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["frames"] == 10 and summary["error"] is None  # not "ended after 10 of 40 frames"
+
+
 def test_process_folder_source_with_preview_frames(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -517,6 +517,40 @@ class PushedFrameRouter:
 _URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 
+def probe_source(spec: str | Path, *, lane_id: str = "probe") -> tuple[bool, str]:
+    """Whether ``spec`` (a lane's ``source``) gives a frame now, and what was found: its size and,
+    for a file, frame count and rate; or why not (``hgv-lane doctor``, for an installer). A stream
+    is opened once, waiting at most :data:`STREAM_OPEN_TIMEOUT_MS` and
+    :data:`STREAM_READ_TIMEOUT_MS`, without the lane's retries."""
+    try:
+        source = open_source(spec, lane_id=lane_id)
+    except SourceError as e:
+        return False, str(e)
+    if isinstance(source, StreamSource):
+        cap = open_capture(source.url)
+        try:
+            if not cap.isOpened():
+                return False, f"{source.name} {_NOT_OPENED}"
+            ok, image = cap.read()
+        finally:
+            cap.release()
+        if not ok or image is None:
+            return False, f"{source.name} opened but sent no frame within {STREAM_READ_TIMEOUT_MS // 1000} s"
+        return True, f"stream {source.name}: {image.shape[1]}x{image.shape[0]} frames"
+    try:
+        frame = next(iter(source.frames()), None)
+    except SourceError as e:
+        return False, str(e)
+    finally:
+        source.close()
+    if frame is None:
+        return False, f"{source.name}: no frame could be read"
+    size = f"{frame.width_px}x{frame.height_px}"
+    if isinstance(source, VideoFileSource):
+        return True, f"video {source.name}: {size}, {source.frame_count} frames at {source.fps:g} fps"
+    return True, f"image folder {source.name}: {size} (first image)"
+
+
 def open_source(
     spec: str | Path,
     *,

@@ -20,6 +20,7 @@ from vision.pipeline.sources import (
     StreamSource,
     VideoFileSource,
     open_source,
+    probe_source,
     redact_url,
 )
 from vision.pipeline.testing import CLIP, blank
@@ -190,6 +191,19 @@ def test_a_streams_password_is_never_shown_or_logged(
     # a camera that never answered is said to be unreachable, not "lost"; the lane shows why
     assert src.last_failure is not None and src.last_failure.startswith("did not open")
     assert "did not open" in caplog.text and "lost" not in caplog.text
+
+
+def test_a_lanes_source_is_probed_for_an_installer(tmp_path: Path) -> None:
+    ok, detail = probe_source(CLIP / "clip.mp4")
+    assert ok and detail.endswith("1280x720, 40 frames at 10 fps")
+    assert probe_source(tmp_path / "missing.mp4") == (
+        False,
+        f"video file not found: {tmp_path / 'missing.mp4'}",
+    )
+    ok, detail = probe_source("rstp://cam/1")
+    assert not ok and "unknown URL scheme 'rstp'" in detail
+    ok, detail = probe_source("rtsp://admin:pw@127.0.0.1:9/stream")  # nothing listens: refused at once
+    assert not ok and "did not open" in detail and "admin:***@" in detail and "pw@" not in detail
 
 
 def test_pushed_frames_drop_oldest_and_count() -> None:
