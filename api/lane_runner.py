@@ -48,7 +48,7 @@ from vision.pipeline.config import (
     RegionOfInterest,
     TrackingConfig,
 )
-from vision.pipeline.lane import LanePipeline
+from vision.pipeline.lane import SPEC_PLATE_PX, LanePipeline
 from vision.pipeline.merge import LaneMerger, MergeRule
 from vision.pipeline.protocols import EventSink, FrameSource, LaneModels
 from vision.pipeline.reload import ModelWatcher
@@ -362,7 +362,13 @@ class LaneRunner:
                 "fps": fps,
                 # the source's drops and the worker's queue's (a pushed lane's endpoint sees only the first)
                 "frames_dropped": sum(c[1].frames_dropped for c in cams),
+                "reconnects": sum(c[1].reconnects for c in cams),
             }
+            sizes = [c[1].plate_px_p50 for c in cams if c[1].plate_px_p50 is not None]
+            if sizes:
+                fields["plate_height_px_p50"] = round(min(sizes), 1)
+                if min(sizes) < SPEC_PLATE_PX:
+                    fields["message"] = f"{message}; {_small_plates(min(sizes))}"
             if lane_id not in self._pushed:  # the frames endpoint counts pushed frames and their arrival
                 fields["frames_received"] = sum(c[1].frames_in for c in cams)
                 ages = [c[1].last_frame_age_ms for c in cams if c[1].last_frame_age_ms is not None]
@@ -395,6 +401,14 @@ class LaneRunner:
                 lane_merger.feed(camera_id).close()
         for merger in self.mergers.values():
             merger.flush()
+
+
+def _small_plates(px: float) -> str:
+    """An installer's hint for a lane whose plates are a median ``px`` high at their largest."""
+    return (
+        f"plates small: {px:.0f} px high at their largest (median), under the {SPEC_PLATE_PX:.0f} px "
+        "(characters 15 px) plate readers are installed for: zoom in or move the camera closer"
+    )
 
 
 _STATUS_SEVERITY = {LaneStatus.OK: 0, LaneStatus.UNKNOWN: 1, LaneStatus.DEGRADED: 2, LaneStatus.DOWN: 3}

@@ -46,12 +46,18 @@ class StateCollector(Collector):
         up = GaugeMetricFamily(
             "hgv_lane_lane_up", "1 unless the lane is down (no frames, or stopped)", labels=["lane"]
         )
+        reconnects = CounterMetricFamily(
+            "hgv_lane_lane_reconnects",
+            "Times a lane's stream was opened again after a failure",
+            labels=["lane"],
+        )
         for lane in lanes:
             received.add_metric([lane.lane_id], lane.frames_received)
             dropped.add_metric([lane.lane_id], lane.frames_dropped)
             passages.add_metric([lane.lane_id], lane.passages)
             up.add_metric([lane.lane_id], 0 if lane.status == LaneStatus.DOWN else 1)
-        yield from (received, dropped, passages, up)
+            reconnects.add_metric([lane.lane_id], lane.reconnects)
+        yield from (received, dropped, passages, up, reconnects)
         if state.passage_sink is not None:
             kept = state.passage_sink.counts
             spool = CounterMetricFamily(

@@ -38,6 +38,14 @@ class LaneHealth(BaseModel):
     last_frame_ts_ms: int | None = None
     last_passage_ts_ms: int | None = None
     passages: int = Field(0, ge=0, description="Passages recorded since the service started.")
+    reconnects: int = Field(0, ge=0, description="Times the lane's stream was opened again after a failure.")
+    plate_height_px_p50: float | None = Field(
+        None,
+        ge=0,
+        description="Median height (px) of the last 50 passages' plates at their largest (the smallest of "
+        "a lane's cameras that read plates): under about 21 px the characters are under the 15 px plate "
+        "readers are installed for, and the message says so.",
+    )
     updated_ts_ms: int = 0
 
 

@@ -102,6 +102,24 @@ def test_demo_lane_stores_passages_and_flags(settings: Settings, sqlite_engine: 
     assert health is not None and health.frames_received == 40
     assert health.status is LaneStatus.UNKNOWN and health.message.startswith("ended:")  # not down: done
     assert "2 passages" in health.message
+    assert health.plate_height_px_p50 is not None and health.plate_height_px_p50 > 21  # large enough
+    assert "plates small" not in health.message
+
+
+def test_a_lane_whose_plates_are_small_tells_the_installer(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=[LaneSettings(lane_id="P1")])
+    )
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    runner.start_configured()
+    worker = runner.workers[("P1", "cam1")]
+    worker.pipeline.counters.best_plate_px.extend([14.0, 16.0, 17.0, 30.0])
+    registry = LaneRegistry()
+    runner.publish(registry)
+    lane = registry.get("P1")
+    assert lane is not None and lane.plate_height_px_p50 == 16.5
+    assert "plates small: 16 px high" in lane.message and "zoom in" in lane.message
+    runner.stop()
 
 
 def test_pushed_frames_start_a_lane_on_demand(settings: Settings) -> None:

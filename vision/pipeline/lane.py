@@ -208,6 +208,16 @@ class FrameResult:
     open_since_ms: int | None = None
 
 
+PLATE_SIZE_WINDOW = 50
+"""Plates whose tallest read :attr:`PipelineCounters.best_plate_px` keeps."""
+
+SPEC_PLATE_PX = 21.0
+"""A one-line plate this many px high has characters of about 15 px (UK characters are 79 of
+the plate's 111 mm), what plate readers are installed for (``vision.synth.scene.SPEC_CHAR_PX``);
+smaller plates are read less often (synthetic plates under 24 px: 0.90-0.95, 32 px and over:
+0.99)."""
+
+
 @dataclass(slots=True)
 class PipelineCounters:
     """Running counts of one lane's pipeline (read by the worker's health snapshot)."""
@@ -229,6 +239,9 @@ class PipelineCounters:
     stitched: int = 0
     handovers: int = 0
     glimpsed_plates: int = 0
+    best_plate_px: deque[float] = field(default_factory=lambda: deque(maxlen=PLATE_SIZE_WINDOW))
+    """Each of the last :data:`PLATE_SIZE_WINDOW` passages' plates at their tallest read (px
+    high): how large this camera sees plates (an installer's check, :data:`SPEC_PLATE_PX`)."""
 
 
 @dataclass(slots=True)
@@ -1133,6 +1146,7 @@ class LanePipeline:
         )
         self._s.recent.append((v.last_ts_ms, tuple(t for p in passage.plates if (t := _remembered_text(p)))))
         self.counters.passages += 1
+        self.counters.best_plate_px.extend(p.tallest_read_px for p in plates if p.tallest_read_px > 0)
         if passage.plates:
             self.counters.passages_with_plates += 1
         if all_plates_read(passage):

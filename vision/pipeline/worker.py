@@ -10,6 +10,7 @@ room instead (every frame is processed). :meth:`LaneWorker.health` returns a
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
 from collections import deque
@@ -115,7 +116,8 @@ class LaneHealth:
     ``frames_failed``: frames the pipeline raised on (skipped, the lane goes on);
     ``passages_failed``: passages the sink raised on (not delivered: a sink that must keep them
     retries and spools them itself, :class:`vision.pipeline.spool.RetryingSink`); ``error``: the
-    last such error, or why the worker stopped (``state`` ``"failed"``).
+    last such error, or why the worker stopped (``state`` ``"failed"``); ``plate_px_p50``: the
+    median height (px) of the last passages' plates at their tallest read (``None`` before any).
     """
 
     lane_id: str
@@ -135,9 +137,14 @@ class LaneHealth:
     error: str | None = None
     frames_failed: int = 0
     passages_failed: int = 0
+    plate_px_p50: float | None = None
 
 
 FrameCallback = Callable[[Frame, FrameResult], None]
+
+
+def _median(values: tuple[float, ...]) -> float | None:
+    return float(statistics.median(values)) if values else None
 
 
 class LaneWorker:
@@ -352,4 +359,5 @@ class LaneWorker:
             error=error,
             frames_failed=self.frames_failed,
             passages_failed=self.passages_failed,
+            plate_px_p50=_median(tuple(c.best_plate_px)),  # a copy in one C call: the worker appends
         )

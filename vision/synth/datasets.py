@@ -23,7 +23,18 @@ import numpy as np
 from .plates import PlateSpec
 from .randomize import SIZES, random_spec
 from .render import StaticTextures, TextureCache, process_static_textures, render_spec
-from .scene import VIEWS, Box, Lighting, PlateTruth, Scene, SceneSpec, View, illegible_reasons
+from .scene import (
+    SPEC_CHAR_PX,
+    VIEWS,
+    Box,
+    Lighting,
+    PlateTruth,
+    Scene,
+    SceneSpec,
+    View,
+    char_height_px,
+    illegible_reasons,
+)
 from .taxonomy import BODY_TYPES, CROP_CLASSES, DETECT_CLASSES, SIDE_OF, BodyType
 
 T = TypeVar("T")
@@ -182,12 +193,14 @@ def write_detect(
 
 
 def _plate_notes(p: PlateTruth, spec: SceneSpec) -> str:
-    """``;``-separated tags: two_line, the conditions, role, view, plate height and, for a
-    plate nobody could read, why (:func:`illegible_reasons`)."""
+    """``;``-separated tags: two_line, the conditions, role, view, plate height, ``small_chars``
+    for characters under :data:`SPEC_CHAR_PX` and, for a plate nobody could read, why
+    (:func:`illegible_reasons`)."""
     notes = (
         (["two_line"] if p.two_line else [])
         + list(spec.condition.tags())
         + [p.role, spec.view, f"h{round(p.box.height)}px"]
+        + (["small_chars"] if char_height_px(p) < SPEC_CHAR_PX else [])
         + list(illegible_reasons(p, spec.condition))
     )
     return ";".join(dict.fromkeys(n for n in notes if n))

@@ -211,6 +211,13 @@ about 0.46 of its height apart (36 of 79 mm)."""
 LEGIBLE_CHAR_VISIBLE = 0.75
 """Least share of every character cell that must show (not hidden, not out of frame)."""
 
+SPEC_CHAR_PX = 15.0
+"""Character height (px) below which a plate is smaller than plate readers are installed for:
+vendors' installation requirements ask for characters at least 15 px high (AxxonSoft's ANPR,
+with strokes of 2 px; 16 px for Auto-Intellect), single-line plates at least 130-170 px wide
+(Milestone) or 30 px high (ABUS). Such a plate may still be legible; it is tagged
+``small_chars`` so that figures can be given for plates within those requirements too."""
+
 
 def char_height_px(p: PlateTruth) -> float:
     """Height (px) of one line of characters: the character cells' quad's mean side edge
