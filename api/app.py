@@ -24,6 +24,7 @@ from vision.runtime import OnnxModel
 
 if TYPE_CHECKING:
     from api.auth import LoginThrottle
+    from api.lane_runner import LaneRunner
     from vision.pipeline.reload import ModelWatcher
     from vision.pipeline.spool import RetryingSink
 
@@ -55,6 +56,7 @@ class AppState:
     passage_sink: RetryingSink | None = None
     login_throttle: LoginThrottle | None = None
     demo_lane: DemoLaneRunner | None = None
+    lane_runner: LaneRunner | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def passage_recorder(self) -> PassageRecorder:

@@ -38,8 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import cv2
+
 from api.schemas.lanes import LaneStatus
 from api.settings import LaneSettings, PipelineSettings, Settings
+from vision.pipeline.annotate import annotate
 from vision.pipeline.config import (
     CameraView,
     LaneConfig,
@@ -320,6 +323,27 @@ class LaneRunner:
             message = f"{h.error} ({message})"
         return status, message, fps
 
+    def snapshot(self, lane_id: str, camera_id: str | None = None) -> tuple[str, bytes] | None:
+        """The last frame a lane's camera (``camera_id``, default the lane's first) processed, as
+        a JPEG with its region of interest, tracks and reads drawn: ``(camera id, bytes)``, or
+        ``None`` when that camera has no frame yet (an installer's check of the view and ROI)."""
+        with self._lock:
+            workers = sorted((k[1], w) for k, w in self.workers.items() if k[0] == lane_id)
+        chosen = [(cam, w) for cam, w in workers if camera_id in (None, cam)]
+        if not chosen or chosen[0][1].last is None:
+            return None
+        cam, worker = chosen[0]
+        assert worker.last is not None
+        frame, result = worker.last
+        img = annotate(frame, result, max_width_px=1280, roi=worker.pipeline.config.roi)
+        ok, jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        return (cam, bytes(jpeg)) if ok else None
+
+    def cameras(self, lane_id: str) -> list[str]:
+        """The camera ids of a lane's running workers."""
+        with self._lock:
+            return sorted(k[1] for k in self.workers if k[0] == lane_id)
+
     def tick(self, now_ms: int | None = None) -> None:
         """Two-camera lanes' passages that waited ``merge_max_wait_ms`` (wall clock ``now_ms``,
         default now) go alone even when no camera sends frames. May write to the store."""
@@ -490,6 +514,7 @@ async def run_lanes(
     state.passage_sink = sink  # it replays a spool left from before on its own thread
     runner = LaneRunner(settings, models_for, sink)
     state.frame_sink = runner.router
+    state.lane_runner = runner
     try:
         if demo:
             runner.start_demo()

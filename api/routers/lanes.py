@@ -1,4 +1,4 @@
-"""``/v1/lanes``: lane status and health, and JPEG frames pushed by lane cameras."""
+"""``/v1/lanes``: lane status and health, a lane's snapshot, and JPEG frames pushed by lane cameras."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import warnings
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Header, HTTPException, Path, Request, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from PIL import Image, UnidentifiedImageError
 
-from api.auth import AnyUser, CameraUser, StateDep
+from api.auth import AnyUser, CameraUser, Client, DbDep, StateDep, SupervisorUser, audit
 from api.schemas.lanes import LANE_ID, FrameAccepted, LaneHealth
 from api.settings import FrameSettings
 from vision.anpr.imageio import apply_orientation, orientation_of
@@ -28,6 +28,39 @@ LaneId = Annotated[str, Path(pattern=LANE_ID, description="Lane id: letters, dig
 def list_lanes(user: AnyUser, state: StateDep) -> list[LaneHealth]:
     """What the pipeline reported for each lane, and the frames pushed to it."""
     return state.lanes.all()
+
+
+@router.get(
+    "/lanes/{lane_id}/snapshot",
+    summary="What a lane's camera sees now: its last frame with the region of interest and tracks drawn",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "No such lane, or no frame yet"}},
+)
+def lane_snapshot(
+    lane_id: LaneId,
+    user: SupervisorUser,
+    state: StateDep,
+    db: DbDep,
+    client: Client,
+    camera: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Supervisors and admins (an installer checking a camera's view and its region of interest:
+    green, tracks and reads as the pipeline has them). JPEG, not cached; audited, since it shows
+    plates. ``camera`` picks one of a lane's cameras (default the first by id)."""
+    runner = state.lane_runner
+    shot = runner.snapshot(lane_id, camera) if runner is not None else None
+    if shot is None:
+        cameras = runner.cameras(lane_id) if runner is not None else []
+        why = (
+            f"camera {camera!r} of lane {lane_id!r} has no frame yet (cameras: {', '.join(cameras)})"
+            if cameras
+            else f"no lane {lane_id!r} runs in this service"
+        )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, why)
+    cam, jpeg = shot
+    audit(db, user, "lane.snapshot", client, {"lane": lane_id, "camera": cam})
+    db.commit()
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/lanes/{lane_id}", response_model=LaneHealth, summary="One lane's status and health")

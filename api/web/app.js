@@ -507,7 +507,11 @@ async function loadLanes() {
   el("span", { text: l.name || l.lane_id }),
   el("span", { class: "state", text: l.status.toUpperCase() }),
   l.fps !== null ? el("span", { class: "msg", text: `${l.fps.toFixed(1)} fps` }) : null,
-  l.message ? el("span", { class: "msg", text: l.message }) : null)));
+  l.message ? el("span", { class: "msg", text: l.message }) : null,
+  // supervisors and admins: what the camera sees now, with its region of interest (a new tab)
+  S.me && (S.me.role === "supervisor" || S.me.role === "admin")
+    ? el("a", { class: "msg", href: `/v1/lanes/${encodeURIComponent(l.lane_id)}/snapshot`, target: "_blank", rel: "noopener", text: "view" })
+    : null)));
 }
 
 // --- passage search ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
@@ -442,4 +443,23 @@ def test_pushed_frames_of_a_two_camera_lane_reach_each_cameras_pipeline(tmp_path
         runner.router.submit(Frame("L3", "x", 1, img))
     assert runner.router.lanes() == ("L3",)
     wait_for(lambda: all(w.health().frames_processed == 1 for w in runner.workers.values()))
+    runner.stop()
+
+
+def test_a_lane_snapshot_shows_what_the_camera_sees_with_its_region(tmp_path: Path) -> None:
+    # an installer had no way to see whether the region of interest covers the lane
+    lane = LaneSettings(lane_id="P1", roi=[(0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9)])
+    settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=[lane]))
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    runner.start_configured()
+    assert runner.snapshot("P1") is None  # no frame yet
+    img = np.zeros((72, 128, 3), np.uint8)
+    runner.router.submit(Frame("P1", "c", 1, img))
+    wait_for(lambda: runner.snapshot("P1") is not None, 10)
+    shot = runner.snapshot("P1")
+    assert shot is not None and shot[0] == "cam1"
+    drawn = cv2.imdecode(np.frombuffer(shot[1], np.uint8), cv2.IMREAD_COLOR)
+    assert drawn is not None and drawn.shape == (72, 128, 3)
+    assert drawn[36, 13, 1] > 120 and drawn[36, 13, 2] < 80  # the green region's left edge at x = 0.1
+    assert runner.snapshot("P1", "other") is None and runner.snapshot("P2") is None
     runner.stop()

@@ -8,12 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision.pipeline.config import RegionOfInterest
 from vision.pipeline.lane import FrameResult
 from vision.types import Frame, ImageBGR
 
 VEHICLE_COLOUR = (255, 160, 0)  # BGR
 PLATE_COLOUR = (0, 220, 255)
 GATED_COLOUR = (128, 128, 128)
+ROI_COLOUR = (0, 200, 0)
 
 
 def _label(img: ImageBGR, text: str, x: int, y: int, colour: tuple[int, int, int], scale: float) -> None:
@@ -26,9 +28,12 @@ def _label(img: ImageBGR, text: str, x: int, y: int, colour: tuple[int, int, int
     cv2.putText(img, text, (x + 2, y - base), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def annotate(frame: Frame, result: FrameResult, *, max_width_px: int = 960) -> ImageBGR:
+def annotate(
+    frame: Frame, result: FrameResult, *, max_width_px: int = 960, roi: RegionOfInterest | None = None
+) -> ImageBGR:
     """A copy of the frame, shrunk to ``max_width_px`` wide, with vehicle tracks (id and body
-    type so far), plate tracks (id and current vote, ``?`` when not committed) and a status line."""
+    type so far), plate tracks (id and current vote, ``?`` when not committed), the region of
+    interest when given (green; the whole frame draws none) and a status line."""
     scale = min(1.0, max_width_px / frame.width_px)
     size = (round(frame.width_px * scale), round(frame.height_px * scale))
     img: ImageBGR = (
@@ -37,6 +42,9 @@ def annotate(frame: Frame, result: FrameResult, *, max_width_px: int = 960) -> I
         else frame.image.copy()
     )
     fs = 0.45 if scale < 0.8 else 0.6
+    if roi is not None and not roi.whole_frame:
+        poly = np.round(roi.polygon_px(size[0], size[1])).astype(np.int32)
+        cv2.polylines(img, [poly], isClosed=True, color=ROI_COLOUR, thickness=2)
     for v in result.vehicles:
         x1, y1, x2, y2 = (round(c * scale) for c in (v.box.x1, v.box.y1, v.box.x2, v.box.y2))
         cv2.rectangle(img, (x1, y1), (x2, y2), VEHICLE_COLOUR, 2)

@@ -169,6 +169,7 @@ class LaneWorker:
         self.sink = sink
         self.queue: DropOldestQueue[tuple[Frame, float]] = DropOldestQueue(queue_size)
         self.on_frame = on_frame
+        self.last: tuple[Frame, FrameResult] | None = None
         self.lane_id = pipeline.config.lane_id
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -270,6 +271,7 @@ class LaneWorker:
                     continue
                 with self._lock:
                     self._latencies.append((time.monotonic() - arrived) * 1000.0)
+                self.last = (frame, result)  # what the lane sees now (an installer's snapshot)
                 self._emit(result.passages)
                 if self.on_frame is not None:
                     self.on_frame(frame, result)

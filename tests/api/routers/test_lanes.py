@@ -234,3 +234,37 @@ def test_a_capture_time_far_from_the_services_clock_is_refused_with_how_far(api:
     assert api.state.lanes.get("L1") is None  # nothing counted
     for off_ms in (4000, -590_000):  # inside frames.max_ahead_s (5 s) and max_behind_s (600 s)
         assert _push(api, _jpeg(), **{"X-Frame-Ts-Ms": str(now + off_ms)}).status_code == 202
+
+
+def test_a_supervisor_sees_a_lanes_snapshot_and_it_is_audited(api: Any) -> None:
+    from api.db import repository as repo
+    from api.db.session import session_scope
+    from api.lane_runner import LaneRunner
+    from api.settings import LaneSettings, PipelineSettings, Settings
+    from tests.api.test_lane_runner import StoreSinkStub, truth_models, wait_for
+
+    assert api.client.get("/v1/lanes/P1/snapshot", headers=api.auth("supervisor")).status_code == 404
+    settings = Settings(
+        data_dir=api.state.settings.data_dir, pipeline=PipelineSettings(lanes=[LaneSettings(lane_id="P1")])
+    )
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    runner.start_configured()
+    api.state.lane_runner, api.state.frame_sink = runner, runner.router
+    try:
+        r = api.client.get("/v1/lanes/P1/snapshot", headers=api.auth("supervisor"))
+        assert r.status_code == 404 and "has no frame yet (cameras: cam1)" in r.json()["detail"]
+        assert _push(api, _jpeg(), lane="P1").status_code == 202
+        wait_for(lambda: runner.snapshot("P1") is not None, 10)
+        assert api.client.get("/v1/lanes/P1/snapshot", headers=api.auth("officer")).status_code == 403
+        r = api.client.get("/v1/lanes/P1/snapshot", headers=api.auth("supervisor"))
+        assert (
+            r.status_code == 200
+            and r.headers["content-type"] == "image/jpeg"
+            and r.content[:2] == b"\xff\xd8"
+        )
+        assert r.headers["cache-control"] == "private, no-store"
+        with session_scope(api.state.engine) as s:
+            (entry,) = repo.audit_entries(s, "lane.snapshot")
+            assert entry.actor == "supervisor" and entry.detail == {"lane": "P1", "camera": "cam1"}
+    finally:
+        runner.stop()
