@@ -304,13 +304,18 @@ def token_expiry(user: User, expires_days: int | None, person_days: int, now: in
     return now + days * 86_400_000 if days else None
 
 
-def end_access(session: Session, user: User, now: int, *, tokens: bool = False) -> dict[str, int]:
+def end_access(
+    session: Session, user: User, now: int, *, tokens: bool = False, keep: Principal | None = None
+) -> dict[str, int]:
     """End ``user``'s browser sessions (and with ``tokens`` revoke their tokens): what a change
     of who they are needs, so a stolen cookie or a token minted with it does not outlive the
-    change. Returns the counts for the audit row."""
-    ended = {"sessions_ended": repo.revoke_web_sessions(session, user.id, now)}
+    change. ``keep``: the caller's own session or token stays (a user changing their own
+    password). Returns the counts for the audit row."""
+    keep_session = keep.credential_id if keep is not None and keep.via == "session" else None
+    keep_token = keep.credential_id if keep is not None and keep.via == "token" else None
+    ended = {"sessions_ended": repo.revoke_web_sessions(session, user.id, now, keep=keep_session)}
     if tokens:
-        ended["tokens_revoked"] = repo.revoke_tokens(session, user.id, now)
+        ended["tokens_revoked"] = repo.revoke_tokens(session, user.id, now, keep=keep_token)
     return ended
 
 

@@ -460,25 +460,25 @@ def web_session_by_sha256(session: Session, digest: str) -> WebSession | None:
     ).first()
 
 
-def revoke_web_sessions(session: Session, user_id: int, now_ms: int) -> int:
-    """End every open browser session of ``user_id`` (a password changed); how many."""
-    return _revoke_open(session, WebSession, user_id, now_ms)
+def revoke_web_sessions(session: Session, user_id: int, now_ms: int, *, keep: int | None = None) -> int:
+    """End every open browser session of ``user_id`` but ``keep`` (an id) (a password
+    changed); how many."""
+    return _revoke_open(session, WebSession, user_id, now_ms, keep)
 
 
-def revoke_tokens(session: Session, user_id: int, now_ms: int) -> int:
-    """Revoke every token of ``user_id`` not revoked yet (a person's password reset); how many."""
-    return _revoke_open(session, ApiToken, user_id, now_ms)
+def revoke_tokens(session: Session, user_id: int, now_ms: int, *, keep: int | None = None) -> int:
+    """Revoke every token of ``user_id`` not revoked yet but ``keep`` (a person's password
+    reset); how many."""
+    return _revoke_open(session, ApiToken, user_id, now_ms, keep)
 
 
 def _revoke_open(
-    session: Session, model: type[WebSession] | type[ApiToken], user_id: int, now_ms: int
+    session: Session, model: type[WebSession] | type[ApiToken], user_id: int, now_ms: int, keep: int | None
 ) -> int:
-    result = session.execute(
-        update(model)
-        .where(model.user_id == user_id, model.revoked_ts_ms.is_(None))
-        .values(revoked_ts_ms=now_ms)
-        .execution_options(synchronize_session=False)
-    )
+    query = update(model).where(model.user_id == user_id, model.revoked_ts_ms.is_(None))
+    if keep is not None:
+        query = query.where(model.id != keep)
+    result = session.execute(query.values(revoked_ts_ms=now_ms).execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -15,6 +15,8 @@ from api.auth import (
     LoginBusy,
     StateDep,
     audit,
+    check_password_policy,
+    end_access,
     hash_password,
     needs_rehash,
     now_ms,
@@ -23,7 +25,7 @@ from api.auth import (
 )
 from api.db import repository as repo
 from api.db.models import UserRole
-from api.schemas.users import LoginRequest, Me
+from api.schemas.users import LoginRequest, Me, PasswordChange
 
 router = APIRouter(tags=["auth"])
 
@@ -108,6 +110,51 @@ def logout(user: AnyUser, request: Request, response: Response, db: DbDep, clien
     audit(db, user, "auth.logout", client, {})
     db.commit()
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+@router.post(
+    "/auth/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change your own password (ends your other sessions and tokens)",
+    responses={
+        403: {"description": "The current password is wrong, or a camera"},
+        429: {"description": "Too many failures"},
+    },
+)
+def change_password(body: PasswordChange, user: AnyUser, db: DbDep, state: StateDep, client: Client) -> None:
+    """A person changes their own password, giving the current one (a stolen cookie alone cannot
+    change it). A wrong current password counts as a failed log-in for the name and address
+    (the log-in throttle). Every other session and token of the user ends: the one making the
+    request stays. Cameras have no password (403)."""
+    if user.role is UserRole.CAMERA:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a camera has no password (tokens only)")
+    throttle = state.login_throttle
+    ip = client.ip or "?"
+    if throttle is not None and throttle.refusal(user.name, ip) is not None:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes")
+    target = repo.get_user_by_name(db, user.name)
+    assert target is not None  # authenticated just now
+    try:
+        with throttle.checking() if throttle is not None else contextlib.nullcontext():
+            ok = verify_password(target.password_hash, body.current_password)
+    except LoginBusy:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many log-ins at once: try again"
+        ) from None
+    if not ok:
+        if throttle is not None:
+            throttle.failed(user.name, ip)
+        audit(db, user, "auth.password_failed", client, {})
+        db.commit()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong")
+    try:
+        check_password_policy(body.new_password, state.settings.auth.min_password_len)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    target.password_hash = hash_password(body.new_password)
+    ended = end_access(db, target, now_ms(), tokens=True, keep=user)
+    audit(db, user, "auth.password_changed", client, ended)
+    db.commit()
 
 
 @router.get("/auth/me", response_model=Me, summary="Who am I")

@@ -84,6 +84,13 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class PasswordChange(BaseModel):
+    """Your password now, and the new one."""
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
 class Me(BaseModel):
     """The logged-in user; ``csrf_token`` goes in the ``X-CSRF-Token`` header of changing requests."""
 

@@ -411,3 +411,42 @@ def test_a_token_for_a_lane_the_configuration_does_not_list_is_warned_about(
         assert "warning" not in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
+
+
+def test_a_person_changes_their_own_password_and_every_other_session_and_token_ends(api: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    api.user("alice", "officer", "alice-password-1")  # with a token (api.tokens["alice"])
+    other = TestClient(api.client.app)
+    assert (
+        other.post("/v1/auth/login", json={"name": "alice", "password": "alice-password-1"}).status_code
+        == 200
+    )
+    me = _login(api)
+    csrf = {"X-CSRF-Token": me.json()["csrf_token"]}
+    change = {"current_password": "alice-password-1", "new_password": "alice-password-2"}
+    wrong = {**change, "current_password": "not-it"}
+    assert api.client.post("/v1/auth/password", json=wrong, headers=csrf).status_code == 403
+    assert api.client.post("/v1/auth/password", json=change).status_code == 403  # no CSRF token
+    assert api.client.post("/v1/auth/password", json=change, headers=csrf).status_code == 204
+    assert api.client.get("/v1/flags").status_code == 200  # this session stays
+    assert other.get("/v1/flags").status_code == 401  # the other one ended
+    api.client.cookies.clear()
+    assert api.client.get("/v1/flags", headers=api.auth("alice")).status_code == 401  # her token too
+    assert _login(api, password="alice-password-2").status_code == 200
+    with session_scope(api.state.engine) as s:
+        assert len(repo.audit_entries(s, "auth.password_failed")) == 1
+        (done,) = repo.audit_entries(s, "auth.password_changed")
+        assert done.detail == {"sessions_ended": 1, "tokens_revoked": 1}
+    cam = api.client.post("/v1/auth/password", json=change, headers={**api.auth("camera")})
+    assert cam.status_code == 403 and "camera" in cam.json()["detail"]
+
+
+def test_guessing_the_current_password_is_throttled_as_log_ins_are(api: Any) -> None:
+    api.user("alice", "officer", "alice-password-1")
+    wrong = {"current_password": "guess", "new_password": "alice-password-2"}
+    codes = [
+        api.client.post("/v1/auth/password", json=wrong, headers=api.auth("alice")).status_code
+        for _ in range(6)
+    ]
+    assert codes == [403] * 5 + [429]
