@@ -296,10 +296,12 @@ TOKEN_NAME_MAX = 100
 
 def token_expiry(user: User, expires_days: int | None, person_days: int, now: int) -> int | None:
     """When a new token of ``user`` expires (ms since the epoch): after ``expires_days`` when
-    asked; else a person's after ``person_days`` (``auth.person_token_days``; 0: never) and a
-    camera's never (a lane camera must not go dark on a date nobody remembers)."""
+    asked; else a person's after ``person_days`` (``auth.person_token_days``; 0: never), and a
+    camera's or a token-only integration's (a user with no password) never: a lane camera or
+    a feed must not go dark on a date nobody remembers."""
     days = expires_days
-    if days is None and UserRole(user.role) is not UserRole.CAMERA and person_days > 0:
+    person = UserRole(user.role) is not UserRole.CAMERA and user.password_hash is not None
+    if days is None and person and person_days > 0:
         days = person_days
     return now + days * 86_400_000 if days else None
 
@@ -359,8 +361,11 @@ class LoginBusy(Exception):
 
 class LoginThrottle:
     """Refuses log-ins for a name from an address after ``limit`` failures within ``window_s``,
-    and any log-in from an address after ``address_limit`` failures (whatever the names: a spray
-    of names from one address); lets at most ``concurrent`` password checks run at once.
+    and log-ins from an address after ``address_limit`` failures whatever the names (a spray of
+    names from one address), except for a name that logged in from that address within
+    ``known_s`` (behind a proxy or NAT every officer shares one address: a spray must not lock
+    out the officers already working there). At most ``concurrent`` password checks run at once;
+    a check waits up to ``wait_s`` for a place (:meth:`checking`).
 
     Not per account across addresses: anyone could then lock a named officer out; the argon2
     cost and the per-address limit bound a spread-out guesser instead. In memory (a restart
@@ -380,12 +385,15 @@ class LoginThrottle:
         max_keys: int = 10_000,
         *,
         address_limit: int = 20,
+        known_s: float = 86_400.0,
         concurrent: int = 4,
+        wait_s: float = 5.0,
     ) -> None:
         self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
-        self.address_limit = address_limit
+        self.address_limit, self.known_s, self.wait_s = address_limit, known_s, wait_s
         self._failures: dict[tuple[str, str], list[float]] = {}
         self._reported: set[tuple[str, str]] = set()
+        self._known: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         self._checking = threading.BoundedSemaphore(concurrent)
 
@@ -395,6 +403,7 @@ class LoginThrottle:
             self._failures[key] = times
         else:
             self._failures.pop(key, None)
+        if len(times) < self._limit_of(key):  # unblocked: the next block is reported again
             self._reported.discard(key)
         return times
 
@@ -419,7 +428,11 @@ class LoginThrottle:
                 self._reported.discard(key)
 
     def _blocking_key(self, name: str, ip: str, now: float) -> tuple[str, str] | None:
-        for key in ((name, ip), (self.ANY_NAME, ip)):
+        keys = [(name, ip)]
+        known = self._known.get((name, ip))
+        if known is None or now - known >= self.known_s:
+            keys.append((self.ANY_NAME, ip))
+        for key in keys:
             if len(self._recent(key, now)) >= self._limit_of(key):
                 return key
         return None
@@ -450,14 +463,20 @@ class LoginThrottle:
 
     def succeeded(self, name: str, ip: str) -> None:
         with self._lock:
+            now = time.monotonic()
             self._failures.pop((name, ip), None)
             self._reported.discard((name, ip))
+            self._known[(name, ip)] = now
+            if len(self._known) > self.max_keys:  # oldest out first
+                for key, _ in sorted(self._known.items(), key=lambda kv: kv[1])[: len(self._known) // 10]:
+                    del self._known[key]
 
     @contextlib.contextmanager
     def checking(self) -> Iterator[None]:
-        """Hold one of the ``concurrent`` password-check places; :class:`LoginBusy` when none is
-        free (a flood of log-ins must not take every worker thread the other routes share)."""
-        if not self._checking.acquire(blocking=False):
+        """Hold one of the ``concurrent`` password-check places, waiting up to ``wait_s`` for
+        one; :class:`LoginBusy` when none comes free (a flood of log-ins must not take every
+        worker thread the other routes share, nor refuse a burst of officers starting a shift)."""
+        if not self._checking.acquire(timeout=self.wait_s):
             raise LoginBusy
         try:
             yield

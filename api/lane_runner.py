@@ -57,6 +57,7 @@ from vision.pipeline.protocols import EventSink, FrameSource, LaneModels
 from vision.pipeline.reload import ModelWatcher
 from vision.pipeline.sources import (
     FrameRefused,
+    ImageFolderSource,
     PushedFrameRouter,
     PushedFrames,
     VideoFileSource,
@@ -240,7 +241,10 @@ class LaneRunner:
         limit = self.settings.pipeline.max_pushed_lanes
         listed = sorted({lane.lane_id for lane in self.settings.pipeline.lanes})
         reason = None
-        if running:
+        failed = [why for (lane, _), why in self.not_started.items() if lane == lane_id]
+        if failed:
+            reason = f"lane {lane_id!r} {failed[0]}"
+        elif running:
             reason = f"lane {lane_id!r} runs another source (a file or stream), not pushed frames"
         elif listed:
             reason = (
@@ -291,13 +295,19 @@ class LaneRunner:
             fps = round((h.frames_processed - prev.frames) / (now - prev.at), 2)
         new_drops = prev is not None and h.frames_dropped > prev.dropped
         self._published[key] = _Published(h.frames_processed, h.frames_dropped, now)
-        worker = self.workers.get(key)
-        if h.state == "stopped" and not h.error and worker is not None and not worker.source.live:
-            # a video file or folder played to its end: done, not broken (the lanes are not down)
+        source = getattr(self.workers.get(key), "source", None)
+        if h.state == "stopped" and not h.error and isinstance(source, VideoFileSource | ImageFolderSource):
+            # a video file or folder played to its end (a configured one plays in real time, so
+            # it is "live" to the worker): done, not broken, so the lanes are not down
+            again = (
+                " (loop = true in the lane's settings plays it again)"
+                if isinstance(source, VideoFileSource)
+                else ""
+            )
             return (
                 LaneStatus.UNKNOWN,
-                f"ended: {h.frames_processed} frames of {h.source} played to the end, {h.passages} passages "
-                "(loop = true in the lane's settings plays it again)",
+                f"ended: {h.frames_processed} frames of {h.source} played to the end, "
+                f"{h.passages} passages{again}",
                 None,
             )
         if h.state in ("failed", "stopped", "reconnecting") or (
@@ -379,6 +389,12 @@ class LaneRunner:
                 source = " + ".join(h.source for _, h, _, _, _ in cams)
                 rates = [c[4] for c in cams if c[4] is not None]
                 fps = round(sum(rates), 2) if rates else None
+            missing = [
+                f"camera {cam} {why}" for (lane, cam), why in self.not_started.items() if lane == lane_id
+            ]
+            if missing:  # a camera of a lane that runs others did not start: the lane is not whole
+                status = max(status, LaneStatus.DEGRADED, key=_STATUS_SEVERITY.__getitem__)
+                message = "; ".join([*missing, message])
             fields: dict[str, object] = {
                 "status": status,
                 "message": message,

@@ -10,6 +10,7 @@ failed prune leaves both the rows and their evidence in place.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy import Engine
 
 from api.db import repository as repo
 from api.db.session import session_scope
-from vision.pipeline.spool import prune_replayed, spool_path
+from vision.pipeline.spool import SpoolPrune, prune_replayed, spool_path
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def prune_passages(
                 action="db.prune",
                 detail={"cutoff_ts_ms": cutoff, "passages": len(rows), "files": len(existing), "bytes": size},
             )
-    spool = prune_replayed(spool_path(data_dir), cutoff, dry_run=dry_run)
+    spool = SpoolPrune() if not dry_run else _prune_spool_record(data_dir, cutoff, dry_run=True)
     report = PruneReport(
         cutoff,
         len(rows),
@@ -110,4 +111,17 @@ def prune_passages(
             except OSError:
                 break
             folder = folder.parent
-    return report
+    # last, and never failing the prune: rewriting the record needs disk, which a full disk (the
+    # reason for a prune) may not have; the rows and crops are gone by then either way
+    spool = _prune_spool_record(data_dir, cutoff, dry_run=False)
+    return dataclasses.replace(
+        report, spool_replayed_lines=spool.replayed_removed, spool_bad_lines=spool.bad_lines
+    )
+
+
+def _prune_spool_record(data_dir: Path, cutoff: int, *, dry_run: bool) -> SpoolPrune:
+    try:
+        return prune_replayed(spool_path(data_dir), cutoff, dry_run=dry_run)
+    except OSError as e:
+        log.warning("the spool's replay record was not pruned: %s", e)
+        return SpoolPrune()

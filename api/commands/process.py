@@ -55,7 +55,12 @@ class FirstFrames:
         self._source, self._n = source, n
 
     def frames(self) -> Iterator[Any]:
-        return itertools.islice(self._source.frames(), self._n)
+        inner = self._source.frames()
+        try:
+            yield from itertools.islice(inner, self._n)
+        finally:  # a stream's capture is released now, not when the run ends
+            inner.close()
+            self._source.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._source, name)

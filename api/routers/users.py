@@ -104,7 +104,8 @@ def update_user(
         if body.role is UserRole.CAMERA:  # cameras use tokens only: the password goes
             target.password_hash = None
             changes["password"] = "removed"
-        changes.update(end_access(db, target, now))  # a session opened as the old role ends
+        # a session opened, or a token made, as the old role must not act as the new one
+        changes.update(end_access(db, target, now, tokens=True))
     if body.active is not None and body.active != target.active:
         target.active = body.active
         changes["active"] = body.active

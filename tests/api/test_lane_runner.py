@@ -199,6 +199,26 @@ def test_a_lane_that_cannot_start_is_down_with_why_and_the_others_run(tmp_path: 
     runner.stop()
 
 
+def test_a_two_camera_lane_one_of_whose_cameras_did_not_start_is_degraded_with_why(tmp_path: Path) -> None:
+    lanes = [
+        LaneSettings(lane_id="L2", camera_id="front", view="front"),
+        LaneSettings(lane_id="L2", camera_id="rear", view="rear", source=str(tmp_path / "rear.mp4")),
+        LaneSettings(lane_id="T1", source="rstp://cam/1"),
+    ]
+    settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=lanes))
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    assert set(runner.start_configured()) == {("L2", "rear"), ("T1", "cam1")}
+    registry = LaneRegistry()
+    runner.publish(registry)
+    l2 = registry.get("L2")
+    assert l2 is not None and l2.status is LaneStatus.DEGRADED  # it had shown ok, each passage waiting 60 s
+    assert l2.message.startswith("camera rear did not start: video file not found")
+    img = np.zeros((72, 128, 3), np.uint8)
+    with pytest.raises(FrameRefused, match=r"lane 'T1' did not start: .*unknown URL scheme"):
+        runner.router.submit(Frame("T1", "c", 1, img))  # not "no lane 'T1' in pipeline.lanes (..., T1)"
+    runner.stop()
+
+
 def test_a_pushed_lanes_drops_in_its_pipelines_queue_are_counted(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(queue_size=1))
     gate = threading.Event()
@@ -228,15 +248,13 @@ def test_a_pushed_lanes_drops_in_its_pipelines_queue_are_counted(tmp_path: Path)
 
 
 def test_a_file_lane_played_to_its_end_is_ended_not_down(tmp_path: Path) -> None:
-    # it had stayed "down", and /health degraded, until a restart
-    from vision.pipeline.sources import VideoFileSource
-
+    # it had stayed "down", and /health degraded, until a restart; configured, it plays in real
+    # time (4 s here), as the service plays it
     lane = LaneSettings(lane_id="F1", source=str(CLIP / "clip.mp4"))
     settings = Settings(data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=[lane]))
     runner = LaneRunner(settings, truth_models, StoreSinkStub())
-    worker = runner._start(
-        lane_config_for(settings.pipeline, lane), VideoFileSource(CLIP / "clip.mp4", lane_id="F1")
-    )
+    assert runner.start_configured() == {}
+    worker = runner.workers[("F1", "cam1")]
     wait_for(lambda: worker.health().state == "stopped", 60)
     registry = LaneRegistry()
     runner.publish(registry)

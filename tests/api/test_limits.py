@@ -37,6 +37,14 @@ def test_a_chunked_body_is_cut_off_once_over(api: Any) -> None:
 def test_bodies_under_the_limits_still_work(api: Any) -> None:
     r = api.client.post("/v1/auth/login", json={"name": "officer", "password": "wrong-password"})
     assert r.status_code == 401
+    import cv2
+    import numpy as np
+
+    jpeg = bytes(cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))[1])
+    r = api.client.post(
+        "/v1/lanes/L1/frames", content=jpeg, headers={**api.auth("camera"), "content-type": "image/jpeg"}
+    )
+    assert r.status_code == 202  # a frame under frames.max_bytes goes through the middleware
     jpeg_over = b"\xff\xd8" + b"\0" * 8_000_100
     r = api.client.post(
         "/v1/lanes/L1/frames", content=jpeg_over, headers={**api.auth("camera"), "content-type": "image/jpeg"}

@@ -115,3 +115,22 @@ def test_prune_takes_old_lines_of_the_spools_replay_record_and_counts_its_bad_fi
     assert (report.spool_replayed_lines, report.spool_bad_lines) == (1, 2)
     assert replayed.read_text().splitlines() == [lines[1], "{torn"]
     assert len(spool.with_suffix(".bad.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_full_disk_while_pruning_the_spools_record_still_frees_the_crops(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the record was rewritten before the crops went: ENOSPC there left rows deleted and every
+    # crop on disk for good
+    import errno
+
+    import api.retention as retention
+
+    def full(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store(engine, tmp_path, passage("old-clean", "AA11AAA", 40))
+    monkeypatch.setattr(retention, "prune_replayed", full)
+    report = prune_passages(engine, tmp_path, older_than_days=30, now_ms=NOW)
+    assert report.passages == 1 and report.files == 2 and report.spool_replayed_lines == 0
+    assert not list(tmp_path.rglob("*.jpg"))

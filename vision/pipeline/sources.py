@@ -373,13 +373,20 @@ class FrameSink(Protocol):
     def submit(self, frame: Frame) -> bool: ...
 
 
+CLOCK_STEP_MS = 2000
+"""A pushed frame this much older than the one before it means the camera's clock stepped back
+(:meth:`PushedFrames.frames`); less is a frame that arrived out of order."""
+
+
 class PushedFrames:
     """A live source fed by :meth:`submit` (one lane, or one camera of a lane when ``camera_id``
     is given: a lane with a front and a rear camera has one source per camera).
 
     Holds at most ``max_queue`` frames; when full the oldest is dropped and counted in
     ``dropped``. Frames whose ``ts_ms`` is not after the previous one's get the previous one
-    plus 1 ms (tracking needs increasing times); ``index`` counts delivered frames.
+    plus 1 ms (tracking needs increasing times); a camera clock that steps back more than
+    :data:`CLOCK_STEP_MS` is shifted so its frames keep their spacing; ``index`` counts delivered
+    frames.
     """
 
     live = True
@@ -425,6 +432,7 @@ class PushedFrames:
     def frames(self) -> Iterator[Frame]:
         index = 0
         last_ts = -1
+        shift = 0  # added to the camera's times since its clock last stepped back
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
@@ -432,7 +440,19 @@ class PushedFrames:
                 if self._closed:
                     return
                 frame = self._queue.popleft()
-            ts = max(frame.ts_ms, last_ts + 1)
+            ts = frame.ts_ms + shift
+            if last_ts - ts > CLOCK_STEP_MS:
+                # the camera's clock stepped back (NTP, a reboot): its frames keep their own spacing
+                # after the last one, not all squeezed 1 ms apart (the lane's clock would stand
+                # still, and no lorry would ever leave: no passage)
+                shift += last_ts + 1 - ts
+                log.warning(
+                    "lane %s: the camera's clock stepped back %.1f s; its times go on from the last frame's",
+                    self.lane_id,
+                    (last_ts - ts) / 1000,
+                )
+                ts = last_ts + 1
+            ts = max(ts, last_ts + 1)
             last_ts = ts
             yield Frame(frame.lane_id, frame.camera_id, ts, frame.image, index=index)
             index += 1

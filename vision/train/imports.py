@@ -564,9 +564,11 @@ def _manifest_groups(
     manifest: Path, by_image: Mapping[str, Sequence[tuple[int, dict[str, str]]]], options: ImportOptions
 ) -> dict[str, str]:
     """A plate manifest's group key per image (``image_path`` as written) when no column names
-    it: the images the file-name pattern groups, joined where they share a plate text (frames
-    of one vehicle: ``lorry7_f0001.jpg``, ``lorry7_f0002.jpg``); an image that shares none is a
-    photograph of its own (``car9-0.jpg``, ``car9-1.jpg`` of two cars). Each group is named by
+    it: the images the file-name pattern groups stay one group when at least half of them share
+    plate texts (frames of one vehicle: ``lorry7_f0001.jpg`` ... ``lorry7_f0008.jpg``, one with no
+    text read among them); otherwise they are photographs of different vehicles (``car9-0.jpg``,
+    ``car9-1.jpg`` of two cars; plates-dev's 167 ``wts-lg-NNN`` captures), split where no
+    text joins them. Each group is named by
     :func:`~vision.train.datasets.manifest_image_name`, the name ``dataset plate-tiles`` and
     ``train reader`` split photographs by, and a group of several by its member that split scores
     highest, so a group is in val only when the shipped models held out all of it: none of their
@@ -582,7 +584,12 @@ def _manifest_groups(
             image: {(row.get("plate_text") or "").strip().upper() for _, row in by_image[image]}
             for image in images
         }
-        for component in _sharing_a_text(images, texts):
+        components = _sharing_a_text(images, texts)
+        if 2 * max(len(c) for c in components) >= len(images):
+            # mostly one vehicle's frames: those with no text read, a part-read one, or the
+            # tractor's plate where the trailer's shows stay with them, as the pattern grouped them
+            components = [list(images)]
+        for component in components:
             names = [manifest_image_name(manifest, manifest.parent / image) for image in component]
             name = max(names, key=lambda n: split_score(n, salt))
             groups.update(dict.fromkeys(component, name))

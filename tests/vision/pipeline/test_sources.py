@@ -206,6 +206,22 @@ def test_a_lanes_source_is_probed_for_an_installer(tmp_path: Path) -> None:
     assert not ok and "did not open" in detail and "admin:***@" in detail and "pw@" not in detail
 
 
+def test_a_camera_clock_stepping_back_keeps_its_frames_spacing() -> None:
+    # squeezed 1 ms apart after a 590 s step back, 600 frames made no passage: time stood still
+    src = PushedFrames("L1", max_queue=100)
+    img = blank()
+    for ts in (1_000_000, 1_000_100, 1_000_200, 410_300, 410_400, 410_500, 410_450):
+        src.submit(Frame("L1", "c", ts, img))
+    out: list[int] = []
+    for f in src.frames():
+        out.append(f.ts_ms)
+        if len(out) == 7:
+            break
+    assert out[:3] == [1_000_000, 1_000_100, 1_000_200]
+    assert out[3:6] == [1_000_201, 1_000_301, 1_000_401]  # shifted, 100 ms apart as sent
+    assert out[6] == 1_000_402  # a frame out of order by 50 ms: after the last, not a step
+
+
 def test_pushed_frames_drop_oldest_and_count() -> None:
     src = PushedFrames("L1", max_queue=2)
     img = blank()

@@ -359,9 +359,12 @@ def test_a_plate_manifests_photographs_are_split_as_the_shipped_models_split_the
     for i in range(12):  # numbered photographs of different cars (plates-dev's wts-lg-NNN)
         _image(root / "us" / f"wts-lg-{i:06d}.jpg", 300 + i, size_hw=(60, 120))
         lines.append(f"us/wts-lg-{i:06d}.jpg,CA{i:02d}XYZ,GB,10,10,40,12,")
-    for k in (1, 2):  # frames of one lorry stay together whatever their names hash to
+    # frames of one lorry stay together whatever their names hash to: a part-read mark and the
+    # tractor's own plate among them too
+    marks = ["LR07ABC"] * 6 + ["LR07AB?", "TR12XYZ"]
+    for k, mark in enumerate(marks):
         _image(root / "us" / f"lorry7_f{k:04d}.jpg", 200 + k, size_hw=(60, 120))
-        lines.append(f"us/lorry7_f{k:04d}.jpg,LR07ABC,GB,10,10,40,12,")
+        lines.append(f"us/lorry7_f{k:04d}.jpg,{mark},GB,10,10,40,12,")
     manifest = root / "scenes.csv"
     manifest.write_text("\n".join(lines) + "\n")
     result = _run([manifest], tmp_path / "out")
@@ -369,8 +372,8 @@ def test_a_plate_manifests_photographs_are_split_as_the_shipped_models_split_the
     expected = {rel: split_of(manifest_image_name(manifest, (root / rel).resolve()), 0.2) for rel in photos}
     assert len(photos) == 52 and photos == expected and set(photos.values()) == {"train", "val"}
     frames = [it for it in result.items if "lorry7" in it.rel]
-    assert len(frames) == 2 and frames[0].group == frames[1].group and frames[0].split == frames[1].split
-    # one group, in val only if the shipped split held out both frames
+    assert len(frames) == 8 and len({(it.group, it.split) for it in frames}) == 1
+    # one group, in val only if the shipped split held out every frame
     both_held = all(split_of(manifest_image_name(manifest, it.path), 0.2) == "val" for it in frames)
     assert (frames[0].split == "val") == both_held
 
