@@ -8,7 +8,9 @@ Nothing is built at import time.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The source tree's root (holds ``models/`` and ``fixtures/`` in an editable install)."""
 
 CONFIG_ENV = "HGV_LANE_CONFIG"
+ENV_PREFIX = "HGV_LANE_"
 
 
 class _Section(BaseModel):
@@ -460,7 +463,7 @@ class Settings(BaseSettings):
     """All settings of the lane service and its commands."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HGV_LANE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True
     )
 
     data_dir: Path = Field(
@@ -557,6 +560,21 @@ def settings_error(exc: ValidationError, under: Sequence[str] = ()) -> SettingsE
     return SettingsError(f"invalid settings ({exc.error_count()}):\n  {problems}")
 
 
+def _bad_environment_value(message: str) -> str | None:
+    """pydantic-settings' "error parsing value for field X from source EnvSettingsSource" with the
+    variable named and why its value does not parse (complex values are JSON), or ``None``."""
+    m = re.search(r'field "([^"]+)" from source "EnvSettingsSource"', message)
+    if m is None:
+        return None
+    prefix = f"{ENV_PREFIX}{m.group(1).upper()}"
+    for name in sorted(n for n in os.environ if n.upper() == prefix or n.upper().startswith(prefix + "__")):
+        try:
+            json.loads(os.environ[name])
+        except ValueError as e:
+            return f"environment variable {name}: not valid JSON ({e}); lists and tables are given as JSON"
+    return f"environment variable {prefix} (or one under it, {prefix}__...): its value does not parse"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The effective settings, built once on first use; raises :class:`SettingsError`."""
@@ -564,9 +582,10 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise settings_error(exc) from exc
-    except (OSError, ValueError) as exc:  # the file: missing, unreadable, bad TOML
+    except (OSError, ValueError) as exc:  # the file: missing, unreadable, bad TOML; a bad env value
+        env = _bad_environment_value(str(exc))
         config = os.environ.get(CONFIG_ENV)
         said = str(exc) if not config or config in str(exc) else f"settings file {config}: {exc}"
-        raise SettingsError(said) from exc
+        raise SettingsError(env or said) from exc
     except yaml.YAMLError as exc:  # a YAML file that does not parse
         raise SettingsError(f"settings file {os.environ.get(CONFIG_ENV)}: {exc}") from exc

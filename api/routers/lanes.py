@@ -26,8 +26,10 @@ LaneId = Annotated[str, Path(pattern=LANE_ID, description="Lane id: letters, dig
 
 @router.get("/lanes", response_model=list[LaneHealth], summary="Every lane's status and health")
 def list_lanes(user: AnyUser, state: StateDep) -> list[LaneHealth]:
-    """What the pipeline reported for each lane, and the frames pushed to it."""
-    return state.lanes.all()
+    """What the pipeline reported for each lane, and the frames pushed to it; a lane-bound
+    camera token sees its own lane only (an installer checks the camera it set up)."""
+    lanes = state.lanes.all()
+    return [lane for lane in lanes if lane.lane_id == user.lane_id] if user.lane_id is not None else lanes
 
 
 @router.get(
@@ -65,6 +67,10 @@ def lane_snapshot(
 
 @router.get("/lanes/{lane_id}", response_model=LaneHealth, summary="One lane's status and health")
 def get_lane(lane_id: LaneId, user: AnyUser, state: StateDep) -> LaneHealth:
+    if user.lane_id is not None and user.lane_id != lane_id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this token is bound to lane {user.lane_id!r}, not {lane_id!r}"
+        )
     lane = state.lanes.get(lane_id)
     if lane is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lane {lane_id!r} has reported or received frames")

@@ -106,3 +106,18 @@ def test_a_region_of_interest_that_cannot_be_a_lanes_is_refused_by_the_settings(
     with pytest.raises(ValidationError, match=says):
         LaneSettings(lane_id="P1", roi=roi)
     assert LaneSettings(lane_id="P1", roi=[(0.1, 0.2), (0.9, 0.2), (0.9, 1.0), (0.1, 1.0)]).roi
+
+
+def test_an_environment_value_that_does_not_parse_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    # it had said only 'error parsing value for field "pipeline" from source "EnvSettingsSource"'
+    from api.settings import SettingsError, get_settings
+
+    monkeypatch.setenv("HGV_LANE_PIPELINE__LANES", '[{"lane_id": "P1",}]')
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(
+            SettingsError, match=r"environment variable HGV_LANE_PIPELINE__LANES: not valid JSON"
+        ):
+            get_settings()
+    finally:
+        get_settings.cache_clear()

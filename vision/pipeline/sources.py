@@ -518,7 +518,10 @@ class PushedFrameRouter:
             cameras = sorted(str(c) for lane, c in self._lanes if lane == frame.lane_id)
             reason = f"lane {frame.lane_id!r} takes no pushed frames"
             if source is None and cameras:
-                reason = f"lane {frame.lane_id!r} takes pushed frames from cameras {', '.join(cameras)} only"
+                reason = (
+                    f"lane {frame.lane_id!r} takes pushed frames from cameras {', '.join(cameras)} only, not "
+                    f"{frame.camera_id!r}: send X-Camera-Id: {' or '.join(cameras)}"
+                )
             elif source is None and self._on_new_lane is not None:
                 try:
                     source = self._on_new_lane(frame.lane_id)

@@ -157,6 +157,13 @@ def test_a_lane_bound_camera_token_pushes_to_its_own_lane_only(api: Any) -> None
     assert isinstance(sink, QueueFrameSink) and sink.queued("L1") == 0 and sink.queued("L2") == 1
     assert api.state.lanes.get("L1") is None
     assert _push(api, _jpeg(), who="camera", lane="L3").status_code == 202
+    # it sees its own lane's health only (other lanes' sources and states are not its business)
+    assert [lane["lane_id"] for lane in api.client.get("/v1/lanes", headers=api.auth("cam-l2")).json()] == [
+        "L2"
+    ]
+    assert api.client.get("/v1/lanes/L3", headers=api.auth("cam-l2")).status_code == 403
+    assert api.client.get("/v1/lanes/L2", headers=api.auth("cam-l2")).status_code == 200
+    assert len(api.client.get("/v1/lanes", headers=api.auth("camera")).json()) == 2  # unbound: L2, L3
 
 
 def test_a_lane_bound_token_cannot_unbind_itself_or_touch_other_tokens(api: Any) -> None:

@@ -270,6 +270,9 @@ def test_a_two_camera_lane_refuses_a_third_camera_with_the_reason() -> None:
     router.add(PushedFrames("L1", camera_id="rear"))
     img = np.zeros((8, 8, 3), np.uint8)
     assert router.submit(Frame("L1", "front", 1, img)) and router.submit(Frame("L1", "rear", 1, img))
-    with pytest.raises(FrameRefused, match="lane 'L1' takes pushed frames from cameras front, rear only"):
+    with pytest.raises(
+        FrameRefused,
+        match="cameras front, rear only, not 'side': send X-Camera-Id: front or rear",
+    ):
         router.submit(Frame("L1", "side", 1, img))
     assert router.refused == 1 and router.lanes() == ("L1",)
