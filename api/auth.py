@@ -123,6 +123,7 @@ class Principal:
     credential_id: int  # the token's or the web session's id
     csrf_token: str | None = None
     lane_id: str | None = None  # a lane-bound token's lane (it may push frames to that lane only)
+    camera_id: str | None = None  # a camera-bound token's camera (it pushes frames as that camera only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,15 @@ def _from_token(state: AppState, raw: str) -> Principal:
         if token.last_used_ts_ms is None or now - token.last_used_ts_ms >= resolution:
             token.last_used_ts_ms = now
         user = token.user
-        return Principal(user.id, user.name, UserRole(user.role), "token", token.id, lane_id=token.lane_id)
+        return Principal(
+            user.id,
+            user.name,
+            UserRole(user.role),
+            "token",
+            token.id,
+            lane_id=token.lane_id,
+            camera_id=token.camera_id,
+        )
 
 
 def _from_cookie(state: AppState, raw: str, request: Request) -> Principal:
@@ -322,12 +331,23 @@ def end_access(
 
 
 def issue_token(
-    session: Session, user: User, name: str, *, expires_ts_ms: int | None = None, lane_id: str | None = None
+    session: Session,
+    user: User,
+    name: str,
+    *,
+    expires_ts_ms: int | None = None,
+    lane_id: str | None = None,
+    camera_id: str | None = None,
 ) -> tuple[str, int]:
     """A new bearer token for ``user``: ``(token, token id)``; only its hash is stored. With
     ``lane_id`` it may push frames to that lane only: ``ValueError`` (nothing stored) when that is
     no lane id or ``user`` is no camera (an officer's or admin's token would keep its role
-    everywhere else, so a lane would promise a limit it does not give)."""
+    everywhere else, so a lane would promise a limit it does not give). With ``camera_id`` too
+    it pushes frames as that camera of the lane only (``ValueError`` without ``lane_id``)."""
+    if camera_id is not None and (lane_id is None or not 1 <= len(camera_id.strip()) <= 64):
+        raise ValueError(
+            "a token is bound to a camera of its lane: give the lane too, and a camera id of 1-64 characters"
+        )
     if lane_id is not None:
         if not re.fullmatch(LANE_ID, lane_id):
             raise ValueError(f"{lane_id!r} is not a lane id (letters, digits, '_', '.', '-'; at most 64)")
@@ -351,6 +371,7 @@ def issue_token(
         created_ts_ms=now_ms(),
         expires_ts_ms=expires_ts_ms,
         lane_id=lane_id,
+        camera_id=camera_id.strip() if camera_id is not None else None,
     )
     return token, row.id
 

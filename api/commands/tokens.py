@@ -40,6 +40,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="bind the token to this lane: it may push frames to LANE only and make or revoke no "
         "tokens (camera users only)",
     )
+    c.add_argument(
+        "--camera",
+        default=None,
+        metavar="ID",
+        help="with --lane: bind it to this camera of the lane too (it pushes frames as camera ID only, "
+        "whatever X-Camera-Id says: a front camera's token cannot feed the rear camera's pipeline)",
+    )
     c.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     add_db_option(c)
     c.set_defaults(func=create)
@@ -76,7 +83,9 @@ def create(args: argparse.Namespace) -> int:
             return 1
         expires = token_expiry(user, args.expires_days, get_settings().auth.person_token_days, _now())
         try:
-            token, token_id = issue_token(session, user, args.name, expires_ts_ms=expires, lane_id=args.lane)
+            token, token_id = issue_token(
+                session, user, args.name, expires_ts_ms=expires, lane_id=args.lane, camera_id=args.camera
+            )
         except ValueError as e:  # a name not 1-100 characters; --lane: no lane id, or not a camera's token
             error(f"{e}")
             return 2
@@ -86,7 +95,14 @@ def create(args: argparse.Namespace) -> int:
             ts_ms=_now(),
             actor="cli",
             action="token.create",
-            detail={"user": args.user, "token": token_id, "name": args.name, "lane": args.lane, "via": "cli"},
+            detail={
+                "user": args.user,
+                "token": token_id,
+                "name": args.name,
+                "lane": args.lane,
+                "camera": args.camera,
+                "via": "cli",
+            },
         )
     listed = sorted({lane.lane_id for lane in get_settings().pipeline.lanes})
     if args.lane and listed and args.lane not in listed:
@@ -96,6 +112,8 @@ def create(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     bound = f", for lane {args.lane!r} only" if args.lane else ""
+    if args.camera:
+        bound += f" as camera {args.camera!r}"
     until = (
         f", expires {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(expires / 1000))}"
         if expires
@@ -111,6 +129,7 @@ def create(args: argparse.Namespace) -> int:
             "user": args.user,
             "name": args.name,
             "lane": args.lane,
+            "camera": args.camera,
             "expires_ts_ms": expires,
             "token": token,
         }
@@ -141,12 +160,14 @@ def list_(args: argparse.Namespace) -> int:
                 "expires_ts_ms": t.expires_ts_ms,
                 "last_used_ts_ms": t.last_used_ts_ms,
                 "lane": t.lane_id,
+                "camera": t.camera_id,
             }
             for t in repo.list_tokens(session, user_id)
         ]
     for r in rows:
         state = "revoked" if r["revoked"] else "active"
         lane = f"lane {r['lane']}" if r["lane"] else "any lane"
+        lane += f"/{r['camera']}" if r["camera"] else ""
         print(f"  {r['id']:>5} {r['user']:<20} {r['prefix']}...  {state:<8} {lane:<14} {r['name']}")
     if not rows:
         print("no tokens")

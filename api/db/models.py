@@ -275,6 +275,7 @@ class ApiToken(Base):
     last_used_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
     revoked_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
     lane_id: Mapped[str | None] = mapped_column(String(64))  # bound to this lane's frames; None: any
+    camera_id: Mapped[str | None] = mapped_column(String(64))  # and to this camera of it; None: any
 
     user: Mapped[User] = relationship()
 

@@ -203,7 +203,8 @@ async def push_frame(
     time (default: arrival; 422 when it is more than ``frames.max_ahead_s`` ahead of the service's
     clock or ``frames.max_behind_s`` behind it). A token bound to a lane (``tokens create
     --lane``) pushes to that lane only (403 for any other): a camera's stolen token cannot feed
-    another lane's queue.
+    another lane's queue; one bound to a camera of its lane too (``--camera``) pushes as that
+    camera only (403 for another ``X-Camera-Id``).
     A lane that runs another source (a file or stream), one lane more than the service runs
     pushed, or a camera a two-camera lane does not have: 409 with the reason. A lane whose
     pipeline stopped or failed: 503 with the reason (nothing queued)."""
@@ -225,7 +226,12 @@ async def push_frame(
         raise HTTPException(exc.code, exc.reason) from exc
     arrived = int(time.time() * 1000)
     ts = arrived if x_frame_ts_ms is None else _capture_time(x_frame_ts_ms, arrived, limits)
-    camera = x_camera_id or user.name
+    if user.camera_id is not None and x_camera_id not in (None, user.camera_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this token is bound to camera {user.camera_id!r} of lane {user.lane_id!r}, not {x_camera_id!r}",
+        )
+    camera = user.camera_id or x_camera_id or user.name
     frame = Frame(lane_id=lane_id, camera_id=camera, ts_ms=ts, image=image)
     try:
         queued = state.frame_sink.submit(frame)

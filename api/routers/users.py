@@ -50,6 +50,7 @@ def token_public(t: ApiToken) -> TokenPublic:
         last_used_ts_ms=t.last_used_ts_ms,
         revoked_ts_ms=t.revoked_ts_ms,
         lane=t.lane_id,
+        camera=t.camera_id,
     )
 
 
@@ -166,7 +167,9 @@ def create_token(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {name!r}")
     expires = token_expiry(owner, body.expires_days, state.settings.auth.person_token_days, now_ms())
     try:
-        value, token_id = issue_token(db, owner, body.name, expires_ts_ms=expires, lane_id=body.lane)
+        value, token_id = issue_token(
+            db, owner, body.name, expires_ts_ms=expires, lane_id=body.lane, camera_id=body.camera
+        )
     except ValueError as e:  # a lane for a user who is no camera (the schema checked the lane id)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from e
     audit(
@@ -174,7 +177,13 @@ def create_token(
         user,
         "token.create",
         client,
-        {"user": owner.name, "token": token_id, "name": body.name.strip(), "lane": body.lane},
+        {
+            "user": owner.name,
+            "token": token_id,
+            "name": body.name.strip(),
+            "lane": body.lane,
+            "camera": body.camera,
+        },
     )
     db.commit()
     row = repo.get_token(db, token_id)

@@ -55,6 +55,13 @@ class TokenCreate(BaseModel):
         pattern=LANE_ID,
         description="Bind the token to this lane: it may push frames there only (a lane camera's token).",
     )
+    camera: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="With lane: bind it to this camera of the lane too (it pushes frames as that camera "
+        "only, whatever X-Camera-Id says).",
+    )
 
 
 class TokenPublic(BaseModel):
@@ -69,6 +76,7 @@ class TokenPublic(BaseModel):
     last_used_ts_ms: int | None
     revoked_ts_ms: int | None
     lane: str | None = Field(None, description="The lane it is bound to (None: any lane).")
+    camera: str | None = Field(None, description="The camera of its lane it is bound to (None: any).")
 
 
 class TokenCreated(TokenPublic):

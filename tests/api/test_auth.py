@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -437,6 +438,31 @@ def test_a_token_for_a_lane_the_configuration_does_not_list_is_warned_about(
         assert "lane 'P11' is not in pipeline.lanes (P1)" in said.err and "hgv_" in said.out
         assert main(["tokens", "create", "--user", "cam", "--lane", "P1", "--db", db]) == 0
         assert "warning" not in capsys.readouterr().err
+        assert (
+            main(
+                [
+                    "tokens",
+                    "create",
+                    "--user",
+                    "cam",
+                    "--lane",
+                    "P1",
+                    "--camera",
+                    "front",
+                    "--json",
+                    "--db",
+                    db,
+                ]
+            )
+            == 0
+        )
+        out = capsys.readouterr().out
+        assert (
+            "for lane 'P1' only as camera 'front'" in out
+            and json.loads(out.splitlines()[-1])["camera"] == "front"
+        )
+        assert main(["tokens", "create", "--user", "cam", "--camera", "front", "--db", db]) == 2
+        assert "give the lane too" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
 

@@ -275,3 +275,26 @@ def test_a_supervisor_sees_a_lanes_snapshot_and_it_is_audited(api: Any) -> None:
             assert entry.actor == "supervisor" and entry.detail == {"lane": "P1", "camera": "cam1"}
     finally:
         runner.stop()
+
+
+def test_a_camera_bound_token_pushes_as_its_camera_only(api: Any) -> None:
+    # a lane's front camera's token had fed its rear camera's pipeline with X-Camera-Id: rear
+    r = api.client.post(
+        "/v1/tokens",
+        json={"user": "camera", "name": "L4 front", "lane": "L4", "camera": "front"},
+        headers=api.auth("admin"),
+    )
+    assert r.status_code == 201 and (r.json()["lane"], r.json()["camera"]) == ("L4", "front")
+    api.tokens["front"] = r.json()["token"]
+    refused = _push(api, _jpeg(), who="front", lane="L4", **{"X-Camera-Id": "rear"})
+    assert (
+        refused.status_code == 403
+        and "bound to camera 'front' of lane 'L4', not 'rear'" in refused.json()["detail"]
+    )
+    ok = _push(api, _jpeg(), who="front", lane="L4")
+    assert ok.status_code == 202 and ok.json()["camera_id"] == "front"  # not the user's name
+    assert _push(api, _jpeg(), who="front", lane="L4", **{"X-Camera-Id": "front"}).status_code == 202
+    r = api.client.post(
+        "/v1/tokens", json={"user": "camera", "name": "x", "camera": "front"}, headers=api.auth("admin")
+    )
+    assert r.status_code == 422 and "give the lane too" in r.json()["detail"]
