@@ -380,13 +380,44 @@ class LoginBusy(Exception):
     """More log-ins are checking passwords at once than :class:`LoginThrottle` allows."""
 
 
+class LoginBlocked(Exception):
+    """The throttle refuses a log-in for this name from this address; ``first``: the first
+    refusal of its block (worth an audit row)."""
+
+    def __init__(self, first: bool) -> None:
+        super().__init__("blocked")
+        self.first = first
+
+
+def throttled_verify(
+    throttle: LoginThrottle | None, name: str, ip: str, password_hash: str | None, password: str
+) -> bool:
+    """Whether ``password`` matches ``password_hash``, under ``throttle``: :class:`LoginBlocked`
+    when the name or address is blocked, before and again once a password-check place is held
+    (failures counted while this one waited count), :class:`LoginBusy` when no place comes free
+    in time. A wrong password is counted before the place is given back, so the next check in
+    line sees it: at most the places' number of guesses go past a limit at once."""
+    if throttle is None:
+        return verify_password(password_hash, password)
+    if (refusal := throttle.refusal(name, ip)) is not None:
+        raise LoginBlocked(refusal == "first")
+    with throttle.checking():
+        if (refusal := throttle.refusal(name, ip)) is not None:
+            raise LoginBlocked(refusal == "first")
+        ok = verify_password(password_hash, password)
+        if not ok:
+            throttle.failed(name, ip)
+    return ok
+
+
 class LoginThrottle:
     """Refuses log-ins for a name from an address after ``limit`` failures within ``window_s``,
     and log-ins from an address after ``address_limit`` failures whatever the names (a spray of
     names from one address), except for a name that logged in from that address within
     ``known_s`` (behind a proxy or NAT every officer shares one address: a spray must not lock
     out the officers already working there). At most ``concurrent`` password checks run at once;
-    a check waits up to ``wait_s`` for a place (:meth:`checking`).
+    a check waits up to ``wait_s`` for a place (:meth:`checking`; a waiting log-in holds one of
+    the worker threads every route shares, so the wait is short).
 
     Not per account across addresses: anyone could then lock a named officer out; the argon2
     cost and the per-address limit bound a spread-out guesser instead. In memory (a restart
@@ -408,7 +439,7 @@ class LoginThrottle:
         address_limit: int = 20,
         known_s: float = 86_400.0,
         concurrent: int = 4,
-        wait_s: float = 5.0,
+        wait_s: float = 0.5,
     ) -> None:
         self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
         self.address_limit, self.known_s, self.wait_s = address_limit, known_s, wait_s

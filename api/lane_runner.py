@@ -276,6 +276,9 @@ class LaneRunner:
                 reason = f"did not start: {e}"
                 log.error("lane %s camera %s %s", lane.lane_id, lane.camera_id, reason)
                 self.not_started[(lane.lane_id, lane.camera_id)] = reason
+                merger = self.mergers.get(lane.lane_id)
+                if merger is not None:  # its passages must not wait for a camera that never runs
+                    merger.feed(lane.camera_id).close()
         return dict(self.not_started)
 
     # --- health and stopping --------------------------------------------------------------
@@ -334,13 +337,13 @@ class LaneRunner:
         return status, message, fps
 
     def snapshot(self, lane_id: str, camera_id: str | None = None) -> tuple[str, bytes] | None:
-        """The last frame a lane's camera (``camera_id``, default the lane's first) processed, as
+        """The last frame a lane's camera (``camera_id``, default the first that has one) processed, as
         a JPEG with its region of interest, tracks and reads drawn: ``(camera id, bytes)``, or
         ``None`` when that camera has no frame yet (an installer's check of the view and ROI)."""
         with self._lock:
             workers = sorted((k[1], w) for k, w in self.workers.items() if k[0] == lane_id)
-        chosen = [(cam, w) for cam, w in workers if camera_id in (None, cam)]
-        if not chosen or chosen[0][1].last is None:
+        chosen = [(cam, w) for cam, w in workers if camera_id in (None, cam) and w.last is not None]
+        if not chosen:  # default: the first camera that has a frame
             return None
         cam, worker = chosen[0]
         assert worker.last is not None

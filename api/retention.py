@@ -122,6 +122,6 @@ def prune_passages(
 def _prune_spool_record(data_dir: Path, cutoff: int, *, dry_run: bool) -> SpoolPrune:
     try:
         return prune_replayed(spool_path(data_dir), cutoff, dry_run=dry_run)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # a full disk; a record that does not decode
         log.warning("the spool's replay record was not pruned: %s", e)
         return SpoolPrune()

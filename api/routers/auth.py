@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -12,6 +11,7 @@ from api.auth import (
     AnyUser,
     Client,
     DbDep,
+    LoginBlocked,
     LoginBusy,
     StateDep,
     audit,
@@ -21,7 +21,7 @@ from api.auth import (
     needs_rehash,
     now_ms,
     sha256_hex,
-    verify_password,
+    throttled_verify,
 )
 from api.db import repository as repo
 from api.db.models import UserRole
@@ -45,22 +45,22 @@ def login(body: LoginRequest, response: Response, db: DbDep, state: StateDep, cl
     log-in that finds four others checking passwords is 429 at once."""
     throttle = state.login_throttle
     ip = client.ip or "?"
-    refusal = throttle.refusal(body.name, ip) if throttle is not None else None
-    if refusal is not None:
-        if refusal == "first":
-            audit(db, body.name[:64], "auth.login_blocked", client, {})
-            db.commit()
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes")
     user = repo.get_user_by_name(db, body.name)
     try:
-        with throttle.checking() if throttle is not None else contextlib.nullcontext():
-            ok = verify_password(user.password_hash if user is not None else None, body.password)
+        ok = throttled_verify(throttle, body.name, ip, user.password_hash if user else None, body.password)
+    except LoginBlocked as blocked:
+        if blocked.first:
+            audit(db, body.name[:64], "auth.login_blocked", client, {})
+            db.commit()
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes"
+        ) from None
     except LoginBusy:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, "too many log-ins at once: try again in a moment"
         ) from None
     if user is None or not ok or not user.active or user.role is UserRole.CAMERA:
-        if throttle is not None:
+        if ok and throttle is not None:  # a wrong password was counted already
             throttle.failed(body.name, ip)
         audit(db, body.name[:64], "auth.login_failed", client, {})
         db.commit()
@@ -128,22 +128,23 @@ def change_password(body: PasswordChange, user: AnyUser, db: DbDep, state: State
     request stays. Cameras have no password (403)."""
     if user.role is UserRole.CAMERA:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a camera has no password (tokens only)")
-    throttle = state.login_throttle
-    ip = client.ip or "?"
-    if throttle is not None and throttle.refusal(user.name, ip) is not None:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes")
     target = repo.get_user_by_name(db, user.name)
     assert target is not None  # authenticated just now
+    if target.password_hash is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.name!r} has no password (tokens only)")
     try:
-        with throttle.checking() if throttle is not None else contextlib.nullcontext():
-            ok = verify_password(target.password_hash, body.current_password)
+        ok = throttled_verify(
+            state.login_throttle, user.name, client.ip or "?", target.password_hash, body.current_password
+        )
+    except LoginBlocked:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes"
+        ) from None
     except LoginBusy:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, "too many log-ins at once: try again"
         ) from None
     if not ok:
-        if throttle is not None:
-            throttle.failed(user.name, ip)
         audit(db, user, "auth.password_failed", client, {})
         db.commit()
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong")

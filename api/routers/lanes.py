@@ -54,7 +54,12 @@ def lane_snapshot(
     if shot is None:
         cameras = runner.cameras(lane_id) if runner is not None else []
         why = (
-            f"camera {camera!r} of lane {lane_id!r} has no frame yet (cameras: {', '.join(cameras)})"
+            (
+                f"camera {camera!r} of lane {lane_id!r} has no frame yet"
+                if camera
+                else f"no camera of lane {lane_id!r} has a frame yet"
+            )
+            + f" (cameras: {', '.join(cameras)})"
             if cameras
             else f"no lane {lane_id!r} runs in this service"
         )

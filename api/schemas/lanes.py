@@ -42,9 +42,10 @@ class LaneHealth(BaseModel):
     plate_height_px_p50: float | None = Field(
         None,
         ge=0,
-        description="Median height (px) of the last 50 passages' plates at their largest (the smallest of "
-        "a lane's cameras that read plates): under about 21 px the characters are under the 15 px plate "
-        "readers are installed for, and the message says so.",
+        description="Median height (px, per line of characters: a two-line plate counts half) of the last "
+        "50 plates of passages at their largest, read or too small to read (the smallest of a lane's "
+        "cameras that see plates): under about 21 px the characters are under the 15 px plate readers "
+        "are installed for, and the message says so.",
     )
     updated_ts_ms: int = 0
 

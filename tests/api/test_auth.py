@@ -102,6 +102,29 @@ def test_a_spray_of_names_from_one_address_is_blocked_and_audited_once_per_block
         assert [a.actor for a in repo.audit_entries(s, "auth.login_blocked")] == ["guess20"]
 
 
+def test_a_flood_of_guesses_passes_the_limit_by_at_most_the_checks_in_flight() -> None:
+    # waiting for a place had let 44 of 60 concurrent guesses through a limit of 5
+    import contextlib
+    import threading
+
+    import api.auth as auth_mod
+
+    throttle = auth_mod.LoginThrottle(limit=5, concurrent=4, wait_s=2.0)
+    digest = auth_mod.hash_password("alice-password-1")
+    checked: list[bool] = []
+
+    def guess() -> None:
+        with contextlib.suppress(auth_mod.LoginBlocked, auth_mod.LoginBusy):  # refused: not checked
+            checked.append(auth_mod.throttled_verify(throttle, "alice", "10.0.0.9", digest, "guess"))
+
+    threads = [threading.Thread(target=guess) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert 5 <= len(checked) <= 5 + 3 and not any(checked)
+
+
 def test_password_checks_wait_briefly_for_a_place_then_are_refused() -> None:
     import threading
 

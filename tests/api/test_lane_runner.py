@@ -213,6 +213,8 @@ def test_a_two_camera_lane_one_of_whose_cameras_did_not_start_is_degraded_with_w
     l2 = registry.get("L2")
     assert l2 is not None and l2.status is LaneStatus.DEGRADED  # it had shown ok, each passage waiting 60 s
     assert l2.message.startswith("camera rear did not start: video file not found")
+    # the merger does not wait for the camera that never runs (each passage had waited 60 s)
+    assert runner.mergers["L2"]._cameras["rear"].finished
     img = np.zeros((72, 128, 3), np.uint8)
     with pytest.raises(FrameRefused, match=r"lane 'T1' did not start: .*unknown URL scheme"):
         runner.router.submit(Frame("T1", "c", 1, img))  # not "no lane 'T1' in pipeline.lanes (..., T1)"

@@ -209,7 +209,7 @@ class FrameResult:
 
 
 PLATE_SIZE_WINDOW = 50
-"""Plates whose tallest read :attr:`PipelineCounters.best_plate_px` keeps."""
+"""Plates whose tallest crop :attr:`PipelineCounters.best_plate_px` keeps."""
 
 SPEC_PLATE_PX = 21.0
 """A one-line plate this many px high has characters of about 15 px (UK characters are 79 of
@@ -240,8 +240,9 @@ class PipelineCounters:
     handovers: int = 0
     glimpsed_plates: int = 0
     best_plate_px: deque[float] = field(default_factory=lambda: deque(maxlen=PLATE_SIZE_WINDOW))
-    """Each of the last :data:`PLATE_SIZE_WINDOW` passages' plates at their tallest read (px
-    high): how large this camera sees plates (an installer's check, :data:`SPEC_PLATE_PX`)."""
+    """The last :data:`PLATE_SIZE_WINDOW` plates of passages at their tallest (px high per line
+    of characters, :func:`_line_px`; read or too small to read): how large this camera sees
+    plates (an installer's check, :data:`SPEC_PLATE_PX`)."""
 
 
 @dataclass(slots=True)
@@ -1146,7 +1147,7 @@ class LanePipeline:
         )
         self._s.recent.append((v.last_ts_ms, tuple(t for p in passage.plates if (t := _remembered_text(p)))))
         self.counters.passages += 1
-        self.counters.best_plate_px.extend(p.tallest_read_px for p in plates if p.tallest_read_px > 0)
+        self.counters.best_plate_px.extend(_line_px(p) for p in plates if p.tallest_crop_px > 0)
         if passage.plates:
             self.counters.passages_with_plates += 1
         if all_plates_read(passage):
@@ -1235,3 +1236,11 @@ def _mostly_inside(n_inside: int, n_together: int) -> bool:
 
 def _default_passage_id(config: LaneConfig, vehicle: VehicleTrack) -> str:
     return f"{config.lane_id}-{config.camera_id}-{vehicle.first_ts_ms}-{vehicle.key}"
+
+
+def _line_px(track: PlateTrack) -> float:
+    """A plate track's tallest crop (px), per line of characters: a two-line plate (a UK trailer
+    mark) read as two lines counts half its height, so it compares with a one-line plate's
+    :data:`SPEC_PLATE_PX` (its characters are half as tall)."""
+    two = any(look.read.two_line for look in track.looks)
+    return track.tallest_crop_px / (2.0 if two else 1.0)

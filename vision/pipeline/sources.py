@@ -377,6 +377,10 @@ CLOCK_STEP_MS = 2000
 """A pushed frame this much older than the one before it means the camera's clock stepped back
 (:meth:`PushedFrames.frames`); less is a frame that arrived out of order."""
 
+CLOCK_AHEAD_MS = 1000
+"""A pushed frame timed this much after its own arrival means the camera's clock is ahead (it
+stepped forward again after a step back): a capture cannot follow its arrival."""
+
 
 class PushedFrames:
     """A live source fed by :meth:`submit` (one lane, or one camera of a lane when ``camera_id``
@@ -384,15 +388,24 @@ class PushedFrames:
 
     Holds at most ``max_queue`` frames; when full the oldest is dropped and counted in
     ``dropped``. Frames whose ``ts_ms`` is not after the previous one's get the previous one
-    plus 1 ms (tracking needs increasing times); a camera clock that steps back more than
-    :data:`CLOCK_STEP_MS` is shifted so its frames keep their spacing; ``index`` counts delivered
-    frames.
+    plus 1 ms (tracking needs increasing times). The camera's clock is trusted only while it
+    agrees with the arrival times (``clock_ms`` at :meth:`submit`): a frame more than
+    :data:`CLOCK_STEP_MS` behind the last one, or more than :data:`CLOCK_AHEAD_MS` ahead of its
+    own arrival, means the camera's clock stepped (NTP, a reboot); its times are then re-based
+    on the arrival time, so they keep their spacing and stay with the service's clock (and with
+    the lane's other cameras). ``index`` counts delivered frames.
     """
 
     live = True
 
     def __init__(
-        self, lane_id: str, *, camera_id: str | None = None, max_queue: int = 8, poll_s: float = 0.2
+        self,
+        lane_id: str,
+        *,
+        camera_id: str | None = None,
+        max_queue: int = 8,
+        poll_s: float = 0.2,
+        clock_ms: Callable[[], int] = now_ms,
     ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
@@ -400,10 +413,11 @@ class PushedFrames:
         self.camera_id = camera_id
         self.name = f"push:{lane_id}" + (f"/{camera_id}" if camera_id else "")
         self.max_queue = max_queue
-        self._queue: deque[Frame] = deque()
+        self._queue: deque[tuple[Frame, int]] = deque()  # each with its arrival (ms)
         self._cond = threading.Condition()
         self._closed = False
         self._poll_s = poll_s
+        self._clock = clock_ms
         self.received = 0
         self.dropped = 0
 
@@ -425,33 +439,35 @@ class PushedFrames:
             if full:
                 self._queue.popleft()
                 self.dropped += 1
-            self._queue.append(frame)
+            self._queue.append((frame, self._clock()))
             self._cond.notify()
             return not full
 
     def frames(self) -> Iterator[Frame]:
         index = 0
         last_ts = -1
-        shift = 0  # added to the camera's times since its clock last stepped back
+        shift = 0  # added to the camera's times since its clock last stepped
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
                     self._cond.wait(self._poll_s)
                 if self._closed:
                     return
-                frame = self._queue.popleft()
+                frame, arrived = self._queue.popleft()
             ts = frame.ts_ms + shift
-            if last_ts - ts > CLOCK_STEP_MS:
-                # the camera's clock stepped back (NTP, a reboot): its frames keep their own spacing
-                # after the last one, not all squeezed 1 ms apart (the lane's clock would stand
-                # still, and no lorry would ever leave: no passage)
-                shift += last_ts + 1 - ts
-                log.warning(
-                    "lane %s: the camera's clock stepped back %.1f s; its times go on from the last frame's",
-                    self.lane_id,
-                    (last_ts - ts) / 1000,
-                )
-                ts = last_ts + 1
+            if last_ts - ts > CLOCK_STEP_MS or ts - arrived > CLOCK_AHEAD_MS:
+                # the camera's clock stepped (back: NTP, a reboot; or forward again after a step
+                # back): its times are re-based on the arrival, not squeezed 1 ms apart after the
+                # last frame (the lane's clock would stand still, and no lorry would ever leave)
+                if shift == 0 or abs(arrived - frame.ts_ms - shift) > CLOCK_STEP_MS:
+                    log.warning(
+                        "lane %s: the camera's clock is %.1f s off the arrival times; its frames are timed "
+                        "by their arrival from here",
+                        self.lane_id,
+                        (frame.ts_ms - arrived) / 1000,
+                    )
+                shift = arrived - frame.ts_ms
+                ts = arrived
             ts = max(ts, last_ts + 1)
             last_ts = ts
             yield Frame(frame.lane_id, frame.camera_id, ts, frame.image, index=index)

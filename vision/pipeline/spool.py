@@ -314,8 +314,11 @@ def prune_replayed(spool: Path, cutoff_ts_ms: int, *, dry_run: bool = False) -> 
             kept.append(line)
     if removed and not dry_run:
         tmp = replayed.with_suffix(".tmp")
-        tmp.write_text(_as_text(kept), encoding="utf-8")
-        tmp.replace(replayed)
+        try:
+            tmp.write_text(_as_text(kept), encoding="utf-8")
+            tmp.replace(replayed)
+        finally:
+            tmp.unlink(missing_ok=True)  # a write cut short (a full disk) leaves no part file
     return SpoolPrune(removed, len(kept), bad)
 
 

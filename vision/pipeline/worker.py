@@ -117,7 +117,8 @@ class LaneHealth:
     ``passages_failed``: passages the sink raised on (not delivered: a sink that must keep them
     retries and spools them itself, :class:`vision.pipeline.spool.RetryingSink`); ``error``: the
     last such error, or why the worker stopped (``state`` ``"failed"``); ``plate_px_p50``: the
-    median height (px) of the last passages' plates at their tallest read (``None`` before any).
+    median height (px per line of characters) of the last plates of passages at their tallest
+    (read or not; ``None`` before any).
     """
 
     lane_id: str

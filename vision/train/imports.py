@@ -564,11 +564,13 @@ def _manifest_groups(
     manifest: Path, by_image: Mapping[str, Sequence[tuple[int, dict[str, str]]]], options: ImportOptions
 ) -> dict[str, str]:
     """A plate manifest's group key per image (``image_path`` as written) when no column names
-    it: the images the file-name pattern groups stay one group when at least half of them share
-    plate texts (frames of one vehicle: ``lorry7_f0001.jpg`` ... ``lorry7_f0008.jpg``, one with no
-    text read among them); otherwise they are photographs of different vehicles (``car9-0.jpg``,
-    ``car9-1.jpg`` of two cars; plates-dev's 167 ``wts-lg-NNN`` captures), split where no
-    text joins them. Each group is named by
+    it: the images the file-name pattern groups stay one group when their read texts repeat (no
+    more distinct texts, joined, than three quarters of the read images: frames of one vehicle,
+    ``lorry7_f0001.jpg`` ... ``lorry7_f0008.jpg``, its tractor's and trailer's plates, a part-read
+    one, frames with no text read among them); otherwise they are photographs of different
+    vehicles (``car9-0.jpg``,
+    ``car9-1.jpg`` of two cars; plates-dev's 167 ``wts-lg-NNN`` captures), split where no text
+    joins them. Each group is named by
     :func:`~vision.train.datasets.manifest_image_name`, the name ``dataset plate-tiles`` and
     ``train reader`` split photographs by, and a group of several by its member that split scores
     highest, so a group is in val only when the shipped models held out all of it: none of their
@@ -585,9 +587,13 @@ def _manifest_groups(
             for image in images
         }
         components = _sharing_a_text(images, texts)
-        if 2 * max(len(c) for c in components) >= len(images):
-            # mostly one vehicle's frames: those with no text read, a part-read one, or the
-            # tractor's plate where the trailer's shows stay with them, as the pattern grouped them
+        read = [c for c in components if any(texts[image] - {""} for image in c)]
+        n_read = sum(len(c) for c in read)
+        if 4 * len(read) <= 3 * n_read:
+            # texts repeat (a quarter or more of the read images share one with another): one
+            # vehicle's frames (its tractor's plate, its trailer's, a part-read one), with those
+            # whose plate was not read, as the pattern grouped them; kept whole when unsure, as
+            # a group split wrongly leaks a vehicle into val and one kept whole does not
             components = [list(images)]
         for component in components:
             names = [manifest_image_name(manifest, manifest.parent / image) for image in component]

@@ -259,7 +259,10 @@ def test_a_supervisor_sees_a_lanes_snapshot_and_it_is_audited(api: Any) -> None:
     api.state.lane_runner, api.state.frame_sink = runner, runner.router
     try:
         r = api.client.get("/v1/lanes/P1/snapshot", headers=api.auth("supervisor"))
-        assert r.status_code == 404 and "has no frame yet (cameras: cam1)" in r.json()["detail"]
+        assert (
+            r.status_code == 404
+            and "no camera of lane 'P1' has a frame yet (cameras: cam1)" in r.json()["detail"]
+        )
         assert _push(api, _jpeg(), lane="P1").status_code == 202
         wait_for(lambda: runner.snapshot("P1") is not None, 10)
         assert api.client.get("/v1/lanes/P1/snapshot", headers=api.auth("officer")).status_code == 403

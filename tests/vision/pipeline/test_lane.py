@@ -1205,3 +1205,22 @@ def test_a_new_track_over_two_lost_vehicles_continues_the_one_it_overlaps_most()
     by_plate = {bool(p.plates): p for p in passages}
     assert by_plate[True].last_seen_ts_ms == frames[30].ts_ms
     assert by_plate[False].last_seen_ts_ms == frames[9].ts_ms
+
+
+def test_a_plates_size_for_the_installers_check_is_per_line_read_or_not() -> None:
+    # only plates that were read had counted: a lane of plates too small to read reported nothing
+    from vision.pipeline.assemble import PlateLook, PlateTrack
+    from vision.pipeline.lane import _line_px
+    from vision.types import BBox, PlateRead
+
+    unread = PlateTrack(1, 0, 0, BBox(0, 0, 30, 10))
+    unread.keep_tallest(np.zeros((10, 30, 3), np.uint8))  # under min_plate_height_px: never read
+    assert _line_px(unread) == 10.0
+    mark = PlateTrack(2, 0, 0, BBox(0, 0, 40, 30))
+    mark.keep_tallest(np.zeros((30, 40, 3), np.uint8))
+    mark.add_read(
+        PlateLook(
+            0, PlateRead(BBox(0, 0, 40, 30), (), "crnn", two_line=True), np.zeros((30, 40, 3), np.uint8)
+        )
+    )
+    assert _line_px(mark) == 15.0  # a 30 px trailer mark's lines are as small as a 15 px plate's

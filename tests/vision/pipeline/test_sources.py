@@ -206,20 +206,20 @@ def test_a_lanes_source_is_probed_for_an_installer(tmp_path: Path) -> None:
     assert not ok and "did not open" in detail and "admin:***@" in detail and "pw@" not in detail
 
 
-def test_a_camera_clock_stepping_back_keeps_its_frames_spacing() -> None:
-    # squeezed 1 ms apart after a 590 s step back, 600 frames made no passage: time stood still
-    src = PushedFrames("L1", max_queue=100)
+def test_a_camera_clock_that_steps_is_timed_by_arrival_and_comes_back() -> None:
+    # squeezed 1 ms apart after a 590 s step back, 600 frames made no passage: time stood still;
+    # a shift kept forever had then put the lane ahead once the clock stepped forward again
+    arrivals = iter([1_000_050, 1_000_150, 1_000_350, 1_000_450, 1_000_650, 1_000_750, 1_000_850, 1_000_950])
+    src = PushedFrames("L1", max_queue=100, clock_ms=lambda: next(arrivals))
     img = blank()
-    for ts in (1_000_000, 1_000_100, 1_000_200, 410_300, 410_400, 410_500, 410_450):
+    sent = [1_000_000, 1_000_100, 410_300, 410_400, 1_000_600, 997_000, 1_000_800, 1_000_900]
+    for ts in sent:  # normal, normal, a 590 s step back, on, NTP forward again, a 3 s straggler, normal
         src.submit(Frame("L1", "c", ts, img))
-    out: list[int] = []
-    for f in src.frames():
-        out.append(f.ts_ms)
-        if len(out) == 7:
-            break
-    assert out[:3] == [1_000_000, 1_000_100, 1_000_200]
-    assert out[3:6] == [1_000_201, 1_000_301, 1_000_401]  # shifted, 100 ms apart as sent
-    assert out[6] == 1_000_402  # a frame out of order by 50 ms: after the last, not a step
+    out = [f.ts_ms for _, f in zip(range(len(sent)), src.frames(), strict=False)]
+    assert out[:2] == [1_000_000, 1_000_100]  # the camera's own times while they agree
+    assert out[2:4] == [1_000_350, 1_000_450]  # stepped back: by arrival, 100 ms apart as sent
+    assert out[4] == 1_000_650  # forward again: not 590 s ahead of the service
+    assert out[5] == 1_000_750 and out[6:] == [1_000_850, 1_000_950]  # a straggler costs nothing after
 
 
 def test_pushed_frames_drop_oldest_and_count() -> None:

@@ -378,6 +378,24 @@ def test_a_plate_manifests_photographs_are_split_as_the_shipped_models_split_the
     assert (frames[0].split == "val") == both_held
 
 
+@pytest.mark.parametrize(
+    ("rows", "groups"),
+    [
+        ([("us/car9-0.jpg", "AB12CDE"), ("us/car9-1.jpg", "XY34ZZZ")], 2),  # two cars
+        ([(f"us/wts-{i:03d}.jpg", f"CA{i:02d}XYZ") for i in range(9)] + [("us/wts-009.jpg", "CA00XYZ")], 9),
+        ([(f"us/lorry7_f{i:04d}.jpg", t) for i, t in enumerate(["LR07ABC"] * 3 + [""] * 5)], 1),  # 5 unread
+        ([(f"us/lorry7_f{i:04d}.jpg", t) for i, t in enumerate(["LR07ABC", "TR12XYZ"] * 2 + ["LR07ABD"])], 1),
+    ],
+)
+def test_a_plate_manifests_file_name_groups_are_refined_by_their_texts(
+    rows: list[tuple[str, str]], groups: int
+) -> None:
+    from vision.train.imports import _manifest_groups
+
+    by_image = {image: [(i, {"plate_text": text})] for i, (image, text) in enumerate(rows)}
+    assert len(set(_manifest_groups(Path("/x/m.csv"), by_image, ImportOptions()).values())) == groups
+
+
 def test_trailer_manifest_is_refused_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("image_path,label\na.jpg,soft\n")
     with pytest.raises(SourceError, match="crops"):
