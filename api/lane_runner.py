@@ -406,6 +406,7 @@ class LaneRunner:
                 # the source's drops and the worker's queue's (a pushed lane's endpoint sees only the first)
                 "frames_dropped": sum(c[1].frames_dropped for c in cams),
                 "reconnects": sum(c[1].reconnects for c in cams),
+                "frames_gated": sum(c[1].frames_gated for c in cams),
             }
             sizes = [c[1].plate_px_p50 for c in cams if c[1].plate_px_p50 is not None]
             if sizes:

@@ -51,13 +51,17 @@ class StateCollector(Collector):
             "Times a lane's stream was opened again after a failure",
             labels=["lane"],
         )
+        gated = CounterMetricFamily(
+            "hgv_lane_frames_gated", "Frames the motion gate skipped (nothing moved)", labels=["lane"]
+        )
         for lane in lanes:
             received.add_metric([lane.lane_id], lane.frames_received)
             dropped.add_metric([lane.lane_id], lane.frames_dropped)
             passages.add_metric([lane.lane_id], lane.passages)
             up.add_metric([lane.lane_id], 0 if lane.status == LaneStatus.DOWN else 1)
             reconnects.add_metric([lane.lane_id], lane.reconnects)
-        yield from (received, dropped, passages, up, reconnects)
+            gated.add_metric([lane.lane_id], lane.frames_gated)
+        yield from (received, dropped, passages, up, reconnects, gated)
         if state.passage_sink is not None:
             kept = state.passage_sink.counts
             spool = CounterMetricFamily(

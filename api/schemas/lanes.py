@@ -39,6 +39,9 @@ class LaneHealth(BaseModel):
     last_passage_ts_ms: int | None = None
     passages: int = Field(0, ge=0, description="Passages recorded since the service started.")
     reconnects: int = Field(0, ge=0, description="Times the lane's stream was opened again after a failure.")
+    frames_gated: int = Field(
+        0, ge=0, description="Frames the motion gate skipped (nothing moved in the region of interest)."
+    )
     plate_height_px_p50: float | None = Field(
         None,
         ge=0,

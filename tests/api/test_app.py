@@ -37,7 +37,7 @@ def test_health_is_degraded_while_a_lane_is_down_or_the_store_refuses_passages(s
     settings.models.plate_detector = "tiny.onnx"
     with TestClient(create_app(settings)) as client:
         state = client.app.state.lane  # type: ignore[attr-defined]
-        state.lanes.update("L1", status=LaneStatus.OK, reconnects=4)
+        state.lanes.update("L1", status=LaneStatus.OK, reconnects=4, frames_gated=7)
         state.lanes.update("L2", status=LaneStatus.DOWN, message="pipeline failed")
         body = client.get("/health").json()
         assert body["status"] == "degraded" and body["lanes_down"] == ["L2"]
@@ -54,6 +54,7 @@ def test_health_is_degraded_while_a_lane_is_down_or_the_store_refuses_passages(s
         assert 'hgv_lane_passages_kept_total{outcome="spooled"} 3.0' in metrics
         assert 'hgv_lane_lane_up{lane="L1"} 1.0' in metrics
         assert 'hgv_lane_lane_reconnects_total{lane="L1"} 4.0' in metrics
+        assert 'hgv_lane_frames_gated_total{lane="L1"} 7.0' in metrics
         sink.close()
 
 

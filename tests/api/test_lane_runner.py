@@ -483,3 +483,24 @@ def test_a_lane_snapshot_shows_what_the_camera_sees_with_its_region(tmp_path: Pa
     assert drawn[36, 13, 1] > 120 and drawn[36, 13, 2] < 80  # the green region's left edge at x = 0.1
     assert runner.snapshot("P1", "other") is None and runner.snapshot("P2") is None
     runner.stop()
+
+
+def test_a_lanes_gated_frames_are_published_for_the_installer(tmp_path: Path) -> None:
+    # nothing had shown whether the motion gate works
+    lane = LaneSettings(lane_id="P1", motion_gate=True)
+    settings = Settings(
+        data_dir=tmp_path / "data", pipeline=PipelineSettings(lanes=[lane], detect_interval_ms=0)
+    )
+    runner = LaneRunner(settings, truth_models, StoreSinkStub())
+    runner.start_configured()
+    img = np.zeros((72, 128, 3), np.uint8)
+    for i in range(30):  # an empty lane: nothing moves
+        runner.router.submit(Frame("P1", "c", 1 + 100 * i, img))
+        time.sleep(0.01)
+    worker = runner.workers[("P1", "cam1")]
+    wait_for(lambda: worker.health().frames_processed >= 20, 10)
+    registry = LaneRegistry()
+    runner.publish(registry)
+    p1 = registry.get("P1")
+    assert p1 is not None and p1.frames_gated > 0 and p1.frames_gated == worker.health().frames_gated
+    runner.stop()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -54,7 +55,8 @@ def annotate(
         cv2.rectangle(img, (x1, y1), (x2, y2), PLATE_COLOUR, 2)
         _label(img, f"P{p.track_id} {p.label}".strip(), x1, y2 + 16, PLATE_COLOUR, fs)
     state = "gated" if result.gated else ("detect" if result.detected else "track")
-    status = f"{frame.lane_id} #{frame.index} {state} {result.ms:.0f} ms"
+    at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(frame.ts_ms / 1000))
+    status = f"{frame.lane_id} #{frame.index} {at} {state} {result.ms:.0f} ms"
     if result.passages:
         status += "  passage: " + ", ".join(
             f"{'/'.join(pl.text or '?' for pl in p.plates) or 'no plate'} {p.body.body_type.value}"
