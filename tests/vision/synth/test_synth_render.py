@@ -169,7 +169,13 @@ def test_legibility_of_a_plate_blur_and_hidden_characters() -> None:
     from dataclasses import replace
 
     from vision.synth.datasets import _plate_notes
-    from vision.synth.scene import LEGIBLE_DEFOCUS, LEGIBLE_MOTION, char_height_px, illegible_reasons
+    from vision.synth.scene import (
+        LEGIBLE_DEFOCUS,
+        LEGIBLE_MOTION,
+        SPEC_CHAR_PX,
+        char_height_px,
+        illegible_reasons,
+    )
 
     spec = _front_box_spec()
     sharp = replace(spec.condition, motion_blur_px=0.0, defocus_sigma_px=0.0)
@@ -188,6 +194,13 @@ def test_legibility_of_a_plate_blur_and_hidden_characters() -> None:
     # the manifests' notes carry the reason as a tag (``eval plates --skip-tag``)
     assert _plate_notes(front, replace(spec, condition=blurred)).split(";")[-1] == "illegible"
     assert "illegible" not in _plate_notes(front, replace(spec, condition=sharp)).split(";")
+    # characters under 15 px (what plate readers are installed for) are tagged, legible or not
+    small = "small_chars" in _plate_notes(front, replace(spec, condition=sharp)).split(";")
+    assert small == (h < SPEC_CHAR_PX)
+    (a, b), (c, d), (e, f), (g, k) = front.text_quad
+    shrunk = replace(front, text_quad=((a / 4, b / 4), (c / 4, d / 4), (e / 4, f / 4), (g / 4, k / 4)))
+    assert char_height_px(shrunk) < SPEC_CHAR_PX
+    assert "small_chars" in _plate_notes(shrunk, replace(spec, condition=sharp)).split(";")
 
     pole = _pole_before_front_plate(spec)
     hidden = render_spec(replace(spec, condition=sharp, occluders=(pole,)))
