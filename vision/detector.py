@@ -39,11 +39,11 @@ class YoloDetector:
             raise ModelLoadError(f"{path}: metadata lacks class names or input size")
         self.class_names = self.model.info.class_names
         self.input_hw = self.model.info.imgsz
-        (output,) = self.model.run(self.model.sample_input())[:1]
+        shape = self.model.sample_output_shapes()[0]  # the warm-up's: no second run
         expected = 4 + len(self.class_names)
-        if output.ndim != 3 or output.shape[0] != 1 or output.shape[1] != expected:
+        if len(shape) != 3 or shape[0] != 1 or shape[1] != expected:
             raise ModelLoadError(
-                f"{path}: output shape {tuple(output.shape)} is not (1, {expected}, anchors) for the "
+                f"{path}: output shape {shape} is not (1, {expected}, anchors) for the "
                 f"{len(self.class_names)} class names in its metadata ({', '.join(self.class_names)}): "
                 "not a YOLOv8 detect export, or its metadata names other classes"
             )

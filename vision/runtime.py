@@ -191,6 +191,7 @@ class OnnxModel:
             ",".join(self.info.providers),
         )
         self.warmup_ms: float | None = None
+        self._sample_shapes: tuple[tuple[int, ...], ...] | None = None
         if warmup:
             self.warmup_ms = self._warmup()
 
@@ -209,9 +210,15 @@ class OnnxModel:
             raise ModelLoadError(f"{self.path}: unsupported input type {self.info.input_dtype}")
         return np.zeros(dims, dtype=dtype)
 
+    def sample_output_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The outputs' shapes on :meth:`sample_input`: the warm-up's, else from one run."""
+        if self._sample_shapes is None:
+            self._sample_shapes = tuple(tuple(o.shape) for o in self.run(self.sample_input()))
+        return self._sample_shapes
+
     def _warmup(self) -> float:
         t0 = time.perf_counter()
-        self.run(self.sample_input())
+        self._sample_shapes = tuple(tuple(o.shape) for o in self.run(self.sample_input()))
         ms = (time.perf_counter() - t0) * 1000.0
         log.debug("warm-up of %s took %.1f ms", self.path.name, ms)
         return ms
