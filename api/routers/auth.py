@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
@@ -13,6 +14,7 @@ from api.auth import (
     DbDep,
     LoginBlocked,
     LoginBusy,
+    LoginThrottle,
     StateDep,
     audit,
     check_password_policy,
@@ -42,23 +44,17 @@ def login(body: LoginRequest, response: Response, db: DbDep, state: StateDep, cl
     changes something. Cameras log in with tokens, not here. Failures are audited; five failures
     for a name from one address, or twenty for any names from one address, within five minutes
     block further tries for a while (the block's first refusal is audited, not every one). A
-    log-in that finds four others checking passwords is 429 at once."""
+    log-in that finds four others checking passwords waits up to half a second for a place, then
+    is 429."""
     throttle = state.login_throttle
     ip = client.ip or "?"
     user = repo.get_user_by_name(db, body.name)
-    try:
-        ok = throttled_verify(throttle, body.name, ip, user.password_hash if user else None, body.password)
-    except LoginBlocked as blocked:
-        if blocked.first:
-            audit(db, body.name[:64], "auth.login_blocked", client, {})
-            db.commit()
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes"
-        ) from None
-    except LoginBusy:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, "too many log-ins at once: try again in a moment"
-        ) from None
+
+    def blocked() -> None:  # the block's first refusal is audited
+        audit(db, body.name[:64], "auth.login_blocked", client, {})
+        db.commit()
+
+    ok = _verify(throttle, body.name, ip, user.password_hash if user else None, body.password, blocked)
     if user is None or not ok or not user.active or user.role is UserRole.CAMERA:
         if ok and throttle is not None:  # a wrong password was counted already
             throttle.failed(body.name, ip)
@@ -99,6 +95,30 @@ def login(body: LoginRequest, response: Response, db: DbDep, state: StateDep, cl
     )
 
 
+def _verify(
+    throttle: LoginThrottle | None,
+    name: str,
+    ip: str,
+    password_hash: str | None,
+    password: str,
+    on_first_block: Callable[[], None] | None = None,
+) -> bool:
+    """:func:`api.auth.throttled_verify`, its refusals as 429 (``on_first_block`` called for the
+    first refusal of a block)."""
+    try:
+        return throttled_verify(throttle, name, ip, password_hash, password)
+    except LoginBlocked as refused:
+        if refused.first and on_first_block is not None:
+            on_first_block()
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes"
+        ) from None
+    except LoginBusy:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many log-ins at once: try again in a moment"
+        ) from None
+
+
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Log out (ends the session)")
 def logout(user: AnyUser, request: Request, response: Response, db: DbDep, client: Client) -> None:
     """Revokes the session of the cookie (a token caller: nothing to end) and clears the cookie."""
@@ -132,18 +152,9 @@ def change_password(body: PasswordChange, user: AnyUser, db: DbDep, state: State
     assert target is not None  # authenticated just now
     if target.password_hash is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.name!r} has no password (tokens only)")
-    try:
-        ok = throttled_verify(
-            state.login_throttle, user.name, client.ip or "?", target.password_hash, body.current_password
-        )
-    except LoginBlocked:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins: wait a few minutes"
-        ) from None
-    except LoginBusy:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, "too many log-ins at once: try again"
-        ) from None
+    ok = _verify(
+        state.login_throttle, user.name, client.ip or "?", target.password_hash, body.current_password
+    )
     if not ok:
         audit(db, user, "auth.password_failed", client, {})
         db.commit()
