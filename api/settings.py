@@ -26,6 +26,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vision.pipeline.roi import MIN_LANE_AREA, roi_problem
 from vision.registry import ModelRegistry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -336,8 +337,10 @@ class LaneSettings(_Section):
         """At least 3 points, each in [0, 1] (fractions of the frame, not pixels), enclosing at
         least 1 % of the frame: refused here, by ``config show``, ``doctor`` and ``serve`` alike,
         not when the lane starts."""
-        if not roi:
-            return roi
+        problem = roi_problem(roi, min_area=MIN_LANE_AREA)
+        if problem is not None:
+            raise ValueError(problem)
+        return roi
         if len(roi) < 3:
             raise ValueError("a region of interest needs at least 3 points (or none for the whole frame)")
         outside = [p for p in roi if not (0.0 <= p[0] <= 1.0 and 0.0 <= p[1] <= 1.0)]

@@ -14,6 +14,7 @@ import numpy as np
 
 from vision.anpr.detector import PLATE_MARGIN_X, PLATE_WIDER_MARGIN_X
 from vision.anpr.vote import VoteRule
+from vision.pipeline.roi import roi_problem
 from vision.trailer.consensus import ConsensusRule
 
 CameraView = Literal["front", "rear", "side", "high_side"]
@@ -39,11 +40,9 @@ class RegionOfInterest:
     polygon: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.polygon and len(self.polygon) < 3:
-            raise ValueError("a region of interest needs at least 3 points (or none for the whole frame)")
-        for x, y in self.polygon:
-            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-                raise ValueError(f"region of interest point ({x}, {y}) is outside [0, 1]")
+        problem = roi_problem(self.polygon)
+        if problem is not None:
+            raise ValueError(problem)
 
     @property
     def whole_frame(self) -> bool:
