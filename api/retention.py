@@ -10,7 +10,6 @@ failed prune leaves both the rows and their evidence in place.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -86,8 +85,12 @@ def prune_passages(
                 action="db.prune",
                 detail={"cutoff_ts_ms": cutoff, "passages": len(rows), "files": len(existing), "bytes": size},
             )
-    spool = SpoolPrune() if not dry_run else _prune_spool_record(data_dir, cutoff, dry_run=True)
-    report = PruneReport(
+    if not dry_run:
+        _remove_crops(existing, data_dir)
+    # last, and never failing the prune: rewriting the record needs disk, which a full disk (the
+    # reason for a prune) may not have; the rows and crops are gone by then either way
+    spool = _prune_spool_record(data_dir, cutoff, dry_run=dry_run)
+    return PruneReport(
         cutoff,
         len(rows),
         len(existing),
@@ -97,10 +100,13 @@ def prune_passages(
         spool.replayed_removed,
         spool.bad_lines,
     )
-    if dry_run:
-        return report
+
+
+def _remove_crops(files: list[Path], data_dir: Path) -> None:
+    """Delete ``files`` and the evidence folders they leave empty (upwards, not past
+    ``<data_dir>/evidence``)."""
     folders = set()
-    for path in existing:
+    for path in files:
         path.unlink(missing_ok=True)
         folders.add(path.parent)
     evidence = (data_dir / "evidence").resolve()
@@ -111,12 +117,6 @@ def prune_passages(
             except OSError:
                 break
             folder = folder.parent
-    # last, and never failing the prune: rewriting the record needs disk, which a full disk (the
-    # reason for a prune) may not have; the rows and crops are gone by then either way
-    spool = _prune_spool_record(data_dir, cutoff, dry_run=False)
-    return dataclasses.replace(
-        report, spool_replayed_lines=spool.replayed_removed, spool_bad_lines=spool.bad_lines
-    )
 
 
 def _prune_spool_record(data_dir: Path, cutoff: int, *, dry_run: bool) -> SpoolPrune:

@@ -222,6 +222,9 @@ _NOT_OPENED = (
 )
 
 
+_LOST = f"lost (no frame within {STREAM_READ_TIMEOUT_MS // 1000} s, or the stream ended)"
+
+
 class StreamSource:
     """A camera stream (RTSP/HTTP/any FFmpeg URL). Never ends by itself: on a failed open or
     a failed read it waits (see :class:`Backoff`) and reconnects; ``reconnects`` counts the
@@ -295,7 +298,7 @@ class StreamSource:
             finally:
                 cap.release()
             self.connected = False
-            if self._stop.is_set() or not self._wait("lost (no frame within 5 s, or the stream ended)"):
+            if self._stop.is_set() or not self._wait(_LOST):
                 return
 
     def close(self) -> None:

@@ -568,9 +568,8 @@ def _manifest_groups(
     more distinct texts, joined, than three quarters of the read images: frames of one vehicle,
     ``lorry7_f0001.jpg`` ... ``lorry7_f0008.jpg``, its tractor's and trailer's plates, a part-read
     one, frames with no text read among them); otherwise they are photographs of different
-    vehicles (``car9-0.jpg``,
-    ``car9-1.jpg`` of two cars; plates-dev's 167 ``wts-lg-NNN`` captures), split where no text
-    joins them. Each group is named by
+    vehicles (``car9-0.jpg``, ``car9-1.jpg`` of two cars; plates-dev's 167 ``wts-lg-NNN``
+    captures), split where no text joins them. Each group is named by
     :func:`~vision.train.datasets.manifest_image_name`, the name ``dataset plate-tiles`` and
     ``train reader`` split photographs by, and a group of several by its member that split scores
     highest, so a group is in val only when the shipped models held out all of it: none of their
