@@ -70,7 +70,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--data",
         type=Path,
         required=True,
-        help="YOLO data.yaml (detectors) or folder-per-class root (classifier)",
+        help="YOLO data.yaml (detectors), folder-per-class root (classifier) or plate manifest CSV "
+        "(plate reader, read as crnn in the reader engine reader.engine)",
     )
     p.add_argument("--split", default="val", help="split to evaluate (default: val)")
     p.add_argument(
@@ -150,8 +151,25 @@ def _print_comparison(reports: list[tuple[str, EvalReport]]) -> str:
     from vision.train.evaluate import comparison_table  # noqa: PLC0415
 
     table = comparison_table(reports)
+    engine = reports[0][1].reader_engine if reports else ""
+    if engine:
+        table += f"\n\nplate readers read as crnn in the reader engine {engine} (reader.engine)"
     print(table)
     return table
+
+
+def _evaluate(model: Path, data: Path, split: str, out_dir: Path | None) -> EvalReport:
+    """:func:`vision.train.evaluate.evaluate_model` as the lanes would run ``model``: a plate
+    reader as ``crnn`` in the lanes' reader engine (``reader.engine``, by default
+    ``crnn+rapidocr``, so a promotion compares what the lanes would read), or alone when that
+    engine does not use ``crnn`` (the lanes then do not read with the plate reader)."""
+    from vision.train.evaluate import evaluate_model  # noqa: PLC0415
+
+    settings = get_settings()
+    engine = settings.reader.engine if "crnn" in settings.reader.engine.split("+") else "crnn"
+    return evaluate_model(
+        model, data, split=split, out_dir=out_dir, reader_engine=engine, work_dir=settings.data_dir
+    )
 
 
 def promote(args: argparse.Namespace) -> int:
@@ -160,7 +178,7 @@ def promote(args: argparse.Namespace) -> int:
     from vision.pipeline.factory import check_for_role  # noqa: PLC0415
     from vision.registry import is_not_worse  # noqa: PLC0415
     from vision.runtime import ModelLoadError  # noqa: PLC0415
-    from vision.train.evaluate import evaluate_model, role_metric  # noqa: PLC0415
+    from vision.train.evaluate import role_metric  # noqa: PLC0415
 
     settings = get_settings()
     registry = settings.model_registry()
@@ -192,12 +210,8 @@ def promote(args: argparse.Namespace) -> int:
         note["comparison"] = "none (no reference set)"
     else:
         out = args.out
-        cand = evaluate_model(
-            candidate.onnx, reference, split=args.split, out_dir=out / "candidate" if out else None
-        )
-        curr = evaluate_model(
-            current.onnx, reference, split=args.split, out_dir=out / "in_use" if out else None
-        )
+        cand = _evaluate(candidate.onnx, reference, args.split, out / "candidate" if out else None)
+        curr = _evaluate(current.onnx, reference, args.split, out / "in_use" if out else None)
         _print_comparison([(f"{candidate.version} (candidate)", cand), (f"{current.version} (in use)", curr)])
         tol = settings.models.promote_tolerance
         metric, cand_score = role_metric(cand, role)
@@ -205,6 +219,7 @@ def promote(args: argparse.Namespace) -> int:
         better = is_not_worse({metric: cand_score}, {metric: curr_score}, metric, tol)
         note |= {
             "reference": f"{reference} ({args.split}, {cand.n_images} images)",
+            **({"reader_engine": cand.reader_engine} if cand.reader_engine else {}),
             "metric": metric,
             "candidate": {**cand.metrics, metric: cand_score},
             "in_use": {**curr.metrics, metric: curr_score},
@@ -274,7 +289,6 @@ def evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model (and the one in use) on labelled data; print the side-by-side table."""
     from vision.registry import role_for_model  # noqa: PLC0415
     from vision.runtime import ModelLoadError, OnnxModel  # noqa: PLC0415
-    from vision.train.evaluate import evaluate_model  # noqa: PLC0415
 
     t0 = time.perf_counter()
     try:
@@ -287,12 +301,10 @@ def evaluate(args: argparse.Namespace) -> int:
         elif args.against != "none":
             against = _resolve_model(args.against)
         out: Path | None = args.out
-        report = evaluate_model(model, args.data, split=args.split, out_dir=out / "model" if out else None)
+        report = _evaluate(model, args.data, args.split, out / "model" if out else None)
         reports = [(model.name, report)]
         if against is not None and against.resolve() != model.resolve():
-            other = evaluate_model(
-                against, args.data, split=args.split, out_dir=out / "against" if out else None
-            )
+            other = _evaluate(against, args.data, args.split, out / "against" if out else None)
             reports.append((f"{against.name} (in use)" if args.against == "current" else against.name, other))
     except (ModelLoadError, RegistryError, ValueError, FileNotFoundError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)

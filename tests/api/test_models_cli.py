@@ -96,6 +96,8 @@ def test_a_retrained_plate_reader_is_added_compared_promoted_swapped_in_and_roll
     assert main(["models", "promote", "plate_reader", "v1", "--reference", str(manifest)]) == 0
     said = capsys.readouterr()
     assert "exact_match" in said.out and "plate_reader: v1 is in use" in said.out
+    assert "read as crnn in the reader engine crnn (reader.engine)" in said.out
+    assert json.loads(said.out.strip().splitlines()[-1])["reader_engine"] == "crnn"
     assert watcher.check() == ["plate_reader"] and shared.reader_slot.version == "v1"
     # the lanes read with the version swapped in
     crop = cv2.imread(str(manifest.parent / "crops" / "plate_0001_1.jpg"))

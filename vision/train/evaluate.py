@@ -18,6 +18,7 @@ images are left out of the metrics.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -60,6 +61,8 @@ class EvalReport:
     unreadable: tuple[str, ...] = ()
     ms_per_image_p50: float = 0.0
     plots: tuple[str, ...] = field(default_factory=tuple)
+    reader_engine: str = ""
+    """A plate reader's: the reader engine it was read in as ``crnn`` (e.g. ``crnn+rapidocr``)."""
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -399,18 +402,25 @@ def plot_confusion(
 
 
 def evaluate_model(
-    model_path: Path, data: Path, *, split: str = "val", out_dir: Path | None = None
+    model_path: Path,
+    data: Path,
+    *,
+    split: str = "val",
+    out_dir: Path | None = None,
+    reader_engine: str = "crnn",
+    work_dir: Path | None = None,
 ) -> EvalReport:
     """Evaluate ``model_path`` on ``data``: a ``data.yaml`` for a detector, a folder-per-class
     root for a classifier, a plate manifest (``eval plates``' CSV) for a plate reader (the
-    model's ``task`` metadata decides which)."""
+    model's ``task`` metadata decides which). A plate reader is read as ``crnn`` in the reader
+    engine ``reader_engine`` (see :func:`evaluate_recogniser`)."""
     from vision.runtime import OnnxModel  # noqa: PLC0415
 
     task = OnnxModel(model_path, "cpu", warmup=False).info.task
     if task == "plate-line-ctc":
         if data.suffix.lower() != ".csv":
             raise ValueError(f"{model_path.name} is a plate reader: --data must be a plate manifest (CSV)")
-        return evaluate_recogniser(model_path, data)
+        return evaluate_recogniser(model_path, data, engine=reader_engine, work_dir=work_dir)
     if task == "classify":
         if not data.is_dir():
             raise ValueError(f"{model_path.name} is a classifier: --data must be a folder-per-class root")
@@ -420,22 +430,30 @@ def evaluate_model(
     return evaluate_detector(model_path, data, split=split, out_dir=out_dir)
 
 
-def evaluate_recogniser(model_path: Path, manifest: Path) -> EvalReport:
-    """The full plate reader (rectification, grammars) with ``model_path`` as its only engine
-    on a plate manifest, as ``eval plates`` scores it (scenes read from their true box):
-    ``exact_match``, ``exact_match_lookalike``, ``char_accuracy`` over the rows with text."""
-    from vision.anpr.engines import CrnnRecogniser  # noqa: PLC0415
+def evaluate_recogniser(
+    model_path: Path, manifest: Path, *, engine: str = "crnn", work_dir: Path | None = None
+) -> EvalReport:
+    """The full plate reader (rectification, grammars) with ``model_path`` as its ``crnn``
+    engine in the reader engine ``engine`` (``crnn``, or ``crnn+rapidocr`` as the lanes read by
+    default: a recogniser that reads better alone may read worse beside its second opinion) on a
+    plate manifest, as ``eval plates`` scores it (scenes read from their true box):
+    ``exact_match``, ``exact_match_lookalike``, ``char_accuracy`` over the rows with text.
+    ``work_dir`` is a writable folder for an engine that wants one (EasyOCR; default: a
+    temporary one). Raises ``ValueError`` when ``engine`` does not use ``crnn``."""
     from vision.anpr.evaluate import evaluate, load_manifest  # noqa: PLC0415
-    from vision.anpr.grammars import load_grammars  # noqa: PLC0415
-    from vision.anpr.reader import PipelineReader, ReaderOptions  # noqa: PLC0415
+    from vision.anpr.reader import build_reader  # noqa: PLC0415
 
-    reader = PipelineReader(
-        CrnnRecogniser(model_path, "cpu", intra_op_threads=1), load_grammars(), ReaderOptions()
-    )
-    _, summary = evaluate(load_manifest(manifest), reader)
+    if "crnn" not in engine.split("+"):
+        raise ValueError(f"reader engine {engine!r} does not use crnn: {model_path.name} would not be read")
+    with tempfile.TemporaryDirectory(prefix="hgv-eval-") as tmp:
+        reader = build_reader(
+            engine, work_dir=work_dir or Path(tmp), crnn_model=model_path, intra_op_threads=1
+        )
+        _, summary = evaluate(load_manifest(manifest), reader)
     return EvalReport(
         model=str(model_path),
         task="plate-line-ctc",
+        reader_engine=engine,
         data=str(manifest),
         n_images=summary.n_read_scored,
         metrics={

@@ -1175,6 +1175,25 @@ def save_weights(model: Any, cfg: TrainConfig, path: Path, commands: list[str]) 
     path.with_suffix(".tmp.pt").replace(path)
 
 
+def reader_metadata() -> dict[str, str]:
+    """The ONNX metadata of a recogniser this code trains (what :class:`vision.anpr.engines.CrnnRecogniser`
+    reads: task, alphabet, input size, frame stride, line grey)."""
+    from vision.anpr.engines import LINE_GREY_KEY, LINE_GREY_PLATE  # noqa: PLC0415
+
+    return {
+        "task": "plate-line-ctc",
+        "alphabet": PLATE_ALPHABET,
+        "names": str(["blank", *PLATE_ALPHABET]),
+        "imgsz": str([LINE_HEIGHT_PX, LINE_WIDTH_PX]),
+        "frame_stride_px": str(FRAME_STRIDE_PX),
+        LINE_GREY_KEY: LINE_GREY_PLATE,
+        "input": "grey line (vision.anpr.line_input.plate_grey), resized to 32 px high, squashed/padded "
+        "to 128, 2-98 percentile stretch to [-1, 1]",
+        "output": "per-frame class probabilities (N, T, 37), class 0 = CTC blank",
+        "author": "hgv-lane (vision/train/recogniser.py)",
+    }
+
+
 def export_onnx(model: Any, path: Path, check: LineSet, metadata: dict[str, str]) -> float:
     """Export ``model`` (softmax added) to ``path`` with ``metadata``; returns the largest
     absolute difference between torch's and ONNX Runtime's probabilities on ``check`` lines
@@ -1242,7 +1261,6 @@ def evaluate_reader(onnx_path: Path, manifest: Path) -> dict[str, Any]:
 def run(cfg: TrainConfig) -> dict[str, Any]:
     """Build the data, train, export, check, evaluate and write the card; returns the result
     (also written to ``cfg.out / "result.json"``)."""
-    from vision.anpr.engines import LINE_GREY_KEY, LINE_GREY_PLATE  # noqa: PLC0415
     from vision.runtime import file_sha256  # noqa: PLC0415
     from vision.train.yolo import write_model_card  # noqa: PLC0415
 
@@ -1251,18 +1269,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     train, val, real_val, data = build_data(cfg)
     print(f"data: {json.dumps(asdict(data))}", file=sys.stderr)
     model, logs, seconds, commands, parents = train_model(cfg, train, val, real_val)
-    metadata = {
-        "task": "plate-line-ctc",
-        "alphabet": PLATE_ALPHABET,
-        "names": str(["blank", *PLATE_ALPHABET]),
-        "imgsz": str([LINE_HEIGHT_PX, LINE_WIDTH_PX]),
-        "frame_stride_px": str(FRAME_STRIDE_PX),
-        LINE_GREY_KEY: LINE_GREY_PLATE,
-        "input": "grey line (vision.anpr.line_input.plate_grey), resized to 32 px high, squashed/padded "
-        "to 128, 2-98 percentile stretch to [-1, 1]",
-        "output": "per-frame class probabilities (N, T, 37), class 0 = CTC blank",
-        "author": "hgv-lane (vision/train/recogniser.py)",
-    }
+    metadata = reader_metadata()
     diff = export_onnx(model, cfg.onnx_path, val, metadata)
     print(f"exported {cfg.onnx_path} (torch vs ONNX Runtime max |diff| {diff:.1e})", file=sys.stderr)
     save_weights(model, cfg, cfg.onnx_path.with_suffix(".pt"), [*parents, *commands])

@@ -176,3 +176,25 @@ def test_a_promotion_judges_a_detector_on_the_classes_its_role_uses() -> None:
     assert role_metric(no_bodies, ROLES["vehicle_detector"]) == ("ap50_95 of vehicle", pytest.approx(0.8))
     classifier = EvalReport("c.onnx", "classify", "d", 10, {"accuracy": 0.9}, {})
     assert role_metric(classifier, ROLES["trailer_classifier"]) == ("accuracy", 0.9)
+
+
+@pytest.mark.slow
+def test_a_plate_reader_is_judged_in_the_lanes_reader_engine(tmp_path: Path) -> None:
+    """A recogniser is judged as the lanes read with it (``crnn+rapidocr`` by default), not
+    alone: one that cannot read (untrained) reads nothing alone and what RapidOCR reads for it
+    in the engine pair. (Promotion had compared recognisers alone, where one that reads better
+    alone can read worse beside its second opinion: reader21, ``docs/anpr-log.md``.)"""
+    import torch
+
+    from vision.train.recogniser import LineSet, build_model, export_onnx, reader_metadata
+
+    torch.manual_seed(0)
+    untrained = tmp_path / "untrained.onnx"
+    export_onnx(build_model(), untrained, LineSet.of([]), reader_metadata())
+    manifest = ROOT / "fixtures" / "synth" / "plates" / "manifest.csv"
+    alone = evaluate_model(untrained, manifest, reader_engine="crnn")
+    paired = evaluate_model(untrained, manifest, reader_engine="crnn+rapidocr", work_dir=tmp_path)
+    assert alone.reader_engine == "crnn" and paired.reader_engine == "crnn+rapidocr"
+    assert alone.metrics["exact_match"] < 0.1 < paired.metrics["exact_match"]
+    with pytest.raises(ValueError, match="does not use crnn"):
+        evaluate_model(untrained, manifest, reader_engine="rapidocr")
