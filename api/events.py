@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from api.actionlist import build_matcher
 from api.db import repository as repo
 from api.db.session import session_scope
-from api.flags import FlagAction, FlagOutcome, FlagRules, process_passage
+from api.flags import FlagAction, FlagOutcome, FlagRules, process_passage, rematch
 from api.matching import Matcher
 from api.schemas.lanes import LaneHealth, LaneStatus
 from api.settings import Settings
@@ -253,19 +252,30 @@ class PassageRecorder:
     def data_dir(self) -> Path:
         return self.settings.data_dir
 
-    def rebuild_matcher(self, session: Session | None = None) -> Matcher:
-        """Index the current action list (call after an import commits), in ``session`` or a
-        session of its own."""
-        if session is None:
-            with session_scope(self.engine) as own:
-                return self.rebuild_matcher(own)
+    def rebuild_matcher(self) -> Matcher:
+        """Index the current action list (call after an import commits) and apply it to the open
+        flags and recent passages without a flag (:func:`api.flags.rematch`) in a transaction of
+        its own, then wake the live queue when a flag changed."""
         flags = self.settings.flags
-        matcher = build_matcher(
-            session, max_edit_distance=flags.max_edit_distance, edit_min_length=flags.edit_min_length
-        )
+        with session_scope(self.engine) as session:
+            matcher = build_matcher(
+                session, max_edit_distance=flags.max_edit_distance, edit_min_length=flags.edit_min_length
+            )
+            changed = rematch(session, matcher, self.rules)
         with self._lock:
             self.matcher = matcher
         log.info("action-list matcher: version %s, %d entries", matcher.version_id, len(matcher))
+        for c in changed:
+            log.info(
+                "action-list version %s: flag %d %s, risk %d -> %d",
+                matcher.version_id,
+                c.flag_id,
+                c.action.value,
+                c.score_before,
+                c.score_after,
+            )
+        if changed:
+            self.hub.notify()
         return matcher
 
     def record(self, passage: Passage) -> FlagOutcome:
@@ -278,13 +288,14 @@ class PassageRecorder:
         with session_scope(self.engine) as session:
             current = repo.latest_version(session)
             current_id = current.id if current is not None else None
-            if current_id != matcher.version_id:
-                log.warning(
-                    "the action list changed outside this service (version %s, matching used %s): reindexed",
-                    current_id,
-                    matcher.version_id,
-                )
-                matcher = self.rebuild_matcher(session)
+        if current_id != matcher.version_id:
+            log.warning(
+                "the action list changed outside this service (version %s, matching used %s): reindexed",
+                current_id,
+                matcher.version_id,
+            )
+            matcher = self.rebuild_matcher()
+        with session_scope(self.engine) as session:
             outcome = process_passage(session, passage, matcher, self.rules, data_dir=self.data_dir)
         with self._lock:
             self.counts[outcome.action.value] += 1

@@ -43,7 +43,7 @@ from api.db.models import (
 )
 from api.matching import Match, Matcher, MatchType
 from api.settings import FlagSettings
-from vision.types import BodyType, Passage, PassagePlate, PlateRole, ReadStatus, Side
+from vision.types import BodyType, Passage, PassagePlate, PlateCandidate, PlateRole, ReadStatus, Side
 
 ACTOR = "system"
 """Who the audit log names for automatic flag events."""
@@ -169,8 +169,13 @@ def score_of(reasons: Iterable[Reason]) -> int:
 
 def match_passage(passage: Passage, matcher: Matcher) -> tuple[PlateMatch, ...]:
     """Every action-list match of every plate, strongest first; each entry once (its best plate)."""
+    return match_plates(passage.plates, matcher)
+
+
+def match_plates(plates: Sequence[PassagePlate], matcher: Matcher) -> tuple[PlateMatch, ...]:
+    """:func:`match_passage` of a passage's ``plates``."""
     best: dict[str, PlateMatch] = {}
-    for i, plate in enumerate(passage.plates):
+    for i, plate in enumerate(plates):
         for m in matcher.match_plate(plate):
             have = best.get(m.entry.mark)
             if have is None or m.sort_key < have.match.sort_key:
@@ -400,6 +405,46 @@ def _store_passage(
     return row
 
 
+def _new_flag(
+    session: Session,
+    row: PassageRow,
+    reasons: Sequence[Reason],
+    score: int,
+    mark: str,
+    action_list_version_id: int | None,
+    now: int,
+    detail: dict[str, Any],
+) -> Flag:
+    """A ``new`` flag of the stored passage ``row`` with its ``created`` event (``detail``)."""
+    flag = Flag(
+        status=FlagStatus.NEW,
+        risk_score=score,
+        vehicle_mark=mark,
+        lane_id=row.lane_id,
+        first_seen_ts_ms=row.first_seen_ts_ms,
+        last_seen_ts_ms=row.last_seen_ts_ms,
+        n_passages=1,
+        action_list_version_id=action_list_version_id,
+        created_ts_ms=now,
+        updated_ts_ms=now,
+        reasons=[_reason_row(r, row.id) for r in reasons],
+        events=[
+            FlagEvent(
+                ts_ms=now,
+                actor=ACTOR,
+                kind="created",
+                to_status=FlagStatus.NEW,
+                passage_id=row.id,
+                detail=detail,
+            )
+        ],
+    )
+    session.add(flag)
+    row.flag = flag
+    session.flush()
+    return flag
+
+
 def _reason_row(reason: Reason, passage_row_id: int) -> FlagReason:
     return FlagReason(
         passage_id=passage_row_id,
@@ -410,10 +455,11 @@ def _reason_row(reason: Reason, passage_row_id: int) -> FlagReason:
     )
 
 
-def _vehicle_mark(passage: Passage) -> str:
+def _vehicle_mark(plates: Sequence[PassagePlate]) -> str:
+    """The mark a flag is known by: the committed reads first, the tractor's plate first."""
     order = {PlateRole.FRONT: 0, PlateRole.TRAILER_MARK: 1, PlateRole.REAR: 2, PlateRole.UNKNOWN: 3}
     read = sorted(
-        (p for p in passage.plates if p.status is not ReadStatus.UNREAD and p.text),
+        (p for p in plates if p.status is not ReadStatus.UNREAD and p.text),
         key=lambda p: (p.status is not ReadStatus.COMMITTED, order[p.role]),
     )
     return read[0].text if read else ""
@@ -537,33 +583,130 @@ def _process(
         return FlagOutcome(row.id, FlagAction.UPDATED, open_flag.id, open_flag.risk_score, reasons, matches)
 
     if reasons and own_score >= rules.threshold:
-        flag = Flag(
-            status=FlagStatus.NEW,
-            risk_score=own_score,
-            vehicle_mark=_vehicle_mark(passage),
-            lane_id=passage.lane_id,
-            first_seen_ts_ms=passage.first_seen_ts_ms,
-            last_seen_ts_ms=passage.last_seen_ts_ms,
-            n_passages=1,
-            action_list_version_id=matcher.version_id if matches else None,
-            created_ts_ms=now,
-            updated_ts_ms=now,
-            reasons=[_reason_row(r, row.id) for r in reasons],
-            events=[
-                FlagEvent(
-                    ts_ms=now,
-                    actor=ACTOR,
-                    kind="created",
-                    to_status=FlagStatus.NEW,
-                    passage_id=row.id,
-                    detail={"passage": passage.passage_id, "score": own_score},
-                )
-            ],
+        flag = _new_flag(
+            session,
+            row,
+            reasons,
+            own_score,
+            _vehicle_mark(passage.plates),
+            matcher.version_id if matches else None,
+            now,
+            {"passage": passage.passage_id, "score": own_score},
         )
-        session.add(flag)
-        row.flag = flag
-        session.flush()
         return FlagOutcome(row.id, FlagAction.CREATED, flag.id, own_score, reasons, matches)
 
     session.flush()
     return FlagOutcome(row.id, FlagAction.NONE, None, own_score, reasons, matches)
+
+
+# --- a new action-list version ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rematched:
+    """A flag that a new action-list version changed (:func:`rematch`): made (``CREATED``, from a
+    recent passage without a flag) or its action-list reasons replaced (``UPDATED``)."""
+
+    flag_id: int
+    action: FlagAction
+    score_before: int
+    score_after: int
+
+
+def plate_from_row(row: PassagePlateRow) -> PassagePlate:
+    """A stored plate as the matcher sees it: its voted text, status and the reader's candidates."""
+    return PassagePlate(
+        role=PlateRole(row.role),
+        text=row.text,
+        confidence=row.confidence,
+        status=ReadStatus(row.status),
+        candidates=tuple(
+            PlateCandidate(c.text, c.confidence, tuple(c.char_confidences), c.country, c.format_name)
+            for c in sorted(row.candidates, key=lambda c: c.rank)
+        ),
+        country=row.country,
+        format_valid=row.format_valid,
+        n_looks=row.n_looks,
+    )
+
+
+def _row_plates(row: PassageRow) -> list[PassagePlate]:
+    return [plate_from_row(p) for p in sorted(row.plates, key=lambda p: p.position)]
+
+
+def _hit_reasons(row: PassageRow, matcher: Matcher, rules: FlagRules) -> list[Reason]:
+    plates = _row_plates(row)
+    return [
+        hit_reason(pm, rules)
+        for pm in match_plates(plates, matcher)
+        if rules.hit_points(pm.match.match_type) > 0
+    ]
+
+
+def rematch(
+    session: Session, matcher: Matcher, rules: FlagRules, *, now_ms: int | None = None
+) -> list[Rematched]:
+    """Apply the action-list version ``matcher`` indexes to what is still being worked on.
+
+    - An **open flag's** action-list reasons become its passages' matches against this version:
+      a mark added to the list raises the risk, a mark taken off (penalty paid) lowers it and its
+      reason goes. The flag's ``version`` grows, so an officer acting on what they saw gets 409
+      and reloads, and an ``actionlist_rematched`` event says what changed. A flag whose reasons
+      are the same is left alone (so matching again changes nothing).
+    - A **passage without a flag** stored within ``repeat_window_min`` before now (the lorry may
+      still be in the port) that hits this version becomes a flag, its reasons the hits.
+
+    Rejected and disposed flags keep the reasons they were decided on. The caller owns the
+    transaction.
+    """
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    changed: list[Rematched] = []
+    for flag in repo.open_flags(session):
+        old = [fr for fr in flag.reasons if fr.code == ReasonCode.ACTION_LIST.value]
+        new = [(row.id, r) for row in flag.passages for r in _hit_reasons(row, matcher, rules)]
+        if sorted((fr.passage_id or 0, fr.text, fr.points) for fr in old) == sorted(
+            (pid, r.text, r.points) for pid, r in new
+        ):
+            continue
+        before = flag.risk_score
+        for fr in old:
+            flag.reasons.remove(fr)
+        flag.reasons.extend(_reason_row(r, pid) for pid, r in new)
+        flag.risk_score = score_of(Reason(ReasonCode(fr.code), fr.points, fr.text) for fr in flag.reasons)
+        flag.action_list_version_id = matcher.version_id if new else None
+        flag.updated_ts_ms = now
+        flag.version = Flag.version + 1  # in SQL, as for a passage added
+        gone = {fr.text for fr in old} - {r.text for _, r in new}
+        flag.events.append(
+            FlagEvent(
+                ts_ms=now,
+                actor=ACTOR,
+                kind="actionlist_rematched",
+                detail={
+                    "action_list_version": matcher.version_id,
+                    "score_before": before,
+                    "score_after": flag.risk_score,
+                    "added": sorted({r.text for _, r in new} - {fr.text for fr in old}),
+                    "removed": sorted(gone),
+                },
+            )
+        )
+        changed.append(Rematched(flag.id, FlagAction.UPDATED, before, flag.risk_score))
+    window_ms = rules.repeat_window_min * 60_000
+    for row in repo.recent_unflagged_passages(session, since_created_ts_ms=now - window_ms):
+        hits = _hit_reasons(row, matcher, rules)
+        score = score_of(hits)
+        if not hits or score < rules.threshold:
+            continue
+        detail = {
+            "passage": row.passage_uid,
+            "score": score,
+            "action_list_version": matcher.version_id,
+            "after_passage": True,
+        }
+        flag = _new_flag(
+            session, row, hits, score, _vehicle_mark(_row_plates(row)), matcher.version_id, now, detail
+        )
+        changed.append(Rematched(flag.id, FlagAction.CREATED, 0, score))
+    session.flush()
+    return changed

@@ -201,6 +201,18 @@ def passages_with_marks(
     return list(session.scalars(query))
 
 
+def recent_unflagged_passages(session: Session, *, since_created_ts_ms: int) -> list[PassageRow]:
+    """Passages without a flag stored at or after ``since_created_ts_ms`` (service clock, ms),
+    oldest first, with their plates and candidates."""
+    query = (
+        select(PassageRow)
+        .where(PassageRow.flag_id.is_(None), PassageRow.created_ts_ms >= since_created_ts_ms)
+        .options(selectinload(PassageRow.plates).selectinload(PassagePlateRow.candidates))
+        .order_by(PassageRow.created_ts_ms, PassageRow.id)
+    )
+    return list(session.scalars(query))
+
+
 def open_flags(session: Session) -> list[Flag]:
     """Flags not yet rejected or disposed, newest activity first."""
     return list(

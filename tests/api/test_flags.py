@@ -19,6 +19,7 @@ from api.flags import (
     assess,
     match_passage,
     process_passage,
+    rematch,
     score_of,
 )
 from api.matching import ListEntry, Matcher
@@ -308,3 +309,84 @@ def test_flag_settings_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HGV_LANE_FLAGS__REPEAT_WINDOW_MIN", "10")
     s = Settings()
     assert s.flags.max_edit_distance == 0 and s.flags.repeat_window_min == 10
+
+
+def _import(engine: Engine, csv_text: str) -> None:
+    with session_scope(engine) as s:
+        import_action_list(s, csv_text.encode(), source_name="new.csv")
+
+
+def _rematch(engine: Engine, now_ms: int) -> list[tuple[int, FlagAction, int, int]]:
+    with session_scope(engine) as s:
+        return [
+            (c.flag_id, c.action, c.score_before, c.score_after)
+            for c in rematch(s, build_matcher(s), FlagRules(), now_ms=now_ms)
+        ]
+
+
+def test_a_new_list_version_reaches_the_open_flags(store: Engine, tmp_path: Path) -> None:
+    """A mark put on the list after its lorry was flagged for an unsure read raises the open
+    flag's risk; taken off again (penalty paid), its reason goes. Flags had kept the reasons of
+    the version they were made under (an officer saw "no action-list match" for a listed lorry)."""
+    unsure = passage("p1", plate("LY8666", conf=0.5, status=ReadStatus.LOW_CONFIDENCE))
+    _row, action, flag_id = run(store, unsure, tmp_path)
+    assert action is FlagAction.CREATED and flag_id is not None
+    with session_scope(store) as s:
+        version = s.scalar(select(Flag.version).where(Flag.id == flag_id)) or 0
+    assert _rematch(store, T0 + MIN) == []  # the same list: nothing changes
+    _import(store, LIST + "LY8G66,vehicle,Haulier Y,CP-2024-0999,4000,2024-05-01,\n")
+    assert _rematch(store, T0 + 2 * MIN) == [(flag_id, FlagAction.UPDATED, 20, 90)]
+    with session_scope(store) as s:
+        flag = repo.get_flag(s, flag_id)
+        assert flag is not None and flag.risk_score == 90 and flag.version == version + 1
+        assert [r.code for r in flag.reasons] == ["low_confidence", "action_list"]
+        assert "LY8G66" in flag.reasons[1].text and "CP-2024-0999" in flag.reasons[1].text
+        assert flag.action_list_version_id == 2
+        event = flag.events[-1]
+        assert event.kind == "actionlist_rematched" and event.detail["score_after"] == 90
+        assert event.detail["action_list_version"] == 2 and len(event.detail["added"]) == 1
+    assert _rematch(store, T0 + 3 * MIN) == []
+    _import(store, LIST)  # paid: off the list again
+    assert _rematch(store, T0 + 4 * MIN) == [(flag_id, FlagAction.UPDATED, 90, 20)]
+    with session_scope(store) as s:
+        flag = repo.get_flag(s, flag_id)
+        assert flag is not None and [r.code for r in flag.reasons] == ["low_confidence"]
+        assert flag.events[-1].detail["removed"] and flag.action_list_version_id is None
+
+
+def test_a_closed_flag_keeps_the_reasons_it_was_decided_on(store: Engine, tmp_path: Path) -> None:
+    _row, _a, flag_id = run(store, passage("p1", plate("AB12CDE")), tmp_path)
+    with session_scope(store) as s:
+        flag = repo.get_flag(s, flag_id or 0)
+        assert flag is not None
+        flag.status = FlagStatus.DISPOSED
+    _import(
+        store, "mark,kind,haulier,penalty_ref,amount_gbp,date,notes\nWGM1034,trailer,X,CP-1,1,2024-03-01,\n"
+    )
+    assert _rematch(store, T0 + MIN) == []
+    with session_scope(store) as s:
+        flag = repo.get_flag(s, flag_id or 0)
+        assert (
+            flag is not None and flag.risk_score == 80 and [r.code for r in flag.reasons] == ["action_list"]
+        )
+
+
+def test_a_recent_passage_that_hits_a_new_version_becomes_a_flag(store: Engine, tmp_path: Path) -> None:
+    """A lorry that passed a few minutes before its mark was listed may still be in the port;
+    one that passed longer ago than the repeat window is left alone."""
+    old = passage("p-old", plate("ZZ99ZZZ"), at_ms=T0 - 60 * MIN)
+    recent = passage("p-new", plate("YY11YYY", PlateRole.REAR, candidates=("YY11YYY", "YY11YYV")), at_ms=T0)
+    assert run(store, old, tmp_path)[1] is FlagAction.NONE
+    row_id, action, _ = run(store, recent, tmp_path)
+    assert action is FlagAction.NONE
+    _import(store, LIST + "ZZ99ZZZ,vehicle,Z,CP-9,10,2024-05-01,\nYY11YYV,trailer,Y,CP-8,10,2024-05-01,\n")
+    changed = _rematch(store, T0 + 5 * MIN)
+    assert [(a, before, after) for _id, a, before, after in changed] == [(FlagAction.CREATED, 0, 80)]
+    with session_scope(store) as s:
+        row = s.get(PassageRow, row_id)
+        assert row is not None and row.flag is not None and row.flag.id == changed[0][0]
+        assert row.flag.vehicle_mark == "YY11YYY" and row.flag.status is FlagStatus.NEW
+        assert "reader's candidate 2" in row.flag.reasons[0].text
+        assert row.flag.events[0].detail["after_passage"] is True
+        assert repo.passage_by_uid(s, "p-old").flag_id is None  # type: ignore[union-attr]
+    assert _rematch(store, T0 + 6 * MIN) == []

@@ -77,3 +77,19 @@ def test_search_reports_how_a_read_matched(api: Any) -> None:
     assert r.status_code == 200
     (m,) = r.json()["matches"]
     assert m["mark"] == "WGM1034" and m["match_type"] == "lookalike" and "O/0" in m["how"]
+
+
+def test_an_upload_reaches_the_open_flags(api: Any) -> None:
+    """A lorry flagged for an unsure read whose mark a new version lists: its open flag takes
+    the hit at once (it had said "no action-list match" until the lorry came round again)."""
+    outcome = api.passage("QQ11QQQ", body="box", conf=0.5)
+    flag_id = outcome.flag_id
+    before = api.client.get(f"/v1/flags/{flag_id}", headers=api.auth("officer")).json()
+    assert before["risk_score"] == 20 and [r["code"] for r in before["reasons"]] == ["low_confidence"]
+    h = {**api.auth("supervisor"), "Content-Type": "text/csv"}
+    listed = CSV + "QQ11QQQ,vehicle,Q Haulage,CP-7,700,2025-01-01\n"
+    assert api.client.post("/v1/actionlist/imports", content=listed, headers=h).status_code == 201
+    after = api.client.get(f"/v1/flags/{flag_id}", headers=api.auth("officer")).json()
+    assert after["risk_score"] == 100 and after["version"] > before["version"]
+    hit = next(r for r in after["reasons"] if r["code"] == "action_list")
+    assert "CP-7" in hit["text"] and len(after["reasons"]) == 2
