@@ -445,7 +445,7 @@ def _new_flag(
     return flag
 
 
-def _reason_row(reason: Reason, passage_row_id: int) -> FlagReason:
+def _reason_row(reason: Reason, passage_row_id: int | None) -> FlagReason:
     return FlagReason(
         passage_id=passage_row_id,
         code=reason.code.value,
@@ -643,6 +643,48 @@ def _hit_reasons(row: PassageRow, matcher: Matcher, rules: FlagRules) -> list[Re
     ]
 
 
+def replace_hit_reasons(flag: Flag, hits: Sequence[tuple[int | None, Reason]]) -> int:
+    """Replace ``flag``'s action-list reasons by ``hits`` (``(passage row id, reason)``) and
+    recompute its risk; returns the risk before."""
+    before = flag.risk_score
+    for fr in [fr for fr in flag.reasons if fr.code == ReasonCode.ACTION_LIST.value]:
+        flag.reasons.remove(fr)
+    flag.reasons.extend(_reason_row(r, pid) for pid, r in hits)
+    flag.risk_score = score_of(Reason(ReasonCode(fr.code), fr.points, fr.text) for fr in flag.reasons)
+    return before
+
+
+def correction_hit_reasons(
+    flag: Flag, corrected: str, position: int | None, matcher: Matcher, rules: FlagRules
+) -> tuple[PassageRow | None, int, list[Reason]]:
+    """The action-list reasons of an officer's corrected read ``corrected`` of ``flag``: matched
+    as the plate at ``position`` of the flag's latest passage (else the plate that carried the
+    rejected read), each reason saying it is the officer's (``details["source"]``). Returns the
+    latest passage, the plate's position (-1: none) and the reasons."""
+    latest = max(flag.passages, key=lambda p: (p.last_seen_ts_ms, p.id), default=None)
+    plates = sorted(latest.plates, key=lambda p: p.position) if latest is not None else []
+    plate = None
+    if position is not None and position < len(plates):
+        plate = plates[position]
+    if plate is None:  # the plate that carried the rejected read (vehicle_mark is the correction now)
+        rejected = flag.read_mark or flag.vehicle_mark
+        plate = next((p for p in plates if p.text and p.text == rejected), plates[0] if plates else None)
+    role = PlateRole(plate.role) if plate is not None else PlateRole.UNKNOWN
+    index = plate.position if plate is not None else -1
+    reasons: list[Reason] = []
+    for m in matcher.match([corrected]):
+        r = hit_reason(PlateMatch(index, role, plate.country if plate else None, corrected, m), rules)
+        reasons.append(
+            Reason(
+                r.code,
+                r.points,
+                f"Officer's corrected read: {r.text}",
+                {**r.details, "source": "officer_correction"},
+            )
+        )
+    return latest, index, reasons
+
+
 def rematch(
     session: Session, matcher: Matcher, rules: FlagRules, *, now_ms: int | None = None
 ) -> list[Rematched]:
@@ -663,16 +705,18 @@ def rematch(
     changed: list[Rematched] = []
     for flag in repo.open_flags(session):
         old = [fr for fr in flag.reasons if fr.code == ReasonCode.ACTION_LIST.value]
-        new = [(row.id, r) for row in flag.passages for r in _hit_reasons(row, matcher, rules)]
+        if flag.corrected_mark:  # an officer's reading replaced the machine's: match it
+            latest, _index, corrected = correction_hit_reasons(
+                flag, flag.corrected_mark, None, matcher, rules
+            )
+            new = [(latest.id if latest is not None else None, r) for r in corrected]
+        else:
+            new = [(row.id, r) for row in flag.passages for r in _hit_reasons(row, matcher, rules)]
         if sorted((fr.passage_id or 0, fr.text, fr.points) for fr in old) == sorted(
-            (pid, r.text, r.points) for pid, r in new
+            (pid or 0, r.text, r.points) for pid, r in new
         ):
             continue
-        before = flag.risk_score
-        for fr in old:
-            flag.reasons.remove(fr)
-        flag.reasons.extend(_reason_row(r, pid) for pid, r in new)
-        flag.risk_score = score_of(Reason(ReasonCode(fr.code), fr.points, fr.text) for fr in flag.reasons)
+        before = replace_hit_reasons(flag, new)
         flag.action_list_version_id = matcher.version_id if new else None
         flag.updated_ts_ms = now
         flag.version = Flag.version + 1  # in SQL, as for a passage added

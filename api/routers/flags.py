@@ -34,10 +34,10 @@ from api.auth import (
     still_admitted,
 )
 from api.db import repository as repo
-from api.db.models import BodyFeedback, Flag, FlagReason, FlagStatus
+from api.db.models import BodyFeedback, Flag, FlagStatus
 from api.db.session import session_scope
 from api.feedback import FeedbackError, record_body_feedback, resolve_body_feedback
-from api.flags import PlateMatch, Reason, ReasonCode, hit_reason, score_of
+from api.flags import correction_hit_reasons, replace_hit_reasons
 from api.routers.convert import flag_detail, flag_summary, mark_filter
 from api.schemas.flags import (
     BodyTypeRequest,
@@ -66,7 +66,6 @@ from api.workflow import (
     check_rejection,
 )
 from vision.anpr.lookalike import normalise
-from vision.types import PlateRole
 
 router = APIRouter(tags=["flags"])
 
@@ -413,41 +412,8 @@ def _rematch(state: AppState, db: Session, corrected: str, position: int | None)
     matcher, rules = recorder.matcher, recorder.rules
 
     def step(flag: Flag) -> dict[str, Any]:
-        latest = max(flag.passages, key=lambda p: (p.last_seen_ts_ms, p.id), default=None)
-        plates = list(latest.plates) if latest is not None else []
-        plate = None
-        if position is not None and position < len(plates):
-            plate = plates[position]
-        if plate is None:  # the plate that carried the rejected read (vehicle_mark is the correction now)
-            rejected = flag.read_mark or flag.vehicle_mark
-            plate = next((p for p in plates if p.text and p.text == rejected), plates[0] if plates else None)
-        role = PlateRole(plate.role) if plate is not None else PlateRole.UNKNOWN
-        index = plate.position if plate is not None else -1
-        reasons: list[Reason] = []
-        for m in matcher.match([corrected]):
-            r = hit_reason(PlateMatch(index, role, plate.country if plate else None, corrected, m), rules)
-            reasons.append(
-                Reason(
-                    r.code,
-                    r.points,
-                    f"Officer's corrected read: {r.text}",
-                    {**r.details, "source": "officer_correction"},
-                )
-            )
-        before = flag.risk_score
-        for old in [r for r in flag.reasons if r.code == ReasonCode.ACTION_LIST.value]:
-            flag.reasons.remove(old)
-        flag.reasons.extend(
-            FlagReason(
-                passage_id=latest.id if latest is not None else None,
-                code=r.code.value,
-                points=r.points,
-                text=r.text,
-                details=r.details,
-            )
-            for r in reasons
-        )
-        flag.risk_score = score_of(Reason(ReasonCode(fr.code), fr.points, fr.text) for fr in flag.reasons)
+        latest, index, reasons = correction_hit_reasons(flag, corrected, position, matcher, rules)
+        before = replace_hit_reasons(flag, [(latest.id if latest is not None else None, r) for r in reasons])
         if reasons and matcher.version_id is not None:
             flag.action_list_version_id = matcher.version_id
         db.flush()

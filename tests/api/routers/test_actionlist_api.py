@@ -93,3 +93,30 @@ def test_an_upload_reaches_the_open_flags(api: Any) -> None:
     assert after["risk_score"] == 100 and after["version"] > before["version"]
     hit = next(r for r in after["reasons"] if r["code"] == "action_list")
     assert "CP-7" in hit["text"] and len(after["reasons"]) == 2
+
+
+def test_an_officers_corrected_read_is_what_a_new_version_is_matched_with(api: Any) -> None:
+    """A flag whose read an officer corrected (and sent to search) is matched again by the
+    officer's reading, not the machine's wrong one."""
+    flag_id = api.passage("AB12CDK", body="box").flag_id  # a near miss of the listed AB12CDE
+    h = api.auth("officer")
+    api.client.post(f"/v1/flags/{flag_id}/claim", headers=h)
+    r = api.client.post(
+        f"/v1/flags/{flag_id}/reject",
+        json={"reason": "plate says QQ11QQQ", "corrected_mark": "QQ11QQQ"},
+        headers=h,
+    )
+    assert r.status_code == 200 and not [x for x in r.json()["reasons"] if x["code"] == "action_list"]
+    assert (
+        api.client.post(f"/v1/flags/{flag_id}/direct", json={}, headers=h).json()["status"]
+        == "directed_to_search"
+    )
+    up = {**api.auth("supervisor"), "Content-Type": "text/csv"}
+    listed = CSV + "QQ11QQQ,vehicle,Q Haulage,CP-7,700,2025-01-01\nAB12CDE,vehicle,Acme,CP-1,1,2025-01-01\n"
+    assert api.client.post("/v1/actionlist/imports", content=listed, headers=up).status_code == 201
+    hits = [
+        x["text"]
+        for x in api.client.get(f"/v1/flags/{flag_id}", headers=h).json()["reasons"]
+        if x["code"] == "action_list"
+    ]
+    assert len(hits) == 1 and hits[0].startswith("Officer's corrected read:") and "CP-7" in hits[0]
